@@ -1,1 +1,182 @@
+//! The Tidings server: a STOMP 1.2 broker over WebSocket with Spring's destination
+//! conventions, plus the HTTP endpoints around it.
+//!
+//! [`AppState::new`] builds everything from a [`Config`]; [`router`] gives the axum
+//! `Router` (tests can call it without a socket); [`serve`] runs it on a listener until the
+//! shutdown token fires, then drains connections with a deadline.
 
+pub mod access;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod hub;
+pub mod metrics;
+pub mod rate;
+pub mod session;
+mod ws;
+
+pub use app::{AppError, AppSend, Application, Broker, NoApplication};
+pub use config::Config;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Everything a request or connection needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    pub auth: auth::Authenticator,
+    pub rules: access::AccessRules,
+    pub hub: Arc<hub::Hub>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub rate: rate::RateLimiter,
+    pub app: Arc<dyn Application>,
+    /// Fires when the server should stop.
+    pub shutdown: CancellationToken,
+    /// Every connection task, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+}
+
+impl std::fmt::Debug for dyn Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Application")
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// The broker on its own (no `/app/**` handlers).
+    pub fn new(config: Config) -> anyhow::Result<AppState> {
+        AppState::with_app(config, |_| Arc::new(NoApplication))
+    }
+
+    /// With an application built from the broker handle it publishes through.
+    pub fn with_app(
+        config: Config,
+        make_app: impl FnOnce(Broker) -> Arc<dyn Application>,
+    ) -> anyhow::Result<AppState> {
+        config.validate()?;
+        let auth = auth::Authenticator::from_config(&config.jwt, &config.data_dir)?;
+        let metrics = Arc::new(metrics::Metrics::default());
+        let l = &config.limits;
+        let hub = Arc::new(hub::Hub::new(
+            hub::HubLimits {
+                max_subscriptions: l.max_subscriptions,
+                max_unacked: l.max_unacked,
+                queue_backlog: l.queue_backlog,
+                user_backlog: l.user_backlog,
+            },
+            metrics.clone(),
+        ));
+        let app = make_app(Broker::new(hub.clone()));
+        Ok(AppState(Arc::new(Inner {
+            rules: access::AccessRules::new(&config.access),
+            rate: rate::RateLimiter::new(l.sends_per_minute),
+            config,
+            auth,
+            hub,
+            metrics,
+            app,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        })))
+    }
+}
+
+/// A JSON error: `{"error": "...", "message": "..."}` with a status code.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    error: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": self.error, "message": self.message});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The HTTP surface: `/ws`, `/ws/websocket`, `/healthz`, `/metrics`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/ws/websocket", get(ws::upgrade))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn metrics_text(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    // The path only: a query string may hold a token.
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {}", uri.path()),
+    )
+}
+
+/// Serves until `state.shutdown` fires: then stops accepting, tells every connection
+/// (an `ERROR` frame "server is shutting down") and waits for them up to the drain deadline.
+pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    let shutdown = state.shutdown.clone();
+    let tracker = state.tracker.clone();
+    let drain = state.config.limits.drain_timeout();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    tracker.close();
+    if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            remaining = tracker.len(),
+            "drain deadline passed; closing remaining connections"
+        );
+    }
+    Ok(())
+}

@@ -1,1 +1,61 @@
-fn main() {}
+//! `tidings-server`: parse flags, set up logging, serve until SIGTERM or Ctrl-C.
+
+use anyhow::Context;
+use clap::Parser;
+use std::io::Write;
+use tidings_server::cli::{Cli, CliCommand};
+use tidings_server::{auth::Authenticator, AppState};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = cli.options.resolve()?;
+    if let Some(CliCommand::Token { sub, ttl, role }) = &cli.command {
+        let auth = Authenticator::from_config(&config.jwt, &config.data_dir)?;
+        println!("{}", auth.mint(sub, role, *ttl)?);
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let state = AppState::new(config)?;
+    let listener = tokio::net::TcpListener::bind(state.config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", state.config.listen))?;
+    let addr = listener.local_addr()?;
+    // One machine-readable line on stdout, for scripts that start the server on port 0.
+    println!("tidings-server listening on {addr}");
+    std::io::stdout().flush()?;
+    tracing::info!(%addr, "listening");
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    });
+    tidings_server::serve(listener, state).await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

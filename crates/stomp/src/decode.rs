@@ -4,8 +4,10 @@
 //! byte at a time is scanned once, not once per byte. "Not enough bytes yet" is
 //! `Ok(None)`. Every limit is checked as soon as the bytes that could break it are seen:
 //! a header line or header count as the head is scanned, `content-length` against the
-//! body and frame limits before the body is waited for. The body is handed out as a slice
-//! of the input buffer, never copied.
+//! body and frame limits before the body is waited for. When several limits break, the
+//! error is the one whose limit the earliest byte broke, so the outcome never depends on
+//! how the transport cut the input. The body is handed out as a slice of the input buffer,
+//! never copied.
 
 use crate::escape::unescape;
 use crate::{Command, Frame, Version};
@@ -170,18 +172,31 @@ impl Decoder {
     fn scan_head(&mut self) -> Result<bool, DecodeError> {
         let limits = self.limits;
         loop {
-            let Some(i) = self.buf[self.scan..].iter().position(|&b| b == b'\n') else {
-                self.scan = self.buf.len();
-                if self.scan - self.line_start > limits.max_header_line + 1 {
-                    return Err(DecodeError::HeaderLineTooLong {
-                        limit: limits.max_header_line,
-                    });
-                }
-                if self.scan > limits.max_frame_bytes {
-                    return Err(DecodeError::FrameTooLarge {
-                        limit: limits.max_frame_bytes,
-                    });
-                }
+            let lf = self.buf[self.scan..].iter().position(|&b| b == b'\n');
+            let open_end = lf.map_or(self.buf.len(), |i| self.scan + i);
+            // The line is open up to `open_end`: a line may reach the limit plus the CR of
+            // a CRLF before its LF, and the frame may reach its limit.
+            first_broken(
+                open_end,
+                [
+                    (
+                        self.line_start
+                            .saturating_add(limits.max_header_line)
+                            .saturating_add(2),
+                        DecodeError::HeaderLineTooLong {
+                            limit: limits.max_header_line,
+                        },
+                    ),
+                    (
+                        limits.max_frame_bytes.saturating_add(1),
+                        DecodeError::FrameTooLarge {
+                            limit: limits.max_frame_bytes,
+                        },
+                    ),
+                ],
+            )?;
+            let Some(i) = lf else {
+                self.scan = open_end;
                 return Ok(false);
             };
             let eol = self.scan + i;
@@ -261,34 +276,43 @@ impl Decoder {
                 }
                 end
             }
-            None => match self.buf[head.nul_scan..].iter().position(|&b| b == 0) {
-                Some(i) => head.nul_scan + i,
-                None => {
-                    head.nul_scan = self.buf.len();
-                    if self.buf.len() - head.body_start > limits.max_body_bytes {
-                        return Err(DecodeError::BodyTooLarge {
-                            limit: limits.max_body_bytes,
-                        });
-                    }
-                    if self.buf.len() > limits.max_frame_bytes {
-                        return Err(DecodeError::FrameTooLarge {
-                            limit: limits.max_frame_bytes,
-                        });
-                    }
+            None => {
+                let nul = self.buf[head.nul_scan..].iter().position(|&b| b == 0);
+                let open_end = nul.map_or(self.buf.len(), |i| head.nul_scan + i);
+                // The body is open up to `open_end`; the body and the frame limits may
+                // break before its NUL arrives.
+                first_broken(
+                    open_end,
+                    [
+                        (
+                            head.body_start
+                                .saturating_add(limits.max_body_bytes)
+                                .saturating_add(1),
+                            DecodeError::BodyTooLarge {
+                                limit: limits.max_body_bytes,
+                            },
+                        ),
+                        (
+                            limits.max_frame_bytes.saturating_add(1),
+                            DecodeError::FrameTooLarge {
+                                limit: limits.max_frame_bytes,
+                            },
+                        ),
+                    ],
+                )?;
+                let Some(i) = nul else {
+                    head.nul_scan = open_end;
                     return Ok(None);
+                };
+                let body_end = head.nul_scan + i;
+                if body_end + 1 > limits.max_frame_bytes {
+                    return Err(DecodeError::FrameTooLarge {
+                        limit: limits.max_frame_bytes,
+                    });
                 }
-            },
+                body_end
+            }
         };
-        if body_end - head.body_start > limits.max_body_bytes {
-            return Err(DecodeError::BodyTooLarge {
-                limit: limits.max_body_bytes,
-            });
-        }
-        if body_end + 1 > limits.max_frame_bytes {
-            return Err(DecodeError::FrameTooLarge {
-                limit: limits.max_frame_bytes,
-            });
-        }
         let Some(head) = self.head.take() else {
             return Ok(None);
         };
@@ -305,6 +329,24 @@ impl Decoder {
         self.header_lines = 0;
         Ok(Some(Item::Frame(frame)))
     }
+}
+
+/// Given limits as "the input is too long once it holds this many bytes" and how many bytes
+/// the input holds, the error of the limit that broke first (the first listed on a tie).
+///
+/// Checking this, rather than whichever limit a scan notices first, makes the error the
+/// one a byte-at-a-time feed would see, however the transport cut the input.
+fn first_broken<const N: usize>(
+    held: usize,
+    breaks_at: [(usize, DecodeError); N],
+) -> Result<(), DecodeError> {
+    let mut first: Option<(usize, DecodeError)> = None;
+    for (at, error) in breaks_at {
+        if at <= held && first.as_ref().is_none_or(|(earliest, _)| at < *earliest) {
+            first = Some((at, error));
+        }
+    }
+    first.map_or(Ok(()), |(_, error)| Err(error))
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {

@@ -60,7 +60,10 @@ mod tests {
 
     #[test]
     fn picks_the_highest_common_version() {
-        assert_eq!(negotiate_version(Some("1.0,1.1,1.2"), &ALL), Some(Version::V1_2));
+        assert_eq!(
+            negotiate_version(Some("1.0,1.1,1.2"), &ALL),
+            Some(Version::V1_2)
+        );
         assert_eq!(negotiate_version(Some("1.1"), &ALL), Some(Version::V1_1));
         assert_eq!(negotiate_version(None, &ALL), Some(Version::V1_0));
         assert_eq!(negotiate_version(Some("2.0"), &ALL), None);
@@ -69,12 +72,20 @@ mod tests {
 
     #[test]
     fn heart_beats_take_the_slower_of_both_wishes() {
-        let ours = HeartBeat { send_ms: 10_000, receive_ms: 10_000 };
-        let theirs = HeartBeat::parse(Some("4000,20000")).unwrap();
+        let ours = HeartBeat {
+            send_ms: 10_000,
+            receive_ms: 10_000,
+        };
+        let theirs = HeartBeat {
+            send_ms: 4_000,
+            receive_ms: 20_000,
+        };
+        assert_eq!(HeartBeat::parse(Some("4000,20000")), Some(theirs));
         let (out, inc) = HeartBeat::agree(ours, theirs);
         assert_eq!(out, Some(Duration::from_millis(20_000)));
         assert_eq!(inc, Some(Duration::from_millis(10_000)));
-        let (out, inc) = HeartBeat::agree(ours, HeartBeat::parse(None).unwrap());
+        assert_eq!(HeartBeat::parse(None), Some(HeartBeat::default()));
+        let (out, inc) = HeartBeat::agree(ours, HeartBeat::default());
         assert_eq!((out, inc), (None, None));
         assert_eq!(HeartBeat::parse(Some("x,1")), None);
     }

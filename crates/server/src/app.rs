@@ -1,0 +1,109 @@
+//! The seam between the broker and the application on top of it (the chat domain).
+//!
+//! `SEND`s to `/app/**` go to [`Application::on_send`]; the `RECEIPT` is sent once the
+//! returned future completes, so an application that commits before returning gives
+//! receipts that mean "stored". Subscriptions the static access rules allow are also put
+//! to [`Application::authorize_subscribe`] (e.g. conversation participants only).
+
+use crate::auth::Principal;
+use crate::hub::{Hub, HubError, Published, SessionId};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// A `SEND` to an application destination.
+#[derive(Debug, Clone)]
+pub struct AppSend {
+    pub principal: Principal,
+    pub session: SessionId,
+    pub destination: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+/// Why the application refused something. The text goes to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("unknown destination {0}")]
+    UnknownDestination(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::UnknownDestination(_) => "unknown_destination",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::Invalid(_) => "invalid",
+            AppError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// What the broker asks of the application. Every method has a default so a bare broker
+/// needs nothing.
+#[async_trait]
+pub trait Application: Send + Sync + 'static {
+    /// A `SEND` to `/app/**`.
+    async fn on_send(&self, send: AppSend) -> Result<(), AppError> {
+        Err(AppError::UnknownDestination(send.destination))
+    }
+
+    /// A `SUBSCRIBE` the access rules allowed.
+    async fn authorize_subscribe(
+        &self,
+        _who: &Principal,
+        _destination: &str,
+    ) -> Result<(), AppError> {
+        Ok(())
+    }
+
+    async fn on_connect(&self, _who: &Principal, _session: SessionId) {}
+
+    async fn on_disconnect(&self, _who: &Principal, _session: SessionId) {}
+}
+
+/// The broker on its own: no `/app/**` destinations.
+#[derive(Debug, Default)]
+pub struct NoApplication;
+
+impl Application for NoApplication {}
+
+/// What an application uses to publish: the broker's routing, without its sessions.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    hub: Arc<Hub>,
+}
+
+impl Broker {
+    pub(crate) fn new(hub: Arc<Hub>) -> Broker {
+        Broker { hub }
+    }
+
+    /// Publishes to a destination as a client would name it in `SEND` (`/topic/x`,
+    /// `/queue/x`, `/user/{name}/queue/x`). `droppable`: may be skipped for slow
+    /// consumers (typing, presence).
+    pub fn publish(
+        &self,
+        destination: &str,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+        droppable: bool,
+    ) -> Result<(), HubError> {
+        self.hub.publish(
+            destination,
+            Published::new(destination.to_owned(), headers, body),
+            droppable,
+        )
+    }
+
+    /// Sessions the user has open.
+    pub fn user_sessions(&self, user: &str) -> usize {
+        self.hub.user_sessions(user)
+    }
+}

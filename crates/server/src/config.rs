@@ -1,0 +1,176 @@
+//! Server configuration: defaults, an optional TOML file, environment variables and flags,
+//! in rising order of precedence.
+
+use crate::access::RuleConfig;
+use anyhow::Context;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything the server can be told. Field names are the keys of the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Where the server keeps its state (the generated JWT secret, later the database).
+    pub data_dir: PathBuf,
+    pub jwt: JwtConfig,
+    /// Token that backend services present to raise notifications (used by the chat layer).
+    pub service_token: Option<String>,
+    /// `Origin` values allowed to open a WebSocket. `"*"` allows any. Requests without an
+    /// `Origin` header (non-browser clients) are always allowed; a browser page served by
+    /// this server (same host) and the Tauri app origins are allowed by default.
+    pub allowed_origins: Vec<String>,
+    pub limits: LimitsConfig,
+    /// Access rules checked before the built-in defaults; the first match wins.
+    pub access: Vec<RuleConfig>,
+    /// Seed demo users and conversations (chat layer).
+    pub demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: default_data_dir(),
+            jwt: JwtConfig::default(),
+            service_token: None,
+            allowed_origins: Vec::new(),
+            limits: LimitsConfig::default(),
+            access: Vec::new(),
+            demo: false,
+        }
+    }
+}
+
+/// How access tokens are checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtConfig {
+    /// HS256 shared secret. When neither this nor `rs256_public_key` is set, a secret is
+    /// generated once and kept in `<data_dir>/jwt-secret`.
+    pub secret: Option<String>,
+    /// PEM file with an RSA public key: tokens are then checked as RS256.
+    pub rs256_public_key: Option<PathBuf>,
+    /// Seconds of clock skew tolerated on `exp`.
+    pub leeway_secs: u64,
+}
+
+/// Hard limits. Every one is enforced; passing one is an `ERROR` that names it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_frame_bytes: usize,
+    pub max_headers: usize,
+    pub max_header_line: usize,
+    /// `SEND` frames per user per minute, over all the user's connections.
+    pub sends_per_minute: u32,
+    /// Time from the WebSocket upgrade to the `CONNECT` frame.
+    pub connect_timeout_ms: u64,
+    pub max_subscriptions: usize,
+    /// Frames waiting to be written to one connection. A connection whose queue is full
+    /// is a slow consumer: see `hub` for the policy.
+    pub outbound_queue: usize,
+    /// Messages delivered with `client`/`client-individual` ack and not yet acknowledged,
+    /// per connection.
+    pub max_unacked: usize,
+    /// Messages kept per `/queue/**` destination while nobody subscribes.
+    pub queue_backlog: usize,
+    /// Unacknowledged user-destination messages kept for a user's next session.
+    pub user_backlog: usize,
+    pub max_transactions: usize,
+    pub max_frames_per_transaction: usize,
+    /// What the server offers in `heart-beat`: how often it can send, how often it wants
+    /// to hear from the client (ms, 0 = never).
+    pub heart_beat_send_ms: u64,
+    pub heart_beat_receive_ms: u64,
+    /// How long shutdown waits for connections to close.
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_frame_bytes: 64 * 1024,
+            max_headers: 64,
+            max_header_line: 8 * 1024,
+            sends_per_minute: 100,
+            connect_timeout_ms: 10_000,
+            max_subscriptions: 256,
+            outbound_queue: 1024,
+            max_unacked: 1024,
+            queue_backlog: 10_000,
+            user_backlog: 1_000,
+            max_transactions: 16,
+            max_frames_per_transaction: 1_000,
+            heart_beat_send_ms: 10_000,
+            heart_beat_receive_ms: 10_000,
+            drain_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn stomp(&self) -> tidings_stomp::Limits {
+        tidings_stomp::Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            max_headers: self.max_headers,
+            max_header_line: self.max_header_line,
+            max_body_bytes: self.max_frame_bytes,
+        }
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout_ms)
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("tidings-server");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h).join(".local/share/tidings-server");
+    }
+    PathBuf::from("tidings-data")
+}
+
+impl Config {
+    /// Reads a TOML config file; unknown keys are errors so that typos do not pass silently.
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Checks values that would make the server misbehave.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let l = &self.limits;
+        anyhow::ensure!(
+            l.max_frame_bytes >= 1024,
+            "limits.max_frame_bytes must be at least 1024"
+        );
+        anyhow::ensure!(
+            l.outbound_queue >= 1,
+            "limits.outbound_queue must be at least 1"
+        );
+        anyhow::ensure!(
+            l.max_subscriptions >= 1,
+            "limits.max_subscriptions must be at least 1"
+        );
+        anyhow::ensure!(
+            l.sends_per_minute >= 1,
+            "limits.sends_per_minute must be at least 1"
+        );
+        for rule in &self.access {
+            rule.validate()?;
+        }
+        Ok(())
+    }
+}

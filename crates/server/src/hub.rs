@@ -1,0 +1,692 @@
+//! The broker's routing state: sessions, subscriptions, queue backlogs and unacknowledged
+//! deliveries, and the rules that move messages between them.
+//!
+//! Destinations, by their first segment (Spring's simple-broker semantics):
+//! - `/queue/**`: point-to-point. Each message goes to one subscription, round-robin,
+//!   skipping subscriptions whose outbound queue is full or whose unacknowledged count is
+//!   at the limit. While nobody can take it, a message waits in the queue's backlog (bounded:
+//!   a `SEND` to a full backlog is refused, nothing is dropped). Unacknowledged messages of a
+//!   subscription that ends, or NACKed ones, go back to the front of the backlog.
+//! - `/user/{name}/**`: every subscription of user `name` on that destination (all tabs and
+//!   devices). Subscribers see it as `/user/queue/...`. With client acknowledgement, a
+//!   message that no session acknowledged before its session ended is kept (bounded) and
+//!   delivered to the user's next subscription. Messages for a user with no subscription
+//!   are not kept, as in Spring: the store, not the broker, is the record (the chat layer
+//!   catches clients up from it).
+//! - anything else (`/topic/**`, application topics): every current subscription.
+//!
+//! Slow consumers: each connection has a bounded outbound queue. When it is full, a message
+//! marked droppable (typing, presence) is skipped for that connection and counted; any other
+//! message disconnects the connection with an `ERROR` naming the limit, because silently
+//! losing it would be worse. Queues skip a full subscriber instead.
+//!
+//! Redelivery is bounded: a message delivered [`MAX_DELIVERIES`] times without an ACK is
+//! dropped with a warning rather than looping forever.
+//!
+//! Locking: one `std::sync::Mutex` around [`State`]. Every operation is a short, non-async
+//! critical section (map updates and `try_send` into bounded channels); nothing awaits while
+//! holding it. A message is encoded once per protocol version and shared by every delivery.
+
+use crate::auth::Principal;
+use crate::metrics::Metrics;
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use tidings_stomp::Version;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub type SessionId = u64;
+
+/// Deliveries of one message before it is given up on.
+pub const MAX_DELIVERIES: u32 = 5;
+
+/// How a subscription acknowledges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    Auto,
+    Client,
+    ClientIndividual,
+}
+
+impl AckMode {
+    pub fn parse(s: Option<&str>) -> Option<AckMode> {
+        match s {
+            None | Some("auto") => Some(AckMode::Auto),
+            Some("client") => Some(AckMode::Client),
+            Some("client-individual") => Some(AckMode::ClientIndividual),
+            Some(_) => None,
+        }
+    }
+}
+
+/// A published message: headers and body as sent, plus its encoded tail per version
+/// (headers after the per-delivery ones, blank line, body, NUL), made once.
+#[derive(Debug)]
+pub struct Published {
+    pub destination: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    tails: [OnceLock<Bytes>; 3],
+}
+
+impl Published {
+    /// `headers` are the application's; `content-length` is set from the body.
+    pub fn new(destination: String, mut headers: Vec<(String, String)>, body: Bytes) -> Arc<Self> {
+        headers.retain(|(k, _)| k != "content-length");
+        headers.push(("content-length".into(), body.len().to_string()));
+        Arc::new(Published {
+            destination,
+            headers,
+            body,
+            tails: Default::default(),
+        })
+    }
+
+    /// The frame bytes after the per-delivery headers, for `version`.
+    pub fn tail(&self, version: Version) -> &Bytes {
+        self.tails[version as usize].get_or_init(|| {
+            let frame = tidings_stomp::Frame {
+                command: tidings_stomp::Command::Message,
+                headers: self.headers.clone(),
+                body: self.body.clone(),
+            };
+            let mut out = Vec::new();
+            tidings_stomp::encode(&frame, version, &mut out);
+            // Drop the command line: the writer puts its own head in front.
+            Bytes::from(out).slice("MESSAGE\n".len()..)
+        })
+    }
+}
+
+/// One message for one subscription, handed to the connection's writer.
+#[derive(Debug)]
+pub struct Delivery {
+    pub subscription: Arc<str>,
+    /// The destination the subscriber named (`/user/queue/x` for user destinations).
+    pub destination: Arc<str>,
+    pub message_id: u64,
+    /// Whether the frame carries an `ack` header (client acknowledgement).
+    pub ack: bool,
+    pub redelivered: bool,
+    pub message: Arc<Published>,
+}
+
+/// What a connection's writer is handed, in order.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A frame already encoded for this connection.
+    Frame(Bytes),
+    Deliver(Delivery),
+    /// Close the connection after what came before is written.
+    Close,
+}
+
+/// Ends a connection from outside its tasks, with a last `ERROR` frame.
+#[derive(Debug, Default)]
+pub struct Control {
+    token: CancellationToken,
+    fatal: Mutex<Option<Bytes>>,
+}
+
+impl Control {
+    /// Asks the connection to write `error_frame` and close; the first call wins.
+    pub fn fail(&self, error_frame: Bytes) {
+        let mut slot = lock(&self.fatal);
+        if slot.is_none() && !self.token.is_cancelled() {
+            *slot = Some(error_frame);
+        }
+        drop(slot);
+        self.token.cancel();
+    }
+
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    pub fn take_fatal(&self) -> Option<Bytes> {
+        lock(&self.fatal).take()
+    }
+}
+
+/// Why the hub refused an operation. The text goes to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HubError {
+    #[error("subscription id {0:?} is already in use on this connection")]
+    DuplicateSubscription(String),
+    #[error("too many subscriptions: the limit is {0} per connection")]
+    TooManySubscriptions(usize),
+    #[error("no subscription with id {0:?}")]
+    UnknownSubscription(String),
+    #[error("no unacknowledged message with id {0:?}")]
+    UnknownAck(String),
+    #[error("queue {0} is full: nobody is consuming it")]
+    QueueFull(String),
+}
+
+impl HubError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HubError::DuplicateSubscription(_) => "duplicate_subscription",
+            HubError::TooManySubscriptions(_) => "subscription_limit",
+            HubError::UnknownSubscription(_) => "unknown_subscription",
+            HubError::UnknownAck(_) => "unknown_ack",
+            HubError::QueueFull(_) => "queue_full",
+        }
+    }
+}
+
+/// The hub's limits (a subset of the server's).
+#[derive(Debug, Clone, Copy)]
+pub struct HubLimits {
+    pub max_subscriptions: usize,
+    pub max_unacked: usize,
+    pub queue_backlog: usize,
+    pub user_backlog: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Topic,
+    Queue,
+    User,
+}
+
+fn kind_of(key: &str) -> Kind {
+    if key.starts_with("/queue/") {
+        Kind::Queue
+    } else if key.starts_with("/user/") {
+        Kind::User
+    } else {
+        Kind::Topic
+    }
+}
+
+/// Shared by the copies of one user-destination message delivered to several sessions:
+/// once any of them acknowledges it, none is redelivered.
+#[derive(Debug, Default)]
+struct UserCopy {
+    acked: AtomicBool,
+    requeued: AtomicBool,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    message: Arc<Published>,
+    deliveries: u32,
+    /// The session that NACKed it, tried last.
+    avoid: Option<SessionId>,
+}
+
+#[derive(Debug)]
+struct Unacked {
+    sub: Arc<str>,
+    key: Arc<str>,
+    message: Arc<Published>,
+    deliveries: u32,
+    user_copy: Option<Arc<UserCopy>>,
+}
+
+#[derive(Debug)]
+struct Sub {
+    key: Arc<str>,
+    display: Arc<str>,
+    ack: AckMode,
+}
+
+#[derive(Debug)]
+struct SessionEntry {
+    principal: Principal,
+    version: Version,
+    tx: mpsc::Sender<Outbound>,
+    control: Arc<Control>,
+    subs: HashMap<Arc<str>, Sub>,
+    next_message: u64,
+    unacked: BTreeMap<u64, Unacked>,
+    dead: bool,
+}
+
+#[derive(Debug, Default)]
+struct Dest {
+    subs: Vec<(SessionId, Arc<str>)>,
+    next: usize,
+    backlog: VecDeque<Pending>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: HashMap<SessionId, SessionEntry>,
+    dests: HashMap<Arc<str>, Dest>,
+}
+
+/// The broker's routing core. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Hub {
+    state: Mutex<State>,
+    next_session: AtomicU64,
+    limits: HubLimits,
+    metrics: Arc<Metrics>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves maps that are still structurally valid.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Builds the `ERROR` frame used to end a slow or misbehaving connection.
+pub fn error_frame(version: Version, message: &str, detail: &str, receipt: Option<&str>) -> Bytes {
+    let mut f = tidings_stomp::Frame::new(tidings_stomp::Command::Error)
+        .with_header("message", message.replace(['\n', '\r'], " "));
+    if let Some(r) = receipt {
+        f.push_header("receipt-id", r);
+    }
+    f.push_header("content-type", "text/plain");
+    tidings_stomp::encode_to_bytes(&f.with_body(Bytes::from(detail.to_owned())), version)
+}
+
+enum Offer {
+    Delivered,
+    Full,
+}
+
+impl Hub {
+    pub fn new(limits: HubLimits, metrics: Arc<Metrics>) -> Hub {
+        Hub {
+            state: Mutex::new(State::default()),
+            next_session: AtomicU64::new(1),
+            limits,
+            metrics,
+        }
+    }
+
+    pub fn register(
+        &self,
+        principal: Principal,
+        version: Version,
+        tx: mpsc::Sender<Outbound>,
+        control: Arc<Control>,
+    ) -> SessionId {
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        lock(&self.state).sessions.insert(
+            id,
+            SessionEntry {
+                principal,
+                version,
+                tx,
+                control,
+                subs: HashMap::new(),
+                next_message: 1,
+                unacked: BTreeMap::new(),
+                dead: false,
+            },
+        );
+        self.metrics.connections.inc();
+        id
+    }
+
+    /// Removes a session; its unacknowledged messages are redelivered as the module says.
+    pub fn unregister(&self, session: SessionId) {
+        let mut st = lock(&self.state);
+        let Some(mut entry) = st.sessions.remove(&session) else {
+            return;
+        };
+        self.metrics.connections.dec();
+        let subs: Vec<_> = entry.subs.drain().collect();
+        for (id, sub) in &subs {
+            self.detach(&mut st, session, id, &sub.key);
+        }
+        let unacked = std::mem::take(&mut entry.unacked);
+        for (_, u) in unacked {
+            self.requeue(&mut st, u, None);
+        }
+    }
+
+    /// Names of the users with at least one session (presence).
+    pub fn user_sessions(&self, user: &str) -> usize {
+        lock(&self.state)
+            .sessions
+            .values()
+            .filter(|s| &*s.principal.name == user)
+            .count()
+    }
+
+    /// Adds a subscription. `key` is the routing key (`/user/alice/queue/x` for a user
+    /// destination); `display` is what the client named.
+    pub fn subscribe(
+        &self,
+        session: SessionId,
+        id: &str,
+        key: &str,
+        display: &str,
+        ack: AckMode,
+    ) -> Result<(), HubError> {
+        let mut st = lock(&self.state);
+        let Some(entry) = st.sessions.get_mut(&session) else {
+            return Ok(());
+        };
+        if entry.subs.contains_key(id) {
+            return Err(HubError::DuplicateSubscription(id.to_owned()));
+        }
+        if entry.subs.len() >= self.limits.max_subscriptions {
+            return Err(HubError::TooManySubscriptions(
+                self.limits.max_subscriptions,
+            ));
+        }
+        let id: Arc<str> = id.into();
+        let key: Arc<str> = key.into();
+        entry.subs.insert(
+            id.clone(),
+            Sub {
+                key: key.clone(),
+                display: display.into(),
+                ack,
+            },
+        );
+        self.metrics.subscriptions.inc();
+        let dest = st.dests.entry(key.clone()).or_default();
+        dest.subs.push((session, id));
+        if !dest.backlog.is_empty() {
+            self.dispatch_backlog(&mut st, &key);
+        }
+        Ok(())
+    }
+
+    pub fn unsubscribe(&self, session: SessionId, id: &str) -> Result<(), HubError> {
+        let mut st = lock(&self.state);
+        let Some(entry) = st.sessions.get_mut(&session) else {
+            return Ok(());
+        };
+        let Some((id, sub)) = entry.subs.remove_entry(id) else {
+            return Err(HubError::UnknownSubscription(id.to_owned()));
+        };
+        let ids: Vec<u64> = entry
+            .unacked
+            .iter()
+            .filter(|(_, u)| u.sub == id)
+            .map(|(n, _)| *n)
+            .collect();
+        let unacked: Vec<Unacked> = ids.iter().filter_map(|n| entry.unacked.remove(n)).collect();
+        self.detach(&mut st, session, &id, &sub.key);
+        for u in unacked {
+            self.requeue(&mut st, u, None);
+        }
+        Ok(())
+    }
+
+    /// Routes a message to `key` (a destination as a sender names it).
+    pub fn publish(
+        &self,
+        key: &str,
+        message: Arc<Published>,
+        droppable: bool,
+    ) -> Result<(), HubError> {
+        let mut st = lock(&self.state);
+        match kind_of(key) {
+            Kind::Queue => {
+                let dest = st.dests.entry(key.into()).or_default();
+                if dest.backlog.len() >= self.limits.queue_backlog {
+                    return Err(HubError::QueueFull(key.to_owned()));
+                }
+                dest.backlog.push_back(Pending {
+                    message,
+                    deliveries: 0,
+                    avoid: None,
+                });
+                self.dispatch_backlog(&mut st, key);
+            }
+            kind => self.broadcast(&mut st, key, &message, droppable, kind == Kind::User),
+        }
+        Ok(())
+    }
+
+    /// Delivers to `session`'s own subscriptions on `key` only (errors about its SENDs).
+    /// Returns whether the session had such a subscription.
+    pub fn deliver_to_session(
+        &self,
+        session: SessionId,
+        key: &str,
+        message: Arc<Published>,
+    ) -> bool {
+        let mut st = lock(&self.state);
+        let Some(dest) = st.dests.get(key) else {
+            return false;
+        };
+        let targets: Vec<Arc<str>> = dest
+            .subs
+            .iter()
+            .filter(|(s, _)| *s == session)
+            .map(|(_, id)| id.clone())
+            .collect();
+        let Some(entry) = st.sessions.get_mut(&session) else {
+            return false;
+        };
+        for id in &targets {
+            self.offer(entry, id, &message, 1, false, None);
+        }
+        !targets.is_empty()
+    }
+
+    /// Handles `ACK` (or `NACK`) of the message with this id on this session.
+    pub fn ack(&self, session: SessionId, message_id: &str, nack: bool) -> Result<(), HubError> {
+        let unknown = || HubError::UnknownAck(message_id.to_owned());
+        let n = parse_message_id(session, message_id).ok_or_else(unknown)?;
+        let mut st = lock(&self.state);
+        let Some(entry) = st.sessions.get_mut(&session) else {
+            return Ok(());
+        };
+        let target = entry.unacked.get(&n).ok_or_else(unknown)?;
+        let sub = target.sub.clone();
+        let cumulative = entry.subs.get(&sub).map(|s| s.ack) == Some(AckMode::Client);
+        let ids: Vec<u64> = if cumulative {
+            entry
+                .unacked
+                .range(..=n)
+                .filter(|(_, u)| u.sub == sub)
+                .map(|(k, _)| *k)
+                .collect()
+        } else {
+            vec![n]
+        };
+        let done: Vec<Unacked> = ids.iter().filter_map(|k| entry.unacked.remove(k)).collect();
+        for u in done {
+            if nack {
+                self.requeue(&mut st, u, Some(session));
+            } else if let Some(copy) = &u.user_copy {
+                copy.acked.store(true, Ordering::Relaxed);
+            }
+        }
+        // Freed room may let queue backlogs move on.
+        let keys: Vec<Arc<str>> = st
+            .sessions
+            .get(&session)
+            .map(|e| e.subs.values().map(|s| s.key.clone()).collect())
+            .unwrap_or_default();
+        for key in keys {
+            if st.dests.get(&key).is_some_and(|d| !d.backlog.is_empty()) {
+                self.dispatch_backlog(&mut st, &key);
+            }
+        }
+        Ok(())
+    }
+
+    fn detach(&self, st: &mut State, session: SessionId, id: &Arc<str>, key: &Arc<str>) {
+        self.metrics.subscriptions.dec();
+        if let Some(dest) = st.dests.get_mut(key) {
+            dest.subs.retain(|(s, i)| !(*s == session && i == id));
+            if dest.subs.is_empty() && dest.backlog.is_empty() {
+                st.dests.remove(key);
+            }
+        }
+    }
+
+    /// Puts an unacknowledged message back where the module doc says it goes.
+    fn requeue(&self, st: &mut State, u: Unacked, avoid: Option<SessionId>) {
+        if u.deliveries >= MAX_DELIVERIES {
+            tracing::warn!(destination = %u.key, deliveries = u.deliveries, "message dropped after repeated delivery without ACK");
+            return;
+        }
+        let pending = Pending {
+            message: u.message,
+            deliveries: u.deliveries,
+            avoid,
+        };
+        match kind_of(&u.key) {
+            Kind::Topic => {}
+            Kind::Queue => {
+                st.dests
+                    .entry(u.key.clone())
+                    .or_default()
+                    .backlog
+                    .push_front(pending);
+                self.dispatch_backlog(st, &u.key);
+            }
+            Kind::User => {
+                if let Some(copy) = &u.user_copy {
+                    if copy.acked.load(Ordering::Relaxed)
+                        || copy.requeued.swap(true, Ordering::Relaxed)
+                    {
+                        return;
+                    }
+                }
+                let dest = st.dests.entry(u.key.clone()).or_default();
+                if dest.backlog.len() >= self.limits.user_backlog {
+                    tracing::warn!(destination = %u.key, "user backlog full; unacknowledged message dropped");
+                    return;
+                }
+                dest.backlog.push_back(pending);
+                self.dispatch_backlog(st, &u.key);
+            }
+        }
+    }
+
+    /// Moves backlog messages to subscriptions that can take them: one subscription each
+    /// (round-robin) for queues and for redelivered user messages.
+    fn dispatch_backlog(&self, st: &mut State, key: &str) {
+        let State { sessions, dests } = st;
+        let Some(dest) = dests.get_mut(key) else {
+            return;
+        };
+        while let Some(p) = dest.backlog.front() {
+            let n = dest.subs.len();
+            let mut order: Vec<usize> = (0..n).map(|i| (dest.next + i) % n).collect();
+            if let Some(avoid) = p.avoid {
+                // Others first; the NACKing session only if nobody else can take it.
+                order.sort_by_key(|&i| dest.subs[i].0 == avoid);
+            }
+            let mut delivered = false;
+            for i in order {
+                let (sid, id) = &dest.subs[i];
+                let Some(entry) = sessions.get_mut(sid) else {
+                    continue;
+                };
+                let user_copy = (kind_of(key) == Kind::User).then(Default::default);
+                if let Offer::Delivered =
+                    self.offer(entry, id, &p.message, p.deliveries + 1, true, user_copy)
+                {
+                    dest.next = i + 1;
+                    delivered = true;
+                    break;
+                }
+            }
+            if !delivered {
+                break;
+            }
+            dest.backlog.pop_front();
+        }
+    }
+
+    fn broadcast(
+        &self,
+        st: &mut State,
+        key: &str,
+        message: &Arc<Published>,
+        droppable: bool,
+        user: bool,
+    ) {
+        let State { sessions, dests } = st;
+        let Some(dest) = dests.get(key) else {
+            return;
+        };
+        let user_copy = user.then(|| Arc::new(UserCopy::default()));
+        for (sid, id) in &dest.subs {
+            let Some(entry) = sessions.get_mut(sid) else {
+                continue;
+            };
+            if let Offer::Full = self.offer(entry, id, message, 1, false, user_copy.clone()) {
+                if droppable {
+                    self.metrics.messages_dropped.inc();
+                } else if !entry.dead {
+                    entry.dead = true;
+                    self.metrics.error("slow_consumer");
+                    tracing::warn!(session = sid, user = %entry.principal.name, "slow consumer disconnected");
+                    entry.control.fail(error_frame(
+                        entry.version,
+                        "slow consumer: the outbound queue is full",
+                        "This connection did not read its messages fast enough and was closed so that none is silently lost. Reconnect and catch up.",
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Hands one message to one subscription, recording it as unacknowledged if the
+    /// subscription acknowledges. `Full`: the connection cannot take it now.
+    fn offer(
+        &self,
+        entry: &mut SessionEntry,
+        sub_id: &Arc<str>,
+        message: &Arc<Published>,
+        deliveries: u32,
+        redelivered_if_repeat: bool,
+        user_copy: Option<Arc<UserCopy>>,
+    ) -> Offer {
+        if entry.dead {
+            return Offer::Full;
+        }
+        let Some(sub) = entry.subs.get(sub_id) else {
+            return Offer::Full;
+        };
+        let acks = sub.ack != AckMode::Auto;
+        if acks && entry.unacked.len() >= self.limits.max_unacked {
+            return Offer::Full;
+        }
+        let n = entry.next_message;
+        let delivery = Delivery {
+            subscription: sub_id.clone(),
+            destination: sub.display.clone(),
+            message_id: n,
+            ack: acks,
+            redelivered: redelivered_if_repeat && deliveries > 1,
+            message: message.clone(),
+        };
+        let key = sub.key.clone();
+        match entry.tx.try_send(Outbound::Deliver(delivery)) {
+            Ok(()) => {
+                entry.next_message += 1;
+                if acks {
+                    entry.unacked.insert(
+                        n,
+                        Unacked {
+                            sub: sub_id.clone(),
+                            key,
+                            message: message.clone(),
+                            deliveries,
+                            user_copy,
+                        },
+                    );
+                }
+                Offer::Delivered
+            }
+            Err(_) => Offer::Full,
+        }
+    }
+}
+
+/// Message ids are `"{session}-{n}"`; the session part must be this session's.
+fn parse_message_id(session: SessionId, id: &str) -> Option<u64> {
+    let (s, n) = id.split_once('-')?;
+    (s.parse::<u64>().ok()? == session).then_some(())?;
+    n.parse().ok()
+}

@@ -1,0 +1,94 @@
+//! Prometheus metrics: connections, subscriptions, frames in and out, errors by kind.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CommandLabel {
+    pub command: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: &'static str,
+}
+
+/// The server's metrics; cheap to update from any task (atomics inside).
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub connections: Gauge,
+    pub subscriptions: Gauge,
+    pub frames_in: Family<CommandLabel, Counter>,
+    pub frames_out: Counter,
+    pub messages_dropped: Counter,
+    pub errors: Family<KindLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tidings");
+        let connections = Gauge::default();
+        let subscriptions = Gauge::default();
+        let frames_in = Family::<CommandLabel, Counter>::default();
+        let frames_out = Counter::default();
+        let messages_dropped = Counter::default();
+        let errors = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "stomp_connections",
+            "STOMP sessions currently connected",
+            connections.clone(),
+        );
+        registry.register(
+            "stomp_subscriptions",
+            "Active subscriptions over all sessions",
+            subscriptions.clone(),
+        );
+        registry.register(
+            "stomp_frames_in",
+            "Frames received from clients, by command",
+            frames_in.clone(),
+        );
+        registry.register(
+            "stomp_frames_out",
+            "Frames written to clients (heart-beats excluded)",
+            frames_out.clone(),
+        );
+        registry.register(
+            "stomp_messages_dropped",
+            "Droppable messages (typing, presence) not delivered to slow consumers",
+            messages_dropped.clone(),
+        );
+        registry.register(
+            "stomp_errors",
+            "Errors reported to clients, by kind",
+            errors.clone(),
+        );
+        Metrics {
+            registry,
+            connections,
+            subscriptions,
+            frames_in,
+            frames_out,
+            messages_dropped,
+            errors,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn error(&self, kind: &'static str) {
+        self.errors.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

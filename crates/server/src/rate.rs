@@ -1,0 +1,75 @@
+//! Per-user rate limit on `SEND`s: a token bucket per user, shared by all the user's
+//! connections, so opening more connections does not buy more sends.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// `per_minute` sends per user, refilled continuously. Time is passed in so that tests
+/// decide it.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: f64,
+    // A plain mutex: the critical section is a hash lookup and some arithmetic.
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// Above this many buckets, full ones are pruned (they carry no information).
+const PRUNE_AT: usize = 10_000;
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> RateLimiter {
+        RateLimiter {
+            per_minute: f64::from(per_minute),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `user`; `false` when the user is over the limit.
+    pub fn allow(&self, user: &str, now: Instant) -> bool {
+        let rate = self.per_minute / 60.0;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() > PRUNE_AT {
+            let full = Duration::from_secs(60);
+            buckets.retain(|_, b| now.saturating_duration_since(b.at) < full);
+        }
+        let b = buckets.entry(user.to_owned()).or_insert(Bucket {
+            tokens: self.per_minute,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * rate).min(self.per_minute);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_the_budget_then_refills_over_time() {
+        let r = RateLimiter::new(100);
+        let t0 = Instant::now();
+        assert!((0..100).all(|_| r.allow("alice", t0)));
+        assert!(!r.allow("alice", t0));
+        assert!(r.allow("bob", t0), "users have their own budgets");
+        // 100 per minute: one token every 0.6 s.
+        assert!(!r.allow("alice", t0 + Duration::from_millis(500)));
+        assert!(r.allow("alice", t0 + Duration::from_millis(1200)));
+        assert!(!r.allow("alice", t0 + Duration::from_millis(1200)));
+        assert!((0..100).all(|_| r.allow("alice", t0 + Duration::from_secs(120))));
+    }
+}

@@ -1,0 +1,113 @@
+//! The WebSocket endpoint: origin check, subprotocol choice, size caps, then a session.
+
+use crate::session::{self, Upgrade};
+use crate::{ApiError, AppState};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+/// Origins of the Tidings desktop app's webview.
+const APP_ORIGINS: &[&str] = &[
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+];
+
+/// `GET /ws` and `GET /ws/websocket`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    Query(query): Query<WsQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !origin_allowed(
+            origin,
+            headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+            &state.config.allowed_origins,
+        ) {
+            state.metrics.error("origin_refused");
+            tracing::info!(origin, "WebSocket refused: origin not allowed");
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                format!("origin {origin} is not allowed to connect"),
+            )
+            .into_response();
+        }
+    }
+    let token = query.token.or_else(|| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
+    });
+    // The WebSocket layer allows a little more than a STOMP frame so that an oversized
+    // frame gets the STOMP error naming the limit; far larger messages are cut off here.
+    let cap = state.config.limits.max_frame_bytes * 2 + 4096;
+    let upgrade = Upgrade {
+        token,
+        remote: extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+    };
+    let tracker = state.tracker.clone();
+    ws.protocols(["v12.stomp", "v11.stomp", "v10.stomp"])
+        .max_message_size(cap)
+        .max_frame_size(cap)
+        .on_upgrade(move |socket| tracker.track_future(session::run(socket, state, upgrade)))
+}
+
+/// No `Origin` (not a browser) is handled by the caller. Allowed: `"*"`, a listed origin,
+/// the app's own origins, and a page served from this same host.
+fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+        || APP_ORIGINS.contains(&origin)
+    {
+        return true;
+    }
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, h)| h.trim_end_matches('/'));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_allowed_by_default_are_same_host_and_the_app() {
+        assert!(origin_allowed(
+            "http://127.0.0.1:8080",
+            Some("127.0.0.1:8080"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            "tauri://localhost",
+            Some("127.0.0.1:8080"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            "https://evil.example",
+            Some("127.0.0.1:8080"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            "https://app.example",
+            None,
+            &["https://app.example".into()]
+        ));
+        assert!(origin_allowed("https://any.example", None, &["*".into()]));
+    }
+}
