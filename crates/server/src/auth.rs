@@ -11,8 +11,11 @@ use std::sync::Arc;
 /// The claims Tidings reads. `exp` is required.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
+    #[serde(default)]
     pub sub: String,
-    pub exp: u64,
+    /// Required; optional here only so that its absence is reported as such.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
 }
@@ -163,7 +166,7 @@ impl Authenticator {
             .context("tokens can only be minted with an HS256 secret")?;
         let claims = Claims {
             sub: sub.to_owned(),
-            exp: jsonwebtoken::get_current_timestamp() + ttl_secs,
+            exp: Some(jsonwebtoken::get_current_timestamp() + ttl_secs),
             roles: roles.to_vec(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
@@ -216,7 +219,7 @@ mod tests {
             &Header::new(Algorithm::HS256),
             &Claims {
                 sub: "alice".into(),
-                exp: 1_000,
+                exp: Some(1_000),
                 roles: vec![],
             },
             &EncodingKey::from_secret(b"0123456789abcdef0123"),

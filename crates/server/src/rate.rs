@@ -68,8 +68,9 @@ mod tests {
         assert!(r.allow("bob", t0), "users have their own budgets");
         // 100 per minute: one token every 0.6 s.
         assert!(!r.allow("alice", t0 + Duration::from_millis(500)));
-        assert!(r.allow("alice", t0 + Duration::from_millis(1200)));
-        assert!(!r.allow("alice", t0 + Duration::from_millis(1200)));
+        // At 0.7 s, 1.17 tokens have accrued: one send, not two.
+        assert!(r.allow("alice", t0 + Duration::from_millis(700)));
+        assert!(!r.allow("alice", t0 + Duration::from_millis(700)));
         assert!((0..100).all(|_| r.allow("alice", t0 + Duration::from_secs(120))));
     }
 }

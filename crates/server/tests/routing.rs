@@ -1,4 +1,5 @@
 //! Destinations, acknowledgements, transactions and receipts over real sockets.
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
 mod common;
 use common::*;

@@ -1,6 +1,7 @@
 //! Runs the corpus in `tests/corpus/`: real-world frames that must decode, and broken
 //! streams that must fail with a given error. The file format is in
 //! `tests/corpus/README.md`.
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The encoder's exact wire output: layout, escaping per version, and the commands that are
 //! never escaped.
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
 use tidings_stomp::{encode, encode_to_bytes, Command, Frame, Version};
 

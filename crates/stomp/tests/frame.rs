@@ -1,4 +1,5 @@
 //! The frame model: commands, versions, header order and `with_body`.
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
 use tidings_stomp::{Command, Frame, Version};
 

@@ -1,6 +1,7 @@
 //! Property tests: every frame a version can carry decodes back to itself, however the
 //! stream is cut and whatever it is packed with; arbitrary bytes never panic the decoder,
 //! never make it hold more than the frame limit, and give the same outcome however cut.
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
 mod common;
 

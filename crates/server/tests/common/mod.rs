@@ -1,5 +1,5 @@
 //! A real server on 127.0.0.1:0 and a small STOMP-over-WebSocket test client.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::field_reassign_with_default)]
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
