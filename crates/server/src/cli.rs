@@ -56,14 +56,6 @@ pub struct Options {
     /// RSA public key (PEM) to check RS256 access tokens instead.
     #[arg(long, env = "TIDINGS_JWT_PUBLIC_KEY", global = true)]
     pub jwt_public_key: Option<PathBuf>,
-    /// Token that backend services present.
-    #[arg(
-        long,
-        env = "TIDINGS_SERVICE_TOKEN",
-        hide_env_values = true,
-        global = true
-    )]
-    pub service_token: Option<String>,
     /// Browser origins allowed to connect, comma-separated ("*" for any).
     #[arg(
         long,
@@ -72,9 +64,6 @@ pub struct Options {
         global = true
     )]
     pub allowed_origins: Option<Vec<String>>,
-    /// Seed demo users and conversations.
-    #[arg(long, env = "TIDINGS_DEMO", global = true)]
-    pub demo: bool,
 }
 
 impl Options {
@@ -96,13 +85,9 @@ impl Options {
         if let Some(v) = &self.jwt_public_key {
             config.jwt.rs256_public_key = Some(v.clone());
         }
-        if let Some(v) = &self.service_token {
-            config.service_token = Some(v.clone());
-        }
         if let Some(v) = &self.allowed_origins {
             config.allowed_origins = v.clone();
         }
-        config.demo |= self.demo;
         config.validate()?;
         Ok(config)
     }

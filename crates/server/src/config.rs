@@ -17,8 +17,6 @@ pub struct Config {
     /// Where the server keeps its state (the generated JWT secret, later the database).
     pub data_dir: PathBuf,
     pub jwt: JwtConfig,
-    /// Token that backend services present to raise notifications (used by the chat layer).
-    pub service_token: Option<String>,
     /// `Origin` values allowed to open a WebSocket. `"*"` allows any. Requests without an
     /// `Origin` header (non-browser clients) are always allowed; a browser page served by
     /// this server (same host) and the Tauri app origins are allowed by default.
@@ -26,8 +24,6 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Access rules checked before the built-in defaults; the first match wins.
     pub access: Vec<RuleConfig>,
-    /// Seed demo users and conversations (chat layer).
-    pub demo: bool,
 }
 
 impl Default for Config {
@@ -36,11 +32,9 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: default_data_dir(),
             jwt: JwtConfig::default(),
-            service_token: None,
             allowed_origins: Vec::new(),
             limits: LimitsConfig::default(),
             access: Vec::new(),
-            demo: false,
         }
     }
 }
@@ -82,8 +76,11 @@ pub struct LimitsConfig {
     pub user_backlog: usize,
     pub max_transactions: usize,
     pub max_frames_per_transaction: usize,
-    /// What the server offers in `heart-beat`: how often it can send, how often it wants
-    /// to hear from the client (ms, 0 = never).
+    /// What the server offers in `heart-beat` (ms, 0 = never). `heart_beat_send_ms` is the
+    /// shortest interval the server sends at: a client that asks for beats gets them every
+    /// max(this, its wish). `heart_beat_receive_ms` is how often the server wants to hear
+    /// from the client; a client silent for that interval plus as much again (at least
+    /// 500 ms) is dropped.
     pub heart_beat_send_ms: u64,
     pub heart_beat_receive_ms: u64,
     /// How long shutdown waits for connections to close.
@@ -105,7 +102,7 @@ impl Default for LimitsConfig {
             user_backlog: 1_000,
             max_transactions: 16,
             max_frames_per_transaction: 1_000,
-            heart_beat_send_ms: 10_000,
+            heart_beat_send_ms: 1_000,
             heart_beat_receive_ms: 10_000,
             drain_timeout_ms: 10_000,
         }

@@ -196,9 +196,20 @@ impl Session {
                 }
                 Some(None) => return,
                 Some(Some(Err(e))) => {
-                    tracing::debug!(error = %e, "websocket read failed");
-                    let limit = self.state.config.limits.max_frame_bytes;
-                    self.fail(Fatal::new("frame_too_large", format!("frame too large or malformed WebSocket message: the limit is {limit} bytes")), None);
+                    if is_capacity_error(e) {
+                        let limit = self.state.config.limits.max_frame_bytes;
+                        self.fail(
+                            Fatal::new(
+                                "frame_too_large",
+                                format!("frame too large: the limit is {limit} bytes"),
+                            ),
+                            None,
+                        );
+                    } else {
+                        // A reset or a protocol violation at the WebSocket level: the peer
+                        // is gone or cannot be answered in STOMP.
+                        tracing::debug!("websocket read failed; closing");
+                    }
                     return;
                 }
                 Some(Some(Ok(Message::Text(t)))) => Bytes::from(t),
@@ -748,6 +759,15 @@ fn encode_delivery(d: &Delivery, version: Version, session: SessionId) -> Bytes 
     out.truncate(out.len() - 2);
     out.extend_from_slice(d.message.tail(version));
     Bytes::from(out)
+}
+
+/// Whether a WebSocket read failed because a message or frame passed the size cap.
+fn is_capacity_error(e: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    matches!(
+        e.into_inner().downcast_ref::<Error>(),
+        Some(Error::Capacity(_))
+    )
 }
 
 fn strip_bearer(v: &str) -> &str {

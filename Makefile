@@ -1,0 +1,59 @@
+# Tidings: the two commands a newcomer needs are `make run` and `make test`.
+# Both install what is missing first (Debian packages via apt-get, npm and PyPI packages
+# into git-ignored folders), so they work on a fresh Debian 12 machine with Rust.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+SERVER := target/debug/tidings-server
+RUN_DIR ?= .data
+LISTEN ?= 127.0.0.1:8080
+# apt-get needs root; use sudo when not root and sudo exists.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: run test deps lint unit interop differential build clean
+
+## Build and start the server on its embedded default (127.0.0.1:8080), printing tokens
+## for two demo users so that any STOMP client can connect at ws://127.0.0.1:8080/ws.
+run: deps build
+	@mkdir -p $(RUN_DIR)
+	@echo "Demo access tokens (valid 24 h; the secret is kept in $(RUN_DIR)/jwt-secret):"
+	@for u in alice bob; do printf '  %-6s %s\n' $$u "$$($(SERVER) --data-dir $(RUN_DIR) token --sub $$u --ttl 86400)"; done
+	@echo "Connect a STOMP client to ws://$(LISTEN)/ws with 'Authorization: Bearer <token>'. Ctrl-C stops."
+	exec $(SERVER) --data-dir $(RUN_DIR) --listen $(LISTEN)
+
+## Everything: formatting, lints, unit and integration tests, third-party clients against
+## Tidings, and the same clients against RabbitMQ Web-STOMP (differential).
+test: deps lint unit interop differential
+
+build:
+	$(CARGO) build -p tidings-server
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace
+
+interop: build
+	bash tests/interop/run.sh tidings $(SERVER)
+
+differential:
+	bash tests/interop/run.sh rabbitmq
+
+## System packages the tests and tools need; each is installed only when missing.
+deps:
+	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
+	@missing=""; \
+	  command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	  python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  fi
+
+clean:
+	$(CARGO) clean
+	rm -rf tests/interop/node_modules tests/interop/.venv
