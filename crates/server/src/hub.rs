@@ -275,11 +275,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Builds the `ERROR` frame used to end a slow or misbehaving connection.
-pub fn error_frame(version: Version, message: &str, detail: &str, receipt: Option<&str>) -> Bytes {
+pub fn error_frame(
+    version: Version,
+    message: &str,
+    detail: &str,
+    receipt: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Bytes {
     let mut f = tidings_stomp::Frame::new(tidings_stomp::Command::Error)
         .with_header("message", message.replace(['\n', '\r'], " "));
     if let Some(r) = receipt {
         f.push_header("receipt-id", r);
+    }
+    for (k, v) in extra {
+        f.push_header(*k, *v);
     }
     f.push_header("content-type", "text/plain");
     tidings_stomp::encode_to_bytes(&f.with_body(Bytes::from(detail.to_owned())), version)
@@ -625,6 +634,7 @@ impl Hub {
                         "slow consumer: the outbound queue is full",
                         "This connection did not read its messages fast enough and was closed so that none is silently lost. Reconnect and catch up.",
                         None,
+                        &[],
                     ));
                 }
             }

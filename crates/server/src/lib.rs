@@ -101,6 +101,13 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// A handle to publish through the broker, as an application does.
+    pub fn broker(&self) -> Broker {
+        Broker::new(self.hub.clone())
+    }
+}
+
 /// A JSON error: `{"error": "...", "message": "..."}` with a status code.
 #[derive(Debug)]
 pub struct ApiError {

@@ -267,8 +267,19 @@ impl Session {
         } else {
             tracing::info!(kind = f.kind, message = %f.message, "protocol error; closing connection");
         }
-        self.control
-            .fail(error_frame(self.version, &f.message, &f.detail, receipt));
+        // A failed version negotiation lists what the server speaks (STOMP 1.2).
+        let extra: &[(&str, &str)] = if f.kind == "version" {
+            &[("version", "1.0,1.1,1.2")]
+        } else {
+            &[]
+        };
+        self.control.fail(error_frame(
+            self.version,
+            &f.message,
+            &f.detail,
+            receipt,
+            extra,
+        ));
     }
 
     async fn finish(&mut self) {

@@ -377,3 +377,33 @@ async fn a_slow_consumer_is_disconnected_and_others_still_get_everything() {
     let metrics = srv.get("/metrics").await.1;
     assert!(metrics.contains("kind=\"slow_consumer\""), "{metrics}");
 }
+
+#[tokio::test]
+async fn droppable_messages_are_skipped_for_a_slow_consumer_which_stays_connected() {
+    let srv = TestServer::with(|c| c.limits.outbound_queue = 4).await;
+    let mut slow = srv.client("slow").await;
+    slow.subscribe("/topic/typing", "t", "auto").await;
+    // Published from the application side in one synchronous burst: the connection's
+    // writer cannot run in between, so its queue of 4 fills and the rest are skipped.
+    let broker = srv.state.broker();
+    for i in 0..20 {
+        broker
+            .publish(
+                "/topic/typing",
+                vec![],
+                bytes::Bytes::from(format!("typing {i}")),
+                true,
+            )
+            .unwrap();
+    }
+    let got = slow.barrier().await;
+    assert_eq!(got.len(), 4, "the queue held 4; 16 were dropped");
+    let metrics = srv.get("/metrics").await.1;
+    assert!(
+        metrics.contains("tidings_stomp_messages_dropped_total 16"),
+        "{metrics}"
+    );
+    // Still connected and served.
+    slow.publish("/topic/typing", "after").await;
+    assert_eq!(body(&slow.next_message().await), "after");
+}

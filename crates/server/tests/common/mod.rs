@@ -52,13 +52,24 @@ impl TestServer {
     }
 
     pub async fn with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::with_app(tweak, |_| {
+            std::sync::Arc::new(tidings_server::NoApplication)
+        })
+        .await
+    }
+
+    /// A server whose `/app/**` destinations go to the application `make_app` builds.
+    pub async fn with_app(
+        tweak: impl FnOnce(&mut Config),
+        make_app: impl FnOnce(tidings_server::Broker) -> std::sync::Arc<dyn tidings_server::Application>,
+    ) -> TestServer {
         let dir = TempDir::new("srv");
         let mut config = Config::default();
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.data_dir = dir.0.clone();
         config.jwt.secret = Some(SECRET.into());
         tweak(&mut config);
-        let state = AppState::new(config).expect("server state");
+        let state = AppState::with_app(config, make_app).expect("server state");
         let listener = tokio::net::TcpListener::bind(state.config.listen)
             .await
             .unwrap();
