@@ -351,7 +351,7 @@ impl Hub {
         }
     }
 
-    /// Names of the users with at least one session (presence).
+    /// How many sessions `user` has open (presence). A scan: fine for occasional calls.
     pub fn user_sessions(&self, user: &str) -> usize {
         lock(&self.state)
             .sessions
@@ -471,7 +471,7 @@ impl Hub {
             return false;
         };
         for id in &targets {
-            self.offer(entry, id, &message, 1, false, None);
+            self.offer(entry, id, &message, 1, None);
         }
         !targets.is_empty()
     }
@@ -591,7 +591,7 @@ impl Hub {
                 };
                 let user_copy = (kind_of(key) == Kind::User).then(Default::default);
                 if let Offer::Delivered =
-                    self.offer(entry, id, &p.message, p.deliveries + 1, true, user_copy)
+                    self.offer(entry, id, &p.message, p.deliveries + 1, user_copy)
                 {
                     dest.next = i + 1;
                     delivered = true;
@@ -622,7 +622,7 @@ impl Hub {
             let Some(entry) = sessions.get_mut(sid) else {
                 continue;
             };
-            if let Offer::Full = self.offer(entry, id, message, 1, false, user_copy.clone()) {
+            if let Offer::Full = self.offer(entry, id, message, 1, user_copy.clone()) {
                 if droppable {
                     self.metrics.messages_dropped.inc();
                 } else if !entry.dead {
@@ -649,7 +649,6 @@ impl Hub {
         sub_id: &Arc<str>,
         message: &Arc<Published>,
         deliveries: u32,
-        redelivered_if_repeat: bool,
         user_copy: Option<Arc<UserCopy>>,
     ) -> Offer {
         if entry.dead {
@@ -668,7 +667,7 @@ impl Hub {
             destination: sub.display.clone(),
             message_id: n,
             ack: acks,
-            redelivered: redelivered_if_repeat && deliveries > 1,
+            redelivered: deliveries > 1,
             message: message.clone(),
         };
         let key = sub.key.clone();

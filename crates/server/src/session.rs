@@ -349,19 +349,8 @@ impl Session {
                             .await
                     }
                 }
-                if let Some(tx) = frame.header("transaction") {
-                    let limit = self.state.config.limits.max_frames_per_transaction;
-                    let staged = self
-                        .transactions
-                        .get_mut(tx)
-                        .ok_or_else(|| unknown_tx(tx))?;
-                    if staged.len() >= limit {
-                        return Err(Fatal::new(
-                            "transaction_limit",
-                            format!("transaction {tx} has more than {limit} frames"),
-                        ));
-                    }
-                    staged.push(frame);
+                if let Some(tx) = frame.header("transaction").map(str::to_owned) {
+                    self.stage(&tx, frame)?;
                     self.receipt(receipt.as_deref()).await;
                     return Ok(Flow::Continue);
                 }
@@ -387,19 +376,8 @@ impl Session {
             }
             Command::Ack | Command::Nack => {
                 ack_id(&frame, self.version)?;
-                if let Some(tx) = frame.header("transaction") {
-                    let limit = self.state.config.limits.max_frames_per_transaction;
-                    let staged = self
-                        .transactions
-                        .get_mut(tx)
-                        .ok_or_else(|| unknown_tx(tx))?;
-                    if staged.len() >= limit {
-                        return Err(Fatal::new(
-                            "transaction_limit",
-                            format!("transaction {tx} has more than {limit} frames"),
-                        ));
-                    }
-                    staged.push(frame);
+                if let Some(tx) = frame.header("transaction").map(str::to_owned) {
+                    self.stage(&tx, frame)?;
                 } else {
                     self.apply_ack(&frame)?;
                 }
@@ -459,6 +437,23 @@ impl Session {
                 format!("{other} is a server frame"),
             )),
         }
+    }
+
+    /// Adds a `SEND`, `ACK` or `NACK` to an open transaction, to apply at `COMMIT`.
+    fn stage(&mut self, tx: &str, frame: Frame) -> Result<(), Fatal> {
+        let limit = self.state.config.limits.max_frames_per_transaction;
+        let staged = self
+            .transactions
+            .get_mut(tx)
+            .ok_or_else(|| unknown_tx(tx))?;
+        if staged.len() >= limit {
+            return Err(Fatal::new(
+                "transaction_limit",
+                format!("transaction {tx} has more than {limit} frames"),
+            ));
+        }
+        staged.push(frame);
+        Ok(())
     }
 
     fn session_id(&self) -> SessionId {
