@@ -30,6 +30,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("invalid: {0}")]
     Invalid(String),
+    /// Any other refusal, with its machine-readable kind and a sentence for people.
+    #[error("{1}")]
+    Refused(&'static str, String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -40,6 +43,7 @@ impl AppError {
             AppError::UnknownDestination(_) => "unknown_destination",
             AppError::Forbidden(_) => "forbidden",
             AppError::Invalid(_) => "invalid",
+            AppError::Refused(kind, _) => kind,
             AppError::Internal(_) => "internal",
         }
     }

@@ -158,6 +158,11 @@ impl Authenticator {
         })
     }
 
+    /// Whether this server can mint tokens (it has the HS256 secret).
+    pub fn can_mint(&self) -> bool {
+        self.encoding.is_some()
+    }
+
     /// Mints an HS256 token for `sub` valid for `ttl_secs` (tools, demo data and tests).
     pub fn mint(&self, sub: &str, roles: &[String], ttl_secs: u64) -> anyhow::Result<String> {
         let key = self

@@ -56,6 +56,17 @@ pub struct Options {
     /// RSA public key (PEM) to check RS256 access tokens instead.
     #[arg(long, env = "TIDINGS_JWT_PUBLIC_KEY", global = true)]
     pub jwt_public_key: Option<PathBuf>,
+    /// Bearer token for backend services (POST /api/notifications, /api/announcements).
+    #[arg(
+        long,
+        env = "TIDINGS_SERVICE_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub service_token: Option<String>,
+    /// Seed demo users (alice, bob, carol), conversations and a notification, once.
+    #[arg(long, global = true)]
+    pub demo: bool,
     /// Browser origins allowed to connect, comma-separated ("*" for any).
     #[arg(
         long,
@@ -84,6 +95,9 @@ impl Options {
         }
         if let Some(v) = &self.jwt_public_key {
             config.jwt.rs256_public_key = Some(v.clone());
+        }
+        if let Some(v) = &self.service_token {
+            config.auth.service_token = Some(v.clone());
         }
         if let Some(v) = &self.allowed_origins {
             config.allowed_origins = v.clone();

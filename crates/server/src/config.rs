@@ -14,9 +14,12 @@ use std::time::Duration;
 pub struct Config {
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
-    /// Where the server keeps its state (the generated JWT secret, later the database).
+    /// Where the server keeps its state: the database (`tidings.db`) and the generated JWT
+    /// secret.
     pub data_dir: PathBuf,
     pub jwt: JwtConfig,
+    pub auth: AuthConfig,
+    pub storage: StorageConfig,
     /// `Origin` values allowed to open a WebSocket. `"*"` allows any. Requests without an
     /// `Origin` header (non-browser clients) are always allowed; a browser page served by
     /// this server (same host) and the Tauri app origins are allowed by default.
@@ -32,6 +35,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: default_data_dir(),
             jwt: JwtConfig::default(),
+            auth: AuthConfig::default(),
+            storage: StorageConfig::default(),
             allowed_origins: Vec::new(),
             limits: LimitsConfig::default(),
             access: Vec::new(),
@@ -50,6 +55,44 @@ pub struct JwtConfig {
     pub rs256_public_key: Option<PathBuf>,
     /// Seconds of clock skew tolerated on `exp`.
     pub leeway_secs: u64,
+}
+
+/// Accounts and sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The bearer token backend services use for `POST /api/notifications` and
+    /// `POST /api/announcements`. Unset: only users with the `admin` role may.
+    pub service_token: Option<String>,
+    /// Lifetime of access tokens issued at login and refresh.
+    pub access_ttl_secs: u64,
+    /// Lifetime of refresh tokens (each use replaces the token).
+    pub refresh_ttl_secs: u64,
+    /// Whether anyone may create an account with `POST /api/auth/register`.
+    pub allow_registration: bool,
+    /// Login attempts per username per minute.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            service_token: None,
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 30 * 86_400,
+            allow_registration: true,
+            login_attempts_per_minute: 10,
+        }
+    }
+}
+
+/// Where and how the server stores its data.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `full` (default): a commit survives a power cut. `normal`: it survives a crash of
+    /// the server but the last commits may be lost on a power cut; faster on slow disks.
+    pub synchronous: crate::store::sqlite::Synchronous,
 }
 
 /// Hard limits. Every one is enforced; passing one is an `ERROR` that names it.
@@ -85,6 +128,10 @@ pub struct LimitsConfig {
     pub heart_beat_receive_ms: u64,
     /// How long shutdown waits for connections to close.
     pub drain_timeout_ms: u64,
+    /// Notification streams (SSE) one user may have open.
+    pub max_sse_streams: usize,
+    /// Largest REST request body.
+    pub max_request_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -105,6 +152,8 @@ impl Default for LimitsConfig {
             heart_beat_send_ms: 1_000,
             heart_beat_receive_ms: 10_000,
             drain_timeout_ms: 10_000,
+            max_sse_streams: 8,
+            max_request_bytes: 64 * 1024,
         }
     }
 }
@@ -165,6 +214,20 @@ impl Config {
             l.sends_per_minute >= 1,
             "limits.sends_per_minute must be at least 1"
         );
+        anyhow::ensure!(
+            self.auth.access_ttl_secs >= 30,
+            "auth.access_ttl_secs must be at least 30"
+        );
+        anyhow::ensure!(
+            self.auth.login_attempts_per_minute >= 1,
+            "auth.login_attempts_per_minute must be at least 1"
+        );
+        if let Some(t) = &self.auth.service_token {
+            anyhow::ensure!(
+                t.len() >= 16,
+                "the service token must be at least 16 characters long"
+            );
+        }
         for rule in &self.access {
             rule.validate()?;
         }

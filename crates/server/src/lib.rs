@@ -1,19 +1,23 @@
 //! The Tidings server: a STOMP 1.2 broker over WebSocket with Spring's destination
-//! conventions, plus the HTTP endpoints around it.
+//! conventions, the chat domain on top of it, a REST API with SSE, and SQLite storage.
 //!
 //! [`AppState::new`] builds everything from a [`Config`]; [`router`] gives the axum
 //! `Router` (tests can call it without a socket); [`serve`] runs it on a listener until the
 //! shutdown token fires, then drains connections with a deadline.
 
 pub mod access;
+pub mod api;
 pub mod app;
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod hub;
 pub mod metrics;
 pub mod rate;
 pub mod session;
+pub mod store;
 mod ws;
 
 pub use app::{AppError, AppSend, Application, Broker, NoApplication};
@@ -41,8 +45,9 @@ pub struct Inner {
     pub rules: access::AccessRules,
     pub hub: Arc<hub::Hub>,
     pub metrics: Arc<metrics::Metrics>,
-    pub rate: rate::RateLimiter,
+    pub rate: Arc<rate::RateLimiter>,
     pub app: Arc<dyn Application>,
+    pub chat: Arc<chat::Chat>,
     /// Fires when the server should stop.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -63,15 +68,24 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// The broker on its own (no `/app/**` handlers).
+    /// The whole server: the broker with the chat domain as its application.
     pub fn new(config: Config) -> anyhow::Result<AppState> {
-        AppState::with_app(config, |_| Arc::new(NoApplication))
+        AppState::build(config, None)
     }
 
-    /// With an application built from the broker handle it publishes through.
+    /// The broker with another application on `/app/**` (the REST API still uses the chat
+    /// domain). For tests of the broker on its own.
     pub fn with_app(
         config: Config,
         make_app: impl FnOnce(Broker) -> Arc<dyn Application>,
+    ) -> anyhow::Result<AppState> {
+        AppState::build(config, Some(Box::new(make_app)))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn build(
+        config: Config,
+        make_app: Option<Box<dyn FnOnce(Broker) -> Arc<dyn Application> + '_>>,
     ) -> anyhow::Result<AppState> {
         config.validate()?;
         let auth = auth::Authenticator::from_config(&config.jwt, &config.data_dir)?;
@@ -86,10 +100,26 @@ impl AppState {
             },
             metrics.clone(),
         ));
-        let app = make_app(Broker::new(hub.clone()));
+        let rate = Arc::new(rate::RateLimiter::new(l.sends_per_minute));
+        let db = config.data_dir.join("tidings.db");
+        let store = store::sqlite::SqliteStore::open(&db, config.storage.synchronous)
+            .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?;
+        let store: Arc<dyn store::Store> = Arc::new(store);
+        let accounts = chat::accounts::Accounts::new(store.clone(), auth.clone(), config.auth.clone());
+        let chat = Arc::new(chat::Chat::new(
+            store,
+            accounts,
+            Broker::new(hub.clone()),
+            rate.clone(),
+        ));
+        let app = match make_app {
+            Some(make) => make(Broker::new(hub.clone())),
+            None => Arc::new(chat::stomp::ChatApp(chat.clone())),
+        };
         Ok(AppState(Arc::new(Inner {
             rules: access::AccessRules::new(&config.access),
-            rate: rate::RateLimiter::new(l.sends_per_minute),
+            rate,
+            chat,
             config,
             auth,
             hub,
@@ -102,6 +132,11 @@ impl AppState {
 }
 
 impl AppState {
+    /// The chat domain.
+    pub fn chat(&self) -> &Arc<chat::Chat> {
+        &self.chat
+    }
+
     /// A handle to publish through the broker, as an application does.
     pub fn broker(&self) -> Broker {
         Broker::new(self.hub.clone())
@@ -133,9 +168,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The HTTP surface: `/ws`, `/ws/websocket`, `/healthz`, `/metrics`.
+/// The HTTP surface: `/ws`, `/ws/websocket`, `/api/**`, `/healthz`, `/metrics`.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .merge(api::router(&state))
         .route("/ws", get(ws::upgrade))
         .route("/ws/websocket", get(ws::upgrade))
         .route("/healthz", get(healthz))

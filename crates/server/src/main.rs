@@ -23,6 +23,12 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let state = AppState::new(config)?;
+    if cli.options.demo {
+        let seeded = tidings_server::demo::seed(state.chat())
+            .await
+            .context("cannot seed the demo data")?;
+        tracing::info!(seeded, "demo data ready");
+    }
     let listener = tokio::net::TcpListener::bind(state.config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", state.config.listen))?;

@@ -31,6 +31,10 @@ impl RateLimiter {
         }
     }
 
+    pub fn per_minute(&self) -> u32 {
+        self.per_minute as u32
+    }
+
     /// Takes one token for `user`; `false` when the user is over the limit.
     pub fn allow(&self, user: &str, now: Instant) -> bool {
         let rate = self.per_minute / 60.0;

@@ -1,0 +1,250 @@
+//! REST request and response bodies (`/api/...`).
+
+use crate::event::{ContentType, Conversation, ConversationKind, Message, Notification};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::{IntoParams, ToSchema};
+
+/// Every error response: a stable code and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    /// A stable machine-readable code (`unauthorized`, `not_found`, `invalid`, …).
+    pub error: String,
+    pub message: String,
+}
+
+/// `POST /api/auth/register`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// 1-32 characters: lowercase letters, digits, `.`, `_`, `-`; becomes the user's id.
+    pub username: String,
+    /// 8-256 characters.
+    pub password: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// `POST /api/auth/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// `POST /api/auth/refresh` and `POST /api/auth/logout`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// A signed-in session: a short-lived access JWT and an opaque, revocable refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub token_type: String,
+    pub user: User,
+}
+
+/// A user account as others see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// The unique login name.
+    pub id: String,
+    pub display_name: String,
+    pub online: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+/// `POST /api/conversations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateConversation {
+    pub kind: ConversationKind,
+    /// Required for groups (1-100 characters); not allowed for direct conversations.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The other users (the creator is added). Direct: exactly one.
+    pub participants: Vec<String>,
+}
+
+/// `POST /api/conversations/{cid}/participants`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddParticipants {
+    pub users: Vec<String>,
+}
+
+/// The body of `SEND /app/conversations/{cid}/send` and of
+/// `POST /api/conversations/{cid}/messages`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendMessage {
+    /// The sender's idempotency key (1-64 characters; a UUID is a good choice).
+    pub client_id: String,
+    /// 1-4000 characters.
+    pub content: String,
+    #[serde(default)]
+    pub content_type: ContentType,
+}
+
+/// The body of `SEND /app/conversations/{cid}/typing`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TypingRequest {
+    pub typing: bool,
+}
+
+/// The body of `SEND /app/conversations/{cid}/read` and `POST …/read`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadRequest {
+    /// Everything up to this `seq` is read. A marker never moves backwards.
+    pub up_to: i64,
+}
+
+/// The reader's state in a conversation after a read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReadState {
+    pub conversation_id: String,
+    pub read_seq: i64,
+    pub unread_count: i64,
+}
+
+/// `GET /api/conversations/{cid}/messages` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Messages with `seq` below this (paging back).
+    pub before: Option<i64>,
+    /// Messages with `seq` above this (catching up). With neither: the newest page.
+    pub after: Option<i64>,
+    /// 1-500, default 50.
+    pub limit: Option<u32>,
+}
+
+/// A page of messages in ascending `seq`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    /// More messages exist in the direction of the query (older for `before` and the
+    /// newest page, newer for `after`).
+    pub has_more: bool,
+    pub last_seq: i64,
+}
+
+/// `GET /api/conversations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationList {
+    pub conversations: Vec<Conversation>,
+}
+
+/// `GET /api/notifications` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct NotificationQuery {
+    /// Notifications with `seq` above this; with none, the newest page.
+    pub after: Option<i64>,
+    /// 1-500, default 50.
+    pub limit: Option<u32>,
+}
+
+/// A page of notifications in ascending `seq`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationPage {
+    pub notifications: Vec<Notification>,
+    pub has_more: bool,
+    /// The user's highest notification `seq`.
+    pub last_seq: i64,
+    pub unread_count: i64,
+}
+
+/// `POST /api/notifications` (service token or admin): notify one or many users.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateNotification {
+    /// 1-1000 user ids.
+    pub users: Vec<String>,
+    /// Default `general`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// 1-200 characters.
+    pub title: String,
+    /// 1-4000 characters.
+    pub message: String,
+    /// Any JSON, at most 16 KiB encoded.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub data: Option<serde_json::Value>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// The notifications created, one per user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationsCreated {
+    pub notifications: Vec<Notification>,
+}
+
+/// `POST /api/announcements` (service token or admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAnnouncement {
+    /// 1-200 characters.
+    pub title: String,
+    /// 1-4000 characters.
+    pub message: String,
+}
+
+/// `GET /api/announcements` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementQuery {
+    pub after: Option<i64>,
+    /// 1-500, default 50.
+    pub limit: Option<u32>,
+}
+
+/// A page of announcements in ascending `seq`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AnnouncementPage {
+    pub announcements: Vec<crate::event::Announcement>,
+    pub has_more: bool,
+}

@@ -1,0 +1,141 @@
+//! Extractors that turn requests into callers and typed input, with JSON errors for every
+//! way a request can be malformed.
+
+use crate::store::UserRecord;
+use crate::{ApiError, AppState};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+}
+
+pub fn unauthorized(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// Checks an access token and finds its account.
+pub async fn user_from_token(state: &AppState, token: Option<&str>) -> Result<UserRecord, ApiError> {
+    let token = token.ok_or_else(|| {
+        unauthorized("missing access token: send 'Authorization: Bearer <token>'")
+    })?;
+    let principal = state
+        .auth
+        .verify(token)
+        .map_err(|e| unauthorized(e.to_string()))?;
+    Ok(state.chat().accounts.resolve(&principal).await?)
+}
+
+/// A signed-in user.
+#[derive(Debug)]
+pub struct AuthUser(pub UserRecord);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        user_from_token(state, bearer(&parts.headers))
+            .await
+            .map(AuthUser)
+    }
+}
+
+/// A signed-in user or a backend service (the configured service token).
+#[derive(Debug)]
+pub enum Caller {
+    User(UserRecord),
+    Service,
+}
+
+impl Caller {
+    /// Whether the caller may notify users and post announcements.
+    pub fn may_publish(&self) -> bool {
+        match self {
+            Caller::Service => true,
+            Caller::User(u) => u.roles.iter().any(|r| r == "admin"),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Caller::Service => "service",
+            Caller::User(u) => &u.name,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers);
+        if token.is_some_and(|t| state.chat().accounts.is_service_token(t)) {
+            return Ok(Caller::Service);
+        }
+        user_from_token(state, token).await.map(Caller::User)
+    }
+}
+
+/// A JSON body; malformed ones get a JSON 400 (413 when too large).
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(JsonRejection::BytesRejection(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "the request body is larger than this server accepts",
+                ))
+            }
+            Err(r) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", r.body_text())),
+        }
+    }
+}
+
+/// Query parameters; malformed ones get a JSON 400.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|r: QueryRejection| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid", r.body_text())
+            })
+    }
+}
+
+/// Path parameters; malformed ones get a JSON 400.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|r: PathRejection| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid", r.body_text())
+            })
+    }
+}

@@ -1,0 +1,75 @@
+//! The REST API under `/api` and its OpenAPI document (`/api/openapi.json`), generated from
+//! the handlers' annotations. Handlers are thin: parse, call [`crate::chat::Chat`], map the
+//! error. Every error is `{"error": "...", "message": "..."}` with its status code,
+//! including malformed JSON, queries and paths.
+
+mod auth;
+mod conversations;
+mod extract;
+mod notifications;
+mod openapi;
+
+use crate::chat::ChatError;
+use crate::{ApiError, AppState};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use extract::{AuthUser, Caller};
+pub use openapi::ApiDoc;
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> ApiError {
+        if let ChatError::Internal(detail) = &e {
+            // The detail is for the log; the client gets a generic sentence.
+            tracing::error!(error = %detail, "request failed");
+            return ApiError::new(
+                e.status(),
+                "internal",
+                "the server could not complete the request",
+            );
+        }
+        ApiError::new(e.status(), e.code(), e.to_string())
+    }
+}
+
+/// The routes under `/api`.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/users/me", get(auth::me))
+        .route("/api/users/{id}", get(auth::user))
+        .route(
+            "/api/conversations",
+            get(conversations::list).post(conversations::create),
+        )
+        .route("/api/conversations/{cid}", get(conversations::get_one))
+        .route(
+            "/api/conversations/{cid}/participants",
+            post(conversations::add_participants),
+        )
+        .route(
+            "/api/conversations/{cid}/messages",
+            get(conversations::history).post(conversations::send),
+        )
+        .route("/api/conversations/{cid}/read", post(conversations::read))
+        .route(
+            "/api/notifications",
+            get(notifications::list).post(notifications::create),
+        )
+        .route("/api/notifications/{id}/read", post(notifications::mark_read))
+        .route("/api/notifications/stream", get(notifications::stream))
+        .route(
+            "/api/notifications/stream/{user}",
+            get(notifications::stream_for),
+        )
+        .route(
+            "/api/announcements",
+            get(notifications::announcements).post(notifications::announce),
+        )
+        .route("/api/openapi.json", get(openapi::document))
+        .layer(DefaultBodyLimit::max(state.config.limits.max_request_bytes))
+}

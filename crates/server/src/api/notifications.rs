@@ -1,0 +1,286 @@
+//! `/api/notifications/*` (including the SSE stream) and `/api/announcements`.
+
+use super::extract::{bearer, user_from_token, AuthUser, Body, Caller, Path, Query};
+use crate::chat::Chat;
+use crate::{ApiError, AppState};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::Json;
+use futures_util::Stream;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tidings_proto::api::{
+    AnnouncementPage, AnnouncementQuery, CreateAnnouncement, CreateNotification, ErrorBody,
+    NotificationPage, NotificationQuery, NotificationsCreated,
+};
+use tidings_proto::{Announcement, Envelope, Event, Notification};
+use tokio::sync::broadcast::error::RecvError;
+
+fn forbidden_to_publish() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "only backend services (the service token) and admins may do this",
+    )
+}
+
+/// The user's notifications in ascending `seq`: `after` to catch up, else the newest page.
+#[utoipa::path(get, path = "/api/notifications", tag = "notifications", security(("bearer" = [])),
+    params(NotificationQuery),
+    responses(
+        (status = 200, description = "A page of notifications", body = NotificationPage),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Query(q): Query<NotificationQuery>,
+) -> Result<Json<NotificationPage>, ApiError> {
+    Ok(Json(
+        state
+            .chat()
+            .notifications(&me.name, q.after, q.limit)
+            .await?,
+    ))
+}
+
+/// Notify users (backend services with the service token, or admins): "your appointment
+/// was moved". Delivered live on `/user/queue/notifications` and the SSE stream.
+#[utoipa::path(post, path = "/api/notifications", tag = "notifications", security(("bearer" = [])),
+    request_body = CreateNotification,
+    responses(
+        (status = 201, description = "Stored and delivered, one per user", body = NotificationsCreated),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Neither a service nor an admin", body = ErrorBody),
+        (status = 404, description = "A user does not exist (nothing was stored)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<CreateNotification>,
+) -> Result<(StatusCode, Json<NotificationsCreated>), ApiError> {
+    if !caller.may_publish() {
+        return Err(forbidden_to_publish());
+    }
+    let notifications = state.chat().notify(req).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NotificationsCreated { notifications }),
+    ))
+}
+
+/// Mark one of the user's notifications read.
+#[utoipa::path(post, path = "/api/notifications/{id}/read", tag = "notifications",
+    security(("bearer" = [])), params(("id" = String, Path, description = "Notification id")),
+    responses(
+        (status = 200, description = "The notification, read", body = Notification),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 404, description = "The user has no such notification", body = ErrorBody),
+    ))]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Notification>, ApiError> {
+    Ok(Json(
+        state.chat().mark_notification_read(&me.name, &id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct StreamQuery {
+    /// The access token, for clients that cannot set headers (EventSource).
+    token: Option<String>,
+    /// Replay notifications with `seq` above this first (like `Last-Event-ID`).
+    after: Option<i64>,
+}
+
+/// Server-Sent Events: `connected` first, then a `notification` event (id = `seq`, data = a
+/// `NOTIFICATION` envelope) for each new notification. `Last-Event-ID` (or `after`) replays
+/// what was missed.
+#[utoipa::path(get, path = "/api/notifications/stream", tag = "notifications",
+    security(("bearer" = [])), params(StreamQuery),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 429, description = "Too many streams open for this user", body = ErrorBody),
+    ))]
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    open_stream(state, headers, q, None).await
+}
+
+/// The same stream at the path HealthMate-style clients use; `user` must be the caller.
+#[utoipa::path(get, path = "/api/notifications/stream/{user}", tag = "notifications",
+    security(("bearer" = [])),
+    params(("user" = String, Path, description = "The caller's own id"), StreamQuery),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Another user's stream", body = ErrorBody),
+        (status = 429, description = "Too many streams open for this user", body = ErrorBody),
+    ))]
+pub async fn stream_for(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    Query(q): Query<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    open_stream(state, headers, q, Some(user)).await
+}
+
+async fn open_stream(
+    state: AppState,
+    headers: HeaderMap,
+    q: StreamQuery,
+    path_user: Option<String>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let token = bearer(&headers).or(q.token.as_deref());
+    let me = user_from_token(&state, token).await?;
+    if path_user.is_some_and(|u| u != me.name) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "you may only open your own notification stream",
+        ));
+    }
+    let chat = state.chat().clone();
+    // Subscribe before reading the store, so nothing committed in between is missed.
+    let rx = chat.feed.subscribe(&me.name);
+    let max = state.config.limits.max_sse_streams;
+    if chat.feed.streams(&me.name) > max {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            format!("at most {max} notification streams per user"),
+        ));
+    }
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(q.after);
+    let last = match resume {
+        Some(after) => after.max(0),
+        None => chat.notifications(&me.name, None, Some(1)).await?.last_seq,
+    };
+    let st = StreamState {
+        chat,
+        user: me.name,
+        last,
+        rx,
+        pending: VecDeque::new(),
+        more: resume.is_some(),
+        connected: false,
+    };
+    let shutdown = state.shutdown.clone();
+    let events = futures_util::StreamExt::take_until(
+        futures_util::stream::unfold(st, next_event),
+        shutdown.cancelled_owned(),
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+struct StreamState {
+    chat: Arc<Chat>,
+    user: String,
+    /// The highest `seq` sent (or the starting point).
+    last: i64,
+    rx: tokio::sync::broadcast::Receiver<Arc<Notification>>,
+    pending: VecDeque<Notification>,
+    /// Whether the store may hold notifications after `last` not yet in `pending`.
+    more: bool,
+    connected: bool,
+}
+
+async fn next_event(mut st: StreamState) -> Option<(Result<SseEvent, Infallible>, StreamState)> {
+    if !st.connected {
+        st.connected = true;
+        let data = serde_json::json!({"userId": st.user, "lastSeq": st.last}).to_string();
+        return Some((Ok(SseEvent::default().event("connected").data(data)), st));
+    }
+    loop {
+        if let Some(n) = st.pending.pop_front() {
+            if n.seq <= st.last {
+                continue;
+            }
+            st.last = n.seq;
+            let env = Envelope::new(Event::Notification(n), None);
+            let ev = SseEvent::default()
+                .event("notification")
+                .id(st.last.to_string())
+                .data(env.to_json());
+            return Some((Ok(ev), st));
+        }
+        if st.more {
+            match st.chat.notifications(&st.user, Some(st.last), Some(500)).await {
+                Ok(page) => {
+                    st.more = page.has_more;
+                    st.pending.extend(page.notifications);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "notification stream could not read the store; ending it");
+                    return None;
+                }
+            }
+        }
+        match st.rx.recv().await {
+            Ok(n) if n.seq == st.last + 1 => st.pending.push_back((*n).clone()),
+            Ok(n) if n.seq <= st.last => {}
+            // A gap or a lag: the store has what was skipped.
+            Ok(_) | Err(RecvError::Lagged(_)) => st.more = true,
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
+/// Announcements in ascending `seq`.
+#[utoipa::path(get, path = "/api/announcements", tag = "announcements", security(("bearer" = [])),
+    params(AnnouncementQuery),
+    responses(
+        (status = 200, description = "A page of announcements", body = AnnouncementPage),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+    ))]
+pub async fn announcements(
+    State(state): State<AppState>,
+    AuthUser(_): AuthUser,
+    Query(q): Query<AnnouncementQuery>,
+) -> Result<Json<AnnouncementPage>, ApiError> {
+    Ok(Json(state.chat().announcements(q.after, q.limit).await?))
+}
+
+/// Post a system-wide announcement to `/topic/announcements` (service token or admin).
+#[utoipa::path(post, path = "/api/announcements", tag = "announcements", security(("bearer" = [])),
+    request_body = CreateAnnouncement,
+    responses(
+        (status = 201, description = "Stored and published", body = Announcement),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Neither a service nor an admin", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ))]
+pub async fn announce(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<CreateAnnouncement>,
+) -> Result<(StatusCode, Json<Announcement>), ApiError> {
+    if !caller.may_publish() {
+        return Err(forbidden_to_publish());
+    }
+    let a = state.chat().announce(caller.name(), req).await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}

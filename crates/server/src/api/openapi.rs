@@ -1,0 +1,59 @@
+//! The OpenAPI document, generated from the handlers' annotations and the contract types.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Tidings",
+        description = "Chat and notifications. Live events travel over STOMP 1.2 on WebSocket at /ws \
+            (Spring's destination conventions); this API covers accounts, history, catch-up and \
+            notifications. Every error is {\"error\", \"message\"} with its status code."
+    ),
+    paths(
+        super::auth::register, super::auth::login, super::auth::refresh, super::auth::logout,
+        super::auth::me, super::auth::user,
+        super::conversations::list, super::conversations::create, super::conversations::get_one,
+        super::conversations::add_participants, super::conversations::history,
+        super::conversations::send, super::conversations::read,
+        super::notifications::list, super::notifications::create, super::notifications::mark_read,
+        super::notifications::stream, super::notifications::stream_for,
+        super::notifications::announcements, super::notifications::announce,
+    ),
+    components(schemas(tidings_proto::Envelope, tidings_proto::Event)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "users"), (name = "conversations"), (name = "messages"),
+        (name = "notifications"), (name = "announcements"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .description(Some(
+                            "An access token from /api/auth/login, or the service token",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// `GET /api/openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,574 @@
+//! The chat domain: conversations, messages, read markers, typing, presence,
+//! notifications and announcements. REST handlers and the STOMP application both call
+//! [`Chat`]; it validates, writes to the store, and only after the write committed
+//! publishes the events through the broker.
+//!
+//! Delivery order. Messages of one conversation are appended and published under that
+//! conversation's ordering lock, so on this node they leave in `seq` order. Clients still
+//! treat a `seq` gap as a reason to fetch the range (DESIGN.md): the store, not the
+//! broker, is the record.
+
+pub mod accounts;
+mod feed;
+mod presence;
+pub mod stomp;
+mod typing;
+pub mod validate;
+
+use crate::app::{AppError, Broker};
+use crate::rate::RateLimiter;
+use crate::store::{
+    new_id, ConversationRecord, NewConversation, NewMessage, NewNotification, Range, Store,
+    StoreError, UserRecord,
+};
+use axum::http::StatusCode;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Instant;
+use tidings_proto::api::{
+    AddParticipants, AnnouncementPage, CreateAnnouncement, CreateConversation,
+    CreateNotification, HistoryQuery, MessagePage, NotificationPage, ReadState, SendMessage,
+    User,
+};
+use tidings_proto::{
+    dest, Announcement, Conversation, ConversationKind, Envelope, Event, Message, Notification,
+    Participant, Presence, ReadReceipt, Timestamp,
+};
+
+pub use feed::Feed;
+
+/// Why the domain refused a request. The message is for the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    RateLimited(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ChatError {
+    /// The machine-readable code (`error` in JSON bodies).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChatError::Invalid(_) => "invalid",
+            ChatError::Unauthorized(_) => "unauthorized",
+            ChatError::Forbidden(_) => "forbidden",
+            ChatError::NotFound(_) => "not_found",
+            ChatError::Conflict(_) => "conflict",
+            ChatError::RateLimited(_) => "rate_limited",
+            ChatError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ChatError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ChatError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ChatError::NotFound(_) => StatusCode::NOT_FOUND,
+            ChatError::Conflict(_) => StatusCode::CONFLICT,
+            ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ChatError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<StoreError> for ChatError {
+    fn from(e: StoreError) -> ChatError {
+        match e {
+            StoreError::NotFound(m) => ChatError::NotFound(m),
+            StoreError::Forbidden(m) => ChatError::Forbidden(m),
+            StoreError::Conflict(m) => ChatError::Conflict(m),
+            StoreError::Invalid(m) => ChatError::Invalid(m),
+            StoreError::Internal(m) => ChatError::Internal(m),
+        }
+    }
+}
+
+impl From<ChatError> for AppError {
+    fn from(e: ChatError) -> AppError {
+        match e {
+            ChatError::Invalid(m) => AppError::Invalid(m),
+            ChatError::Forbidden(m) => AppError::Forbidden(m),
+            ChatError::Internal(m) => AppError::Internal(anyhow::anyhow!(m)),
+            other => AppError::Refused(other.code(), other.to_string()),
+        }
+    }
+}
+
+pub type ChatResult<T> = Result<T, ChatError>;
+
+/// A stored message and whether this request stored it (`false`: an idempotent repeat).
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub message: Message,
+    pub created: bool,
+}
+
+/// Stripes of the per-conversation ordering lock.
+const ORDER_STRIPES: usize = 1024;
+/// Largest page of history, notifications or announcements.
+pub const MAX_PAGE: u32 = 500;
+const DEFAULT_PAGE: u32 = 50;
+
+/// The chat service. Shared behind an `Arc`.
+#[derive(Debug)]
+pub struct Chat {
+    pub store: Arc<dyn Store>,
+    pub accounts: accounts::Accounts,
+    broker: Broker,
+    presence: presence::PresenceMap,
+    typing: typing::TypingState,
+    pub feed: Feed,
+    rate: Arc<RateLimiter>,
+    /// Held across append and publish, per conversation (striped): see the module doc.
+    order: Box<[tokio::sync::Mutex<()>]>,
+}
+
+impl Chat {
+    pub fn new(
+        store: Arc<dyn Store>,
+        accounts: accounts::Accounts,
+        broker: Broker,
+        rate: Arc<RateLimiter>,
+    ) -> Chat {
+        Chat {
+            typing: typing::TypingState::new(broker.clone()),
+            store,
+            accounts,
+            broker,
+            presence: presence::PresenceMap::default(),
+            feed: Feed::default(),
+            rate,
+            order: (0..ORDER_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    fn order_lock(&self, cid: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        cid.hash(&mut h);
+        &self.order[(h.finish() as usize) % ORDER_STRIPES]
+    }
+
+    /// Publishes one envelope to several destinations, encoded once.
+    fn publish<I>(&self, destinations: I, envelope: &Envelope, droppable: bool)
+    where
+        I: IntoIterator<Item = String>,
+    {
+        let body = Bytes::from(envelope.to_json());
+        for d in destinations {
+            let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+            if let Err(e) = self.broker.publish(&d, headers, body.clone(), droppable) {
+                tracing::warn!(destination = %d, error = %e, "could not publish an event");
+            }
+        }
+    }
+
+    pub fn online(&self, user: &str) -> bool {
+        self.presence.online(user)
+    }
+
+    pub fn user_view(&self, u: &UserRecord) -> User {
+        User {
+            id: u.name.clone(),
+            display_name: u.display_name.clone(),
+            online: self.online(&u.name),
+            roles: u.roles.clone(),
+        }
+    }
+
+    /// A conversation as `viewer` sees it.
+    pub fn conversation_view(
+        &self,
+        c: &ConversationRecord,
+        viewer: &str,
+        last_message: Option<Message>,
+    ) -> Conversation {
+        let read_seq = c.participant(viewer).map(|p| p.read_seq).unwrap_or(0);
+        Conversation {
+            id: c.id.clone(),
+            kind: c.kind,
+            title: c.title.clone(),
+            participants: c
+                .participants
+                .iter()
+                .map(|p| Participant {
+                    id: p.user.clone(),
+                    display_name: p.display_name.clone(),
+                    online: self.online(&p.user),
+                    read_seq: p.read_seq,
+                })
+                .collect(),
+            last_seq: c.last_seq,
+            read_seq,
+            unread_count: (c.last_seq - read_seq).max(0),
+            last_message,
+            created_by: c.created_by.clone(),
+            created_at: c.created_at,
+        }
+    }
+
+    /// The conversation, if `user` takes part in it.
+    async fn participant_of(&self, cid: &str, user: &str) -> ChatResult<ConversationRecord> {
+        let conv = self
+            .store
+            .conversation(cid)
+            .await?
+            .ok_or_else(|| ChatError::NotFound(format!("no conversation {cid}")))?;
+        if conv.participant(user).is_none() {
+            return Err(ChatError::Forbidden(format!(
+                "you are not a participant of conversation {cid}"
+            )));
+        }
+        Ok(conv)
+    }
+
+    // ------------------------------------------------------------------ conversations
+
+    pub async fn conversations(&self, user: &str) -> ChatResult<Vec<Conversation>> {
+        Ok(self
+            .store
+            .conversations_of(user)
+            .await?
+            .into_iter()
+            .map(|(c, last)| self.conversation_view(&c, user, last))
+            .collect())
+    }
+
+    pub async fn conversation(&self, user: &str, cid: &str) -> ChatResult<Conversation> {
+        let conv = self.participant_of(cid, user).await?;
+        let last = self
+            .store
+            .messages(cid, Range::After(conv.last_seq - 1, 1))
+            .await?
+            .items
+            .pop();
+        Ok(self.conversation_view(&conv, user, last))
+    }
+
+    /// Creates a conversation (or finds the direct one); tells the others they were added.
+    pub async fn create_conversation(
+        &self,
+        creator: &str,
+        req: CreateConversation,
+    ) -> ChatResult<(Conversation, bool)> {
+        let (title, others) = validate::new_conversation(creator, &req)?;
+        let mut participants = vec![creator.to_owned()];
+        participants.extend(others);
+        let (conv, created) = self
+            .store
+            .create_conversation(NewConversation {
+                id: new_id("c"),
+                kind: req.kind,
+                title,
+                created_by: creator.to_owned(),
+                participants,
+                created_at: Timestamp::now(),
+            })
+            .await?;
+        if created {
+            let added: Vec<String> = conv
+                .participants
+                .iter()
+                .map(|p| p.user.clone())
+                .filter(|u| u != creator)
+                .collect();
+            self.announce_membership(creator, &conv, &added).await;
+        }
+        Ok((self.conversation_view(&conv, creator, None), created))
+    }
+
+    pub async fn add_participants(
+        &self,
+        by: &str,
+        cid: &str,
+        req: AddParticipants,
+    ) -> ChatResult<Conversation> {
+        let users = validate::user_list(&req.users, "users", validate::MAX_PARTICIPANTS)?;
+        let (conv, added) = self.store.add_participants(cid, by, &users).await?;
+        if !added.is_empty() {
+            self.announce_membership(by, &conv, &added).await;
+        }
+        self.conversation(by, cid).await
+    }
+
+    /// `CONVERSATION_UPDATED` to every participant, and a notification to those `added`.
+    async fn announce_membership(&self, by: &str, conv: &ConversationRecord, added: &[String]) {
+        for p in &conv.participants {
+            let view = self.conversation_view(conv, &p.user, None);
+            let env = Envelope::new(Event::ConversationUpdated(view), Some(by));
+            self.publish([dest::for_user(&p.user, dest::USER_MESSAGES)], &env, false);
+        }
+        if added.is_empty() {
+            return;
+        }
+        let by_name = conv
+            .participant(by)
+            .map(|p| p.display_name.clone())
+            .unwrap_or_else(|| by.to_owned());
+        let (title, message) = match (conv.kind, &conv.title) {
+            (ConversationKind::Group, Some(t)) => (
+                format!("Added to {t}"),
+                format!("{by_name} added you to the group {t}"),
+            ),
+            _ => (
+                format!("New conversation with {by_name}"),
+                format!("{by_name} started a conversation with you"),
+            ),
+        };
+        let new = NewNotification {
+            users: added.to_vec(),
+            kind: "conversation.added".into(),
+            title,
+            message,
+            data: None,
+            conversation_id: Some(conv.id.clone()),
+            url: None,
+            created_at: Timestamp::now(),
+        };
+        if let Err(e) = self.deliver_notifications(new).await {
+            tracing::error!(error = %e, "could not notify users added to a conversation");
+        }
+    }
+
+    // ------------------------------------------------------------------ messages
+
+    /// Stores a message (once per sender and `clientId`) and delivers it.
+    pub async fn send_message(
+        &self,
+        sender: &str,
+        cid: &str,
+        req: SendMessage,
+    ) -> ChatResult<Sent> {
+        validate::message(&req)?;
+        let _order = self.order_lock(cid).lock().await;
+        let appended = self
+            .store
+            .append_message(NewMessage {
+                id: new_id("m"),
+                conversation_id: cid.to_owned(),
+                sender: sender.to_owned(),
+                client_id: req.client_id,
+                content: req.content,
+                content_type: req.content_type,
+                created_at: Timestamp::now(),
+            })
+            .await?;
+        let env = Envelope::new(Event::ChatMessage(appended.message.clone()), Some(sender));
+        if appended.duplicate {
+            // Answer the sender (all of its sessions) with the stored message again.
+            self.publish([dest::for_user(sender, dest::USER_MESSAGES)], &env, false);
+        } else {
+            let targets = std::iter::once(dest::conversation_topic(cid)).chain(
+                appended
+                    .participants
+                    .iter()
+                    .map(|p| dest::for_user(p, dest::USER_MESSAGES)),
+            );
+            self.publish(targets, &env, false);
+            self.typing.stop(cid, sender, |d, e| self.publish([d], e, true));
+        }
+        Ok(Sent {
+            message: appended.message,
+            created: !appended.duplicate,
+        })
+    }
+
+    /// Takes one `SEND` from the user's per-minute budget (REST sends share it with STOMP).
+    pub fn charge_send(&self, user: &str) -> ChatResult<()> {
+        if self.rate.allow(user, Instant::now()) {
+            Ok(())
+        } else {
+            Err(ChatError::RateLimited(format!(
+                "rate limit exceeded: at most {} messages per minute per user",
+                self.rate.per_minute()
+            )))
+        }
+    }
+
+    pub async fn history(
+        &self,
+        user: &str,
+        cid: &str,
+        q: HistoryQuery,
+    ) -> ChatResult<MessagePage> {
+        let limit = validate::page_limit(q.limit)?;
+        let range = match (q.before, q.after) {
+            (Some(_), Some(_)) => {
+                return Err(ChatError::Invalid(
+                    "give either before or after, not both".into(),
+                ))
+            }
+            (Some(b), None) => Range::Before(b, limit),
+            (None, Some(a)) => Range::After(a, limit),
+            (None, None) => Range::Newest(limit),
+        };
+        if !self.store.is_participant(cid, user).await? {
+            // Tell apart "no such conversation" and "not yours".
+            self.participant_of(cid, user).await?;
+        }
+        let page = self.store.messages(cid, range).await?;
+        Ok(MessagePage {
+            messages: page.items,
+            has_more: page.has_more,
+            last_seq: page.last_seq,
+        })
+    }
+
+    /// Moves the user's read marker; tells the other participants and the user's own
+    /// other sessions.
+    pub async fn read(&self, user: &str, cid: &str, up_to: i64) -> ChatResult<ReadState> {
+        if up_to < 0 {
+            return Err(ChatError::Invalid("upTo must be 0 or more".into()));
+        }
+        let marker = self.store.mark_read(cid, user, up_to).await?;
+        let unread = (marker.last_seq - marker.read_seq).max(0);
+        if marker.moved {
+            let receipt = |unread_count| {
+                Envelope::new(
+                    Event::ReadReceipt(ReadReceipt {
+                        conversation_id: cid.to_owned(),
+                        user_id: user.to_owned(),
+                        up_to: marker.read_seq,
+                        unread_count,
+                    }),
+                    Some(user),
+                )
+            };
+            self.publish([dest::conversation_topic(cid)], &receipt(None), false);
+            self.publish(
+                [dest::for_user(user, dest::USER_MESSAGES)],
+                &receipt(Some(unread)),
+                false,
+            );
+        }
+        Ok(ReadState {
+            conversation_id: cid.to_owned(),
+            read_seq: marker.read_seq,
+            unread_count: unread,
+        })
+    }
+
+    pub async fn typing(&self, user: &str, cid: &str, typing: bool) -> ChatResult<()> {
+        if !self.store.is_participant(cid, user).await? {
+            self.participant_of(cid, user).await?;
+        }
+        if typing {
+            self.typing.start(cid, user, |d, e| self.publish([d], e, true));
+        } else {
+            self.typing.stop(cid, user, |d, e| self.publish([d], e, true));
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ presence
+
+    pub fn session_opened(&self, user: &str) {
+        if self.presence.connect(user) {
+            self.publish_presence(user, true);
+        }
+    }
+
+    pub fn session_closed(&self, user: &str) {
+        if self.presence.disconnect(user) {
+            self.typing
+                .stop_all(user, |d, e| self.publish([d], e, true));
+            self.publish_presence(user, false);
+        }
+    }
+
+    fn publish_presence(&self, user: &str, online: bool) {
+        let env = Envelope::new(
+            Event::Presence(Presence {
+                user_id: user.to_owned(),
+                online,
+            }),
+            Some(user),
+        );
+        self.publish([dest::PRESENCE.to_owned()], &env, true);
+    }
+
+    // ------------------------------------------------------------------ notifications
+
+    pub async fn notify(&self, req: CreateNotification) -> ChatResult<Vec<Notification>> {
+        let new = validate::notification(req)?;
+        self.deliver_notifications(new).await
+    }
+
+    async fn deliver_notifications(&self, new: NewNotification) -> ChatResult<Vec<Notification>> {
+        let created = self.store.create_notifications(new).await?;
+        for n in &created {
+            let env = Envelope::new(Event::Notification(n.clone()), None);
+            self.publish(
+                [dest::for_user(&n.user_id, dest::USER_NOTIFICATIONS)],
+                &env,
+                false,
+            );
+            self.feed.publish(n);
+        }
+        Ok(created)
+    }
+
+    pub async fn notifications(
+        &self,
+        user: &str,
+        after: Option<i64>,
+        limit: Option<u32>,
+    ) -> ChatResult<NotificationPage> {
+        let limit = validate::page_limit(limit)?;
+        if after.is_some_and(|a| a < 0) {
+            return Err(ChatError::Invalid("after must be 0 or more".into()));
+        }
+        let (page, unread) = self.store.notifications(user, after, limit).await?;
+        Ok(NotificationPage {
+            notifications: page.items,
+            has_more: page.has_more,
+            last_seq: page.last_seq,
+            unread_count: unread,
+        })
+    }
+
+    pub async fn mark_notification_read(&self, user: &str, id: &str) -> ChatResult<Notification> {
+        Ok(self.store.mark_notification_read(user, id).await?)
+    }
+
+    // ------------------------------------------------------------------ announcements
+
+    pub async fn announce(&self, author: &str, req: CreateAnnouncement) -> ChatResult<Announcement> {
+        validate::text("title", &req.title, validate::MAX_TITLE)?;
+        validate::text("message", &req.message, tidings_proto::MAX_CONTENT_CHARS)?;
+        let a = self
+            .store
+            .create_announcement(&req.title, &req.message, author, Timestamp::now())
+            .await?;
+        let env = Envelope::new(Event::Announcement(a.clone()), Some(author));
+        self.publish([dest::ANNOUNCEMENTS.to_owned()], &env, false);
+        Ok(a)
+    }
+
+    pub async fn announcements(
+        &self,
+        after: Option<i64>,
+        limit: Option<u32>,
+    ) -> ChatResult<AnnouncementPage> {
+        let limit = validate::page_limit(limit)?;
+        let page = self.store.announcements(after, limit).await?;
+        Ok(AnnouncementPage {
+            announcements: page.items,
+            has_more: page.has_more,
+        })
+    }
+}

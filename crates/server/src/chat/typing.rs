@@ -1,0 +1,101 @@
+//! Typing indicators: ephemeral, never stored. A `typing: true` lasts [`TTL`] unless
+//! renewed; when it lapses (the client never sent the stop, or went away) the server sends
+//! the `typing: false` itself. Sending a message or losing the last session stops it too.
+
+use crate::app::Broker;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tidings_proto::{dest, Envelope, Event, Typing};
+
+/// How long a `typing: true` holds without renewal.
+pub const TTL: Duration = Duration::from_secs(5);
+
+/// (conversation, user) → generation of the latest `typing: true`.
+type Entries = Arc<Mutex<HashMap<(String, String), u64>>>;
+
+#[derive(Debug)]
+pub struct TypingState {
+    entries: Entries,
+    next: std::sync::atomic::AtomicU64,
+    broker: Broker,
+}
+
+fn envelope(cid: &str, user: &str, typing: bool) -> Envelope {
+    Envelope::new(
+        Event::Typing(Typing {
+            conversation_id: cid.to_owned(),
+            user_id: user.to_owned(),
+            typing,
+            expires_in_ms: typing.then_some(TTL.as_millis() as u64),
+        }),
+        Some(user),
+    )
+}
+
+impl TypingState {
+    pub fn new(broker: Broker) -> TypingState {
+        TypingState {
+            entries: Arc::default(),
+            next: Default::default(),
+            broker,
+        }
+    }
+
+    /// Announces `typing: true` and arms its expiry.
+    pub fn start(&self, cid: &str, user: &str, publish: impl Fn(String, &Envelope)) {
+        let generation = self
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let key = (cid.to_owned(), user.to_owned());
+        lock(&self.entries).insert(key.clone(), generation);
+        publish(dest::conversation_topic(cid), &envelope(cid, user, true));
+        let entries = self.entries.clone();
+        let broker = self.broker.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(TTL).await;
+            let lapsed = {
+                let mut map = lock(&entries);
+                let current = map.get(&key) == Some(&generation);
+                if current {
+                    map.remove(&key);
+                }
+                current
+            };
+            if lapsed {
+                let (cid, user) = key;
+                let body = bytes::Bytes::from(envelope(&cid, &user, false).to_json());
+                let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+                let _ = broker.publish(&dest::conversation_topic(&cid), headers, body, true);
+            }
+        });
+    }
+
+    /// Announces `typing: false` if the user was typing there.
+    pub fn stop(&self, cid: &str, user: &str, publish: impl Fn(String, &Envelope)) {
+        let was = lock(&self.entries)
+            .remove(&(cid.to_owned(), user.to_owned()))
+            .is_some();
+        if was {
+            publish(dest::conversation_topic(cid), &envelope(cid, user, false));
+        }
+    }
+
+    /// Stops every indicator of `user` (the last session closed).
+    pub fn stop_all(&self, user: &str, publish: impl Fn(String, &Envelope)) {
+        let gone: Vec<String> = {
+            let mut map = lock(&self.entries);
+            let keys: Vec<_> = map.keys().filter(|(_, u)| u == user).cloned().collect();
+            keys.into_iter()
+                .filter_map(|k| map.remove(&k).map(|_| k.0))
+                .collect()
+        };
+        for cid in gone {
+            publish(dest::conversation_topic(&cid), &envelope(&cid, user, false));
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

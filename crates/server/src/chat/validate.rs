@@ -1,0 +1,205 @@
+//! Checks on what clients send, with the sentence each refusal gives.
+
+use super::{ChatError, ChatResult, DEFAULT_PAGE, MAX_PAGE};
+use crate::store::NewNotification;
+use tidings_proto::api::{CreateConversation, CreateNotification, SendMessage};
+use tidings_proto::{ConversationKind, Timestamp, MAX_CLIENT_ID, MAX_CONTENT_CHARS};
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_CONVERSATION_TITLE: usize = 100;
+/// Participants added in one request, and users notified in one request.
+pub const MAX_PARTICIPANTS: usize = 1000;
+pub const MAX_DATA_BYTES: usize = 16 * 1024;
+pub const MAX_URL: usize = 2048;
+pub const MAX_DISPLAY_NAME: usize = 64;
+
+fn invalid(m: impl Into<String>) -> ChatError {
+    ChatError::Invalid(m.into())
+}
+
+/// A user name: 1-32 of `a-z 0-9 . _ -`, starting with a letter or digit.
+pub fn username(name: &str) -> ChatResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "invalid username {name:?}: use 1-32 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )))
+    }
+}
+
+/// Non-blank text of at most `max` characters, without control characters other than
+/// newlines and tabs.
+pub fn text(field: &str, value: &str, max: usize) -> ChatResult<()> {
+    if value.trim().is_empty() {
+        return Err(invalid(format!("{field} must not be empty")));
+    }
+    let n = value.chars().count();
+    if n > max {
+        return Err(invalid(format!(
+            "{field} is {n} characters long; the limit is {max}"
+        )));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(invalid(format!("{field} contains control characters")));
+    }
+    Ok(())
+}
+
+pub fn message(m: &SendMessage) -> ChatResult<()> {
+    if m.client_id.is_empty() || m.client_id.len() > MAX_CLIENT_ID {
+        return Err(invalid(format!(
+            "clientId must be 1-{MAX_CLIENT_ID} characters"
+        )));
+    }
+    if m.client_id.chars().any(char::is_control) {
+        return Err(invalid("clientId contains control characters"));
+    }
+    text("content", &m.content, MAX_CONTENT_CHARS)
+}
+
+/// Distinct, valid user names, 1 to `max` of them.
+pub fn user_list(users: &[String], field: &str, max: usize) -> ChatResult<Vec<String>> {
+    if users.is_empty() || users.len() > max {
+        return Err(invalid(format!("{field} must name 1-{max} users")));
+    }
+    let mut out = Vec::with_capacity(users.len());
+    for u in users {
+        username(u)?;
+        if !out.contains(u) {
+            out.push(u.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The title and the other participants of a new conversation.
+pub fn new_conversation(
+    creator: &str,
+    req: &CreateConversation,
+) -> ChatResult<(Option<String>, Vec<String>)> {
+    let others: Vec<String> = user_list(&req.participants, "participants", MAX_PARTICIPANTS)?
+        .into_iter()
+        .filter(|u| u != creator)
+        .collect();
+    match req.kind {
+        ConversationKind::Direct => {
+            if req.title.is_some() {
+                return Err(invalid("a direct conversation has no title"));
+            }
+            if others.len() != 1 {
+                return Err(invalid(
+                    "a direct conversation needs exactly one other participant",
+                ));
+            }
+            Ok((None, others))
+        }
+        ConversationKind::Group => {
+            let title = req
+                .title
+                .as_deref()
+                .ok_or_else(|| invalid("a group needs a title"))?;
+            text("title", title, MAX_CONVERSATION_TITLE)?;
+            Ok((Some(title.trim().to_owned()), others))
+        }
+    }
+}
+
+pub fn page_limit(limit: Option<u32>) -> ChatResult<u32> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(l) if (1..=MAX_PAGE).contains(&l) => Ok(l),
+        Some(l) => Err(invalid(format!("limit {l} is out of range 1-{MAX_PAGE}"))),
+    }
+}
+
+pub fn notification(req: CreateNotification) -> ChatResult<NewNotification> {
+    let users = user_list(&req.users, "users", MAX_PARTICIPANTS)?;
+    let kind = req.kind.unwrap_or_else(|| "general".to_owned());
+    if kind.is_empty()
+        || kind.len() > 64
+        || !kind
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
+    {
+        return Err(invalid(
+            "kind must be 1-64 letters, digits, '.', '_', '-' or ':'",
+        ));
+    }
+    text("title", &req.title, MAX_TITLE)?;
+    text("message", &req.message, MAX_CONTENT_CHARS)?;
+    if let Some(d) = &req.data {
+        let n = d.to_string().len();
+        if n > MAX_DATA_BYTES {
+            return Err(invalid(format!(
+                "data is {n} bytes encoded; the limit is {MAX_DATA_BYTES}"
+            )));
+        }
+    }
+    if let Some(u) = &req.url {
+        if u.len() > MAX_URL || !(u.starts_with("https://") || u.starts_with("http://")) {
+            return Err(invalid(format!(
+                "url must be an http(s) address of at most {MAX_URL} characters"
+            )));
+        }
+    }
+    Ok(NewNotification {
+        users,
+        kind,
+        title: req.title,
+        message: req.message,
+        data: req.data,
+        conversation_id: None,
+        url: req.url,
+        created_at: Timestamp::now(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for good in ["alice", "bob.smith", "a", "x_1-2", "0day"] {
+            assert!(username(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Alice", "-x", "a/b", "a b", &"x".repeat(33), "é"] {
+            assert!(username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn message_content_limits_count_characters() {
+        let ok = SendMessage {
+            client_id: "k".into(),
+            content: "é".repeat(MAX_CONTENT_CHARS),
+            content_type: Default::default(),
+        };
+        assert!(message(&ok).is_ok());
+        let long = SendMessage {
+            content: "x".repeat(MAX_CONTENT_CHARS + 1),
+            ..ok.clone()
+        };
+        assert!(message(&long).unwrap_err().to_string().contains("limit is 4000"));
+        let blank = SendMessage {
+            content: " \n ".into(),
+            ..ok.clone()
+        };
+        assert!(message(&blank).is_err());
+        let no_key = SendMessage {
+            client_id: String::new(),
+            ..ok
+        };
+        assert!(message(&no_key).is_err());
+    }
+}

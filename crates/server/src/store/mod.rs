@@ -1,0 +1,275 @@
+//! Storage: the record of accounts, conversations, messages, read markers, notifications
+//! and announcements. The domain talks to it through one trait per area, so another
+//! database (PostgreSQL for clusters) can be added without touching the domain; the
+//! embedded default is [`sqlite::SqliteStore`].
+//!
+//! Contracts every implementation keeps (checked by `tests/store.rs`, one suite run against
+//! each implementation):
+//! - A method that returned `Ok` for a write has committed it durably.
+//! - Message `seq` is contiguous per conversation from 1, also under concurrent writers;
+//!   notification `seq` likewise per user. A later `seq` never commits before an earlier one
+//!   of the same conversation (or user), so a cursor that read up to `n` never skips one.
+//! - `(sender, clientId)` identifies a message: appending it again returns the stored one
+//!   with `duplicate: true` and changes nothing.
+//! - Read markers never move backwards and never pass the conversation's last `seq`.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use tidings_proto::{
+    Announcement, ContentType, ConversationKind, Message, Notification, Timestamp,
+};
+
+/// Why a store operation failed. The messages are safe to show to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("storage failed: {0}")]
+    Internal(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Internal(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub name: String,
+    pub display_name: String,
+    /// Argon2 PHC string; `None` for accounts that cannot log in with a password.
+    pub password_hash: Option<String>,
+    pub roles: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+/// A refresh token as stored: only its SHA-256, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub hash: [u8; 32],
+    pub user: String,
+    pub expires_at: Timestamp,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates an account; `Conflict` when the name is taken.
+    async fn create_user(&self, user: UserRecord) -> StoreResult<UserRecord>;
+    async fn user(&self, name: &str) -> StoreResult<Option<UserRecord>>;
+    /// The accounts among `names` that exist.
+    async fn users(&self, names: &[String]) -> StoreResult<Vec<UserRecord>>;
+    async fn add_refresh_token(&self, token: RefreshRecord) -> StoreResult<()>;
+    /// Atomically revokes `old` and stores `new` for the same user, if `old` is valid at
+    /// `now`. Returns the user, or `None` when `old` is unknown, expired or revoked.
+    async fn rotate_refresh_token(
+        &self,
+        old: [u8; 32],
+        new: [u8; 32],
+        new_expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<Option<String>>;
+    /// Revokes a refresh token; `Ok(false)` if it was not valid.
+    async fn revoke_refresh_token(&self, hash: [u8; 32]) -> StoreResult<bool>;
+}
+
+/// A participant as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantRecord {
+    pub user: String,
+    pub display_name: String,
+    pub read_seq: i64,
+}
+
+/// A conversation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRecord {
+    pub id: String,
+    pub kind: ConversationKind,
+    pub title: Option<String>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub last_seq: i64,
+    pub participants: Vec<ParticipantRecord>,
+}
+
+impl ConversationRecord {
+    pub fn participant(&self, user: &str) -> Option<&ParticipantRecord> {
+        self.participants.iter().find(|p| p.user == user)
+    }
+}
+
+/// What `create_conversation` is asked for. Users are checked to exist.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub id: String,
+    pub kind: ConversationKind,
+    pub title: Option<String>,
+    pub created_by: String,
+    /// Every participant, the creator included, without repeats.
+    pub participants: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+/// A user's read marker after a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadMarker {
+    pub read_seq: i64,
+    pub last_seq: i64,
+    /// Whether the marker moved.
+    pub moved: bool,
+}
+
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Creates a conversation. A direct conversation between two users exists at most once:
+    /// asking again returns the existing one with `false`.
+    async fn create_conversation(
+        &self,
+        new: NewConversation,
+    ) -> StoreResult<(ConversationRecord, bool)>;
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRecord>>;
+    /// The user's conversations with their last message, most recently active first.
+    async fn conversations_of(
+        &self,
+        user: &str,
+    ) -> StoreResult<Vec<(ConversationRecord, Option<Message>)>>;
+    async fn is_participant(&self, conversation: &str, user: &str) -> StoreResult<bool>;
+    /// Adds users to a group; returns the conversation and who was actually added.
+    async fn add_participants(
+        &self,
+        conversation: &str,
+        by: &str,
+        users: &[String],
+    ) -> StoreResult<(ConversationRecord, Vec<String>)>;
+    /// Moves `user`'s read marker forward to `up_to` (capped at the last `seq`).
+    async fn mark_read(
+        &self,
+        conversation: &str,
+        user: &str,
+        up_to: i64,
+    ) -> StoreResult<ReadMarker>;
+}
+
+/// What `append_message` is asked for.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: String,
+    pub conversation_id: String,
+    pub sender: String,
+    pub client_id: String,
+    pub content: String,
+    pub content_type: ContentType,
+    pub created_at: Timestamp,
+}
+
+/// The stored message, and whether it was stored before (an idempotent repeat).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub message: Message,
+    pub duplicate: bool,
+    /// Everyone in the conversation, for delivery.
+    pub participants: Vec<String>,
+}
+
+/// Which messages a history query wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    /// The newest `limit`.
+    Newest(u32),
+    /// Up to `limit` with `seq` below the value, the closest ones.
+    Before(i64, u32),
+    /// Up to `limit` with `seq` above the value, the closest ones.
+    After(i64, u32),
+}
+
+/// A page in ascending `seq`, whether more exist in the query's direction, and the
+/// conversation's last `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+    pub last_seq: i64,
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a message with the next `seq`, and moves the sender's read marker to it.
+    /// `NotFound` for an unknown conversation, `Forbidden` when the sender is not a
+    /// participant, `Conflict` when the sender used the `clientId` in another conversation.
+    async fn append_message(&self, new: NewMessage) -> StoreResult<Appended>;
+    async fn messages(&self, conversation: &str, range: Range) -> StoreResult<Page<Message>>;
+}
+
+/// What `create_notifications` is asked for: one notification per user.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub users: Vec<String>,
+    pub kind: String,
+    pub title: String,
+    pub message: String,
+    pub data: Option<serde_json::Value>,
+    pub conversation_id: Option<String>,
+    pub url: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// Stores one notification per user, each with the user's next `seq`; all or none.
+    /// `NotFound` names the users that do not exist.
+    async fn create_notifications(&self, new: NewNotification) -> StoreResult<Vec<Notification>>;
+    /// Notifications with `seq > after` (or the newest page), and the unread count.
+    async fn notifications(
+        &self,
+        user: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<(Page<Notification>, i64)>;
+    /// Marks one of the user's notifications read; `NotFound` if it is not the user's.
+    async fn mark_notification_read(&self, user: &str, id: &str) -> StoreResult<Notification>;
+}
+
+#[async_trait]
+pub trait AnnouncementStore: Send + Sync {
+    async fn create_announcement(
+        &self,
+        title: &str,
+        message: &str,
+        author: &str,
+        at: Timestamp,
+    ) -> StoreResult<Announcement>;
+    async fn announcements(&self, after: Option<i64>, limit: u32)
+        -> StoreResult<Page<Announcement>>;
+}
+
+/// Everything the domain needs.
+pub trait Store:
+    UserStore + ConversationStore + MessageStore + NotificationStore + AnnouncementStore + std::fmt::Debug
+{
+}
+
+impl<T> Store for T where
+    T: UserStore
+        + ConversationStore
+        + MessageStore
+        + NotificationStore
+        + AnnouncementStore
+        + std::fmt::Debug
+{
+}
+
+/// A fresh opaque id with a prefix naming its kind (`m_…`, `c_…`, `n_…`).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}

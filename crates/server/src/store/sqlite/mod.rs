@@ -1,0 +1,236 @@
+//! The embedded store: one SQLite file in the data directory (WAL, forward-only
+//! migrations).
+//!
+//! Writes go through one writer thread that owns the only read-write connection. It takes
+//! every job waiting in its bounded inbox, runs each in its own savepoint inside one
+//! transaction, commits once, and only then answers the jobs: group commit, so many
+//! concurrent senders share one `fsync` while each answer still means "committed". One
+//! writer also makes `seq` assignment trivially contiguous and in commit order.
+//!
+//! Reads run on the blocking pool over a small set of read-only connections (WAL lets
+//! them run beside the writer and see only committed data).
+//!
+//! Durability: `synchronous = FULL` by default, so a committed write survives a power cut
+//! as well as `kill -9`; `NORMAL` survives `kill -9` (the operating system still has the
+//! data) but may lose the last commits on a power cut.
+
+mod conversations;
+mod messages;
+mod notifications;
+mod schema;
+mod users;
+
+use super::{StoreError, StoreResult};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    #[default]
+    Full,
+    Normal,
+}
+
+/// Called on the writer thread after the transaction ended: `true` if it committed.
+type Completion = Box<dyn FnOnce(bool) + Send>;
+/// Runs inside the transaction; says whether it succeeded and how to answer.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// Jobs waiting for the writer; senders wait when it is full.
+const WRITE_QUEUE: usize = 4096;
+/// Jobs committed together at most.
+const MAX_BATCH: usize = 512;
+/// Read-only connections kept open.
+const READERS: usize = 8;
+
+/// The SQLite store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    db: Arc<Db>,
+}
+
+#[derive(Debug)]
+struct Db {
+    jobs: mpsc::Sender<Job>,
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the database at `path`, and starts its
+    /// writer thread.
+    pub fn open(path: &Path, synchronous: Synchronous) -> StoreResult<SqliteStore> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Internal(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| {
+            StoreError::Internal(format!("cannot open database {}: {e}", path.display()))
+        })?;
+        let sync = match synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;"
+        ))?;
+        schema::migrate(&mut conn)?;
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name("tidings-sqlite-writer".into())
+            .spawn(move || writer(conn, rx))
+            .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            db: Arc::new(Db {
+                jobs: tx,
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(Semaphore::new(READERS)),
+            }),
+        })
+    }
+
+    /// Runs `f` in the writer's transaction; resolves once it has committed.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let done: Completion = Box::new(move |committed| {
+                let answer = match result {
+                    Ok(_) if !committed => Err(StoreError::Internal("commit failed".into())),
+                    other => other,
+                };
+                let _ = tx.send(answer);
+            });
+            (ok, done)
+        });
+        self.db
+            .jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Internal("the database writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Internal("the database writer has stopped".into()))?
+    }
+
+    /// Runs `f` on a read-only connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let permit = self
+            .db
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Internal("the database is closed".into()))?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let conn = db.take_reader()?;
+            let result = f(&conn);
+            db.put_reader(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("a database read failed: {e}")))?
+    }
+}
+
+impl Db {
+    fn take_reader(&self) -> StoreResult<Connection> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")?;
+        Ok(conn)
+    }
+
+    fn put_reader(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+/// The writer thread: batches jobs into one transaction each, until every sender is gone.
+fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::new();
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut done: Vec<Completion> = Vec::with_capacity(batch.len());
+        let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        for job in batch.drain(..) {
+            if !began {
+                let (_, answer) = job(&conn);
+                // Whatever it did ran outside a transaction we control: report failure.
+                done.push(answer);
+                continue;
+            }
+            if conn.execute_batch("SAVEPOINT job").is_err() {
+                let (_, answer) = job(&conn);
+                done.push(answer);
+                continue;
+            }
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
+            match run {
+                Ok((true, answer)) => {
+                    let _ = conn.execute_batch("RELEASE job");
+                    done.push(answer);
+                }
+                Ok((false, answer)) => {
+                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                    done.push(answer);
+                }
+                Err(_) => {
+                    // The job's answer channel is gone with it; its caller sees the writer
+                    // hang up and reports an internal error.
+                    tracing::error!("a database write panicked; its changes were rolled back");
+                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                }
+            }
+        }
+        let committed = began && conn.execute_batch("COMMIT").is_ok();
+        if began && !committed {
+            tracing::error!("database commit failed; the batch was rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for answer in done {
+            answer(committed);
+        }
+    }
+}
+
+/// Maps "no row" to `None`.
+fn optional<T>(r: rusqlite::Result<T>) -> StoreResult<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,98 @@
+//! The database schema as forward-only migrations, numbered by `PRAGMA user_version`.
+//! Never edit a migration that has shipped: add the next one.
+
+use crate::store::{StoreError, StoreResult};
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, conversations, messages, notifications, announcements.
+    "
+    CREATE TABLE users (
+        name             TEXT PRIMARY KEY NOT NULL,
+        display_name     TEXT NOT NULL,
+        password_hash    TEXT,
+        roles            TEXT NOT NULL DEFAULT '',
+        created_at       INTEGER NOT NULL,
+        notification_seq INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE refresh_tokens (
+        hash       BLOB PRIMARY KEY NOT NULL,
+        user_name  TEXT NOT NULL REFERENCES users(name),
+        expires_at INTEGER NOT NULL,
+        revoked    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE conversations (
+        id            TEXT PRIMARY KEY NOT NULL,
+        kind          TEXT NOT NULL CHECK (kind IN ('direct', 'group')),
+        title         TEXT,
+        direct_key    TEXT UNIQUE,
+        created_by    TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        last_seq      INTEGER NOT NULL DEFAULT 0,
+        last_activity INTEGER NOT NULL
+    );
+    CREATE TABLE participants (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        user_name       TEXT NOT NULL REFERENCES users(name),
+        read_seq        INTEGER NOT NULL DEFAULT 0,
+        joined_at       INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, user_name)
+    ) WITHOUT ROWID;
+    CREATE INDEX participants_by_user ON participants(user_name);
+    CREATE TABLE messages (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        seq             INTEGER NOT NULL,
+        id              TEXT NOT NULL UNIQUE,
+        sender          TEXT NOT NULL,
+        client_id       TEXT NOT NULL,
+        content         TEXT NOT NULL,
+        content_type    TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+    );
+    CREATE UNIQUE INDEX messages_by_client_id ON messages(sender, client_id);
+    CREATE TABLE notifications (
+        user_name       TEXT NOT NULL REFERENCES users(name),
+        seq             INTEGER NOT NULL,
+        id              TEXT NOT NULL UNIQUE,
+        kind            TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        message         TEXT NOT NULL,
+        data            TEXT,
+        conversation_id TEXT,
+        url             TEXT,
+        created_at      INTEGER NOT NULL,
+        read_at         INTEGER,
+        PRIMARY KEY (user_name, seq)
+    );
+    CREATE TABLE announcements (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,
+        title      TEXT NOT NULL,
+        message    TEXT NOT NULL,
+        author     TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    ",
+];
+
+/// Brings the database up to the newest schema, in one transaction per migration.
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Internal(format!(
+            "the database has schema version {current}, newer than this tidings-server knows ({}); \
+             run the newer server or restore a backup",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}
