@@ -37,6 +37,16 @@ impl Envelope {
         }
     }
 
+    /// An event that happened at `timestamp` (a stored message or notification keeps its
+    /// creation time when it is replayed).
+    pub fn at(event: Event, timestamp: crate::Timestamp, sender_id: Option<&str>) -> Envelope {
+        Envelope {
+            event,
+            timestamp,
+            sender_id: sender_id.map(str::to_owned),
+        }
+    }
+
     /// The JSON text of this envelope.
     pub fn to_json(&self) -> String {
         // Serializing these types cannot fail: no maps with non-string keys, no

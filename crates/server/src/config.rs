@@ -132,6 +132,8 @@ pub struct LimitsConfig {
     pub max_sse_streams: usize,
     /// Largest REST request body.
     pub max_request_bytes: usize,
+    /// How long a `typing: true` holds unless renewed; then the server says `typing: false`.
+    pub typing_ttl_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -154,6 +156,7 @@ impl Default for LimitsConfig {
             drain_timeout_ms: 10_000,
             max_sse_streams: 8,
             max_request_bytes: 64 * 1024,
+            typing_ttl_ms: 5_000,
         }
     }
 }

@@ -111,6 +111,7 @@ impl AppState {
             accounts,
             Broker::new(hub.clone()),
             rate.clone(),
+            std::time::Duration::from_millis(config.limits.typing_ttl_ms),
         ));
         let app = match make_app {
             Some(make) => make(Broker::new(hub.clone())),

@@ -217,7 +217,8 @@ async fn next_event(mut st: StreamState) -> Option<(Result<SseEvent, Infallible>
                 continue;
             }
             st.last = n.seq;
-            let env = Envelope::new(Event::Notification(n), None);
+            let at = n.created_at;
+            let env = Envelope::at(Event::Notification(n), at, None);
             let ev = SseEvent::default()
                 .event("notification")
                 .id(st.last.to_string())

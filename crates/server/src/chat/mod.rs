@@ -141,9 +141,10 @@ impl Chat {
         accounts: accounts::Accounts,
         broker: Broker,
         rate: Arc<RateLimiter>,
+        typing_ttl: std::time::Duration,
     ) -> Chat {
         Chat {
-            typing: typing::TypingState::new(broker.clone()),
+            typing: typing::TypingState::new(broker.clone(), typing_ttl),
             store,
             accounts,
             broker,
@@ -367,7 +368,11 @@ impl Chat {
                 created_at: Timestamp::now(),
             })
             .await?;
-        let env = Envelope::new(Event::ChatMessage(appended.message.clone()), Some(sender));
+        let env = Envelope::at(
+            Event::ChatMessage(appended.message.clone()),
+            appended.message.created_at,
+            Some(sender),
+        );
         if appended.duplicate {
             // Answer the sender (all of its sessions) with the stored message again.
             self.publish([dest::for_user(sender, dest::USER_MESSAGES)], &env, false);
@@ -511,7 +516,7 @@ impl Chat {
     async fn deliver_notifications(&self, new: NewNotification) -> ChatResult<Vec<Notification>> {
         let created = self.store.create_notifications(new).await?;
         for n in &created {
-            let env = Envelope::new(Event::Notification(n.clone()), None);
+            let env = Envelope::at(Event::Notification(n.clone()), n.created_at, None);
             self.publish(
                 [dest::for_user(&n.user_id, dest::USER_NOTIFICATIONS)],
                 &env,
@@ -554,7 +559,7 @@ impl Chat {
             .store
             .create_announcement(&req.title, &req.message, author, Timestamp::now())
             .await?;
-        let env = Envelope::new(Event::Announcement(a.clone()), Some(author));
+        let env = Envelope::at(Event::Announcement(a.clone()), a.created_at, Some(author));
         self.publish([dest::ANNOUNCEMENTS.to_owned()], &env, false);
         Ok(a)
     }

@@ -1,4 +1,5 @@
-//! Typing indicators: ephemeral, never stored. A `typing: true` lasts [`TTL`] unless
+//! Typing indicators: ephemeral, never stored. A `typing: true` lasts the TTL (5 s by
+//! default, `limits.typing_ttl_ms`) unless
 //! renewed; when it lapses (the client never sent the stop, or went away) the server sends
 //! the `typing: false` itself. Sending a message or losing the last session stops it too.
 
@@ -8,9 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tidings_proto::{dest, Envelope, Event, Typing};
 
-/// How long a `typing: true` holds without renewal.
-pub const TTL: Duration = Duration::from_secs(5);
-
 /// (conversation, user) → generation of the latest `typing: true`.
 type Entries = Arc<Mutex<HashMap<(String, String), u64>>>;
 
@@ -19,26 +17,28 @@ pub struct TypingState {
     entries: Entries,
     next: std::sync::atomic::AtomicU64,
     broker: Broker,
+    ttl: Duration,
 }
 
-fn envelope(cid: &str, user: &str, typing: bool) -> Envelope {
+fn envelope(cid: &str, user: &str, typing: bool, ttl: Duration) -> Envelope {
     Envelope::new(
         Event::Typing(Typing {
             conversation_id: cid.to_owned(),
             user_id: user.to_owned(),
             typing,
-            expires_in_ms: typing.then_some(TTL.as_millis() as u64),
+            expires_in_ms: typing.then_some(ttl.as_millis() as u64),
         }),
         Some(user),
     )
 }
 
 impl TypingState {
-    pub fn new(broker: Broker) -> TypingState {
+    pub fn new(broker: Broker, ttl: Duration) -> TypingState {
         TypingState {
             entries: Arc::default(),
             next: Default::default(),
             broker,
+            ttl,
         }
     }
 
@@ -49,11 +49,15 @@ impl TypingState {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = (cid.to_owned(), user.to_owned());
         lock(&self.entries).insert(key.clone(), generation);
-        publish(dest::conversation_topic(cid), &envelope(cid, user, true));
+        publish(
+            dest::conversation_topic(cid),
+            &envelope(cid, user, true, self.ttl),
+        );
         let entries = self.entries.clone();
         let broker = self.broker.clone();
+        let ttl = self.ttl;
         tokio::spawn(async move {
-            tokio::time::sleep(TTL).await;
+            tokio::time::sleep(ttl).await;
             let lapsed = {
                 let mut map = lock(&entries);
                 let current = map.get(&key) == Some(&generation);
@@ -64,7 +68,7 @@ impl TypingState {
             };
             if lapsed {
                 let (cid, user) = key;
-                let body = bytes::Bytes::from(envelope(&cid, &user, false).to_json());
+                let body = bytes::Bytes::from(envelope(&cid, &user, false, ttl).to_json());
                 let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
                 let _ = broker.publish(&dest::conversation_topic(&cid), headers, body, true);
             }
@@ -77,7 +81,10 @@ impl TypingState {
             .remove(&(cid.to_owned(), user.to_owned()))
             .is_some();
         if was {
-            publish(dest::conversation_topic(cid), &envelope(cid, user, false));
+            publish(
+                dest::conversation_topic(cid),
+                &envelope(cid, user, false, self.ttl),
+            );
         }
     }
 
@@ -91,7 +98,10 @@ impl TypingState {
                 .collect()
         };
         for cid in gone {
-            publish(dest::conversation_topic(&cid), &envelope(&cid, user, false));
+            publish(
+                dest::conversation_topic(&cid),
+                &envelope(&cid, user, false, self.ttl),
+            );
         }
     }
 }

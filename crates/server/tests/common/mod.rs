@@ -14,6 +14,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long a test waits for something that should happen (a bound, not a sleep).
 pub const WAIT: Duration = Duration::from_secs(5);
 pub const SECRET: &str = "test-secret-0123456789";
+pub const SERVICE_TOKEN: &str = "service-token-for-tests-0123";
 
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
@@ -63,13 +64,38 @@ impl TestServer {
         tweak: impl FnOnce(&mut Config),
         make_app: impl FnOnce(tidings_server::Broker) -> std::sync::Arc<dyn tidings_server::Application>,
     ) -> TestServer {
-        let dir = TempDir::new("srv");
+        TestServer::build(TempDir::new("srv"), tweak, |c| {
+            AppState::with_app(c, make_app)
+        })
+        .await
+    }
+
+    /// The whole server: broker, chat domain, REST, on a fresh data directory.
+    pub async fn chat() -> TestServer {
+        TestServer::chat_with(|_| {}).await
+    }
+
+    pub async fn chat_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::build(TempDir::new("chat"), tweak, AppState::new).await
+    }
+
+    /// The whole server on an existing data directory (a restart).
+    pub async fn chat_in(dir: TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::build(dir, tweak, AppState::new).await
+    }
+
+    async fn build(
+        dir: TempDir,
+        tweak: impl FnOnce(&mut Config),
+        make: impl FnOnce(Config) -> anyhow::Result<AppState>,
+    ) -> TestServer {
         let mut config = Config::default();
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.data_dir = dir.0.clone();
         config.jwt.secret = Some(SECRET.into());
+        config.auth.service_token = Some(SERVICE_TOKEN.into());
         tweak(&mut config);
-        let state = AppState::with_app(config, make_app).expect("server state");
+        let state = make(config).expect("server state");
         let listener = tokio::net::TcpListener::bind(state.config.listen)
             .await
             .unwrap();
@@ -85,6 +111,18 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         format!("ws://{}/ws", self.addr)
+    }
+
+    /// A REST client for this server.
+    pub fn api(&self) -> Api {
+        Api::new(self.addr)
+    }
+
+    /// Stops the server and gives back its data directory.
+    pub async fn stop(self) -> TempDir {
+        self.state.shutdown.cancel();
+        let _ = tokio::time::timeout(WAIT, self.task).await;
+        self._dir
     }
 
     pub fn token(&self, sub: &str) -> String {
@@ -326,4 +364,180 @@ impl Client {
 
 pub fn body(f: &Frame) -> &str {
     std::str::from_utf8(&f.body).unwrap()
+}
+
+/// A REST client for the server's `/api`.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// A signed-in user: access and refresh tokens.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub name: String,
+    pub token: String,
+    pub refresh: String,
+}
+
+impl Api {
+    pub fn new(addr: std::net::SocketAddr) -> Api {
+        Api {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Any request; returns the status and the JSON body (`Null` when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", self.base),
+        );
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = tokio::time::timeout(WAIT, req.send())
+            .await
+            .expect("request timed out")
+            .expect("request failed");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    /// Registers `name` (password `name` + "-password") and returns its session.
+    pub async fn register(&self, name: &str) -> Session {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/auth/register",
+                None,
+                Some(serde_json::json!({"username": name, "password": format!("{name}-password")})),
+            )
+            .await;
+        assert_eq!(status, 201, "register {name}: {body}");
+        Session {
+            name: name.to_owned(),
+            token: body["accessToken"].as_str().unwrap().to_owned(),
+            refresh: body["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates a group of `creator` and `others`; returns its id.
+    pub async fn group(&self, creator: &Session, others: &[&Session]) -> String {
+        let (status, body) = self
+            .post(
+                "/api/conversations",
+                &creator.token,
+                serde_json::json!({"kind": "group", "title": "Test group",
+                    "participants": others.iter().map(|s| s.name.clone()).collect::<Vec<_>>()}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends over REST and returns (status, message).
+    pub async fn send(&self, who: &Session, cid: &str, client_id: &str, content: &str) -> (u16, serde_json::Value) {
+        self.post(
+            &format!("/api/conversations/{cid}/messages"),
+            &who.token,
+            serde_json::json!({"clientId": client_id, "content": content}),
+        )
+        .await
+    }
+}
+
+impl Client {
+    /// Connects with a REST session's access token.
+    pub async fn signed_in(server: &TestServer, who: &Session) -> Client {
+        let mut c = Client::open(&server.url()).await;
+        let connected = c.connect(&who.token, "0,0").await;
+        assert_eq!(connected.command, Command::Connected, "{connected:?}");
+        c
+    }
+
+    /// `SEND` with a JSON body; waits for its RECEIPT. Frames that came before it are
+    /// stashed for later reads.
+    pub async fn send_json(&mut self, destination: &str, body: serde_json::Value) {
+        let before = self
+            .send_with_receipt(
+                Frame::new(Command::Send)
+                    .with_header("destination", destination)
+                    .with_header("content-type", "application/json")
+                    .with_body(body.to_string()),
+            )
+            .await;
+        self.stash.extend(before);
+    }
+
+    /// `SEND` with a receipt that the server refuses: returns the JSON error that arrives on
+    /// the `errors` subscription (`/user/queue/errors`) with the receipt's id.
+    pub async fn send_refused(&mut self, destination: &str, body: impl Into<Bytes>) -> serde_json::Value {
+        let r = self.receipt_id();
+        self.send(
+            Frame::new(Command::Send)
+                .with_header("destination", destination)
+                .with_header("receipt", &r)
+                .with_body(body.into()),
+        )
+        .await;
+        let err = self.next_json("errors").await;
+        assert_eq!(err["receiptId"], r.as_str(), "{err}");
+        err
+    }
+
+    /// The next MESSAGE on `subscription` as JSON; other frames are stashed.
+    pub async fn next_json(&mut self, subscription: &str) -> serde_json::Value {
+        let mut skipped = Vec::new();
+        let found = loop {
+            let f = match self.stash.pop_front() {
+                Some(f) => f,
+                None => self.read_frame().await.expect("connection closed"),
+            };
+            if f.command == Command::Message && f.header("subscription") == Some(subscription) {
+                break f;
+            }
+            assert_ne!(f.command, Command::Error, "unexpected ERROR: {f:?}");
+            skipped.push(f);
+        };
+        for f in skipped.into_iter().rev() {
+            self.stash.push_front(f);
+        }
+        serde_json::from_slice(&found.body).unwrap()
+    }
+
+    /// The next event of `type` on `subscription` (others on it are skipped).
+    pub async fn next_event(&mut self, subscription: &str, kind: &str) -> serde_json::Value {
+        loop {
+            let v = self.next_json(subscription).await;
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
 }
