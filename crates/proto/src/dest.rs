@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(AppDestination::parse("/app/conversations/c1/x/send"), None);
         assert_eq!(AppDestination::parse("/app/other"), None);
         assert_eq!(for_user("bob", USER_MESSAGES), "/user/bob/queue/messages");
-        assert_eq!(parse_conversation_topic("/topic/conversations/c1"), Some("c1"));
+        assert_eq!(
+            parse_conversation_topic("/topic/conversations/c1"),
+            Some("c1")
+        );
         assert_eq!(parse_conversation_topic("/topic/conversations/c1/x"), None);
     }
 }

@@ -15,9 +15,15 @@ pub const USERS: &[(&str, &str, &[&str])] = &[
 pub const PASSWORD: &str = "tidings-demo";
 
 const TEAM: &[(&str, &str)] = &[
-    ("alice", "Morning all! The new build is on the staging server."),
+    (
+        "alice",
+        "Morning all! The new build is on the staging server.",
+    ),
     ("bob", "Nice. I'll run the smoke tests after standup."),
-    ("carol", "I found a typo on the settings page, fixing it now."),
+    (
+        "carol",
+        "I found a typo on the settings page, fixing it now.",
+    ),
     ("alice", "Thanks Carol. Bob, ping me if anything is red."),
     ("bob", "All green so far ✅"),
 ];

@@ -105,7 +105,8 @@ impl AppState {
         let store = store::sqlite::SqliteStore::open(&db, config.storage.synchronous)
             .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?;
         let store: Arc<dyn store::Store> = Arc::new(store);
-        let accounts = chat::accounts::Accounts::new(store.clone(), auth.clone(), config.auth.clone());
+        let accounts =
+            chat::accounts::Accounts::new(store.clone(), auth.clone(), config.auth.clone());
         let chat = Arc::new(chat::Chat::new(
             store,
             accounts,

@@ -4,59 +4,16 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command as Proc, Stdio};
+use std::io::Read;
+use std::process::{Child, Command as Proc};
 use tidings_stomp::{Command, Frame};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tidings-server");
-
-struct Running {
-    child: Child,
-    addr: std::net::SocketAddr,
-    _dir: TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary on port 0 and reads the address it prints.
+/// Starts the binary on port 0 in a fresh data directory.
 fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
     let dir = TempDir::new("bin");
-    let mut cmd = Proc::new(BIN);
-    cmd.args([
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        dir.0.to_str().unwrap(),
-    ])
-    .args(args)
-    .env_remove("TIDINGS_JWT_SECRET")
-    .env("RUST_LOG", "debug")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("start tidings-server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("tidings-server listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    Running {
-        child,
-        addr,
-        _dir: dir,
-    }
+    let mut r = start_binary(&dir.0, args, env);
+    r.dir = Some(dir);
+    r
 }
 
 fn token(data_dir_args: &[&str], sub: &str) -> String {

@@ -24,24 +24,47 @@ async fn register_login_refresh_and_logout() {
 
     let login = |u: &str, p: &str| json!({"username": u, "password": p});
     let (status, body) = api
-        .call("POST", "/api/auth/login", None, Some(login("alice", "alice-password")))
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(login("alice", "alice-password")),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["tokenType"], "Bearer");
     assert_eq!(body["expiresIn"], 900);
     assert_eq!(body["user"]["id"], "alice");
     let (status, body) = api
-        .call("POST", "/api/auth/login", None, Some(login("alice", "wrong-password")))
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(login("alice", "wrong-password")),
+        )
         .await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
     let (status, _) = api
-        .call("POST", "/api/auth/login", None, Some(login("nobody", "whatever1")))
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(login("nobody", "whatever1")),
+        )
         .await;
     assert_eq!(status, 401);
 
     // Refresh rotates: the old refresh token stops working.
     let (status, fresh) = api
-        .call("POST", "/api/auth/refresh", None, Some(json!({"refreshToken": s.refresh})))
+        .call(
+            "POST",
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refreshToken": s.refresh})),
+        )
         .await;
     assert_eq!(status, 200, "{fresh}");
     assert_ne!(fresh["refreshToken"], s.refresh.as_str());
@@ -50,17 +73,32 @@ async fn register_login_refresh_and_logout() {
         .await;
     assert_eq!(status, 200);
     let (status, _) = api
-        .call("POST", "/api/auth/refresh", None, Some(json!({"refreshToken": s.refresh})))
+        .call(
+            "POST",
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refreshToken": s.refresh})),
+        )
         .await;
     assert_eq!(status, 401, "a used refresh token is refused");
     // Logout revokes.
     let rt = fresh["refreshToken"].as_str().unwrap();
     let (status, _) = api
-        .call("POST", "/api/auth/logout", None, Some(json!({"refreshToken": rt})))
+        .call(
+            "POST",
+            "/api/auth/logout",
+            None,
+            Some(json!({"refreshToken": rt})),
+        )
         .await;
     assert_eq!(status, 204);
     let (status, _) = api
-        .call("POST", "/api/auth/refresh", None, Some(json!({"refreshToken": rt})))
+        .call(
+            "POST",
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refreshToken": rt})),
+        )
         .await;
     assert_eq!(status, 401);
 }
@@ -72,16 +110,31 @@ async fn registration_refuses_bad_input_and_taken_names_and_keeps_the_account() 
     let reg = |b: Value| api.call("POST", "/api/auth/register", None, Some(b));
     api.register("alice").await;
     for (body, status) in [
-        (json!({"username": "alice", "password": "another-pass"}), 409),
-        (json!({"username": "Bad Name", "password": "long-enough"}), 400),
+        (
+            json!({"username": "alice", "password": "another-pass"}),
+            409,
+        ),
+        (
+            json!({"username": "Bad Name", "password": "long-enough"}),
+            400,
+        ),
         (json!({"username": "bob", "password": "short"}), 400),
         (json!({"username": "bob"}), 400),
-        (json!({"username": "bob", "password": "long-enough", "extra": 1}), 400),
-        (json!({"username": "bob", "password": "long-enough", "displayName": ""}), 400),
+        (
+            json!({"username": "bob", "password": "long-enough", "extra": 1}),
+            400,
+        ),
+        (
+            json!({"username": "bob", "password": "long-enough", "displayName": ""}),
+            400,
+        ),
     ] {
         let (got, err) = reg(body.clone()).await;
         assert_eq!(got, status, "{body}: {err}");
-        assert!(err["error"].is_string() && err["message"].is_string(), "{err}");
+        assert!(
+            err["error"].is_string() && err["message"].is_string(),
+            "{err}"
+        );
     }
     // The existing account is untouched by the refused attempt.
     let (status, _) = api
@@ -102,12 +155,17 @@ async fn login_attempts_are_rate_limited_per_username() {
     api.register("alice").await;
     let bad = json!({"username": "alice", "password": "wrong-password"});
     for _ in 0..3 {
-        let (status, _) = api.call("POST", "/api/auth/login", None, Some(bad.clone())).await;
+        let (status, _) = api
+            .call("POST", "/api/auth/login", None, Some(bad.clone()))
+            .await;
         assert_eq!(status, 401);
     }
     let (status, body) = api.call("POST", "/api/auth/login", None, Some(bad)).await;
     assert_eq!(status, 429, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("too many login attempts"));
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("too many login attempts"));
 }
 
 #[tokio::test]
@@ -131,22 +189,51 @@ async fn every_endpoint_refuses_a_missing_or_bad_token() {
         ("GET", "/api/users/me".to_owned(), None),
         ("GET", "/api/users/bob".to_owned(), None),
         ("GET", "/api/conversations".to_owned(), None),
-        ("POST", "/api/conversations".to_owned(), Some(json!({"kind": "direct", "participants": ["bob"]}))),
+        (
+            "POST",
+            "/api/conversations".to_owned(),
+            Some(json!({"kind": "direct", "participants": ["bob"]})),
+        ),
         ("GET", format!("/api/conversations/{cid}"), None),
-        ("POST", format!("/api/conversations/{cid}/participants"), Some(json!({"users": ["bob"]}))),
+        (
+            "POST",
+            format!("/api/conversations/{cid}/participants"),
+            Some(json!({"users": ["bob"]})),
+        ),
         ("GET", format!("/api/conversations/{cid}/messages"), None),
-        ("POST", format!("/api/conversations/{cid}/messages"), Some(json!({"clientId": "x", "content": "y"}))),
-        ("POST", format!("/api/conversations/{cid}/read"), Some(json!({"upTo": 1}))),
+        (
+            "POST",
+            format!("/api/conversations/{cid}/messages"),
+            Some(json!({"clientId": "x", "content": "y"})),
+        ),
+        (
+            "POST",
+            format!("/api/conversations/{cid}/read"),
+            Some(json!({"upTo": 1})),
+        ),
         ("GET", "/api/notifications".to_owned(), None),
-        ("POST", "/api/notifications".to_owned(), Some(json!({"users": ["bob"], "title": "t", "message": "m"}))),
+        (
+            "POST",
+            "/api/notifications".to_owned(),
+            Some(json!({"users": ["bob"], "title": "t", "message": "m"})),
+        ),
         ("POST", "/api/notifications/n_x/read".to_owned(), None),
         ("GET", "/api/notifications/stream".to_owned(), None),
         ("GET", "/api/notifications/stream/alice".to_owned(), None),
         ("GET", "/api/announcements".to_owned(), None),
-        ("POST", "/api/announcements".to_owned(), Some(json!({"title": "t", "message": "m"}))),
+        (
+            "POST",
+            "/api/announcements".to_owned(),
+            Some(json!({"title": "t", "message": "m"})),
+        ),
     ];
     for (method, path, body) in &routes {
-        for token in [None, Some("garbage"), Some(expired.as_str()), Some(ghost.as_str())] {
+        for token in [
+            None,
+            Some("garbage"),
+            Some(expired.as_str()),
+            Some(ghost.as_str()),
+        ] {
             let (status, err) = api.call(method, path, token, body.clone()).await;
             assert_eq!(status, 401, "{method} {path} with {token:?}: {err}");
             assert_eq!(err["error"], "unauthorized");
@@ -171,11 +258,23 @@ async fn every_conversation_endpoint_refuses_a_non_participant() {
     let t = &mallory.token;
     let checks = [
         api.get(&format!("/api/conversations/{cid}"), t).await,
-        api.get(&format!("/api/conversations/{cid}/messages"), t).await,
-        api.get(&format!("/api/conversations/{cid}/messages?after=0"), t).await,
+        api.get(&format!("/api/conversations/{cid}/messages"), t)
+            .await,
+        api.get(&format!("/api/conversations/{cid}/messages?after=0"), t)
+            .await,
         api.send(&mallory, &cid, "m", "hi").await,
-        api.post(&format!("/api/conversations/{cid}/read"), t, json!({"upTo": 1})).await,
-        api.post(&format!("/api/conversations/{cid}/participants"), t, json!({"users": ["mallory"]})).await,
+        api.post(
+            &format!("/api/conversations/{cid}/read"),
+            t,
+            json!({"upTo": 1}),
+        )
+        .await,
+        api.post(
+            &format!("/api/conversations/{cid}/participants"),
+            t,
+            json!({"users": ["mallory"]}),
+        )
+        .await,
     ];
     for (status, body) in checks {
         assert_eq!(status, 403, "{body}");
@@ -189,7 +288,11 @@ async fn every_conversation_endpoint_refuses_a_non_participant() {
     assert_eq!(status, 404);
     // A plain user may not notify others.
     let (status, _) = api
-        .post("/api/notifications", t, json!({"users": ["alice"], "title": "t", "message": "m"}))
+        .post(
+            "/api/notifications",
+            t,
+            json!({"users": ["alice"], "title": "t", "message": "m"}),
+        )
         .await;
     assert_eq!(status, 403);
 }
@@ -201,12 +304,20 @@ async fn conversations_list_unread_counts_and_last_messages() {
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let (status, direct) = api
-        .post("/api/conversations", &alice.token, json!({"kind": "direct", "participants": ["bob"]}))
+        .post(
+            "/api/conversations",
+            &alice.token,
+            json!({"kind": "direct", "participants": ["bob"]}),
+        )
         .await;
     assert_eq!(status, 201);
     // The same pair again, from either side: the same conversation.
     let (status, again) = api
-        .post("/api/conversations", &bob.token, json!({"kind": "direct", "participants": ["alice"]}))
+        .post(
+            "/api/conversations",
+            &bob.token,
+            json!({"kind": "direct", "participants": ["alice"]}),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(again["id"], direct["id"]);
@@ -229,11 +340,17 @@ async fn conversations_list_unread_counts_and_last_messages() {
         json!({"kind": "channel", "participants": ["bob"]}),
         json!({"kind": "group", "title": "t", "participants": []}),
     ] {
-        let (status, err) = api.post("/api/conversations", &alice.token, body.clone()).await;
+        let (status, err) = api
+            .post("/api/conversations", &alice.token, body.clone())
+            .await;
         assert_eq!(status, 400, "{body}: {err}");
     }
     let (status, err) = api
-        .post("/api/conversations", &alice.token, json!({"kind": "group", "title": "t", "participants": ["nobody"]}))
+        .post(
+            "/api/conversations",
+            &alice.token,
+            json!({"kind": "group", "title": "t", "participants": ["nobody"]}),
+        )
         .await;
     assert_eq!(status, 404);
     assert!(err["message"].as_str().unwrap().contains("nobody"));
@@ -247,26 +364,49 @@ async fn history_pages_back_and_catches_up_by_seq() {
     let bob = api.register("bob").await;
     let cid = api.group(&alice, &[&bob]).await;
     for i in 1..=7 {
-        let (status, m) = api.send(&alice, &cid, &format!("k{i}"), &format!("m{i}")).await;
+        let (status, m) = api
+            .send(&alice, &cid, &format!("k{i}"), &format!("m{i}"))
+            .await;
         assert_eq!(status, 201);
         assert_eq!(m["seq"], i);
     }
     let seqs = |v: &Value| -> Vec<i64> {
-        v["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect()
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].as_i64().unwrap())
+            .collect()
     };
     let path = |q: &str| format!("/api/conversations/{cid}/messages{q}");
     let (_, p) = api.get(&path("?limit=3"), &bob.token).await;
-    assert_eq!((seqs(&p), p["hasMore"].as_bool()), (vec![5, 6, 7], Some(true)));
+    assert_eq!(
+        (seqs(&p), p["hasMore"].as_bool()),
+        (vec![5, 6, 7], Some(true))
+    );
     let (_, p) = api.get(&path("?before=5&limit=3"), &bob.token).await;
-    assert_eq!((seqs(&p), p["hasMore"].as_bool()), (vec![2, 3, 4], Some(true)));
+    assert_eq!(
+        (seqs(&p), p["hasMore"].as_bool()),
+        (vec![2, 3, 4], Some(true))
+    );
     let (_, p) = api.get(&path("?before=2&limit=3"), &bob.token).await;
     assert_eq!((seqs(&p), p["hasMore"].as_bool()), (vec![1], Some(false)));
     let (_, p) = api.get(&path("?after=4"), &bob.token).await;
-    assert_eq!((seqs(&p), p["hasMore"].as_bool()), (vec![5, 6, 7], Some(false)));
+    assert_eq!(
+        (seqs(&p), p["hasMore"].as_bool()),
+        (vec![5, 6, 7], Some(false))
+    );
     let (_, p) = api.get(&path("?after=0&limit=2"), &bob.token).await;
     assert_eq!((seqs(&p), p["hasMore"].as_bool()), (vec![1, 2], Some(true)));
     assert_eq!(p["lastSeq"], 7);
-    for q in ["?limit=0", "?limit=501", "?before=3&after=1", "?limit=abc", "?after=x", "?bogus=1"] {
+    for q in [
+        "?limit=0",
+        "?limit=501",
+        "?before=3&after=1",
+        "?limit=abc",
+        "?after=x",
+        "?bogus=1",
+    ] {
         let (status, err) = api.get(&path(q), &bob.token).await;
         assert_eq!(status, 400, "{q}: {err}");
         assert_eq!(err["error"], "invalid");
@@ -281,7 +421,9 @@ async fn an_offline_user_catches_up_on_every_message_and_notification_exactly_on
     let bob = api.register("bob").await;
     let cid = api.group(&alice, &[&bob]).await;
     // Bob saw up to here.
-    let (_, p) = api.get(&format!("/api/conversations/{cid}/messages"), &bob.token).await;
+    let (_, p) = api
+        .get(&format!("/api/conversations/{cid}/messages"), &bob.token)
+        .await;
     let seen = p["lastSeq"].as_i64().unwrap();
     let (_, n) = api.get("/api/notifications", &bob.token).await;
     let seen_n = n["lastSeq"].as_i64().unwrap();
@@ -289,12 +431,22 @@ async fn an_offline_user_catches_up_on_every_message_and_notification_exactly_on
     let mut a = Client::signed_in(&server, &alice).await;
     for i in 0..120 {
         if i % 2 == 0 {
-            a.send_json(&format!("/app/conversations/{cid}/send"), json!({"clientId": format!("s{i}"), "content": format!("{i}")})).await;
+            a.send_json(
+                &format!("/app/conversations/{cid}/send"),
+                json!({"clientId": format!("s{i}"), "content": format!("{i}")}),
+            )
+            .await;
         } else {
-            api.send(&alice, &cid, &format!("s{i}"), &format!("{i}")).await;
+            api.send(&alice, &cid, &format!("s{i}"), &format!("{i}"))
+                .await;
         }
         if i % 10 == 0 {
-            api.post("/api/notifications", SERVICE_TOKEN, json!({"users": ["bob"], "title": format!("n{i}"), "message": "m"})).await;
+            api.post(
+                "/api/notifications",
+                SERVICE_TOKEN,
+                json!({"users": ["bob"], "title": format!("n{i}"), "message": "m"}),
+            )
+            .await;
         }
     }
     // Catch up page by page.
@@ -302,7 +454,10 @@ async fn an_offline_user_catches_up_on_every_message_and_notification_exactly_on
     let mut after = seen;
     loop {
         let (_, p) = api
-            .get(&format!("/api/conversations/{cid}/messages?after={after}&limit=50"), &bob.token)
+            .get(
+                &format!("/api/conversations/{cid}/messages?after={after}&limit=50"),
+                &bob.token,
+            )
             .await;
         for m in p["messages"].as_array().unwrap() {
             got.push(m["content"].as_str().unwrap().parse::<i64>().unwrap());
@@ -316,7 +471,12 @@ async fn an_offline_user_catches_up_on_every_message_and_notification_exactly_on
     let mut titles = Vec::new();
     let mut after = seen_n;
     loop {
-        let (_, p) = api.get(&format!("/api/notifications?after={after}&limit=5"), &bob.token).await;
+        let (_, p) = api
+            .get(
+                &format!("/api/notifications?after={after}&limit=5"),
+                &bob.token,
+            )
+            .await;
         for n in p["notifications"].as_array().unwrap() {
             assert_eq!(n["seq"].as_i64().unwrap(), after + 1, "contiguous");
             titles.push(n["title"].as_str().unwrap().to_owned());
@@ -348,7 +508,11 @@ async fn notifications_are_stored_per_user_and_marked_read() {
     assert_eq!(created["notifications"].as_array().unwrap().len(), 2);
     // One unknown user: nothing stored for anyone.
     let (status, err) = api
-        .post("/api/notifications", SERVICE_TOKEN, json!({"users": ["alice", "nobody"], "title": "x", "message": "y"}))
+        .post(
+            "/api/notifications",
+            SERVICE_TOKEN,
+            json!({"users": ["alice", "nobody"], "title": "x", "message": "y"}),
+        )
         .await;
     assert_eq!(status, 404, "{err}");
     for bad in [
@@ -358,7 +522,9 @@ async fn notifications_are_stored_per_user_and_marked_read() {
         json!({"users": ["alice"], "title": "x", "message": "y", "kind": "has space"}),
         json!({"users": ["alice"], "title": "x", "message": "y", "data": {"big": "x".repeat(20_000)}}),
     ] {
-        let (status, err) = api.post("/api/notifications", SERVICE_TOKEN, bad.clone()).await;
+        let (status, err) = api
+            .post("/api/notifications", SERVICE_TOKEN, bad.clone())
+            .await;
         assert_eq!(status, 400, "{bad}: {err}");
     }
     let (_, page) = api.get("/api/notifications", &alice.token).await;
@@ -367,29 +533,55 @@ async fn notifications_are_stored_per_user_and_marked_read() {
     let n = &page["notifications"][0];
     assert_eq!(n["url"], "https://clinic.example/a/7");
     let id = n["id"].as_str().unwrap();
-    let (status, read) = api.post(&format!("/api/notifications/{id}/read"), &alice.token, json!({})).await;
+    let (status, read) = api
+        .post(
+            &format!("/api/notifications/{id}/read"),
+            &alice.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200, "{read}");
     assert_eq!(read["isRead"], true);
     let (_, page) = api.get("/api/notifications", &alice.token).await;
     assert_eq!(page["unreadCount"], 0);
     // Someone else's notification is not found.
-    let (_, bobs) = api.get("/api/notifications", &api.register("carol").await.token).await;
+    let (_, bobs) = api
+        .get("/api/notifications", &api.register("carol").await.token)
+        .await;
     assert_eq!(bobs["notifications"], json!([]));
-    let (status, _) = api.post("/api/notifications/n_does_not_exist/read", &alice.token, json!({})).await;
+    let (status, _) = api
+        .post(
+            "/api/notifications/n_does_not_exist/read",
+            &alice.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 404);
     // An admin may notify too.
-    let (status, _) = api.post("/api/notifications", &alice.token, json!({"users": ["bob"], "title": "x", "message": "y"})).await;
+    let (status, _) = api
+        .post(
+            "/api/notifications",
+            &alice.token,
+            json!({"users": ["bob"], "title": "x", "message": "y"}),
+        )
+        .await;
     assert_eq!(status, 403, "alice is no admin");
 }
 
 /// Reads SSE events (name, id, data) from a streaming response.
 struct Sse {
-    stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    stream:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buf: String,
 }
 
 impl Sse {
-    async fn open(api: &Api, path: &str, token: Option<&str>, last_event_id: Option<&str>) -> (u16, Option<Sse>) {
+    async fn open(
+        api: &Api,
+        path: &str,
+        token: Option<&str>,
+        last_event_id: Option<&str>,
+    ) -> (u16, Option<Sse>) {
         let mut req = api.http.get(format!("{}{path}", api.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -403,7 +595,13 @@ impl Sse {
             return (status, None);
         }
         assert_eq!(resp.headers()["content-type"], "text/event-stream");
-        (status, Some(Sse { stream: Box::pin(resp.bytes_stream()), buf: String::new() }))
+        (
+            status,
+            Some(Sse {
+                stream: Box::pin(resp.bytes_stream()),
+                buf: String::new(),
+            }),
+        )
     }
 
     async fn next(&mut self) -> (String, Option<String>, String) {
@@ -425,7 +623,11 @@ impl Sse {
                 }
                 return (name, id, data);
             }
-            let chunk = tokio::time::timeout(WAIT, self.stream.next()).await.expect("SSE timed out").unwrap().unwrap();
+            let chunk = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("SSE timed out")
+                .unwrap()
+                .unwrap();
             self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
         }
     }
@@ -439,7 +641,13 @@ async fn sse_delivers_notifications_live_and_resumes_with_last_event_id() {
     let notify = |title: &'static str| {
         let api = api.clone();
         async move {
-            let (s, b) = api.post("/api/notifications", SERVICE_TOKEN, json!({"users": ["alice"], "title": title, "message": "m"})).await;
+            let (s, b) = api
+                .post(
+                    "/api/notifications",
+                    SERVICE_TOKEN,
+                    json!({"users": ["alice"], "title": title, "message": "m"}),
+                )
+                .await;
             assert_eq!(s, 201, "{b}");
         }
     };
@@ -478,7 +686,13 @@ async fn sse_delivers_notifications_live_and_resumes_with_last_event_id() {
     assert!(data.contains("after"));
     // Another user's stream path is refused.
     let bob = api.register("bob").await;
-    let (status, _) = Sse::open(&api, "/api/notifications/stream/alice", Some(&bob.token), None).await;
+    let (status, _) = Sse::open(
+        &api,
+        "/api/notifications/stream/alice",
+        Some(&bob.token),
+        None,
+    )
+    .await;
     assert_eq!(status, 403);
 }
 
@@ -501,7 +715,12 @@ async fn malformed_requests_get_json_errors() {
     let alice = api.register("alice").await;
     let url = format!("{}/api/conversations", api.base);
     let raw = |body: &'static str, ctype: &'static str| {
-        api.http.post(&url).bearer_auth(&alice.token).header("content-type", ctype).body(body).send()
+        api.http
+            .post(&url)
+            .bearer_auth(&alice.token)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
     };
     for (body, ctype, want) in [
         ("{not json", "application/json", 400),
@@ -519,7 +738,9 @@ async fn malformed_requests_get_json_errors() {
         .post(&url)
         .bearer_auth(&alice.token)
         .header("content-type", "application/json")
-        .body(format!("{{\"kind\":\"group\",\"title\":\"{huge}\",\"participants\":[]}}"))
+        .body(format!(
+            "{{\"kind\":\"group\",\"title\":\"{huge}\",\"participants\":[]}}"
+        ))
         .send()
         .await
         .unwrap();
@@ -529,7 +750,13 @@ async fn malformed_requests_get_json_errors() {
     let (status, v) = api.get("/api/nothing-here", &alice.token).await;
     assert_eq!((status, v["error"].as_str()), (404, Some("not_found")));
     // A bad percent-encoding in a path segment.
-    let resp = api.http.get(format!("{}/api/users/%FF", api.base)).bearer_auth(&alice.token).send().await.unwrap();
+    let resp = api
+        .http
+        .get(format!("{}/api/users/%FF", api.base))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"], "invalid");
@@ -539,7 +766,12 @@ async fn malformed_requests_get_json_errors() {
 async fn the_openapi_document_describes_every_route() {
     let server = TestServer::chat().await;
     let api = server.api();
-    let resp = api.http.get(format!("{}/api/openapi.json", api.base)).send().await.unwrap();
+    let resp = api
+        .http
+        .get(format!("{}/api/openapi.json", api.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let doc: Value = resp.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -572,8 +804,20 @@ async fn the_openapi_document_describes_every_route() {
             }
         }
     }
-    assert_eq!(paths.len(), 16, "no undocumented extra paths: {:?}", paths.keys());
-    for schema in ["Message", "Notification", "Conversation", "ErrorBody", "Envelope", "TokenResponse"] {
+    assert_eq!(
+        paths.len(),
+        16,
+        "no undocumented extra paths: {:?}",
+        paths.keys()
+    );
+    for schema in [
+        "Message",
+        "Notification",
+        "Conversation",
+        "ErrorBody",
+        "Envelope",
+        "TokenResponse",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
 }

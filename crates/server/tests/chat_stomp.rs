@@ -34,7 +34,9 @@ async fn a_message_sent_with_a_receipt_is_stored_then_reaches_both_destinations(
     )
     .await;
     assert!(
-        a.stash.iter().all(|f| f.header("subscription") != Some("errors")),
+        a.stash
+            .iter()
+            .all(|f| f.header("subscription") != Some("errors")),
         "{:?}",
         a.stash
     );
@@ -206,7 +208,11 @@ async fn invalid_sends_are_reported_on_the_error_queue_and_store_nothing() {
     a.subscribe("/user/queue/errors", "errors", "auto").await;
     let long = "x".repeat(4001);
     let cases = [
-        (format!("/app/conversations/{cid}/send"), "not json".to_owned(), "invalid"),
+        (
+            format!("/app/conversations/{cid}/send"),
+            "not json".to_owned(),
+            "invalid",
+        ),
         (
             format!("/app/conversations/{cid}/send"),
             json!({"clientId": "a", "content": ""}).to_string(),
@@ -284,7 +290,10 @@ async fn only_participants_may_subscribe_to_a_conversation_topic() {
         let err = m.expect_error().await;
         assert!(
             err.header("message").unwrap().contains("may not subscribe")
-                || err.header("message").unwrap().contains("unknown destination"),
+                || err
+                    .header("message")
+                    .unwrap()
+                    .contains("unknown destination"),
             "{dest}: {err:?}"
         );
     }
@@ -315,12 +324,17 @@ async fn read_markers_move_forward_only_and_reach_others_and_the_readers_other_s
     a.subscribe(&format!("/topic/conversations/{cid}"), "conv", "auto")
         .await;
     let mut b_phone = Client::signed_in(&server, &bob).await;
-    b_phone.subscribe("/user/queue/messages", "mine", "auto").await;
+    b_phone
+        .subscribe("/user/queue/messages", "mine", "auto")
+        .await;
     let mut b_desk = Client::signed_in(&server, &bob).await;
     let (_, list) = api.get("/api/conversations", &bob.token).await;
     assert_eq!(list["conversations"][0]["unreadCount"], 3);
     b_desk
-        .send_json(&format!("/app/conversations/{cid}/read"), json!({"upTo": 2}))
+        .send_json(
+            &format!("/app/conversations/{cid}/read"),
+            json!({"upTo": 2}),
+        )
         .await;
     let r = a.next_event("conv", "READ_RECEIPT").await;
     assert_eq!(r["payload"]["userId"], "bob");
@@ -330,12 +344,20 @@ async fn read_markers_move_forward_only_and_reach_others_and_the_readers_other_s
     assert_eq!(own["payload"]["unreadCount"], 1);
     // Backwards does nothing; past the end is capped.
     let (status, state) = api
-        .post(&format!("/api/conversations/{cid}/read"), &bob.token, json!({"upTo": 1}))
+        .post(
+            &format!("/api/conversations/{cid}/read"),
+            &bob.token,
+            json!({"upTo": 1}),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(state["readSeq"], 2);
     let (_, state) = api
-        .post(&format!("/api/conversations/{cid}/read"), &bob.token, json!({"upTo": 99}))
+        .post(
+            &format!("/api/conversations/{cid}/read"),
+            &bob.token,
+            json!({"upTo": 99}),
+        )
         .await;
     assert_eq!(state["readSeq"], 3);
     assert_eq!(state["unreadCount"], 0);
@@ -359,8 +381,11 @@ async fn typing_reaches_the_conversation_and_lapses_by_itself() {
     b.subscribe(&format!("/topic/conversations/{cid}"), "conv", "auto")
         .await;
     let mut a = Client::signed_in(&server, &alice).await;
-    a.send_json(&format!("/app/conversations/{cid}/typing"), json!({"typing": true}))
-        .await;
+    a.send_json(
+        &format!("/app/conversations/{cid}/typing"),
+        json!({"typing": true}),
+    )
+    .await;
     let t = b.next_event("conv", "TYPING").await;
     assert_eq!(t["payload"]["userId"], "alice");
     assert_eq!(t["payload"]["typing"], true);
@@ -369,12 +394,24 @@ async fn typing_reaches_the_conversation_and_lapses_by_itself() {
     let t = b.next_event("conv", "TYPING").await;
     assert_eq!(t["payload"]["typing"], false);
     // An explicit stop.
-    a.send_json(&format!("/app/conversations/{cid}/typing"), json!({"typing": true}))
-        .await;
-    a.send_json(&format!("/app/conversations/{cid}/typing"), json!({"typing": false}))
-        .await;
-    assert_eq!(b.next_event("conv", "TYPING").await["payload"]["typing"], true);
-    assert_eq!(b.next_event("conv", "TYPING").await["payload"]["typing"], false);
+    a.send_json(
+        &format!("/app/conversations/{cid}/typing"),
+        json!({"typing": true}),
+    )
+    .await;
+    a.send_json(
+        &format!("/app/conversations/{cid}/typing"),
+        json!({"typing": false}),
+    )
+    .await;
+    assert_eq!(
+        b.next_event("conv", "TYPING").await["payload"]["typing"],
+        true
+    );
+    assert_eq!(
+        b.next_event("conv", "TYPING").await["payload"]["typing"],
+        false
+    );
     // Typing nothing is stored.
     let (_, page) = server
         .api()
@@ -454,7 +491,10 @@ async fn notifications_with_client_ack_are_redelivered_until_acknowledged() {
     let mut a3 = Client::signed_in(&server, &alice).await;
     a3.subscribe("/user/queue/notifications", "n", "client-individual")
         .await;
-    assert!(a3.barrier().await.is_empty(), "acknowledged: not redelivered");
+    assert!(
+        a3.barrier().await.is_empty(),
+        "acknowledged: not redelivered"
+    );
 }
 
 #[tokio::test]
@@ -465,7 +505,11 @@ async fn announcements_go_to_the_announcement_topic() {
     let mut a = Client::signed_in(&server, &alice).await;
     a.subscribe("/topic/announcements", "ann", "auto").await;
     let (status, body) = api
-        .post("/api/announcements", &alice.token, json!({"title": "t", "message": "m"}))
+        .post(
+            "/api/announcements",
+            &alice.token,
+            json!({"title": "t", "message": "m"}),
+        )
         .await;
     assert_eq!(status, 403, "a plain user may not announce: {body}");
     let (status, body) = api

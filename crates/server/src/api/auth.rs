@@ -119,6 +119,8 @@ pub async fn user(
         .user(&id)
         .await
         .map_err(crate::chat::ChatError::from)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no user {id}")))?;
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no user {id}"))
+        })?;
     Ok(Json(chat.user_view(&u)))
 }

@@ -87,7 +87,9 @@ pub async fn add_participants(
     Path(cid): Path<String>,
     Body(req): Body<AddParticipants>,
 ) -> Result<Json<Conversation>, ApiError> {
-    Ok(Json(state.chat().add_participants(&me.name, &cid, req).await?))
+    Ok(Json(
+        state.chat().add_participants(&me.name, &cid, req).await?,
+    ))
 }
 
 /// A page of history in ascending `seq`: the newest by default, `before` to page back,

@@ -13,9 +13,7 @@ use serde::de::DeserializeOwned;
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 pub fn unauthorized(message: impl Into<String>) -> ApiError {
@@ -23,7 +21,10 @@ pub fn unauthorized(message: impl Into<String>) -> ApiError {
 }
 
 /// Checks an access token and finds its account.
-pub async fn user_from_token(state: &AppState, token: Option<&str>) -> Result<UserRecord, ApiError> {
+pub async fn user_from_token(
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<UserRecord, ApiError> {
     let token = token.ok_or_else(|| {
         unauthorized("missing access token: send 'Authorization: Bearer <token>'")
     })?;
@@ -94,14 +95,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(JsonRejection::BytesRejection(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(JsonRejection::BytesRejection(r))
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_large",
                     "the request body is larger than this server accepts",
                 ))
             }
-            Err(r) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", r.body_text())),
+            Err(r) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                r.body_text(),
+            )),
         }
     }
 }

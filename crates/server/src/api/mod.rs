@@ -60,7 +60,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/notifications",
             get(notifications::list).post(notifications::create),
         )
-        .route("/api/notifications/{id}/read", post(notifications::mark_read))
+        .route(
+            "/api/notifications/{id}/read",
+            post(notifications::mark_read),
+        )
         .route("/api/notifications/stream", get(notifications::stream))
         .route(
             "/api/notifications/stream/{user}",

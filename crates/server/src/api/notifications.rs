@@ -226,7 +226,11 @@ async fn next_event(mut st: StreamState) -> Option<(Result<SseEvent, Infallible>
             return Some((Ok(ev), st));
         }
         if st.more {
-            match st.chat.notifications(&st.user, Some(st.last), Some(500)).await {
+            match st
+                .chat
+                .notifications(&st.user, Some(st.last), Some(500))
+                .await
+            {
                 Ok(page) => {
                     st.more = page.has_more;
                     st.pending.extend(page.notifications);

@@ -80,7 +80,10 @@ impl Accounts {
     pub fn new(store: Arc<dyn Store>, auth: Authenticator, config: AuthConfig) -> Accounts {
         Accounts {
             login_rate: RateLimiter::new(config.login_attempts_per_minute),
-            service_digest: config.service_token.as_deref().map(|t| digest(t.as_bytes())),
+            service_digest: config
+                .service_token
+                .as_deref()
+                .map(|t| digest(t.as_bytes())),
             external: !auth.can_mint(),
             store,
             auth,

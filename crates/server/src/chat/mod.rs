@@ -26,9 +26,8 @@ use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
 use tidings_proto::api::{
-    AddParticipants, AnnouncementPage, CreateAnnouncement, CreateConversation,
-    CreateNotification, HistoryQuery, MessagePage, NotificationPage, ReadState, SendMessage,
-    User,
+    AddParticipants, AnnouncementPage, CreateAnnouncement, CreateConversation, CreateNotification,
+    HistoryQuery, MessagePage, NotificationPage, ReadState, SendMessage, User,
 };
 use tidings_proto::{
     dest, Announcement, Conversation, ConversationKind, Envelope, Event, Message, Notification,
@@ -384,7 +383,8 @@ impl Chat {
                     .map(|p| dest::for_user(p, dest::USER_MESSAGES)),
             );
             self.publish(targets, &env, false);
-            self.typing.stop(cid, sender, |d, e| self.publish([d], e, true));
+            self.typing
+                .stop(cid, sender, |d, e| self.publish([d], e, true));
         }
         Ok(Sent {
             message: appended.message,
@@ -404,12 +404,7 @@ impl Chat {
         }
     }
 
-    pub async fn history(
-        &self,
-        user: &str,
-        cid: &str,
-        q: HistoryQuery,
-    ) -> ChatResult<MessagePage> {
+    pub async fn history(&self, user: &str, cid: &str, q: HistoryQuery) -> ChatResult<MessagePage> {
         let limit = validate::page_limit(q.limit)?;
         let range = match (q.before, q.after) {
             (Some(_), Some(_)) => {
@@ -472,9 +467,11 @@ impl Chat {
             self.participant_of(cid, user).await?;
         }
         if typing {
-            self.typing.start(cid, user, |d, e| self.publish([d], e, true));
+            self.typing
+                .start(cid, user, |d, e| self.publish([d], e, true));
         } else {
-            self.typing.stop(cid, user, |d, e| self.publish([d], e, true));
+            self.typing
+                .stop(cid, user, |d, e| self.publish([d], e, true));
         }
         Ok(())
     }
@@ -552,7 +549,11 @@ impl Chat {
 
     // ------------------------------------------------------------------ announcements
 
-    pub async fn announce(&self, author: &str, req: CreateAnnouncement) -> ChatResult<Announcement> {
+    pub async fn announce(
+        &self,
+        author: &str,
+        req: CreateAnnouncement,
+    ) -> ChatResult<Announcement> {
         validate::text("title", &req.title, validate::MAX_TITLE)?;
         validate::text("message", &req.message, tidings_proto::MAX_CONTENT_CHARS)?;
         let a = self

@@ -43,7 +43,11 @@ impl Application for ChatApp {
         Ok(())
     }
 
-    async fn authorize_subscribe(&self, who: &Principal, destination: &str) -> Result<(), AppError> {
+    async fn authorize_subscribe(
+        &self,
+        who: &Principal,
+        destination: &str,
+    ) -> Result<(), AppError> {
         if !destination.starts_with("/topic/conversations/") {
             return Ok(());
         }

@@ -44,9 +44,7 @@ impl TypingState {
 
     /// Announces `typing: true` and arms its expiry.
     pub fn start(&self, cid: &str, user: &str, publish: impl Fn(String, &Envelope)) {
-        let generation = self
-            .next
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let generation = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = (cid.to_owned(), user.to_owned());
         lock(&self.entries).insert(key.clone(), generation);
         publish(

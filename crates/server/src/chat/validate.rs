@@ -190,7 +190,10 @@ mod tests {
             content: "x".repeat(MAX_CONTENT_CHARS + 1),
             ..ok.clone()
         };
-        assert!(message(&long).unwrap_err().to_string().contains("limit is 4000"));
+        assert!(message(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("limit is 4000"));
         let blank = SendMessage {
             content: " \n ".into(),
             ..ok.clone()

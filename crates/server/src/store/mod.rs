@@ -249,13 +249,21 @@ pub trait AnnouncementStore: Send + Sync {
         author: &str,
         at: Timestamp,
     ) -> StoreResult<Announcement>;
-    async fn announcements(&self, after: Option<i64>, limit: u32)
-        -> StoreResult<Page<Announcement>>;
+    async fn announcements(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Page<Announcement>>;
 }
 
 /// Everything the domain needs.
 pub trait Store:
-    UserStore + ConversationStore + MessageStore + NotificationStore + AnnouncementStore + std::fmt::Debug
+    UserStore
+    + ConversationStore
+    + MessageStore
+    + NotificationStore
+    + AnnouncementStore
+    + std::fmt::Debug
 {
 }
 

@@ -244,6 +244,28 @@ impl Client {
             .expect("connection closed while waiting for a frame")
     }
 
+    /// Reads from the socket; `None` when the socket closes, fails or stays silent for
+    /// [`WAIT`]. Never panics: for tests where the server dies.
+    pub async fn try_read_frame(&mut self) -> Option<Frame> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match self.decoder.decode() {
+                Ok(Some(Item::Frame(f))) => return Some(f),
+                Ok(Some(Item::HeartBeat)) => continue,
+                Ok(None) => {}
+                Err(_) => return None,
+            }
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => self.decoder.extend(t.as_bytes()),
+                Ok(Some(Ok(Message::Binary(b)))) => self.decoder.extend(&b),
+                Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) | Err(_) => {
+                    return None
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
     /// Reads from the socket; `None` when the socket closes.
     pub async fn read_frame(&mut self) -> Option<Frame> {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -425,7 +447,12 @@ impl Api {
         self.call("GET", path, Some(token), None).await
     }
 
-    pub async fn post(&self, path: &str, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         self.call("POST", path, Some(token), Some(body)).await
     }
 
@@ -462,7 +489,13 @@ impl Api {
     }
 
     /// Sends over REST and returns (status, message).
-    pub async fn send(&self, who: &Session, cid: &str, client_id: &str, content: &str) -> (u16, serde_json::Value) {
+    pub async fn send(
+        &self,
+        who: &Session,
+        cid: &str,
+        client_id: &str,
+        content: &str,
+    ) -> (u16, serde_json::Value) {
         self.post(
             &format!("/api/conversations/{cid}/messages"),
             &who.token,
@@ -497,7 +530,11 @@ impl Client {
 
     /// `SEND` with a receipt that the server refuses: returns the JSON error that arrives on
     /// the `errors` subscription (`/user/queue/errors`) with the receipt's id.
-    pub async fn send_refused(&mut self, destination: &str, body: impl Into<Bytes>) -> serde_json::Value {
+    pub async fn send_refused(
+        &mut self,
+        destination: &str,
+        body: impl Into<Bytes>,
+    ) -> serde_json::Value {
         let r = self.receipt_id();
         self.send(
             Frame::new(Command::Send)
@@ -539,5 +576,59 @@ impl Client {
                 return v;
             }
         }
+    }
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tidings-server");
+
+/// The `tidings-server` binary, running; killed when dropped.
+pub struct Running {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    /// The data directory, when this process owns it.
+    pub dir: Option<TempDir>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary on port 0 with `data_dir` and reads the address it prints.
+pub fn start_binary(data_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+    use std::io::BufRead;
+    use std::process::{Command as Proc, Stdio};
+    let mut cmd = Proc::new(BIN);
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ])
+    .args(args)
+    .env_remove("TIDINGS_JWT_SECRET")
+    .env("RUST_LOG", "debug")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start tidings-server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("tidings-server listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    Running {
+        child,
+        addr,
+        dir: None,
     }
 }

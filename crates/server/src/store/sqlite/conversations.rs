@@ -48,9 +48,7 @@ pub(super) fn load(conn: &Connection, id: &str) -> StoreResult<Option<Conversati
 
 pub(super) fn is_participant(conn: &Connection, cid: &str, user: &str) -> StoreResult<bool> {
     Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM participants WHERE conversation_id = ?1 AND user_name = ?2",
-        )?
+        .prepare_cached("SELECT 1 FROM participants WHERE conversation_id = ?1 AND user_name = ?2")?
         .exists([cid, user])?)
 }
 

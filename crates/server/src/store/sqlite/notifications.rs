@@ -175,7 +175,13 @@ impl AnnouncementStore for SqliteStore {
                 "INSERT INTO announcements (id, title, message, author, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  RETURNING seq, id, title, message, author, created_at",
-                params![crate::store::new_id("a"), title, message, author, at.millis()],
+                params![
+                    crate::store::new_id("a"),
+                    title,
+                    message,
+                    author,
+                    at.millis()
+                ],
                 announcement,
             )?)
         })

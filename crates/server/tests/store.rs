@@ -1,0 +1,425 @@
+//! The store contract (see `store/mod.rs`), written once against the traits and run against
+//! every implementation. Today that is SQLite (a real file); a PostgreSQL store would be
+//! added to `implementations()` and must pass the same suite.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::TempDir;
+use std::sync::Arc;
+use tidings_proto::{ContentType, ConversationKind, Timestamp};
+use tidings_server::store::sqlite::{SqliteStore, Synchronous};
+use tidings_server::store::*;
+
+/// Each implementation, fresh, with what keeps it alive.
+fn implementations() -> Vec<(&'static str, Arc<dyn Store>, TempDir)> {
+    let dir = TempDir::new("store");
+    let sqlite = SqliteStore::open(&dir.0.join("t.db"), Synchronous::Full).unwrap();
+    vec![("sqlite", Arc::new(sqlite), dir)]
+}
+
+fn user(name: &str) -> UserRecord {
+    UserRecord {
+        name: name.into(),
+        display_name: name.to_uppercase(),
+        password_hash: Some("$argon2id$fake".into()),
+        roles: vec![],
+        created_at: Timestamp(1),
+    }
+}
+
+fn msg(cid: &str, sender: &str, key: &str) -> NewMessage {
+    NewMessage {
+        id: new_id("m"),
+        conversation_id: cid.into(),
+        sender: sender.into(),
+        client_id: key.into(),
+        content: format!("content {key}"),
+        content_type: ContentType::Text,
+        created_at: Timestamp::now(),
+    }
+}
+
+async fn group(s: &dyn Store, members: &[&str]) -> String {
+    let (c, created) = s
+        .create_conversation(NewConversation {
+            id: new_id("c"),
+            kind: ConversationKind::Group,
+            title: Some("g".into()),
+            created_by: members[0].into(),
+            participants: members.iter().map(|m| (*m).to_owned()).collect(),
+            created_at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    assert!(created);
+    c.id
+}
+
+async fn with_users(s: &dyn Store, names: &[&str]) {
+    for n in names {
+        s.create_user(user(n)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn users_are_unique_and_found_by_name() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice"]).await;
+        assert!(
+            matches!(
+                s.create_user(user("alice")).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+        let got = s.user("alice").await.unwrap().unwrap();
+        assert_eq!(got.display_name, "ALICE");
+        assert!(s.user("bob").await.unwrap().is_none());
+        let found = s.users(&["alice".into(), "bob".into()]).await.unwrap();
+        assert_eq!(found.len(), 1, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_once_and_expire() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice"]).await;
+        let now = Timestamp(1_000_000);
+        let later = Timestamp(2_000_000);
+        s.add_refresh_token(RefreshRecord {
+            hash: [1; 32],
+            user: "alice".into(),
+            expires_at: later,
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            s.rotate_refresh_token([1; 32], [2; 32], later, now)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("alice"),
+            "{name}"
+        );
+        assert_eq!(
+            s.rotate_refresh_token([1; 32], [3; 32], later, now)
+                .await
+                .unwrap(),
+            None,
+            "used once"
+        );
+        assert_eq!(
+            s.rotate_refresh_token([2; 32], [4; 32], later, Timestamp(3_000_000))
+                .await
+                .unwrap(),
+            None,
+            "expired"
+        );
+        assert!(s.revoke_refresh_token([4; 32]).await.unwrap() == false);
+        s.add_refresh_token(RefreshRecord {
+            hash: [5; 32],
+            user: "alice".into(),
+            expires_at: later,
+        })
+        .await
+        .unwrap();
+        assert!(s.revoke_refresh_token([5; 32]).await.unwrap());
+        assert_eq!(
+            s.rotate_refresh_token([5; 32], [6; 32], later, now)
+                .await
+                .unwrap(),
+            None,
+            "revoked"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_direct_conversation_exists_once_per_pair() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice", "bob"]).await;
+        let new = |by: &str, other: &str| NewConversation {
+            id: new_id("c"),
+            kind: ConversationKind::Direct,
+            title: None,
+            created_by: by.into(),
+            participants: vec![by.into(), other.into()],
+            created_at: Timestamp::now(),
+        };
+        let (a, created) = s.create_conversation(new("alice", "bob")).await.unwrap();
+        assert!(created);
+        let (b, created) = s.create_conversation(new("bob", "alice")).await.unwrap();
+        assert!(!created, "{name}");
+        assert_eq!(a.id, b.id);
+        let err = s
+            .create_conversation(NewConversation {
+                participants: vec!["alice".into(), "ghost".into()],
+                ..new("alice", "x")
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(m) if m.contains("ghost")));
+        assert_eq!(s.conversations_of("alice").await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_appends_get_contiguous_seqs_in_commit_order() {
+    for (name, s, _keep) in implementations() {
+        let users: Vec<String> = (0..8).map(|i| format!("u{i}")).collect();
+        let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+        with_users(&*s, &refs).await;
+        let cid = group(&*s, &refs).await;
+        let mut tasks = Vec::new();
+        for u in &users {
+            let (s, u, cid) = (s.clone(), u.clone(), cid.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for n in 0..50 {
+                    seqs.push(
+                        s.append_message(msg(&cid, &u, &format!("{u}-{n}")))
+                            .await
+                            .unwrap()
+                            .message
+                            .seq,
+                    );
+                }
+                seqs
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            let seqs = t.await.unwrap();
+            assert!(
+                seqs.windows(2).all(|w| w[0] < w[1]),
+                "{name}: one sender's seqs increase"
+            );
+            all.extend(seqs);
+        }
+        all.sort();
+        assert_eq!(all, (1..=400).collect::<Vec<i64>>(), "{name}");
+        let page = s.messages(&cid, Range::After(0, 500)).await.unwrap();
+        assert_eq!(page.items.len(), 400);
+        assert_eq!(page.last_seq, 400);
+    }
+}
+
+#[tokio::test]
+async fn appends_are_idempotent_per_sender_and_client_id() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice", "bob", "mallory"]).await;
+        let cid = group(&*s, &["alice", "bob"]).await;
+        let other = group(&*s, &["alice", "bob"]).await;
+        let first = s.append_message(msg(&cid, "alice", "k")).await.unwrap();
+        assert!(!first.duplicate);
+        let again = s.append_message(msg(&cid, "alice", "k")).await.unwrap();
+        assert!(again.duplicate, "{name}");
+        assert_eq!(again.message, first.message);
+        // Another sender may use the same key.
+        let bobs = s.append_message(msg(&cid, "bob", "k")).await.unwrap();
+        assert_eq!(bobs.message.seq, 2);
+        assert!(matches!(
+            s.append_message(msg(&other, "alice", "k")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.append_message(msg(&cid, "mallory", "m")).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.append_message(msg("c_none", "alice", "z")).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(
+            s.messages(&cid, Range::Newest(10)).await.unwrap().last_seq,
+            2,
+            "refusals store nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_and_read_markers() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice", "bob"]).await;
+        let cid = group(&*s, &["alice", "bob"]).await;
+        for i in 0..10 {
+            s.append_message(msg(&cid, "alice", &format!("k{i}")))
+                .await
+                .unwrap();
+        }
+        let seqs =
+            |p: Page<tidings_proto::Message>| p.items.iter().map(|m| m.seq).collect::<Vec<_>>();
+        assert_eq!(
+            seqs(s.messages(&cid, Range::Newest(3)).await.unwrap()),
+            vec![8, 9, 10],
+            "{name}"
+        );
+        assert_eq!(
+            seqs(s.messages(&cid, Range::Before(8, 3)).await.unwrap()),
+            vec![5, 6, 7]
+        );
+        assert_eq!(
+            seqs(s.messages(&cid, Range::After(8, 3)).await.unwrap()),
+            vec![9, 10]
+        );
+        assert!(!s.messages(&cid, Range::After(8, 3)).await.unwrap().has_more);
+        assert!(
+            s.messages(&cid, Range::Before(8, 3))
+                .await
+                .unwrap()
+                .has_more
+        );
+        // Sending moved alice's marker; bob's moves forward only and stops at the end.
+        let conv = s.conversation(&cid).await.unwrap().unwrap();
+        assert_eq!(conv.participant("alice").unwrap().read_seq, 10);
+        assert_eq!(
+            s.mark_read(&cid, "bob", 4).await.unwrap(),
+            ReadMarker {
+                read_seq: 4,
+                last_seq: 10,
+                moved: true
+            }
+        );
+        assert_eq!(
+            s.mark_read(&cid, "bob", 2).await.unwrap(),
+            ReadMarker {
+                read_seq: 4,
+                last_seq: 10,
+                moved: false
+            }
+        );
+        assert_eq!(s.mark_read(&cid, "bob", 99).await.unwrap().read_seq, 10);
+        assert!(matches!(
+            s.mark_read(&cid, "nobody", 1).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.mark_read("c_none", "bob", 1).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn participants_join_with_nothing_unread() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice", "bob", "carol"]).await;
+        let cid = group(&*s, &["alice", "bob"]).await;
+        s.append_message(msg(&cid, "alice", "k")).await.unwrap();
+        let (conv, added) = s
+            .add_participants(&cid, "alice", &["carol".into(), "bob".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            added,
+            vec!["carol".to_owned()],
+            "{name}: bob was already in"
+        );
+        assert_eq!(conv.participant("carol").unwrap().read_seq, 1);
+        assert!(matches!(
+            s.add_participants(&cid, "mallory", &["carol".into()]).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.add_participants(&cid, "alice", &["ghost".into()]).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(s.is_participant(&cid, "carol").await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn notifications_are_contiguous_per_user_and_all_or_none() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice", "bob"]).await;
+        let new = |users: &[&str]| NewNotification {
+            users: users.iter().map(|u| (*u).to_owned()).collect(),
+            kind: "k".into(),
+            title: "t".into(),
+            message: "m".into(),
+            data: Some(serde_json::json!({"x": 1})),
+            conversation_id: None,
+            url: None,
+            created_at: Timestamp::now(),
+        };
+        s.create_notifications(new(&["alice"])).await.unwrap();
+        let both = s
+            .create_notifications(new(&["alice", "bob"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            both.iter().map(|n| n.seq).collect::<Vec<_>>(),
+            vec![2, 1],
+            "{name}"
+        );
+        assert!(matches!(
+            s.create_notifications(new(&["bob", "ghost"])).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let (page, unread) = s.notifications("bob", None, 10).await.unwrap();
+        assert_eq!(
+            (page.items.len(), page.last_seq, unread),
+            (1, 1, 1),
+            "ghost made nothing for bob"
+        );
+        let (page, _) = s.notifications("alice", Some(1), 10).await.unwrap();
+        assert_eq!(
+            page.items.iter().map(|n| n.seq).collect::<Vec<_>>(),
+            vec![2]
+        );
+        assert_eq!(page.items[0].data, Some(serde_json::json!({"x": 1})));
+        let read = s
+            .mark_notification_read("alice", &page.items[0].id)
+            .await
+            .unwrap();
+        assert!(read.is_read);
+        assert!(matches!(
+            s.mark_notification_read("bob", &read.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(s.notifications("alice", None, 10).await.unwrap().1, 1);
+    }
+}
+
+#[tokio::test]
+async fn announcements_are_ordered() {
+    for (name, s, _keep) in implementations() {
+        let a = s
+            .create_announcement("t1", "m1", "svc", Timestamp(5))
+            .await
+            .unwrap();
+        let b = s
+            .create_announcement("t2", "m2", "svc", Timestamp(6))
+            .await
+            .unwrap();
+        assert!(b.seq > a.seq, "{name}");
+        let page = s.announcements(Some(a.seq), 10).await.unwrap();
+        assert_eq!(page.items, vec![b]);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_keeps_everything_across_reopen_and_refuses_a_newer_schema() {
+    let dir = TempDir::new("reopen");
+    let path = dir.0.join("t.db");
+    {
+        let s = SqliteStore::open(&path, Synchronous::Full).unwrap();
+        with_users(&s, &["alice", "bob"]).await;
+        let cid = group(&s, &["alice", "bob"]).await;
+        s.append_message(msg(&cid, "alice", "k")).await.unwrap();
+    }
+    let s = SqliteStore::open(&path, Synchronous::Normal).unwrap();
+    let convs = s.conversations_of("bob").await.unwrap();
+    assert_eq!(convs.len(), 1);
+    assert_eq!(convs[0].1.as_ref().unwrap().client_id, "k");
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path, Synchronous::Full).unwrap_err();
+    assert!(
+        err.to_string().contains("newer than this tidings-server"),
+        "{err}"
+    );
+}
