@@ -10,20 +10,25 @@ LISTEN ?= 127.0.0.1:8080
 # apt-get needs root; use sudo when not root and sudo exists.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test deps lint unit interop differential build clean
+.PHONY: run test deps lint unit interop differential api build clean
 
-## Build and start the server on its embedded default (127.0.0.1:8080), printing tokens
-## for two demo users so that any STOMP client can connect at ws://127.0.0.1:8080/ws.
+## Build and start the server on its embedded default (127.0.0.1:8080) with demo data
+## (users alice, bob, carol; password tidings-demo), printing access tokens and a service
+## token so that any STOMP or REST client can start right away.
 run: deps build
 	@mkdir -p $(RUN_DIR)
-	@echo "Demo access tokens (valid 24 h; the secret is kept in $(RUN_DIR)/jwt-secret):"
-	@for u in alice bob; do printf '  %-6s %s\n' $$u "$$($(SERVER) --data-dir $(RUN_DIR) token --sub $$u --ttl 86400)"; done
-	@echo "Connect a STOMP client to ws://$(LISTEN)/ws with 'Authorization: Bearer <token>'. Ctrl-C stops."
-	exec $(SERVER) --data-dir $(RUN_DIR) --listen $(LISTEN)
+	@[ -s $(RUN_DIR)/service-token ] || (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(RUN_DIR)/service-token)
+	@echo "Demo users alice (admin), bob, carol; password: tidings-demo (POST /api/auth/login)."
+	@echo "Access tokens (valid 24 h; the secret is kept in $(RUN_DIR)/jwt-secret):"
+	@for u in alice bob carol; do printf '  %-6s %s\n' $$u "$$($(SERVER) --data-dir $(RUN_DIR) token --sub $$u --ttl 86400)"; done
+	@echo "Service token (POST /api/notifications): $$(cat $(RUN_DIR)/service-token)"
+	@echo "STOMP: ws://$(LISTEN)/ws with 'Authorization: Bearer <token>'. REST: http://$(LISTEN)/api (document: /api/openapi.json). Ctrl-C stops."
+	TIDINGS_SERVICE_TOKEN="$$(cat $(RUN_DIR)/service-token)" exec $(SERVER) --data-dir $(RUN_DIR) --listen $(LISTEN) --demo
 
 ## Everything: formatting, lints, unit and integration tests, third-party clients against
-## Tidings, and the same clients against RabbitMQ Web-STOMP (differential).
-test: deps lint unit interop differential
+## Tidings, the same clients against RabbitMQ Web-STOMP (differential), and schemathesis
+## against the REST API's OpenAPI document.
+test: deps lint unit interop differential api
 
 build:
 	$(CARGO) build -p tidings-server
@@ -40,6 +45,9 @@ interop: build
 
 differential:
 	bash tests/interop/run.sh rabbitmq
+
+api: build
+	bash tests/api/run.sh $(SERVER)
 
 ## System packages the tests and tools need; each is installed only when missing.
 deps:

@@ -16,7 +16,7 @@ START_TIMEOUT=${TIDINGS_START_TIMEOUT:-30}
 SCRIPT_TIMEOUT=${INTEROP_SCRIPT_TIMEOUT:-600}
 
 usage() {
-  echo "usage: $0 tidings SERVER_BINARY | $0 rabbitmq" >&2
+  echo "usage: $0 tidings SERVER_BINARY | $0 rabbitmq | $0 deps" >&2
   exit 2
 }
 
@@ -25,6 +25,7 @@ TARGET=$1
 case $TARGET in
   tidings) [ $# -eq 2 ] || usage; SERVER_BINARY=$2 ;;
   rabbitmq) [ $# -eq 1 ] || usage ;;
+  deps) [ $# -eq 1 ] || usage ;;
   *) usage ;;
 esac
 
@@ -90,19 +91,23 @@ ensure_python_deps() {
 
 ensure_node_deps
 ensure_python_deps
+# `deps`: only install (tests/api/run.sh shares this venv for schemathesis).
+[ "$TARGET" = deps ] && exit 0
 
 # ------------------------------------------------------------------ server
 
 EXTRA_PASSED=0
 EXTRA_FAILED=0
 JWT_SECRET=
+SERVICE_TOKEN=
 
 start_tidings() {
   [ -x "$SERVER_BINARY" ] || die "server binary $SERVER_BINARY does not exist or is not executable"
   JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  SERVICE_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   mkdir -p "$WORK/data"
   # setsid: the server gets its own process group, so cleanup also ends anything it spawned.
-  setsid "$SERVER_BINARY" --listen 127.0.0.1:0 --jwt-secret "$JWT_SECRET" --data-dir "$WORK/data" \
+  setsid "$SERVER_BINARY" --listen 127.0.0.1:0 --jwt-secret "$JWT_SECRET" --service-token "$SERVICE_TOKEN" --data-dir "$WORK/data" \
     > "$WORK/server.stdout" 2> "$WORK/server.stderr" < /dev/null &
   SERVER_PID=$!
   local deadline=$((SECONDS + START_TIMEOUT)) line
@@ -165,7 +170,8 @@ esac
 
 # ------------------------------------------------------------------ the scripts
 
-export INTEROP_TARGET=$TARGET INTEROP_HOST=127.0.0.1 INTEROP_PORT=$PORT INTEROP_JWT_SECRET=$JWT_SECRET
+export INTEROP_TARGET=$TARGET INTEROP_HOST=127.0.0.1 INTEROP_PORT=$PORT INTEROP_JWT_SECRET=$JWT_SECRET \
+  INTEROP_SERVICE_TOKEN=${SERVICE_TOKEN:-}
 
 TOTAL_PASSED=$EXTRA_PASSED
 TOTAL_FAILED=$EXTRA_FAILED

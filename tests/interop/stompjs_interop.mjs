@@ -669,6 +669,100 @@ check('forbidden: SEND to /topic/announcements is refused (ERROR or /user/queue/
   assert(!announcements.bodies().includes(body), 'the forbidden SEND was delivered to /topic/announcements subscribers');
 }, { tidingsOnly: 'RabbitMQ lets anyone send to any /topic' });
 
+// ---------------------------------------------------------------- the chat domain, as a Spring front end uses it
+
+const HTTP = `http://${HOST}:${PORT}`;
+const SERVICE_TOKEN = process.env.INTEROP_SERVICE_TOKEN || '';
+
+/** A REST call; resolves with {status, body}. */
+async function rest(method, path, { token, body } = {}) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const resp = await within(fetch(`${HTTP}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), T, `${method} ${path}`);
+  const text = await resp.text();
+  return { status: resp.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Registers a fresh user over REST, as a sign-up form does, and logs in; returns the login answer. */
+async function signUp(prefix) {
+  const username = `${prefix}-${rand()}`;
+  const password = `pw-${rand()}-${rand()}`;
+  const reg = await rest('POST', '/api/auth/register', { body: { username, password } });
+  assertEq(reg.status, 201, `register ${username}: ${JSON.stringify(reg.body)}`);
+  const login = await rest('POST', '/api/auth/login', { body: { username, password } });
+  assertEq(login.status, 200, `login ${username}`);
+  assert(login.body.accessToken && login.body.refreshToken, 'login returns accessToken and refreshToken');
+  return { name: username, token: login.body.accessToken };
+}
+
+async function chatPair(ctx) {
+  const alice = await signUp('alice');
+  const bob = await signUp('bob');
+  const created = await rest('POST', '/api/conversations', { token: alice.token, body: { kind: 'group', title: 'Interop', participants: [bob.name] } });
+  assertEq(created.status, 201, `create conversation: ${JSON.stringify(created.body)}`);
+  return { alice, bob, cid: created.body.id };
+}
+
+check('chat: log in over REST, subscribe, SEND to /app/conversations/{cid}/send with a receipt, the other user gets it', async ctx => {
+  const { alice, bob, cid } = await chatPair(ctx);
+  const b = await connected(ctx, 'bob', { token: bob.token });
+  const mine = await b.subscribe('/user/queue/messages');
+  const topic = await b.subscribe(`/topic/conversations/${cid}`);
+  const a = await connected(ctx, 'alice', { token: alice.token });
+  const clientId = crypto.randomUUID();
+  await a.sendReceipted(`/app/conversations/${cid}/send`, JSON.stringify({ clientId, content: 'Hello from stompjs', contentType: 'TEXT' }), { 'content-type': 'application/json' });
+  // The RECEIPT means stored: history has it.
+  const hist = await rest('GET', `/api/conversations/${cid}/messages`, { token: alice.token });
+  assertEq(hist.body.messages.map(m => m.clientId), [clientId], 'history after the RECEIPT');
+  for (const inbox of [mine, topic]) {
+    const m = await inbox.waitFor(m => JSON.parse(m.body).type === 'CHAT_MESSAGE', 'CHAT_MESSAGE');
+    const env = JSON.parse(m.body);
+    assertEq(env.payload.content, 'Hello from stompjs', `${inbox.name}: content`);
+    assertEq(env.payload.seq, 1, `${inbox.name}: seq`);
+    assertEq(env.senderId, alice.name, `${inbox.name}: senderId`);
+  }
+}, { tidingsOnly: 'the chat domain is Tidings\' own' });
+
+check('chat: the same clientId over STOMP then REST stores one message', async ctx => {
+  const { alice, cid } = await chatPair(ctx);
+  const a = await connected(ctx, 'alice', { token: alice.token });
+  const clientId = crypto.randomUUID();
+  const body = JSON.stringify({ clientId, content: 'once' });
+  await a.sendReceipted(`/app/conversations/${cid}/send`, body);
+  const again = await rest('POST', `/api/conversations/${cid}/messages`, { token: alice.token, body: { clientId, content: 'once' } });
+  assertEq(again.status, 200, 'REST repeat answers 200 with the stored message');
+  assertEq(again.body.seq, 1, 'the stored seq');
+  const hist = await rest('GET', `/api/conversations/${cid}/messages`, { token: alice.token });
+  assertEq(hist.body.lastSeq, 1, 'one message stored');
+}, { tidingsOnly: 'the chat domain is Tidings\' own' });
+
+check('chat: read receipts and notifications arrive where a Spring front end listens', async ctx => {
+  const { alice, bob, cid } = await chatPair(ctx);
+  await rest('POST', `/api/conversations/${cid}/messages`, { token: alice.token, body: { clientId: crypto.randomUUID(), content: 'read me' } });
+  const a = await connected(ctx, 'alice', { token: alice.token });
+  const topic = await a.subscribe(`/topic/conversations/${cid}`);
+  const b = await connected(ctx, 'bob', { token: bob.token });
+  const notes = await b.subscribe('/user/queue/notifications', { ack: 'client-individual' });
+  await b.sendReceipted(`/app/conversations/${cid}/read`, JSON.stringify({ upTo: 1 }));
+  const r = await topic.waitFor(m => JSON.parse(m.body).type === 'READ_RECEIPT', 'READ_RECEIPT');
+  assertEq(JSON.parse(r.body).payload, { conversationId: cid, userId: bob.name, upTo: 1 }, 'read receipt payload');
+  const created = await rest('POST', '/api/notifications', { token: SERVICE_TOKEN, body: { users: [bob.name], kind: 'appointment.moved', title: 'Appointment moved', message: 'Thursday 10:30' } });
+  assertEq(created.status, 201, `service notification: ${JSON.stringify(created.body)}`);
+  const n = await notes.waitFor(m => JSON.parse(m.body).type === 'NOTIFICATION', 'NOTIFICATION');
+  assertEq(JSON.parse(n.body).payload.title, 'Appointment moved', 'notification title');
+  n.ack();
+  await b.barrier();
+}, { tidingsOnly: 'the chat domain is Tidings\' own' });
+
+check('chat: a non-participant subscribing to a conversation topic gets an ERROR', async ctx => {
+  const { cid } = await chatPair(ctx);
+  const mallory = await signUp('mallory');
+  const m = await connected(ctx, 'mallory', { token: mallory.token });
+  m.client.subscribe(`/topic/conversations/${cid}`, () => {});
+  const f = await m.errors.waitFor(() => true, 'ERROR');
+  assert(/not a participant/.test(f.headers.message), `ERROR message: ${f.headers.message}`);
+}, { tidingsOnly: 'the chat domain is Tidings\' own' });
+
 check('path /ws/websocket works too', async ctx => {
   const c = await connected(ctx, 'client', { path: '/ws/websocket' });
   const dest = `/topic/interop.${rand()}`;

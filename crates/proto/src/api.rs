@@ -21,10 +21,17 @@ pub struct ErrorBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 1-32 characters: lowercase letters, digits, `.`, `_`, `-`; becomes the user's id.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,31}$"))]
     pub username: String,
     /// 8-256 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]
     pub password: String,
+    /// 1-64 characters; the username when absent.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"\S")
+    )]
     pub display_name: Option<String>,
 }
 
@@ -79,8 +86,13 @@ pub struct CreateConversation {
     pub kind: ConversationKind,
     /// Required for groups (1-100 characters); not allowed for direct conversations.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
     pub title: Option<String>,
     /// The other users (the creator is added). Direct: exactly one.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000, inline))]
     pub participants: Vec<String>,
 }
 
@@ -89,6 +101,7 @@ pub struct CreateConversation {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddParticipants {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
     pub users: Vec<String>,
 }
 
@@ -99,8 +112,13 @@ pub struct AddParticipants {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendMessage {
     /// The sender's idempotency key (1-64 characters; a UUID is a good choice).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub client_id: String,
-    /// 1-4000 characters.
+    /// 1-4000 characters, not only whitespace.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 4000, pattern = r"\S")
+    )]
     pub content: String,
     #[serde(default)]
     pub content_type: ContentType,
@@ -120,6 +138,7 @@ pub struct TypingRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReadRequest {
     /// Everything up to this `seq` is read. A marker never moves backwards.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub up_to: i64,
 }
 
@@ -143,6 +162,7 @@ pub struct HistoryQuery {
     /// Messages with `seq` above this (catching up). With neither: the newest page.
     pub after: Option<i64>,
     /// 1-500, default 50.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
 }
 
@@ -172,8 +192,10 @@ pub struct ConversationList {
 #[serde(deny_unknown_fields)]
 pub struct NotificationQuery {
     /// Notifications with `seq` above this; with none, the newest page.
+    #[cfg_attr(feature = "openapi", param(minimum = 0))]
     pub after: Option<i64>,
     /// 1-500, default 50.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
 }
 
@@ -195,13 +217,23 @@ pub struct NotificationPage {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateNotification {
     /// 1-1000 user ids.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
     pub users: Vec<String>,
     /// Default `general`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:-]{1,64}$"))]
     pub kind: Option<String>,
     /// 1-200 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 200, pattern = r"\S")
+    )]
     pub title: String,
     /// 1-4000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 4000, pattern = r"\S")
+    )]
     pub message: String,
     /// Any JSON, at most 16 KiB encoded.
     #[serde(default)]
@@ -225,8 +257,16 @@ pub struct NotificationsCreated {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAnnouncement {
     /// 1-200 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 200, pattern = r"\S")
+    )]
     pub title: String,
     /// 1-4000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 4000, pattern = r"\S")
+    )]
     pub message: String,
 }
 
@@ -237,6 +277,7 @@ pub struct CreateAnnouncement {
 pub struct AnnouncementQuery {
     pub after: Option<i64>,
     /// 1-500, default 50.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
 }
 

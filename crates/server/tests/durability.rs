@@ -48,7 +48,7 @@ async fn stomp_sender(url: String, token: String, cid: String, tag: usize, acked
     for n in 0.. {
         let key = format!("stomp-{tag}-{n}");
         let frame = Frame::new(Command::Send)
-            .with_header("destination", &format!("/app/conversations/{cid}/send"))
+            .with_header("destination", format!("/app/conversations/{cid}/send"))
             .with_header("receipt", &key)
             .with_body(json!({"clientId": key, "content": "x"}).to_string());
         let bytes = tidings_stomp::encode_to_bytes(&frame, c.version);

@@ -115,7 +115,7 @@ async fn refresh_tokens_rotate_once_and_expire() {
             None,
             "expired"
         );
-        assert!(s.revoke_refresh_token([4; 32]).await.unwrap() == false);
+        assert!(!s.revoke_refresh_token([4; 32]).await.unwrap());
         s.add_refresh_token(RefreshRecord {
             hash: [5; 32],
             user: "alice".into(),
