@@ -129,17 +129,13 @@ fn page(c: &Connection, cid: &str, range: Range) -> StoreResult<Page<Message>> {
         Range::Before(b, l) => ("seq < ?2 ORDER BY seq DESC", b, l, false),
         Range::After(a, l) => ("seq > ?2 ORDER BY seq ASC", a, l, true),
     };
-    let mut items: Vec<Message> = c
+    let items: Vec<Message> = c
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND {sql} LIMIT ?3"
         ))?
         .query_map(params![cid, bound, i64::from(limit) + 1], from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    if !ascending {
-        items.reverse();
-    }
+    let (items, has_more) = super::trim_page(items, limit, ascending);
     Ok(Page {
         items,
         has_more,

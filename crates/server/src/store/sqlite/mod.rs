@@ -226,6 +226,17 @@ fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// Pages are queried with one row more than asked for, nearest first: this drops the extra
+/// row (it only tells that more exist) and puts the page in ascending order.
+fn trim_page<T>(mut items: Vec<T>, limit: u32, ascending: bool) -> (Vec<T>, bool) {
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    if !ascending {
+        items.reverse();
+    }
+    (items, has_more)
+}
+
 /// Maps "no row" to `None`.
 fn optional<T>(r: rusqlite::Result<T>) -> StoreResult<Option<T>> {
     match r {

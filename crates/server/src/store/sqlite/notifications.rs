@@ -93,17 +93,13 @@ fn list(
         Some(a) => ("seq > ?2 ORDER BY seq ASC", a, true),
         None => ("seq <= ?2 ORDER BY seq DESC", i64::MAX, false),
     };
-    let mut items: Vec<Notification> = c
+    let items: Vec<Notification> = c
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM notifications WHERE user_name = ?1 AND {sql} LIMIT ?3"
         ))?
         .query_map(params![user, bound, i64::from(limit) + 1], from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    if !ascending {
-        items.reverse();
-    }
+    let (items, has_more) = super::trim_page(items, limit, ascending);
     Ok((
         Page {
             items,
@@ -202,18 +198,14 @@ impl AnnouncementStore for SqliteStore {
                 Some(a) => ("seq > ?1 ORDER BY seq ASC", a, true),
                 None => ("seq <= ?1 ORDER BY seq DESC", i64::MAX, false),
             };
-            let mut items: Vec<Announcement> = c
+            let items: Vec<Announcement> = c
                 .prepare_cached(&format!(
                     "SELECT seq, id, title, message, author, created_at FROM announcements
                      WHERE {sql} LIMIT ?2"
                 ))?
                 .query_map(params![bound, i64::from(limit) + 1], announcement)?
                 .collect::<rusqlite::Result<_>>()?;
-            let has_more = items.len() > limit as usize;
-            items.truncate(limit as usize);
-            if !ascending {
-                items.reverse();
-            }
+            let (items, has_more) = super::trim_page(items, limit, ascending);
             Ok(Page {
                 items,
                 has_more,
