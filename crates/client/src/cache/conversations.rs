@@ -1,0 +1,208 @@
+//! Conversations, participants, read markers and presence in the cache.
+
+use super::{Cache, CacheResult, CachedConversation};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use tidings_proto::{Conversation, ConversationKind, Participant, Timestamp};
+
+const COLUMNS: &str = "id, kind, title, created_by, created_at, last_seq, synced_seq, read_seq, muted";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<CachedConversation> {
+    let last_seq: i64 = r.get(5)?;
+    let read_seq: i64 = r.get(7)?;
+    Ok(CachedConversation {
+        id: r.get(0)?,
+        kind: ConversationKind::parse(&r.get::<_, String>(1)?).unwrap_or(ConversationKind::Group),
+        title: r.get(2)?,
+        created_by: r.get(3)?,
+        created_at: Timestamp(r.get(4)?),
+        last_seq,
+        synced_seq: r.get(6)?,
+        read_seq,
+        unread_count: (last_seq - read_seq).max(0),
+        muted: r.get::<_, i64>(8)? != 0,
+        participants: Vec::new(),
+        last_message: None,
+        pending: 0,
+    })
+}
+
+fn complete(conn: &Connection, mut c: CachedConversation) -> CacheResult<CachedConversation> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, display_name, online, read_seq FROM participants
+         WHERE conversation_id = ?1 ORDER BY user_id",
+    )?;
+    c.participants = stmt
+        .query_map([&c.id], |r| {
+            Ok(Participant {
+                id: r.get(0)?,
+                display_name: r.get(1)?,
+                online: r.get::<_, i64>(2)? != 0,
+                read_seq: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    c.last_message = super::messages::latest(conn, &c.id)?;
+    c.pending = conn.query_row(
+        "SELECT count(*) FROM outbox WHERE conversation_id = ?1 AND state IN ('pending', 'sending')",
+        [&c.id],
+        |r| r.get(0),
+    )?;
+    Ok(c)
+}
+
+/// Raises `last_seq` (the server has at least this many messages).
+pub(super) fn raise_last_seq(conn: &Connection, cid: &str, seq: i64, at: i64) -> CacheResult<()> {
+    conn.prepare_cached(
+        "UPDATE conversations SET last_seq = ?2, last_activity = max(last_activity, ?3)
+         WHERE id = ?1 AND last_seq < ?2",
+    )?
+    .execute(params![cid, seq, at])?;
+    Ok(())
+}
+
+/// Moves our own marker forward, locally and as confirmed by the server.
+pub(super) fn own_read(conn: &Connection, cid: &str, seq: i64, confirmed: bool) -> CacheResult<bool> {
+    let moved = conn
+        .prepare_cached("UPDATE conversations SET read_seq = ?2 WHERE id = ?1 AND read_seq < ?2")?
+        .execute(params![cid, seq])?
+        > 0;
+    if confirmed {
+        conn.prepare_cached(
+            "UPDATE conversations SET server_read_seq = ?2 WHERE id = ?1 AND server_read_seq < ?2",
+        )?
+        .execute(params![cid, seq])?;
+    }
+    Ok(moved)
+}
+
+impl Cache {
+    /// Merges a conversation as the server describes it (to the user `me`). Markers and
+    /// `last_seq` only move forward; participants are replaced.
+    pub fn upsert_conversation(&self, c: &Conversation, me: &str) -> CacheResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let last_activity = c
+            .last_message
+            .as_ref()
+            .map_or(c.created_at.millis(), |m| m.created_at.millis());
+        tx.execute(
+            "INSERT INTO conversations (id, kind, title, created_by, created_at, last_seq, read_seq, server_read_seq, last_activity)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET
+               title = excluded.title,
+               last_seq = max(last_seq, excluded.last_seq),
+               read_seq = max(read_seq, excluded.read_seq),
+               server_read_seq = max(server_read_seq, excluded.server_read_seq),
+               last_activity = max(last_activity, excluded.last_activity)",
+            params![
+                c.id,
+                c.kind.as_str(),
+                c.title,
+                c.created_by,
+                c.created_at.millis(),
+                c.last_seq,
+                c.read_seq,
+                last_activity
+            ],
+        )?;
+        tx.execute("DELETE FROM participants WHERE conversation_id = ?1", [&c.id])?;
+        for p in &c.participants {
+            tx.execute(
+                "INSERT INTO participants (conversation_id, user_id, display_name, read_seq, online)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![c.id, p.id, p.display_name, p.read_seq, p.online],
+            )?;
+        }
+        if let Some(m) = &c.last_message {
+            super::messages::insert(&tx, m, me)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every cached conversation, most recently active first.
+    pub fn conversations(&self) -> CacheResult<Vec<CachedConversation>> {
+        let conn = self.conn();
+        let list: Vec<CachedConversation> = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM conversations ORDER BY last_activity DESC, id"
+            ))?
+            .query_map([], from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        list.into_iter().map(|c| complete(&conn, c)).collect()
+    }
+
+    pub fn conversation(&self, id: &str) -> CacheResult<Option<CachedConversation>> {
+        let conn = self.conn();
+        let c = conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM conversations WHERE id = ?1"))?
+            .query_row([id], from_row)
+            .optional()?;
+        c.map(|c| complete(&conn, c)).transpose()
+    }
+
+    /// The user read up to `up_to` here (capped at what exists); `true` if the marker moved.
+    /// The server is told later (see [`Cache::unsynced_reads`]).
+    pub fn mark_read(&self, cid: &str, up_to: i64) -> CacheResult<bool> {
+        let conn = self.conn();
+        let last: Option<i64> = conn
+            .query_row("SELECT last_seq FROM conversations WHERE id = ?1", [cid], |r| r.get(0))
+            .optional()?;
+        match last {
+            Some(last) => own_read(&conn, cid, up_to.min(last), false),
+            None => Ok(false),
+        }
+    }
+
+    /// Conversations whose local read marker is ahead of the server's: (id, marker).
+    pub fn unsynced_reads(&self) -> CacheResult<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, read_seq FROM conversations WHERE read_seq > server_read_seq",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A read receipt from the server: ours moves our marker (confirmed), another user's
+    /// moves that participant's.
+    pub fn apply_read_receipt(&self, cid: &str, user: &str, up_to: i64, me: &str) -> CacheResult<()> {
+        let conn = self.conn();
+        if user == me {
+            own_read(&conn, cid, up_to, true)?;
+        } else {
+            conn.execute(
+                "UPDATE participants SET read_seq = ?3
+                 WHERE conversation_id = ?1 AND user_id = ?2 AND read_seq < ?3",
+                params![cid, user, up_to],
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn set_presence(&self, user: &str, online: bool) -> CacheResult<()> {
+        self.conn().execute(
+            "UPDATE participants SET online = ?2 WHERE user_id = ?1 AND online != ?2",
+            params![user, online],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_muted(&self, cid: &str, muted: bool) -> CacheResult<()> {
+        self.conn().execute(
+            "UPDATE conversations SET muted = ?2 WHERE id = ?1",
+            params![cid, muted],
+        )?;
+        Ok(())
+    }
+
+    /// Conversations with messages known to exist but not cached: (id, synced_seq, last_seq).
+    pub fn gaps(&self) -> CacheResult<Vec<(String, i64, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, synced_seq, last_seq FROM conversations WHERE synced_seq < last_seq ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

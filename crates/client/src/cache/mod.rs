@@ -1,0 +1,199 @@
+//! The local cache: one SQLite file per account (WAL, forward-only migrations) holding
+//! conversations, participants, messages with full-text search (FTS5, kept in step by
+//! triggers so it cannot drift), read markers, notifications, the outbox, sync cursors and a
+//! change feed (a monotonic id per change, written by triggers) that tells an embedding UI
+//! what changed since it last looked.
+//!
+//! Merging is idempotent: messages are unique per conversation and `seq` and per sender and
+//! `clientId`, notifications per id and `seq`; merging the same data twice changes nothing.
+//! `synced_seq` is the end of the contiguous prefix of a conversation that is cached: every
+//! `seq` up to it is here, so catch-up asks the server only for what comes after.
+//!
+//! Locking: one `std::sync::Mutex` around the connection. Every call is a short local
+//! SQLite operation; nothing awaits while holding it.
+
+mod conversations;
+mod messages;
+mod notifications;
+mod outbox;
+mod schema;
+
+pub use messages::SearchHit;
+pub use outbox::{OutboxEntry, OutboxState};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use tidings_proto::{ConversationKind, Message, Participant, Timestamp};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the cache was written by a newer Tidings (schema version {0}); update Tidings or remove the cache")]
+    Newer(usize),
+    #[error("this cache belongs to {0}, not {1}")]
+    OtherAccount(String, String),
+    #[error("cannot create the cache directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type CacheResult<T> = Result<T, CacheError>;
+
+/// A conversation as cached, for display.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedConversation {
+    pub id: String,
+    pub kind: ConversationKind,
+    pub title: Option<String>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub last_seq: i64,
+    pub synced_seq: i64,
+    pub read_seq: i64,
+    pub unread_count: i64,
+    pub muted: bool,
+    pub participants: Vec<Participant>,
+    pub last_message: Option<Message>,
+    /// Messages written here and not yet confirmed by the server.
+    pub pending: i64,
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub id: i64,
+    /// `message`, `conversation`, `notification` or `outbox`.
+    pub kind: String,
+    /// The conversation id (messages, conversations, outbox) or notification id.
+    pub key: String,
+}
+
+/// The cache of one account.
+#[derive(Debug)]
+pub struct Cache {
+    conn: Mutex<Connection>,
+}
+
+impl Cache {
+    /// Opens (creating and migrating as needed) the cache at `path`.
+    pub fn open(path: &Path) -> CacheResult<Cache> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;",
+        )?;
+        schema::migrate(&mut conn)?;
+        Ok(Cache {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Binds the cache to an account (server and user), or checks that it is bound to it.
+    pub fn bind_account(&self, server: &str, user: &str) -> CacheResult<()> {
+        let conn = self.conn();
+        let existing: Option<String> = conn
+            .query_row("SELECT value FROM account WHERE key = 'user'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match existing {
+            Some(u) if u != user => Err(CacheError::OtherAccount(u, user.to_owned())),
+            Some(_) => Ok(()),
+            None => {
+                conn.execute(
+                    "INSERT INTO account (key, value) VALUES ('user', ?1), ('server', ?2)",
+                    params![user, server],
+                )?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The user this cache belongs to, if bound.
+    pub fn account_user(&self) -> CacheResult<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM account WHERE key = 'user'", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// A sync cursor (0 when unset).
+    pub fn cursor(&self, key: &str) -> CacheResult<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM sync WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Changes after `after`, oldest first, at most `limit`.
+    pub fn changes_since(&self, after: i64, limit: u32) -> CacheResult<Vec<Change>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT id, kind, key FROM changes WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+        let rows = stmt.query_map(params![after, limit], |r| {
+            Ok(Change {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                key: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The newest change id (0 when nothing changed yet).
+    pub fn latest_change(&self) -> CacheResult<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))?)
+    }
+
+    /// Drops change-feed entries older than the newest `keep`.
+    pub fn prune_changes(&self, keep: i64) -> CacheResult<()> {
+        self.conn().execute(
+            "DELETE FROM changes WHERE id <= (SELECT coalesce(max(id), 0) FROM changes) - ?1",
+            [keep],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Cache;
+
+    /// A cache in a fresh temporary file (removed with the returned guard).
+    pub struct TempCache {
+        pub cache: Cache,
+        dir: std::path::PathBuf,
+    }
+
+    impl Drop for TempCache {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    pub fn temp_cache(tag: &str) -> TempCache {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tidings-cache-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let cache = Cache::open(&dir.join("cache.db")).expect("open cache");
+        TempCache { cache, dir }
+    }
+}

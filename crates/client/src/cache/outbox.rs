@@ -1,0 +1,222 @@
+//! The outbox: messages written here that the server has not confirmed. Each has a fresh
+//! `clientId`, kept across retries and restarts, so the server stores it once however often
+//! it is sent. States: `pending` (to send when live, at `next_attempt_at`), `sending` (sent,
+//! no receipt yet; back to `pending` if the connection ends), `sent` (the receipt or the
+//! message itself came back), `failed` (refused for good, with the reason).
+
+use super::{Cache, CacheResult};
+use rusqlite::{params, OptionalExtension, Row};
+use tidings_proto::{ContentType, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxState {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl OutboxState {
+    fn parse(s: &str) -> OutboxState {
+        match s {
+            "sending" => OutboxState::Sending,
+            "sent" => OutboxState::Sent,
+            "failed" => OutboxState::Failed,
+            _ => OutboxState::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    pub client_id: String,
+    pub conversation_id: String,
+    pub content: String,
+    pub content_type: ContentType,
+    pub created_at: Timestamp,
+    pub state: OutboxState,
+    pub attempts: i64,
+    pub error: Option<String>,
+    /// The stored message's `seq`, once known.
+    pub seq: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "client_id, conversation_id, content, content_type, created_at, state, attempts, error, seq";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    Ok(OutboxEntry {
+        client_id: r.get(0)?,
+        conversation_id: r.get(1)?,
+        content: r.get(2)?,
+        content_type: ContentType::parse(&r.get::<_, String>(3)?).unwrap_or_default(),
+        created_at: Timestamp(r.get(4)?),
+        state: OutboxState::parse(&r.get::<_, String>(5)?),
+        attempts: r.get(6)?,
+        error: r.get(7)?,
+        seq: r.get(8)?,
+    })
+}
+
+impl Cache {
+    /// Queues a message; returns its `clientId`.
+    pub fn enqueue(&self, cid: &str, content: &str, content_type: ContentType) -> CacheResult<String> {
+        let client_id = uuid::Uuid::new_v4().to_string();
+        self.conn().execute(
+            "INSERT INTO outbox (client_id, conversation_id, content, content_type, created_at, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+            params![client_id, cid, content, content_type.as_str(), Timestamp::now().millis()],
+        )?;
+        Ok(client_id)
+    }
+
+    pub fn outbox_entry(&self, client_id: &str) -> CacheResult<Option<OutboxEntry>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE client_id = ?1"))?
+            .query_row([client_id], from_row)
+            .optional()?)
+    }
+
+    /// Entries not yet confirmed (pending, sending, failed) for a conversation, oldest first.
+    pub fn unconfirmed(&self, cid: &str) -> CacheResult<Vec<OutboxEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE conversation_id = ?1 AND state != 'sent' ORDER BY created_at, client_id"
+        ))?;
+        let rows = stmt.query_map([cid], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Pending entries whose time has come, oldest first.
+    pub fn due(&self, now: Timestamp) -> CacheResult<Vec<OutboxEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1
+             ORDER BY created_at, client_id"
+        ))?;
+        let rows = stmt.query_map([now.millis()], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// When the next pending entry becomes due, if any is waiting.
+    pub fn next_due(&self) -> CacheResult<Option<Timestamp>> {
+        let at: Option<i64> = self.conn().query_row(
+            "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(at.map(Timestamp))
+    }
+
+    pub fn mark_sending(&self, client_id: &str) -> CacheResult<()> {
+        self.conn().execute(
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1
+             WHERE client_id = ?1 AND state = 'pending'",
+            [client_id],
+        )?;
+        Ok(())
+    }
+
+    /// The server confirmed it (a receipt, or the message came back).
+    pub fn mark_sent(&self, client_id: &str, seq: Option<i64>) -> CacheResult<()> {
+        self.conn().execute(
+            "UPDATE outbox SET state = 'sent', seq = coalesce(?2, seq), error = NULL
+             WHERE client_id = ?1 AND state != 'sent'",
+            params![client_id, seq],
+        )?;
+        Ok(())
+    }
+
+    /// Try again at `at` (a temporary refusal, such as a rate limit).
+    pub fn retry_at(&self, client_id: &str, at: Timestamp, error: &str) -> CacheResult<()> {
+        self.conn().execute(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, error = ?3
+             WHERE client_id = ?1 AND state IN ('pending', 'sending')",
+            params![client_id, at.millis(), error],
+        )?;
+        Ok(())
+    }
+
+    /// Refused for good (invalid, forbidden): kept, with the reason, for the user to see.
+    pub fn mark_failed(&self, client_id: &str, error: &str) -> CacheResult<()> {
+        self.conn().execute(
+            "UPDATE outbox SET state = 'failed', error = ?2 WHERE client_id = ?1 AND state != 'sent'",
+            params![client_id, error],
+        )?;
+        Ok(())
+    }
+
+    /// The connection ended: whatever was in flight is pending again (same `clientId`).
+    pub fn requeue_sending(&self) -> CacheResult<usize> {
+        Ok(self
+            .conn()
+            .execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'", [])?)
+    }
+
+    /// Puts a failed entry back in the queue (the user asked to retry).
+    pub fn retry_failed(&self, client_id: &str) -> CacheResult<bool> {
+        Ok(self.conn().execute(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = 0, error = NULL
+             WHERE client_id = ?1 AND state = 'failed'",
+            [client_id],
+        )? > 0)
+    }
+
+    /// How many entries are pending or in flight.
+    pub fn outbox_waiting(&self) -> CacheResult<i64> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::testing::temp_cache;
+
+    #[test]
+    fn an_entry_goes_pending_sending_pending_sent() {
+        let t = temp_cache("outbox");
+        let c = &t.cache;
+        let id = c.enqueue("c1", "hello", ContentType::Text).unwrap();
+        assert_eq!(c.due(Timestamp::now()).unwrap().len(), 1);
+        c.mark_sending(&id).unwrap();
+        assert!(c.due(Timestamp::now()).unwrap().is_empty());
+        assert_eq!(c.requeue_sending().unwrap(), 1);
+        let e = c.outbox_entry(&id).unwrap().unwrap();
+        assert_eq!((e.state, e.attempts), (OutboxState::Pending, 1));
+        c.retry_at(&id, Timestamp(i64::MAX - 1), "rate limited").unwrap();
+        assert!(c.due(Timestamp::now()).unwrap().is_empty());
+        assert_eq!(c.next_due().unwrap(), Some(Timestamp(i64::MAX - 1)));
+        c.mark_sent(&id, Some(7)).unwrap();
+        let e = c.outbox_entry(&id).unwrap().unwrap();
+        assert_eq!((e.state, e.seq), (OutboxState::Sent, Some(7)));
+        assert_eq!(c.outbox_waiting().unwrap(), 0);
+    }
+
+    #[test]
+    fn the_echo_of_our_own_message_confirms_its_entry() {
+        let t = temp_cache("echo");
+        let c = &t.cache;
+        let id = c.enqueue("c1", "hello", ContentType::Text).unwrap();
+        let m = tidings_proto::Message {
+            id: "m1".into(),
+            conversation_id: "c1".into(),
+            seq: 4,
+            sender_id: "me".into(),
+            client_id: id.clone(),
+            content: "hello".into(),
+            content_type: ContentType::Text,
+            created_at: Timestamp(1),
+        };
+        c.insert_messages(&[m], "me").unwrap();
+        assert_eq!(c.outbox_entry(&id).unwrap().unwrap().state, OutboxState::Sent);
+        assert!(c.unconfirmed("c1").unwrap().is_empty());
+    }
+}

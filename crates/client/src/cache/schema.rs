@@ -1,0 +1,138 @@
+//! The cache schema as forward-only migrations numbered by `PRAGMA user_version`.
+//! Never edit a migration that has shipped: add the next one.
+
+use super::CacheError;
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the account, conversations, messages with full-text search, notifications, the
+    // outbox, sync cursors and the change feed.
+    "
+    CREATE TABLE account (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE conversations (
+        id              TEXT PRIMARY KEY NOT NULL,
+        kind            TEXT NOT NULL,
+        title           TEXT,
+        created_by      TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        last_seq        INTEGER NOT NULL DEFAULT 0,  -- the highest seq known to exist
+        synced_seq      INTEGER NOT NULL DEFAULT 0,  -- every seq up to here is cached
+        read_seq        INTEGER NOT NULL DEFAULT 0,  -- our marker, possibly ahead of the server
+        server_read_seq INTEGER NOT NULL DEFAULT 0,  -- our marker as the server has it
+        last_activity   INTEGER NOT NULL DEFAULT 0,
+        muted           INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE participants (
+        conversation_id TEXT NOT NULL,
+        user_id         TEXT NOT NULL,
+        display_name    TEXT NOT NULL,
+        read_seq        INTEGER NOT NULL DEFAULT 0,
+        online          INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (conversation_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE messages (
+        rowid           INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        id              TEXT NOT NULL,
+        sender_id       TEXT NOT NULL,
+        client_id       TEXT NOT NULL,
+        content         TEXT NOT NULL,
+        content_type    TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        UNIQUE (conversation_id, seq),
+        UNIQUE (sender_id, client_id)
+    );
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content = 'messages', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+        INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
+    END;
+    CREATE TABLE notifications (
+        id              TEXT PRIMARY KEY NOT NULL,
+        seq             INTEGER UNIQUE,             -- the server's per-user seq; NULL for other sources
+        source          TEXT NOT NULL,              -- 'tidings', or the destination it came from
+        kind            TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        message         TEXT NOT NULL,
+        data            TEXT,
+        conversation_id TEXT,
+        url             TEXT,
+        is_read         INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL
+    );
+    CREATE INDEX notifications_by_time ON notifications (created_at);
+    CREATE TABLE outbox (
+        client_id       TEXT PRIMARY KEY NOT NULL,
+        conversation_id TEXT NOT NULL,
+        content         TEXT NOT NULL,
+        content_type    TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        error           TEXT,
+        seq             INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+    CREATE TABLE sync (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value INTEGER NOT NULL
+    );
+    CREATE TABLE changes (
+        id   INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        key  TEXT NOT NULL
+    );
+    CREATE TRIGGER changes_message AFTER INSERT ON messages BEGIN
+        INSERT INTO changes (kind, key) VALUES ('message', new.conversation_id);
+    END;
+    CREATE TRIGGER changes_conversation_insert AFTER INSERT ON conversations BEGIN
+        INSERT INTO changes (kind, key) VALUES ('conversation', new.id);
+    END;
+    CREATE TRIGGER changes_conversation_update AFTER UPDATE ON conversations BEGIN
+        INSERT INTO changes (kind, key) VALUES ('conversation', new.id);
+    END;
+    CREATE TRIGGER changes_participant AFTER UPDATE ON participants BEGIN
+        INSERT INTO changes (kind, key) VALUES ('conversation', new.conversation_id);
+    END;
+    CREATE TRIGGER changes_notification_insert AFTER INSERT ON notifications BEGIN
+        INSERT INTO changes (kind, key) VALUES ('notification', new.id);
+    END;
+    CREATE TRIGGER changes_notification_update AFTER UPDATE ON notifications BEGIN
+        INSERT INTO changes (kind, key) VALUES ('notification', new.id);
+    END;
+    CREATE TRIGGER changes_outbox_insert AFTER INSERT ON outbox BEGIN
+        INSERT INTO changes (kind, key) VALUES ('outbox', new.conversation_id);
+    END;
+    CREATE TRIGGER changes_outbox_update AFTER UPDATE ON outbox BEGIN
+        INSERT INTO changes (kind, key) VALUES ('outbox', new.conversation_id);
+    END;
+    ",
+];
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
+    let current = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(CacheError::Newer(current));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! The Tidings desktop engine without a window: the live connection (STOMP 1.2 over
+//! WebSocket), the local SQLite cache, catch-up over REST, and the outbox. The desktop shell
+//! and the `tidings` command-line client both embed it.
+
+pub mod cache;
