@@ -3,3 +3,10 @@
 //! and the `tidings` command-line client both embed it.
 
 pub mod cache;
+pub mod backoff;
+pub mod connection;
+pub mod error;
+pub mod http;
+pub mod tls;
+
+pub use error::{ClientError, ClientResult};

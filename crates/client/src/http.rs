@@ -1,0 +1,222 @@
+//! The Tidings REST API as the engine uses it: sign-in, conversations, history and
+//! notifications for catch-up, the REST fallback for sending, read markers, and notifying
+//! users with a service token. Errors are sorted into [`ClientError`] kinds.
+
+use crate::error::{ClientError, ClientResult};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tidings_proto::api::{
+    ConversationList, CreateConversation, CreateNotification, ErrorBody, LoginRequest, MessagePage,
+    NotificationPage, NotificationsCreated, ReadRequest, ReadState, RefreshRequest, SendMessage,
+    TokenResponse, User,
+};
+use tidings_proto::{Conversation, Message};
+
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A REST client for one server. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Api {
+    base: Arc<str>,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// `base` is the server's HTTP origin (`https://chat.example.com`).
+    pub fn new(base: &str, tls: Arc<rustls::ClientConfig>) -> ClientResult<Api> {
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Api {
+            base: base.trim_end_matches('/').into(),
+            http,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> ClientResult<T> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(self.base.to_string(), describe(&e)))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| ClientError::Unreachable(self.base.to_string(), describe(&e)))?;
+        if status.is_success() {
+            let text = if text.is_empty() { "null" } else { &text };
+            return serde_json::from_str(text)
+                .map_err(|e| ClientError::Server(format!("unreadable answer to {path}: {e}")));
+        }
+        let err: Option<ErrorBody> = serde_json::from_str(&text).ok();
+        let (code, message) = match err {
+            Some(e) => (e.error, e.message),
+            None => ("http".to_owned(), format!("{status} from {path}")),
+        };
+        match status.as_u16() {
+            401 => Err(ClientError::Unauthorized(message)),
+            s if s >= 500 => Err(ClientError::Server(message)),
+            s => Err(ClientError::Refused {
+                status: s,
+                code,
+                message,
+            }),
+        }
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> ClientResult<TokenResponse> {
+        let body = LoginRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        self.call(reqwest::Method::POST, "/api/auth/login", None, Some(&body))
+            .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> ClientResult<TokenResponse> {
+        let body = RefreshRequest {
+            refresh_token: refresh_token.to_owned(),
+        };
+        self.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&body))
+            .await
+    }
+
+    pub async fn logout(&self, refresh_token: &str) -> ClientResult<()> {
+        let body = RefreshRequest {
+            refresh_token: refresh_token.to_owned(),
+        };
+        self.call(reqwest::Method::POST, "/api/auth/logout", None, Some(&body))
+            .await
+    }
+
+    pub async fn me(&self, token: &str) -> ClientResult<User> {
+        self.call::<(), _>(reqwest::Method::GET, "/api/users/me", Some(token), None)
+            .await
+    }
+
+    pub async fn conversations(&self, token: &str) -> ClientResult<Vec<Conversation>> {
+        let list: ConversationList = self
+            .call::<(), _>(reqwest::Method::GET, "/api/conversations", Some(token), None)
+            .await?;
+        Ok(list.conversations)
+    }
+
+    pub async fn create_conversation(
+        &self,
+        token: &str,
+        req: &CreateConversation,
+    ) -> ClientResult<Conversation> {
+        self.call(reqwest::Method::POST, "/api/conversations", Some(token), Some(req))
+            .await
+    }
+
+    /// Messages with `seq > after`, ascending.
+    pub async fn history_after(
+        &self,
+        token: &str,
+        cid: &str,
+        after: i64,
+        limit: u32,
+    ) -> ClientResult<MessagePage> {
+        let path = format!(
+            "/api/conversations/{}/messages?after={after}&limit={limit}",
+            encode(cid)
+        );
+        self.call::<(), _>(reqwest::Method::GET, &path, Some(token), None)
+            .await
+    }
+
+    pub async fn notifications_after(
+        &self,
+        token: &str,
+        after: i64,
+        limit: u32,
+    ) -> ClientResult<NotificationPage> {
+        let path = format!("/api/notifications?after={after}&limit={limit}");
+        self.call::<(), _>(reqwest::Method::GET, &path, Some(token), None)
+            .await
+    }
+
+    pub async fn send(&self, token: &str, cid: &str, msg: &SendMessage) -> ClientResult<Message> {
+        let path = format!("/api/conversations/{}/messages", encode(cid));
+        self.call(reqwest::Method::POST, &path, Some(token), Some(msg))
+            .await
+    }
+
+    pub async fn read(&self, token: &str, cid: &str, up_to: i64) -> ClientResult<ReadState> {
+        let path = format!("/api/conversations/{}/read", encode(cid));
+        self.call(
+            reqwest::Method::POST,
+            &path,
+            Some(token),
+            Some(&ReadRequest { up_to }),
+        )
+        .await
+    }
+
+    pub async fn mark_notification_read(&self, token: &str, id: &str) -> ClientResult<()> {
+        let path = format!("/api/notifications/{}/read", encode(id));
+        let _: serde_json::Value = self
+            .call::<(), _>(reqwest::Method::POST, &path, Some(token), None)
+            .await?;
+        Ok(())
+    }
+
+    /// Notifies users (needs the service token, or an admin's access token).
+    pub async fn notify(
+        &self,
+        token: &str,
+        req: &CreateNotification,
+    ) -> ClientResult<NotificationsCreated> {
+        self.call(reqwest::Method::POST, "/api/notifications", Some(token), Some(req))
+            .await
+    }
+}
+
+/// The error and its causes in one line (reqwest's top-level text alone says little).
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+/// Percent-encodes a path segment (ids are opaque strings).
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
