@@ -220,3 +220,51 @@ fn encode(segment: &str) -> String {
     }
     out
 }
+
+/// Logs in to another server's REST endpoint (`POST url` with `{"username", "password"}`)
+/// and returns the token found at `token_field` (a field name or a JSON pointer).
+pub async fn login_anywhere(
+    url: &str,
+    username: &str,
+    password: &str,
+    token_field: &str,
+    tls: &Arc<rustls::ClientConfig>,
+) -> ClientResult<String> {
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls((**tls).clone())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
+    let resp = http
+        .post(url)
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .map_err(|e| ClientError::Unreachable(url.to_owned(), describe(&e)))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| ClientError::Unreachable(url.to_owned(), describe(&e)))?;
+    match status.as_u16() {
+        200..=299 => {}
+        401 | 403 => {
+            return Err(ClientError::Unauthorized(format!(
+                "{url} refused the login ({status})"
+            )))
+        }
+        s if s >= 500 => return Err(ClientError::Server(format!("{url} answered {status}"))),
+        s => {
+            return Err(ClientError::Refused {
+                status: s,
+                code: "login".into(),
+                message: format!("{url} answered {status}"),
+            })
+        }
+    }
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ClientError::Server(format!("{url} answered something that is not JSON: {e}")))?;
+    crate::profile::field(&v, token_field).ok_or_else(|| {
+        ClientError::Config(format!("the login answer from {url} has no {token_field:?}"))
+    })
+}

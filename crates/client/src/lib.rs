@@ -5,8 +5,10 @@
 pub mod cache;
 pub mod backoff;
 pub mod connection;
+pub mod engine;
 pub mod error;
 pub mod http;
+pub mod profile;
 pub mod tls;
 
 pub use error::{ClientError, ClientResult};

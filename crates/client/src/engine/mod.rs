@@ -1,0 +1,304 @@
+//! The engine: one task that owns the connection to a server and keeps the cache in step
+//! with it, for whoever embeds it (the desktop shell, the `tidings` CLI, tests).
+//!
+//! - It connects (STOMP over WebSocket, heart-beats both ways), subscribes, and catches up
+//!   over REST after every (re)connect; live frames that arrive meanwhile are merged too,
+//!   so nothing is lost and, merging being idempotent, nothing doubled.
+//! - A live message whose `seq` leaves a gap makes it fetch the missing range at once.
+//! - It sends the outbox (messages written offline) with receipts, with the same `clientId`
+//!   on every attempt, so the server stores each once; and pushes read markers.
+//! - After a failure it reconnects with exponential backoff and full jitter (about 1 s
+//!   doubling to 30 s), at once when told the network came back ([`Engine::nudge`]).
+//! - It refreshes the access token before it expires; a refresh refused for good is the
+//!   [`EngineState::SignedOut`] state, not a retry loop.
+//!
+//! It reports its state on a watch channel, every event it receives on a broadcast channel,
+//! and the cache's latest change id whenever it wrote to the cache.
+
+mod auth;
+mod catchup;
+mod live;
+mod run;
+
+pub use auth::{MemoryRefreshStore, RefreshStore};
+
+use crate::backoff::Backoff;
+use crate::cache::Cache;
+use crate::error::ClientResult;
+use crate::profile::Profile;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tidings_proto::{ContentType, Envelope, Timestamp};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+/// What the engine is doing, for a banner that tells the truth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum EngineState {
+    Connecting,
+    /// Connected; fetching what was missed (`done` of `total` messages and notifications).
+    #[serde(rename_all = "camelCase")]
+    CatchingUp { done: u64, total: u64 },
+    Live,
+    /// Waiting to try again at `at` (attempt `attempt`), after `reason`.
+    #[serde(rename_all = "camelCase")]
+    Reconnecting {
+        at: Timestamp,
+        attempt: u32,
+        reason: String,
+    },
+    /// Told that there is no network; waiting for it to come back.
+    Offline,
+    /// The credentials were refused for good; waiting for a new sign-in.
+    #[serde(rename_all = "camelCase")]
+    SignedOut { reason: String },
+    Stopped,
+}
+
+/// The server to keep in step with.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Tidings(TidingsServer),
+    /// Another STOMP server, through a connection profile: its messages become
+    /// notifications.
+    Profile(Profile),
+}
+
+/// A Tidings server and the account on it.
+#[derive(Debug, Clone)]
+pub struct TidingsServer {
+    /// HTTP origin, e.g. `http://127.0.0.1:8080`.
+    pub http: String,
+    /// WebSocket URL, e.g. `ws://127.0.0.1:8080/ws`.
+    pub ws: String,
+    /// The signed-in user (the login name).
+    pub user: String,
+    /// Where the refresh token is kept (it changes on every refresh).
+    pub refresh: Arc<dyn RefreshStore>,
+    /// An access token already in hand (just after login) and its lifetime.
+    pub access: Option<(String, Duration)>,
+}
+
+impl TidingsServer {
+    /// The WebSocket URL of a Tidings server at this HTTP origin.
+    pub fn ws_url(http: &str) -> String {
+        let base = http.trim_end_matches('/');
+        let ws = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base.to_owned()
+        };
+        format!("{ws}/ws")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub target: Target,
+    pub tls: Arc<rustls::ClientConfig>,
+    /// How often we offer to send heart-beats and want to receive them.
+    pub heart_beat: Duration,
+    pub backoff: Backoff,
+    /// Messages sent and not yet confirmed at once.
+    pub send_window: usize,
+}
+
+impl EngineConfig {
+    pub fn new(target: Target, tls: Arc<rustls::ClientConfig>) -> EngineConfig {
+        EngineConfig {
+            target,
+            tls,
+            heart_beat: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            send_window: 32,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Command {
+    /// The cache has something new to send (outbox, read marker).
+    Poke,
+    Focus(Option<String>),
+    Typing(String, bool),
+    Network(bool),
+    Nudge,
+    Reauth(Option<(String, Duration)>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The handle to a running engine. Dropping it stops the engine.
+#[derive(Debug)]
+pub struct Engine {
+    cmd: mpsc::Sender<Command>,
+    state: watch::Receiver<EngineState>,
+    events: broadcast::Sender<Arc<Envelope>>,
+    changed: watch::Receiver<i64>,
+    cache: Arc<Cache>,
+    me: Option<String>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the engine on the current tokio runtime.
+    pub fn start(config: EngineConfig, cache: Arc<Cache>) -> ClientResult<Engine> {
+        let me = match &config.target {
+            Target::Tidings(t) => {
+                cache.bind_account(&t.http, &t.user)?;
+                Some(t.user.clone())
+            }
+            Target::Profile(_) => None,
+        };
+        let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let (state_tx, state_rx) = watch::channel(EngineState::Connecting);
+        let (events, _) = broadcast::channel(1024);
+        let (changed_tx, changed_rx) = watch::channel(cache.latest_change()?);
+        let runner = run::Runner::new(
+            config,
+            cache.clone(),
+            cmd_rx,
+            state_tx,
+            events.clone(),
+            changed_tx,
+        )?;
+        let task = tokio::spawn(runner.run());
+        Ok(Engine {
+            cmd: cmd_tx,
+            state: state_rx,
+            events,
+            changed: changed_rx,
+            cache,
+            me,
+            task: Some(task),
+        })
+    }
+
+    pub fn cache(&self) -> &Arc<Cache> {
+        &self.cache
+    }
+
+    /// The signed-in user (Tidings targets).
+    pub fn user(&self) -> Option<&str> {
+        self.me.as_deref()
+    }
+
+    pub fn state(&self) -> watch::Receiver<EngineState> {
+        self.state.clone()
+    }
+
+    /// Every event received from the server, as it arrives.
+    pub fn events(&self) -> broadcast::Receiver<Arc<Envelope>> {
+        self.events.subscribe()
+    }
+
+    /// The cache's latest change id, updated whenever the engine wrote to it.
+    pub fn changed(&self) -> watch::Receiver<i64> {
+        self.changed.clone()
+    }
+
+    fn command(&self, c: Command) {
+        // A full inbox only happens when the engine is far behind; a dropped poke is
+        // repaired by the next one, and state commands are repeated by their callers.
+        let _ = self.cmd.try_send(c);
+    }
+
+    /// Writes a message into the outbox (shown as pending at once) and has it sent when
+    /// live. Returns its `clientId`.
+    pub fn send(&self, cid: &str, content: &str, content_type: ContentType) -> ClientResult<String> {
+        crate::engine::live::check_content(content)?;
+        let id = self.cache.enqueue(cid, content, content_type)?;
+        self.command(Command::Poke);
+        Ok(id)
+    }
+
+    /// Marks a conversation read up to `up_to` here at once, and on the server when live.
+    pub fn mark_read(&self, cid: &str, up_to: i64) -> ClientResult<bool> {
+        let moved = self.cache.mark_read(cid, up_to)?;
+        if moved {
+            self.command(Command::Poke);
+        }
+        Ok(moved)
+    }
+
+    /// Puts a failed outbox entry back in the queue.
+    pub fn retry(&self, client_id: &str) -> ClientResult<bool> {
+        let again = self.cache.retry_failed(client_id)?;
+        self.command(Command::Poke);
+        Ok(again)
+    }
+
+    /// The conversation on screen: its typing indicators and read receipts are followed.
+    pub fn focus(&self, cid: Option<&str>) {
+        self.command(Command::Focus(cid.map(str::to_owned)));
+    }
+
+    /// Tells the conversation that the user is (or stopped) typing; dropped when not live.
+    pub fn typing(&self, cid: &str, typing: bool) {
+        self.command(Command::Typing(cid.to_owned(), typing));
+    }
+
+    /// The operating system says the network went away (`false`) or came back (`true`).
+    pub fn set_network(&self, up: bool) {
+        self.command(Command::Network(up));
+    }
+
+    /// Something suggests the connection may be stale or possible again (the machine woke
+    /// up): check now instead of waiting.
+    pub fn nudge(&self) {
+        self.command(Command::Nudge);
+    }
+
+    /// After signing in again: new credentials are in the refresh store (and maybe an
+    /// access token); leave the signed-out state.
+    pub fn reauthenticate(&self, access: Option<(String, Duration)>) {
+        self.command(Command::Reauth(access));
+    }
+
+    /// Waits until the engine is live and has nothing left to send, or `limit` passes.
+    /// Returns the state it ended in.
+    pub async fn settle(&self, limit: Duration) -> EngineState {
+        let mut state = self.state.clone();
+        let mut changed = self.changed.clone();
+        let work = async {
+            loop {
+                let s = state.borrow_and_update().clone();
+                let idle = self.cache.outbox_waiting().map(|n| n == 0).unwrap_or(false);
+                match s {
+                    EngineState::Live if idle => return s,
+                    EngineState::SignedOut { .. } | EngineState::Stopped => return s,
+                    _ => {}
+                }
+                tokio::select! {
+                    r = state.changed() => if r.is_err() { return EngineState::Stopped },
+                    r = changed.changed() => if r.is_err() { return EngineState::Stopped },
+                }
+            }
+        };
+        match tokio::time::timeout(limit, work).await {
+            Ok(s) => s,
+            Err(_) => self.state.borrow().clone(),
+        }
+    }
+
+    /// Stops the engine and waits for it.
+    pub async fn shutdown(mut self) {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

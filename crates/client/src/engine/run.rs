@@ -1,0 +1,530 @@
+//! The engine task: connect, live, fail, wait, again; until told to stop.
+
+use super::auth::Tokens;
+use super::catchup::{Progress, Sync};
+use super::{Command, EngineConfig, EngineState, Target};
+use crate::backoff::Backoff;
+use crate::cache::Cache;
+use crate::connection::{self, ConnError, ConnectOptions, FrameSender};
+use crate::error::{ClientError, ClientResult};
+use crate::http::Api;
+use crate::profile::{secret, Profile, ProfileAuth, TokenHeader};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tidings_proto::{Envelope, Timestamp};
+use tidings_stomp::{Command as Stomp, Frame, HeartBeat};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+/// How long opening a connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a liveness probe (after a nudge) may wait for its receipt.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a connected session ended.
+#[derive(Debug)]
+pub(super) enum Ended {
+    Shutdown(Option<oneshot::Sender<()>>),
+    SignedOut(String),
+    Failed(String),
+    NetworkDown,
+}
+
+/// Work running beside the connection, reporting back.
+#[derive(Debug)]
+pub(super) enum Background {
+    CatchUp(Progress),
+    CatchUpDone(ClientResult<()>),
+    Repaired(String, ClientResult<u64>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Runner {
+    pub(super) config: EngineConfig,
+    pub(super) cache: Arc<Cache>,
+    cmds: mpsc::Receiver<Command>,
+    state: watch::Sender<EngineState>,
+    pub(super) events: broadcast::Sender<Arc<Envelope>>,
+    changed: watch::Sender<i64>,
+    backoff: Backoff,
+    pub(super) focus: Option<String>,
+    network_up: bool,
+    /// Tidings targets: the REST side.
+    pub(super) sync: Option<Sync>,
+    pub(super) me: String,
+}
+
+/// What one connected session keeps.
+#[derive(Debug, Default)]
+pub(super) struct Live {
+    pub(super) sender: Option<FrameSender>,
+    /// Outbox receipts in flight: receipt id → clientId.
+    pub(super) sending: HashMap<String, String>,
+    /// Read markers sent and not yet confirmed: (conversation, seq).
+    pub(super) reading: HashSet<(String, i64)>,
+    pub(super) catching_up: bool,
+    /// Conversations being repaired (a gap in the live stream).
+    pub(super) repairing: HashSet<String>,
+    pub(super) subscribed: bool,
+    pub(super) focused_sub: Option<String>,
+    pub(super) probe_deadline: Option<tokio::time::Instant>,
+    pub(super) next_receipt: u64,
+    /// Something may be ready to send (a poke, a receipt freed the window, a timer).
+    pub(super) dirty: bool,
+}
+
+impl Runner {
+    pub(super) fn new(
+        config: EngineConfig,
+        cache: Arc<Cache>,
+        cmds: mpsc::Receiver<Command>,
+        state: watch::Sender<EngineState>,
+        events: broadcast::Sender<Arc<Envelope>>,
+        changed: watch::Sender<i64>,
+    ) -> ClientResult<Runner> {
+        let (sync, me) = match &config.target {
+            Target::Tidings(t) => {
+                let api = Api::new(&t.http, config.tls.clone())?;
+                let tokens = Arc::new(Tokens::new(api.clone(), t.refresh.clone(), t.access.clone()));
+                (
+                    Some(Sync {
+                        api,
+                        tokens,
+                        cache: cache.clone(),
+                        me: t.user.clone(),
+                    }),
+                    t.user.clone(),
+                )
+            }
+            Target::Profile(p) => {
+                p.validate()?;
+                (None, String::new())
+            }
+        };
+        Ok(Runner {
+            backoff: config.backoff.clone(),
+            config,
+            cache,
+            cmds,
+            state,
+            events,
+            changed,
+            focus: None,
+            network_up: true,
+            sync,
+            me,
+        })
+    }
+
+    pub(super) fn set_state(&self, s: EngineState) {
+        self.state.send_if_modified(|old| {
+            if *old == s {
+                false
+            } else {
+                *old = s;
+                true
+            }
+        });
+    }
+
+    /// Tells watchers that the cache changed.
+    pub(super) fn touched(&self) {
+        if let Ok(id) = self.cache.latest_change() {
+            self.changed.send_if_modified(|old| {
+                let newer = id > *old;
+                if newer {
+                    *old = id;
+                }
+                newer
+            });
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let done: Option<oneshot::Sender<()>> = loop {
+            if !self.network_up {
+                self.set_state(EngineState::Offline);
+                if let Some(stop) = self.wait(None).await {
+                    break stop;
+                }
+                continue;
+            }
+            self.set_state(EngineState::Connecting);
+            match self.session().await {
+                Ended::Shutdown(stop) => break stop,
+                Ended::NetworkDown => continue,
+                Ended::SignedOut(reason) => {
+                    tracing::info!(%reason, "signed out");
+                    self.set_state(EngineState::SignedOut { reason });
+                    if let Some(stop) = self.wait_for_reauth().await {
+                        break stop;
+                    }
+                }
+                Ended::Failed(reason) => {
+                    let attempt = self.backoff.attempts() + 1;
+                    let delay = self.backoff.next_delay(rand::random());
+                    let at = Timestamp(Timestamp::now().millis() + delay.as_millis() as i64);
+                    tracing::info!(%reason, ?delay, attempt, "connection lost; reconnecting");
+                    self.set_state(EngineState::Reconnecting { at, attempt, reason });
+                    if let Some(stop) = self.wait(Some(delay)).await {
+                        break stop;
+                    }
+                }
+            }
+        };
+        let _ = self.cache.requeue_sending();
+        self.set_state(EngineState::Stopped);
+        if let Some(d) = done {
+            let _ = d.send(());
+        }
+    }
+
+    /// Waits out a delay (or, with `None`, until the network is back), handling commands.
+    /// `Some` when told to stop.
+    async fn wait(&mut self, delay: Option<Duration>) -> Option<Option<oneshot::Sender<()>>> {
+        let sleep = async {
+            match delay {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return None,
+                cmd = self.cmds.recv() => match cmd {
+                    None => return Some(None),
+                    Some(Command::Shutdown(tx)) => return Some(Some(tx)),
+                    Some(Command::Network(up)) => {
+                        self.network_up = up;
+                        if up {
+                            self.backoff.reset();
+                            return None;
+                        }
+                        if delay.is_some() {
+                            return None;
+                        }
+                    }
+                    Some(Command::Nudge) if self.network_up => return None,
+                    Some(Command::Focus(f)) => self.focus = f,
+                    Some(Command::Reauth(a)) => {
+                        if let Some(s) = &self.sync {
+                            s.tokens.replace(a).await;
+                        }
+                        return None;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    async fn wait_for_reauth(&mut self) -> Option<Option<oneshot::Sender<()>>> {
+        loop {
+            match self.cmds.recv().await {
+                None => return Some(None),
+                Some(Command::Shutdown(tx)) => return Some(Some(tx)),
+                Some(Command::Reauth(a)) => {
+                    if let Some(s) = &self.sync {
+                        s.tokens.replace(a).await;
+                    }
+                    self.backoff.reset();
+                    return None;
+                }
+                Some(Command::Network(up)) => self.network_up = up,
+                Some(Command::Focus(f)) => self.focus = f,
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// `CONNECT` headers and the URL for this target.
+    async fn connect_options(&self) -> Result<ConnectOptions, Ended> {
+        let hb = self.config.heart_beat.as_millis() as u64;
+        let (url, headers, hb) = match &self.config.target {
+            Target::Tidings(t) => {
+                let sync = self.sync.as_ref().ok_or_else(|| Ended::Failed("no REST client".into()))?;
+                let token = sync.tokens.get().await.map_err(classify)?;
+                (t.ws.clone(), vec![("Authorization".to_owned(), format!("Bearer {token}"))], hb)
+            }
+            Target::Profile(p) => {
+                let headers = profile_headers(p, &self.config.tls).await.map_err(classify)?;
+                (p.url.clone(), headers, p.stomp.heart_beat_ms)
+            }
+        };
+        Ok(ConnectOptions {
+            url,
+            headers,
+            heart_beat: HeartBeat {
+                send_ms: hb,
+                receive_ms: hb,
+            },
+            tls: self.config.tls.clone(),
+            timeout: CONNECT_TIMEOUT,
+        })
+    }
+
+    /// One connected lifetime: connect, subscribe, catch up, stay live until it ends.
+    async fn session(&mut self) -> Ended {
+        let opts = match self.connect_options().await {
+            Ok(o) => o,
+            Err(e) => return e,
+        };
+        let mut conn = match connection::connect(&opts).await {
+            Ok(c) => c,
+            Err(ConnError::Refused { message, .. }) => {
+                // The token may have been revoked or expired meanwhile: get a fresh one
+                // next time; a refusal of a fresh one shows up as a refresh failure.
+                if let Some(s) = &self.sync {
+                    s.tokens.invalidate().await;
+                }
+                return Ended::Failed(format!("the server refused the connection: {message}"));
+            }
+            Err(e) => return Ended::Failed(e.to_string()),
+        };
+        self.backoff.reset();
+        let _ = self.cache.requeue_sending();
+        let mut live = Live {
+            sender: Some(conn.sender()),
+            ..Live::default()
+        };
+        if let Err(e) = self.subscribe(&mut live).await {
+            return Ended::Failed(e.to_string());
+        }
+        let (bg_tx, mut bg_rx) = mpsc::channel::<Background>(64);
+        let mut outbox_timer: Option<tokio::time::Instant> = None;
+        loop {
+            let next_due = async {
+                match outbox_timer {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let probe = async {
+                match live.probe_deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                frame = conn.next_frame() => match frame {
+                    Ok(f) => {
+                        if let Err(e) = self.on_frame(f, &mut live, &bg_tx).await {
+                            return Ended::Failed(e.to_string());
+                        }
+                    }
+                    Err(e) => return Ended::Failed(e.to_string()),
+                },
+                cmd = self.cmds.recv() => match cmd {
+                    None => return Ended::Shutdown(None),
+                    Some(Command::Shutdown(tx)) => return Ended::Shutdown(Some(tx)),
+                    Some(Command::Network(false)) => {
+                        self.network_up = false;
+                        return Ended::NetworkDown;
+                    }
+                    Some(Command::Network(true)) => {}
+                    Some(Command::Nudge) => self.probe(&mut live).await,
+                    Some(Command::Poke) => live.dirty = true,
+                    Some(Command::Focus(f)) => {
+                        self.focus = f;
+                        if let Err(e) = self.follow_focus(&mut live).await {
+                            return Ended::Failed(e.to_string());
+                        }
+                    }
+                    Some(Command::Typing(cid, typing)) => self.send_typing(&live, &cid, typing).await,
+                    Some(Command::Reauth(a)) => {
+                        if let Some(s) = &self.sync {
+                            s.tokens.replace(a).await;
+                        }
+                    }
+                },
+                Some(bg) = bg_rx.recv() => {
+                    if let Err(reason) = self.on_background(bg, &mut live, &bg_tx) {
+                        return reason;
+                    }
+                },
+                _ = next_due => live.dirty = true,
+                _ = probe => return Ended::Failed("no answer to a liveness check".into()),
+            }
+            // Catch-up first; the outbox and read markers follow it.
+            if live.subscribed && !live.catching_up && live.dirty {
+                live.dirty = false;
+                if let Err(e) = self.flush(&mut live).await {
+                    return Ended::Failed(e.to_string());
+                }
+                outbox_timer = self.next_outbox_wakeup();
+            }
+        }
+    }
+
+    /// Starts the REST catch-up beside the live connection.
+    pub(super) fn start_catch_up(&self, live: &mut Live, bg: &mpsc::Sender<Background>) {
+        let Some(sync) = self.sync.clone() else {
+            self.set_state(EngineState::Live);
+            return;
+        };
+        live.catching_up = true;
+        self.set_state(EngineState::CatchingUp { done: 0, total: 0 });
+        let bg = bg.clone();
+        tokio::spawn(async move {
+            let (ptx, mut prx) = mpsc::channel(16);
+            let work = sync.full(&ptx);
+            tokio::pin!(work);
+            let result = loop {
+                tokio::select! {
+                    r = &mut work => break r,
+                    Some(p) = prx.recv() => { let _ = bg.send(Background::CatchUp(p)).await; }
+                }
+            };
+            let _ = bg.send(Background::CatchUpDone(result)).await;
+        });
+    }
+
+    fn on_background(
+        &mut self,
+        bg: Background,
+        live: &mut Live,
+        tx: &mpsc::Sender<Background>,
+    ) -> Result<(), Ended> {
+        match bg {
+            Background::CatchUp(p) => {
+                if live.catching_up {
+                    self.set_state(EngineState::CatchingUp {
+                        done: p.done,
+                        total: p.total,
+                    });
+                }
+                self.touched();
+            }
+            Background::CatchUpDone(Ok(())) => {
+                live.catching_up = false;
+                live.dirty = true;
+                self.set_state(EngineState::Live);
+                self.touched();
+                // Live messages that came during catch-up may have left gaps of their own.
+                if let Ok(gaps) = self.cache.gaps() {
+                    for (cid, _, _) in gaps {
+                        self.repair(&cid, live, tx);
+                    }
+                }
+            }
+            Background::CatchUpDone(Err(e)) => return Err(classify(e)),
+            Background::Repaired(cid, result) => {
+                live.repairing.remove(&cid);
+                self.touched();
+                if let Err(e) = result {
+                    return Err(classify(e));
+                }
+                // More may have arrived meanwhile.
+                if self.cache.gaps().is_ok_and(|g| g.iter().any(|(c, _, _)| *c == cid)) {
+                    self.repair(&cid, live, tx);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches a conversation's missing range now (a gap in the live stream).
+    pub(super) fn repair(&self, cid: &str, live: &mut Live, tx: &mpsc::Sender<Background>) {
+        let Some(sync) = self.sync.clone() else {
+            return;
+        };
+        if live.catching_up || !live.repairing.insert(cid.to_owned()) {
+            return;
+        }
+        let (cid, tx) = (cid.to_owned(), tx.clone());
+        tokio::spawn(async move {
+            let placeholder = sync
+                .cache
+                .conversation(&cid)
+                .ok()
+                .flatten()
+                .is_none_or(|c| c.participants.is_empty());
+            let result = async {
+                if placeholder {
+                    // Only a placeholder so far: learn the conversation itself.
+                    sync.refresh_conversations().await?;
+                }
+                sync.fill(&cid, None).await
+            }
+            .await;
+            let _ = tx.send(Background::Repaired(cid, result)).await;
+        });
+    }
+
+    fn next_outbox_wakeup(&self) -> Option<tokio::time::Instant> {
+        let at = self.cache.next_due().ok().flatten()?;
+        let wait = (at.millis() - Timestamp::now().millis()).max(0) as u64;
+        Some(tokio::time::Instant::now() + Duration::from_millis(wait))
+    }
+
+    pub(super) fn receipt_id(live: &mut Live, prefix: &str) -> String {
+        live.next_receipt += 1;
+        format!("{prefix}:{}", live.next_receipt)
+    }
+
+    /// After a nudge: a round trip that must come back soon, or the connection is dead.
+    async fn probe(&self, live: &mut Live) {
+        let Some(sender) = live.sender.clone() else {
+            return;
+        };
+        let tx = Runner::receipt_id(live, "probe");
+        let begin = Frame::new(Stomp::Begin).with_header("transaction", &tx);
+        let abort = Frame::new(Stomp::Abort)
+            .with_header("transaction", &tx)
+            .with_header("receipt", "probe");
+        if sender.send(&begin).await.is_ok() && sender.send(&abort).await.is_ok() {
+            live.probe_deadline = Some(tokio::time::Instant::now() + PROBE_TIMEOUT);
+        }
+    }
+}
+
+/// Sorts a failure: refused credentials end in the signed-out state; anything else is
+/// worth another attempt.
+pub(super) fn classify(e: ClientError) -> Ended {
+    match e {
+        ClientError::Unauthorized(reason) => Ended::SignedOut(reason),
+        other => Ended::Failed(other.to_string()),
+    }
+}
+
+/// `CONNECT` headers for a connection profile.
+async fn profile_headers(p: &Profile, tls: &Arc<rustls::ClientConfig>) -> ClientResult<Vec<(String, String)>> {
+    let mut headers = Vec::new();
+    if let Some(host) = &p.stomp.host {
+        headers.push(("host".to_owned(), host.clone()));
+    }
+    let token_header = |token: String, header: TokenHeader| match header {
+        TokenHeader::Authorization => ("Authorization".to_owned(), format!("Bearer {token}")),
+        TokenHeader::Passcode => ("passcode".to_owned(), token),
+    };
+    match &p.auth {
+        ProfileAuth::None => {}
+        ProfileAuth::Token {
+            token,
+            token_env,
+            header,
+        } => headers.push(token_header(secret(token, token_env, "token")?, *header)),
+        ProfileAuth::Stomp {
+            login,
+            passcode,
+            passcode_env,
+        } => {
+            headers.push(("login".to_owned(), login.clone()));
+            headers.push(("passcode".to_owned(), secret(passcode, passcode_env, "passcode")?));
+        }
+        ProfileAuth::Login {
+            url,
+            username,
+            password,
+            password_env,
+            token_field,
+            header,
+        } => {
+            let password = secret(password, password_env, "password")?;
+            let token = crate::http::login_anywhere(url, username, &password, token_field, tls).await?;
+            headers.push(token_header(token, *header));
+        }
+    }
+    Ok(headers)
+}

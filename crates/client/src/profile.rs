@@ -1,0 +1,326 @@
+//! Connection profiles for servers that are not Tidings: a Spring STOMP backend (the
+//! HealthMate case), RabbitMQ Web-STOMP, anything that speaks STOMP over WebSocket. A
+//! profile (TOML) names the WebSocket URL, how to get the token, the destinations to
+//! subscribe to and how to read what arrives; the engine turns each message into a
+//! notification in the cache.
+//!
+//! ```toml
+//! name = "HealthMate"
+//! url = "ws://127.0.0.1:8080/ws"
+//! [auth]                       # "none", "token", "login" (REST) or "stomp" (login/passcode)
+//! type = "login"
+//! url = "http://127.0.0.1:8080/api/auth/login"
+//! username = "pat@example.com"
+//! password_env = "HEALTHMATE_PASSWORD"
+//! token_field = "token"        # a field name, or a JSON pointer such as "/data/accessToken"
+//! [[subscribe]]
+//! destination = "/user/queue/notifications"
+//! format = "json"              # "tidings" (the envelope), "json" or "text"
+//! title = "title"
+//! body = "message"
+//! ```
+
+use crate::error::{ClientError, ClientResult};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use tidings_proto::{Envelope, Event, Notification, Timestamp};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Shown as the title when a message names none.
+    pub name: String,
+    /// `ws://` or `wss://`.
+    pub url: String,
+    /// One more CA (PEM) to trust besides the system's.
+    #[serde(default)]
+    pub extra_ca: Option<PathBuf>,
+    #[serde(default)]
+    pub auth: ProfileAuth,
+    #[serde(default)]
+    pub stomp: StompSettings,
+    pub subscribe: Vec<Subscription>,
+}
+
+/// Where a secret comes from: the file itself, or an environment variable (better).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[derive(Default)]
+pub enum ProfileAuth {
+    #[default]
+    None,
+    /// A fixed bearer token.
+    Token {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        token_env: Option<String>,
+        #[serde(default)]
+        header: TokenHeader,
+    },
+    /// Log in over REST (`POST url` with `{"username", "password"}`) and take the token
+    /// from the answer.
+    Login {
+        url: String,
+        username: String,
+        #[serde(default)]
+        password: Option<String>,
+        #[serde(default)]
+        password_env: Option<String>,
+        token_field: String,
+        #[serde(default)]
+        header: TokenHeader,
+    },
+    /// STOMP `login` and `passcode` headers (RabbitMQ).
+    Stomp {
+        login: String,
+        #[serde(default)]
+        passcode: Option<String>,
+        #[serde(default)]
+        passcode_env: Option<String>,
+    },
+}
+
+/// Where the token goes in `CONNECT`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenHeader {
+    /// `Authorization: Bearer <token>` (Spring, Tidings).
+    #[default]
+    Authorization,
+    /// `passcode: <token>`.
+    Passcode,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StompSettings {
+    /// The `host` header (RabbitMQ's virtual host, `/`); the URL's host when unset.
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default = "default_heart_beat")]
+    pub heart_beat_ms: u64,
+}
+
+impl Default for StompSettings {
+    fn default() -> Self {
+        StompSettings {
+            host: None,
+            heart_beat_ms: default_heart_beat(),
+        }
+    }
+}
+
+fn default_heart_beat() -> u64 {
+    10_000
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The Tidings envelope.
+    Tidings,
+    /// Any JSON object; `title`, `body` and `id` name its fields.
+    #[default]
+    Json,
+    /// The body is the text.
+    Text,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    pub destination: String,
+    #[serde(default)]
+    pub format: Format,
+    /// Field (or JSON pointer) holding a stable id; else the `message-id` header.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The title when the message has none (else the profile's name).
+    #[serde(default)]
+    pub default_title: Option<String>,
+    /// The notification kind (default: the destination).
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+impl Profile {
+    pub fn load(path: &Path) -> ClientResult<Profile> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ClientError::Config(format!("cannot read the profile {}: {e}", path.display())))?;
+        let p: Profile = toml::from_str(&text)
+            .map_err(|e| ClientError::Config(format!("invalid profile {}: {e}", path.display())))?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    pub fn validate(&self) -> ClientResult<()> {
+        if !(self.url.starts_with("ws://") || self.url.starts_with("wss://")) {
+            return Err(ClientError::Config(format!(
+                "profile {}: url must start with ws:// or wss://, not {:?}",
+                self.name, self.url
+            )));
+        }
+        if self.subscribe.is_empty() {
+            return Err(ClientError::Config(format!(
+                "profile {}: name at least one [[subscribe]] destination",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Reads a secret given inline or through an environment variable.
+pub fn secret(inline: &Option<String>, env: &Option<String>, what: &str) -> ClientResult<String> {
+    if let Some(v) = inline {
+        return Ok(v.clone());
+    }
+    if let Some(var) = env {
+        return std::env::var(var)
+            .map_err(|_| ClientError::Config(format!("the {what} is to come from ${var}, which is not set")));
+    }
+    Err(ClientError::Config(format!("the profile gives no {what}")))
+}
+
+/// A field of a JSON value: a JSON pointer (`/a/b`) or a top-level key. Strings come out
+/// as they are, anything else as JSON text.
+pub fn field(v: &serde_json::Value, name: &str) -> Option<String> {
+    let found = if name.starts_with('/') {
+        v.pointer(name)
+    } else {
+        v.get(name)
+    }?;
+    match found {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+impl Subscription {
+    /// Turns one received message into a notification, or `None` if this subscription does
+    /// not make notifications out of it (a typing event, say).
+    pub fn notification(
+        &self,
+        profile_name: &str,
+        message_id: Option<&str>,
+        body: &[u8],
+    ) -> Option<Notification> {
+        let text = String::from_utf8_lossy(body).into_owned();
+        let now = Timestamp::now();
+        let title_default = self
+            .default_title
+            .clone()
+            .unwrap_or_else(|| profile_name.to_owned());
+        let kind = self.kind.clone().unwrap_or_else(|| self.destination.clone());
+        let fallback_id = || {
+            message_id
+                .map(|m| format!("{}:{m}", self.destination))
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        };
+        let base = |id: String, title: String, message: String, data| Notification {
+            id,
+            user_id: String::new(),
+            seq: 0,
+            kind: kind.clone(),
+            title,
+            message,
+            data,
+            conversation_id: None,
+            url: None,
+            is_read: false,
+            created_at: now,
+        };
+        match self.format {
+            Format::Text => Some(base(fallback_id(), title_default, text, None)),
+            Format::Json => {
+                let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+                let id = self
+                    .id
+                    .as_deref()
+                    .and_then(|f| field(&v, f))
+                    .map(|i| format!("{}:{i}", self.destination))
+                    .unwrap_or_else(fallback_id);
+                let title = self
+                    .title
+                    .as_deref()
+                    .and_then(|f| field(&v, f))
+                    .unwrap_or(title_default);
+                let message = self
+                    .body
+                    .as_deref()
+                    .and_then(|f| field(&v, f))
+                    .unwrap_or_else(|| text.clone());
+                Some(base(id, title, message, Some(v)))
+            }
+            Format::Tidings => {
+                let env: Envelope = serde_json::from_str(&text).ok()?;
+                match env.event {
+                    Event::Notification(mut n) => {
+                        n.seq = 0;
+                        Some(n)
+                    }
+                    Event::ChatMessage(m) => Some(Notification {
+                        conversation_id: Some(m.conversation_id.clone()),
+                        created_at: m.created_at,
+                        ..base(m.id.clone(), format!("Message from {}", m.sender_id), m.content, None)
+                    }),
+                    Event::Announcement(a) => Some(base(a.id, a.title, a.message, None)),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spring_style_json_notification_becomes_a_cached_notification() {
+        let p: Profile = toml::from_str(
+            r#"
+            name = "HealthMate"
+            url = "ws://127.0.0.1:8080/ws"
+            [auth]
+            type = "token"
+            token = "abc"
+            [[subscribe]]
+            destination = "/user/queue/notifications"
+            id = "id"
+            body = "message"
+            "#,
+        )
+        .unwrap();
+        p.validate().unwrap();
+        let sub = &p.subscribe[0];
+        let n = sub
+            .notification(
+                &p.name,
+                Some("m-1"),
+                br#"{"id": 42, "userId": 7, "message": "Your appointment was moved", "isRead": false}"#,
+            )
+            .unwrap();
+        assert_eq!(n.id, "/user/queue/notifications:42");
+        assert_eq!(n.title, "HealthMate");
+        assert_eq!(n.message, "Your appointment was moved");
+        assert_eq!(n.data.unwrap()["userId"], 7);
+        assert!(sub.notification(&p.name, None, b"not json").is_none());
+    }
+
+    #[test]
+    fn profiles_are_checked() {
+        let bad: Result<Profile, _> = toml::from_str("name = \"x\"\nurl = \"ws://h/ws\"\nsubscribe = []\nbogus = 1\n");
+        assert!(bad.is_err(), "unknown keys are refused");
+        let p: Profile = toml::from_str("name = \"x\"\nurl = \"http://h/ws\"\n[[subscribe]]\ndestination = \"/topic/a\"\n").unwrap();
+        assert!(p.validate().unwrap_err().to_string().contains("ws://"));
+        assert_eq!(field(&serde_json::json!({"a": {"b": 3}}), "/a/b").as_deref(), Some("3"));
+        assert!(secret(&None, &Some("TIDINGS_SURELY_UNSET_VAR".into()), "password").is_err());
+    }
+}
