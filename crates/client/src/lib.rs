@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod backoff;
 pub mod connection;
+pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod http;

@@ -84,7 +84,7 @@ impl Cache {
     pub fn unconfirmed(&self, cid: &str) -> CacheResult<Vec<OutboxEntry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE conversation_id = ?1 AND state != 'sent' ORDER BY created_at, client_id"
+            "SELECT {COLUMNS} FROM outbox WHERE conversation_id = ?1 AND state != 'sent' ORDER BY rowid"
         ))?;
         let rows = stmt.query_map([cid], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -95,7 +95,7 @@ impl Cache {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1
-             ORDER BY created_at, client_id"
+             ORDER BY rowid"
         ))?;
         let rows = stmt.query_map([now.millis()], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

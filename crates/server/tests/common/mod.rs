@@ -405,6 +405,8 @@ pub struct Session {
 
 impl Api {
     pub fn new(addr: std::net::SocketAddr) -> Api {
+        // reqwest is built with `rustls-no-provider` in this workspace: install ring first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Api {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),

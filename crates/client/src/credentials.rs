@@ -1,0 +1,277 @@
+//! Where a signed-in session is kept: the refresh token in the OS keyring where one is
+//! available (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows),
+//! else in a file readable only by the user (mode 0600). Which one was used is recorded
+//! and reported, never hidden. `TIDINGS_CREDENTIALS=file` forces the file.
+//!
+//! Each client kind (`cli`, `desktop`) has its own session, so that one refreshing (which
+//! rotates the refresh token) never signs the other out.
+
+use crate::engine::RefreshStore;
+use crate::error::{ClientError, ClientResult};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the secret went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Storage {
+    Keyring,
+    /// The file, and why the keyring was not used.
+    File { path: PathBuf, reason: String },
+}
+
+impl std::fmt::Display for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Keyring => f.write_str("the OS keyring"),
+            Storage::File { path, reason } => write!(
+                f,
+                "{} (readable only by you; no OS keyring: {reason})",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// The signed-in account (not secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The server's HTTP origin.
+    pub server: String,
+    pub user: String,
+    pub storage: Storage,
+}
+
+/// The credentials of one client kind in one directory.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    dir: PathBuf,
+    app: String,
+}
+
+impl Credentials {
+    pub fn new(dir: &Path, app: &str) -> Credentials {
+        Credentials {
+            dir: dir.to_owned(),
+            app: app.to_owned(),
+        }
+    }
+
+    fn index(&self) -> PathBuf {
+        self.dir.join(format!("{}-account.json", self.app))
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.join("credentials.json")
+    }
+
+    fn key(&self, server: &str, user: &str) -> String {
+        format!("{}:{user}@{server}", self.app)
+    }
+
+    /// The account signed in here, if any.
+    pub fn current(&self) -> Option<Account> {
+        let text = std::fs::read_to_string(self.index()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Keeps a new session; returns where the refresh token went.
+    pub fn save(&self, server: &str, user: &str, refresh_token: &str) -> ClientResult<Account> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            ClientError::Config(format!("cannot create {}: {e}", self.dir.display()))
+        })?;
+        let key = self.key(server, user);
+        let storage = match keyring_set(&key, refresh_token) {
+            Ok(()) => {
+                // A stale copy in the file must not outlive a sign-in.
+                let _ = self.file_remove(&key);
+                Storage::Keyring
+            }
+            Err(reason) => {
+                self.file_set(&key, refresh_token)?;
+                Storage::File {
+                    path: self.file(),
+                    reason,
+                }
+            }
+        };
+        let account = Account {
+            server: server.to_owned(),
+            user: user.to_owned(),
+            storage,
+        };
+        write_private(&self.index(), &serde_json::to_vec_pretty(&account).unwrap_or_default())?;
+        Ok(account)
+    }
+
+    /// The refresh store of the current account.
+    pub fn refresh_store(&self, account: &Account) -> Arc<dyn RefreshStore> {
+        Arc::new(StoredRefresh {
+            creds: self.clone(),
+            key: self.key(&account.server, &account.user),
+            keyring: account.storage == Storage::Keyring,
+        })
+    }
+
+    /// Forgets the session; returns the refresh token it held (to revoke it), if any.
+    pub fn forget(&self) -> ClientResult<Option<String>> {
+        let Some(account) = self.current() else {
+            return Ok(None);
+        };
+        let store = self.refresh_store(&account);
+        let token = store.load();
+        let key = self.key(&account.server, &account.user);
+        if account.storage == Storage::Keyring {
+            keyring_delete(&key);
+        }
+        self.file_remove(&key)?;
+        let _ = std::fs::remove_file(self.index());
+        Ok(token)
+    }
+
+    fn file_map(&self) -> BTreeMap<String, String> {
+        std::fs::read_to_string(self.file())
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
+    fn file_set(&self, key: &str, token: &str) -> ClientResult<()> {
+        let mut map = self.file_map();
+        map.insert(key.to_owned(), token.to_owned());
+        write_private(&self.file(), &serde_json::to_vec_pretty(&map).unwrap_or_default())
+    }
+
+    fn file_remove(&self, key: &str) -> ClientResult<()> {
+        let mut map = self.file_map();
+        if map.remove(key).is_some() {
+            write_private(&self.file(), &serde_json::to_vec_pretty(&map).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct StoredRefresh {
+    creds: Credentials,
+    key: String,
+    keyring: bool,
+}
+
+impl RefreshStore for StoredRefresh {
+    fn load(&self) -> Option<String> {
+        if self.keyring {
+            keyring_get(&self.key)
+        } else {
+            self.creds.file_map().get(&self.key).cloned()
+        }
+    }
+
+    fn save(&self, token: &str) -> Result<(), String> {
+        if self.keyring {
+            keyring_set(&self.key, token)
+        } else {
+            self.creds.file_set(&self.key, token).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Writes a file only the user can read, atomically (a temporary file renamed over it).
+fn write_private(path: &Path, bytes: &[u8]) -> ClientResult<()> {
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let fail = |e: std::io::Error| ClientError::Config(format!("cannot write {}: {e}", path.display()));
+    let mut f = opts.open(&tmp).map_err(fail)?;
+    std::io::Write::write_all(&mut f, bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+const SERVICE: &str = "tidings";
+
+fn forced_file() -> bool {
+    std::env::var("TIDINGS_CREDENTIALS").is_ok_and(|v| v == "file")
+}
+
+#[cfg(feature = "keyring")]
+fn keyring_set(key: &str, secret: &str) -> Result<(), String> {
+    if forced_file() {
+        return Err("TIDINGS_CREDENTIALS=file".into());
+    }
+    let entry = keyring::Entry::new(SERVICE, key).map_err(|e| e.to_string())?;
+    entry.set_password(secret).map_err(|e| e.to_string())?;
+    // Read it back: some keyrings accept a write they cannot keep (locked, no daemon).
+    match entry.get_password() {
+        Ok(s) if s == secret => Ok(()),
+        Ok(_) => Err("the keyring did not keep the secret".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(feature = "keyring")]
+fn keyring_get(key: &str) -> Option<String> {
+    keyring::Entry::new(SERVICE, key)
+        .ok()?
+        .get_password()
+        .ok()
+}
+
+#[cfg(feature = "keyring")]
+fn keyring_delete(key: &str) {
+    if let Ok(e) = keyring::Entry::new(SERVICE, key) {
+        let _ = e.delete_credential();
+    }
+}
+
+#[cfg(not(feature = "keyring"))]
+fn keyring_set(_key: &str, _secret: &str) -> Result<(), String> {
+    let _ = (SERVICE, forced_file());
+    Err("this build has no keyring support".into())
+}
+
+#[cfg(not(feature = "keyring"))]
+fn keyring_get(_key: &str) -> Option<String> {
+    None
+}
+
+#[cfg(not(feature = "keyring"))]
+fn keyring_delete(_key: &str) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_keyring_the_session_goes_to_a_private_file() {
+        let dir = std::env::temp_dir().join(format!("tidings-creds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::env::set_var("TIDINGS_CREDENTIALS", "file");
+        let creds = Credentials::new(&dir, "cli");
+        let account = creds.save("http://127.0.0.1:8080", "alice", "rt-1").unwrap();
+        assert!(matches!(account.storage, Storage::File { .. }));
+        assert_eq!(creds.current(), Some(account.clone()));
+        let store = creds.refresh_store(&account);
+        assert_eq!(store.load().as_deref(), Some("rt-1"));
+        store.save("rt-2").unwrap();
+        assert_eq!(store.load().as_deref(), Some("rt-2"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("credentials.json")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Another client kind has its own session.
+        let desktop = Credentials::new(&dir, "desktop");
+        assert_eq!(desktop.current(), None);
+        assert_eq!(creds.forget().unwrap().as_deref(), Some("rt-2"));
+        assert_eq!(creds.current(), None);
+        assert_eq!(store.load(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,295 @@
+//! The engine against the real server: catch-up after an absence, gap repair without a
+//! reconnect, the outbox across outages and a crash between send and receipt, reconnecting
+//! after the server was killed, signing out for good, offline search. Real sockets on
+//! 127.0.0.1, real cache files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tidings_client::backoff::Backoff;
+use tidings_client::cache::{Cache, OutboxState};
+use tidings_client::engine::{Engine, EngineConfig, EngineState, MemoryRefreshStore, Target, TidingsServer};
+use tidings_proto::ContentType;
+use tidings_testkit::*;
+
+fn start_engine(http: &str, who: &Session, cache: Arc<Cache>) -> Engine {
+    let target = Target::Tidings(TidingsServer {
+        http: http.to_owned(),
+        ws: TidingsServer::ws_url(http),
+        user: who.name.clone(),
+        refresh: Arc::new(MemoryRefreshStore::new(&who.refresh)),
+        access: Some((who.token.clone(), Duration::from_secs(who.expires_in))),
+    });
+    let mut config = EngineConfig::new(target, tidings_client::tls::client_config(None).unwrap());
+    // Tests wait for reconnects: keep the backoff short (the shape stays the same).
+    config.backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400));
+    Engine::start(config, cache).unwrap()
+}
+
+/// Waits (bounded) until `check` holds, re-checking whenever the engine changed something.
+async fn until(engine: &Engine, what: &str, mut check: impl FnMut(&Cache) -> bool) {
+    let mut changed = engine.changed();
+    let mut state = engine.state();
+    let work = async {
+        loop {
+            if check(engine.cache()) {
+                return;
+            }
+            tokio::select! {
+                _ = changed.changed() => {}
+                _ = state.changed() => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), work)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for: {what} (state {:?})", engine.state().borrow()));
+}
+
+async fn until_state(engine: &Engine, what: &str, mut check: impl FnMut(&EngineState) -> bool) {
+    let mut state = engine.state();
+    let work = async {
+        loop {
+            if check(&state.borrow_and_update()) {
+                return;
+            }
+            state.changed().await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), work)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for: {what} (state {:?})", engine.state().borrow()));
+}
+
+fn cached_seqs(cache: &Cache, cid: &str) -> Vec<i64> {
+    cache.messages_after(cid, 0).unwrap().iter().map(|m| m.seq).collect()
+}
+
+#[tokio::test]
+async fn messages_sent_while_offline_are_all_cached_after_reconnect_in_order_once() {
+    let dir = TempDir::new("offline");
+    let server = Server::start(dir.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let cid = api.group(&alice, &[&bob]).await;
+    let cache_dir = TempDir::new("alice-cache");
+    let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
+    // Alice was here once, then went away.
+    let engine = start_engine(&server.http(), &alice, cache.clone());
+    until_state(&engine, "live", |s| *s == EngineState::Live).await;
+    engine.shutdown().await;
+    for i in 0..1200 {
+        api.send(&bob, &cid, &format!("b{i}"), &format!("message {i}")).await;
+    }
+    let n = api
+        .call("POST", "/api/notifications", Some(SERVICE_TOKEN), Some(json!({"users": ["alice"], "title": "t", "message": "m"})))
+        .await;
+    assert_eq!(n.0, 201);
+    // Back: catch-up reports progress and ends live with everything cached.
+    let engine = start_engine(&server.http(), &alice, cache.clone());
+    let mut saw_progress = false;
+    until_state(&engine, "live again", |s| {
+        if matches!(s, EngineState::CatchingUp { total, .. } if *total >= 1200) {
+            saw_progress = true;
+        }
+        *s == EngineState::Live
+    })
+    .await;
+    assert!(saw_progress || cached_seqs(&cache, &cid).len() == 1200, "catch-up reported its progress");
+    assert_eq!(cached_seqs(&cache, &cid), (1..=1200).collect::<Vec<_>>());
+    let contents: Vec<String> = cache.messages_after(&cid, 0).unwrap().into_iter().map(|m| m.content).collect();
+    assert_eq!(contents[1199], "message 1199");
+    let conv = cache.conversation(&cid).unwrap().unwrap();
+    assert_eq!((conv.synced_seq, conv.last_seq, conv.unread_count), (1200, 1200, 1200));
+    let notes = cache.notifications("alice", 10).unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!((notes[0].title.as_str(), notes[0].seq), ("t", 1));
+    assert_eq!(cache.notification_cursor().unwrap(), 1);
+    engine.shutdown().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_gap_in_the_live_stream_is_repaired_without_a_reconnect() {
+    let dir = TempDir::new("gap");
+    let server = Server::start(dir.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let cid = api.group(&alice, &[&bob]).await;
+    let cache_dir = TempDir::new("gap-cache");
+    let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
+    let engine = start_engine(&server.http(), &alice, cache.clone());
+    until_state(&engine, "live", |s| *s == EngineState::Live).await;
+    let mut states = engine.state();
+    states.borrow_and_update();
+    // Two messages stored without being delivered live (as a lossy broker would lose
+    // them), then one delivered: the engine sees seq 3 after 0 and fetches 1 and 2.
+    for key in ["lost-1", "lost-2"] {
+        server
+            .state
+            .chat()
+            .store
+            .append_message(tidings_server::store::NewMessage {
+                id: tidings_server::store::new_id("m"),
+                conversation_id: cid.clone(),
+                sender: "bob".into(),
+                client_id: key.into(),
+                content: key.into(),
+                content_type: ContentType::Text,
+                created_at: tidings_proto::Timestamp::now(),
+            })
+            .await
+            .unwrap();
+    }
+    api.send(&bob, &cid, "live-3", "live").await;
+    until(&engine, "seq 1-3 cached", |c| cached_seqs(c, &cid) == vec![1, 2, 3]).await;
+    assert!(!states.has_changed().unwrap(), "no reconnect: the state stayed live ({:?})", states.borrow());
+    engine.shutdown().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_outbox_sends_messages_written_offline_exactly_once_after_reconnect() {
+    let dir = TempDir::new("outbox");
+    let server = Server::start(dir.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let cid = api.group(&alice, &[&bob]).await;
+    let proxy = Proxy::start(server.addr).await;
+    let cache_dir = TempDir::new("outbox-cache");
+    let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
+    let engine = start_engine(&proxy.http(), &alice, cache.clone());
+    until_state(&engine, "live", |s| *s == EngineState::Live).await;
+    cache.upsert_conversation(&serde_json::from_value(api.conversations(&alice).await[0].clone()).unwrap(), "alice").unwrap();
+    // The network goes away; the user keeps writing.
+    proxy.block(true);
+    until_state(&engine, "reconnecting", |s| matches!(s, EngineState::Reconnecting { .. })).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(engine.send(&cid, &format!("written offline {i}"), ContentType::Text).unwrap());
+    }
+    assert_eq!(cache.unconfirmed(&cid).unwrap().len(), 5, "shown as pending at once");
+    assert!(engine.send(&cid, "   ", ContentType::Text).is_err(), "a blank message is refused at once");
+    proxy.block(false);
+    engine.nudge();
+    assert_eq!(engine.settle(Duration::from_secs(20)).await, EngineState::Live);
+    for id in &ids {
+        assert_eq!(cache.outbox_entry(id).unwrap().unwrap().state, OutboxState::Sent);
+    }
+    let server_msgs = api.all_messages(&bob, &cid).await;
+    let contents: Vec<&str> = server_msgs.iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(contents, (0..5).map(|i| format!("written offline {i}")).collect::<Vec<_>>());
+    // The echo put them in the cache with their seq.
+    until(&engine, "own messages cached", |c| cached_seqs(c, &cid) == vec![1, 2, 3, 4, 5]).await;
+    engine.shutdown().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_killed_between_send_and_receipt_still_sends_exactly_once() {
+    let dir = TempDir::new("crash");
+    let server = Server::start(dir.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let cid = api.group(&alice, &[&bob]).await;
+    let cache_dir = TempDir::new("crash-cache");
+    let path = cache_dir.0.join("c.db");
+    // The state a crash leaves: the entry was marked sending, the SEND reached the server
+    // (it stored the message), and the process died before the RECEIPT came back.
+    let client_id = {
+        let cache = Cache::open(&path).unwrap();
+        let id = cache.enqueue(&cid, "sent just before the crash", ContentType::Text).unwrap();
+        cache.mark_sending(&id).unwrap();
+        id
+    };
+    api.send(&alice, &cid, &client_id, "sent just before the crash").await;
+    // Restarted: the engine sends it again with the same clientId.
+    let cache = Arc::new(Cache::open(&path).unwrap());
+    let engine = start_engine(&server.http(), &alice, cache.clone());
+    assert_eq!(engine.settle(Duration::from_secs(20)).await, EngineState::Live);
+    assert_eq!(cache.outbox_entry(&client_id).unwrap().unwrap().state, OutboxState::Sent);
+    let server_msgs = api.all_messages(&bob, &cid).await;
+    assert_eq!(server_msgs.len(), 1, "stored once: {server_msgs:?}");
+    until(&engine, "cached", |c| cached_seqs(c, &cid) == vec![1]).await;
+    engine.shutdown().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn after_kill_9_of_the_server_the_client_reconnects_by_itself_and_catches_up() {
+    let dir = TempDir::new("kill9-client");
+    let server = BinServer::start(dir.path(), None);
+    let addr = server.addr;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let cid = api.group(&alice, &[&bob]).await;
+    api.send(&bob, &cid, "before", "before the crash").await;
+    let cache_dir = TempDir::new("kill9-cache");
+    let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
+    let engine = start_engine(&server.http(), &alice, cache.clone());
+    until(&engine, "first message", |c| cached_seqs(c, &cid) == vec![1]).await;
+    server.kill();
+    until_state(&engine, "reconnecting", |s| matches!(s, EngineState::Reconnecting { .. })).await;
+    let server = BinServer::start(dir.path(), Some(addr));
+    api.send(&bob, &cid, "after", "after the restart").await;
+    // No nudge: the backoff brings it back.
+    until(&engine, "caught up after the restart", |c| cached_seqs(c, &cid) == vec![1, 2]).await;
+    until_state(&engine, "live", |s| *s == EngineState::Live).await;
+    engine.shutdown().await;
+    drop(server);
+}
+
+#[tokio::test]
+async fn a_refused_refresh_is_the_signed_out_state_not_a_retry_loop() {
+    let dir = TempDir::new("signout");
+    let server = Server::start(dir.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    // The session was revoked elsewhere (signed out on another device).
+    let (status, _) = api.call("POST", "/api/auth/logout", None, Some(json!({"refreshToken": alice.refresh}))).await;
+    assert_eq!(status, 204);
+    let cache_dir = TempDir::new("signout-cache");
+    let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
+    // No access token in hand: the engine must refresh, and is refused.
+    let stale = Session { token: String::new(), expires_in: 0, ..alice.clone() };
+    let engine = start_engine(&server.http(), &stale, cache.clone());
+    until_state(&engine, "signed out", |s| matches!(s, EngineState::SignedOut { .. })).await;
+    let EngineState::SignedOut { reason } = engine.state().borrow().clone() else { unreachable!() };
+    assert!(reason.contains("refresh token"), "{reason}");
+    engine.shutdown().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cached_messages_are_searchable_with_the_server_stopped() {
+    let dir = TempDir::new("search");
+    let server = Server::start(dir.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let cid = api.group(&alice, &[&bob]).await;
+    api.send(&bob, &cid, "1", "The invoice for March is attached").await;
+    api.send(&bob, &cid, "2", "Lunch tomorrow?").await;
+    let cache_dir = TempDir::new("search-cache");
+    let path = cache_dir.0.join("c.db");
+    let cache = Arc::new(Cache::open(&path).unwrap());
+    let engine = start_engine(&server.http(), &alice, cache.clone());
+    until(&engine, "cached", |c| cached_seqs(c, &cid).len() == 2).await;
+    engine.shutdown().await;
+    server.stop().await;
+    drop(cache);
+    // Server gone, a fresh process: the cache alone answers.
+    let cache = Cache::open(&path).unwrap();
+    let hits = cache.search("invoice", 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(hits[0].snippet.contains("[invoice]"), "{}", hits[0].snippet);
+    assert_eq!(cache.search("lunch tom", 10).unwrap().len(), 1);
+    assert!(cache.search("dinner", 10).unwrap().is_empty());
+    assert_eq!(cache.conversations().unwrap().len(), 1);
+}

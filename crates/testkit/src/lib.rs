@@ -1,0 +1,350 @@
+//! Test support: a real Tidings server on `127.0.0.1:0`, in this process or as the
+//! `tidings-server` binary (for `kill -9`), on a data directory that survives restarts, and
+//! a small REST client. Everything waits for conditions with deadlines, never for time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{json, Value};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tidings_server::{AppState, Config};
+
+pub const SECRET: &str = "testkit-secret-0123456789";
+pub const SERVICE_TOKEN: &str = "testkit-service-token-0123";
+/// How long a test waits for something that should happen (a bound, not a sleep).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "tidings-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Server settings tests commonly change.
+pub fn config(data_dir: &Path, addr: SocketAddr) -> Config {
+    let mut c = Config::default();
+    c.listen = addr;
+    c.data_dir = data_dir.to_owned();
+    c.jwt.secret = Some(SECRET.into());
+    c.auth.service_token = Some(SERVICE_TOKEN.into());
+    // Tests send in bursts from a few users.
+    c.limits.sends_per_minute = 1_000_000;
+    c
+}
+
+/// The server in this process.
+#[derive(Debug)]
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Starts on `127.0.0.1:0` (or `addr`, to come back on the same port after a restart).
+    pub async fn start(data_dir: &Path, addr: Option<SocketAddr>, tweak: impl FnOnce(&mut Config)) -> Server {
+        let mut c = config(data_dir, addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()));
+        tweak(&mut c);
+        let state = AppState::new(c).expect("server state");
+        let listener = tokio::net::TcpListener::bind(state.config.listen).await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(tidings_server::serve(listener, state.clone()));
+        Server { addr, state, task }
+    }
+
+    pub fn http(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(&self.http())
+    }
+
+    /// Stops it (connections get "server is shutting down") and waits.
+    pub async fn stop(self) {
+        self.state.shutdown.cancel();
+        let _ = tokio::time::timeout(WAIT, self.task).await;
+    }
+}
+
+/// The path of the `tidings-server` binary beside this test executable
+/// (`TIDINGS_SERVER_BIN` overrides it).
+pub fn server_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("TIDINGS_SERVER_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/<profile>/tidings-server
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join(format!("tidings-server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} does not exist: build it first with `cargo build -p tidings-server` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// The server binary, running; killed (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct BinServer {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl BinServer {
+    /// Starts the binary on `addr` (`127.0.0.1:0` for any port) with `data_dir`.
+    pub fn start(data_dir: &Path, addr: Option<SocketAddr>) -> BinServer {
+        let listen = addr.map_or_else(|| "127.0.0.1:0".to_owned(), |a| a.to_string());
+        let cfg = data_dir.join("testkit-server.toml");
+        std::fs::write(&cfg, "[limits]\nsends_per_minute = 1000000\n").unwrap();
+        let mut child = Command::new(server_binary())
+            .args(["--listen", &listen, "--data-dir"])
+            .arg(data_dir)
+            .args(["--config"])
+            .arg(&cfg)
+            .env("TIDINGS_JWT_SECRET", SECRET)
+            .env("TIDINGS_SERVICE_TOKEN", SERVICE_TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tidings-server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("tidings-server listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        BinServer { child, addr }
+    }
+
+    pub fn http(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(&self.http())
+    }
+
+    /// `kill -9`.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BinServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// reqwest is built with `rustls-no-provider` in this workspace (the client picks ring):
+/// every test process installs ring before it builds an HTTP client.
+pub fn http_client_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub name: String,
+    pub password: String,
+    pub token: String,
+    pub refresh: String,
+    pub expires_in: u64,
+}
+
+/// A REST client.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        http_client_provider();
+        Api {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = tokio::time::timeout(WAIT, req.send()).await.expect("request timed out").expect("request failed");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    pub async fn register(&self, name: &str) -> Session {
+        let password = format!("{name}-password");
+        let (status, body) = self
+            .call("POST", "/api/auth/register", None, Some(json!({"username": name, "password": password})))
+            .await;
+        assert_eq!(status, 201, "register {name}: {body}");
+        Session {
+            name: name.to_owned(),
+            password,
+            token: body["accessToken"].as_str().unwrap().to_owned(),
+            refresh: body["refreshToken"].as_str().unwrap().to_owned(),
+            expires_in: body["expiresIn"].as_u64().unwrap(),
+        }
+    }
+
+    /// A group of `creator` and `others`; returns its id.
+    pub async fn group(&self, creator: &Session, others: &[&Session]) -> String {
+        let names: Vec<&str> = others.iter().map(|s| s.name.as_str()).collect();
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/conversations",
+                Some(&creator.token),
+                Some(json!({"kind": "group", "title": "Test group", "participants": names})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends over REST; returns the stored message.
+    pub async fn send(&self, who: &Session, cid: &str, client_id: &str, content: &str) -> Value {
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/api/conversations/{cid}/messages"),
+                Some(&who.token),
+                Some(json!({"clientId": client_id, "content": content})),
+            )
+            .await;
+        assert!(status == 201 || status == 200, "send: {status} {body}");
+        body
+    }
+
+    /// Every message of a conversation, ascending.
+    pub async fn all_messages(&self, who: &Session, cid: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let (status, page) = self
+                .call(
+                    "GET",
+                    &format!("/api/conversations/{cid}/messages?after={after}&limit=500"),
+                    Some(&who.token),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{page}");
+            for m in page["messages"].as_array().unwrap() {
+                after = m["seq"].as_i64().unwrap();
+                out.push(m.clone());
+            }
+            if !page["hasMore"].as_bool().unwrap() {
+                return out;
+            }
+        }
+    }
+
+    /// The user's conversations as the server sees them.
+    pub async fn conversations(&self, who: &Session) -> Vec<Value> {
+        let (status, body) = self.call("GET", "/api/conversations", Some(&who.token), None).await;
+        assert_eq!(status, 200, "{body}");
+        body["conversations"].as_array().unwrap().clone()
+    }
+}
+
+/// A TCP proxy on `127.0.0.1:0` in front of a server, that can cut every connection passing
+/// through it at once (a network failure, as the client sees it).
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    pub addr: SocketAddr,
+    cut: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    blocked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    pub async fn start(target: SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let cut = std::sync::Arc::new(cut);
+        let blocked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, b) = (cut.clone(), blocked.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if b.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // refused: dropped at once
+                }
+                let mut cut_rx = c.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, cut, blocked }
+    }
+
+    pub fn http(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Closes every connection through the proxy now.
+    pub fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// While blocked, new connections are closed at once (the server looks down).
+    pub fn block(&self, blocked: bool) {
+        self.blocked.store(blocked, std::sync::atomic::Ordering::SeqCst);
+        if blocked {
+            self.cut();
+        }
+    }
+}
+pub use tidings_server;
