@@ -129,7 +129,10 @@ pub async fn connect(
 }
 
 /// Runs the STOMP handshake on an open WebSocket.
-pub async fn handshake<S>(ws: WebSocketStream<S>, opts: &ConnectOptions) -> Result<Connection<S>, ConnError>
+pub async fn handshake<S>(
+    ws: WebSocketStream<S>,
+    opts: &ConnectOptions,
+) -> Result<Connection<S>, ConnError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -143,9 +146,12 @@ where
     for (k, v) in &opts.headers {
         connect.push_header(k.clone(), v.clone());
     }
-    write(&mut sink, tidings_stomp::encode_to_bytes(&connect, Version::V1_2))
-        .await
-        .map_err(ConnError::Io)?;
+    write(
+        &mut sink,
+        tidings_stomp::encode_to_bytes(&connect, Version::V1_2),
+    )
+    .await
+    .map_err(ConnError::Io)?;
     let mut conn = Connection {
         stream,
         decoder: Decoder::new(Limits {
@@ -168,7 +174,10 @@ where
     };
     let first = conn.read_frame(None).await?;
     if first.command != Command::Connected {
-        return Err(ConnError::Protocol(format!("expected CONNECTED, got {}", first.command)));
+        return Err(ConnError::Protocol(format!(
+            "expected CONNECTED, got {}",
+            first.command
+        )));
     }
     let version = first
         .header("version")
@@ -236,7 +245,10 @@ where
     }
 }
 
-async fn write<S>(sink: &mut SplitSink<WebSocketStream<S>, Message>, bytes: Bytes) -> Result<(), String>
+async fn write<S>(
+    sink: &mut SplitSink<WebSocketStream<S>, Message>,
+    bytes: Bytes,
+) -> Result<(), String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -321,9 +333,11 @@ mod tests {
             let connect = ws.next().await.unwrap().unwrap();
             assert!(connect.to_text().unwrap().starts_with("CONNECT\n"));
             assert!(connect.to_text().unwrap().contains("heart-beat:1000,1000"));
-            ws.send(Message::text("CONNECTED\nversion:1.2\nheart-beat:2000,2000\n\n\0"))
-                .await
-                .unwrap();
+            ws.send(Message::text(
+                "CONNECTED\nversion:1.2\nheart-beat:2000,2000\n\n\0",
+            ))
+            .await
+            .unwrap();
             // Keep the socket open, and count the client's beats, but never answer.
             let mut beats = 0;
             while let Some(Ok(m)) = ws.next().await {

@@ -19,7 +19,10 @@ use std::sync::Arc;
 pub enum Storage {
     Keyring,
     /// The file, and why the keyring was not used.
-    File { path: PathBuf, reason: String },
+    File {
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Storage {
@@ -102,7 +105,10 @@ impl Credentials {
             user: user.to_owned(),
             storage,
         };
-        write_private(&self.index(), &serde_json::to_vec_pretty(&account).unwrap_or_default())?;
+        write_private(
+            &self.index(),
+            &serde_json::to_vec_pretty(&account).unwrap_or_default(),
+        )?;
         Ok(account)
     }
 
@@ -141,13 +147,19 @@ impl Credentials {
     fn file_set(&self, key: &str, token: &str) -> ClientResult<()> {
         let mut map = self.file_map();
         map.insert(key.to_owned(), token.to_owned());
-        write_private(&self.file(), &serde_json::to_vec_pretty(&map).unwrap_or_default())
+        write_private(
+            &self.file(),
+            &serde_json::to_vec_pretty(&map).unwrap_or_default(),
+        )
     }
 
     fn file_remove(&self, key: &str) -> ClientResult<()> {
         let mut map = self.file_map();
         if map.remove(key).is_some() {
-            write_private(&self.file(), &serde_json::to_vec_pretty(&map).unwrap_or_default())?;
+            write_private(
+                &self.file(),
+                &serde_json::to_vec_pretty(&map).unwrap_or_default(),
+            )?;
         }
         Ok(())
     }
@@ -173,7 +185,9 @@ impl RefreshStore for StoredRefresh {
         if self.keyring {
             keyring_set(&self.key, token)
         } else {
-            self.creds.file_set(&self.key, token).map_err(|e| e.to_string())
+            self.creds
+                .file_set(&self.key, token)
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -185,7 +199,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> ClientResult<()> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let fail = |e: std::io::Error| ClientError::Config(format!("cannot write {}: {e}", path.display()));
+    let fail =
+        |e: std::io::Error| ClientError::Config(format!("cannot write {}: {e}", path.display()));
     let mut f = opts.open(&tmp).map_err(fail)?;
     std::io::Write::write_all(&mut f, bytes).map_err(fail)?;
     f.sync_all().map_err(fail)?;
@@ -216,10 +231,7 @@ fn keyring_set(key: &str, secret: &str) -> Result<(), String> {
 
 #[cfg(feature = "keyring")]
 fn keyring_get(key: &str) -> Option<String> {
-    keyring::Entry::new(SERVICE, key)
-        .ok()?
-        .get_password()
-        .ok()
+    keyring::Entry::new(SERVICE, key).ok()?.get_password().ok()
 }
 
 #[cfg(feature = "keyring")]
@@ -253,7 +265,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::env::set_var("TIDINGS_CREDENTIALS", "file");
         let creds = Credentials::new(&dir, "cli");
-        let account = creds.save("http://127.0.0.1:8080", "alice", "rt-1").unwrap();
+        let account = creds
+            .save("http://127.0.0.1:8080", "alice", "rt-1")
+            .unwrap();
         assert!(matches!(account.storage, Storage::File { .. }));
         assert_eq!(creds.current(), Some(account.clone()));
         let store = creds.refresh_store(&account);
@@ -263,7 +277,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join("credentials.json")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join("credentials.json"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         // Another client kind has its own session.

@@ -100,8 +100,13 @@ impl Api {
         let body = RefreshRequest {
             refresh_token: refresh_token.to_owned(),
         };
-        self.call(reqwest::Method::POST, "/api/auth/refresh", None, Some(&body))
-            .await
+        self.call(
+            reqwest::Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(&body),
+        )
+        .await
     }
 
     pub async fn logout(&self, refresh_token: &str) -> ClientResult<()> {
@@ -119,7 +124,12 @@ impl Api {
 
     pub async fn conversations(&self, token: &str) -> ClientResult<Vec<Conversation>> {
         let list: ConversationList = self
-            .call::<(), _>(reqwest::Method::GET, "/api/conversations", Some(token), None)
+            .call::<(), _>(
+                reqwest::Method::GET,
+                "/api/conversations",
+                Some(token),
+                None,
+            )
             .await?;
         Ok(list.conversations)
     }
@@ -129,8 +139,13 @@ impl Api {
         token: &str,
         req: &CreateConversation,
     ) -> ClientResult<Conversation> {
-        self.call(reqwest::Method::POST, "/api/conversations", Some(token), Some(req))
-            .await
+        self.call(
+            reqwest::Method::POST,
+            "/api/conversations",
+            Some(token),
+            Some(req),
+        )
+        .await
     }
 
     /// Messages with `seq > after`, ascending.
@@ -191,8 +206,13 @@ impl Api {
         token: &str,
         req: &CreateNotification,
     ) -> ClientResult<NotificationsCreated> {
-        self.call(reqwest::Method::POST, "/api/notifications", Some(token), Some(req))
-            .await
+        self.call(
+            reqwest::Method::POST,
+            "/api/notifications",
+            Some(token),
+            Some(req),
+        )
+        .await
     }
 }
 
@@ -262,9 +282,12 @@ pub async fn login_anywhere(
             })
         }
     }
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| ClientError::Server(format!("{url} answered something that is not JSON: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        ClientError::Server(format!("{url} answered something that is not JSON: {e}"))
+    })?;
     crate::profile::field(&v, token_field).ok_or_else(|| {
-        ClientError::Config(format!("the login answer from {url} has no {token_field:?}"))
+        ClientError::Config(format!(
+            "the login answer from {url} has no {token_field:?}"
+        ))
     })
 }

@@ -2,8 +2,8 @@
 //! WebSocket), the local SQLite cache, catch-up over REST, and the outbox. The desktop shell
 //! and the `tidings` command-line client both embed it.
 
-pub mod cache;
 pub mod backoff;
+pub mod cache;
 pub mod connection;
 pub mod credentials;
 pub mod engine;

@@ -150,8 +150,9 @@ pub struct Subscription {
 
 impl Profile {
     pub fn load(path: &Path) -> ClientResult<Profile> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ClientError::Config(format!("cannot read the profile {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ClientError::Config(format!("cannot read the profile {}: {e}", path.display()))
+        })?;
         let p: Profile = toml::from_str(&text)
             .map_err(|e| ClientError::Config(format!("invalid profile {}: {e}", path.display())))?;
         p.validate()?;
@@ -181,8 +182,11 @@ pub fn secret(inline: &Option<String>, env: &Option<String>, what: &str) -> Clie
         return Ok(v.clone());
     }
     if let Some(var) = env {
-        return std::env::var(var)
-            .map_err(|_| ClientError::Config(format!("the {what} is to come from ${var}, which is not set")));
+        return std::env::var(var).map_err(|_| {
+            ClientError::Config(format!(
+                "the {what} is to come from ${var}, which is not set"
+            ))
+        });
     }
     Err(ClientError::Config(format!("the profile gives no {what}")))
 }
@@ -217,7 +221,10 @@ impl Subscription {
             .default_title
             .clone()
             .unwrap_or_else(|| profile_name.to_owned());
-        let kind = self.kind.clone().unwrap_or_else(|| self.destination.clone());
+        let kind = self
+            .kind
+            .clone()
+            .unwrap_or_else(|| self.destination.clone());
         let fallback_id = || {
             message_id
                 .map(|m| format!("{}:{m}", self.destination))
@@ -268,7 +275,12 @@ impl Subscription {
                     Event::ChatMessage(m) => Some(Notification {
                         conversation_id: Some(m.conversation_id.clone()),
                         created_at: m.created_at,
-                        ..base(m.id.clone(), format!("Message from {}", m.sender_id), m.content, None)
+                        ..base(
+                            m.id.clone(),
+                            format!("Message from {}", m.sender_id),
+                            m.content,
+                            None,
+                        )
                     }),
                     Event::Announcement(a) => Some(base(a.id, a.title, a.message, None)),
                     _ => None,
@@ -316,11 +328,18 @@ mod tests {
 
     #[test]
     fn profiles_are_checked() {
-        let bad: Result<Profile, _> = toml::from_str("name = \"x\"\nurl = \"ws://h/ws\"\nsubscribe = []\nbogus = 1\n");
+        let bad: Result<Profile, _> =
+            toml::from_str("name = \"x\"\nurl = \"ws://h/ws\"\nsubscribe = []\nbogus = 1\n");
         assert!(bad.is_err(), "unknown keys are refused");
-        let p: Profile = toml::from_str("name = \"x\"\nurl = \"http://h/ws\"\n[[subscribe]]\ndestination = \"/topic/a\"\n").unwrap();
+        let p: Profile = toml::from_str(
+            "name = \"x\"\nurl = \"http://h/ws\"\n[[subscribe]]\ndestination = \"/topic/a\"\n",
+        )
+        .unwrap();
         assert!(p.validate().unwrap_err().to_string().contains("ws://"));
-        assert_eq!(field(&serde_json::json!({"a": {"b": 3}}), "/a/b").as_deref(), Some("3"));
+        assert_eq!(
+            field(&serde_json::json!({"a": {"b": 3}}), "/a/b").as_deref(),
+            Some("3")
+        );
         assert!(secret(&None, &Some("TIDINGS_SURELY_UNSET_VAR".into()), "password").is_err());
     }
 }

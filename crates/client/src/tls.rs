@@ -24,9 +24,13 @@ pub fn client_config(extra_ca: Option<&Path>) -> ClientResult<Arc<rustls::Client
     }
     if let Some(path) = extra_ca {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|e| ClientError::Config(format!("cannot read the CA file {}: {e}", path.display())))?
+            .map_err(|e| {
+                ClientError::Config(format!("cannot read the CA file {}: {e}", path.display()))
+            })?
             .collect::<Result<_, _>>()
-            .map_err(|e| ClientError::Config(format!("the CA file {} is not PEM: {e}", path.display())))?;
+            .map_err(|e| {
+                ClientError::Config(format!("the CA file {} is not PEM: {e}", path.display()))
+            })?;
         if certs.is_empty() {
             return Err(ClientError::Config(format!(
                 "the CA file {} holds no certificate",
@@ -34,9 +38,12 @@ pub fn client_config(extra_ca: Option<&Path>) -> ClientResult<Arc<rustls::Client
             )));
         }
         for c in certs {
-            roots
-                .add(c)
-                .map_err(|e| ClientError::Config(format!("unusable CA certificate in {}: {e}", path.display())))?;
+            roots.add(c).map_err(|e| {
+                ClientError::Config(format!(
+                    "unusable CA certificate in {}: {e}",
+                    path.display()
+                ))
+            })?;
         }
     }
     Ok(Arc::new(

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tidings_client::backoff::Backoff;
 use tidings_client::cache::{Cache, OutboxState};
-use tidings_client::engine::{Engine, EngineConfig, EngineState, MemoryRefreshStore, Target, TidingsServer};
+use tidings_client::engine::{
+    Engine, EngineConfig, EngineState, MemoryRefreshStore, Target, TidingsServer,
+};
 use tidings_proto::ContentType;
 use tidings_testkit::*;
 
@@ -44,7 +46,12 @@ async fn until(engine: &Engine, what: &str, mut check: impl FnMut(&Cache) -> boo
     };
     tokio::time::timeout(Duration::from_secs(20), work)
         .await
-        .unwrap_or_else(|_| panic!("timed out waiting for: {what} (state {:?})", engine.state().borrow()));
+        .unwrap_or_else(|_| {
+            panic!(
+                "timed out waiting for: {what} (state {:?})",
+                engine.state().borrow()
+            )
+        });
 }
 
 async fn until_state(engine: &Engine, what: &str, mut check: impl FnMut(&EngineState) -> bool) {
@@ -59,11 +66,21 @@ async fn until_state(engine: &Engine, what: &str, mut check: impl FnMut(&EngineS
     };
     tokio::time::timeout(Duration::from_secs(20), work)
         .await
-        .unwrap_or_else(|_| panic!("timed out waiting for: {what} (state {:?})", engine.state().borrow()));
+        .unwrap_or_else(|_| {
+            panic!(
+                "timed out waiting for: {what} (state {:?})",
+                engine.state().borrow()
+            )
+        });
 }
 
 fn cached_seqs(cache: &Cache, cid: &str) -> Vec<i64> {
-    cache.messages_after(cid, 0).unwrap().iter().map(|m| m.seq).collect()
+    cache
+        .messages_after(cid, 0)
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect()
 }
 
 #[tokio::test]
@@ -81,10 +98,16 @@ async fn messages_sent_while_offline_are_all_cached_after_reconnect_in_order_onc
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
     engine.shutdown().await;
     for i in 0..1200 {
-        api.send(&bob, &cid, &format!("b{i}"), &format!("message {i}")).await;
+        api.send(&bob, &cid, &format!("b{i}"), &format!("message {i}"))
+            .await;
     }
     let n = api
-        .call("POST", "/api/notifications", Some(SERVICE_TOKEN), Some(json!({"users": ["alice"], "title": "t", "message": "m"})))
+        .call(
+            "POST",
+            "/api/notifications",
+            Some(SERVICE_TOKEN),
+            Some(json!({"users": ["alice"], "title": "t", "message": "m"})),
+        )
         .await;
     assert_eq!(n.0, 201);
     // Back: catch-up reports progress and ends live with everything cached.
@@ -97,12 +120,23 @@ async fn messages_sent_while_offline_are_all_cached_after_reconnect_in_order_onc
         *s == EngineState::Live
     })
     .await;
-    assert!(saw_progress || cached_seqs(&cache, &cid).len() == 1200, "catch-up reported its progress");
+    assert!(
+        saw_progress || cached_seqs(&cache, &cid).len() == 1200,
+        "catch-up reported its progress"
+    );
     assert_eq!(cached_seqs(&cache, &cid), (1..=1200).collect::<Vec<_>>());
-    let contents: Vec<String> = cache.messages_after(&cid, 0).unwrap().into_iter().map(|m| m.content).collect();
+    let contents: Vec<String> = cache
+        .messages_after(&cid, 0)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
     assert_eq!(contents[1199], "message 1199");
     let conv = cache.conversation(&cid).unwrap().unwrap();
-    assert_eq!((conv.synced_seq, conv.last_seq, conv.unread_count), (1200, 1200, 1200));
+    assert_eq!(
+        (conv.synced_seq, conv.last_seq, conv.unread_count),
+        (1200, 1200, 1200)
+    );
     let notes = cache.notifications("alice", 10).unwrap();
     assert_eq!(notes.len(), 1);
     assert_eq!((notes[0].title.as_str(), notes[0].seq), ("t", 1));
@@ -145,8 +179,15 @@ async fn a_gap_in_the_live_stream_is_repaired_without_a_reconnect() {
             .unwrap();
     }
     api.send(&bob, &cid, "live-3", "live").await;
-    until(&engine, "seq 1-3 cached", |c| cached_seqs(c, &cid) == vec![1, 2, 3]).await;
-    assert!(!states.has_changed().unwrap(), "no reconnect: the state stayed live ({:?})", states.borrow());
+    until(&engine, "seq 1-3 cached", |c| {
+        cached_seqs(c, &cid) == vec![1, 2, 3]
+    })
+    .await;
+    assert!(
+        !states.has_changed().unwrap(),
+        "no reconnect: the state stayed live ({:?})",
+        states.borrow()
+    );
     engine.shutdown().await;
     server.stop().await;
 }
@@ -164,27 +205,63 @@ async fn the_outbox_sends_messages_written_offline_exactly_once_after_reconnect(
     let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
     let engine = start_engine(&proxy.http(), &alice, cache.clone());
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
-    cache.upsert_conversation(&serde_json::from_value(api.conversations(&alice).await[0].clone()).unwrap(), "alice").unwrap();
+    cache
+        .upsert_conversation(
+            &serde_json::from_value(api.conversations(&alice).await[0].clone()).unwrap(),
+            "alice",
+        )
+        .unwrap();
     // The network goes away; the user keeps writing.
     proxy.block(true);
-    until_state(&engine, "reconnecting", |s| matches!(s, EngineState::Reconnecting { .. })).await;
+    until_state(&engine, "reconnecting", |s| {
+        matches!(s, EngineState::Reconnecting { .. })
+    })
+    .await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(engine.send(&cid, &format!("written offline {i}"), ContentType::Text).unwrap());
+        ids.push(
+            engine
+                .send(&cid, &format!("written offline {i}"), ContentType::Text)
+                .unwrap(),
+        );
     }
-    assert_eq!(cache.unconfirmed(&cid).unwrap().len(), 5, "shown as pending at once");
-    assert!(engine.send(&cid, "   ", ContentType::Text).is_err(), "a blank message is refused at once");
+    assert_eq!(
+        cache.unconfirmed(&cid).unwrap().len(),
+        5,
+        "shown as pending at once"
+    );
+    assert!(
+        engine.send(&cid, "   ", ContentType::Text).is_err(),
+        "a blank message is refused at once"
+    );
     proxy.block(false);
     engine.nudge();
-    assert_eq!(engine.settle(Duration::from_secs(20)).await, EngineState::Live);
+    assert_eq!(
+        engine.settle(Duration::from_secs(20)).await,
+        EngineState::Live
+    );
     for id in &ids {
-        assert_eq!(cache.outbox_entry(id).unwrap().unwrap().state, OutboxState::Sent);
+        assert_eq!(
+            cache.outbox_entry(id).unwrap().unwrap().state,
+            OutboxState::Sent
+        );
     }
     let server_msgs = api.all_messages(&bob, &cid).await;
-    let contents: Vec<&str> = server_msgs.iter().map(|m| m["content"].as_str().unwrap()).collect();
-    assert_eq!(contents, (0..5).map(|i| format!("written offline {i}")).collect::<Vec<_>>());
+    let contents: Vec<&str> = server_msgs
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        (0..5)
+            .map(|i| format!("written offline {i}"))
+            .collect::<Vec<_>>()
+    );
     // The echo put them in the cache with their seq.
-    until(&engine, "own messages cached", |c| cached_seqs(c, &cid) == vec![1, 2, 3, 4, 5]).await;
+    until(&engine, "own messages cached", |c| {
+        cached_seqs(c, &cid) == vec![1, 2, 3, 4, 5]
+    })
+    .await;
     engine.shutdown().await;
     server.stop().await;
 }
@@ -203,16 +280,25 @@ async fn a_client_killed_between_send_and_receipt_still_sends_exactly_once() {
     // (it stored the message), and the process died before the RECEIPT came back.
     let client_id = {
         let cache = Cache::open(&path).unwrap();
-        let id = cache.enqueue(&cid, "sent just before the crash", ContentType::Text).unwrap();
+        let id = cache
+            .enqueue(&cid, "sent just before the crash", ContentType::Text)
+            .unwrap();
         cache.mark_sending(&id).unwrap();
         id
     };
-    api.send(&alice, &cid, &client_id, "sent just before the crash").await;
+    api.send(&alice, &cid, &client_id, "sent just before the crash")
+        .await;
     // Restarted: the engine sends it again with the same clientId.
     let cache = Arc::new(Cache::open(&path).unwrap());
     let engine = start_engine(&server.http(), &alice, cache.clone());
-    assert_eq!(engine.settle(Duration::from_secs(20)).await, EngineState::Live);
-    assert_eq!(cache.outbox_entry(&client_id).unwrap().unwrap().state, OutboxState::Sent);
+    assert_eq!(
+        engine.settle(Duration::from_secs(20)).await,
+        EngineState::Live
+    );
+    assert_eq!(
+        cache.outbox_entry(&client_id).unwrap().unwrap().state,
+        OutboxState::Sent
+    );
     let server_msgs = api.all_messages(&bob, &cid).await;
     assert_eq!(server_msgs.len(), 1, "stored once: {server_msgs:?}");
     until(&engine, "cached", |c| cached_seqs(c, &cid) == vec![1]).await;
@@ -233,13 +319,22 @@ async fn after_kill_9_of_the_server_the_client_reconnects_by_itself_and_catches_
     let cache_dir = TempDir::new("kill9-cache");
     let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
     let engine = start_engine(&server.http(), &alice, cache.clone());
-    until(&engine, "first message", |c| cached_seqs(c, &cid) == vec![1]).await;
+    until(&engine, "first message", |c| {
+        cached_seqs(c, &cid) == vec![1]
+    })
+    .await;
     server.kill();
-    until_state(&engine, "reconnecting", |s| matches!(s, EngineState::Reconnecting { .. })).await;
+    until_state(&engine, "reconnecting", |s| {
+        matches!(s, EngineState::Reconnecting { .. })
+    })
+    .await;
     let server = BinServer::start(dir.path(), Some(addr));
     api.send(&bob, &cid, "after", "after the restart").await;
     // No nudge: the backoff brings it back.
-    until(&engine, "caught up after the restart", |c| cached_seqs(c, &cid) == vec![1, 2]).await;
+    until(&engine, "caught up after the restart", |c| {
+        cached_seqs(c, &cid) == vec![1, 2]
+    })
+    .await;
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
     engine.shutdown().await;
     drop(server);
@@ -252,15 +347,31 @@ async fn a_refused_refresh_is_the_signed_out_state_not_a_retry_loop() {
     let api = server.api();
     let alice = api.register("alice").await;
     // The session was revoked elsewhere (signed out on another device).
-    let (status, _) = api.call("POST", "/api/auth/logout", None, Some(json!({"refreshToken": alice.refresh}))).await;
+    let (status, _) = api
+        .call(
+            "POST",
+            "/api/auth/logout",
+            None,
+            Some(json!({"refreshToken": alice.refresh})),
+        )
+        .await;
     assert_eq!(status, 204);
     let cache_dir = TempDir::new("signout-cache");
     let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
     // No access token in hand: the engine must refresh, and is refused.
-    let stale = Session { token: String::new(), expires_in: 0, ..alice.clone() };
+    let stale = Session {
+        token: String::new(),
+        expires_in: 0,
+        ..alice.clone()
+    };
     let engine = start_engine(&server.http(), &stale, cache.clone());
-    until_state(&engine, "signed out", |s| matches!(s, EngineState::SignedOut { .. })).await;
-    let EngineState::SignedOut { reason } = engine.state().borrow().clone() else { unreachable!() };
+    until_state(&engine, "signed out", |s| {
+        matches!(s, EngineState::SignedOut { .. })
+    })
+    .await;
+    let EngineState::SignedOut { reason } = engine.state().borrow().clone() else {
+        unreachable!()
+    };
     assert!(reason.contains("refresh token"), "{reason}");
     engine.shutdown().await;
     server.stop().await;
@@ -274,7 +385,8 @@ async fn cached_messages_are_searchable_with_the_server_stopped() {
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let cid = api.group(&alice, &[&bob]).await;
-    api.send(&bob, &cid, "1", "The invoice for March is attached").await;
+    api.send(&bob, &cid, "1", "The invoice for March is attached")
+        .await;
     api.send(&bob, &cid, "2", "Lunch tomorrow?").await;
     let cache_dir = TempDir::new("search-cache");
     let path = cache_dir.0.join("c.db");

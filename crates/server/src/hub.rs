@@ -296,7 +296,10 @@ pub fn error_frame(
 
 enum Offer {
     Delivered,
+    /// The connection's outbound queue is full: a slow consumer.
     Full,
+    /// The connection is closing (its writer has ended); it is about to be unregistered.
+    Gone,
 }
 
 impl Hub {
@@ -623,6 +626,7 @@ impl Hub {
                 continue;
             };
             if let Offer::Full = self.offer(entry, id, message, 1, user_copy.clone()) {
+                // (A closing connection answers `Gone` and is skipped quietly.)
                 if droppable {
                     self.metrics.messages_dropped.inc();
                 } else if !entry.dead {
@@ -688,7 +692,8 @@ impl Hub {
                 }
                 Offer::Delivered
             }
-            Err(_) => Offer::Full,
+            Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
+            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
         }
     }
 }

@@ -93,28 +93,22 @@ async fn refresh_tokens_rotate_once_and_expire() {
         })
         .await
         .unwrap();
-        assert_eq!(
-            s.rotate_refresh_token([1; 32], [2; 32], later, now)
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("alice"),
-            "{name}"
-        );
-        assert_eq!(
-            s.rotate_refresh_token([1; 32], [3; 32], later, now)
-                .await
-                .unwrap(),
-            None,
-            "used once"
-        );
-        assert_eq!(
-            s.rotate_refresh_token([2; 32], [4; 32], later, Timestamp(3_000_000))
-                .await
-                .unwrap(),
-            None,
-            "expired"
-        );
+        const GRACE: i64 = 60_000;
+        let rotate = |old: u8, new: u8, at: Timestamp| {
+            let s = s.clone();
+            async move {
+                s.rotate_refresh_token([old; 32], [new; 32], later, at, GRACE)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(rotate(1, 2, now).await.as_deref(), Some("alice"), "{name}");
+        // Presented again within the grace period (its answer was lost): accepted again.
+        let soon = Timestamp(now.millis() + 1_000);
+        assert_eq!(rotate(1, 3, soon).await.as_deref(), Some("alice"));
+        let late = Timestamp(now.millis() + GRACE + 1);
+        assert_eq!(rotate(1, 7, late).await, None, "after the grace period");
+        assert_eq!(rotate(2, 4, Timestamp(3_000_000)).await, None, "expired");
         assert!(!s.revoke_refresh_token([4; 32]).await.unwrap());
         s.add_refresh_token(RefreshRecord {
             hash: [5; 32],
@@ -124,13 +118,7 @@ async fn refresh_tokens_rotate_once_and_expire() {
         .await
         .unwrap();
         assert!(s.revoke_refresh_token([5; 32]).await.unwrap());
-        assert_eq!(
-            s.rotate_refresh_token([5; 32], [6; 32], later, now)
-                .await
-                .unwrap(),
-            None,
-            "revoked"
-        );
+        assert_eq!(rotate(5, 6, now).await, None, "revoked");
     }
 }
 

@@ -1,7 +1,11 @@
 //! Test support: a real Tidings server on `127.0.0.1:0`, in this process or as the
 //! `tidings-server` binary (for `kill -9`), on a data directory that survives restarts, and
 //! a small REST client. Everything waits for conditions with deadlines, never for time.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::field_reassign_with_default
+)]
 
 use serde_json::{json, Value};
 use std::io::BufRead;
@@ -66,11 +70,20 @@ pub struct Server {
 
 impl Server {
     /// Starts on `127.0.0.1:0` (or `addr`, to come back on the same port after a restart).
-    pub async fn start(data_dir: &Path, addr: Option<SocketAddr>, tweak: impl FnOnce(&mut Config)) -> Server {
-        let mut c = config(data_dir, addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()));
+    pub async fn start(
+        data_dir: &Path,
+        addr: Option<SocketAddr>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Server {
+        let mut c = config(
+            data_dir,
+            addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()),
+        );
         tweak(&mut c);
         let state = AppState::new(c).expect("server state");
-        let listener = tokio::net::TcpListener::bind(state.config.listen).await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(state.config.listen)
+            .await
+            .expect("bind");
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(tidings_server::serve(listener, state.clone()));
         Server { addr, state, task }
@@ -201,26 +214,48 @@ impl Api {
         }
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", self.base));
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", self.base),
+        );
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = tokio::time::timeout(WAIT, req.send()).await.expect("request timed out").expect("request failed");
+        let resp = tokio::time::timeout(WAIT, req.send())
+            .await
+            .expect("request timed out")
+            .expect("request failed");
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
     }
 
     pub async fn register(&self, name: &str) -> Session {
         let password = format!("{name}-password");
         let (status, body) = self
-            .call("POST", "/api/auth/register", None, Some(json!({"username": name, "password": password})))
+            .call(
+                "POST",
+                "/api/auth/register",
+                None,
+                Some(json!({"username": name, "password": password})),
+            )
             .await;
         assert_eq!(status, 201, "register {name}: {body}");
         Session {
@@ -287,7 +322,9 @@ impl Api {
 
     /// The user's conversations as the server sees them.
     pub async fn conversations(&self, who: &Session) -> Vec<Value> {
-        let (status, body) = self.call("GET", "/api/conversations", Some(&who.token), None).await;
+        let (status, body) = self
+            .call("GET", "/api/conversations", Some(&who.token), None)
+            .await;
         assert_eq!(status, 200, "{body}");
         body["conversations"].as_array().unwrap().clone()
     }
@@ -341,7 +378,8 @@ impl Proxy {
 
     /// While blocked, new connections are closed at once (the server looks down).
     pub fn block(&self, blocked: bool) {
-        self.blocked.store(blocked, std::sync::atomic::Ordering::SeqCst);
+        self.blocked
+            .store(blocked, std::sync::atomic::Ordering::SeqCst);
         if blocked {
             self.cut();
         }

@@ -4,7 +4,8 @@ use super::{Cache, CacheResult, CachedConversation};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tidings_proto::{Conversation, ConversationKind, Participant, Timestamp};
 
-const COLUMNS: &str = "id, kind, title, created_by, created_at, last_seq, synced_seq, read_seq, muted";
+const COLUMNS: &str =
+    "id, kind, title, created_by, created_at, last_seq, synced_seq, read_seq, muted";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<CachedConversation> {
     let last_seq: i64 = r.get(5)?;
@@ -61,7 +62,12 @@ pub(super) fn raise_last_seq(conn: &Connection, cid: &str, seq: i64, at: i64) ->
 }
 
 /// Moves our own marker forward, locally and as confirmed by the server.
-pub(super) fn own_read(conn: &Connection, cid: &str, seq: i64, confirmed: bool) -> CacheResult<bool> {
+pub(super) fn own_read(
+    conn: &Connection,
+    cid: &str,
+    seq: i64,
+    confirmed: bool,
+) -> CacheResult<bool> {
     let moved = conn
         .prepare_cached("UPDATE conversations SET read_seq = ?2 WHERE id = ?1 AND read_seq < ?2")?
         .execute(params![cid, seq])?
@@ -105,7 +111,10 @@ impl Cache {
                 last_activity
             ],
         )?;
-        tx.execute("DELETE FROM participants WHERE conversation_id = ?1", [&c.id])?;
+        tx.execute(
+            "DELETE FROM participants WHERE conversation_id = ?1",
+            [&c.id],
+        )?;
         for p in &c.participants {
             tx.execute(
                 "INSERT INTO participants (conversation_id, user_id, display_name, read_seq, online)
@@ -135,7 +144,9 @@ impl Cache {
     pub fn conversation(&self, id: &str) -> CacheResult<Option<CachedConversation>> {
         let conn = self.conn();
         let c = conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM conversations WHERE id = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM conversations WHERE id = ?1"
+            ))?
             .query_row([id], from_row)
             .optional()?;
         c.map(|c| complete(&conn, c)).transpose()
@@ -146,7 +157,11 @@ impl Cache {
     pub fn mark_read(&self, cid: &str, up_to: i64) -> CacheResult<bool> {
         let conn = self.conn();
         let last: Option<i64> = conn
-            .query_row("SELECT last_seq FROM conversations WHERE id = ?1", [cid], |r| r.get(0))
+            .query_row(
+                "SELECT last_seq FROM conversations WHERE id = ?1",
+                [cid],
+                |r| r.get(0),
+            )
             .optional()?;
         match last {
             Some(last) => own_read(&conn, cid, up_to.min(last), false),
@@ -166,7 +181,13 @@ impl Cache {
 
     /// A read receipt from the server: ours moves our marker (confirmed), another user's
     /// moves that participant's.
-    pub fn apply_read_receipt(&self, cid: &str, user: &str, up_to: i64, me: &str) -> CacheResult<()> {
+    pub fn apply_read_receipt(
+        &self,
+        cid: &str,
+        user: &str,
+        up_to: i64,
+        me: &str,
+    ) -> CacheResult<()> {
         let conn = self.conn();
         if user == me {
             own_read(&conn, cid, up_to, true)?;
@@ -194,6 +215,22 @@ impl Cache {
             params![cid, muted],
         )?;
         Ok(())
+    }
+
+    /// Whether a conversation needs fetching: its contiguous prefix ends before its last
+    /// known `seq`, or only a placeholder is cached (no participants yet). `true` for a
+    /// conversation the cache does not know.
+    pub fn needs_fetch(&self, cid: &str) -> CacheResult<bool> {
+        let conn = self.conn();
+        let row: Option<(i64, i64, bool)> = conn
+            .prepare_cached(
+                "SELECT synced_seq, last_seq,
+                        EXISTS (SELECT 1 FROM participants WHERE conversation_id = ?1)
+                 FROM conversations WHERE id = ?1",
+            )?
+            .query_row([cid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        Ok(row.is_none_or(|(synced, last, known)| synced < last || !known))
     }
 
     /// Conversations with messages known to exist but not cached: (id, synced_seq, last_seq).

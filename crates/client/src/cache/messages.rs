@@ -225,15 +225,31 @@ mod tests {
     fn merging_is_idempotent_and_tracks_the_contiguous_prefix() {
         let t = temp_cache("merge");
         let c = &t.cache;
-        assert_eq!(c.insert_messages(&[msg("c", 1, "bob", "a"), msg("c", 3, "bob", "c")], "me").unwrap(), 2);
+        assert_eq!(
+            c.insert_messages(&[msg("c", 1, "bob", "a"), msg("c", 3, "bob", "c")], "me")
+                .unwrap(),
+            2
+        );
         let conv = c.conversation("c").unwrap().unwrap();
-        assert_eq!((conv.synced_seq, conv.last_seq, conv.unread_count), (1, 3, 3));
+        assert_eq!(
+            (conv.synced_seq, conv.last_seq, conv.unread_count),
+            (1, 3, 3)
+        );
         assert_eq!(c.gaps().unwrap(), vec![("c".to_owned(), 1, 3)]);
-        assert_eq!(c.insert_messages(&[msg("c", 2, "bob", "b"), msg("c", 1, "bob", "a")], "me").unwrap(), 1);
+        assert_eq!(
+            c.insert_messages(&[msg("c", 2, "bob", "b"), msg("c", 1, "bob", "a")], "me")
+                .unwrap(),
+            1
+        );
         let conv = c.conversation("c").unwrap().unwrap();
         assert_eq!(conv.synced_seq, 3);
         assert!(c.gaps().unwrap().is_empty());
-        let seqs: Vec<i64> = c.history("c", None, 10).unwrap().iter().map(|m| m.seq).collect();
+        let seqs: Vec<i64> = c
+            .history("c", None, 10)
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect();
         assert_eq!(seqs, vec![1, 2, 3]);
         // Our own message moves our marker, as on the server.
         c.insert_messages(&[msg("c", 4, "me", "d")], "me").unwrap();
@@ -246,7 +262,9 @@ mod tests {
         let all: Vec<Message> = (2..=1000).map(|s| msg("c", s, "bob", "x")).collect();
         t.cache.insert_messages(&all, "me").unwrap();
         assert_eq!(t.cache.conversation("c").unwrap().unwrap().synced_seq, 0);
-        t.cache.insert_messages(&[msg("c", 1, "bob", "x")], "me").unwrap();
+        t.cache
+            .insert_messages(&[msg("c", 1, "bob", "x")], "me")
+            .unwrap();
         assert_eq!(t.cache.conversation("c").unwrap().unwrap().synced_seq, 1000);
     }
 
@@ -267,7 +285,11 @@ mod tests {
         assert_eq!(hits.len(), 2);
         assert!(hits.iter().any(|h| h.snippet.contains("[report]")));
         assert_eq!(t.cache.search("quart rep", 10).unwrap().len(), 1);
-        assert_eq!(t.cache.search("cafe", 10).unwrap().len(), 1, "diacritics folded");
+        assert_eq!(
+            t.cache.search("cafe", 10).unwrap().len(),
+            1,
+            "diacritics folded"
+        );
         for hostile in ["\"", "AND OR NOT", "a*b(", "NEAR(", "col:x", "   "] {
             assert!(t.cache.search(hostile, 10).is_ok(), "{hostile}");
         }

@@ -140,8 +140,9 @@ impl Cache {
     /// Changes after `after`, oldest first, at most `limit`.
     pub fn changes_since(&self, after: i64, limit: u32) -> CacheResult<Vec<Change>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT id, kind, key FROM changes WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, kind, key FROM changes WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
         let rows = stmt.query_map(params![after, limit], |r| {
             Ok(Change {
                 id: r.get(0)?,

@@ -50,7 +50,10 @@ fn insert(conn: &Connection, n: &Notification, source: &str) -> CacheResult<bool
         ])?
         > 0;
     if !added && n.is_read {
-        conn.execute("UPDATE notifications SET is_read = 1 WHERE id = ?1 AND is_read = 0", [&n.id])?;
+        conn.execute(
+            "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND is_read = 0",
+            [&n.id],
+        )?;
     }
     Ok(added)
 }
@@ -58,7 +61,9 @@ fn insert(conn: &Connection, n: &Notification, source: &str) -> CacheResult<bool
 /// Moves the cursor over every contiguous cached `seq` after it.
 fn advance_cursor(conn: &Connection) -> CacheResult<i64> {
     let mut cursor: i64 = conn
-        .query_row("SELECT value FROM sync WHERE key = ?1", [CURSOR], |r| r.get(0))
+        .query_row("SELECT value FROM sync WHERE key = ?1", [CURSOR], |r| {
+            r.get(0)
+        })
         .unwrap_or(0);
     let start = cursor;
     let mut exists = conn.prepare_cached("SELECT 1 FROM notifications WHERE seq = ?1")?;
@@ -113,17 +118,19 @@ impl Cache {
     }
 
     pub fn unread_notifications(&self) -> CacheResult<i64> {
-        Ok(self
-            .conn()
-            .query_row("SELECT count(*) FROM notifications WHERE is_read = 0", [], |r| r.get(0))?)
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM notifications WHERE is_read = 0",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// Marks a notification read locally; `true` if it was unread.
     pub fn mark_notification_read(&self, id: &str) -> CacheResult<bool> {
-        Ok(self
-            .conn()
-            .execute("UPDATE notifications SET is_read = 1 WHERE id = ?1 AND is_read = 0", [id])?
-            > 0)
+        Ok(self.conn().execute(
+            "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND is_read = 0",
+            [id],
+        )? > 0)
     }
 }
 
@@ -153,15 +160,32 @@ mod tests {
         let t = temp_cache("notes");
         t.cache.insert_notifications(&[note(1), note(3)]).unwrap();
         assert_eq!(t.cache.notification_cursor().unwrap(), 1);
-        assert_eq!(t.cache.insert_notifications(&[note(2), note(3)]).unwrap(), 1);
+        assert_eq!(
+            t.cache.insert_notifications(&[note(2), note(3)]).unwrap(),
+            1
+        );
         assert_eq!(t.cache.notification_cursor().unwrap(), 3);
         assert_eq!(t.cache.unread_notifications().unwrap(), 3);
         assert!(t.cache.mark_notification_read("n2").unwrap());
         assert!(!t.cache.mark_notification_read("n2").unwrap());
-        let foreign = Notification { id: "rabbit-1".into(), seq: 0, ..note(9) };
-        assert!(t.cache.insert_foreign_notification(&foreign, "/topic/alerts").unwrap());
-        assert!(!t.cache.insert_foreign_notification(&foreign, "/topic/alerts").unwrap());
-        assert_eq!(t.cache.notification_cursor().unwrap(), 3, "foreign ones have no seq");
+        let foreign = Notification {
+            id: "rabbit-1".into(),
+            seq: 0,
+            ..note(9)
+        };
+        assert!(t
+            .cache
+            .insert_foreign_notification(&foreign, "/topic/alerts")
+            .unwrap());
+        assert!(!t
+            .cache
+            .insert_foreign_notification(&foreign, "/topic/alerts")
+            .unwrap());
+        assert_eq!(
+            t.cache.notification_cursor().unwrap(),
+            3,
+            "foreign ones have no seq"
+        );
         assert_eq!(t.cache.notifications("me", 10).unwrap().len(), 4);
     }
 }

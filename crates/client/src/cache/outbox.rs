@@ -62,7 +62,12 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
 
 impl Cache {
     /// Queues a message; returns its `clientId`.
-    pub fn enqueue(&self, cid: &str, content: &str, content_type: ContentType) -> CacheResult<String> {
+    pub fn enqueue(
+        &self,
+        cid: &str,
+        content: &str,
+        content_type: ContentType,
+    ) -> CacheResult<String> {
         let client_id = uuid::Uuid::new_v4().to_string();
         self.conn().execute(
             "INSERT INTO outbox (client_id, conversation_id, content, content_type, created_at, state)
@@ -75,7 +80,9 @@ impl Cache {
     pub fn outbox_entry(&self, client_id: &str) -> CacheResult<Option<OutboxEntry>> {
         Ok(self
             .conn()
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE client_id = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM outbox WHERE client_id = ?1"
+            ))?
             .query_row([client_id], from_row)
             .optional()?)
     }
@@ -151,9 +158,10 @@ impl Cache {
 
     /// The connection ended: whatever was in flight is pending again (same `clientId`).
     pub fn requeue_sending(&self) -> CacheResult<usize> {
-        Ok(self
-            .conn()
-            .execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'", [])?)
+        Ok(self.conn().execute(
+            "UPDATE outbox SET state = 'pending' WHERE state = 'sending'",
+            [],
+        )?)
     }
 
     /// Puts a failed entry back in the queue (the user asked to retry).
@@ -191,7 +199,8 @@ mod tests {
         assert_eq!(c.requeue_sending().unwrap(), 1);
         let e = c.outbox_entry(&id).unwrap().unwrap();
         assert_eq!((e.state, e.attempts), (OutboxState::Pending, 1));
-        c.retry_at(&id, Timestamp(i64::MAX - 1), "rate limited").unwrap();
+        c.retry_at(&id, Timestamp(i64::MAX - 1), "rate limited")
+            .unwrap();
         assert!(c.due(Timestamp::now()).unwrap().is_empty());
         assert_eq!(c.next_due().unwrap(), Some(Timestamp(i64::MAX - 1)));
         c.mark_sent(&id, Some(7)).unwrap();
@@ -216,7 +225,10 @@ mod tests {
             created_at: Timestamp(1),
         };
         c.insert_messages(&[m], "me").unwrap();
-        assert_eq!(c.outbox_entry(&id).unwrap().unwrap().state, OutboxState::Sent);
+        assert_eq!(
+            c.outbox_entry(&id).unwrap().unwrap().state,
+            OutboxState::Sent
+        );
         assert!(c.unconfirmed("c1").unwrap().is_empty());
     }
 }

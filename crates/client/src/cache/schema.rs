@@ -87,6 +87,7 @@ const MIGRATIONS: &[&str] = &[
         seq             INTEGER
     );
     CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+    CREATE INDEX outbox_by_conversation ON outbox (conversation_id, state);
     CREATE TABLE sync (
         key   TEXT PRIMARY KEY NOT NULL,
         value INTEGER NOT NULL

@@ -58,7 +58,11 @@ pub(crate) struct Tokens {
 }
 
 impl Tokens {
-    pub(crate) fn new(api: Api, store: Arc<dyn RefreshStore>, initial: Option<(String, Duration)>) -> Tokens {
+    pub(crate) fn new(
+        api: Api,
+        store: Arc<dyn RefreshStore>,
+        initial: Option<(String, Duration)>,
+    ) -> Tokens {
         Tokens {
             api,
             store,
@@ -98,14 +102,16 @@ impl Tokens {
 
     async fn refresh(&self) -> ClientResult<Access> {
         let Some(mut refresh) = self.store.load() else {
-            return Err(ClientError::Unauthorized("no saved session: sign in".into()));
+            return Err(ClientError::Unauthorized(
+                "no saved session: sign in".into(),
+            ));
         };
         for attempt in 0..2 {
             match self.api.refresh(&refresh).await {
                 Ok(t) => {
-                    self.store
-                        .save(&t.refresh_token)
-                        .map_err(|e| ClientError::Config(format!("cannot save the session: {e}")))?;
+                    self.store.save(&t.refresh_token).map_err(|e| {
+                        ClientError::Config(format!("cannot save the session: {e}"))
+                    })?;
                     return Ok(Access {
                         token: t.access_token,
                         expires: Instant::now() + Duration::from_secs(t.expires_in),

@@ -50,7 +50,8 @@ impl Sync {
         done += first.notifications.len() as u64;
         let _ = progress.send(Progress { done, total }).await;
         if first.has_more {
-            self.fill_notifications(Some((progress, done, total))).await?;
+            self.fill_notifications(Some((progress, done, total)))
+                .await?;
         }
         self.push_reads().await
     }

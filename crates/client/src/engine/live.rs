@@ -26,7 +26,9 @@ pub(crate) fn check_content(content: &str) -> ClientResult<()> {
         return Err(ClientError::Refused {
             status: 400,
             code: "invalid".into(),
-            message: format!("a message is 1-{MAX_CONTENT_CHARS} characters and not only spaces ({n} given)"),
+            message: format!(
+                "a message is 1-{MAX_CONTENT_CHARS} characters and not only spaces ({n} given)"
+            ),
         });
     }
     Ok(())
@@ -43,19 +45,30 @@ impl Runner {
     /// Subscribes to everything this target needs; the last `SUBSCRIBE` asks for a
     /// receipt, and catch-up starts when it comes (from then on nothing is missed live).
     pub(super) async fn subscribe(&mut self, live: &mut Live) -> ClientResult<()> {
-        let sender = live.sender.clone().ok_or_else(|| ClientError::Server("not connected".into()))?;
+        let sender = live
+            .sender
+            .clone()
+            .ok_or_else(|| ClientError::Server("not connected".into()))?;
         let mut frames = Vec::new();
         match &self.config.target {
             Target::Tidings(_) => {
                 frames.push(subscribe_frame(dest::USER_MESSAGES, MESSAGES, "auto"));
-                frames.push(subscribe_frame(dest::USER_NOTIFICATIONS, NOTIFICATIONS, "client-individual"));
+                frames.push(subscribe_frame(
+                    dest::USER_NOTIFICATIONS,
+                    NOTIFICATIONS,
+                    "client-individual",
+                ));
                 frames.push(subscribe_frame(dest::USER_ERRORS, ERRORS, "auto"));
                 frames.push(subscribe_frame(dest::PRESENCE, PRESENCE, "auto"));
                 frames.push(subscribe_frame(dest::ANNOUNCEMENTS, ANNOUNCEMENTS, "auto"));
             }
             Target::Profile(p) => {
                 for (i, s) in p.subscribe.iter().enumerate() {
-                    frames.push(subscribe_frame(&s.destination, &format!("p{i}"), "client-individual"));
+                    frames.push(subscribe_frame(
+                        &s.destination,
+                        &format!("p{i}"),
+                        "client-individual",
+                    ));
                 }
             }
         }
@@ -64,7 +77,10 @@ impl Runner {
             if i + 1 == n {
                 f.push_header("receipt", "subscribed");
             }
-            sender.send(&f).await.map_err(|e| ClientError::Server(e.to_string()))?;
+            sender
+                .send(&f)
+                .await
+                .map_err(|e| ClientError::Server(e.to_string()))?;
         }
         self.follow_focus(live).await
     }
@@ -82,7 +98,12 @@ impl Runner {
         }
         let send = |f: Frame| {
             let sender = sender.clone();
-            async move { sender.send(&f).await.map_err(|e| ClientError::Server(e.to_string())) }
+            async move {
+                sender
+                    .send(&f)
+                    .await
+                    .map_err(|e| ClientError::Server(e.to_string()))
+            }
         };
         if live.focused_sub.take().is_some() {
             send(Frame::new(Stomp::Unsubscribe).with_header("id", FOCUS)).await?;
@@ -90,8 +111,17 @@ impl Runner {
         if let Some(cid) = &self.focus {
             // Only conversations the cache knows (and so the user is in): a refused
             // SUBSCRIBE would end the connection.
-            if self.cache.conversation(cid)?.is_some_and(|c| !c.participants.is_empty()) {
-                send(subscribe_frame(&dest::conversation_topic(cid), FOCUS, "auto")).await?;
+            if self
+                .cache
+                .conversation(cid)?
+                .is_some_and(|c| !c.participants.is_empty())
+            {
+                send(subscribe_frame(
+                    &dest::conversation_topic(cid),
+                    FOCUS,
+                    "auto",
+                ))
+                .await?;
                 live.focused_sub = Some(cid.clone());
             }
         }
@@ -138,7 +168,10 @@ impl Runner {
                 .with_body(serde_json::to_string(&body).unwrap_or_default());
             self.cache.mark_sending(&entry.client_id)?;
             live.sending.insert(receipt, entry.client_id);
-            sender.send(&f).await.map_err(|e| ClientError::Server(e.to_string()))?;
+            sender
+                .send(&f)
+                .await
+                .map_err(|e| ClientError::Server(e.to_string()))?;
         }
         for (cid, seq) in self.cache.unsynced_reads()? {
             if !live.reading.insert((cid.clone(), seq)) {
@@ -149,7 +182,10 @@ impl Runner {
                 .with_header("content-type", "application/json")
                 .with_header("receipt", format!("read:{seq}:{cid}"))
                 .with_body(serde_json::json!({ "upTo": seq }).to_string());
-            sender.send(&f).await.map_err(|e| ClientError::Server(e.to_string()))?;
+            sender
+                .send(&f)
+                .await
+                .map_err(|e| ClientError::Server(e.to_string()))?;
         }
         self.touched();
         Ok(())
@@ -170,11 +206,16 @@ impl Runner {
                 let stored = match &self.config.target {
                     Target::Tidings(_) => self.on_tidings_message(&sub, &f, live, bg)?,
                     Target::Profile(p) => {
-                        let index: Option<usize> = sub.strip_prefix('p').and_then(|i| i.parse().ok());
+                        let index: Option<usize> =
+                            sub.strip_prefix('p').and_then(|i| i.parse().ok());
                         if let Some(s) = index.and_then(|i| p.subscribe.get(i)) {
-                            if let Some(n) = s.notification(&p.name, f.header("message-id"), &f.body) {
+                            if let Some(n) =
+                                s.notification(&p.name, f.header("message-id"), &f.body)
+                            {
                                 self.cache.insert_foreign_notification(&n, &s.destination)?;
-                                let _ = self.events.send(Arc::new(Envelope::new(Event::Notification(n), None)));
+                                let _ = self
+                                    .events
+                                    .send(Arc::new(Envelope::new(Event::Notification(n), None)));
                             }
                         }
                         true
@@ -182,7 +223,9 @@ impl Runner {
                 };
                 // Acknowledged only once it is in the cache: the server redelivers otherwise.
                 if let (Some(id), true, Some(sender)) = (ack, stored, &live.sender) {
-                    let _ = sender.send(&Frame::new(Stomp::Ack).with_header("id", id)).await;
+                    let _ = sender
+                        .send(&Frame::new(Stomp::Ack).with_header("id", id))
+                        .await;
                 }
                 self.touched();
                 Ok(())
@@ -191,7 +234,12 @@ impl Runner {
         }
     }
 
-    fn on_receipt(&mut self, id: &str, live: &mut Live, bg: &mpsc::Sender<Background>) -> ClientResult<()> {
+    fn on_receipt(
+        &mut self,
+        id: &str,
+        live: &mut Live,
+        bg: &mpsc::Sender<Background>,
+    ) -> ClientResult<()> {
         if id == "subscribed" {
             live.subscribed = true;
             self.start_catch_up(live, bg);
@@ -205,7 +253,8 @@ impl Runner {
             if let Some((seq, cid)) = rest.split_once(':') {
                 if let Ok(seq) = seq.parse::<i64>() {
                     live.reading.remove(&(cid.to_owned(), seq));
-                    self.cache.apply_read_receipt(cid, &self.me, seq, &self.me)?;
+                    self.cache
+                        .apply_read_receipt(cid, &self.me, seq, &self.me)?;
                     self.touched();
                 }
             }
@@ -227,22 +276,23 @@ impl Runner {
             return Ok(true);
         }
         let Ok(env) = serde_json::from_slice::<Envelope>(&f.body) else {
-            tracing::warn!(subscription = sub, "ignoring a message that is not a Tidings envelope");
+            tracing::warn!(
+                subscription = sub,
+                "ignoring a message that is not a Tidings envelope"
+            );
             return Ok(true);
         };
         match &env.event {
             Event::ChatMessage(m) => {
-                self.cache.insert_messages(std::slice::from_ref(m), &self.me)?;
-                let gap = self
-                    .cache
-                    .conversation(&m.conversation_id)?
-                    .is_none_or(|c| c.synced_seq < c.last_seq || c.participants.is_empty());
-                if gap {
+                self.cache
+                    .insert_messages(std::slice::from_ref(m), &self.me)?;
+                if self.cache.needs_fetch(&m.conversation_id)? {
                     self.repair(&m.conversation_id, live, bg);
                 }
             }
             Event::ReadReceipt(r) => {
-                self.cache.apply_read_receipt(&r.conversation_id, &r.user_id, r.up_to, &self.me)?;
+                self.cache
+                    .apply_read_receipt(&r.conversation_id, &r.user_id, r.up_to, &self.me)?;
             }
             Event::ConversationUpdated(c) => self.cache.upsert_conversation(c, &self.me)?,
             Event::Notification(n) => {
@@ -274,7 +324,8 @@ impl Runner {
                     is_read: false,
                     created_at: a.created_at,
                 };
-                self.cache.insert_foreign_notification(&n, dest::ANNOUNCEMENTS)?;
+                self.cache
+                    .insert_foreign_notification(&n, dest::ANNOUNCEMENTS)?;
             }
             Event::Typing(_) => {}
         }
@@ -293,7 +344,10 @@ impl Runner {
         live.dirty = true;
         if let Some(client_id) = live.sending.remove(receipt) {
             if kind == "rate_limited" || kind == "internal" || kind == "queue_full" {
-                let attempts = self.cache.outbox_entry(&client_id)?.map_or(1, |e| e.attempts);
+                let attempts = self
+                    .cache
+                    .outbox_entry(&client_id)?
+                    .map_or(1, |e| e.attempts);
                 let mut b = crate::backoff::Backoff::default();
                 for _ in 1..attempts {
                     b.next_delay(1.0);
@@ -312,7 +366,8 @@ impl Runner {
                     // would be refused again, so it counts as done.
                     tracing::info!(cid, seq, %message, "the server refused a read marker");
                     live.reading.remove(&(cid.to_owned(), seq));
-                    self.cache.apply_read_receipt(cid, &self.me, seq, &self.me)?;
+                    self.cache
+                        .apply_read_receipt(cid, &self.me, seq, &self.me)?;
                 }
             }
         }

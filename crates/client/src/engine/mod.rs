@@ -39,7 +39,10 @@ pub enum EngineState {
     Connecting,
     /// Connected; fetching what was missed (`done` of `total` messages and notifications).
     #[serde(rename_all = "camelCase")]
-    CatchingUp { done: u64, total: u64 },
+    CatchingUp {
+        done: u64,
+        total: u64,
+    },
     Live,
     /// Waiting to try again at `at` (attempt `attempt`), after `reason`.
     #[serde(rename_all = "camelCase")]
@@ -52,7 +55,9 @@ pub enum EngineState {
     Offline,
     /// The credentials were refused for good; waiting for a new sign-in.
     #[serde(rename_all = "camelCase")]
-    SignedOut { reason: String },
+    SignedOut {
+        reason: String,
+    },
     Stopped,
 }
 
@@ -207,7 +212,12 @@ impl Engine {
 
     /// Writes a message into the outbox (shown as pending at once) and has it sent when
     /// live. Returns its `clientId`.
-    pub fn send(&self, cid: &str, content: &str, content_type: ContentType) -> ClientResult<String> {
+    pub fn send(
+        &self,
+        cid: &str,
+        content: &str,
+        content_type: ContentType,
+    ) -> ClientResult<String> {
         crate::engine::live::check_content(content)?;
         let id = self.cache.enqueue(cid, content, content_type)?;
         self.command(Command::Poke);

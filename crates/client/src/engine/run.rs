@@ -85,7 +85,11 @@ impl Runner {
         let (sync, me) = match &config.target {
             Target::Tidings(t) => {
                 let api = Api::new(&t.http, config.tls.clone())?;
-                let tokens = Arc::new(Tokens::new(api.clone(), t.refresh.clone(), t.access.clone()));
+                let tokens = Arc::new(Tokens::new(
+                    api.clone(),
+                    t.refresh.clone(),
+                    t.access.clone(),
+                ));
                 (
                     Some(Sync {
                         api,
@@ -165,7 +169,11 @@ impl Runner {
                     let delay = self.backoff.next_delay(rand::random());
                     let at = Timestamp(Timestamp::now().millis() + delay.as_millis() as i64);
                     tracing::info!(%reason, ?delay, attempt, "connection lost; reconnecting");
-                    self.set_state(EngineState::Reconnecting { at, attempt, reason });
+                    self.set_state(EngineState::Reconnecting {
+                        at,
+                        attempt,
+                        reason,
+                    });
                     if let Some(stop) = self.wait(Some(delay)).await {
                         break stop;
                     }
@@ -243,12 +251,21 @@ impl Runner {
         let hb = self.config.heart_beat.as_millis() as u64;
         let (url, headers, hb) = match &self.config.target {
             Target::Tidings(t) => {
-                let sync = self.sync.as_ref().ok_or_else(|| Ended::Failed("no REST client".into()))?;
+                let sync = self
+                    .sync
+                    .as_ref()
+                    .ok_or_else(|| Ended::Failed("no REST client".into()))?;
                 let token = sync.tokens.get().await.map_err(classify)?;
-                (t.ws.clone(), vec![("Authorization".to_owned(), format!("Bearer {token}"))], hb)
+                (
+                    t.ws.clone(),
+                    vec![("Authorization".to_owned(), format!("Bearer {token}"))],
+                    hb,
+                )
             }
             Target::Profile(p) => {
-                let headers = profile_headers(p, &self.config.tls).await.map_err(classify)?;
+                let headers = profile_headers(p, &self.config.tls)
+                    .await
+                    .map_err(classify)?;
                 (p.url.clone(), headers, p.stomp.heart_beat_ms)
             }
         };
@@ -416,7 +433,11 @@ impl Runner {
                     return Err(classify(e));
                 }
                 // More may have arrived meanwhile.
-                if self.cache.gaps().is_ok_and(|g| g.iter().any(|(c, _, _)| *c == cid)) {
+                if self
+                    .cache
+                    .gaps()
+                    .is_ok_and(|g| g.iter().any(|(c, _, _)| *c == cid))
+                {
                     self.repair(&cid, live, tx);
                 }
             }
@@ -489,7 +510,10 @@ pub(super) fn classify(e: ClientError) -> Ended {
 }
 
 /// `CONNECT` headers for a connection profile.
-async fn profile_headers(p: &Profile, tls: &Arc<rustls::ClientConfig>) -> ClientResult<Vec<(String, String)>> {
+async fn profile_headers(
+    p: &Profile,
+    tls: &Arc<rustls::ClientConfig>,
+) -> ClientResult<Vec<(String, String)>> {
     let mut headers = Vec::new();
     if let Some(host) = &p.stomp.host {
         headers.push(("host".to_owned(), host.clone()));
@@ -511,7 +535,10 @@ async fn profile_headers(p: &Profile, tls: &Arc<rustls::ClientConfig>) -> Client
             passcode_env,
         } => {
             headers.push(("login".to_owned(), login.clone()));
-            headers.push(("passcode".to_owned(), secret(passcode, passcode_env, "passcode")?));
+            headers.push((
+                "passcode".to_owned(),
+                secret(passcode, passcode_env, "passcode")?,
+            ));
         }
         ProfileAuth::Login {
             url,
@@ -522,7 +549,8 @@ async fn profile_headers(p: &Profile, tls: &Arc<rustls::ClientConfig>) -> Client
             header,
         } => {
             let password = secret(password, password_env, "password")?;
-            let token = crate::http::login_anywhere(url, username, &password, token_field, tls).await?;
+            let token =
+                crate::http::login_anywhere(url, username, &password, token_field, tls).await?;
             headers.push(token_header(token, *header));
         }
     }

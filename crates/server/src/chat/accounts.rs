@@ -1,6 +1,7 @@
 //! Accounts and sessions: registration and login with argon2-hashed passwords, short-lived
 //! access JWTs (the broker accepts the same tokens), and opaque refresh tokens that are
-//! stored only as SHA-256 digests, rotated on every use and revocable.
+//! stored only as SHA-256 digests, rotated on every use (the old one stays usable for a
+//! minute, so a lost answer does not sign the client out) and revocable.
 //!
 //! With an RS256 public key configured, tokens come from an outside identity provider:
 //! this server cannot mint them, so registration, login and refresh are refused, and an
@@ -20,6 +21,11 @@ use std::time::Instant;
 use subtle::ConstantTimeEq;
 use tidings_proto::api::{LoginRequest, RegisterRequest};
 use tidings_proto::Timestamp;
+
+/// How long a refresh token, once exchanged, is still accepted: a client whose answer was
+/// lost (the connection dropped mid-request) retries with the same token and is not signed
+/// out. After that, presenting it again is refused (a stolen copy stops working).
+const REUSE_GRACE_MS: i64 = 60_000;
 
 /// A new session for a user.
 #[derive(Debug, Clone)]
@@ -205,6 +211,7 @@ impl Accounts {
                 hash,
                 self.refresh_expiry(now),
                 now,
+                REUSE_GRACE_MS,
             )
             .await?
             .ok_or_else(|| {

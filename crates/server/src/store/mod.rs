@@ -70,14 +70,17 @@ pub trait UserStore: Send + Sync {
     /// The accounts among `names` that exist.
     async fn users(&self, names: &[String]) -> StoreResult<Vec<UserRecord>>;
     async fn add_refresh_token(&self, token: RefreshRecord) -> StoreResult<()>;
-    /// Atomically revokes `old` and stores `new` for the same user, if `old` is valid at
-    /// `now`. Returns the user, or `None` when `old` is unknown, expired or revoked.
+    /// Atomically retires `old` and stores `new` for the same user, if `old` is valid at
+    /// `now`: not expired, not revoked, and not retired more than `grace_ms` ago (a client
+    /// whose answer was lost on the way may present it again for a moment). Returns the
+    /// user, or `None` when `old` is not accepted.
     async fn rotate_refresh_token(
         &self,
         old: [u8; 32],
         new: [u8; 32],
         new_expires_at: Timestamp,
         now: Timestamp,
+        grace_ms: i64,
     ) -> StoreResult<Option<String>>;
     /// Revokes a refresh token; `Ok(false)` if it was not valid.
     async fn revoke_refresh_token(&self, hash: [u8; 32]) -> StoreResult<bool>;

@@ -19,7 +19,8 @@ const MIGRATIONS: &[&str] = &[
         hash       BLOB PRIMARY KEY NOT NULL,
         user_name  TEXT NOT NULL REFERENCES users(name),
         expires_at INTEGER NOT NULL,
-        revoked    INTEGER NOT NULL DEFAULT 0
+        revoked    INTEGER NOT NULL DEFAULT 0,  -- signed out: refused from then on
+        rotated_at INTEGER                      -- replaced by a refresh: accepted for a grace period
     );
     CREATE TABLE conversations (
         id            TEXT PRIMARY KEY NOT NULL,

@@ -116,12 +116,15 @@ impl UserStore for SqliteStore {
         new: [u8; 32],
         new_expires_at: Timestamp,
         now: Timestamp,
+        grace_ms: i64,
     ) -> StoreResult<Option<String>> {
         self.write(move |c| {
             let user: Option<String> = optional(c.query_row(
-                "UPDATE refresh_tokens SET revoked = 1
-                 WHERE hash = ?1 AND revoked = 0 AND expires_at > ?2 RETURNING user_name",
-                params![&old[..], now.millis()],
+                "UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, ?2)
+                 WHERE hash = ?1 AND revoked = 0 AND expires_at > ?2
+                   AND (rotated_at IS NULL OR rotated_at > ?2 - ?3)
+                 RETURNING user_name",
+                params![&old[..], now.millis(), grace_ms],
                 |r| r.get(0),
             ))?;
             if let Some(user) = &user {

@@ -1,0 +1,192 @@
+//! Printing: short lines for people, JSON with `--json`.
+
+use crate::context::Context;
+use tidings_client::cache::{Cache, CachedConversation, OutboxEntry, SearchHit};
+use tidings_client::engine::EngineState;
+use tidings_proto::{ConversationKind, Envelope, Event, Message, Notification, Timestamp};
+
+fn json_line(v: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string(v).unwrap_or_default());
+}
+
+/// A one-line result: the text, or its JSON.
+pub fn line(ctx: &Context, text: &str, json: serde_json::Value) {
+    if ctx.json {
+        json_line(&json);
+    } else {
+        println!("{text}");
+    }
+}
+
+fn time(t: Timestamp) -> String {
+    let s = t.to_rfc3339();
+    s.get(..16).map(|d| d.replace('T', " ")).unwrap_or(s)
+}
+
+fn name(c: &CachedConversation, me: Option<&str>) -> String {
+    match (&c.title, c.kind) {
+        (Some(t), _) => t.clone(),
+        (None, ConversationKind::Direct) => c
+            .participants
+            .iter()
+            .find(|p| Some(p.id.as_str()) != me)
+            .map(|p| p.display_name.clone())
+            .unwrap_or_else(|| c.id.clone()),
+        (None, _) => c.id.clone(),
+    }
+}
+
+pub fn conversations(ctx: &Context, list: &[CachedConversation]) {
+    if ctx.json {
+        return json_line(&list);
+    }
+    if list.is_empty() {
+        println!("no conversations");
+    }
+    let me = ctx.credentials.current().map(|a| a.user);
+    for c in list {
+        let unread = if c.unread_count > 0 {
+            format!(" ({} unread)", c.unread_count)
+        } else {
+            String::new()
+        };
+        let last = c
+            .last_message
+            .as_ref()
+            .map(|m| format!(" — {}: {}", m.sender_id, first_line(&m.content)))
+            .unwrap_or_default();
+        println!("{}  {}{unread}{last}", c.id, name(c, me.as_deref()));
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let l = s.lines().next().unwrap_or("");
+    if l.chars().count() > 60 {
+        format!("{}…", l.chars().take(60).collect::<String>())
+    } else {
+        l.to_owned()
+    }
+}
+
+pub fn history(ctx: &Context, msgs: &[Message], pending: &[OutboxEntry]) {
+    if ctx.json {
+        return json_line(&serde_json::json!({"messages": msgs, "outbox": pending}));
+    }
+    for m in msgs {
+        println!(
+            "#{} {} {}: {}",
+            m.seq,
+            time(m.created_at),
+            m.sender_id,
+            m.content
+        );
+    }
+    for p in pending {
+        let what = match p.state {
+            tidings_client::cache::OutboxState::Failed => {
+                format!("failed: {}", p.error.as_deref().unwrap_or(""))
+            }
+            _ => "pending".to_owned(),
+        };
+        println!("({what}) {}: {}", time(p.created_at), p.content);
+    }
+}
+
+pub fn search(ctx: &Context, cache: &Cache, hits: &[SearchHit]) {
+    if ctx.json {
+        return json_line(&hits);
+    }
+    if hits.is_empty() {
+        println!("no match");
+    }
+    let me = ctx.credentials.current().map(|a| a.user);
+    for h in hits {
+        let conv = cache
+            .conversation(&h.message.conversation_id)
+            .ok()
+            .flatten()
+            .map(|c| name(&c, me.as_deref()))
+            .unwrap_or_else(|| h.message.conversation_id.clone());
+        println!(
+            "{} #{} {} {}: {}",
+            conv,
+            h.message.seq,
+            time(h.message.created_at),
+            h.message.sender_id,
+            h.snippet
+        );
+    }
+}
+
+pub fn notifications(ctx: &Context, list: &[Notification]) {
+    if ctx.json {
+        return json_line(&list);
+    }
+    if list.is_empty() {
+        println!("no notifications");
+    }
+    for n in list {
+        let mark = if n.is_read { " " } else { "•" };
+        println!("{mark} {} {}: {}", time(n.created_at), n.title, n.message);
+    }
+}
+
+/// An engine state change, on stderr (stdout carries the events).
+pub fn state(ctx: &Context, s: &EngineState) {
+    if ctx.json {
+        eprintln!("{}", serde_json::to_string(s).unwrap_or_default());
+        return;
+    }
+    let text = match s {
+        EngineState::Connecting => "connecting…".to_owned(),
+        EngineState::CatchingUp { done, total } => format!("catching up {done}/{total}"),
+        EngineState::Live => "live".to_owned(),
+        EngineState::Reconnecting {
+            at,
+            attempt,
+            reason,
+        } => {
+            let secs = ((at.millis() - Timestamp::now().millis()).max(0) as f64 / 1000.0).ceil();
+            format!("reconnecting in {secs} s (attempt {attempt}): {reason}")
+        }
+        EngineState::Offline => "offline".to_owned(),
+        EngineState::SignedOut { reason } => format!("signed out: {reason}"),
+        EngineState::Stopped => "stopped".to_owned(),
+    };
+    eprintln!("tidings: {text}");
+}
+
+/// A live event: its envelope as a JSON line, or a line for people.
+pub fn event(ctx: &Context, env: &Envelope) {
+    if ctx.json {
+        return json_line(env);
+    }
+    let t = time(env.timestamp);
+    match &env.event {
+        Event::ChatMessage(m) => {
+            println!("{t} [{}] {}: {}", m.conversation_id, m.sender_id, m.content)
+        }
+        Event::Typing(x) => println!(
+            "{t} [{}] {} {}",
+            x.conversation_id,
+            x.user_id,
+            if x.typing {
+                "is typing"
+            } else {
+                "stopped typing"
+            }
+        ),
+        Event::ReadReceipt(r) => println!(
+            "{t} [{}] {} read up to #{}",
+            r.conversation_id, r.user_id, r.up_to
+        ),
+        Event::Presence(p) => println!(
+            "{t} {} is {}",
+            p.user_id,
+            if p.online { "online" } else { "offline" }
+        ),
+        Event::Notification(n) => println!("{t} notification: {}: {}", n.title, n.message),
+        Event::ConversationUpdated(c) => println!("{t} conversation {} updated", c.id),
+        Event::Announcement(a) => println!("{t} announcement: {}: {}", a.title, a.message),
+    }
+}
