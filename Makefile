@@ -5,6 +5,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 SERVER := target/debug/tidings-server
+CLI := target/debug/tidings
 RUN_DIR ?= .data
 LISTEN ?= 127.0.0.1:8080
 # apt-get needs root; use sudo when not root and sudo exists.
@@ -31,20 +32,21 @@ run: deps build
 test: deps lint unit interop differential api
 
 build:
-	$(CARGO) build -p tidings-server
+	$(CARGO) build -p tidings-server -p tidings-cli
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-unit:
+# The client's end-to-end tests run the server binary: build the binaries first.
+unit: build
 	$(CARGO) test --workspace
 
 interop: build
 	bash tests/interop/run.sh tidings $(SERVER)
 
-differential:
-	bash tests/interop/run.sh rabbitmq
+differential: build
+	bash tests/interop/run.sh rabbitmq $(CLI)
 
 api: build
 	bash tests/api/run.sh $(SERVER)

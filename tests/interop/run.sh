@@ -16,7 +16,7 @@ START_TIMEOUT=${TIDINGS_START_TIMEOUT:-30}
 SCRIPT_TIMEOUT=${INTEROP_SCRIPT_TIMEOUT:-600}
 
 usage() {
-  echo "usage: $0 tidings SERVER_BINARY | $0 rabbitmq | $0 deps" >&2
+  echo "usage: $0 tidings SERVER_BINARY | $0 rabbitmq [TIDINGS_CLI] | $0 deps" >&2
   exit 2
 }
 
@@ -24,7 +24,7 @@ usage() {
 TARGET=$1
 case $TARGET in
   tidings) [ $# -eq 2 ] || usage; SERVER_BINARY=$2 ;;
-  rabbitmq) [ $# -eq 1 ] || usage ;;
+  rabbitmq) [ $# -le 2 ] || usage; CLI_BINARY=${2:-} ;;
   deps) [ $# -eq 1 ] || usage ;;
   *) usage ;;
 esac
@@ -202,6 +202,11 @@ run_script() {
 
 run_script stompjs node stompjs_interop.mjs
 run_script stomppy "$PY" stomppy_interop.py
+# The desktop engine's connection profiles against RabbitMQ, through the tidings CLI.
+if [ "$TARGET" = rabbitmq ] && [ -n "${CLI_BINARY:-}" ]; then
+  [ -x "$CLI_BINARY" ] || die "the tidings CLI $CLI_BINARY does not exist or is not executable"
+  run_script profile "$PY" profile_rabbitmq.py "$(cd "$(dirname "$CLI_BINARY")" && pwd)/$(basename "$CLI_BINARY")" "$WORK"
+fi
 
 if [ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "FAIL run.sh: the server process exited during the run; see $WORK/server.stderr"

@@ -427,3 +427,79 @@ async fn a_bad_profile_is_refused_with_its_reason() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("invalid profile"), "{}", r.stderr);
 }
+
+/// A Spring-style backend through a profile: log in over REST, `Authorization: Bearer` on
+/// CONNECT, `/user/queue/notifications`, fields picked with JSON pointers. The Tidings
+/// server plays the Spring backend here (it speaks the same conventions).
+#[tokio::test]
+async fn a_profile_for_a_spring_style_backend_turns_its_pushes_into_notifications() {
+    let (_d, server, api, _alice, _bob, _cid) = setup().await;
+    let home = Home::new();
+    let p = home.0.path().join("spring.toml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"
+name = "HealthMate"
+url = "ws://{addr}/ws"
+[auth]
+type = "login"
+url = "http://{addr}/api/auth/login"
+username = "alice"
+password_env = "HM_PASSWORD"
+token_field = "/accessToken"
+[[subscribe]]
+destination = "/user/queue/notifications"
+format = "json"
+id = "/payload/id"
+title = "/payload/title"
+body = "/payload/message"
+"#,
+            addr = server.addr
+        ),
+    )
+    .unwrap();
+    let mut cmd = home.command(&["--profile", p.to_str().unwrap(), "--json", "tail"]);
+    cmd.env("HM_PASSWORD", "alice-password");
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut errs = BufReader::new(child.stderr.take().unwrap()).lines();
+    next_state(&mut errs, "\"live\"").await.expect("live");
+    api.call(
+        "POST",
+        "/api/notifications",
+        Some(SERVICE_TOKEN),
+        Some(serde_json::json!({"users": ["alice"], "title": "Appointment moved", "message": "Now Thursday 10:30"})),
+    )
+    .await;
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let l = lines.next_line().await.unwrap().expect("tail ended");
+            let v: Value = serde_json::from_str(&l).unwrap();
+            if v["type"] == "NOTIFICATION" {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("the notification on tail");
+    assert_eq!(seen["payload"]["title"], "Appointment moved");
+    assert_eq!(seen["payload"]["message"], "Now Thursday 10:30");
+    drop(child);
+    let r = home
+        .run(&["--profile", p.to_str().unwrap(), "--json", "notifications"])
+        .await;
+    let cached: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(cached[0]["title"], "Appointment moved");
+    // A wrong password: a clear refusal, not a silent retry loop.
+    let mut cmd = home.command(&["--profile", p.to_str().unwrap(), "--timeout", "5", "sync"]);
+    cmd.env("HM_PASSWORD", "wrong");
+    let out = cmd.output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.stop().await;
+}
