@@ -386,3 +386,63 @@ impl Proxy {
     }
 }
 pub use tidings_server;
+
+/// A TLS-terminating proxy on `127.0.0.1:0` in front of a server, with a certificate for
+/// `localhost` signed by a test CA made on the spot: what a reverse proxy in production
+/// does, for testing `https://` and `wss://` clients. The CA's PEM is written to `ca_pem`.
+#[derive(Debug)]
+pub struct TlsProxy {
+    pub addr: SocketAddr,
+    pub ca_pem: PathBuf,
+}
+
+impl TlsProxy {
+    pub async fn start(target: SocketAddr, dir: &Path) -> TlsProxy {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Tidings test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let ca_pem = dir.join("test-ca.pem");
+        std::fs::write(&ca_pem, ca_cert.pem()).unwrap();
+        http_client_provider();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(inbound).await else {
+                        return;
+                    };
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        TlsProxy { addr, ca_pem }
+    }
+
+    /// `https://localhost:PORT`.
+    pub fn https(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+}
