@@ -96,6 +96,16 @@ impl Api {
             .await
     }
 
+    pub async fn register(&self, username: &str, password: &str) -> ClientResult<TokenResponse> {
+        let body = tidings_proto::api::RegisterRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            display_name: None,
+        };
+        self.call(reqwest::Method::POST, "/api/auth/register", None, Some(&body))
+            .await
+    }
+
     pub async fn refresh(&self, refresh_token: &str) -> ClientResult<TokenResponse> {
         let body = RefreshRequest {
             refresh_token: refresh_token.to_owned(),

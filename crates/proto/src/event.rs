@@ -88,6 +88,7 @@ impl Event {
 /// the content as plain text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ContentType {
     #[default]
@@ -115,6 +116,7 @@ impl ContentType {
 /// A stored chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: String,
@@ -126,6 +128,7 @@ pub struct Message {
     pub client_id: String,
     pub content: String,
     pub content_type: ContentType,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: Timestamp,
 }
 
@@ -133,6 +136,7 @@ pub struct Message {
 /// renewed; the server also sends the `typing: false` itself when it lapses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Typing {
     pub conversation_id: String,
@@ -146,6 +150,7 @@ pub struct Typing {
 /// carries the reader's new `unreadCount`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadReceipt {
     pub conversation_id: String,
@@ -158,6 +163,7 @@ pub struct ReadReceipt {
 /// A user came online (first session) or went offline (last session closed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Presence {
     pub user_id: String,
@@ -167,6 +173,7 @@ pub struct Presence {
 /// A notification for one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     pub id: String,
@@ -181,6 +188,7 @@ pub struct Notification {
     /// Arbitrary data from the service that raised it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub data: Option<serde_json::Value>,
     /// Where opening it leads: a conversation of the user's…
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,11 +197,13 @@ pub struct Notification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub is_read: bool,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {
     /// Exactly two participants; at most one per pair.
@@ -221,6 +231,7 @@ impl ConversationKind {
 /// A member of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
     pub id: String,
@@ -233,6 +244,7 @@ pub struct Participant {
 /// A conversation as one of its participants sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
     pub id: String,
@@ -250,12 +262,14 @@ pub struct Conversation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<Message>,
     pub created_by: String,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: Timestamp,
 }
 
 /// A system-wide announcement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Announcement {
     pub id: String,
@@ -264,6 +278,7 @@ pub struct Announcement {
     pub title: String,
     pub message: String,
     pub author: String,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: Timestamp,
 }
 

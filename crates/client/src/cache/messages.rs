@@ -23,6 +23,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
 
 /// A search result: the message and a snippet with the match marked by `[` and `]`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SearchHit {
     pub message: Message,
     pub snippet: String,

@@ -43,11 +43,13 @@ pub type CacheResult<T> = Result<T, CacheError>;
 /// A conversation as cached, for display.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CachedConversation {
     pub id: String,
     pub kind: ConversationKind,
     pub title: Option<String>,
     pub created_by: String,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: Timestamp,
     pub last_seq: i64,
     pub synced_seq: i64,
@@ -62,6 +64,7 @@ pub struct CachedConversation {
 
 /// One entry of the change feed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Change {
     pub id: i64,
     /// `message`, `conversation`, `notification` or `outbox`.

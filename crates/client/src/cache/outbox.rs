@@ -10,6 +10,7 @@ use tidings_proto::{ContentType, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum OutboxState {
     Pending,
     Sending,
@@ -30,11 +31,13 @@ impl OutboxState {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OutboxEntry {
     pub client_id: String,
     pub conversation_id: String,
     pub content: String,
     pub content_type: ContentType,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: Timestamp,
     pub state: OutboxState,
     pub attempts: i64,

@@ -35,6 +35,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 /// What the engine is doing, for a banner that tells the truth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum EngineState {
     Connecting,
     /// Connected; fetching what was missed (`done` of `total` messages and notifications).
@@ -47,6 +48,7 @@ pub enum EngineState {
     /// Waiting to try again at `at` (attempt `attempt`), after `reason`.
     #[serde(rename_all = "camelCase")]
     Reconnecting {
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         at: Timestamp,
         attempt: u32,
         reason: String,
@@ -132,6 +134,7 @@ enum Command {
     Network(bool),
     Nudge,
     Reauth(Option<(String, Duration)>),
+    NotificationRead(String),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -231,6 +234,15 @@ impl Engine {
             self.command(Command::Poke);
         }
         Ok(moved)
+    }
+
+    /// Marks a notification read here at once, and on the server when live.
+    pub fn mark_notification_read(&self, id: &str) -> ClientResult<bool> {
+        let was_unread = self.cache.mark_notification_read(id)?;
+        if was_unread {
+            self.command(Command::NotificationRead(id.to_owned()));
+        }
+        Ok(was_unread)
     }
 
     /// Puts a failed outbox entry back in the queue.

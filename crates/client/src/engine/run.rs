@@ -349,6 +349,19 @@ impl Runner {
                         }
                     }
                     Some(Command::Typing(cid, typing)) => self.send_typing(&live, &cid, typing).await,
+                    Some(Command::NotificationRead(id)) => {
+                        if let Some(sync) = self.sync.clone() {
+                            tokio::spawn(async move {
+                                let done = async {
+                                    let token = sync.tokens.get().await?;
+                                    sync.api.mark_notification_read(&token, &id).await
+                                };
+                                if let Err(e) = done.await {
+                                    tracing::info!(error = %e, "could not mark a notification read on the server");
+                                }
+                            });
+                        }
+                    }
                     Some(Command::Reauth(a)) => {
                         if let Some(s) = &self.sync {
                             s.tokens.replace(a).await;

@@ -1,0 +1,31 @@
+/// The shell's commands: each must be granted to a window in `capabilities/` to be callable.
+const COMMANDS: &[&str] = &[
+    "session",
+    "sign_in",
+    "sign_out",
+    "engine_state",
+    "conversations",
+    "history",
+    "send_message",
+    "retry_message",
+    "mark_read",
+    "set_typing",
+    "focus_conversation",
+    "notifications",
+    "mark_notification_read",
+    "search",
+    "set_muted",
+    "get_settings",
+    "set_settings",
+];
+
+fn main() {
+    // tauri.conf.json sits at the top of the repository (the design card's layout), the
+    // capabilities here beside the shell's sources.
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri-build failed");
+}

@@ -1,0 +1,329 @@
+//! OS notifications: which new messages and notifications pop up, and how.
+//!
+//! Driven by the cache's change feed, so that messages that arrive live and those fetched by
+//! catch-up are treated alike. For each conversation it remembers the last `seq` it told the
+//! user about (or the user saw); anything newer, not the user's own, in a conversation that
+//! is not muted, is news. News pops up only while the window is hidden or unfocused or shows
+//! another conversation, outside do-not-disturb and quiet hours; the notification list in
+//! the app gets everything regardless.
+//!
+//! One notification per conversation, replaced in place as more arrives ("5 new messages
+//! from bob"), and updated at most once per [`THROTTLE`]: a flood or a catch-up is one
+//! notification per conversation, not a storm.
+
+use crate::settings::{Privacy, Settings};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tidings_client::cache::{Cache, CacheResult, CachedConversation};
+use tidings_proto::{ConversationKind, Message};
+
+/// The shortest time between two updates of one conversation's notification.
+pub const THROTTLE: Duration = Duration::from_millis(1500);
+
+/// What the window shows, for the "is it in view" question.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub visible: bool,
+    pub focused: bool,
+    pub conversation: Option<String>,
+}
+
+/// One OS notification to show (or to replace the previous one with the same key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    /// The conversation id, or `notification:<id>`.
+    pub key: String,
+    pub summary: String,
+    pub body: String,
+    /// What clicking it opens.
+    pub target: Target,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Conversation(String),
+    Notification { id: String, conversation: Option<String>, url: Option<String> },
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    /// Unseen messages since the user last saw this conversation: (sender display name).
+    senders: Vec<String>,
+    count: usize,
+    last_text: String,
+    last_shown: Option<Instant>,
+}
+
+/// The notifier's memory.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    /// Per conversation: the last seq told or seen.
+    told: HashMap<String, i64>,
+    notification_told: i64,
+    pending: HashMap<String, Pending>,
+    initialized: bool,
+}
+
+fn sender_name(c: &CachedConversation, id: &str) -> String {
+    c.participants
+        .iter()
+        .find(|p| p.id == id)
+        .map(|p| p.display_name.clone())
+        .unwrap_or_else(|| id.to_owned())
+}
+
+fn conversation_name(c: &CachedConversation, me: &str) -> String {
+    match (&c.title, c.kind) {
+        (Some(t), _) => t.clone(),
+        (None, ConversationKind::Direct) => c
+            .participants
+            .iter()
+            .find(|p| p.id != me)
+            .map(|p| p.display_name.clone())
+            .unwrap_or_else(|| c.id.clone()),
+        _ => c.id.clone(),
+    }
+}
+
+/// Whether pop-ups are allowed at all now.
+pub fn quiet(settings: &Settings, minutes_now: u32) -> bool {
+    settings.do_not_disturb || settings.quiet_hours.contains(minutes_now)
+}
+
+impl Notifier {
+    /// Starts from what the cache holds: nothing already there pops up.
+    pub fn baseline(&mut self, cache: &Cache) -> CacheResult<()> {
+        for c in cache.conversations()? {
+            self.told.insert(c.id.clone(), c.last_seq.max(c.read_seq));
+        }
+        self.notification_told = cache.notification_cursor()?;
+        self.initialized = true;
+        Ok(())
+    }
+
+    /// The user looks at this conversation: what is there counts as seen.
+    pub fn seen(&mut self, cid: &str, last_seq: i64) {
+        let t = self.told.entry(cid.to_owned()).or_insert(0);
+        *t = (*t).max(last_seq);
+        self.pending.remove(cid);
+    }
+
+    /// Looks at the conversations and notifications that changed; returns the toasts to
+    /// show now and whether some conversation has news held back by the throttle (call
+    /// again after [`THROTTLE`]).
+    pub fn on_changes(
+        &mut self,
+        cache: &Cache,
+        me: &str,
+        changed: &[String],
+        notifications_changed: bool,
+        view: &View,
+        settings: &Settings,
+        quiet_now: bool,
+        now: Instant,
+    ) -> CacheResult<(Vec<Toast>, bool)> {
+        if !self.initialized {
+            self.baseline(cache)?;
+            return Ok((Vec::new(), false));
+        }
+        let mut toasts = Vec::new();
+        let mut held = false;
+        for cid in changed {
+            let Some(c) = cache.conversation(cid)? else { continue };
+            let told = *self.told.get(cid).unwrap_or(&0);
+            let fresh: Vec<Message> = cache
+                .messages_after(cid, told.max(c.read_seq))?
+                .into_iter()
+                .filter(|m| m.sender_id != me)
+                .collect();
+            if let Some(last) = cache.messages_after(cid, told)?.last() {
+                self.told.insert(cid.clone(), last.seq);
+            }
+            let in_view = view.visible && view.focused && view.conversation.as_deref() == Some(cid.as_str());
+            if fresh.is_empty() || c.muted || in_view {
+                if in_view {
+                    self.pending.remove(cid);
+                }
+                continue;
+            }
+            let p = self.pending.entry(cid.clone()).or_default();
+            for m in &fresh {
+                let n = sender_name(&c, &m.sender_id);
+                if !p.senders.contains(&n) {
+                    p.senders.push(n);
+                }
+                p.count += 1;
+                p.last_text = m.content.clone();
+            }
+        }
+        if quiet_now {
+            // Held back for good: the list has them, and a pile of pop-ups when the quiet
+            // ends would be the storm quiet was meant to prevent.
+            self.pending.clear();
+        } else {
+            let ids: Vec<String> = self.pending.keys().cloned().collect();
+            for cid in ids {
+                let Some(c) = cache.conversation(&cid)? else { continue };
+                let p = self.pending.get_mut(&cid).unwrap_or_else(|| unreachable!());
+                if p.count == 0 {
+                    continue;
+                }
+                if p.last_shown.is_some_and(|t| now.duration_since(t) < THROTTLE) {
+                    held = true;
+                    continue;
+                }
+                p.last_shown = Some(now);
+                toasts.push(message_toast(&c, me, p, settings.privacy));
+            }
+        }
+        if notifications_changed {
+            for n in cache.notifications(me, 50)? {
+                if n.is_read || n.seq <= self.notification_told || n.seq == 0 {
+                    continue;
+                }
+                self.notification_told = self.notification_told.max(n.seq);
+                if quiet_now {
+                    continue;
+                }
+                let (summary, body) = match settings.privacy {
+                    Privacy::Hidden => ("New notification".to_owned(), String::new()),
+                    _ => (n.title.clone(), n.message.clone()),
+                };
+                toasts.push(Toast {
+                    key: format!("notification:{}", n.id),
+                    summary,
+                    body,
+                    target: Target::Notification {
+                        id: n.id.clone(),
+                        conversation: n.conversation_id.clone(),
+                        url: n.url.clone(),
+                    },
+                });
+            }
+        }
+        Ok((toasts, held))
+    }
+}
+
+fn message_toast(c: &CachedConversation, me: &str, p: &Pending, privacy: Privacy) -> Toast {
+    let conversation = conversation_name(c, me);
+    let from = p.senders.join(", ");
+    let (summary, body) = match (privacy, p.count) {
+        (Privacy::Hidden, 1) => ("New message".to_owned(), String::new()),
+        (Privacy::Hidden, n) => (format!("{n} new messages"), String::new()),
+        (Privacy::SenderOnly, 1) => (format!("New message from {from}"), String::new()),
+        (Privacy::SenderOnly, n) => (format!("{n} new messages from {from}"), String::new()),
+        (Privacy::Full, 1) if c.kind == ConversationKind::Direct => (from, p.last_text.clone()),
+        (Privacy::Full, 1) => (format!("{from} in {conversation}"), p.last_text.clone()),
+        (Privacy::Full, n) => (format!("{n} new messages from {from}"), format!("{conversation}: {}", p.last_text)),
+    };
+    Toast {
+        key: c.id.clone(),
+        summary,
+        body,
+        target: Target::Conversation(c.id.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidings_proto::{ContentType, Conversation, Participant, Timestamp};
+
+    fn cache() -> (Cache, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("tidings-notifier-{}-{}", std::process::id(), rand_id()));
+        (Cache::open(&dir.join("c.db")).unwrap(), dir)
+    }
+
+    fn rand_id() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn conv(id: &str) -> Conversation {
+        let p = |id: &str, name: &str| Participant { id: id.into(), display_name: name.into(), online: true, read_seq: 0 };
+        Conversation {
+            id: id.into(),
+            kind: ConversationKind::Direct,
+            title: None,
+            participants: vec![p("me", "Me"), p("bob", "Bob")],
+            last_seq: 0,
+            read_seq: 0,
+            unread_count: 0,
+            last_message: None,
+            created_by: "bob".into(),
+            created_at: Timestamp(1),
+        }
+    }
+
+    fn msg(cid: &str, seq: i64, from: &str, text: &str) -> Message {
+        Message {
+            id: format!("{cid}-{seq}"),
+            conversation_id: cid.into(),
+            seq,
+            sender_id: from.into(),
+            client_id: format!("{from}-{seq}"),
+            content: text.into(),
+            content_type: ContentType::Text,
+            created_at: Timestamp(seq),
+        }
+    }
+
+    #[test]
+    fn a_flood_is_one_notification_per_conversation_updated_in_place() {
+        let (c, dir) = cache();
+        c.upsert_conversation(&conv("c1"), "me").unwrap();
+        let mut n = Notifier::default();
+        n.baseline(&c).unwrap();
+        let hidden = View::default();
+        let s = Settings::default();
+        let t0 = Instant::now();
+        c.insert_messages(&[msg("c1", 1, "bob", "hi")], "me").unwrap();
+        let (toasts, _) = n.on_changes(&c, "me", &["c1".into()], false, &hidden, &s, false, t0).unwrap();
+        assert_eq!(toasts, vec![Toast { key: "c1".into(), summary: "Bob".into(), body: "hi".into(), target: Target::Conversation("c1".into()) }]);
+        // 49 more within the throttle: held back, then one summary.
+        let more: Vec<Message> = (2..=50).map(|i| msg("c1", i, "bob", &format!("m{i}"))).collect();
+        c.insert_messages(&more, "me").unwrap();
+        let (toasts, held) = n.on_changes(&c, "me", &["c1".into()], false, &hidden, &s, false, t0 + Duration::from_millis(100)).unwrap();
+        assert!(toasts.is_empty() && held);
+        let (toasts, held) = n.on_changes(&c, "me", &[], false, &hidden, &s, false, t0 + THROTTLE).unwrap();
+        assert!(!held);
+        assert_eq!(toasts.len(), 1);
+        assert_eq!(toasts[0].key, "c1");
+        assert_eq!(toasts[0].summary, "50 new messages from Bob");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn own_muted_in_view_and_quiet_messages_do_not_pop_up() {
+        let (c, dir) = cache();
+        c.upsert_conversation(&conv("c1"), "me").unwrap();
+        let mut n = Notifier::default();
+        n.baseline(&c).unwrap();
+        let s = Settings::default();
+        let now = Instant::now();
+        c.insert_messages(&[msg("c1", 1, "me", "mine")], "me").unwrap();
+        assert!(n.on_changes(&c, "me", &["c1".into()], false, &View::default(), &s, false, now).unwrap().0.is_empty());
+        let in_view = View { visible: true, focused: true, conversation: Some("c1".into()) };
+        c.insert_messages(&[msg("c1", 2, "bob", "seen")], "me").unwrap();
+        assert!(n.on_changes(&c, "me", &["c1".into()], false, &in_view, &s, false, now).unwrap().0.is_empty());
+        c.set_muted("c1", true).unwrap();
+        c.insert_messages(&[msg("c1", 3, "bob", "muted")], "me").unwrap();
+        assert!(n.on_changes(&c, "me", &["c1".into()], false, &View::default(), &s, false, now).unwrap().0.is_empty());
+        c.set_muted("c1", false).unwrap();
+        c.insert_messages(&[msg("c1", 4, "bob", "quiet")], "me").unwrap();
+        assert!(n.on_changes(&c, "me", &["c1".into()], false, &View::default(), &s, true, now).unwrap().0.is_empty());
+        // Nothing said during the quiet time pops up after it.
+        let later = now + THROTTLE * 2;
+        assert!(n.on_changes(&c, "me", &[], false, &View::default(), &s, false, later).unwrap().0.is_empty());
+        // Privacy hides the text.
+        let private = Settings { privacy: Privacy::SenderOnly, ..s };
+        c.insert_messages(&[msg("c1", 5, "bob", "secret")], "me").unwrap();
+        let (t, _) = n.on_changes(&c, "me", &["c1".into()], false, &View::default(), &private, false, later).unwrap();
+        assert_eq!(t[0].summary, "New message from Bob");
+        assert_eq!(t[0].body, "");
+        assert!(quiet(&Settings { do_not_disturb: true, ..Settings::default() }, 600));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,463 @@
+//! The shell's state: settings, the signed-in session (engine and cache), what the window
+//! shows, and the bridge that carries engine news to the UI, the tray and the notifier.
+
+use crate::notifier::{self, Notifier, Target, Toast, View};
+use crate::settings::Settings;
+use crate::tray;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tauri::{AppHandle, Emitter, Manager};
+use tidings_client::cache::Cache;
+use tidings_client::credentials::Credentials;
+use tidings_client::engine::{Engine, EngineConfig, EngineState, Target as EngineTarget, TidingsServer};
+use tidings_client::http::Api;
+use tidings_client::{ClientError, ClientResult};
+use tidings_proto::{Envelope, Event};
+
+/// Who is signed in, for the UI.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub server: String,
+    pub user: String,
+}
+
+#[derive(Debug)]
+struct Session {
+    info: SessionInfo,
+    engine: Engine,
+    bridge: Vec<tauri::async_runtime::JoinHandle<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything the shell keeps. Plain mutexes: every section is a short non-async update.
+#[derive(Debug)]
+pub struct AppState {
+    pub data_dir: PathBuf,
+    settings_path: PathBuf,
+    pub credentials: Credentials,
+    settings: Mutex<Settings>,
+    session: Mutex<Option<Session>>,
+    view: Mutex<View>,
+    notifier: Mutex<Notifier>,
+    pending_open: Mutex<Option<String>>,
+    /// OS notification ids by toast key, to replace rather than add.
+    shown: Mutex<HashMap<String, u32>>,
+    /// Notification ids whose click is being waited for.
+    waiting: Arc<Mutex<HashSet<u32>>>,
+    quitting: AtomicBool,
+    notify_broken: AtomicBool,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+impl AppState {
+    pub fn new(config_dir: PathBuf, data_dir: PathBuf) -> ClientResult<AppState> {
+        let settings_path = Settings::path(&config_dir);
+        Ok(AppState {
+            credentials: Credentials::new(&data_dir, "desktop"),
+            settings: Mutex::new(Settings::load(&settings_path)),
+            settings_path,
+            data_dir,
+            session: Mutex::new(None),
+            view: Mutex::new(View {
+                visible: true,
+                focused: true,
+                conversation: None,
+            }),
+            notifier: Mutex::new(Notifier::default()),
+            pending_open: Mutex::new(None),
+            shown: Mutex::new(HashMap::new()),
+            waiting: Arc::default(),
+            quitting: AtomicBool::new(false),
+            notify_broken: AtomicBool::new(false),
+            tls: tidings_client::tls::client_config(None)?,
+        })
+    }
+
+    pub fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+
+    pub fn save_settings(&self, s: Settings) -> Result<(), String> {
+        s.quiet_hours.validate()?;
+        s.save(&self.settings_path)?;
+        *lock(&self.settings) = s;
+        Ok(())
+    }
+
+    pub fn session_info(&self) -> Option<SessionInfo> {
+        lock(&self.session).as_ref().map(|s| s.info.clone())
+    }
+
+    /// Runs `f` with the engine, or says there is no session.
+    pub fn with_engine<T>(&self, f: impl FnOnce(&Engine) -> ClientResult<T>) -> ClientResult<T> {
+        match lock(&self.session).as_ref() {
+            Some(s) => f(&s.engine),
+            None => Err(ClientError::Unauthorized("not signed in".into())),
+        }
+    }
+
+    pub fn cache(&self) -> ClientResult<Arc<Cache>> {
+        self.with_engine(|e| Ok(e.cache().clone()))
+    }
+
+    pub fn set_visible(&self, visible: bool) {
+        let mut v = lock(&self.view);
+        v.visible = visible;
+        if !visible {
+            v.focused = false;
+        }
+    }
+
+    pub fn set_focused(&self, focused: bool) {
+        lock(&self.view).focused = focused;
+    }
+
+    pub fn set_pending_open(&self, cid: Option<String>) {
+        *lock(&self.pending_open) = cid;
+    }
+
+    pub fn take_pending_open(&self) -> Option<String> {
+        lock(&self.pending_open).take()
+    }
+
+    pub fn quitting(&self) {
+        self.quitting.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_quitting(&self) -> bool {
+        self.quitting.load(Ordering::SeqCst)
+    }
+
+    /// The conversation on screen (or none): followed live, and its news counts as seen.
+    pub fn focus(&self, cid: Option<String>) -> ClientResult<()> {
+        lock(&self.view).conversation = cid.clone();
+        self.with_engine(|e| {
+            e.focus(cid.as_deref());
+            if let Some(cid) = &cid {
+                if let Some(c) = e.cache().conversation(cid)? {
+                    lock(&self.notifier).seen(cid, c.last_seq);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn cache_path(&self, server: &str, user: &str) -> PathBuf {
+        let host = server.split("://").nth(1).unwrap_or(server);
+        let safe: String = format!("{user}@{host}")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' })
+            .collect();
+        self.data_dir.join("cache").join(format!("{safe}.db"))
+    }
+
+    /// Signs in over REST (or registers), keeps the session, and starts the engine.
+    pub async fn sign_in(
+        &self,
+        app: &AppHandle,
+        server: &str,
+        username: &str,
+        password: &str,
+        register: bool,
+    ) -> ClientResult<SessionInfo> {
+        let server = server.trim().trim_end_matches('/').to_owned();
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            return Err(ClientError::Config("the server address starts with http:// or https://".into()));
+        }
+        let api = Api::new(&server, self.tls.clone())?;
+        let t = if register {
+            api.register(username, password).await?
+        } else {
+            api.login(username, password).await?
+        };
+        self.credentials.save(&server, &t.user.id, &t.refresh_token)?;
+        let mut s = self.settings();
+        s.server = Some(server.clone());
+        let _ = self.save_settings(s);
+        self.start(app, Some((t.access_token, Duration::from_secs(t.expires_in))))
+    }
+
+    /// Starts the engine for the saved account (at launch, after sign-in).
+    pub fn start(&self, app: &AppHandle, access: Option<(String, Duration)>) -> ClientResult<SessionInfo> {
+        let account = self
+            .credentials
+            .current()
+            .ok_or_else(|| ClientError::Unauthorized("not signed in".into()))?;
+        let cache = Arc::new(Cache::open(&self.cache_path(&account.server, &account.user))?);
+        let target = EngineTarget::Tidings(TidingsServer {
+            http: account.server.clone(),
+            ws: TidingsServer::ws_url(&account.server),
+            user: account.user.clone(),
+            refresh: self.credentials.refresh_store(&account),
+            access,
+        });
+        let engine = Engine::start(EngineConfig::new(target, self.tls.clone()), cache.clone())?;
+        lock(&self.notifier).baseline(&cache)?;
+        let info = SessionInfo {
+            server: account.server,
+            user: account.user,
+        };
+        let bridge = bridge(app, &engine, &info.user);
+        let old = lock(&self.session).replace(Session {
+            info: info.clone(),
+            engine,
+            bridge,
+        });
+        if let Some(old) = old {
+            stop(old);
+        }
+        Ok(info)
+    }
+
+    /// Signs out: stops the engine, forgets the session here and revokes it on the server.
+    pub async fn sign_out(&self) -> ClientResult<()> {
+        let session = lock(&self.session).take();
+        let server = session.as_ref().map(|s| s.info.server.clone());
+        if let Some(s) = session {
+            stop(s);
+        }
+        if let (Some(token), Some(server)) = (self.credentials.forget()?, server) {
+            if let Ok(api) = Api::new(&server, self.tls.clone()) {
+                // Best effort: signing out here must work offline too.
+                let _ = api.logout(&token).await;
+            }
+        }
+        *lock(&self.notifier) = Notifier::default();
+        Ok(())
+    }
+}
+
+fn stop(s: Session) {
+    for task in s.bridge {
+        task.abort();
+    }
+    tauri::async_runtime::spawn(s.engine.shutdown());
+}
+
+/// Flips do-not-disturb (tray menu), saves it, and tells the UI.
+pub fn toggle_dnd(app: &AppHandle) {
+    let Some(state) = app.try_state::<AppState>() else { return };
+    let mut s = state.settings();
+    s.do_not_disturb = !s.do_not_disturb;
+    if let Err(e) = state.save_settings(s.clone()) {
+        tracing::warn!(error = %e, "cannot save settings");
+    }
+    let _ = app.emit("settings", s);
+    refresh_tray(app);
+}
+
+/// A short word for the tooltip.
+fn state_word(s: &EngineState) -> String {
+    match s {
+        EngineState::Connecting => "connecting".into(),
+        EngineState::CatchingUp { done, total } => format!("catching up {done}/{total}"),
+        EngineState::Live => "live".into(),
+        EngineState::Reconnecting { .. } => "reconnecting".into(),
+        EngineState::Offline => "offline".into(),
+        EngineState::SignedOut { .. } => "signed out".into(),
+        EngineState::Stopped => "stopped".into(),
+    }
+}
+
+pub fn refresh_tray(app: &AppHandle) {
+    let Some(state) = app.try_state::<AppState>() else { return };
+    let settings = state.settings();
+    let (unread, engine_state) = state
+        .with_engine(|e| {
+            let unread: i64 = e.cache().conversations()?.iter().filter(|c| !c.muted).map(|c| c.unread_count).sum();
+            Ok((unread, e.state().borrow().clone()))
+        })
+        .unwrap_or((0, EngineState::SignedOut { reason: "not signed in".into() }));
+    let look = match (&engine_state, settings.do_not_disturb, unread) {
+        (_, true, _) => tray::Look::DoNotDisturb,
+        (EngineState::Live | EngineState::CatchingUp { .. }, _, n) if n > 0 => tray::Look::Unread,
+        (EngineState::Live | EngineState::CatchingUp { .. } | EngineState::Connecting, _, _) => tray::Look::Plain,
+        _ => tray::Look::Offline,
+    };
+    tray::update(app, unread, &state_word(&engine_state), look, settings.do_not_disturb);
+}
+
+/// Minutes since local midnight.
+fn local_minutes() -> u32 {
+    use chrono::Timelike;
+    let now = chrono::Local::now();
+    now.hour() * 60 + now.minute()
+}
+
+/// Carries engine news to the UI (events), the tray and the notifier.
+fn bridge(app: &AppHandle, engine: &Engine, me: &str) -> Vec<tauri::async_runtime::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let (app1, mut states) = (app.clone(), engine.state());
+    tasks.push(tauri::async_runtime::spawn(async move {
+        loop {
+            let s = states.borrow_and_update().clone();
+            let _ = app1.emit("engine-state", &s);
+            refresh_tray(&app1);
+            if states.changed().await.is_err() {
+                return;
+            }
+        }
+    }));
+    let (app2, mut changed, me2) = (app.clone(), engine.changed(), me.to_owned());
+    let cache = engine.cache().clone();
+    tasks.push(tauri::async_runtime::spawn(async move {
+        let mut seen = *changed.borrow();
+        let mut throttled: Option<tokio::time::Instant> = None;
+        loop {
+            let wake = async {
+                match throttled {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = changed.changed() => if r.is_err() { return },
+                _ = wake => {}
+            }
+            throttled = None;
+            let latest = *changed.borrow_and_update();
+            let _ = app2.emit("changed", latest);
+            let changes = cache.changes_since(seen, 10_000).unwrap_or_default();
+            seen = latest.max(seen);
+            let mut convs: Vec<String> = changes.iter().filter(|c| c.kind == "message").map(|c| c.key.clone()).collect();
+            convs.sort();
+            convs.dedup();
+            let notes = changes.iter().any(|c| c.kind == "notification");
+            if let Some(held) = notify(&app2, &cache, &me2, &convs, notes) {
+                if held {
+                    throttled = Some(tokio::time::Instant::now() + notifier::THROTTLE);
+                }
+            }
+            refresh_tray(&app2);
+        }
+    }));
+    let (app3, mut events) = (app.clone(), engine.events());
+    tasks.push(tauri::async_runtime::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(env) => forward_event(&app3, &env),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return,
+            }
+        }
+    }));
+    tasks
+}
+
+/// Live events the UI shows but the cache does not keep (typing), or wants at once.
+fn forward_event(app: &AppHandle, env: &Envelope) {
+    match &env.event {
+        Event::Typing(t) => {
+            let _ = app.emit("typing", t);
+        }
+        Event::Presence(p) => {
+            let _ = app.emit("presence", p);
+        }
+        _ => {}
+    }
+}
+
+/// Runs the notifier over what changed; shows its toasts. `Some(held)`: ran.
+fn notify(app: &AppHandle, cache: &Cache, me: &str, convs: &[String], notes: bool) -> Option<bool> {
+    let state = app.try_state::<AppState>()?;
+    let settings = state.settings();
+    let view = lock(&state.view).clone();
+    let quiet = notifier::quiet(&settings, local_minutes());
+    let result = lock(&state.notifier).on_changes(cache, me, convs, notes, &view, &settings, quiet, Instant::now());
+    let (toasts, held) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "notifier could not read the cache");
+            return None;
+        }
+    };
+    for t in toasts {
+        show_toast(app, &state, t);
+    }
+    Some(held)
+}
+
+/// Shows (or replaces) an OS notification and waits, on a thread of its own, for a click.
+fn show_toast(app: &AppHandle, state: &AppState, t: Toast) {
+    if state.notify_broken.load(Ordering::Relaxed) {
+        return;
+    }
+    let previous = lock(&state.shown).get(&t.key).copied();
+    let mut n = notify_rust::Notification::new();
+    n.appname("Tidings")
+        .summary(&t.summary)
+        .body(&t.body)
+        .icon("mail-message-new")
+        .action("default", "Open");
+    if let Some(id) = previous {
+        n.id(id);
+    }
+    let (app, waiting) = (app.clone(), state.waiting.clone());
+    let key = t.key.clone();
+    std::thread::spawn(move || {
+        let handle = match n.show() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot show a desktop notification (no notification service?)");
+                if let Some(s) = app.try_state::<AppState>() {
+                    s.notify_broken.store(true, Ordering::Relaxed);
+                }
+                return;
+            }
+        };
+        let id = handle.id();
+        if let Some(s) = app.try_state::<AppState>() {
+            lock(&s.shown).insert(key.clone(), id);
+        }
+        if !lock(&waiting).insert(id) {
+            return; // A thread already waits for this notification's click.
+        }
+        let target = t.target.clone();
+        let app2 = app.clone();
+        handle.wait_for_action(move |action| {
+            if action == "default" {
+                open_target(&app2, &target);
+            }
+        });
+        lock(&waiting).remove(&id);
+        if let Some(s) = app.try_state::<AppState>() {
+            let mut shown = lock(&s.shown);
+            if shown.get(&key) == Some(&id) {
+                shown.remove(&key);
+            }
+        }
+    });
+}
+
+/// A click on a notification: the window shows what it points at.
+fn open_target(app: &AppHandle, target: &Target) {
+    let app = app.clone();
+    let target = target.clone();
+    let _ = app.clone().run_on_main_thread(move || match target {
+        Target::Conversation(cid) => crate::window::show(&app, Some(cid)),
+        Target::Notification { id, conversation, url } => {
+            if let Some(s) = app.try_state::<AppState>() {
+                let _ = s.with_engine(|e| e.mark_notification_read(&id));
+            }
+            match (conversation, url) {
+                (Some(cid), _) => crate::window::show(&app, Some(cid)),
+                (None, Some(url)) => {
+                    use tauri_plugin_opener::OpenerExt;
+                    let _ = app.opener().open_url(url, None::<&str>);
+                }
+                (None, None) => {
+                    crate::window::show(&app, None);
+                    let _ = app.emit("open-notifications", ());
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,79 @@
+//! The tray icon: an unread badge, a tooltip with the unread count and connection state, and
+//! a menu with Show/Hide first (Linux trays do not deliver left clicks), Do not disturb, and
+//! Quit.
+
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Wry};
+
+pub const ID: &str = "main";
+
+/// Which picture the tray shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    Plain,
+    Unread,
+    DoNotDisturb,
+    Offline,
+}
+
+fn image(look: Look) -> tauri::Result<Image<'static>> {
+    let bytes: &[u8] = match look {
+        Look::Plain => include_bytes!("../../icons/tray/plain.png"),
+        Look::Unread => include_bytes!("../../icons/tray/unread.png"),
+        Look::DoNotDisturb => include_bytes!("../../icons/tray/dnd.png"),
+        Look::Offline => include_bytes!("../../icons/tray/offline.png"),
+    };
+    Image::from_bytes(bytes)
+}
+
+/// The Do-not-disturb menu item, kept to update its check mark.
+#[derive(Debug)]
+pub struct Tray {
+    pub dnd: CheckMenuItem<Wry>,
+}
+
+pub fn build(app: &AppHandle, dnd_on: bool) -> tauri::Result<Tray> {
+    let toggle = MenuItem::with_id(app, "toggle", "Show/Hide", true, None::<&str>)?;
+    let dnd = CheckMenuItem::with_id(app, "dnd", "Do not disturb", true, dnd_on, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit Tidings", true, None::<&str>)?;
+    let sep = PredefinedMenuItem::separator(app)?;
+    let menu = Menu::with_items(app, &[&toggle, &dnd, &sep, &quit])?;
+    TrayIconBuilder::with_id(ID)
+        .icon(image(Look::Plain)?)
+        .tooltip("Tidings")
+        .menu(&menu)
+        .show_menu_on_left_click(true)
+        .on_menu_event(|app, event| match event.id.as_ref() {
+            "toggle" => crate::window::toggle(app),
+            "dnd" => crate::state::toggle_dnd(app),
+            "quit" => crate::window::quit(app),
+            _ => {}
+        })
+        .on_tray_icon_event(|tray, event| {
+            if let tauri::tray::TrayIconEvent::Click { .. } = event {
+                crate::window::show(tray.app_handle(), None);
+            }
+        })
+        .build(app)?;
+    Ok(Tray { dnd })
+}
+
+/// Updates the tooltip, the picture and the Do-not-disturb check mark.
+pub fn update(app: &AppHandle, unread: i64, state: &str, look: Look, dnd: bool) {
+    if let Some(tray) = app.tray_by_id(ID) {
+        let tip = match unread {
+            0 => format!("Tidings — {state}"),
+            1 => format!("Tidings — 1 unread — {state}"),
+            n => format!("Tidings — {n} unread — {state}"),
+        };
+        let _ = tray.set_tooltip(Some(tip));
+        if let Ok(img) = image(look) {
+            let _ = tray.set_icon(Some(img));
+        }
+    }
+    if let Some(t) = app.try_state::<Tray>() {
+        let _ = t.dnd.set_checked(dnd);
+    }
+}

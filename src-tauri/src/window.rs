@@ -1,0 +1,67 @@
+//! The main window: shown, hidden to the tray, or quit. While hidden the webview is
+//! released (the window destroyed), so the app idles small in the tray with its connection
+//! and notifications going on; showing it builds it again from the configuration.
+
+use crate::state::AppState;
+use tauri::{AppHandle, Emitter, Manager, WebviewWindowBuilder};
+
+pub const MAIN: &str = "main";
+
+/// Shows the window (building it if it was released), optionally opening a conversation.
+pub fn show(app: &AppHandle, open: Option<String>) {
+    let window = match app.get_webview_window(MAIN) {
+        Some(w) => Some(w),
+        None => app
+            .config()
+            .app
+            .windows
+            .iter()
+            .find(|w| w.label == MAIN)
+            .and_then(|cfg| WebviewWindowBuilder::from_config(app, cfg).ok())
+            .and_then(|b| b.build().ok()),
+    };
+    if let Some(w) = window {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+    if let Some(state) = app.try_state::<AppState>() {
+        state.set_visible(true);
+        if let Some(cid) = open {
+            // The UI asks for this once it is loaded (a rebuilt window starts empty), and is
+            // also told at once if it is already there.
+            state.set_pending_open(Some(cid.clone()));
+            let _ = app.emit("open-conversation", cid);
+        }
+    }
+}
+
+/// Hides to the tray, releasing the webview.
+pub fn hide(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window(MAIN) {
+        let _ = w.destroy();
+    }
+    if let Some(state) = app.try_state::<AppState>() {
+        state.set_visible(false);
+    }
+}
+
+pub fn toggle(app: &AppHandle) {
+    let visible = app
+        .get_webview_window(MAIN)
+        .and_then(|w| w.is_visible().ok())
+        .unwrap_or(false);
+    if visible {
+        hide(app);
+    } else {
+        show(app, None);
+    }
+}
+
+/// Quits for real (the tray's Quit, or closing the window with close-to-tray off).
+pub fn quit(app: &AppHandle) {
+    if let Some(state) = app.try_state::<AppState>() {
+        state.quitting();
+    }
+    app.exit(0);
+}
