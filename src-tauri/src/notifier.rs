@@ -42,7 +42,11 @@ pub struct Toast {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Conversation(String),
-    Notification { id: String, conversation: Option<String>, url: Option<String> },
+    Notification {
+        id: String,
+        conversation: Option<String>,
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -129,7 +133,9 @@ impl Notifier {
         let mut toasts = Vec::new();
         let mut held = false;
         for cid in changed {
-            let Some(c) = cache.conversation(cid)? else { continue };
+            let Some(c) = cache.conversation(cid)? else {
+                continue;
+            };
             let told = *self.told.get(cid).unwrap_or(&0);
             let fresh: Vec<Message> = cache
                 .messages_after(cid, told.max(c.read_seq))?
@@ -139,7 +145,8 @@ impl Notifier {
             if let Some(last) = cache.messages_after(cid, told)?.last() {
                 self.told.insert(cid.clone(), last.seq);
             }
-            let in_view = view.visible && view.focused && view.conversation.as_deref() == Some(cid.as_str());
+            let in_view =
+                view.visible && view.focused && view.conversation.as_deref() == Some(cid.as_str());
             if fresh.is_empty() || c.muted || in_view {
                 if in_view {
                     self.pending.remove(cid);
@@ -163,12 +170,16 @@ impl Notifier {
         } else {
             let ids: Vec<String> = self.pending.keys().cloned().collect();
             for cid in ids {
-                let Some(c) = cache.conversation(&cid)? else { continue };
+                let Some(c) = cache.conversation(&cid)? else {
+                    continue;
+                };
                 let p = self.pending.get_mut(&cid).unwrap_or_else(|| unreachable!());
                 if p.count == 0 {
                     continue;
                 }
-                if p.last_shown.is_some_and(|t| now.duration_since(t) < THROTTLE) {
+                if p.last_shown
+                    .is_some_and(|t| now.duration_since(t) < THROTTLE)
+                {
                     held = true;
                     continue;
                 }
@@ -215,7 +226,10 @@ fn message_toast(c: &CachedConversation, me: &str, p: &Pending, privacy: Privacy
         (Privacy::SenderOnly, n) => (format!("{n} new messages from {from}"), String::new()),
         (Privacy::Full, 1) if c.kind == ConversationKind::Direct => (from, p.last_text.clone()),
         (Privacy::Full, 1) => (format!("{from} in {conversation}"), p.last_text.clone()),
-        (Privacy::Full, n) => (format!("{n} new messages from {from}"), format!("{conversation}: {}", p.last_text)),
+        (Privacy::Full, n) => (
+            format!("{n} new messages from {from}"),
+            format!("{conversation}: {}", p.last_text),
+        ),
     };
     Toast {
         key: c.id.clone(),
@@ -231,7 +245,11 @@ mod tests {
     use tidings_proto::{ContentType, Conversation, Participant, Timestamp};
 
     fn cache() -> (Cache, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("tidings-notifier-{}-{}", std::process::id(), rand_id()));
+        let dir = std::env::temp_dir().join(format!(
+            "tidings-notifier-{}-{}",
+            std::process::id(),
+            rand_id()
+        ));
         (Cache::open(&dir.join("c.db")).unwrap(), dir)
     }
 
@@ -242,7 +260,12 @@ mod tests {
     }
 
     fn conv(id: &str) -> Conversation {
-        let p = |id: &str, name: &str| Participant { id: id.into(), display_name: name.into(), online: true, read_seq: 0 };
+        let p = |id: &str, name: &str| Participant {
+            id: id.into(),
+            display_name: name.into(),
+            online: true,
+            read_seq: 0,
+        };
         Conversation {
             id: id.into(),
             kind: ConversationKind::Direct,
@@ -279,15 +302,41 @@ mod tests {
         let hidden = View::default();
         let s = Settings::default();
         let t0 = Instant::now();
-        c.insert_messages(&[msg("c1", 1, "bob", "hi")], "me").unwrap();
-        let (toasts, _) = n.on_changes(&c, "me", &["c1".into()], false, &hidden, &s, false, t0).unwrap();
-        assert_eq!(toasts, vec![Toast { key: "c1".into(), summary: "Bob".into(), body: "hi".into(), target: Target::Conversation("c1".into()) }]);
+        c.insert_messages(&[msg("c1", 1, "bob", "hi")], "me")
+            .unwrap();
+        let (toasts, _) = n
+            .on_changes(&c, "me", &["c1".into()], false, &hidden, &s, false, t0)
+            .unwrap();
+        assert_eq!(
+            toasts,
+            vec![Toast {
+                key: "c1".into(),
+                summary: "Bob".into(),
+                body: "hi".into(),
+                target: Target::Conversation("c1".into())
+            }]
+        );
         // 49 more within the throttle: held back, then one summary.
-        let more: Vec<Message> = (2..=50).map(|i| msg("c1", i, "bob", &format!("m{i}"))).collect();
+        let more: Vec<Message> = (2..=50)
+            .map(|i| msg("c1", i, "bob", &format!("m{i}")))
+            .collect();
         c.insert_messages(&more, "me").unwrap();
-        let (toasts, held) = n.on_changes(&c, "me", &["c1".into()], false, &hidden, &s, false, t0 + Duration::from_millis(100)).unwrap();
+        let (toasts, held) = n
+            .on_changes(
+                &c,
+                "me",
+                &["c1".into()],
+                false,
+                &hidden,
+                &s,
+                false,
+                t0 + Duration::from_millis(100),
+            )
+            .unwrap();
         assert!(toasts.is_empty() && held);
-        let (toasts, held) = n.on_changes(&c, "me", &[], false, &hidden, &s, false, t0 + THROTTLE).unwrap();
+        let (toasts, held) = n
+            .on_changes(&c, "me", &[], false, &hidden, &s, false, t0 + THROTTLE)
+            .unwrap();
         assert!(!held);
         assert_eq!(toasts.len(), 1);
         assert_eq!(toasts[0].key, "c1");
@@ -303,27 +352,103 @@ mod tests {
         n.baseline(&c).unwrap();
         let s = Settings::default();
         let now = Instant::now();
-        c.insert_messages(&[msg("c1", 1, "me", "mine")], "me").unwrap();
-        assert!(n.on_changes(&c, "me", &["c1".into()], false, &View::default(), &s, false, now).unwrap().0.is_empty());
-        let in_view = View { visible: true, focused: true, conversation: Some("c1".into()) };
-        c.insert_messages(&[msg("c1", 2, "bob", "seen")], "me").unwrap();
-        assert!(n.on_changes(&c, "me", &["c1".into()], false, &in_view, &s, false, now).unwrap().0.is_empty());
+        c.insert_messages(&[msg("c1", 1, "me", "mine")], "me")
+            .unwrap();
+        assert!(n
+            .on_changes(
+                &c,
+                "me",
+                &["c1".into()],
+                false,
+                &View::default(),
+                &s,
+                false,
+                now
+            )
+            .unwrap()
+            .0
+            .is_empty());
+        let in_view = View {
+            visible: true,
+            focused: true,
+            conversation: Some("c1".into()),
+        };
+        c.insert_messages(&[msg("c1", 2, "bob", "seen")], "me")
+            .unwrap();
+        assert!(n
+            .on_changes(&c, "me", &["c1".into()], false, &in_view, &s, false, now)
+            .unwrap()
+            .0
+            .is_empty());
         c.set_muted("c1", true).unwrap();
-        c.insert_messages(&[msg("c1", 3, "bob", "muted")], "me").unwrap();
-        assert!(n.on_changes(&c, "me", &["c1".into()], false, &View::default(), &s, false, now).unwrap().0.is_empty());
+        c.insert_messages(&[msg("c1", 3, "bob", "muted")], "me")
+            .unwrap();
+        assert!(n
+            .on_changes(
+                &c,
+                "me",
+                &["c1".into()],
+                false,
+                &View::default(),
+                &s,
+                false,
+                now
+            )
+            .unwrap()
+            .0
+            .is_empty());
         c.set_muted("c1", false).unwrap();
-        c.insert_messages(&[msg("c1", 4, "bob", "quiet")], "me").unwrap();
-        assert!(n.on_changes(&c, "me", &["c1".into()], false, &View::default(), &s, true, now).unwrap().0.is_empty());
+        c.insert_messages(&[msg("c1", 4, "bob", "quiet")], "me")
+            .unwrap();
+        assert!(n
+            .on_changes(
+                &c,
+                "me",
+                &["c1".into()],
+                false,
+                &View::default(),
+                &s,
+                true,
+                now
+            )
+            .unwrap()
+            .0
+            .is_empty());
         // Nothing said during the quiet time pops up after it.
         let later = now + THROTTLE * 2;
-        assert!(n.on_changes(&c, "me", &[], false, &View::default(), &s, false, later).unwrap().0.is_empty());
+        assert!(n
+            .on_changes(&c, "me", &[], false, &View::default(), &s, false, later)
+            .unwrap()
+            .0
+            .is_empty());
         // Privacy hides the text.
-        let private = Settings { privacy: Privacy::SenderOnly, ..s };
-        c.insert_messages(&[msg("c1", 5, "bob", "secret")], "me").unwrap();
-        let (t, _) = n.on_changes(&c, "me", &["c1".into()], false, &View::default(), &private, false, later).unwrap();
+        let private = Settings {
+            privacy: Privacy::SenderOnly,
+            ..s
+        };
+        c.insert_messages(&[msg("c1", 5, "bob", "secret")], "me")
+            .unwrap();
+        let (t, _) = n
+            .on_changes(
+                &c,
+                "me",
+                &["c1".into()],
+                false,
+                &View::default(),
+                &private,
+                false,
+                later,
+            )
+            .unwrap();
         assert_eq!(t[0].summary, "New message from Bob");
         assert_eq!(t[0].body, "");
-        assert!(quiet(&Settings { do_not_disturb: true, ..Settings::default() }, 600));
+        assert!(quiet(
+            &Settings {
+                do_not_disturb: true,
+                ..Settings::default()
+            },
+            600
+        ));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -143,7 +143,16 @@ mod tests {
             end: "13:30".into(),
         };
         assert!(day.contains(12 * 60 + 10) && !day.contains(13 * 60 + 30));
-        assert!(!QuietHours { enabled: false, ..q.clone() }.contains(23 * 60));
-        assert!(QuietHours { start: "25:00".into(), ..q }.validate().is_err());
+        assert!(!QuietHours {
+            enabled: false,
+            ..q.clone()
+        }
+        .contains(23 * 60));
+        assert!(QuietHours {
+            start: "25:00".into(),
+            ..q
+        }
+        .validate()
+        .is_err());
     }
 }

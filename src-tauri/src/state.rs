@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter, Manager};
 use tidings_client::cache::Cache;
 use tidings_client::credentials::Credentials;
-use tidings_client::engine::{Engine, EngineConfig, EngineState, Target as EngineTarget, TidingsServer};
+use tidings_client::engine::{
+    Engine, EngineConfig, EngineState, Target as EngineTarget, TidingsServer,
+};
 use tidings_client::http::Api;
 use tidings_client::{ClientError, ClientResult};
 use tidings_proto::{Envelope, Event};
@@ -154,15 +156,21 @@ impl AppState {
         let host = server.split("://").nth(1).unwrap_or(server);
         let safe: String = format!("{user}@{host}")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.data_dir.join("cache").join(format!("{safe}.db"))
     }
 
     /// Signs in over REST (or registers), keeps the session, and starts the engine.
-    pub async fn sign_in(
+    pub async fn sign_in<R: tauri::Runtime>(
         &self,
-        app: &AppHandle,
+        app: &AppHandle<R>,
         server: &str,
         username: &str,
         password: &str,
@@ -170,7 +178,9 @@ impl AppState {
     ) -> ClientResult<SessionInfo> {
         let server = server.trim().trim_end_matches('/').to_owned();
         if !(server.starts_with("http://") || server.starts_with("https://")) {
-            return Err(ClientError::Config("the server address starts with http:// or https://".into()));
+            return Err(ClientError::Config(
+                "the server address starts with http:// or https://".into(),
+            ));
         }
         let api = Api::new(&server, self.tls.clone())?;
         let t = if register {
@@ -178,20 +188,30 @@ impl AppState {
         } else {
             api.login(username, password).await?
         };
-        self.credentials.save(&server, &t.user.id, &t.refresh_token)?;
+        self.credentials
+            .save(&server, &t.user.id, &t.refresh_token)?;
         let mut s = self.settings();
         s.server = Some(server.clone());
         let _ = self.save_settings(s);
-        self.start(app, Some((t.access_token, Duration::from_secs(t.expires_in))))
+        self.start(
+            app,
+            Some((t.access_token, Duration::from_secs(t.expires_in))),
+        )
     }
 
     /// Starts the engine for the saved account (at launch, after sign-in).
-    pub fn start(&self, app: &AppHandle, access: Option<(String, Duration)>) -> ClientResult<SessionInfo> {
+    pub fn start<R: tauri::Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        access: Option<(String, Duration)>,
+    ) -> ClientResult<SessionInfo> {
         let account = self
             .credentials
             .current()
             .ok_or_else(|| ClientError::Unauthorized("not signed in".into()))?;
-        let cache = Arc::new(Cache::open(&self.cache_path(&account.server, &account.user))?);
+        let cache = Arc::new(Cache::open(
+            &self.cache_path(&account.server, &account.user),
+        )?);
         let target = EngineTarget::Tidings(TidingsServer {
             http: account.server.clone(),
             ws: TidingsServer::ws_url(&account.server),
@@ -243,8 +263,10 @@ fn stop(s: Session) {
 }
 
 /// Flips do-not-disturb (tray menu), saves it, and tells the UI.
-pub fn toggle_dnd(app: &AppHandle) {
-    let Some(state) = app.try_state::<AppState>() else { return };
+pub fn toggle_dnd<R: tauri::Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
     let mut s = state.settings();
     s.do_not_disturb = !s.do_not_disturb;
     if let Err(e) = state.save_settings(s.clone()) {
@@ -267,22 +289,43 @@ fn state_word(s: &EngineState) -> String {
     }
 }
 
-pub fn refresh_tray(app: &AppHandle) {
-    let Some(state) = app.try_state::<AppState>() else { return };
+pub fn refresh_tray<R: tauri::Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
     let settings = state.settings();
     let (unread, engine_state) = state
         .with_engine(|e| {
-            let unread: i64 = e.cache().conversations()?.iter().filter(|c| !c.muted).map(|c| c.unread_count).sum();
+            let unread: i64 = e
+                .cache()
+                .conversations()?
+                .iter()
+                .filter(|c| !c.muted)
+                .map(|c| c.unread_count)
+                .sum();
             Ok((unread, e.state().borrow().clone()))
         })
-        .unwrap_or((0, EngineState::SignedOut { reason: "not signed in".into() }));
+        .unwrap_or((
+            0,
+            EngineState::SignedOut {
+                reason: "not signed in".into(),
+            },
+        ));
     let look = match (&engine_state, settings.do_not_disturb, unread) {
         (_, true, _) => tray::Look::DoNotDisturb,
         (EngineState::Live | EngineState::CatchingUp { .. }, _, n) if n > 0 => tray::Look::Unread,
-        (EngineState::Live | EngineState::CatchingUp { .. } | EngineState::Connecting, _, _) => tray::Look::Plain,
+        (EngineState::Live | EngineState::CatchingUp { .. } | EngineState::Connecting, _, _) => {
+            tray::Look::Plain
+        }
         _ => tray::Look::Offline,
     };
-    tray::update(app, unread, &state_word(&engine_state), look, settings.do_not_disturb);
+    tray::update(
+        app,
+        unread,
+        &state_word(&engine_state),
+        look,
+        settings.do_not_disturb,
+    );
 }
 
 /// Minutes since local midnight.
@@ -293,7 +336,11 @@ fn local_minutes() -> u32 {
 }
 
 /// Carries engine news to the UI (events), the tray and the notifier.
-fn bridge(app: &AppHandle, engine: &Engine, me: &str) -> Vec<tauri::async_runtime::JoinHandle<()>> {
+fn bridge<R: tauri::Runtime>(
+    app: &AppHandle<R>,
+    engine: &Engine,
+    me: &str,
+) -> Vec<tauri::async_runtime::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let (app1, mut states) = (app.clone(), engine.state());
     tasks.push(tauri::async_runtime::spawn(async move {
@@ -327,7 +374,11 @@ fn bridge(app: &AppHandle, engine: &Engine, me: &str) -> Vec<tauri::async_runtim
             let _ = app2.emit("changed", latest);
             let changes = cache.changes_since(seen, 10_000).unwrap_or_default();
             seen = latest.max(seen);
-            let mut convs: Vec<String> = changes.iter().filter(|c| c.kind == "message").map(|c| c.key.clone()).collect();
+            let mut convs: Vec<String> = changes
+                .iter()
+                .filter(|c| c.kind == "message")
+                .map(|c| c.key.clone())
+                .collect();
             convs.sort();
             convs.dedup();
             let notes = changes.iter().any(|c| c.kind == "notification");
@@ -353,7 +404,7 @@ fn bridge(app: &AppHandle, engine: &Engine, me: &str) -> Vec<tauri::async_runtim
 }
 
 /// Live events the UI shows but the cache does not keep (typing), or wants at once.
-fn forward_event(app: &AppHandle, env: &Envelope) {
+fn forward_event<R: tauri::Runtime>(app: &AppHandle<R>, env: &Envelope) {
     match &env.event {
         Event::Typing(t) => {
             let _ = app.emit("typing", t);
@@ -366,12 +417,27 @@ fn forward_event(app: &AppHandle, env: &Envelope) {
 }
 
 /// Runs the notifier over what changed; shows its toasts. `Some(held)`: ran.
-fn notify(app: &AppHandle, cache: &Cache, me: &str, convs: &[String], notes: bool) -> Option<bool> {
+fn notify<R: tauri::Runtime>(
+    app: &AppHandle<R>,
+    cache: &Cache,
+    me: &str,
+    convs: &[String],
+    notes: bool,
+) -> Option<bool> {
     let state = app.try_state::<AppState>()?;
     let settings = state.settings();
     let view = lock(&state.view).clone();
     let quiet = notifier::quiet(&settings, local_minutes());
-    let result = lock(&state.notifier).on_changes(cache, me, convs, notes, &view, &settings, quiet, Instant::now());
+    let result = lock(&state.notifier).on_changes(
+        cache,
+        me,
+        convs,
+        notes,
+        &view,
+        &settings,
+        quiet,
+        Instant::now(),
+    );
     let (toasts, held) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -386,7 +452,7 @@ fn notify(app: &AppHandle, cache: &Cache, me: &str, convs: &[String], notes: boo
 }
 
 /// Shows (or replaces) an OS notification and waits, on a thread of its own, for a click.
-fn show_toast(app: &AppHandle, state: &AppState, t: Toast) {
+fn show_toast<R: tauri::Runtime>(app: &AppHandle<R>, state: &AppState, t: Toast) {
     if state.notify_broken.load(Ordering::Relaxed) {
         return;
     }
@@ -438,12 +504,16 @@ fn show_toast(app: &AppHandle, state: &AppState, t: Toast) {
 }
 
 /// A click on a notification: the window shows what it points at.
-fn open_target(app: &AppHandle, target: &Target) {
+fn open_target<R: tauri::Runtime>(app: &AppHandle<R>, target: &Target) {
     let app = app.clone();
     let target = target.clone();
     let _ = app.clone().run_on_main_thread(move || match target {
         Target::Conversation(cid) => crate::window::show(&app, Some(cid)),
-        Target::Notification { id, conversation, url } => {
+        Target::Notification {
+            id,
+            conversation,
+            url,
+        } => {
             if let Some(s) = app.try_state::<AppState>() {
                 let _ = s.with_engine(|e| e.mark_notification_read(&id));
             }

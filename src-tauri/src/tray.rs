@@ -5,7 +5,7 @@
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Manager, Wry};
+use tauri::{AppHandle, Manager, Runtime};
 
 pub const ID: &str = "main";
 
@@ -29,12 +29,17 @@ fn image(look: Look) -> tauri::Result<Image<'static>> {
 }
 
 /// The Do-not-disturb menu item, kept to update its check mark.
-#[derive(Debug)]
-pub struct Tray {
-    pub dnd: CheckMenuItem<Wry>,
+pub struct Tray<R: Runtime> {
+    pub dnd: CheckMenuItem<R>,
 }
 
-pub fn build(app: &AppHandle, dnd_on: bool) -> tauri::Result<Tray> {
+impl<R: Runtime> std::fmt::Debug for Tray<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tray")
+    }
+}
+
+pub fn build<R: tauri::Runtime>(app: &AppHandle<R>, dnd_on: bool) -> tauri::Result<Tray<R>> {
     let toggle = MenuItem::with_id(app, "toggle", "Show/Hide", true, None::<&str>)?;
     let dnd = CheckMenuItem::with_id(app, "dnd", "Do not disturb", true, dnd_on, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Tidings", true, None::<&str>)?;
@@ -61,19 +66,27 @@ pub fn build(app: &AppHandle, dnd_on: bool) -> tauri::Result<Tray> {
 }
 
 /// Updates the tooltip, the picture and the Do-not-disturb check mark.
-pub fn update(app: &AppHandle, unread: i64, state: &str, look: Look, dnd: bool) {
+pub fn update<R: tauri::Runtime>(
+    app: &AppHandle<R>,
+    unread: i64,
+    state: &str,
+    look: Look,
+    dnd: bool,
+) {
     if let Some(tray) = app.tray_by_id(ID) {
         let tip = match unread {
             0 => format!("Tidings — {state}"),
             1 => format!("Tidings — 1 unread — {state}"),
             n => format!("Tidings — {n} unread — {state}"),
         };
-        let _ = tray.set_tooltip(Some(tip));
+        // Linux trays (StatusNotifierItem) show no tooltip: the title carries the same line.
+        let _ = tray.set_tooltip(Some(tip.clone()));
+        let _ = tray.set_title(Some(tip));
         if let Ok(img) = image(look) {
             let _ = tray.set_icon(Some(img));
         }
     }
-    if let Some(t) = app.try_state::<Tray>() {
+    if let Some(t) = app.try_state::<Tray<R>>() {
         let _ = t.dnd.set_checked(dnd);
     }
 }

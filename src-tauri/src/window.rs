@@ -8,7 +8,7 @@ use tauri::{AppHandle, Emitter, Manager, WebviewWindowBuilder};
 pub const MAIN: &str = "main";
 
 /// Shows the window (building it if it was released), optionally opening a conversation.
-pub fn show(app: &AppHandle, open: Option<String>) {
+pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<String>) {
     let window = match app.get_webview_window(MAIN) {
         Some(w) => Some(w),
         None => app
@@ -37,7 +37,7 @@ pub fn show(app: &AppHandle, open: Option<String>) {
 }
 
 /// Hides to the tray, releasing the webview.
-pub fn hide(app: &AppHandle) {
+pub fn hide<R: tauri::Runtime>(app: &AppHandle<R>) {
     if let Some(w) = app.get_webview_window(MAIN) {
         let _ = w.destroy();
     }
@@ -46,7 +46,7 @@ pub fn hide(app: &AppHandle) {
     }
 }
 
-pub fn toggle(app: &AppHandle) {
+pub fn toggle<R: tauri::Runtime>(app: &AppHandle<R>) {
     let visible = app
         .get_webview_window(MAIN)
         .and_then(|w| w.is_visible().ok())
@@ -59,7 +59,7 @@ pub fn toggle(app: &AppHandle) {
 }
 
 /// Quits for real (the tray's Quit, or closing the window with close-to-tray off).
-pub fn quit(app: &AppHandle) {
+pub fn quit<R: tauri::Runtime>(app: &AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
         state.quitting();
     }

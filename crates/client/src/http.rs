@@ -102,8 +102,13 @@ impl Api {
             password: password.to_owned(),
             display_name: None,
         };
-        self.call(reqwest::Method::POST, "/api/auth/register", None, Some(&body))
-            .await
+        self.call(
+            reqwest::Method::POST,
+            "/api/auth/register",
+            None,
+            Some(&body),
+        )
+        .await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> ClientResult<TokenResponse> {

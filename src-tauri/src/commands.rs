@@ -1,0 +1,227 @@
+//! The commands the UI calls. Each parses, calls one thing on the engine, cache or state,
+//! and maps the error to `{code, message}`.
+
+use crate::settings::Settings;
+use crate::state::{AppState, SessionInfo};
+use serde::Serialize;
+use tauri::{AppHandle, State};
+use tidings_client::cache::{CachedConversation, OutboxEntry, SearchHit};
+use tidings_client::engine::EngineState;
+use tidings_client::ClientError;
+use tidings_proto::{ContentType, Message, Notification};
+
+/// An error as the UI receives it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct IpcError {
+    /// `not_signed_in`, `unreachable`, `refused`, `invalid`, `failed`.
+    pub code: String,
+    pub message: String,
+}
+
+impl From<ClientError> for IpcError {
+    fn from(e: ClientError) -> IpcError {
+        let code = match &e {
+            ClientError::Unauthorized(_) => "not_signed_in",
+            ClientError::Unreachable(..) => "unreachable",
+            ClientError::Refused { .. } => "refused",
+            ClientError::Config(_) => "invalid",
+            ClientError::Server(_) | ClientError::Cache(_) => "failed",
+        };
+        IpcError {
+            code: code.into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> IpcError {
+    IpcError {
+        code: "invalid".into(),
+        message: message.into(),
+    }
+}
+
+type Res<T> = Result<T, IpcError>;
+
+/// A page of a conversation: messages by `seq`, and (on the newest page) what is still in
+/// the outbox.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    pub pending: Vec<OutboxEntry>,
+}
+
+/// The session, and a conversation to open if a notification click asked for one.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Startup {
+    pub session: Option<SessionInfo>,
+    pub open: Option<String>,
+    /// The server to offer on the sign-in form.
+    pub server: Option<String>,
+}
+
+#[tauri::command]
+pub fn session(state: State<'_, AppState>) -> Startup {
+    Startup {
+        session: state.session_info(),
+        open: state.take_pending_open(),
+        server: state
+            .settings()
+            .server
+            .or_else(|| std::env::var("TIDINGS_SERVER").ok()),
+    }
+}
+
+#[tauri::command]
+pub async fn sign_in<R: tauri::Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    server: String,
+    username: String,
+    password: String,
+    register: bool,
+) -> Res<SessionInfo> {
+    if username.trim().is_empty() || password.is_empty() {
+        return Err(invalid("enter a username and a password"));
+    }
+    Ok(state
+        .sign_in(&app, &server, username.trim(), &password, register)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>) -> Res<()> {
+    Ok(state.sign_out().await?)
+}
+
+#[tauri::command]
+pub fn engine_state(state: State<'_, AppState>) -> EngineState {
+    state
+        .with_engine(|e| Ok(e.state().borrow().clone()))
+        .unwrap_or(EngineState::SignedOut {
+            reason: "not signed in".into(),
+        })
+}
+
+#[tauri::command]
+pub fn conversations(state: State<'_, AppState>) -> Res<Vec<CachedConversation>> {
+    Ok(state.cache()?.conversations().map_err(ClientError::from)?)
+}
+
+#[tauri::command]
+pub fn history(
+    state: State<'_, AppState>,
+    conversation: String,
+    before: Option<i64>,
+    limit: u32,
+) -> Res<HistoryPage> {
+    let cache = state.cache()?;
+    let limit = limit.clamp(1, 500);
+    let messages = cache
+        .history(&conversation, before, limit)
+        .map_err(ClientError::from)?;
+    let pending = if before.is_none() {
+        cache
+            .unconfirmed(&conversation)
+            .map_err(ClientError::from)?
+    } else {
+        Vec::new()
+    };
+    Ok(HistoryPage { messages, pending })
+}
+
+#[tauri::command]
+pub fn send_message(
+    state: State<'_, AppState>,
+    conversation: String,
+    text: String,
+) -> Res<OutboxEntry> {
+    let cache = state.cache()?;
+    let id = state.with_engine(|e| e.send(&conversation, &text, ContentType::Text))?;
+    cache
+        .outbox_entry(&id)
+        .map_err(ClientError::from)?
+        .ok_or_else(|| invalid("the message vanished from the outbox"))
+}
+
+#[tauri::command]
+pub fn retry_message(state: State<'_, AppState>, client_id: String) -> Res<bool> {
+    Ok(state.with_engine(|e| e.retry(&client_id))?)
+}
+
+#[tauri::command]
+pub fn mark_read(state: State<'_, AppState>, conversation: String, up_to: i64) -> Res<bool> {
+    Ok(state.with_engine(|e| e.mark_read(&conversation, up_to))?)
+}
+
+#[tauri::command]
+pub fn set_typing(state: State<'_, AppState>, conversation: String, typing: bool) -> Res<()> {
+    Ok(state.with_engine(|e| {
+        e.typing(&conversation, typing);
+        Ok(())
+    })?)
+}
+
+#[tauri::command]
+pub fn focus_conversation(state: State<'_, AppState>, conversation: Option<String>) -> Res<()> {
+    Ok(state.focus(conversation)?)
+}
+
+#[tauri::command]
+pub fn notifications(state: State<'_, AppState>, limit: u32) -> Res<Vec<Notification>> {
+    let user = state.session_info().map(|s| s.user).unwrap_or_default();
+    Ok(state
+        .cache()?
+        .notifications(&user, limit.clamp(1, 500))
+        .map_err(ClientError::from)?)
+}
+
+#[tauri::command]
+pub fn mark_notification_read(state: State<'_, AppState>, id: String) -> Res<bool> {
+    Ok(state.with_engine(|e| e.mark_notification_read(&id))?)
+}
+
+#[tauri::command]
+pub fn search(state: State<'_, AppState>, query: String, limit: u32) -> Res<Vec<SearchHit>> {
+    Ok(state
+        .cache()?
+        .search(&query, limit.clamp(1, 200))
+        .map_err(ClientError::from)?)
+}
+
+#[tauri::command]
+pub fn set_muted<R: tauri::Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    conversation: String,
+    muted: bool,
+) -> Res<()> {
+    state
+        .cache()?
+        .set_muted(&conversation, muted)
+        .map_err(ClientError::from)?;
+    crate::state::refresh_tray(&app);
+    Ok(())
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> Settings {
+    state.settings()
+}
+
+#[tauri::command]
+pub fn set_settings<R: tauri::Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Res<Settings> {
+    let before = state.settings();
+    if settings.start_at_login != before.start_at_login {
+        crate::autostart(&app, settings.start_at_login).map_err(invalid)?;
+    }
+    state.save_settings(settings.clone()).map_err(invalid)?;
+    crate::state::refresh_tray(&app);
+    Ok(settings)
+}

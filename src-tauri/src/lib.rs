@@ -1,0 +1,168 @@
+//! The Tidings desktop shell (Tauri 2): the window, the tray, OS notifications, single
+//! instance and start at login, over the engine of `tidings-client`. Everything that can run
+//! without a window lives in that crate; this one stays thin.
+
+pub mod bindings;
+pub mod commands;
+pub mod notifier;
+pub mod settings;
+pub mod state;
+mod tray;
+mod window;
+
+use state::AppState;
+use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
+
+/// Registers every command; used by the app and by the mock-runtime tests.
+pub fn handlers<R: tauri::Runtime>(
+) -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        commands::session,
+        commands::sign_in,
+        commands::sign_out,
+        commands::engine_state,
+        commands::conversations,
+        commands::history,
+        commands::send_message,
+        commands::retry_message,
+        commands::mark_read,
+        commands::set_typing,
+        commands::focus_conversation,
+        commands::notifications,
+        commands::mark_notification_read,
+        commands::search,
+        commands::set_muted,
+        commands::get_settings,
+        commands::set_settings,
+    ]
+}
+
+/// Turns start-at-login on or off (it starts hidden in the tray: `--hidden`).
+pub fn autostart<R: tauri::Runtime>(app: &AppHandle<R>, on: bool) -> Result<(), String> {
+    use tauri_plugin_autostart::ManagerExt;
+    let launcher = app.autolaunch();
+    let r = if on {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    };
+    r.map_err(|e| format!("cannot change start at login: {e}"))
+}
+
+/// Where the app keeps its data: `TIDINGS_APP_DIR` if set (tests), else the platform's.
+fn dirs<R: tauri::Runtime>(
+    app: &AppHandle<R>,
+) -> tauri::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    if let Some(d) = std::env::var_os("TIDINGS_APP_DIR") {
+        let d = std::path::PathBuf::from(d);
+        return Ok((d.join("config"), d.join("data")));
+    }
+    Ok((app.path().app_config_dir()?, app.path().app_data_dir()?))
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TIDINGS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let hidden = std::env::args().any(|a| a == "--hidden");
+    let app = tauri::Builder::default()
+        // First: a second launch hands over to this one and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            window::show(app, None);
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--hidden"]),
+        ))
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(handlers())
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let (config_dir, data_dir) = dirs(&handle)?;
+            let state = AppState::new(config_dir, data_dir).map_err(|e| e.to_string())?;
+            let dnd = state.settings().do_not_disturb;
+            app.manage(state);
+            let tray = tray::build(&handle, dnd)?;
+            app.manage(tray);
+            if hidden {
+                window::hide(&handle);
+            }
+            start_session(&handle);
+            state::refresh_tray(&handle);
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            let app = window.app_handle();
+            match event {
+                WindowEvent::CloseRequested { api, .. } => {
+                    let close_to_tray = app
+                        .try_state::<AppState>()
+                        .is_some_and(|s| s.settings().close_to_tray && !s.is_quitting());
+                    if close_to_tray {
+                        api.prevent_close();
+                        window::hide(app);
+                    } else {
+                        window::quit(app);
+                    }
+                }
+                WindowEvent::Focused(focused) => {
+                    if let Some(s) = app.try_state::<AppState>() {
+                        s.set_focused(*focused);
+                    }
+                }
+                _ => {}
+            }
+        })
+        .build(tauri::generate_context!())
+        .expect("the Tidings window could not be created");
+    app.run(|app, event| {
+        if let RunEvent::ExitRequested { api, code, .. } = event {
+            // Without windows the app lives on in the tray, unless asked to quit.
+            let quitting = app.try_state::<AppState>().is_some_and(|s| s.is_quitting());
+            if code.is_none() && !quitting {
+                api.prevent_exit();
+            }
+        }
+    });
+}
+
+/// At launch: the saved session, or (for `make run`) the demo account from the environment.
+fn start_session<R: tauri::Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    if state.credentials.current().is_some() {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            if let Some(state) = app.try_state::<AppState>() {
+                if let Err(e) = state.start(&app, None) {
+                    tracing::warn!(error = %e, "cannot start the saved session");
+                }
+            }
+        });
+        return;
+    }
+    let demo = (
+        std::env::var("TIDINGS_SERVER"),
+        std::env::var("TIDINGS_DEMO_USER"),
+        std::env::var("TIDINGS_DEMO_PASSWORD"),
+    );
+    if let (Ok(server), Ok(user), Ok(password)) = demo {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            if let Some(state) = app.try_state::<AppState>() {
+                match state.sign_in(&app, &server, &user, &password, false).await {
+                    Ok(info) => {
+                        use tauri::Emitter;
+                        let _ = app.emit("session", info);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "demo sign-in failed"),
+                }
+            }
+        });
+    }
+}

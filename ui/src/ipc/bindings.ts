@@ -1,0 +1,84 @@
+// Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:
+// run `make bindings`.
+
+export type ContentType = "TEXT" | "MARKDOWN";
+export type ConversationKind = "direct" | "group";
+export type Message = { id: string, conversationId: string, 
+/**
+ * Position in the conversation: contiguous from 1.
+ */
+seq: number, senderId: string, 
+/**
+ * The sender's idempotency key.
+ */
+clientId: string, content: string, contentType: ContentType, createdAt: string, };
+export type Participant = { id: string, displayName: string, online: boolean, 
+/**
+ * The participant's read marker: every message up to this `seq` is read.
+ */
+readSeq: number, };
+export type Notification = { id: string, userId: string, 
+/**
+ * Position among the user's notifications: contiguous from 1.
+ */
+seq: number, 
+/**
+ * What kind of notification, chosen by whoever raised it (`appointment.moved`,
+ * `conversation.added`, …).
+ */
+kind: string, title: string, message: string, 
+/**
+ * Arbitrary data from the service that raised it.
+ */
+data?: unknown, 
+/**
+ * Where opening it leads: a conversation of the user's…
+ */
+conversationId?: string | null, 
+/**
+ * …or a web address.
+ */
+url?: string | null, isRead: boolean, createdAt: string, };
+export type Typing = { conversationId: string, userId: string, typing: boolean, expiresInMs?: number | null, };
+export type Presence = { userId: string, online: boolean, };
+export type ReadReceipt = { conversationId: string, userId: string, upTo: number, unreadCount?: number | null, };
+export type CachedConversation = { id: string, kind: ConversationKind, title: string | null, createdBy: string, createdAt: string, lastSeq: number, syncedSeq: number, readSeq: number, unreadCount: number, muted: boolean, participants: Array<Participant>, lastMessage: Message | null, 
+/**
+ * Messages written here and not yet confirmed by the server.
+ */
+pending: number, };
+export type OutboxState = "pending" | "sending" | "sent" | "failed";
+export type OutboxEntry = { clientId: string, conversationId: string, content: string, contentType: ContentType, createdAt: string, state: OutboxState, attempts: number, error: string | null, 
+/**
+ * The stored message's `seq`, once known.
+ */
+seq: number | null, };
+export type SearchHit = { message: Message, snippet: string, };
+export type EngineState = { "state": "connecting" } | { "state": "catchingUp", done: number, total: number, } | { "state": "live" } | { "state": "reconnecting", at: string, attempt: number, reason: string, } | { "state": "offline" } | { "state": "signedOut", reason: string, } | { "state": "stopped" };
+export type SessionInfo = { server: string, user: string, };
+export type IpcError = { 
+/**
+ * `not_signed_in`, `unreachable`, `refused`, `invalid`, `failed`.
+ */
+code: string, message: string, };
+export type HistoryPage = { messages: Array<Message>, pending: Array<OutboxEntry>, };
+export type Startup = { session: SessionInfo | null, open: string | null, 
+/**
+ * The server to offer on the sign-in form.
+ */
+server: string | null, };
+export type Privacy = "full" | "senderOnly" | "hidden";
+export type QuietHours = { enabled: boolean, start: string, end: string, };
+export type Settings = { doNotDisturb: boolean, quietHours: QuietHours, privacy: Privacy, 
+/**
+ * Start hidden in the tray when the user logs in.
+ */
+startAtLogin: boolean, 
+/**
+ * Closing the window hides it to the tray (else it quits).
+ */
+closeToTray: boolean, 
+/**
+ * The server last signed in to (prefills the sign-in form).
+ */
+server: string | null, };

@@ -1,0 +1,49 @@
+// The only place that calls the Rust backend. Every function is one Tauri command with the
+// types generated from Rust (bindings.ts); errors arrive as IpcError {code, message}.
+import { invoke } from '@tauri-apps/api/core';
+import { openUrl } from '@tauri-apps/plugin-opener';
+import type {
+  CachedConversation,
+  EngineState,
+  HistoryPage,
+  IpcError,
+  Notification,
+  OutboxEntry,
+  SearchHit,
+  SessionInfo,
+  Settings,
+  Startup,
+} from './bindings';
+
+export type { IpcError };
+
+/** Turns whatever a command threw into an IpcError. */
+export function asIpcError(e: unknown): IpcError {
+  if (e && typeof e === 'object' && 'message' in e && 'code' in e) return e as IpcError;
+  return { code: 'failed', message: String(e) };
+}
+
+export const commands = {
+  session: () => invoke<Startup>('session'),
+  signIn: (server: string, username: string, password: string, register: boolean) =>
+    invoke<SessionInfo>('sign_in', { server, username, password, register }),
+  signOut: () => invoke<void>('sign_out'),
+  engineState: () => invoke<EngineState>('engine_state'),
+  conversations: () => invoke<CachedConversation[]>('conversations'),
+  history: (conversation: string, before: number | null, limit: number) =>
+    invoke<HistoryPage>('history', { conversation, before, limit }),
+  sendMessage: (conversation: string, text: string) =>
+    invoke<OutboxEntry>('send_message', { conversation, text }),
+  retryMessage: (clientId: string) => invoke<boolean>('retry_message', { clientId }),
+  markRead: (conversation: string, upTo: number) => invoke<boolean>('mark_read', { conversation, upTo }),
+  setTyping: (conversation: string, typing: boolean) => invoke<void>('set_typing', { conversation, typing }),
+  focusConversation: (conversation: string | null) => invoke<void>('focus_conversation', { conversation }),
+  notifications: (limit: number) => invoke<Notification[]>('notifications', { limit }),
+  markNotificationRead: (id: string) => invoke<boolean>('mark_notification_read', { id }),
+  search: (query: string, limit: number) => invoke<SearchHit[]>('search', { query, limit }),
+  setMuted: (conversation: string, muted: boolean) => invoke<void>('set_muted', { conversation, muted }),
+  getSettings: () => invoke<Settings>('get_settings'),
+  setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
+  /** Opens a web address in the default browser (never inside the app). */
+  openExternal: (url: string) => openUrl(url),
+};

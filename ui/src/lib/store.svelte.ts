@@ -1,0 +1,211 @@
+// The UI's state, filled from the backend and refreshed when it says the cache changed.
+import { asIpcError, commands, type IpcError } from '../ipc/commands';
+import type {
+  CachedConversation,
+  EngineState,
+  Message,
+  Notification,
+  OutboxEntry,
+  SearchHit,
+  SessionInfo,
+  Settings,
+} from '../ipc/bindings';
+
+export type Panel = 'chat' | 'notifications' | 'search' | 'settings';
+
+const PAGE = 50;
+
+export const app = $state({
+  ready: false,
+  session: null as SessionInfo | null,
+  defaultServer: '' as string,
+  engine: { state: 'connecting' } as EngineState,
+  conversations: [] as CachedConversation[],
+  selected: null as string | null,
+  messages: [] as Message[],
+  pending: [] as OutboxEntry[],
+  hasOlder: false,
+  loadingOlder: false,
+  /** conversation → user → expiry (ms) */
+  typing: {} as Record<string, Record<string, number>>,
+  notifications: [] as Notification[],
+  settings: null as Settings | null,
+  panel: 'chat' as Panel,
+  searchQuery: '',
+  searchHits: [] as SearchHit[],
+  highlight: null as number | null,
+  error: null as IpcError | null,
+  switcherOpen: false,
+});
+
+export function showError(e: unknown) {
+  app.error = asIpcError(e);
+}
+
+export const unreadTotal = () => app.conversations.filter((c) => !c.muted).reduce((n, c) => n + c.unreadCount, 0);
+
+export const selectedConversation = () => app.conversations.find((c) => c.id === app.selected) ?? null;
+
+export async function start() {
+  const s = await commands.session();
+  app.session = s.session;
+  app.defaultServer = s.server ?? '';
+  app.ready = true;
+  if (app.session) {
+    await afterSignIn();
+    if (s.open) await openConversation(s.open);
+  }
+}
+
+export async function afterSignIn() {
+  app.engine = await commands.engineState();
+  app.settings = await commands.getSettings();
+  await refresh();
+}
+
+/** Reloads what is on screen from the cache. */
+export async function refresh() {
+  if (!app.session) return;
+  try {
+    app.conversations = await commands.conversations();
+    if (app.selected) await reloadConversation();
+    if (app.panel === 'notifications') app.notifications = await commands.notifications(100);
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function reloadConversation() {
+  const cid = app.selected;
+  if (!cid) return;
+  // Keep the pages already scrolled back through.
+  const oldest = app.messages[0]?.seq;
+  const page = await commands.history(cid, null, PAGE);
+  let messages = page.messages;
+  if (oldest !== undefined && messages.length > 0 && messages[0].seq > oldest) {
+    const older = app.messages.filter((m) => m.seq < messages[0].seq);
+    messages = [...older, ...messages];
+  } else if (messages.length === PAGE) {
+    app.hasOlder = true;
+  }
+  if (app.selected !== cid) return;
+  app.messages = messages;
+  app.pending = page.pending;
+  if (oldest === undefined) app.hasOlder = page.messages.length === PAGE;
+  await markSeen();
+}
+
+/** Marks what is shown as read, while the window has focus. */
+export async function markSeen() {
+  const c = selectedConversation();
+  const last = app.messages.at(-1);
+  if (!c || !last || !document.hasFocus()) return;
+  if (c.readSeq < last.seq) {
+    try {
+      await commands.markRead(c.id, last.seq);
+    } catch (e) {
+      showError(e);
+    }
+  }
+}
+
+export async function openConversation(cid: string, highlight: number | null = null) {
+  app.panel = 'chat';
+  app.selected = cid;
+  app.messages = [];
+  app.pending = [];
+  app.hasOlder = false;
+  app.highlight = highlight;
+  try {
+    await commands.focusConversation(cid);
+    if (highlight !== null) {
+      // Load a page around the hit.
+      const page = await commands.history(cid, highlight + Math.floor(PAGE / 2), PAGE);
+      app.messages = page.messages;
+      app.hasOlder = page.messages.length === PAGE;
+      const newest = await commands.history(cid, null, 1);
+      const newestSeq = newest.messages.at(-1)?.seq ?? 0;
+      if (newestSeq > (app.messages.at(-1)?.seq ?? 0)) {
+        const rest = await commands.history(cid, null, Math.min(500, newestSeq - (app.messages.at(-1)?.seq ?? 0)));
+        const seen = new Set(app.messages.map((m) => m.seq));
+        app.messages = [...app.messages, ...rest.messages.filter((m) => !seen.has(m.seq))];
+        app.pending = rest.pending;
+      }
+    } else {
+      await reloadConversation();
+    }
+  } catch (e) {
+    showError(e);
+  }
+}
+
+export async function loadOlder() {
+  const cid = app.selected;
+  const first = app.messages[0];
+  if (!cid || !first || app.loadingOlder || !app.hasOlder) return;
+  app.loadingOlder = true;
+  try {
+    const page = await commands.history(cid, first.seq, PAGE);
+    if (app.selected === cid) {
+      app.messages = [...page.messages, ...app.messages];
+      app.hasOlder = page.messages.length === PAGE;
+    }
+  } catch (e) {
+    showError(e);
+  } finally {
+    app.loadingOlder = false;
+  }
+}
+
+export async function send(text: string) {
+  const cid = app.selected;
+  if (!cid || !text.trim()) return;
+  try {
+    const entry = await commands.sendMessage(cid, text);
+    app.pending = [...app.pending, entry];
+    await commands.setTyping(cid, false);
+  } catch (e) {
+    showError(e);
+  }
+}
+
+export function typingIn(cid: string, me: string, now: number = Date.now()): string[] {
+  const users = app.typing[cid] ?? {};
+  return Object.entries(users)
+    .filter(([u, until]) => u !== me && until > now)
+    .map(([u]) => u);
+}
+
+export async function showPanel(p: Panel) {
+  app.panel = p;
+  if (p === 'notifications') {
+    try {
+      app.notifications = await commands.notifications(100);
+    } catch (e) {
+      showError(e);
+    }
+  }
+  if (p !== 'chat') await commands.focusConversation(null).catch(() => {});
+  else if (app.selected) await commands.focusConversation(app.selected).catch(() => {});
+}
+
+export async function runSearch(q: string) {
+  app.searchQuery = q;
+  if (!q.trim()) {
+    app.searchHits = [];
+    return;
+  }
+  try {
+    app.searchHits = await commands.search(q, 50);
+  } catch (e) {
+    showError(e);
+  }
+}
+
+export async function saveSettings(s: Settings) {
+  try {
+    app.settings = await commands.setSettings(s);
+  } catch (e) {
+    showError(e);
+  }
+}
