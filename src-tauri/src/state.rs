@@ -219,13 +219,17 @@ impl AppState {
             refresh: self.credentials.refresh_store(&account),
             access,
         });
+        // A cache that never synced (a new sign-in) fills with history first: none of it is
+        // news, so nothing pops up until the engine has been live once.
+        let fresh = cache.conversations()?.is_empty();
         let engine = Engine::start(EngineConfig::new(target, self.tls.clone()), cache.clone())?;
+        *lock(&self.notifier) = Notifier::default();
         lock(&self.notifier).baseline(&cache)?;
         let info = SessionInfo {
             server: account.server,
             user: account.user,
         };
-        let bridge = bridge(app, &engine, &info.user);
+        let bridge = bridge(app, &engine, &info.user, fresh);
         let old = lock(&self.session).replace(Session {
             info: info.clone(),
             engine,
@@ -340,6 +344,7 @@ fn bridge<R: tauri::Runtime>(
     app: &AppHandle<R>,
     engine: &Engine,
     me: &str,
+    fresh: bool,
 ) -> Vec<tauri::async_runtime::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let (app1, mut states) = (app.clone(), engine.state());
@@ -355,8 +360,10 @@ fn bridge<R: tauri::Runtime>(
     }));
     let (app2, mut changed, me2) = (app.clone(), engine.changed(), me.to_owned());
     let cache = engine.cache().clone();
+    let engine_state = engine.state();
     tasks.push(tauri::async_runtime::spawn(async move {
         let mut seen = *changed.borrow();
+        let mut filling = fresh;
         let mut throttled: Option<tokio::time::Instant> = None;
         loop {
             let wake = async {
@@ -382,6 +389,16 @@ fn bridge<R: tauri::Runtime>(
             convs.sort();
             convs.dedup();
             let notes = changes.iter().any(|c| c.kind == "notification");
+            if filling {
+                if *engine_state.borrow() == EngineState::Live {
+                    filling = false;
+                }
+                if let Some(state) = app2.try_state::<AppState>() {
+                    let _ = lock(&state.notifier).baseline(&cache);
+                }
+                refresh_tray(&app2);
+                continue;
+            }
             if let Some(held) = notify(&app2, &cache, &me2, &convs, notes) {
                 if held {
                     throttled = Some(tokio::time::Instant::now() + notifier::THROTTLE);
