@@ -11,36 +11,39 @@ LISTEN ?= 127.0.0.1:8080
 # apt-get needs root; use sudo when not root and sudo exists.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test deps lint unit interop differential api build clean
+APP := target/debug/tidings-app
 
-## Build and start the server on its embedded default (127.0.0.1:8080) with demo data
-## (users alice, bob, carol; password tidings-demo), printing access tokens and a service
-## token so that any STOMP or REST client can start right away.
+.PHONY: run test deps ui lint unit interop differential api e2e build bindings clean
+
+## The server on its embedded default (127.0.0.1:8080) with demo data (users alice, bob,
+## carol; password tidings-demo) and the desktop app signed in to it as alice.
 run: deps build
-	@mkdir -p $(RUN_DIR)
-	@[ -s $(RUN_DIR)/service-token ] || (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(RUN_DIR)/service-token)
-	@echo "Demo users alice (admin), bob, carol; password: tidings-demo (POST /api/auth/login)."
-	@echo "Access tokens (valid 24 h; the secret is kept in $(RUN_DIR)/jwt-secret):"
-	@for u in alice bob carol; do printf '  %-6s %s\n' $$u "$$($(SERVER) --data-dir $(RUN_DIR) token --sub $$u --ttl 86400)"; done
-	@echo "Service token (POST /api/notifications): $$(cat $(RUN_DIR)/service-token)"
-	@echo "STOMP: ws://$(LISTEN)/ws with 'Authorization: Bearer <token>'. REST: http://$(LISTEN)/api (document: /api/openapi.json). Ctrl-C stops."
-	TIDINGS_SERVICE_TOKEN="$$(cat $(RUN_DIR)/service-token)" exec $(SERVER) --data-dir $(RUN_DIR) --listen $(LISTEN) --demo
+	bash tools/run-demo.sh $(SERVER) $(APP) $(RUN_DIR) $(LISTEN)
 
-## Everything: formatting, lints, unit and integration tests, third-party clients against
-## Tidings, the same clients against RabbitMQ Web-STOMP (differential), and schemathesis
-## against the REST API's OpenAPI document.
-test: deps lint unit interop differential api
+## Everything: formatting and lints (Rust and the UI), unit and integration tests (Rust and
+## Vitest), third-party clients against Tidings and RabbitMQ Web-STOMP, schemathesis against
+## the OpenAPI document, and the desktop app end to end under Xvfb.
+test: deps lint unit interop differential api e2e
 
-build:
-	$(CARGO) build -p tidings-server -p tidings-cli
+## The UI's packages and its built files (the app embeds them).
+ui: ui/node_modules/.package-lock.json
+	npm --prefix ui run build --silent
 
-lint:
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	npm --prefix ui ci --no-audit --no-fund --loglevel=error
+
+build: ui
+	$(CARGO) build -p tidings-server -p tidings-cli -p tidings-app
+
+lint: ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	npm --prefix ui run check --silent
 
 # The client's end-to-end tests run the server binary: build the binaries first.
 unit: build
 	$(CARGO) test --workspace
+	npm --prefix ui test --silent
 
 interop: build
 	bash tests/interop/run.sh tidings $(SERVER)
@@ -51,19 +54,27 @@ differential: build
 api: build
 	bash tests/api/run.sh $(SERVER)
 
-## System packages the tests and tools need; each is installed only when missing.
+e2e: build
+	bash tests/e2e/run.sh $(APP) $(SERVER) $(CLI)
+
+## Rewrites ui/src/ipc/bindings.ts from the Rust types.
+bindings:
+	TIDINGS_WRITE_BINDINGS=1 $(CARGO) test -p tidings-app --lib bindings
+
+## System packages the build and the tests need; each is installed only when missing.
+DEBS := nodejs npm python3-venv rabbitmq-server \
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev \
+  pkg-config build-essential file xvfb xauth webkit2gtk-driver dbus imagemagick librsvg2-bin
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
-	@missing=""; \
-	  command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
-	  python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
-	  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
+	@missing=""; for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "Installing Debian packages:$$missing"; \
 	    $(SUDO) apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  fi
+	@command -v tauri-driver >/dev/null || { echo "Installing tauri-driver (cargo install, once)"; $(CARGO) install tauri-driver --locked --version '^2' --quiet; }
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/interop/node_modules tests/interop/.venv
+	rm -rf tests/interop/node_modules tests/interop/.venv tests/e2e/.venv ui/node_modules ui/dist

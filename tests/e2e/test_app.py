@@ -1,0 +1,681 @@
+#!/usr/bin/env python3
+"""The Tidings desktop app end to end (run by run.sh inside Xvfb and dbus-run-session).
+
+    test_app.py APP SERVER CLI SCREENSHOT_DIR
+
+A real tidings-server with demo data on 127.0.0.1, the real app driven through WebDriver
+(tauri-driver + WebKitWebDriver), the `tidings` CLI and a stomp.py client as the other user
+(bob), and fake org.freedesktop.Notifications / org.kde.StatusNotifierWatcher services on
+the private session bus that record what the app asks of the desktop.
+
+Every wait has a deadline and polls a condition; "nothing happened" is asserted only after a
+barrier that must come after it. One line per check, then "N passed, M failed".
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+
+import stomp
+from dbus_fast import BusType, Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+from dbus_fast.service import ServiceInterface, method, signal, dbus_property, PropertyAccess
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.options import ArgOptions
+
+APP, SERVER, CLI, SHOTS = sys.argv[1:5]
+T = float(os.environ.get("E2E_TIMEOUT_S", "20"))
+PASSWORD = "tidings-demo"
+
+
+class Failure(Exception):
+    pass
+
+
+def wait_for(cond, what, timeout=T, interval=0.1):
+    """Polls cond() until it returns something truthy; fails with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # a stale element while the UI re-renders, a busy server
+            last = e
+        time.sleep(interval)
+    raise Failure(f"timed out after {timeout:.0f} s waiting for {what}" + (f" (last error: {last})" if last else ""))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=T):
+    wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.5).close() or True, f"port {port}", timeout)
+
+
+# ---------------------------------------------------------------- fake desktop services
+
+
+class Notifications(ServiceInterface):
+    """org.freedesktop.Notifications that records every Notify call."""
+
+    def __init__(self):
+        super().__init__("org.freedesktop.Notifications")
+        self.calls = []  # dicts: id, replaces, summary, body, actions
+        self.lock = threading.Lock()
+        self.next_id = 1
+
+    @method()
+    def GetCapabilities(self) -> "as":
+        return ["actions", "body"]
+
+    @method()
+    def GetServerInformation(self) -> "ssss":
+        return ["tidings-e2e", "tidings", "1.0", "1.2"]
+
+    @method()
+    def Notify(self, app_name: "s", replaces_id: "u", icon: "s", summary: "s", body: "s",
+               actions: "as", hints: "a{sv}", timeout: "i") -> "u":
+        with self.lock:
+            nid = replaces_id if replaces_id else self.next_id
+            if not replaces_id:
+                self.next_id += 1
+            self.calls.append({"id": nid, "replaces": replaces_id, "app": app_name, "summary": summary,
+                               "body": body, "actions": list(actions)})
+        return nid
+
+    @method()
+    def CloseNotification(self, nid: "u"):
+        self.NotificationClosed(nid, 3)
+
+    @signal()
+    def ActionInvoked(self, nid: "u", key: "s") -> "us":
+        return [nid, key]
+
+    @signal()
+    def NotificationClosed(self, nid: "u", reason: "u") -> "uu":
+        return [nid, reason]
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.calls)
+
+
+class Watcher(ServiceInterface):
+    """org.kde.StatusNotifierWatcher: the tray host the app registers its item with."""
+
+    def __init__(self):
+        super().__init__("org.kde.StatusNotifierWatcher")
+        self.items = []
+
+    @method()
+    def RegisterStatusNotifierItem(self, service: "s"):
+        pass  # recorded with its sender by the message handler below
+
+    @method()
+    def RegisterStatusNotifierHost(self, service: "s"):
+        pass
+
+    @dbus_property(access=PropertyAccess.READ)
+    def RegisteredStatusNotifierItems(self) -> "as":
+        return [f"{s}{p}" for s, p in self.items]
+
+    @dbus_property(access=PropertyAccess.READ)
+    def IsStatusNotifierHostRegistered(self) -> "b":
+        return True
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ProtocolVersion(self) -> "i":
+        return 0
+
+    @signal()
+    def StatusNotifierItemRegistered(self, service: "s") -> "s":
+        return service
+
+
+class Desktop:
+    """The fake services, on their own asyncio loop in a thread."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.notes = Notifications()
+        self.watcher = Watcher()
+        self.ready = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+        if not self.ready.wait(T):
+            raise Failure("the fake desktop services did not start")
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._setup())
+        self.ready.set()
+        self.loop.run_forever()
+
+    async def _setup(self):
+        self.bus = await MessageBus(bus_type=BusType.SESSION).connect()
+        self.bus.export("/org/freedesktop/Notifications", self.notes)
+        self.bus.export("/StatusNotifierWatcher", self.watcher)
+
+        def record(msg):
+            if msg.message_type == MessageType.METHOD_CALL and msg.member == "RegisterStatusNotifierItem":
+                arg = msg.body[0]
+                path = arg if arg.startswith("/") else "/StatusNotifierItem"
+                service = msg.sender if arg.startswith("/") else arg
+                self.watcher.items.append((service, path))
+            return None
+
+        self.bus.add_message_handler(record)
+        await self.bus.request_name("org.freedesktop.Notifications")
+        await self.bus.request_name("org.kde.StatusNotifierWatcher")
+
+    def call(self, coro, timeout=T):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def click_notification(self, nid):
+        self.loop.call_soon_threadsafe(self.notes.ActionInvoked, nid, "default")
+
+    async def _item_props(self):
+        service, path = self.watcher.items[-1]
+        reply = await self.bus.call(Message(destination=service, path=path, interface="org.freedesktop.DBus.Properties",
+                                            member="GetAll", signature="s", body=["org.kde.StatusNotifierItem"]))
+        if reply.message_type == MessageType.ERROR:
+            raise Failure(f"GetAll on the tray item failed: {reply.body}")
+        return service, {k: v.value for k, v in reply.body[0].items()}
+
+    def tray(self):
+        return self.call(self._item_props())
+
+    async def _menu(self, service, menu_path):
+        reply = await self.bus.call(Message(destination=service, path=menu_path, interface="com.canonical.dbusmenu",
+                                            member="GetLayout", signature="iias", body=[0, -1, []]))
+        if reply.message_type == MessageType.ERROR:
+            raise Failure(f"GetLayout failed: {reply.body}")
+        _rev, (_id, _props, children) = reply.body
+        items = []
+        for child in children:
+            cid, props, _ = child.value
+            items.append((cid, props.get("label", Variant("s", "")).value, props.get("type", Variant("s", "")).value))
+        return items
+
+    def menu(self):
+        service, props = self.tray()
+        return service, props["Menu"], self.call(self._menu(service, props["Menu"]))
+
+    async def _click(self, service, menu_path, item_id):
+        await self.bus.call(Message(destination=service, path=menu_path, interface="com.canonical.dbusmenu",
+                                    member="Event", signature="isvu",
+                                    body=[item_id, "clicked", Variant("s", ""), int(time.time())]))
+
+    def click_menu(self, label):
+        service, path, items = self.menu()
+        for cid, lab, _ in items:
+            if lab.replace("_", "") == label:
+                return self.call(self._click(service, path, cid))
+        raise Failure(f"no tray menu item {label!r} in {items}")
+
+
+# ---------------------------------------------------------------- the other side: bob
+
+
+class Bob:
+    """The other user: the `tidings` CLI for sending and reading, stomp.py for typing."""
+
+    def __init__(self, base, work):
+        self.base = base
+        self.home = os.path.join(work, "bob-cli")
+        self.env = dict(os.environ, TIDINGS_HOME=self.home, TIDINGS_CREDENTIALS="file")
+        r = self.cli(["login", "--server", base, "--username", "bob", "--password-stdin"], input=PASSWORD + "\n")
+        if r.returncode != 0:
+            raise Failure(f"bob could not log in with the CLI: {r.stderr}")
+        self.token = rest(base, "POST", "/api/auth/login", body={"username": "bob", "password": PASSWORD})["accessToken"]
+
+    def cli(self, args, input=""):
+        return subprocess.run([CLI] + args, input=input, capture_output=True, text=True, env=self.env, timeout=60)
+
+    def send(self, cid, text):
+        r = self.cli(["send", cid, text])
+        if r.returncode != 0:
+            raise Failure(f"bob's `tidings send` failed ({r.returncode}): {r.stderr}")
+
+    def history(self, cid):
+        r = self.cli(["--json", "history", cid, "--limit", "200"])
+        if r.returncode != 0:
+            raise Failure(f"bob's `tidings history` failed: {r.stderr}")
+        return json.loads(r.stdout)["messages"]
+
+    def typing(self, cid):
+        host, port = self.base.split("//")[1].split(":")
+        conn = stomp.WSConnection([(host, int(port))], ws_path="/ws", vhost="/")
+        conn.connect(passcode=self.token, wait=True)
+        conn.send(destination=f"/app/conversations/{cid}/typing", body=json.dumps({"typing": True}),
+                  headers={"content-type": "application/json", "receipt": "typing"})
+        return conn
+
+
+def rest(base, method, path, token=None, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method, headers={"content-type": "application/json"})
+    if token:
+        req.add_header("authorization", "Bearer " + token)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        text = resp.read()
+        return json.loads(text) if text else None
+
+
+# ---------------------------------------------------------------- the app
+
+
+class App:
+    def __init__(self, work, env):
+        self.port = free_port()
+        self.driver_log = open(os.path.join(work, "tauri-driver.log"), "w")
+        self.env = env
+        self.proc = subprocess.Popen(["tauri-driver", "--port", str(self.port), "--native-port", str(self.port + 1)],
+                                     stdout=self.driver_log, stderr=subprocess.STDOUT, env=env)
+        wait_port(self.port)
+        opts = ArgOptions()
+        opts.set_capability("browserName", "wry")
+        opts.set_capability("tauri:options", {"application": APP})
+        self.d = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
+
+    def els(self, css):
+        return self.d.find_elements(By.CSS_SELECTOR, css)
+
+    def el(self, css):
+        return wait_for(lambda: (self.els(css) or [None])[0], f"element {css}")
+
+    def texts(self, css):
+        return [e.text for e in self.els(css)]
+
+    def shot(self, name):
+        try:
+            self.d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+        except Exception:
+            pass
+
+    def conversation_row(self, name):
+        return self.d.execute_script("""
+            for (const r of document.querySelectorAll('[data-testid=conversation]')) {
+              if (r.querySelector('.name').textContent.trim() === arguments[0]) return r;
+            }
+            return null;""", name)
+
+    def open_conversation(self, name):
+        wait_for(lambda: self.conversation_row(name), f"conversation {name} in the list").click()
+        wait_for(lambda: self.el('[data-testid="conversation-title"]').text == name, f"{name} open")
+
+    def type_and_send(self, text):
+        box = self.el('[data-testid="composer"]')
+        box.click()
+        box.send_keys(text)
+        box.send_keys(Keys.ENTER)
+
+    def message_texts(self):
+        return [e.text for e in self.els('[data-testid="message"] .text')]
+
+    def current_window(self):
+        """After the window was released and built again, drive the new one."""
+        handles = self.d.window_handles
+        if handles:
+            self.d.switch_to.window(handles[-1])
+        return bool(handles)
+
+    def quit(self):
+        try:
+            self.d.quit()
+        except Exception:
+            pass
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# ---------------------------------------------------------------- the checks
+
+
+class Ctx:
+    pass
+
+
+def start_server(ctx, port=None):
+    listen = f"127.0.0.1:{port or 0}"
+    out = open(os.path.join(ctx.work, "server.out"), "w")
+    ctx.server = subprocess.Popen([SERVER, "--listen", listen, "--data-dir", ctx.data, "--demo"],
+                                  stdout=subprocess.PIPE, stderr=open(os.path.join(ctx.work, "server.log"), "a"),
+                                  text=True, env=dict(os.environ, TIDINGS_SERVICE_TOKEN="e2e-service-token-0123456789"))
+    line = ctx.server.stdout.readline()
+    if not line.startswith("tidings-server listening on "):
+        raise Failure(f"the server did not start: {line!r}")
+    out.write(line)
+    ctx.port = int(line.strip().rsplit(":", 1)[1])
+    ctx.base = f"http://127.0.0.1:{ctx.port}"
+
+
+def stop_server(ctx):
+    ctx.server.terminate()
+    ctx.server.wait(15)
+
+
+def alice_conversations(ctx):
+    tok = rest(ctx.base, "POST", "/api/auth/login", body={"username": "alice", "password": PASSWORD})["accessToken"]
+    return rest(ctx.base, "GET", "/api/conversations", token=tok)["conversations"]
+
+
+def name_of(c):
+    if c.get("title"):
+        return c["title"]
+    return next(p["displayName"] for p in c["participants"] if p["id"] != "alice")
+
+
+def check_sign_in(ctx):
+    a = ctx.app
+    form = a.el('[data-testid="signin"]')
+    server = form.find_element(By.NAME, "server")
+    if server.get_attribute("value") != ctx.base:
+        server.clear()
+        server.send_keys(ctx.base)
+    form.find_element(By.NAME, "username").send_keys("alice")
+    form.find_element(By.NAME, "password").send_keys(PASSWORD)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    want = {name_of(c): c["unreadCount"] for c in alice_conversations(ctx)}
+    ctx.team = next(c["id"] for c in alice_conversations(ctx) if c.get("title") == "Team Tidings")
+    ctx.direct = next(c["id"] for c in alice_conversations(ctx) if c["kind"] == "direct")
+
+    seen = {}
+
+    def shown():
+        got = a.d.execute_script("""
+            const out = {};
+            for (const r of document.querySelectorAll('[data-testid=conversation]')) {
+              const b = r.querySelector('[data-testid=unread]');
+              out[r.querySelector('.name').textContent.trim()] = b ? Number(b.textContent) : 0;
+            }
+            return out;""")
+        seen["got"] = got
+        return got if got == want else None
+
+    try:
+        wait_for(shown, f"the demo conversations with unread counts {want}")
+    except Failure as e:
+        raise Failure(f"{e}; the list shows {seen.get('got')}")
+    wait_for(lambda: a.el('[data-testid="banner"]').text == "Live", "the banner to say Live")
+    a.shot("01-signed-in")
+
+
+def check_open_and_send(ctx):
+    a = ctx.app
+    a.open_conversation("Team Tidings")
+    wait_for(lambda: len(a.message_texts()) == 5, "the 5 demo messages of Team Tidings")
+    text = "Hello from the desktop app"
+    a.type_and_send(text)
+    wait_for(lambda: any(e.text == text for e in a.els('[data-testid="message"] .text')), "the sent message with its seq")
+    wait_for(lambda: any(m["content"] == text for m in ctx.bob.history(ctx.team)), "bob's CLI to see the message", interval=0.5)
+    a.shot("02-conversation")
+
+
+def check_live_message_and_typing(ctx):
+    a = ctx.app
+    conn = ctx.bob.typing(ctx.team)
+    try:
+        wait_for(lambda: "Bob Okafor is typing" in a.el('[data-testid="typing"]').text, "the typing indicator")
+        a.shot("03-typing")
+    finally:
+        conn.disconnect()
+    text = "Hi Alice, live from the CLI"
+    ctx.bob.send(ctx.team, text)
+    wait_for(lambda: text in a.message_texts(), "bob's message to appear live")
+
+
+def window_count(ctx):
+    try:
+        return len(ctx.app.d.window_handles)
+    except Exception:  # the session's window is gone
+        return 0
+
+
+def hide_window(ctx):
+    """Tray → Show/Hide while shown: the window goes (its webview is released)."""
+    if window_count(ctx) == 0:
+        return
+    ctx.desktop.click_menu("Show/Hide")
+    wait_for(lambda: window_count(ctx) == 0, "the window to hide (and its webview to be released)")
+
+
+def show_window(ctx):
+    if window_count(ctx) == 0:
+        ctx.desktop.click_menu("Show/Hide")
+    wait_for(ctx.app.current_window, "the window to come back")
+    wait_for(lambda: ctx.app.els('[data-testid="conversations"]'), "the window's content")
+
+
+def notes_with(ctx, text):
+    return [n for n in ctx.desktop.notes.snapshot() if text in n["body"] or text in n["summary"]]
+
+
+def check_tray_notification_and_click(ctx):
+    a = ctx.app
+    hide_window(ctx)
+    text = "Are you there?"
+    ctx.bob.send(ctx.direct, text)
+    n = wait_for(lambda: notes_with(ctx, text), "a desktop notification for bob's message")[-1]
+    if "Bob Okafor" not in n["summary"]:
+        raise Failure(f"the notification does not name the sender: {n}")
+    if "default" not in n["actions"]:
+        raise Failure(f"the notification has no default action: {n}")
+    ctx.desktop.click_notification(n["id"])
+    wait_for(a.current_window, "the window to come back")
+    wait_for(lambda: a.el('[data-testid="conversation-title"]').text == "Bob Okafor", "the direct conversation to open")
+    wait_for(lambda: text in a.message_texts(), "the message in the opened conversation")
+    a.shot("04-opened-from-notification")
+
+
+def check_mute_and_dnd(ctx):
+    a = ctx.app
+    a.open_conversation("Bob Okafor")
+    a.el('[data-testid="mute"]').click()
+    wait_for(lambda: a.el('[data-testid="mute"]').text == "Unmute", "the conversation to be muted")
+    hide_window(ctx)
+    ctx.bob.send(ctx.direct, "muted message")
+    ctx.bob.send(ctx.team, "barrier after the muted one")
+    wait_for(lambda: notes_with(ctx, "barrier after the muted one"), "the barrier notification")
+    if notes_with(ctx, "muted message"):
+        raise Failure("a muted conversation raised a notification")
+    ctx.desktop.click_menu("Do not disturb")
+    ctx.bob.send(ctx.team, "said during do not disturb")
+    # A round trip through the app: its unread count for Team moves, so it has seen it.
+    ctx.desktop.click_menu("Do not disturb")
+    ctx.bob.send(ctx.team, "said after do not disturb")
+    wait_for(lambda: notes_with(ctx, "said after do not disturb"), "the notification after do-not-disturb")
+    if notes_with(ctx, "said during do not disturb"):
+        raise Failure("a notification popped up during do-not-disturb")
+    show_window(ctx)
+    wait_for(lambda: a.conversation_row("Team Tidings") is not None, "the list")
+    row = a.d.execute_script("return arguments[0].textContent", a.conversation_row("Team Tidings"))
+    if "said after do not disturb" not in row:
+        raise Failure(f"the list does not show the latest message: {row}")
+    a.open_conversation("Bob Okafor")
+    wait_for(lambda: "muted message" in a.message_texts(), "the muted conversation still has its message")
+    a.el('[data-testid="mute"]').click()
+    wait_for(lambda: a.el('[data-testid="mute"]').text == "Mute", "unmuted again")
+
+
+def check_flood(ctx):
+    hide_window(ctx)
+    before = len(ctx.desktop.notes.snapshot())
+    tok = ctx.bob.token
+    for i in range(50):
+        rest(ctx.base, "POST", f"/api/conversations/{ctx.direct}/messages", token=tok,
+             body={"clientId": f"flood-{i}", "content": f"flood {i}"})
+    wait_for(lambda: notes_with(ctx, "flood 49"), "the summary of the flood")
+    flood = [n for n in ctx.desktop.notes.snapshot()[before:] if "flood" in n["body"] or "flood" in n["summary"]]
+    ids = {n["id"] for n in flood}
+    if len(ids) != 1:
+        raise Failure(f"the flood made {len(ids)} notifications, not one replaced in place: {flood}")
+    if len(flood) > 10:
+        raise Failure(f"the flood updated the notification {len(flood)} times: a storm")
+    if "new messages from Bob Okafor" not in flood[-1]["summary"]:
+        raise Failure(f"the last one is not a summary: {flood[-1]}")
+    ctx.flood_updates = len(flood)
+    show_window(ctx)
+
+
+def check_offline(ctx):
+    a = ctx.app
+    stop_server(ctx)
+    wait_for(lambda: a.el('[data-testid="banner"]').text.startswith("Reconnecting"), "the banner to say the server is gone")
+    a.open_conversation("Team Tidings")
+    wait_for(lambda: len(a.message_texts()) >= 5, "cached history")
+    a.el('[data-testid="open-search"]').click()
+    box = a.el('[data-testid="search-input"]')
+    box.send_keys("smoke")
+    hit = wait_for(lambda: (a.els('[data-testid="search-hit"]') or [None])[0], "a search hit for an old message")
+    if "smoke" not in hit.text.lower():
+        raise Failure(f"the hit does not show the word: {hit.text}")
+    hit.click()
+    wait_for(lambda: a.els('[data-testid="message"].highlight'), "the jump to the hit")
+    a.shot("07-offline-search")
+    text = "written while the server is down"
+    a.type_and_send(text)
+    wait_for(lambda: any(text in p.text and p.get_attribute("data-state") == "pending"
+                         for p in a.els('[data-testid="pending"]')), "the message shown as pending")
+    a.shot("07-pending")
+    start_server(ctx, ctx.port)
+    wait_for(lambda: a.el('[data-testid="banner"]').text == "Live", "live again", timeout=60)
+    wait_for(lambda: text in a.message_texts() and not a.els('[data-testid="pending"]'), "the message sent", timeout=30)
+    stored = [m for m in ctx.bob.history(ctx.team) if m["content"] == text]
+    if len(stored) != 1:
+        raise Failure(f"the server has the offline message {len(stored)} times")
+
+
+def check_html_is_text(ctx):
+    a = ctx.app
+    a.open_conversation("Team Tidings")
+    evil = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned2'</script><b>bold</b>"
+    ctx.bob.send(ctx.team, evil)
+    wait_for(lambda: evil in a.message_texts(), "the message shown as its text")
+    inside = a.d.execute_script(
+        "return document.querySelector('[data-testid=messages]').querySelectorAll('img,script,b,iframe').length")
+    if inside != 0:
+        raise Failure(f"markup from a message became {inside} element(s)")
+    if a.d.title != "Tidings":
+        raise Failure(f"a message ran code: the title is {a.d.title!r}")
+    a.shot("08-html-as-text")
+
+
+def check_tray(ctx):
+    if not ctx.desktop.watcher.items:
+        raise Failure("the app registered no tray item with the StatusNotifierWatcher")
+    service, props = ctx.desktop.tray()
+    _, _, items = ctx.desktop.menu()
+    labels = [lab.replace("_", "") for _, lab, typ in items if typ != "separator"]
+    if labels[:2] != ["Show/Hide", "Do not disturb"] or "Quit Tidings" not in labels:
+        raise Failure(f"the tray menu is {labels}")
+    # Linux trays (StatusNotifierItem through libayatana-appindicator) have no tooltip: the
+    # app puts its tooltip line in the item's label, which panels show beside the icon.
+    unread = sum(c["unreadCount"] for c in alice_conversations(ctx))
+    line = f"{unread} unread" if unread != 1 else "1 unread"
+    label = lambda: ctx.desktop.tray()[1].get("XAyatanaLabel", "")
+    try:
+        wait_for(lambda: line in label() and "Tidings" in label(), f"the tray label to carry {line!r}")
+    except Failure as e:
+        raise Failure(f"{e}; the item's properties: {ctx.desktop.tray()[1]}")
+
+
+def check_single_instance(ctx):
+    a = ctx.app
+    hide_window(ctx)
+    r = subprocess.run([APP], env=ctx.env, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise Failure(f"the second launch exited with {r.returncode}: {r.stderr[-500:]}")
+    wait_for(lambda: window_count(ctx) > 0, "the first instance's window to show")
+    wait_for(a.current_window, "the first instance's window")
+    wait_for(lambda: a.els('[data-testid="conversations"]'), "the first window's content")
+    a.shot("10-second-launch")
+
+
+CHECKS = [
+    ("first run: sign in; the demo conversations appear with the right unread counts", check_sign_in),
+    ("open a conversation: history shows; send: it appears, and bob's CLI gets it", check_open_and_send),
+    ("bob types and sends: the typing indicator and the message appear live", check_live_message_and_typing),
+    ("hidden in the tray: bob's message raises one notification with sender and text; its click opens the conversation",
+     check_tray_notification_and_click),
+    ("muted conversation, then do-not-disturb: no notification, but the list has them", check_mute_and_dnd),
+    ("50 messages while hidden: one notification for the conversation, updated in place", check_flood),
+    ("server stopped: the banner says so; history readable, search finds an old message; "
+     "a message written now is pending, then goes out once", check_offline),
+    ("a message with HTML renders as text and runs nothing", check_html_is_text),
+    ("the tray item registers with its menu, and its label (Linux has no tray tooltips) carries the unread count", check_tray),
+    ("a second launch shows the first window and exits", check_single_instance),
+]
+
+
+def main():
+    ctx = Ctx()
+    ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-")
+    ctx.data = os.path.join(ctx.work, "server-data")
+    passed = failed = 0
+    ctx.desktop = Desktop()
+    start_server(ctx)
+    ctx.bob = Bob(ctx.base, ctx.work)
+    home = os.path.join(ctx.work, "home")
+    os.makedirs(home)
+    ctx.env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=ctx.base,
+                   TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+                   XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
+    for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD"):
+        ctx.env.pop(k, None)
+    try:
+        ctx.app = App(ctx.work, ctx.env)
+    except Exception as e:
+        print(f"FAIL e2e: the app did not start under WebDriver: {e}")
+        print("0 passed, 1 failed")
+        return 1
+    try:
+        for name, fn in CHECKS:
+            started = time.monotonic()
+            try:
+                fn(ctx)
+                passed += 1
+                print(f"PASS {name} ({time.monotonic() - started:.1f} s)", flush=True)
+            except Exception as e:
+                failed += 1
+                detail = str(e) if isinstance(e, Failure) else traceback.format_exc(limit=3)
+                print(f"FAIL {name}: {detail}", flush=True)
+                ctx.app.shot("failed-" + fn.__name__)
+    finally:
+        ctx.app.quit()
+        try:
+            stop_server(ctx)
+        except Exception:
+            pass
+    if failed:
+        print(f"e2e: logs kept in {ctx.work}")
+    else:
+        shutil.rmtree(ctx.work, ignore_errors=True)
+    if hasattr(ctx, "flood_updates"):
+        print(f"e2e: the 50-message flood updated its one notification {ctx.flood_updates} time(s)")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
