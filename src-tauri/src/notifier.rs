@@ -28,6 +28,16 @@ pub struct View {
     pub conversation: Option<String>,
 }
 
+/// The circumstances a change is judged in.
+#[derive(Debug, Clone)]
+pub struct Moment<'a> {
+    pub view: &'a View,
+    pub settings: &'a Settings,
+    /// Do-not-disturb or quiet hours now.
+    pub quiet: bool,
+    pub now: Instant,
+}
+
 /// One OS notification to show (or to replace the previous one with the same key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Toast {
@@ -121,11 +131,9 @@ impl Notifier {
         me: &str,
         changed: &[String],
         notifications_changed: bool,
-        view: &View,
-        settings: &Settings,
-        quiet_now: bool,
-        now: Instant,
+        at: &Moment<'_>,
     ) -> CacheResult<(Vec<Toast>, bool)> {
+        let (view, settings, quiet_now, now) = (at.view, at.settings, at.quiet, at.now);
         if !self.initialized {
             self.baseline(cache)?;
             return Ok((Vec::new(), false));
@@ -305,7 +313,18 @@ mod tests {
         c.insert_messages(&[msg("c1", 1, "bob", "hi")], "me")
             .unwrap();
         let (toasts, _) = n
-            .on_changes(&c, "me", &["c1".into()], false, &hidden, &s, false, t0)
+            .on_changes(
+                &c,
+                "me",
+                &["c1".into()],
+                false,
+                &Moment {
+                    view: &hidden,
+                    settings: &s,
+                    quiet: false,
+                    now: t0,
+                },
+            )
             .unwrap();
         assert_eq!(
             toasts,
@@ -327,15 +346,28 @@ mod tests {
                 "me",
                 &["c1".into()],
                 false,
-                &hidden,
-                &s,
-                false,
-                t0 + Duration::from_millis(100),
+                &Moment {
+                    view: &hidden,
+                    settings: &s,
+                    quiet: false,
+                    now: t0 + Duration::from_millis(100),
+                },
             )
             .unwrap();
         assert!(toasts.is_empty() && held);
         let (toasts, held) = n
-            .on_changes(&c, "me", &[], false, &hidden, &s, false, t0 + THROTTLE)
+            .on_changes(
+                &c,
+                "me",
+                &[],
+                false,
+                &Moment {
+                    view: &hidden,
+                    settings: &s,
+                    quiet: false,
+                    now: t0 + THROTTLE,
+                },
+            )
             .unwrap();
         assert!(!held);
         assert_eq!(toasts.len(), 1);
@@ -360,10 +392,12 @@ mod tests {
                 "me",
                 &["c1".into()],
                 false,
-                &View::default(),
-                &s,
-                false,
-                now
+                &Moment {
+                    view: &View::default(),
+                    settings: &s,
+                    quiet: false,
+                    now
+                }
             )
             .unwrap()
             .0
@@ -376,7 +410,18 @@ mod tests {
         c.insert_messages(&[msg("c1", 2, "bob", "seen")], "me")
             .unwrap();
         assert!(n
-            .on_changes(&c, "me", &["c1".into()], false, &in_view, &s, false, now)
+            .on_changes(
+                &c,
+                "me",
+                &["c1".into()],
+                false,
+                &Moment {
+                    view: &in_view,
+                    settings: &s,
+                    quiet: false,
+                    now
+                }
+            )
             .unwrap()
             .0
             .is_empty());
@@ -389,10 +434,12 @@ mod tests {
                 "me",
                 &["c1".into()],
                 false,
-                &View::default(),
-                &s,
-                false,
-                now
+                &Moment {
+                    view: &View::default(),
+                    settings: &s,
+                    quiet: false,
+                    now
+                }
             )
             .unwrap()
             .0
@@ -406,10 +453,12 @@ mod tests {
                 "me",
                 &["c1".into()],
                 false,
-                &View::default(),
-                &s,
-                true,
-                now
+                &Moment {
+                    view: &View::default(),
+                    settings: &s,
+                    quiet: true,
+                    now
+                }
             )
             .unwrap()
             .0
@@ -417,7 +466,18 @@ mod tests {
         // Nothing said during the quiet time pops up after it.
         let later = now + THROTTLE * 2;
         assert!(n
-            .on_changes(&c, "me", &[], false, &View::default(), &s, false, later)
+            .on_changes(
+                &c,
+                "me",
+                &[],
+                false,
+                &Moment {
+                    view: &View::default(),
+                    settings: &s,
+                    quiet: false,
+                    now: later
+                }
+            )
             .unwrap()
             .0
             .is_empty());
@@ -434,10 +494,12 @@ mod tests {
                 "me",
                 &["c1".into()],
                 false,
-                &View::default(),
-                &private,
-                false,
-                later,
+                &Moment {
+                    view: &View::default(),
+                    settings: &private,
+                    quiet: false,
+                    now: later,
+                },
             )
             .unwrap();
         assert_eq!(t[0].summary, "New message from Bob");

@@ -445,16 +445,13 @@ fn notify<R: tauri::Runtime>(
     let settings = state.settings();
     let view = lock(&state.view).clone();
     let quiet = notifier::quiet(&settings, local_minutes());
-    let result = lock(&state.notifier).on_changes(
-        cache,
-        me,
-        convs,
-        notes,
-        &view,
-        &settings,
+    let moment = notifier::Moment {
+        view: &view,
+        settings: &settings,
         quiet,
-        Instant::now(),
-    );
+        now: Instant::now(),
+    };
+    let result = lock(&state.notifier).on_changes(cache, me, convs, notes, &moment);
     let (toasts, held) = match result {
         Ok(r) => r,
         Err(e) => {

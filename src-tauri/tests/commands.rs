@@ -1,0 +1,222 @@
+//! The shell's commands through Tauri's IPC under the mock runtime, against a real server on
+//! 127.0.0.1 and a real cache file: what the UI calls, and each refusal's `{code, message}`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{
+    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
+};
+use tauri::webview::InvokeRequest;
+use tauri::{Manager, WebviewWindow, WebviewWindowBuilder};
+use tidings_app::state::AppState;
+use tidings_testkit::*;
+
+struct Shell {
+    _app: tauri::App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    _dir: TempDir,
+}
+
+fn shell() -> Shell {
+    let dir = TempDir::new("shell");
+    let state = AppState::new(dir.0.join("config"), dir.0.join("data")).unwrap();
+    let app = mock_builder()
+        .invoke_handler(tidings_app::handlers())
+        .manage(state)
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    Shell {
+        _app: app,
+        window,
+        _dir: dir,
+    }
+}
+
+/// Calls a command as the UI does; `Ok(value)` or `Err({code, message})`.
+fn call(s: &Shell, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        &s.window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+/// Calls a command until `ok` holds, again each time the engine changed the cache or its
+/// state (it works in the background); bounded.
+async fn until(
+    s: &Shell,
+    cmd: &str,
+    args: Value,
+    what: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
+    let state = s.window.app_handle().state::<AppState>();
+    let (mut changed, mut engine) = state
+        .with_engine(|e| Ok((e.changed(), e.state())))
+        .expect("signed in");
+    let work = async {
+        loop {
+            if let Ok(v) = call(s, cmd, args.clone()) {
+                if ok(&v) {
+                    return v;
+                }
+            }
+            tokio::select! {
+                _ = changed.changed() => {}
+                _ = engine.changed() => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), work)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_signs_in_reads_sends_searches_and_is_told_why_when_refused() {
+    let data = TempDir::new("shell-server");
+    let server = Server::start(data.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let cid = api.group(&alice, &[&bob]).await;
+    api.send(&bob, &cid, "b1", "The invoice is attached").await;
+    let s = shell();
+
+    // Before signing in.
+    let startup = call(&s, "session", json!({})).unwrap();
+    assert_eq!(startup["session"], Value::Null);
+    let err = call(&s, "conversations", json!({})).unwrap_err();
+    assert_eq!(err["code"], "not_signed_in", "{err}");
+    let err = call(&s, "sign_in", json!({"server": server.http(), "username": "alice", "password": "wrong", "register": false})).unwrap_err();
+    assert_eq!(err["code"], "not_signed_in");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("wrong username or password"),
+        "{err}"
+    );
+    let err = call(
+        &s,
+        "sign_in",
+        json!({"server": "ftp://x", "username": "alice", "password": "p", "register": false}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    let err = call(&s, "sign_in", json!({"server": "http://127.0.0.1:9", "username": "alice", "password": "alice-password", "register": false})).unwrap_err();
+    assert_eq!(err["code"], "unreachable");
+
+    // Signed in: the engine fills the cache.
+    let info = call(&s, "sign_in", json!({"server": server.http(), "username": "alice", "password": "alice-password", "register": false})).unwrap();
+    assert_eq!(info["user"], "alice");
+    let list = until(&s, "conversations", json!({}), "the conversation", |v| {
+        v[0]["lastSeq"] == 1
+    })
+    .await;
+    assert_eq!(list[0]["unreadCount"], 1);
+    let page = call(
+        &s,
+        "history",
+        json!({"conversation": cid, "before": null, "limit": 50}),
+    )
+    .unwrap();
+    assert_eq!(page["messages"][0]["content"], "The invoice is attached");
+
+    // Send: pending at once, then sent.
+    let entry = call(
+        &s,
+        "send_message",
+        json!({"conversation": cid, "text": "Thanks!"}),
+    )
+    .unwrap();
+    assert_eq!(entry["state"], "pending");
+    until(
+        &s,
+        "history",
+        json!({"conversation": cid, "before": null, "limit": 50}),
+        "the sent message",
+        |v| {
+            v["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["content"] == "Thanks!")
+                && v["pending"] == json!([])
+        },
+    )
+    .await;
+    assert_eq!(api.all_messages(&bob, &cid).await.len(), 2);
+    let err = call(
+        &s,
+        "send_message",
+        json!({"conversation": cid, "text": "   "}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "refused", "{err}");
+
+    // Read, search, mute.
+    assert_eq!(
+        call(&s, "mark_read", json!({"conversation": cid, "upTo": 2})).unwrap(),
+        json!(false)
+    );
+    let hits = call(&s, "search", json!({"query": "invoice", "limit": 10})).unwrap();
+    assert_eq!(hits.as_array().unwrap().len(), 1);
+    assert!(hits[0]["snippet"].as_str().unwrap().contains("[invoice]"));
+    call(&s, "set_muted", json!({"conversation": cid, "muted": true})).unwrap();
+    assert_eq!(
+        call(&s, "conversations", json!({})).unwrap()[0]["muted"],
+        true
+    );
+
+    // Settings: saved, and a bad one refused with the reason.
+    let mut settings = call(&s, "get_settings", json!({})).unwrap();
+    settings["doNotDisturb"] = json!(true);
+    settings["privacy"] = json!("senderOnly");
+    call(&s, "set_settings", json!({"settings": settings})).unwrap();
+    assert_eq!(
+        call(&s, "get_settings", json!({})).unwrap()["privacy"],
+        "senderOnly"
+    );
+    settings["quietHours"]["start"] = json!("25:99");
+    let err = call(&s, "set_settings", json!({"settings": settings})).unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    assert!(err["message"].as_str().unwrap().contains("25:99"));
+    assert_eq!(
+        call(&s, "get_settings", json!({})).unwrap()["quietHours"]["start"],
+        "22:00",
+        "the refused one changed nothing"
+    );
+
+    // The engine's state, then signing out.
+    until(&s, "engine_state", json!({}), "live", |v| {
+        v["state"] == "live"
+    })
+    .await;
+    call(&s, "sign_out", json!({})).unwrap();
+    assert_eq!(
+        call(&s, "session", json!({})).unwrap()["session"],
+        Value::Null
+    );
+    assert_eq!(
+        call(&s, "conversations", json!({})).unwrap_err()["code"],
+        "not_signed_in"
+    );
+    // The session was revoked on the server too.
+    let state = s.window.app_handle().state::<AppState>();
+    assert!(state.credentials.current().is_none());
+    server.stop().await;
+}
