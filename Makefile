@@ -62,12 +62,13 @@ bindings:
 	TIDINGS_WRITE_BINDINGS=1 $(CARGO) test -p tidings-app --lib bindings
 
 ## System packages the build and the tests need; each is installed only when missing.
-DEBS := nodejs npm python3-venv rabbitmq-server \
+DEBS := python3-venv rabbitmq-server \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev \
   pkg-config build-essential file xvfb xauth webkit2gtk-driver dbus imagemagick librsvg2-bin
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
 	@missing=""; for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	  command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "Installing Debian packages:$$missing"; \
 	    $(SUDO) apt-get update -qq && \

@@ -144,7 +144,10 @@ async fn the_ui_signs_in_reads_sends_searches_and_is_told_why_when_refused() {
     )
     .unwrap();
     // Unconfirmed at once (the engine may already have it in flight).
-    assert!(entry["state"] == "pending" || entry["state"] == "sending", "{entry}");
+    assert!(
+        entry["state"] == "pending" || entry["state"] == "sending",
+        "{entry}"
+    );
     until(
         &s,
         "history",
