@@ -235,7 +235,7 @@ pub struct CreateNotification {
         schema(min_length = 1, max_length = 4000, pattern = r"\S")
     )]
     pub message: String,
-    /// Any JSON, at most 16 KiB encoded.
+    /// A JSON object, at most 16 KiB encoded.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub data: Option<serde_json::Value>,

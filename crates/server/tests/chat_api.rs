@@ -525,6 +525,7 @@ async fn notifications_are_stored_per_user_and_marked_read() {
         json!({"users": ["alice"], "title": "", "message": "y"}),
         json!({"users": ["alice"], "title": "x", "message": "y", "url": "javascript:alert(1)"}),
         json!({"users": ["alice"], "title": "x", "message": "y", "kind": "has space"}),
+        json!({"users": ["alice"], "title": "x", "message": "y", "data": 8.8e275}),
         json!({"users": ["alice"], "title": "x", "message": "y", "data": {"big": "x".repeat(20_000)}}),
     ] {
         let (status, err) = api

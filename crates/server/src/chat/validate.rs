@@ -138,6 +138,9 @@ pub fn notification(req: CreateNotification) -> ChatResult<NewNotification> {
     text("title", &req.title, MAX_TITLE)?;
     text("message", &req.message, MAX_CONTENT_CHARS)?;
     if let Some(d) = &req.data {
+        if !d.is_object() {
+            return Err(invalid("data must be a JSON object"));
+        }
         let n = d.to_string().len();
         if n > MAX_DATA_BYTES {
             return Err(invalid(format!(
