@@ -615,6 +615,31 @@ def check_single_instance(ctx):
     a.shot("10-second-launch")
 
 
+def check_start_at_login(ctx):
+    a = ctx.app
+    a.el('[data-testid="open-settings"]').click()
+    box = a.el('[data-testid="start-at-login"]')
+    autostart = os.path.join(ctx.env["XDG_CONFIG_HOME"], "autostart")
+
+    def entry():
+        if not os.path.isdir(autostart):
+            return None
+        for f in os.listdir(autostart):
+            text = open(os.path.join(autostart, f)).read()
+            if "--hidden" in text and APP in text:
+                return text
+        return None
+
+    if entry():
+        raise Failure("an autostart entry exists before the setting was turned on")
+    box.click()
+    wait_for(entry, "an autostart entry that starts the app hidden in the tray")
+    box.click()
+    wait_for(lambda: not entry(), "the autostart entry to go when the setting is off")
+    a.el('[data-testid="open-settings"]').click()
+    a.shot("11-settings")
+
+
 CHECKS = [
     ("first run: sign in; the demo conversations appear with the right unread counts", check_sign_in),
     ("open a conversation: history shows; send: it appears, and bob's CLI gets it", check_open_and_send),
@@ -628,6 +653,7 @@ CHECKS = [
     ("a message with HTML renders as text and runs nothing", check_html_is_text),
     ("the tray item registers with its menu, and its label (Linux has no tray tooltips) carries the unread count", check_tray),
     ("a second launch shows the first window and exits", check_single_instance),
+    ("start at login: the setting adds and removes an autostart entry that starts hidden", check_start_at_login),
 ]
 
 
