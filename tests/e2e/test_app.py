@@ -640,6 +640,37 @@ def check_start_at_login(ctx):
     a.shot("11-settings")
 
 
+def check_cli_keyring(ctx):
+    """With a Secret Service on the bus (gnome-keyring, unlocked), the CLI keeps its session
+    there and not in a file; it is found again, and signing out removes it."""
+    daemon = shutil.which("gnome-keyring-daemon")
+    if not daemon or not shutil.which("secret-tool"):
+        raise Failure("gnome-keyring-daemon and secret-tool are needed (apt-get install gnome-keyring libsecret-tools)")
+    home = os.path.join(ctx.work, "keyring-home")
+    os.makedirs(home, exist_ok=True)
+    env = dict(os.environ, HOME=home, XDG_DATA_HOME=os.path.join(home, "data"), TIDINGS_HOME=os.path.join(home, "tidings"))
+    env.pop("TIDINGS_CREDENTIALS", None)
+    subprocess.run([daemon, "--unlock", "--components=secrets"], input="e2e-keyring", text=True, env=env,
+                   capture_output=True, timeout=30, check=True)
+    cli = lambda args, **kw: subprocess.run([CLI] + args, env=env, capture_output=True, text=True, timeout=60, **kw)
+    r = cli(["login", "--server", ctx.base, "--username", "carol", "--password-stdin"], input=PASSWORD + "\n")
+    if r.returncode != 0 or "the OS keyring" not in r.stdout:
+        raise Failure(f"login did not use the keyring: {r.returncode} {r.stdout} {r.stderr}")
+    creds = os.path.join(home, "tidings", "credentials.json")
+    if os.path.exists(creds) and "carol" in open(creds).read():
+        raise Failure("the session was written to the file as well")
+    found = subprocess.run(["secret-tool", "search", "service", "tidings"], env=env, capture_output=True, text=True)
+    if "carol" not in found.stdout + found.stderr:
+        raise Failure(f"no tidings item in the keyring: {found.stdout} {found.stderr}")
+    r = cli(["conversations"])
+    if r.returncode != 0 or "Team Tidings" not in r.stdout:
+        raise Failure(f"the session from the keyring did not work: {r.returncode} {r.stdout} {r.stderr}")
+    r = cli(["logout"])
+    found = subprocess.run(["secret-tool", "search", "service", "tidings"], env=env, capture_output=True, text=True)
+    if r.returncode != 0 or "carol" in found.stdout:
+        raise Failure(f"logout left the keyring item: {r.stdout} {found.stdout}")
+
+
 CHECKS = [
     ("first run: sign in; the demo conversations appear with the right unread counts", check_sign_in),
     ("open a conversation: history shows; send: it appears, and bob's CLI gets it", check_open_and_send),
@@ -654,6 +685,8 @@ CHECKS = [
     ("the tray item registers with its menu, and its label (Linux has no tray tooltips) carries the unread count", check_tray),
     ("a second launch shows the first window and exits", check_single_instance),
     ("start at login: the setting adds and removes an autostart entry that starts hidden", check_start_at_login),
+    ("the CLI keeps its session in the OS keyring where there is one (gnome-keyring), and logout removes it",
+     check_cli_keyring),
 ]
 
 

@@ -219,7 +219,11 @@ fn keyring_set(key: &str, secret: &str) -> Result<(), String> {
     if forced_file() {
         return Err("TIDINGS_CREDENTIALS=file".into());
     }
-    let entry = keyring::Entry::new(SERVICE, key).map_err(|e| e.to_string())?;
+    let entry =
+        keyring::Entry::new(SERVICE, key).map_err(|e| match keyring::Entry::store_status() {
+            Err(why) => format!("no OS keyring is reachable ({why})"),
+            Ok(()) => e.to_string(),
+        })?;
     entry.set_password(secret).map_err(|e| e.to_string())?;
     // Read it back: some keyrings accept a write they cannot keep (locked, no daemon).
     match entry.get_password() {
