@@ -17,6 +17,9 @@ const COMMANDS: &[&str] = &[
     "set_muted",
     "get_settings",
     "set_settings",
+    "check_update",
+    "download_update",
+    "install_update",
 ];
 
 fn main() {

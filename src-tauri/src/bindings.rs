@@ -30,6 +30,8 @@ pub fn typescript() -> String {
         crate::settings::Privacy::decl(&cfg),
         crate::settings::QuietHours::decl(&cfg),
         crate::settings::Settings::decl(&cfg),
+        crate::updates::UpdateInfo::decl(&cfg),
+        crate::updates::UpdateProgress::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:\n// run `make bindings`.\n\n",

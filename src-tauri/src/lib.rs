@@ -8,6 +8,7 @@ pub mod notifier;
 pub mod settings;
 pub mod state;
 mod tray;
+pub mod updates;
 mod window;
 
 use state::AppState;
@@ -34,6 +35,9 @@ pub fn handlers<R: tauri::Runtime>(
         commands::set_muted,
         commands::get_settings,
         commands::set_settings,
+        updates::check_update,
+        updates::download_update,
+        updates::install_update,
     ]
 }
 
@@ -79,6 +83,8 @@ pub fn run() {
             Some(vec!["--hidden"]),
         ))
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(updates::Pending::default())
         .invoke_handler(handlers())
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -117,7 +123,7 @@ pub fn run() {
                 _ => {}
             }
         })
-        .build(tauri::generate_context!())
+        .build(context())
         .expect("the Tidings window could not be created");
     app.run(|app, event| {
         if let RunEvent::ExitRequested { api, code, .. } = event {
@@ -128,6 +134,21 @@ pub fn run() {
             }
         }
     });
+}
+
+/// The built-in configuration, with plain-HTTP updates allowed only when
+/// `TIDINGS_UPDATE_URL` points at this machine.
+fn context() -> tauri::Context<tauri::Wry> {
+    let mut ctx = tauri::generate_context!();
+    let loopback = std::env::var("TIDINGS_UPDATE_URL").is_ok_and(|u| updates::loopback_http(&u));
+    if loopback {
+        if let Some(serde_json::Value::Object(updater)) =
+            ctx.config_mut().plugins.0.get_mut("updater")
+        {
+            updater.insert("dangerousInsecureTransportProtocol".into(), true.into());
+        }
+    }
+    ctx
 }
 
 /// At launch: the saved session, or (for `make run`) the demo account from the environment.

@@ -13,6 +13,7 @@ barrier that must come after it. One line per check, then "N passed, M failed".
 """
 
 import asyncio
+import http.server
 import json
 import os
 import shutil
@@ -229,6 +230,67 @@ class Desktop:
             if lab.replace("_", "") == label:
                 return self.call(self._click(service, path, cid))
         raise Failure(f"no tray menu item {label!r} in {items}")
+
+
+# ---------------------------------------------------------------- an update server
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "update", "fixtures")
+
+
+class UpdateServer:
+    """Serves latest.json and a signed artifact on 127.0.0.1. The artifact can be tampered
+    with (one byte flipped, the signature kept), and the download can be held at half way
+    until the test has seen the progress in the UI (a barrier, not a delay)."""
+
+    def __init__(self):
+        self.artifact = open(os.path.join(FIXTURES, "tidings-update.bin"), "rb").read()
+        self.signature = open(os.path.join(FIXTURES, "tidings-update.bin.sig")).read().strip()
+        self.version = "0.2.0"
+        self.tamper = False
+        self.unsigned = False
+        self.hold = None  # a threading.Event the download waits for at half way
+        self.half_sent = threading.Event()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path.startswith("/latest.json"):
+                    entry = {"signature": "" if server.unsigned else server.signature,
+                             "url": f"http://127.0.0.1:{server.port}/tidings-update.bin"}
+                    body = json.dumps({"version": server.version, "notes": "Faster catch-up.\nA new tray icon.",
+                                       "pub_date": "2026-11-24T10:00:00Z",
+                                       "platforms": {"linux-x86_64": entry, "linux-x86_64-deb": entry}}).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                data = bytearray(server.artifact)
+                if server.tamper:
+                    data[len(data) // 3] ^= 0x01
+                self.send_response(200)
+                self.send_header("content-type", "application/octet-stream")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                half = len(data) // 2
+                self.wfile.write(data[:half])
+                self.wfile.flush()
+                server.half_sent.set()
+                if server.hold is not None:
+                    server.hold.wait(T)
+                self.wfile.write(data[half:])
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/latest.json"
 
 
 # ---------------------------------------------------------------- the other side: bob
@@ -671,6 +733,66 @@ def check_cli_keyring(ctx):
         raise Failure(f"logout left the keyring item: {r.stdout} {found.stdout}")
 
 
+def update_status(ctx):
+    return ctx.app.el('[data-testid="update-status"]').text
+
+
+def check_update_found_downloaded_verified(ctx):
+    a = ctx.app
+    a.el('[data-testid="open-chats"]').click()
+    # The check at start found it: a note points to Settings.
+    wait_for(lambda: a.els('[data-testid="update-note"]'), "the note that an update is available (checked at start)")
+    a.el('[data-testid="update-note"]').click()
+    wait_for(lambda: "Version 0.2.0 is available (you have 0.1.0)" in update_status(ctx), "the offer of 0.2.0")
+    notes = a.el('[data-testid="update-notes"]').text
+    if "Faster catch-up" not in notes:
+        raise Failure(f"the release notes are not shown: {notes!r}")
+    ctx.updates.hold = threading.Event()
+    ctx.updates.half_sent.clear()
+    a.el('[data-testid="download-update"]').click()
+    try:
+        wait_for(ctx.updates.half_sent.is_set, "the download to start")
+        seen = wait_for(lambda: (lambda t: t if "Downloading" in t and "%" in t else None)(update_status(ctx)),
+                        "the download's progress in the UI")
+        pct = int(seen.split("Downloading", 1)[1].strip().rstrip("%"))
+        if not 1 <= pct <= 99:
+            raise Failure(f"the progress at half way reads {seen!r}")
+    finally:
+        ctx.updates.hold.set()
+    wait_for(lambda: "signature verified" in update_status(ctx), "the download verified")
+    if not a.els('[data-testid="install-update"]'):
+        raise Failure("no Install button after a verified download")
+    a.shot("12-update-verified")
+    ctx.updates.hold = None
+
+
+def check_update_tampered_and_older_refused(ctx):
+    a = ctx.app
+    ctx.updates.tamper = True
+    a.el('[data-testid="check-update"]').click()
+    wait_for(lambda: "available" in update_status(ctx), "the tampered update offered")
+    a.el('[data-testid="download-update"]').click()
+    wait_for(lambda: "signature does not match" in update_status(ctx), "the tampered download refused")
+    if a.els('[data-testid="install-update"]'):
+        raise Failure("an Install button after a refused download")
+    ctx.updates.tamper = False
+    ctx.updates.unsigned = True
+    a.el('[data-testid="check-update"]').click()
+    wait_for(lambda: "available" in update_status(ctx), "the unsigned update offered")
+    a.el('[data-testid="download-update"]').click()
+    wait_for(lambda: "refused" in update_status(ctx) or "not valid" in update_status(ctx), "the unsigned download refused")
+    ctx.updates.unsigned = False
+    ctx.updates.version = "0.0.9"
+    a.el('[data-testid="check-update"]').click()
+    wait_for(lambda: "You have the newest version" in update_status(ctx), "an older version not offered")
+    a.shot("13-update-refused")
+    # The app keeps working.
+    a.el('[data-testid="open-search"]').click()
+    a.el('[data-testid="search-input"]').send_keys("standup")
+    wait_for(lambda: a.els('[data-testid="search-hit"]'), "search still works after the refusals")
+    wait_for(lambda: a.el('[data-testid="banner"]').text == "Live", "still live")
+
+
 CHECKS = [
     ("first run: sign in; the demo conversations appear with the right unread counts", check_sign_in),
     ("open a conversation: history shows; send: it appears, and bob's CLI gets it", check_open_and_send),
@@ -685,6 +807,10 @@ CHECKS = [
     ("the tray item registers with its menu, and its label (Linux has no tray tooltips) carries the unread count", check_tray),
     ("a second launch shows the first window and exits", check_single_instance),
     ("start at login: the setting adds and removes an autostart entry that starts hidden", check_start_at_login),
+    ("update: found at start, notes shown, downloaded with progress in the UI, signature verified",
+     check_update_found_downloaded_verified),
+    ("update: a tampered and an unsigned artifact are refused, an older version is not offered; the app goes on",
+     check_update_tampered_and_older_refused),
     ("the CLI keeps its session in the OS keyring where there is one (gnome-keyring), and logout removes it",
      check_cli_keyring),
 ]
@@ -700,7 +826,9 @@ def main():
     ctx.bob = Bob(ctx.base, ctx.work)
     home = os.path.join(ctx.work, "home")
     os.makedirs(home)
+    ctx.updates = UpdateServer()
     ctx.env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=ctx.base,
+                   TIDINGS_UPDATE_URL=ctx.updates.url,
                    TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
                    XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
     for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD"):

@@ -13,6 +13,7 @@ import type {
   SessionInfo,
   Settings,
   Startup,
+  UpdateInfo,
 } from './bindings';
 
 export type { IpcError };
@@ -44,6 +45,12 @@ export const commands = {
   setMuted: (conversation: string, muted: boolean) => invoke<void>('set_muted', { conversation, muted }),
   getSettings: () => invoke<Settings>('get_settings'),
   setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
+  /** Asks the update server; `null` when this is the newest version. */
+  checkUpdate: () => invoke<UpdateInfo | null>('check_update'),
+  /** Downloads the update found by the last check and verifies its signature. */
+  downloadUpdate: () => invoke<void>('download_update'),
+  /** Installs the verified update and restarts the app. */
+  installUpdate: () => invoke<void>('install_update'),
   /** Opens a web address in the default browser (never inside the app). */
   openExternal: (url: string) => openUrl(url),
 };

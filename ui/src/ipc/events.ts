@@ -1,6 +1,6 @@
 // Events the Rust backend pushes to the UI.
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { EngineState, Presence, SessionInfo, Settings, Typing } from './bindings';
+import type { EngineState, Presence, SessionInfo, Settings, Typing, UpdateProgress } from './bindings';
 
 export interface EventHandlers {
   engineState: (s: EngineState) => void;
@@ -12,6 +12,7 @@ export interface EventHandlers {
   openNotifications: () => void;
   settings: (s: Settings) => void;
   session: (s: SessionInfo) => void;
+  updateProgress: (p: UpdateProgress) => void;
 }
 
 export async function subscribe(h: EventHandlers): Promise<UnlistenFn> {
@@ -24,6 +25,7 @@ export async function subscribe(h: EventHandlers): Promise<UnlistenFn> {
     listen<null>('open-notifications', () => h.openNotifications()),
     listen<Settings>('settings', (e) => h.settings(e.payload)),
     listen<SessionInfo>('session', (e) => h.session(e.payload)),
+    listen<UpdateProgress>('update-progress', (e) => h.updateProgress(e.payload)),
   ]);
   return () => offs.forEach((off) => off());
 }

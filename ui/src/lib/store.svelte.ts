@@ -9,6 +9,8 @@ import type {
   SearchHit,
   SessionInfo,
   Settings,
+  UpdateInfo,
+  UpdateProgress,
 } from '../ipc/bindings';
 
 export type Panel = 'chat' | 'notifications' | 'search' | 'settings';
@@ -36,7 +38,44 @@ export const app = $state({
   highlight: null as number | null,
   error: null as IpcError | null,
   switcherOpen: false,
+  update: {
+    /** idle | checking | available | none | downloading | verified | failed */
+    stage: 'idle' as string,
+    info: null as UpdateInfo | null,
+    progress: null as UpdateProgress | null,
+    message: '' as string,
+  },
 });
+
+/** Checks for an update; `quiet` (at start) shows nothing unless one is found. */
+export async function checkUpdate(quiet = false) {
+  if (!quiet) app.update.stage = 'checking';
+  app.update.message = '';
+  try {
+    const info = await commands.checkUpdate();
+    app.update.info = info;
+    app.update.stage = info ? 'available' : quiet ? 'idle' : 'none';
+  } catch (e) {
+    if (quiet) {
+      app.update.stage = 'idle';
+    } else {
+      app.update.stage = 'failed';
+      app.update.message = asIpcError(e).message;
+    }
+  }
+}
+
+export async function downloadUpdate() {
+  app.update.stage = 'downloading';
+  app.update.progress = { stage: 'downloading', done: 0, total: null };
+  try {
+    await commands.downloadUpdate();
+    app.update.stage = 'verified';
+  } catch (e) {
+    app.update.stage = 'failed';
+    app.update.message = asIpcError(e).message;
+  }
+}
 
 export function showError(e: unknown) {
   app.error = asIpcError(e);

@@ -1,0 +1,174 @@
+//! Signed updates (tauri-plugin-updater): check at start and on demand, download with
+//! progress, verify the minisign signature against the public key built into the app, and
+//! install only when the user agrees.
+//!
+//! Where to look: `TIDINGS_UPDATE_URL` if set, else the endpoints of `tauri.conf.json`. Only
+//! `https://` is accepted, except `http://` on the loopback interface (tests, a local
+//! mirror). Only a newer version is offered; anything whose signature does not verify is
+//! refused and nothing is installed.
+
+use crate::commands::IpcError;
+use serde::Serialize;
+use std::sync::Mutex;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri_plugin_updater::{Update, UpdaterExt};
+
+/// An update on offer.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateInfo {
+    pub version: String,
+    pub current_version: String,
+    pub notes: Option<String>,
+    pub date: Option<String>,
+}
+
+/// How a download goes (event `update-progress`).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(tag = "stage", rename_all = "camelCase")]
+pub enum UpdateProgress {
+    Downloading {
+        done: u64,
+        total: Option<u64>,
+    },
+    /// Downloaded and the signature verified: ready to install.
+    Verified,
+    Failed {
+        message: String,
+    },
+}
+
+/// The update found by the last check, and its verified bytes once downloaded.
+#[derive(Default)]
+pub struct Pending(Mutex<(Option<Update>, Option<Vec<u8>>)>);
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending")
+    }
+}
+
+fn lock(p: &Pending) -> std::sync::MutexGuard<'_, (Option<Update>, Option<Vec<u8>>)> {
+    p.0.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn failed(message: impl Into<String>) -> IpcError {
+    IpcError {
+        code: "update".into(),
+        message: message.into(),
+    }
+}
+
+/// Whether `url` is `http://` to this machine (the only plain-HTTP source allowed).
+pub fn loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    host == "127.0.0.1" || host == "localhost" || rest.starts_with("[::1]")
+}
+
+/// Plain words for what the updater says.
+fn explain(e: &tauri_plugin_updater::Error) -> String {
+    use tauri_plugin_updater::Error as E;
+    match e {
+        E::Minisign(_) | E::SignatureUtf8(_) | E::Base64(_) => {
+            "the update was refused: its signature does not match this app's update key (tampered or not ours)"
+                .into()
+        }
+        E::ReleaseNotFound => "no update information was found at the update address".into(),
+        E::Reqwest(err) => format!("cannot reach the update server: {err}"),
+        E::Network(err) => format!("cannot reach the update server: {err}"),
+        E::Serialization(err) => format!("the update information is not valid (unsigned or malformed): {err}"),
+        other => format!("the update failed: {other}"),
+    }
+}
+
+#[tauri::command]
+pub async fn check_update<R: Runtime>(
+    app: AppHandle<R>,
+    pending: tauri::State<'_, Pending>,
+) -> Result<Option<UpdateInfo>, IpcError> {
+    let mut builder = app.updater_builder();
+    if let Ok(url) = std::env::var("TIDINGS_UPDATE_URL") {
+        let url = url
+            .parse()
+            .map_err(|e| failed(format!("TIDINGS_UPDATE_URL is not an address: {e}")))?;
+        builder = builder
+            .endpoints(vec![url])
+            .map_err(|e| failed(explain(&e)))?;
+    }
+    let updater = builder.build().map_err(|e| failed(explain(&e)))?;
+    let found = updater.check().await.map_err(|e| failed(explain(&e)))?;
+    let info = found.as_ref().map(|u| UpdateInfo {
+        version: u.version.clone(),
+        current_version: u.current_version.clone(),
+        notes: u.body.clone(),
+        date: u.date.map(|d| d.to_string()),
+    });
+    *lock(&pending) = (found, None);
+    Ok(info)
+}
+
+#[tauri::command]
+pub async fn download_update<R: Runtime>(
+    app: AppHandle<R>,
+    pending: tauri::State<'_, Pending>,
+) -> Result<(), IpcError> {
+    let update = lock(&pending)
+        .0
+        .clone()
+        .ok_or_else(|| failed("check for updates first"))?;
+    let mut done = 0u64;
+    let emitter = app.clone();
+    let result = update
+        .download(
+            move |chunk, total| {
+                done += chunk as u64;
+                let _ = emitter.emit(
+                    "update-progress",
+                    UpdateProgress::Downloading { done, total },
+                );
+            },
+            || {},
+        )
+        .await;
+    match result {
+        Ok(bytes) => {
+            lock(&pending).1 = Some(bytes);
+            let _ = app.emit("update-progress", UpdateProgress::Verified);
+            Ok(())
+        }
+        Err(e) => {
+            let message = explain(&e);
+            tracing::warn!(%message, "update refused");
+            let _ = app.emit(
+                "update-progress",
+                UpdateProgress::Failed {
+                    message: message.clone(),
+                },
+            );
+            Err(failed(message))
+        }
+    }
+}
+
+/// Installs the verified update (the user agreed) and restarts.
+#[tauri::command]
+pub async fn install_update<R: Runtime>(
+    app: AppHandle<R>,
+    pending: tauri::State<'_, Pending>,
+) -> Result<(), IpcError> {
+    let (update, bytes) = {
+        let p = lock(&pending);
+        (p.0.clone(), p.1.clone())
+    };
+    let (Some(update), Some(bytes)) = (update, bytes) else {
+        return Err(failed("download the update first"));
+    };
+    update.install(bytes).map_err(|e| failed(explain(&e)))?;
+    if let Some(state) = app.try_state::<crate::state::AppState>() {
+        state.quitting();
+    }
+    app.restart();
+}
