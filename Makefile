@@ -13,7 +13,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 APP := target/debug/tidings-app
 
-.PHONY: run test deps ui lint unit interop differential api e2e build bindings clean
+.PHONY: run test deps ui lint unit interop differential api e2e build bindings package package-test clean
 
 ## The server on its embedded default (127.0.0.1:8080) with demo data (users alice, bob,
 ## carol; password tidings-demo) and the desktop app signed in to it as alice.
@@ -57,6 +57,16 @@ api: build
 e2e: build
 	bash tests/e2e/run.sh $(APP) $(SERVER) $(CLI)
 
+## The desktop app's .deb and .rpm with signed update artifacts and latest.json, and the
+## server's .deb with its systemd unit, in dist/ (see tools/package.sh for release keys).
+package: deps ui
+	bash tools/package.sh
+
+## Installs the packages on this machine, checks them, and removes them again (slow: a
+## release build; CI runs it after `make test`).
+package-test: package
+	bash tests/package/run.sh dist
+
 ## Rewrites ui/src/ipc/bindings.ts from the Rust types.
 bindings:
 	TIDINGS_WRITE_BINDINGS=1 $(CARGO) test -p tidings-app --lib bindings
@@ -79,4 +89,4 @@ deps:
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/interop/node_modules tests/interop/.venv tests/e2e/.venv ui/node_modules ui/dist
+	rm -rf tests/interop/node_modules tests/interop/.venv tests/e2e/.venv ui/node_modules ui/dist tools/tauri/node_modules dist
