@@ -1,0 +1,414 @@
+//! Scenarios 3 and 4 on the Tidings server: chat with persistence (users in group
+//! conversations sending with receipts; a receipt comes only once the message is durable)
+//! and catch-up (one client fetching missed messages over REST).
+//!
+//! The data is seeded straight into the server's data directory through its own store
+//! before the server starts (accounts without passwords: the load generator signs tokens
+//! with the server's secret, so no password hashing slows the set-up).
+
+use crate::load::{self, Latencies, Pacer, Target};
+use crate::report::{percentile_points, Goal, Report, Series};
+use crate::targets::Tidings;
+use anyhow::Context;
+use futures_util::{SinkExt, StreamExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tidings_proto::api::{CreateConversation, SendMessage};
+use tidings_proto::{ContentType, ConversationKind, Timestamp};
+use tidings_server::config::Config;
+use tidings_server::store::sqlite::Synchronous;
+use tidings_server::store::UserRecord;
+use tidings_stomp::{Command, Frame, Item};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Opens the data directory the way the server will, with `synchronous = normal` to seed
+/// quickly (the server itself then runs with the default, `full`).
+fn seeding_state(dir: &Path, secret: &str) -> anyhow::Result<tidings_server::AppState> {
+    let mut cfg = Config::default();
+    cfg.data_dir = dir.to_owned();
+    cfg.jwt.secret = Some(secret.to_owned());
+    cfg.storage.synchronous = Synchronous::Normal;
+    std::fs::create_dir_all(dir)?;
+    tidings_server::AppState::new(cfg)
+}
+
+async fn create_users(state: &tidings_server::AppState, names: &[String]) -> anyhow::Result<()> {
+    for n in names {
+        state
+            .chat()
+            .store
+            .create_user(UserRecord {
+                name: n.clone(),
+                display_name: n.clone(),
+                password_hash: None,
+                roles: Vec::new(),
+                created_at: Timestamp::now(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// `users` users in `groups` group conversations of equal size. Returns the conversation
+/// of each user.
+pub async fn seed_groups(
+    dir: &Path,
+    secret: &str,
+    users: usize,
+    groups: usize,
+) -> anyhow::Result<Vec<String>> {
+    let state = seeding_state(dir, secret)?;
+    let names: Vec<String> = (0..users).map(|i| format!("user{i}")).collect();
+    create_users(&state, &names).await?;
+    let mut of_user = vec![String::new(); users];
+    let per = users / groups;
+    for g in 0..groups {
+        let members: Vec<usize> = (g * per..(g + 1) * per).collect();
+        let (conv, _) = state
+            .chat()
+            .create_conversation(
+                &names[members[0]],
+                CreateConversation {
+                    kind: ConversationKind::Group,
+                    title: Some(format!("group {g}")),
+                    participants: members[1..].iter().map(|&m| names[m].clone()).collect(),
+                },
+            )
+            .await?;
+        for m in members {
+            of_user[m] = conv.id.clone();
+        }
+    }
+    Ok(of_user)
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatOpts {
+    pub users: usize,
+    pub groups: usize,
+    pub step: Duration,
+    pub start_rate: f64,
+    pub growth: f64,
+    pub max_steps: usize,
+    pub receipt_p99_bound_ms: f64,
+}
+
+const MAX_STEPS: usize = 48;
+
+struct Shared {
+    receipts: Vec<Latencies>,
+    deliveries: Vec<Latencies>,
+    errors: AtomicU64,
+    last_error: std::sync::Mutex<String>,
+}
+
+pub async fn run(server: &Tidings, convs: &[String], opts: &ChatOpts, report: &mut Report) -> anyhow::Result<()> {
+    let t: Target = server.target("");
+    let n = opts.users;
+    let shared = Arc::new(Shared {
+        receipts: (0..MAX_STEPS).map(|_| Latencies::new()).collect(),
+        deliveries: (0..MAX_STEPS).map(|_| Latencies::new()).collect(),
+        errors: AtomicU64::new(0),
+        last_error: std::sync::Mutex::new(String::new()),
+    });
+    let tokens: Vec<String> = (0..n)
+        .map(|i| server.token(&format!("user{i}")))
+        .collect::<anyhow::Result<_>>()?;
+    let conns = load::connect_many(n, 64, |i| {
+        let tok = tokens[i].clone();
+        let t = &t;
+        async move {
+            let mut c = load::open(t, i, Some(&tok), (0, 0)).await?;
+            c.subscribe("/user/queue/messages", "messages").await?;
+            c.subscribe("/user/queue/errors", "errors").await?;
+            Ok(c)
+        }
+    })
+    .await?;
+    let mut senders = Vec::with_capacity(n);
+    let mut readers = Vec::with_capacity(n);
+    for (i, c) in conns.into_iter().enumerate() {
+        let load::Conn { tx, mut rx, mut dec } = c;
+        senders.push(tx);
+        let shared = shared.clone();
+        readers.push(tokio::spawn(async move {
+            while let Some(Ok(m)) = rx.next().await {
+                let Message::Text(b) = m else { continue };
+                let now = load::now_ns();
+                dec.extend(b.as_bytes());
+                while let Ok(Some(Item::Frame(f))) = dec.decode() {
+                    match f.command {
+                        Command::Receipt => {
+                            let id = f.header("receipt-id").unwrap_or("");
+                            if let Some((step, sent)) = load::parse_stamp(id.as_bytes(), b"r") {
+                                if step < MAX_STEPS {
+                                    shared.receipts[step].record(i, sent, now);
+                                }
+                            }
+                        }
+                        Command::Message => {
+                            if f.header("destination") == Some("/user/queue/errors") {
+                                shared.errors.fetch_add(1, Ordering::Relaxed);
+                                if let Ok(mut e) = shared.last_error.lock() {
+                                    *e = String::from_utf8_lossy(&f.body).into_owned();
+                                }
+                            } else if let Some((step, sent)) =
+                                load::parse_stamp(&f.body, br#""content":"b"#)
+                            {
+                                if step < MAX_STEPS {
+                                    shared.deliveries[step].record(i, sent, now);
+                                }
+                            }
+                        }
+                        Command::Error => {
+                            shared.errors.fetch_add(1, Ordering::Relaxed);
+                            if let Ok(mut e) = shared.last_error.lock() {
+                                *e = f.header("message").unwrap_or("").to_owned();
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }));
+    }
+
+    println!("  tidings chat: {n} users in {} groups, sending with receipts:", opts.groups);
+    let mut rate = opts.start_rate;
+    let mut best: Option<(f64, usize)> = None;
+    let mut pts_rate = Vec::new();
+    let mut pts_p99 = Vec::new();
+    let per_group = (n / opts.groups).max(1) as u64;
+    for step in 0..opts.max_steps.min(MAX_STEPS) {
+        let sent = run_step(&mut senders, convs, step, rate, opts.step).await?;
+        // Wait for the receipts, or 3 s after the last send.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while shared.receipts[step].count.load(Ordering::Relaxed) < sent && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let expected_deliveries = sent * per_group;
+        while shared.deliveries[step].count.load(Ordering::Relaxed) < expected_deliveries
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let got = shared.receipts[step].count.load(Ordering::Relaxed);
+        let h = shared.receipts[step].merged();
+        let p99 = load::ms(&h, 99.0);
+        let persisted = got as f64 / opts.step.as_secs_f64();
+        let errors = shared.errors.load(Ordering::Relaxed);
+        let held = got >= sent && p99 <= opts.receipt_p99_bound_ms && errors == 0;
+        println!(
+            "    step {step}: {rate:.0} msg/s offered, {persisted:.0} persisted/s, receipt p50 {:.1} ms p99 {p99:.1} ms, delivery p99 {:.1} ms{}",
+            load::ms(&h, 50.0),
+            load::ms(&shared.deliveries[step].merged(), 99.0),
+            if held { "" } else { "  (not held)" }
+        );
+        pts_rate.push((rate, persisted));
+        pts_p99.push((rate, p99));
+        if errors > 0 {
+            let e = shared.last_error.lock().map(|e| e.clone()).unwrap_or_default();
+            anyhow::bail!("the server refused {errors} sends, the last: {e}");
+        }
+        if !held {
+            break;
+        }
+        best = Some((persisted, step));
+        rate *= opts.growth;
+    }
+    let (persisted, step) = best.context("not even the first step held")?;
+    report.figure(
+        "tidings",
+        &format!(
+            "chat: persisted messages/s held (receipt p99 < {:.0} ms)",
+            opts.receipt_p99_bound_ms
+        ),
+        persisted,
+        "msg/s",
+        Goal::at_least(10_000.0),
+    );
+    let r = shared.receipts[step].merged();
+    let d = shared.deliveries[step].merged();
+    report.figure("tidings", "chat: receipt p50 at that rate", load::ms(&r, 50.0), "ms", None);
+    report.figure("tidings", "chat: receipt p99 at that rate", load::ms(&r, 99.0), "ms", Goal::at_most(50.0));
+    report.figure("tidings", "chat: delivery p50 at that rate", load::ms(&d, 50.0), "ms", None);
+    report.figure("tidings", "chat: delivery p99 at that rate", load::ms(&d, 99.0), "ms", None);
+    report.series(Series {
+        chart: "chat-throughput".into(),
+        title: "Chat with persistence: persisted vs offered".into(),
+        x_label: "offered messages/s".into(),
+        y_label: "persisted/s".into(),
+        name: "tidings".into(),
+        points: pts_rate,
+    });
+    report.series(Series {
+        chart: "chat-receipt-p99".into(),
+        title: "Chat with persistence: receipt p99 by offered load".into(),
+        x_label: "offered messages/s".into(),
+        y_label: "receipt p99 ms".into(),
+        name: "tidings".into(),
+        points: pts_p99,
+    });
+    report.series(Series {
+        chart: "chat-latency".into(),
+        title: format!("Chat latency distribution at {persisted:.0} messages/s"),
+        x_label: "percentile".into(),
+        y_label: "ms".into(),
+        name: "receipt".into(),
+        points: percentile_points(&r),
+    });
+    report.series(Series {
+        chart: "chat-latency".into(),
+        title: String::new(),
+        x_label: "percentile".into(),
+        y_label: "ms".into(),
+        name: "delivery".into(),
+        points: percentile_points(&d),
+    });
+    for mut s in senders {
+        let _ = s.close().await;
+    }
+    for r in readers {
+        r.abort();
+    }
+    Ok(())
+}
+
+/// Every user sends at rate/users per second for `duration`; the total rate is `rate`.
+async fn run_step(
+    senders: &mut [futures_util::stream::SplitSink<load::Ws, Message>],
+    convs: &[String],
+    step: usize,
+    rate: f64,
+    duration: Duration,
+) -> anyhow::Result<u64> {
+    let per_user = rate / senders.len() as f64;
+    let total = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    // Each user's pacer starts at a different phase, so sends spread over time.
+    let n = senders.len();
+    let parts: Vec<_> = senders.iter_mut().enumerate().collect();
+    let futs = parts.into_iter().map(|(i, tx)| {
+        let total = total.clone();
+        let cid = convs[i].clone();
+        async move {
+            let phase = Duration::from_secs_f64((i as f64 / n as f64) / per_user.max(1e-9))
+                .min(duration);
+            tokio::time::sleep(phase).await;
+            let start = Instant::now();
+            let mut pacer = Pacer::new(per_user);
+            // Send the first at once (after the phase), then paced.
+            let mut first = true;
+            while start.elapsed() < duration.saturating_sub(phase) {
+                let k = if first { 1 } else { pacer.due().await };
+                first = false;
+                for _ in 0..k {
+                    let stamp = load::stamped_body(step, 0);
+                    let body = serde_json::to_vec(&SendMessage {
+                        client_id: uuid::Uuid::new_v4().to_string(),
+                        content: format!("b{stamp}hello from the load generator"),
+                        content_type: ContentType::Text,
+                    })?;
+                    let f = Frame::new(Command::Send)
+                        .with_header("destination", format!("/app/conversations/{cid}/send"))
+                        .with_header("content-type", "application/json")
+                        .with_header("receipt", format!("r{stamp}"))
+                        .with_body(body);
+                    load::send_frame(tx, &f).await?;
+                    total.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            anyhow::Ok(())
+        }
+    });
+    tasks.extend(futs);
+    let results = futures_util::future::join_all(tasks).await;
+    for r in results {
+        r?;
+    }
+    Ok(total.load(Ordering::Relaxed))
+}
+
+/// Scenario 4: `count` messages in one conversation; one client fetches them all over REST
+/// in pages of 500, as the app does after a long time offline.
+pub async fn seed_history(dir: &Path, secret: &str, count: usize) -> anyhow::Result<String> {
+    let state = seeding_state(dir, secret)?;
+    create_users(&state, &["reader".into(), "writer".into()]).await?;
+    let (conv, _) = state
+        .chat()
+        .create_conversation(
+            "writer",
+            CreateConversation {
+                kind: ConversationKind::Direct,
+                title: None,
+                participants: vec!["reader".into()],
+            },
+        )
+        .await?;
+    let chat = state.chat().clone();
+    let words = crate::cache::WORDS;
+    for i in 0..count {
+        let content = (0..12)
+            .map(|k| words[(i * 7 + k * 13) % words.len()])
+            .collect::<Vec<_>>()
+            .join(" ");
+        chat.send_message(
+            "writer",
+            &conv.id,
+            SendMessage {
+                client_id: format!("seed-{i}"),
+                content,
+                content_type: ContentType::Text,
+            },
+        )
+        .await?;
+    }
+    Ok(conv.id)
+}
+
+pub async fn catchup(server: &Tidings, cid: &str, count: usize, runs: usize, report: &mut Report) -> anyhow::Result<()> {
+    let base = format!("http://{}", server.proc.addr);
+    let token = server.token("reader")?;
+    let http = reqwest::Client::new();
+    let mut rates = Vec::new();
+    for run in 0..runs {
+        let start = Instant::now();
+        let mut after = 0i64;
+        let mut got = 0usize;
+        loop {
+            let page: tidings_proto::api::MessagePage = http
+                .get(format!(
+                    "{base}/api/conversations/{cid}/messages?after={after}&limit=500"
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            got += page.messages.len();
+            match page.messages.last() {
+                Some(m) => after = m.seq,
+                None => break,
+            }
+            if !page.has_more {
+                break;
+            }
+        }
+        let s = start.elapsed().as_secs_f64();
+        anyhow::ensure!(got == count, "catch-up fetched {got} messages, expected {count}");
+        println!("    catch-up run {run}: {got} messages in {s:.2} s = {:.0} msg/s", got as f64 / s);
+        rates.push(got as f64 / s);
+    }
+    rates.sort_by(f64::total_cmp);
+    report.figure(
+        "tidings",
+        &format!("catch-up over REST, {}k messages (median of {runs})", count / 1000),
+        rates[rates.len() / 2],
+        "msg/s",
+        Goal::at_least(100_000.0),
+    );
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! Scenario 2: fan-out. One publisher, S subscribers on one topic, 100-byte messages. The
+//! publish rate rises step by step while every message arrives at every subscriber with a
+//! p99 under 100 ms; the highest such step is the rate held. Then latency percentiles at
+//! half that rate and at a fixed rate common to all targets.
+
+use crate::load::{self, Kind, Latencies, Pacer, Target};
+use crate::report::{percentile_points, Goal, Report, Series};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tidings_stomp::{Command, Frame, Item};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Clone)]
+pub struct FanoutOpts {
+    pub subscribers: usize,
+    pub body_bytes: usize,
+    pub step: Duration,
+    pub start_rate: f64,
+    pub growth: f64,
+    pub max_steps: usize,
+    /// Publish rate (messages/s) of the common latency run.
+    pub fixed_rate: f64,
+    /// p99 bound for a step to count as held.
+    pub p99_bound_ms: f64,
+}
+
+/// What one target reached; the caller compares targets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FanoutResult {
+    /// Deliveries per second at the highest step held.
+    pub delivered_per_s: f64,
+    pub rate_held: f64,
+}
+
+const MAX_STEPS: usize = 64;
+
+struct Shared {
+    lat: Vec<Latencies>,
+    delivered: Vec<AtomicU64>,
+    lost: AtomicU64,
+}
+
+pub async fn run(
+    t: &Target,
+    opts: &FanoutOpts,
+    token: &(dyn Fn(usize) -> anyhow::Result<Option<String>> + Sync),
+    report: &mut Report,
+) -> anyhow::Result<FanoutResult> {
+    let s = opts.subscribers;
+    let shared = Arc::new(Shared {
+        lat: (0..MAX_STEPS).map(|_| Latencies::new()).collect(),
+        delivered: (0..MAX_STEPS).map(|_| AtomicU64::new(0)).collect(),
+        lost: AtomicU64::new(0),
+    });
+    let tokens: Vec<Option<String>> = (0..=s).map(token).collect::<anyhow::Result<_>>()?;
+    let conns = load::connect_many(s, 64, |i| {
+        let tok = tokens[i].clone();
+        async move {
+            let mut c = load::open(t, i, tok.as_deref(), (0, 0)).await?;
+            if !matches!(t.kind, Kind::Bare) {
+                c.subscribe(&t.topic, "fanout").await?;
+            }
+            Ok(c)
+        }
+    })
+    .await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::with_capacity(s);
+    let stomp = !matches!(t.kind, Kind::Bare);
+    for (i, c) in conns.into_iter().enumerate() {
+        let shared = shared.clone();
+        let mut stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let load::Conn { tx, mut rx, mut dec } = c;
+            let _keep = tx;
+            loop {
+                let m = tokio::select! {
+                    _ = stop.changed() => break,
+                    m = futures_util::StreamExt::next(&mut rx) => m,
+                };
+                let bytes = match m {
+                    Some(Ok(Message::Text(b))) => b,
+                    Some(Ok(_)) => continue,
+                    _ => {
+                        shared.lost.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                };
+                let now = load::now_ns();
+                if stomp {
+                    dec.extend(bytes.as_bytes());
+                    while let Ok(Some(item)) = dec.decode() {
+                        if let Item::Frame(f) = item {
+                            if f.command == Command::Message {
+                                record(&shared, i, &f.body, now);
+                            }
+                        }
+                    }
+                } else {
+                    record(&shared, i, bytes.as_bytes(), now);
+                }
+            }
+        }));
+    }
+    let mut publisher = load::open(t, s, tokens[s].as_deref(), (0, 0)).await?;
+
+    // The ramp.
+    let mut rate = opts.start_rate;
+    let mut best = FanoutResult::default();
+    let mut offered_pts = Vec::new();
+    let mut p99_pts = Vec::new();
+    let mut step = 0;
+    println!("  {} fan-out to {s} subscribers:", t.name);
+    while step < opts.max_steps.min(MAX_STEPS - 2) {
+        let r = run_step(&mut publisher, t, opts, &shared, step, rate, opts.step).await?;
+        let h = shared.lat[step].merged();
+        let p99 = load::ms(&h, 99.0);
+        let held = r.ratio >= 0.999 && p99 <= opts.p99_bound_ms && shared.lost.load(Ordering::Relaxed) == 0;
+        println!(
+            "    step {step}: {rate:.0} msg/s offered, {:.0} deliveries/s, {:.2}% arrived, p50 {:.1} ms, p99 {p99:.1} ms{}",
+            r.delivered_per_s,
+            r.ratio * 100.0,
+            load::ms(&h, 50.0),
+            if held { "" } else { "  (not held)" }
+        );
+        offered_pts.push((rate * s as f64, r.delivered_per_s));
+        p99_pts.push((rate * s as f64, p99));
+        step += 1;
+        if !held {
+            break;
+        }
+        best = FanoutResult {
+            delivered_per_s: r.delivered_per_s,
+            rate_held: rate,
+        };
+        rate *= opts.growth;
+    }
+    if shared.lost.load(Ordering::Relaxed) > 0 {
+        report.note(
+            t.name,
+            "fan-out: subscribers dropped",
+            &format!(
+                "{} subscribers were disconnected at the last step (slow consumers)",
+                shared.lost.load(Ordering::Relaxed)
+            ),
+        );
+    }
+    report.figure(
+        t.name,
+        &format!("fan-out deliveries/s held (p99 < {:.0} ms)", opts.p99_bound_ms),
+        best.delivered_per_s,
+        "msg/s",
+        None,
+    );
+    report.series(Series {
+        chart: "fanout-throughput".into(),
+        title: format!("Fan-out to {s} subscribers: delivered vs offered"),
+        x_label: "offered deliveries/s".into(),
+        y_label: "delivered/s".into(),
+        name: t.name.into(),
+        points: offered_pts,
+    });
+    report.series(Series {
+        chart: "fanout-p99".into(),
+        title: format!("Fan-out to {s} subscribers: p99 latency by offered load"),
+        x_label: "offered deliveries/s".into(),
+        y_label: "p99 ms".into(),
+        name: t.name.into(),
+        points: p99_pts,
+    });
+
+    // Latency at half the rate held (if the target held any step and is still whole).
+    if shared.lost.load(Ordering::Relaxed) == 0 {
+        for (label, r) in [
+            ("half the rate held", best.rate_held / 2.0),
+            ("the fixed rate", opts.fixed_rate),
+        ] {
+            if r <= 0.0 || step >= MAX_STEPS {
+                continue;
+            }
+            let res = run_step(&mut publisher, t, opts, &shared, step, r, opts.step * 2).await?;
+            let h = shared.lat[step].merged();
+            step += 1;
+            let what = format!("{:.0} deliveries/s ({label})", r * s as f64);
+            for p in [50.0, 99.0, 99.9] {
+                report.figure(
+                    t.name,
+                    &format!("fan-out p{p} at {what}"),
+                    load::ms(&h, p),
+                    "ms",
+                    if t.name == "tidings" && p == 99.0 && label.starts_with("half") {
+                        Goal::at_most(20.0)
+                    } else {
+                        None
+                    },
+                );
+            }
+            if res.ratio < 0.999 {
+                report.note(
+                    t.name,
+                    &format!("fan-out at {what}"),
+                    &format!("only {:.2}% of the deliveries arrived", res.ratio * 100.0),
+                );
+            }
+            report.series(Series {
+                chart: if label.starts_with("half") {
+                    "fanout-latency-half".into()
+                } else {
+                    "fanout-latency-fixed".into()
+                },
+                title: format!("Fan-out latency distribution at {label}"),
+                x_label: "percentile".into(),
+                y_label: "ms".into(),
+                name: format!("{} ({:.0}/s)", t.name, r * s as f64),
+                points: percentile_points(&h),
+            });
+        }
+    }
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(best)
+}
+
+fn record(shared: &Shared, i: usize, body: &[u8], now: u64) {
+    if let Some((step, sent)) = load::parse_stamp(body, b"") {
+        if step < MAX_STEPS {
+            shared.lat[step].record(i, sent, now);
+            shared.delivered[step].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+struct StepResult {
+    delivered_per_s: f64,
+    ratio: f64,
+}
+
+async fn run_step(
+    publisher: &mut load::Conn,
+    t: &Target,
+    opts: &FanoutOpts,
+    shared: &Shared,
+    step: usize,
+    rate: f64,
+    duration: Duration,
+) -> anyhow::Result<StepResult> {
+    use futures_util::SinkExt;
+    let start = Instant::now();
+    let mut pacer = Pacer::new(rate);
+    let mut sent = 0u64;
+    while start.elapsed() < duration {
+        let n = pacer.due().await;
+        for _ in 0..n {
+            let body = load::stamped_body(step, opts.body_bytes);
+            match t.kind {
+                Kind::Bare => publisher.tx.feed(Message::text(body)).await?,
+                _ => {
+                    let f = Frame::new(Command::Send)
+                        .with_header("destination", t.topic.as_str())
+                        .with_header("content-type", "text/plain")
+                        .with_body(body.into_bytes());
+                    let b = tidings_stomp::encode_to_bytes(&f, tidings_stomp::Version::V1_2);
+                    publisher
+                        .tx
+                        .feed(Message::text(String::from_utf8(b.to_vec())?))
+                        .await?;
+                }
+            }
+            sent += 1;
+        }
+        publisher.tx.flush().await?;
+    }
+    let send_s = start.elapsed().as_secs_f64();
+    // Wait for the deliveries (or give up 3 s after the last send).
+    let expected = sent * opts.subscribers as u64;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while shared.delivered[step].load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        if shared.lost.load(Ordering::Relaxed) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = shared.delivered[step].load(Ordering::Relaxed);
+    Ok(StepResult {
+        delivered_per_s: got as f64 / send_s,
+        ratio: if expected == 0 { 0.0 } else { got as f64 / expected as f64 },
+    })
+}

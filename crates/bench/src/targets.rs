@@ -1,0 +1,210 @@
+//! The servers under test, each in its own process so that its memory and CPU can be read
+//! apart from the load generator's: the Tidings server binary, RabbitMQ with Web-STOMP
+//! (through tests/interop/rabbitmq.sh), and this binary's bare broadcaster.
+
+use crate::load::{Kind, Target};
+use anyhow::{bail, Context};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tidings_server::auth::Authenticator;
+
+/// A child process that prints "... listening on ADDR" as its first stdout line.
+#[derive(Debug)]
+pub struct Proc {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command, log: &Path, what: &str) -> anyhow::Result<Proc> {
+        let log_file = std::fs::File::create(log)?;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("cannot start {what}"))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(addr) = line.trim().rsplit(' ').next().and_then(|a| a.parse().ok()) else {
+            let _ = child.kill();
+            let log_text = std::fs::read_to_string(log).unwrap_or_default();
+            bail!("{what} did not start (first line {line:?}); its log:\n{log_text}");
+        };
+        Ok(Proc { child, addr })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then SIGKILL if it has not ended within 15 s.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::park_timeout(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The Tidings server binary on 127.0.0.1:0 with its own data directory.
+#[derive(Debug)]
+pub struct Tidings {
+    pub proc: Proc,
+    pub auth: Authenticator,
+}
+
+/// The config the benchmarks run the server with: defaults, but a per-user send budget a
+/// load generator cannot exhaust (the default, 100 per minute, is for people).
+pub fn tidings_config(data_dir: &Path, secret: &str) -> String {
+    format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[jwt]\nsecret = \"{secret}\"\n[limits]\nsends_per_minute = 100000000\n",
+        data_dir.display()
+    )
+}
+
+impl Tidings {
+    pub fn start(bin: &Path, data_dir: &Path, secret: &str) -> anyhow::Result<Tidings> {
+        std::fs::create_dir_all(data_dir)?;
+        let config = data_dir.join("server.toml");
+        std::fs::write(&config, tidings_config(data_dir, secret))?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--config").arg(&config);
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "warn");
+        }
+        let proc = Proc::spawn(cmd, &data_dir.join("server.log"), "tidings-server")?;
+        Ok(Tidings {
+            proc,
+            auth: Authenticator::hs256(secret.as_bytes(), 0),
+        })
+    }
+
+    pub fn target(&self, topic: &str) -> Target {
+        Target {
+            name: "tidings",
+            addr: self.proc.addr,
+            path: "/ws".into(),
+            kind: Kind::Tidings,
+            pid: self.proc.pid(),
+            topic: topic.into(),
+        }
+    }
+
+    pub fn token(&self, user: &str) -> anyhow::Result<String> {
+        self.auth.mint(user, &[], 3600)
+    }
+}
+
+/// RabbitMQ with Web-STOMP on 127.0.0.1:15674, its state in `dir`.
+#[derive(Debug)]
+pub struct Rabbit {
+    script: PathBuf,
+    dir: PathBuf,
+    pid: u32,
+}
+
+impl Rabbit {
+    pub fn start(script: &Path, dir: &Path) -> anyhow::Result<Rabbit> {
+        let out = Command::new("bash")
+            .arg(script)
+            .arg("start")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {}", script.display()))?;
+        if !out.status.success() {
+            bail!(
+                "RabbitMQ did not start: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let pid = std::fs::read_to_string(dir.join("rabbitmq.pid"))?
+            .trim()
+            .parse()
+            .context("rabbitmq.pid")?;
+        Ok(Rabbit {
+            script: script.to_owned(),
+            dir: dir.to_owned(),
+            pid,
+        })
+    }
+
+    pub fn target(&self, topic: &str) -> Target {
+        Target {
+            name: "rabbitmq",
+            addr: SocketAddr::from(([127, 0, 0, 1], 15674)),
+            path: "/ws".into(),
+            kind: Kind::Rabbit {
+                login: "guest".into(),
+                passcode: "guest".into(),
+            },
+            pid: self.pid,
+            topic: topic.into(),
+        }
+    }
+
+    pub fn stop(self) {
+        let _ = Command::new("bash")
+            .arg(&self.script)
+            .arg("stop")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+/// This binary's `broadcaster` subcommand on 127.0.0.1:0.
+#[derive(Debug)]
+pub struct Bare {
+    pub proc: Proc,
+}
+
+impl Bare {
+    pub fn start(dir: &Path) -> anyhow::Result<Bare> {
+        std::fs::create_dir_all(dir)?;
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.args(["broadcaster", "--listen", "127.0.0.1:0"]);
+        Ok(Bare {
+            proc: Proc::spawn(cmd, &dir.join("broadcaster.log"), "the bare broadcaster")?,
+        })
+    }
+
+    pub fn target(&self) -> Target {
+        Target {
+            name: "bare",
+            addr: self.proc.addr,
+            path: "/".into(),
+            kind: Kind::Bare,
+            pid: self.proc.pid(),
+            topic: String::new(),
+        }
+    }
+}
+
+/// A random hex secret.
+pub fn secret() -> String {
+    uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string()
+}
