@@ -13,7 +13,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 APP := target/debug/tidings-app
 
-.PHONY: run test deps ui lint unit interop differential api e2e build bindings package package-test clean
+.PHONY: run test deps ui lint unit interop differential api e2e bench-smoke build build-release bench bindings package package-test clean
 
 ## The server on its embedded default (127.0.0.1:8080) with demo data (users alice, bob,
 ## carol; password tidings-demo) and the desktop app signed in to it as alice.
@@ -23,7 +23,7 @@ run: deps build
 ## Everything: formatting and lints (Rust and the UI), unit and integration tests (Rust and
 ## Vitest), third-party clients against Tidings and RabbitMQ Web-STOMP, schemathesis against
 ## the OpenAPI document, and the desktop app end to end under Xvfb.
-test: deps lint unit interop differential api e2e
+test: deps lint unit interop differential api e2e bench-smoke
 
 ## The UI's packages and its built files (the app embeds them).
 ui: ui/node_modules/.package-lock.json
@@ -33,7 +33,10 @@ ui/node_modules/.package-lock.json: ui/package-lock.json
 	npm --prefix ui ci --no-audit --no-fund --loglevel=error
 
 build: ui
-	$(CARGO) build -p tidings-server -p tidings-cli -p tidings-app
+	$(CARGO) build -p tidings-server -p tidings-cli -p tidings-app -p tidings-bench
+
+build-release: ui
+	$(CARGO) build --release -p tidings-server -p tidings-app -p tidings-bench
 
 lint: ui
 	$(CARGO) fmt --all -- --check
@@ -56,6 +59,20 @@ api: build
 
 e2e: build
 	bash tests/e2e/run.sh $(APP) $(SERVER) $(CLI)
+
+## Every benchmark at full size (release builds; about 20 minutes): the server beside
+## RabbitMQ Web-STOMP and a bare WebSocket broadcaster, the desktop cache, the app's start,
+## memory and notification latency. Prints the table; JSON and SVG charts in target/bench/.
+bench: deps build-release
+	ulimit -n "$$(ulimit -Hn)"; target/release/tidings-bench run --out target/bench
+	bash tests/bench/run_app.sh target/release/tidings-app target/release/tidings-server target/bench/app.json
+	target/release/tidings-bench report target/bench
+
+## A tiny run of every benchmark scenario (debug builds), so that they never rot.
+bench-smoke: build
+	target/debug/tidings-bench run --smoke --server-bin target/debug/tidings-server --out target/bench-smoke --work target/bench-smoke-work
+	bash tests/bench/run_app.sh target/debug/tidings-app target/debug/tidings-server target/bench-smoke/app.json --smoke
+	target/debug/tidings-bench report target/bench-smoke
 
 ## The desktop app's .deb and .rpm with signed update artifacts and latest.json, and the
 ## server's .deb with its systemd unit, in dist/ (see tools/package.sh for release keys).

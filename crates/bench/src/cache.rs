@@ -13,17 +13,95 @@ use tidings_proto::{ContentType, Conversation, ConversationKind, Message, Partic
 /// A vocabulary for message text: common words and rarer ones, so that searches hit both
 /// many and few messages.
 pub const WORDS: &[&str] = &[
-    "the", "meeting", "deploy", "build", "staging", "review", "coffee", "lunch", "tomorrow",
-    "release", "ticket", "customer", "invoice", "design", "server", "database", "backup",
-    "weekend", "holiday", "appointment", "doctor", "schedule", "moved", "thursday", "friday",
-    "monday", "green", "red", "tests", "flaky", "pipeline", "merge", "branch", "hotfix",
-    "rollback", "latency", "memory", "dashboard", "metrics", "alert", "pager", "incident",
-    "postmortem", "roadmap", "quarter", "budget", "hiring", "interview", "onboarding",
-    "laptop", "vpn", "password", "keyring", "notification", "tray", "window", "update",
-    "signature", "package", "debian", "windows", "macos", "tauri", "svelte", "rust", "tokio",
-    "sqlite", "search", "index", "cache", "offline", "reconnect", "heartbeat", "receipt",
-    "stomp", "websocket", "broker", "rabbit", "spring", "gateway", "proxy", "certificate",
-    "renewal", "quartz", "zephyr", "obsidian", "marmalade", "kilimanjaro", "xylophone",
+    "the",
+    "meeting",
+    "deploy",
+    "build",
+    "staging",
+    "review",
+    "coffee",
+    "lunch",
+    "tomorrow",
+    "release",
+    "ticket",
+    "customer",
+    "invoice",
+    "design",
+    "server",
+    "database",
+    "backup",
+    "weekend",
+    "holiday",
+    "appointment",
+    "doctor",
+    "schedule",
+    "moved",
+    "thursday",
+    "friday",
+    "monday",
+    "green",
+    "red",
+    "tests",
+    "flaky",
+    "pipeline",
+    "merge",
+    "branch",
+    "hotfix",
+    "rollback",
+    "latency",
+    "memory",
+    "dashboard",
+    "metrics",
+    "alert",
+    "pager",
+    "incident",
+    "postmortem",
+    "roadmap",
+    "quarter",
+    "budget",
+    "hiring",
+    "interview",
+    "onboarding",
+    "laptop",
+    "vpn",
+    "password",
+    "keyring",
+    "notification",
+    "tray",
+    "window",
+    "update",
+    "signature",
+    "package",
+    "debian",
+    "windows",
+    "macos",
+    "tauri",
+    "svelte",
+    "rust",
+    "tokio",
+    "sqlite",
+    "search",
+    "index",
+    "cache",
+    "offline",
+    "reconnect",
+    "heartbeat",
+    "receipt",
+    "stomp",
+    "websocket",
+    "broker",
+    "rabbit",
+    "spring",
+    "gateway",
+    "proxy",
+    "certificate",
+    "renewal",
+    "quartz",
+    "zephyr",
+    "obsidian",
+    "marmalade",
+    "kilimanjaro",
+    "xylophone",
 ];
 
 fn text(rng: &mut impl Rng) -> String {
@@ -136,7 +214,11 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
         let t = Instant::now();
         let page = cache.history(&cid, None, 50)?;
         first.saturating_record(t.elapsed().as_micros() as u64);
-        anyhow::ensure!(page.len() == 50.min(per_conv), "first page of {cid} has {} messages", page.len());
+        anyhow::ensure!(
+            page.len() == 50.min(per_conv),
+            "first page of {cid} has {} messages",
+            page.len()
+        );
         let before = rng.random_range(1..=per_conv as i64);
         let t = Instant::now();
         let _ = cache.history(&cid, Some(before), 50)?;
@@ -144,9 +226,27 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
     }
     let ms = |h: &Histogram<u64>, p: f64| h.value_at_quantile(p / 100.0) as f64 / 1000.0;
     report.figure("cache", "first page (50) p50", ms(&first, 50.0), "ms", None);
-    report.figure("cache", "first page (50) p99", ms(&first, 99.0), "ms", Goal::at_most(5.0));
-    report.figure("cache", "page further back p50", ms(&back, 50.0), "ms", None);
-    report.figure("cache", "page further back p99", ms(&back, 99.0), "ms", None);
+    report.figure(
+        "cache",
+        "first page (50) p99",
+        ms(&first, 99.0),
+        "ms",
+        Goal::at_most(5.0),
+    );
+    report.figure(
+        "cache",
+        "page further back p50",
+        ms(&back, 50.0),
+        "ms",
+        None,
+    );
+    report.figure(
+        "cache",
+        "page further back p99",
+        ms(&back, 99.0),
+        "ms",
+        None,
+    );
 
     let mut search = hist();
     let mut hits = 0usize;
@@ -167,7 +267,13 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
         hits += found.len();
     }
     anyhow::ensure!(hits > 0, "no search found anything");
-    report.figure("cache", &format!("search (50 best) p50, {label}"), ms(&search, 50.0), "ms", None);
+    report.figure(
+        "cache",
+        &format!("search (50 best) p50, {label}"),
+        ms(&search, 50.0),
+        "ms",
+        None,
+    );
     report.figure(
         "cache",
         &format!("search (50 best) p99, {label}"),
@@ -180,9 +286,25 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
         .filter_map(|e| std::fs::metadata(format!("{}{e}", path.display())).ok())
         .map(|m| m.len())
         .sum();
-    report.figure("cache", &format!("size on disk, {label} messages"), size as f64 / 1048576.0, "MB", None);
-    report.figure("cache", "size on disk per message", size as f64 / total as f64, "bytes", None);
-    for (name, h) in [("first page", &first), ("page back", &back), ("search", &search)] {
+    report.figure(
+        "cache",
+        &format!("size on disk, {label} messages"),
+        size as f64 / 1048576.0,
+        "MB",
+        None,
+    );
+    report.figure(
+        "cache",
+        "size on disk per message",
+        size as f64 / total as f64,
+        "bytes",
+        None,
+    );
+    for (name, h) in [
+        ("first page", &first),
+        ("page back", &back),
+        ("search", &search),
+    ] {
         report.series(Series {
             chart: "cache-latency".into(),
             title: format!("Desktop cache, {label} messages: query latency"),

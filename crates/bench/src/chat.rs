@@ -6,7 +6,7 @@
 //! before the server starts (accounts without passwords: the load generator signs tokens
 //! with the server's secret, so no password hashing slows the set-up).
 
-use crate::load::{self, Latencies, Pacer, Target};
+use crate::load::{self, Latencies, Target};
 use crate::report::{percentile_points, Goal, Report, Series};
 use crate::targets::Tidings;
 use anyhow::Context;
@@ -104,7 +104,12 @@ struct Shared {
     last_error: std::sync::Mutex<String>,
 }
 
-pub async fn run(server: &Tidings, convs: &[String], opts: &ChatOpts, report: &mut Report) -> anyhow::Result<()> {
+pub async fn run(
+    server: &Tidings,
+    convs: &[String],
+    opts: &ChatOpts,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let t: Target = server.target("");
     let n = opts.users;
     let shared = Arc::new(Shared {
@@ -130,7 +135,11 @@ pub async fn run(server: &Tidings, convs: &[String], opts: &ChatOpts, report: &m
     let mut senders = Vec::with_capacity(n);
     let mut readers = Vec::with_capacity(n);
     for (i, c) in conns.into_iter().enumerate() {
-        let load::Conn { tx, mut rx, mut dec } = c;
+        let load::Conn {
+            tx,
+            mut rx,
+            mut dec,
+        } = c;
         senders.push(tx);
         let shared = shared.clone();
         readers.push(tokio::spawn(async move {
@@ -175,7 +184,10 @@ pub async fn run(server: &Tidings, convs: &[String], opts: &ChatOpts, report: &m
         }));
     }
 
-    println!("  tidings chat: {n} users in {} groups, sending with receipts:", opts.groups);
+    println!(
+        "  tidings chat: {n} users in {} groups, sending with receipts:",
+        opts.groups
+    );
     let mut rate = opts.start_rate;
     let mut best: Option<(f64, usize)> = None;
     let mut pts_rate = Vec::new();
@@ -185,7 +197,9 @@ pub async fn run(server: &Tidings, convs: &[String], opts: &ChatOpts, report: &m
         let sent = run_step(&mut senders, convs, step, rate, opts.step).await?;
         // Wait for the receipts, or 3 s after the last send.
         let deadline = Instant::now() + Duration::from_secs(3);
-        while shared.receipts[step].count.load(Ordering::Relaxed) < sent && Instant::now() < deadline {
+        while shared.receipts[step].count.load(Ordering::Relaxed) < sent
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let expected_deliveries = sent * per_group;
@@ -209,7 +223,11 @@ pub async fn run(server: &Tidings, convs: &[String], opts: &ChatOpts, report: &m
         pts_rate.push((rate, persisted));
         pts_p99.push((rate, p99));
         if errors > 0 {
-            let e = shared.last_error.lock().map(|e| e.clone()).unwrap_or_default();
+            let e = shared
+                .last_error
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default();
             anyhow::bail!("the server refused {errors} sends, the last: {e}");
         }
         if !held {
@@ -231,10 +249,34 @@ pub async fn run(server: &Tidings, convs: &[String], opts: &ChatOpts, report: &m
     );
     let r = shared.receipts[step].merged();
     let d = shared.deliveries[step].merged();
-    report.figure("tidings", "chat: receipt p50 at that rate", load::ms(&r, 50.0), "ms", None);
-    report.figure("tidings", "chat: receipt p99 at that rate", load::ms(&r, 99.0), "ms", Goal::at_most(50.0));
-    report.figure("tidings", "chat: delivery p50 at that rate", load::ms(&d, 50.0), "ms", None);
-    report.figure("tidings", "chat: delivery p99 at that rate", load::ms(&d, 99.0), "ms", None);
+    report.figure(
+        "tidings",
+        "chat: receipt p50 at that rate",
+        load::ms(&r, 50.0),
+        "ms",
+        None,
+    );
+    report.figure(
+        "tidings",
+        "chat: receipt p99 at that rate",
+        load::ms(&r, 99.0),
+        "ms",
+        Goal::at_most(50.0),
+    );
+    report.figure(
+        "tidings",
+        "chat: delivery p50 at that rate",
+        load::ms(&d, 50.0),
+        "ms",
+        None,
+    );
+    report.figure(
+        "tidings",
+        "chat: delivery p99 at that rate",
+        load::ms(&d, 99.0),
+        "ms",
+        None,
+    );
     report.series(Series {
         chart: "chat-throughput".into(),
         title: "Chat with persistence: persisted vs offered".into(),
@@ -287,24 +329,21 @@ async fn run_step(
     let per_user = rate / senders.len() as f64;
     let total = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    // Each user's pacer starts at a different phase, so sends spread over time.
     let n = senders.len();
     let parts: Vec<_> = senders.iter_mut().enumerate().collect();
     let futs = parts.into_iter().map(|(i, tx)| {
         let total = total.clone();
         let cid = convs[i].clone();
         async move {
-            let phase = Duration::from_secs_f64((i as f64 / n as f64) / per_user.max(1e-9))
-                .min(duration);
-            tokio::time::sleep(phase).await;
-            let start = Instant::now();
-            let mut pacer = Pacer::new(per_user);
-            // Send the first at once (after the phase), then paced.
-            let mut first = true;
-            while start.elapsed() < duration.saturating_sub(phase) {
-                let k = if first { 1 } else { pacer.due().await };
-                first = false;
-                for _ in 0..k {
+            // User i sends at phase_i, phase_i + 1/r, ... so that the sends of all users
+            // spread evenly over the step.
+            let gap = Duration::from_secs_f64(1.0 / per_user.max(1e-9));
+            let start = tokio::time::Instant::now();
+            let mut next = start + gap.mul_f64(i as f64 / n as f64);
+            while next < start + duration {
+                tokio::time::sleep_until(next).await;
+                next += gap;
+                {
                     let stamp = load::stamped_body(step, 0);
                     let body = serde_json::to_vec(&SendMessage {
                         client_id: uuid::Uuid::new_v4().to_string(),
@@ -368,7 +407,13 @@ pub async fn seed_history(dir: &Path, secret: &str, count: usize) -> anyhow::Res
     Ok(conv.id)
 }
 
-pub async fn catchup(server: &Tidings, cid: &str, count: usize, runs: usize, report: &mut Report) -> anyhow::Result<()> {
+pub async fn catchup(
+    server: &Tidings,
+    cid: &str,
+    count: usize,
+    runs: usize,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let base = format!("http://{}", server.proc.addr);
     let token = server.token("reader")?;
     let http = reqwest::Client::new();
@@ -398,14 +443,23 @@ pub async fn catchup(server: &Tidings, cid: &str, count: usize, runs: usize, rep
             }
         }
         let s = start.elapsed().as_secs_f64();
-        anyhow::ensure!(got == count, "catch-up fetched {got} messages, expected {count}");
-        println!("    catch-up run {run}: {got} messages in {s:.2} s = {:.0} msg/s", got as f64 / s);
+        anyhow::ensure!(
+            got == count,
+            "catch-up fetched {got} messages, expected {count}"
+        );
+        println!(
+            "    catch-up run {run}: {got} messages in {s:.2} s = {:.0} msg/s",
+            got as f64 / s
+        );
         rates.push(got as f64 / s);
     }
     rates.sort_by(f64::total_cmp);
     report.figure(
         "tidings",
-        &format!("catch-up over REST, {}k messages (median of {runs})", count / 1000),
+        &format!(
+            "catch-up over REST, {}k messages (median of {runs})",
+            count / 1000
+        ),
         rates[rates.len() / 2],
         "msg/s",
         Goal::at_least(100_000.0),

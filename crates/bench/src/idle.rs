@@ -89,7 +89,10 @@ pub async fn run(
         let _ = task.await;
     }
     if lost_n > 0 {
-        anyhow::bail!("{lost_n} of {n} idle connections to {} were closed while idle", t.name);
+        anyhow::bail!(
+            "{lost_n} of {n} idle connections to {} were closed while idle",
+            t.name
+        );
     }
     let per_conn = (rss1.max(rss2).saturating_sub(rss0)) as f64 / n as f64 / 1024.0;
     let label = format!("{}k connections", n as f64 / 1000.0);
@@ -98,7 +101,11 @@ pub async fn run(
         &format!("memory per connection, {label}"),
         per_conn,
         "KB",
-        if t.name == "tidings" { Goal::at_most(8.0) } else { None },
+        if t.name == "tidings" {
+            Goal::at_most(8.0)
+        } else {
+            None
+        },
     );
     report.figure(
         t.name,

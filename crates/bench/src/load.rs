@@ -77,7 +77,12 @@ async fn tcp(addr: SocketAddr, idx: usize) -> anyhow::Result<TcpStream> {
 
 /// Opens connection number `idx` as `user` (a token for Tidings), asking for heart-beats
 /// `hb` = (client sends every, client wants every) in ms.
-pub async fn open(t: &Target, idx: usize, token: Option<&str>, hb: (u64, u64)) -> anyhow::Result<Conn> {
+pub async fn open(
+    t: &Target,
+    idx: usize,
+    token: Option<&str>,
+    hb: (u64, u64),
+) -> anyhow::Result<Conn> {
     let stream = tcp(t.addr, idx).await?;
     let url = format!("ws://{}{}", t.addr, t.path);
     let mut req = url.as_str().into_client_request()?;
@@ -105,7 +110,15 @@ pub async fn open(t: &Target, idx: usize, token: Option<&str>, hb: (u64, u64)) -
         kind => {
             let mut f = Frame::new(Command::Connect)
                 .with_header("accept-version", "1.2")
-                .with_header("host", "localhost")
+                // RabbitMQ reads `host` as the virtual host.
+                .with_header(
+                    "host",
+                    if matches!(kind, Kind::Rabbit { .. }) {
+                        "/"
+                    } else {
+                        "localhost"
+                    },
+                )
                 .with_header("heart-beat", format!("{},{}", hb.0, hb.1));
             match kind {
                 Kind::Tidings => {
@@ -194,9 +207,7 @@ impl Latencies {
         Latencies {
             shards: (0..32)
                 .map(|_| {
-                    Mutex::new(
-                        Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"),
-                    )
+                    Mutex::new(Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"))
                 })
                 .collect(),
             count: AtomicU64::new(0),
@@ -248,9 +259,7 @@ pub fn parse_stamp(body: &[u8], marker: &[u8]) -> Option<(usize, u64)> {
     let start = if marker.is_empty() {
         0
     } else {
-        body.windows(marker.len())
-            .position(|w| w == marker)?
-            + marker.len()
+        body.windows(marker.len()).position(|w| w == marker)? + marker.len()
     };
     let rest = &body[start..];
     let mut parts = rest.splitn(3, |&b| b == b',');

@@ -236,10 +236,7 @@ pub fn machine() -> BTreeMap<String, serde_json::Value> {
         "date".into(),
         cmd("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]).into(),
     );
-    m.insert(
-        "open_files_limit".into(),
-        crate::sys::nofile_limit().into(),
-    );
+    m.insert("open_files_limit".into(), crate::sys::nofile_limit().into());
     m
 }
 
@@ -274,7 +271,10 @@ pub fn merge(dir: &Path) -> anyhow::Result<usize> {
     let mut missed = 0;
     for r in &reports {
         for f in &r.figures {
-            let goal = match (&f.goal, f.met.or_else(|| f.goal.as_ref().map(|g| g.met(f.value)))) {
+            let goal = match (
+                &f.goal,
+                f.met.or_else(|| f.goal.as_ref().map(|g| g.met(f.value))),
+            ) {
                 (Some(g), Some(m)) => {
                     if !m {
                         missed += 1;
@@ -310,12 +310,10 @@ pub fn merge(dir: &Path) -> anyhow::Result<usize> {
 
 fn order(p: &Path) -> usize {
     let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    [
-        "idle", "fanout", "chat", "catchup", "cache", "app",
-    ]
-    .iter()
-    .position(|s| *s == stem)
-    .unwrap_or(99)
+    ["idle", "fanout", "chat", "catchup", "cache", "app"]
+        .iter()
+        .position(|s| *s == stem)
+        .unwrap_or(99)
 }
 
 const COLOURS: [RGBColor; 6] = [
@@ -362,6 +360,11 @@ fn draw_one(path: &Path, series: &[&Series]) -> anyhow::Result<()> {
         x1 = x1.max(x);
         y1 = y1.max(y);
     }
+    if percentile {
+        // Whole "nines" as ticks: p0, p90, p99, p99.9, p99.99.
+        x0 = 0.0;
+        x1 = x1.ceil().max(4.0);
+    }
     if x0 >= x1 {
         x1 = x0 + 1.0;
     }
@@ -379,7 +382,8 @@ fn draw_one(path: &Path, series: &[&Series]) -> anyhow::Result<()> {
     let x_fmt = |x: &f64| {
         if percentile {
             let p = 100.0 * (1.0 - 10f64.powf(-x));
-            format!("p{}", trim(p))
+            let s = format!("{p:.3}");
+            format!("p{}", s.trim_end_matches('0').trim_end_matches('.'))
         } else {
             trim(*x)
         }
@@ -392,6 +396,7 @@ fn draw_one(path: &Path, series: &[&Series]) -> anyhow::Result<()> {
             first.x_label.as_str()
         })
         .y_desc(first.y_label.as_str())
+        .x_labels(if percentile { x1 as usize + 1 } else { 10 })
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&|y| trim(*y))
         .draw()?;

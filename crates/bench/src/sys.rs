@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let me = std::process::id();
-        assert!(rss_bytes(me) > 1024 * 1024, "a Rust test binary has over 1 MB resident");
+        assert!(
+            rss_bytes(me) > 1024 * 1024,
+            "a Rust test binary has over 1 MB resident"
+        );
         assert!(tree(me).contains(&me));
         assert!(nofile_limit() > 0);
     }

@@ -79,8 +79,9 @@ pub struct Tidings {
 /// load generator cannot exhaust (the default, 100 per minute, is for people).
 pub fn tidings_config(data_dir: &Path, secret: &str) -> String {
     format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[jwt]\nsecret = \"{secret}\"\n[limits]\nsends_per_minute = 100000000\n",
-        data_dir.display()
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[jwt]\nsecret = \"{secret}\"\n[limits]\nsends_per_minute = 100000000\n{}",
+        data_dir.display(),
+        std::env::var("TIDINGS_BENCH_EXTRA_CONFIG").unwrap_or_default()
     )
 }
 

@@ -213,6 +213,13 @@ pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()>
     let tracker = state.tracker.clone();
     let drain = state.config.limits.drain_timeout();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Small frames (receipts, deliveries) go out at once: without TCP_NODELAY, Nagle's
+    // algorithm holds one back until the peer's delayed ACK, about 40 ms on Linux.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;

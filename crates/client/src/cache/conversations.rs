@@ -123,7 +123,7 @@ impl Cache {
             )?;
         }
         if let Some(m) = &c.last_message {
-            super::messages::insert(&tx, m, me)?;
+            super::messages::insert_batch(&tx, std::slice::from_ref(m), me)?;
         }
         tx.commit()?;
         Ok(())

@@ -38,26 +38,51 @@ pub(super) fn latest(conn: &Connection, cid: &str) -> CacheResult<Option<Message
         .optional()?)
 }
 
-/// Merges one message; `true` if it was new. Keeps `last_seq`, `synced_seq`, our read
-/// marker (writing means having read, as on the server) and the outbox in step.
-pub(super) fn insert(conn: &Connection, m: &Message, me: &str) -> CacheResult<bool> {
-    let known = conn
-        .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")?
-        .exists([&m.conversation_id])?;
-    if !known {
-        // A message of a conversation the cache has not heard of yet: a placeholder row
-        // until the conversation itself is fetched.
-        conn.execute(
-            "INSERT INTO conversations (id, kind, created_by, created_at) VALUES (?1, 'group', ?2, ?3)",
-            params![m.conversation_id, m.sender_id, m.created_at.millis()],
-        )?;
-    }
-    let added = conn
-        .prepare_cached(
-            "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, content, content_type, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![
+/// What a batch did to one conversation.
+#[derive(Default)]
+struct Touched {
+    max_seq: i64,
+    max_at: i64,
+    own_seq: i64,
+    added: bool,
+}
+
+/// Merges messages (any mix of conversations, any order); returns how many were new. Keeps
+/// `last_seq`, `synced_seq`, our read marker (writing means having read, as on the server)
+/// and the outbox in step, and notes one `message` change per conversation that got new
+/// messages. The per-conversation bookkeeping runs once per batch, not once per message:
+/// catch-up hands over pages of 500.
+pub(super) fn insert_batch(
+    conn: &Connection,
+    messages: &[Message],
+    me: &str,
+) -> CacheResult<usize> {
+    let outbox_waiting: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE state != 'sent')")?
+        .query_row([], |r| r.get(0))?;
+    let mut touched: std::collections::BTreeMap<&str, Touched> = Default::default();
+    let mut added = 0;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, content, content_type, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+    )?;
+    for m in messages {
+        let cid = m.conversation_id.as_str();
+        if !touched.contains_key(cid) {
+            let known = conn
+                .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")?
+                .exists([cid])?;
+            if !known {
+                // A message of a conversation the cache has not heard of yet: a placeholder
+                // row until the conversation itself is fetched.
+                conn.execute(
+                    "INSERT INTO conversations (id, kind, created_by, created_at) VALUES (?1, 'group', ?2, ?3)",
+                    params![cid, m.sender_id, m.created_at.millis()],
+                )?;
+            }
+        }
+        let t = touched.entry(cid).or_default();
+        let new = insert.execute(params![
             m.id,
             m.conversation_id,
             m.seq,
@@ -66,16 +91,33 @@ pub(super) fn insert(conn: &Connection, m: &Message, me: &str) -> CacheResult<bo
             m.content,
             m.content_type.as_str(),
             m.created_at.millis()
-        ])?
-        > 0;
-    conversations::raise_last_seq(conn, &m.conversation_id, m.seq, m.created_at.millis())?;
-    advance_synced(conn, &m.conversation_id)?;
-    if m.sender_id == me {
-        conversations::own_read(conn, &m.conversation_id, m.seq, true)?;
-        conn.prepare_cached(
-            "UPDATE outbox SET state = 'sent', seq = ?2, error = NULL WHERE client_id = ?1 AND state != 'sent'",
-        )?
-        .execute(params![m.client_id, m.seq])?;
+        ])? > 0;
+        if new {
+            added += 1;
+            t.added = true;
+        }
+        t.max_seq = t.max_seq.max(m.seq);
+        t.max_at = t.max_at.max(m.created_at.millis());
+        if m.sender_id == me {
+            t.own_seq = t.own_seq.max(m.seq);
+            if outbox_waiting {
+                conn.prepare_cached(
+                    "UPDATE outbox SET state = 'sent', seq = ?2, error = NULL WHERE client_id = ?1 AND state != 'sent'",
+                )?
+                .execute(params![m.client_id, m.seq])?;
+            }
+        }
+    }
+    for (cid, t) in touched {
+        conversations::raise_last_seq(conn, cid, t.max_seq, t.max_at)?;
+        advance_synced(conn, cid)?;
+        if t.own_seq > 0 {
+            conversations::own_read(conn, cid, t.own_seq, true)?;
+        }
+        if t.added {
+            conn.prepare_cached("INSERT INTO changes (kind, key) VALUES ('message', ?1)")?
+                .execute([cid])?;
+        }
     }
     Ok(added)
 }
@@ -137,12 +179,7 @@ impl Cache {
     pub fn insert_messages(&self, messages: &[Message], me: &str) -> CacheResult<usize> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut added = 0;
-        for m in messages {
-            if insert(&tx, m, me)? {
-                added += 1;
-            }
-        }
+        let added = insert_batch(&tx, messages, me)?;
         tx.commit()?;
         Ok(added)
     }
@@ -178,23 +215,35 @@ impl Cache {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Full-text search over cached messages, best matches first.
+    /// Full-text search over cached messages: the best matches (bm25) among the
+    /// [`SEARCH_WINDOW`] most recently stored ones. Ranking every match of a common word in
+    /// a million messages takes seconds; the newest matches are found in milliseconds, and
+    /// they are what a person searching a chat usually wants.
     pub fn search(&self, text: &str, limit: u32) -> CacheResult<Vec<SearchHit>> {
         let Some(query) = fts_query(text) else {
             return Ok(Vec::new());
         };
         let conn = self.conn();
+        // The rowid of the SEARCH_WINDOW-th newest match (none: fewer matches than that).
+        let floor: i64 = conn
+            .prepare_cached(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1
+                 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+            )?
+            .query_row(params![query, SEARCH_WINDOW - 1], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {cols}, snippet(messages_fts, 0, '[', ']', '…', 12)
              FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
-             WHERE messages_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+             WHERE messages_fts MATCH ?1 AND messages_fts.rowid >= ?3 ORDER BY rank LIMIT ?2",
             cols = COLUMNS
                 .split(", ")
                 .map(|c| format!("m.{c}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         ))?;
-        let rows = stmt.query_map(params![query, limit], |r| {
+        let rows = stmt.query_map(params![query, limit, floor], |r| {
             Ok(SearchHit {
                 message: from_row(r)?,
                 snippet: r.get(8)?,
@@ -203,6 +252,9 @@ impl Cache {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
+
+/// How many of the newest matches a search ranks.
+pub const SEARCH_WINDOW: i64 = 1000;
 
 #[cfg(test)]
 mod tests {
@@ -294,5 +346,56 @@ mod tests {
         for hostile in ["\"", "AND OR NOT", "a*b(", "NEAR(", "col:x", "   "] {
             assert!(t.cache.search(hostile, 10).is_ok(), "{hostile}");
         }
+    }
+
+    #[test]
+    fn search_ranks_the_newest_matches_of_a_common_word() {
+        let t = temp_cache("search-window");
+        let n = SEARCH_WINDOW + 200;
+        let all: Vec<Message> = (1..=n)
+            .map(|i| msg("c", i, "bob", &format!("status report number {i}")))
+            .collect();
+        t.cache.insert_messages(&all, "me").unwrap();
+        let hits = t.cache.search("report", 50).unwrap();
+        assert_eq!(hits.len(), 50);
+        assert!(
+            hits.iter().all(|h| h.message.seq > n - SEARCH_WINDOW),
+            "only the newest {SEARCH_WINDOW} matches are ranked"
+        );
+        // A rare word far back is still found: the window counts matches, not messages.
+        t.cache
+            .insert_messages(&[msg("d", 1, "amy", "the zephyr plan")], "me")
+            .unwrap();
+        t.cache
+            .insert_messages(&[msg("c", n + 1, "bob", "report again")], "me")
+            .unwrap();
+        assert_eq!(t.cache.search("zephyr", 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_batch_notes_one_message_change_per_conversation() {
+        let t = temp_cache("changes");
+        let before = t.cache.latest_change().unwrap();
+        let batch: Vec<Message> = (1..=500)
+            .map(|i| msg(if i % 2 == 0 { "c" } else { "d" }, i, "bob", "hello"))
+            .collect();
+        t.cache.insert_messages(&batch, "me").unwrap();
+        let changes = t.cache.changes_since(before, 10_000).unwrap();
+        let mut message_keys: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.kind == "message")
+            .map(|c| c.key.as_str())
+            .collect();
+        message_keys.sort();
+        assert_eq!(message_keys, ["c", "d"]);
+        // Nothing new: no change noted.
+        let last = t.cache.latest_change().unwrap();
+        t.cache.insert_messages(&batch[..10], "me").unwrap();
+        assert!(t
+            .cache
+            .changes_since(last, 100)
+            .unwrap()
+            .iter()
+            .all(|c| c.kind != "message"));
     }
 }

@@ -122,6 +122,11 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO changes (kind, key) VALUES ('outbox', new.conversation_id);
     END;
     ",
+    // 2: the change feed notes new messages once per conversation per batch (the cache
+    // writes that row itself), not once per message: a catch-up page of 500 was 500 rows.
+    "
+    DROP TRIGGER changes_message;
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
