@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "set_muted",
     "get_settings",
     "set_settings",
+    "report_first_paint",
     "check_update",
     "download_update",
     "install_update",

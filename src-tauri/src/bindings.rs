@@ -32,6 +32,7 @@ pub fn typescript() -> String {
         crate::settings::Settings::decl(&cfg),
         crate::updates::UpdateInfo::decl(&cfg),
         crate::updates::UpdateProgress::decl(&cfg),
+        crate::telemetry::FirstPaint::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:\n// run `make bindings`.\n\n",

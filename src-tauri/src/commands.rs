@@ -3,6 +3,7 @@
 
 use crate::settings::Settings;
 use crate::state::{AppState, SessionInfo};
+use crate::telemetry::{FirstPaint, Launch};
 use serde::Serialize;
 use tauri::{AppHandle, State};
 use tidings_client::cache::{CachedConversation, OutboxEntry, SearchHit};
@@ -224,4 +225,10 @@ pub fn set_settings<R: tauri::Runtime>(
     state.save_settings(settings.clone()).map_err(invalid)?;
     crate::state::refresh_tray(&app);
     Ok(settings)
+}
+
+/// The UI painted its first signed-in view from the cache (startup telemetry).
+#[tauri::command]
+pub fn report_first_paint(launch: State<'_, Launch>, paint: FirstPaint) {
+    launch.report(&paint);
 }

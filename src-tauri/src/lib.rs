@@ -7,6 +7,7 @@ pub mod commands;
 pub mod notifier;
 pub mod settings;
 pub mod state;
+pub mod telemetry;
 mod tray;
 pub mod updates;
 mod window;
@@ -35,6 +36,7 @@ pub fn handlers<R: tauri::Runtime>(
         commands::set_muted,
         commands::get_settings,
         commands::set_settings,
+        commands::report_first_paint,
         updates::check_update,
         updates::download_update,
         updates::install_update,
@@ -65,6 +67,8 @@ fn dirs<R: tauri::Runtime>(
 }
 
 pub fn run() {
+    // Startup telemetry counts from here (see `telemetry`).
+    let launch = telemetry::Launch::new(std::time::Instant::now());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TIDINGS_LOG")
@@ -85,6 +89,7 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(updates::Pending::default())
+        .manage(launch)
         .invoke_handler(handlers())
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -94,8 +99,12 @@ pub fn run() {
             app.manage(state);
             let tray = tray::build(&handle, dnd)?;
             app.manage(tray);
+            // The window is built here, not from the configuration, so that a start in the
+            // tray builds none.
             if hidden {
                 window::hide(&handle);
+            } else {
+                window::build(&handle)?;
             }
             start_session(&handle);
             state::refresh_tray(&handle);

@@ -2,6 +2,7 @@
 //! a menu with Show/Hide first (Linux trays do not deliver left clicks), Do not disturb, and
 //! Quit.
 
+use std::sync::Mutex;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -28,9 +29,14 @@ fn image(look: Look) -> tauri::Result<Image<'static>> {
     Image::from_bytes(bytes)
 }
 
-/// The Do-not-disturb menu item, kept to update its check mark.
+/// The Do-not-disturb menu item, kept to update its check mark, and what the tray shows now.
 pub struct Tray<R: Runtime> {
     pub dnd: CheckMenuItem<R>,
+    /// The line and the picture last set. Setting the picture encodes a PNG, writes it to a
+    /// file and signals the panel over D-Bus, on the main thread, and the tray is refreshed
+    /// on every change of the cache or the connection (each step of a catch-up): only what
+    /// differs is set. A plain mutex: a short, non-async section.
+    shown: Mutex<(Option<String>, Option<Look>)>,
 }
 
 impl<R: Runtime> std::fmt::Debug for Tray<R> {
@@ -62,7 +68,10 @@ pub fn build<R: tauri::Runtime>(app: &AppHandle<R>, dnd_on: bool) -> tauri::Resu
             }
         })
         .build(app)?;
-    Ok(Tray { dnd })
+    Ok(Tray {
+        dnd,
+        shown: Mutex::new((None, None)),
+    })
 }
 
 /// Updates the tooltip, the picture and the Do-not-disturb check mark.
@@ -73,20 +82,30 @@ pub fn update<R: tauri::Runtime>(
     look: Look,
     dnd: bool,
 ) {
-    if let Some(tray) = app.tray_by_id(ID) {
-        let tip = match unread {
-            0 => format!("Tidings — {state}"),
-            1 => format!("Tidings — 1 unread — {state}"),
-            n => format!("Tidings — {n} unread — {state}"),
-        };
+    let tip = match unread {
+        0 => format!("Tidings — {state}"),
+        1 => format!("Tidings — 1 unread — {state}"),
+        n => format!("Tidings — {n} unread — {state}"),
+    };
+    let (Some(t), Some(tray)) = (app.try_state::<Tray<R>>(), app.tray_by_id(ID)) else {
+        return;
+    };
+    let (new_tip, new_look) = {
+        let mut shown = t.shown.lock().unwrap_or_else(|e| e.into_inner());
+        let new_tip = shown.0.as_deref() != Some(tip.as_str());
+        let new_look = shown.1 != Some(look);
+        *shown = (Some(tip.clone()), Some(look));
+        (new_tip, new_look)
+    };
+    if new_tip {
         // Linux trays (StatusNotifierItem) show no tooltip: the title carries the same line.
         let _ = tray.set_tooltip(Some(tip.clone()));
         let _ = tray.set_title(Some(tip));
+    }
+    if new_look {
         if let Ok(img) = image(look) {
             let _ = tray.set_icon(Some(img));
         }
     }
-    if let Some(t) = app.try_state::<Tray<R>>() {
-        let _ = t.dnd.set_checked(dnd);
-    }
+    let _ = t.dnd.set_checked(dnd);
 }

@@ -1,24 +1,35 @@
 //! The main window: shown, hidden to the tray, or quit. While hidden the webview is
 //! released (the window destroyed), so the app idles small in the tray with its connection
-//! and notifications going on; showing it builds it again from the configuration.
+//! and notifications going on; showing it builds it again from the configuration. (On Linux
+//! Tauri keeps the WebKit context, and with it the WebKitNetworkProcess, for the app's
+//! lifetime once a webview has existed; the WebKitWebProcess goes with the window.)
 
 use crate::state::AppState;
-use tauri::{AppHandle, Emitter, Manager, WebviewWindowBuilder};
+use tauri::{AppHandle, Emitter, Manager, WebviewWindow, WebviewWindowBuilder};
 
 pub const MAIN: &str = "main";
+
+/// Builds the window from its configuration. The configuration says `create: false`: a start
+/// with `--hidden` never builds it, so no webview (and no WebKit process) exists until the
+/// user opens the window.
+pub fn build<R: tauri::Runtime>(app: &AppHandle<R>) -> tauri::Result<WebviewWindow<R>> {
+    let config = app.config();
+    let cfg = config
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN)
+        .ok_or(tauri::Error::WindowNotFound)?;
+    WebviewWindowBuilder::from_config(app, cfg)?.build()
+}
 
 /// Shows the window (building it if it was released), optionally opening a conversation.
 pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<String>) {
     let window = match app.get_webview_window(MAIN) {
         Some(w) => Some(w),
-        None => app
-            .config()
-            .app
-            .windows
-            .iter()
-            .find(|w| w.label == MAIN)
-            .and_then(|cfg| WebviewWindowBuilder::from_config(app, cfg).ok())
-            .and_then(|b| b.build().ok()),
+        None => build(app)
+            .map_err(|e| tracing::warn!(error = %e, "cannot build the window"))
+            .ok(),
     };
     if let Some(w) = window {
         let _ = w.unminimize();

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{
     get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
@@ -11,6 +11,7 @@ use tauri::test::{
 use tauri::webview::InvokeRequest;
 use tauri::{Manager, WebviewWindow, WebviewWindowBuilder};
 use tidings_app::state::AppState;
+use tidings_app::telemetry::Launch;
 use tidings_testkit::*;
 
 struct Shell {
@@ -25,6 +26,7 @@ fn shell() -> Shell {
     let app = mock_builder()
         .invoke_handler(tidings_app::handlers())
         .manage(state)
+        .manage(Launch::new(Instant::now()))
         .build(mock_context(noop_assets()))
         .unwrap();
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -83,6 +85,24 @@ async fn until(
     tokio::time::timeout(Duration::from_secs(20), work)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+#[test]
+fn the_first_paint_is_reported_and_a_malformed_report_refused() {
+    let s = shell();
+    let paint = json!({"paint": {"conversations": 20, "messages": 0}});
+    assert_eq!(
+        call(&s, "report_first_paint", paint.clone()),
+        Ok(Value::Null)
+    );
+    // A second report (the window built again) is accepted and not logged again.
+    assert_eq!(call(&s, "report_first_paint", paint), Ok(Value::Null));
+    assert!(call(
+        &s,
+        "report_first_paint",
+        json!({"paint": {"conversations": -1}})
+    )
+    .is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,8 +26,10 @@ use tokio_tungstenite::tungstenite::Message;
 /// Opens the data directory the way the server will, with `synchronous = normal` to seed
 /// quickly (the server itself then runs with the default, `full`).
 fn seeding_state(dir: &Path, secret: &str) -> anyhow::Result<tidings_server::AppState> {
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.to_owned();
+    let mut cfg = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
     cfg.jwt.secret = Some(secret.to_owned());
     cfg.storage.synchronous = Synchronous::Normal;
     std::fs::create_dir_all(dir)?;

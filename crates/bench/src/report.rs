@@ -168,7 +168,7 @@ fn group_thousands(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -448,7 +448,7 @@ mod tests {
         assert!(Goal::at_most(8.0).is_some_and(|g| g.met(7.9) && !g.met(8.1)));
         assert!(Goal::at_least(100.0).is_some_and(|g| g.met(100.0) && !g.met(99.0)));
         assert_eq!(fmt_value(1234567.4, "msg/s"), "1,234,567 msg/s");
-        assert_eq!(fmt_value(3.14159, "ms"), "3.14 ms");
+        assert_eq!(fmt_value(4.256, "ms"), "4.26 ms");
         assert!((nines(99.0) - 2.0).abs() < 1e-9);
     }
 }

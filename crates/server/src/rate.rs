@@ -17,7 +17,15 @@ struct Bucket {
 pub struct RateLimiter {
     per_minute: f64,
     // A plain mutex: the critical section is a hash lookup and some arithmetic.
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    map: HashMap<String, Bucket>,
+    /// Prune when the map grows past this; after a prune it is twice what is left (at least
+    /// PRUNE_AT), so many active users do not make every call scan them all.
+    prune_above: usize,
 }
 
 /// Above this many buckets, full ones are pruned (they carry no information).
@@ -27,7 +35,10 @@ impl RateLimiter {
     pub fn new(per_minute: u32) -> RateLimiter {
         RateLimiter {
             per_minute: f64::from(per_minute),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                prune_above: PRUNE_AT,
+            }),
         }
     }
 
@@ -38,12 +49,16 @@ impl RateLimiter {
     /// Takes one token for `user`; `false` when the user is over the limit.
     pub fn allow(&self, user: &str, now: Instant) -> bool {
         let rate = self.per_minute / 60.0;
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() > PRUNE_AT {
+        let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let buckets = &mut *guard;
+        if buckets.map.len() > buckets.prune_above {
             let full = Duration::from_secs(60);
-            buckets.retain(|_, b| now.saturating_duration_since(b.at) < full);
+            buckets
+                .map
+                .retain(|_, b| now.saturating_duration_since(b.at) < full);
+            buckets.prune_above = (buckets.map.len() * 2).max(PRUNE_AT);
         }
-        let b = buckets.entry(user.to_owned()).or_insert(Bucket {
+        let b = buckets.map.entry(user.to_owned()).or_insert(Bucket {
             tokens: self.per_minute,
             at: now,
         });
@@ -76,5 +91,29 @@ mod tests {
         assert!(r.allow("alice", t0 + Duration::from_millis(700)));
         assert!(!r.allow("alice", t0 + Duration::from_millis(700)));
         assert!((0..100).all(|_| r.allow("alice", t0 + Duration::from_secs(120))));
+    }
+
+    #[test]
+    fn many_active_users_keep_their_budgets_and_full_buckets_are_pruned() {
+        let r = RateLimiter::new(2);
+        let t0 = Instant::now();
+        let users = PRUNE_AT * 2;
+        for u in 0..users {
+            assert!(r.allow(&format!("u{u}"), t0));
+        }
+        // Every bucket is recent: none may be forgotten (that would refill it).
+        for u in 0..users {
+            assert!(r.allow(&format!("u{u}"), t0));
+            assert!(!r.allow(&format!("u{u}"), t0), "u{u} spent its budget");
+        }
+        let threshold = r.buckets.lock().map(|b| b.prune_above).unwrap_or(0);
+        assert!(threshold >= users, "prunes are spaced out: {threshold}");
+        // A minute later they are full again and get pruned on the next growth.
+        let later = t0 + Duration::from_secs(61);
+        for u in 0..=threshold {
+            r.allow(&format!("v{u}"), later);
+        }
+        let left = r.buckets.lock().map(|b| b.map.len()).unwrap_or(usize::MAX);
+        assert!(left <= threshold + 1, "old buckets pruned: {left} left");
     }
 }

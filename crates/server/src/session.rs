@@ -672,6 +672,7 @@ async fn write_loop<W>(
     W::Error: std::fmt::Display,
 {
     let token = control.token().clone();
+    let mut batch: Vec<Bytes> = Vec::with_capacity(BATCH);
     loop {
         let c = *cfg.borrow();
         let beat = async {
@@ -707,13 +708,72 @@ async fn write_loop<W>(
             },
             _ = beat => Bytes::from_static(b"\n"),
         };
-        let beat_only = bytes.len() == 1;
-        if write(&mut sink, bytes, &metrics).await.is_err() {
+        // This frame and whatever else is queued already (up to BATCH) go out with one
+        // flush: a busy connection costs one write per batch, not one per frame.
+        batch.clear();
+        batch.push(bytes);
+        let mut close = false;
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(Outbound::Frame(b)) => batch.push(b),
+                Ok(Outbound::Deliver(d)) => batch.push(encode_delivery(&d, c.version, c.session)),
+                Ok(Outbound::Close) => {
+                    close = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
             control.token().cancel();
             return;
         }
-        if beat_only {
-            continue;
+        if close {
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+            return;
+        }
+    }
+}
+
+/// Frames written with one flush at most.
+const BATCH: usize = 64;
+
+fn to_message(bytes: Bytes) -> Message {
+    match axum::extract::ws::Utf8Bytes::try_from(bytes.clone()) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::Binary(bytes),
+    }
+}
+
+/// Writes the frames in order and flushes once, within one write deadline.
+async fn write_batch<W>(
+    sink: &mut W,
+    batch: &mut Vec<Bytes>,
+    metrics: &crate::metrics::Metrics,
+) -> Result<(), ()>
+where
+    W: Sink<Message> + Unpin,
+    W::Error: std::fmt::Display,
+{
+    let frames = batch.iter().filter(|b| b.as_ref() != b"\n").count() as u64;
+    let all = async {
+        for b in batch.drain(..) {
+            sink.feed(to_message(b)).await?;
+        }
+        sink.flush().await
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, all).await {
+        Ok(Ok(())) => {
+            metrics.frames_out.inc_by(frames);
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "websocket write failed");
+            Err(())
+        }
+        Err(_) => {
+            tracing::info!("websocket write timed out; closing");
+            Err(())
         }
     }
 }
@@ -724,10 +784,7 @@ where
     W::Error: std::fmt::Display,
 {
     let heart_beat = bytes.as_ref() == b"\n";
-    let msg = match axum::extract::ws::Utf8Bytes::try_from(bytes.clone()) {
-        Ok(text) => Message::Text(text),
-        Err(_) => Message::Binary(bytes),
-    };
+    let msg = to_message(bytes);
     match tokio::time::timeout(WRITE_TIMEOUT, sink.send(msg)).await {
         Ok(Ok(())) => {
             if !heart_beat {

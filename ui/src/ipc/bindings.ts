@@ -84,3 +84,12 @@ closeToTray: boolean,
 server: string | null, };
 export type UpdateInfo = { version: string, currentVersion: string, notes: string | null, date: string | null, };
 export type UpdateProgress = { "stage": "downloading", done: number, total: number | null, } | { "stage": "verified" } | { "stage": "failed", message: string, };
+export type FirstPaint = { 
+/**
+ * Conversations in the list.
+ */
+conversations: number, 
+/**
+ * Messages of the open conversation (0 when none opened by itself).
+ */
+messages: number, };

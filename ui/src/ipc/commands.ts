@@ -5,6 +5,7 @@ import { openUrl } from '@tauri-apps/plugin-opener';
 import type {
   CachedConversation,
   EngineState,
+  FirstPaint,
   HistoryPage,
   IpcError,
   Notification,
@@ -51,6 +52,8 @@ export const commands = {
   downloadUpdate: () => invoke<void>('download_update'),
   /** Installs the verified update and restarts the app. */
   installUpdate: () => invoke<void>('install_update'),
+  /** Startup telemetry: the first signed-in view is on screen (logged once per process). */
+  reportFirstPaint: (paint: FirstPaint) => invoke<void>('report_first_paint', { paint }),
   /** Opens a web address in the default browser (never inside the app). */
   openExternal: (url: string) => openUrl(url),
 };
