@@ -37,7 +37,10 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
 }
 
 async fn connection(id: u64, stream: tokio::net::TcpStream, peers: &Peers) -> anyhow::Result<()> {
-    let ws = tokio_tungstenite::accept_async(stream).await?;
+    // The same read buffer as the Tidings server (tungstenite's default is 128 KiB).
+    let config =
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+    let ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await?;
     let (mut sink, mut source) = ws.split();
     let (tx, mut rx) = mpsc::channel::<Message>(QUEUE);
     tx.send(Message::text("ready")).await?;

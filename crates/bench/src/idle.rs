@@ -48,6 +48,7 @@ pub async fn run(
     .await?;
     let connect_s = started.elapsed().as_secs_f64();
     let mut tasks = Vec::with_capacity(n);
+    let bare = matches!(t.kind, load::Kind::Bare);
     for c in conns {
         let mut stop = stop_rx.clone();
         let lost = lost.clone();
@@ -60,11 +61,13 @@ pub async fn run(
                 tokio::select! {
                     _ = stop.changed() => break,
                     _ = tick.tick() => {
-                        let beat = Message::text("\n");
+                        // STOMP heart-beats; the bare broadcaster has no protocol (it
+                        // would pass an EOL on to everyone): a WebSocket ping instead.
+                        let beat = if bare { Message::Ping(Default::default()) } else { Message::text("\n") };
                         if tx.send(beat).await.is_err() { lost.fetch_add(1, Ordering::Relaxed); break; }
                     }
                     m = rx.next() => match m {
-                        Some(Ok(Message::Text(_) | Message::Binary(_))) => { beats_in.fetch_add(1, Ordering::Relaxed); }
+                        Some(Ok(Message::Text(_) | Message::Binary(_) | Message::Pong(_))) => { beats_in.fetch_add(1, Ordering::Relaxed); }
                         Some(Ok(_)) => {}
                         _ => { lost.fetch_add(1, Ordering::Relaxed); break; }
                     }

@@ -90,7 +90,9 @@ pub async fn open(
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", "v12.stomp".parse()?);
     }
-    let (ws, _) = tokio_tungstenite::client_async(req, stream)
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(16 * 1024);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(config))
         .await
         .with_context(|| format!("WebSocket handshake with {url} failed"))?;
     let (mut tx, mut rx) = ws.split();

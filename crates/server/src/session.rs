@@ -672,7 +672,8 @@ async fn write_loop<W>(
     W::Error: std::fmt::Display,
 {
     let token = control.token().clone();
-    let mut batch: Vec<Bytes> = Vec::with_capacity(BATCH);
+    // Grows with the first busy moment; an idle connection keeps none.
+    let mut batch: Vec<Bytes> = Vec::new();
     loop {
         let c = *cfg.borrow();
         let beat = async {

@@ -61,10 +61,17 @@ pub async fn upgrade(
     };
     let tracker = state.tracker.clone();
     ws.protocols(["v12.stomp", "v11.stomp", "v10.stomp"])
+        // The read buffer grows for a large frame when one comes; most connections idle
+        // or carry small frames, and tungstenite's default (128 KiB, zero-filled on every
+        // read) made an idle connection cost ~140 KB of memory.
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(cap)
         .max_frame_size(cap)
         .on_upgrade(move |socket| tracker.track_future(session::run(socket, state, upgrade)))
 }
+
+/// The WebSocket read buffer of a connection.
+const READ_BUFFER: usize = 4096;
 
 /// No `Origin` (not a browser) is handled by the caller. Allowed: `"*"`, a listed origin,
 /// the app's own origins, and a page served from this same host.
