@@ -43,6 +43,8 @@ pub struct Figure {
     pub metric: String,
     /// What was measured: `tidings`, `rabbitmq`, `bare`, `tidings-cache`, ...
     pub target: String,
+    /// A note has no value: NaN here, `null` in JSON.
+    #[serde(deserialize_with = "nan_if_null")]
     pub value: f64,
     pub unit: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +150,10 @@ impl Report {
 }
 
 /// Serde writes NaN as null; read it back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 fn fmt_value(v: f64, unit: &str) -> String {
     if v.is_nan() {
         return "-".into();
@@ -450,5 +456,11 @@ mod tests {
         assert_eq!(fmt_value(1234567.4, "msg/s"), "1,234,567 msg/s");
         assert_eq!(fmt_value(4.256, "ms"), "4.26 ms");
         assert!((nines(99.0) - 2.0).abs() < 1e-9);
+        // A note (no value) survives the round trip through JSON.
+        let mut r = Report::new("t");
+        r.note("tidings", "m", "not measurable here");
+        let back: Report =
+            serde_json::from_str(&serde_json::to_string(&r).expect("json")).expect("a report");
+        assert!(back.figures[0].value.is_nan());
     }
 }
