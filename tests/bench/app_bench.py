@@ -8,7 +8,7 @@ A real tidings-server (--demo, 127.0.0.1, port 0) seeded with more realistic dat
 the real app started as a user starts it (no WebDriver), signed in by itself as alice
 (TIDINGS_SERVER / TIDINGS_DEMO_USER / TIDINGS_DEMO_PASSWORD, as tools/run-demo.sh does),
 driven through its tray menu over dbusmenu; fake org.freedesktop.Notifications and
-org.kde.StatusNotifierWatcher services on the private session bus (app_desktop.py).
+org.kde.StatusNotifierWatcher services on the private session bus (tests/desktop/fake_desktop.py).
 
 1. Prepare the cache: one signed-in run that syncs everything, then Quit from the tray.
 2. First paint: N cold starts of the process (the OS file cache stays warm), each timed by the
@@ -44,7 +44,8 @@ import tempfile
 import threading
 import time
 
-from app_desktop import Desktop, Failure, wait_for
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "desktop"))
+from fake_desktop import Desktop, Failure, wait_for  # noqa: E402
 from app_memory import (MB, breakdown, check_memory, is_webkit, memory, proc_name, settled_memory, threads,
                         total, tree)
 from app_server import PASSWORD, Server, seed

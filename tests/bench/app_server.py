@@ -9,7 +9,7 @@ import select
 import socket
 import subprocess
 
-from app_desktop import Failure
+from fake_desktop import Failure
 
 PASSWORD = "tidings-demo"
 T = float(os.environ.get("BENCH_TIMEOUT_S", "30"))

@@ -9,7 +9,7 @@
 #
 # APP_BINARY: target/release/tidings-app for the figures (build the UI first:
 # `npm --prefix ui run build`, then `cargo build --release -p tidings-app`); the smoke run in
-# `make test` passes the debug build. Installs its Python packages into tests/bench/.venv.
+# `make test` passes the debug build. Installs its Python packages into tests/e2e/.venv (tests/desktop/venv.sh).
 # Exit status 0 only if every scenario worked; the figures go to OUT.json.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,14 +29,9 @@ for t in xvfb-run dbus-run-session; do
   command -v $t >/dev/null || { echo "app bench: $t is missing: apt-get install xvfb xauth dbus" >&2; exit 1; }
 done
 
-PY=$HERE/.venv/bin/python
-want=$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)
-if [ ! -x "$PY" ] || [ "$(cat "$HERE/.venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  echo "app bench: installing Python packages into $HERE/.venv"
-  python3 -m venv "$HERE/.venv" && "$PY" -m pip install -q --disable-pip-version-check -r "$HERE/requirements.txt" \
-    || { echo "app bench: pip install failed" >&2; exit 1; }
-  echo "$want" > "$HERE/.venv/.requirements.sha256"
-fi
+# shellcheck source=../desktop/venv.sh
+source "$HERE/../desktop/venv.sh"
+ensure_venv "app bench"
 # A private display and a private session bus; both end with the run.
 exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- \
   timeout 600 "$PY" "$HERE/app_bench.py" "$APP" "$SERVER" --out "$OUT" "${SMOKE[@]}"

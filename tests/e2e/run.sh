@@ -7,7 +7,7 @@
 #
 #   bash tests/e2e/run.sh APP_BINARY SERVER_BINARY CLI_BINARY
 #
-# Installs its Python packages into tests/e2e/.venv. Screenshots go to
+# Installs its Python packages into tests/e2e/.venv (tests/desktop/venv.sh). Screenshots go to
 # tests/e2e/screenshots/. Ends with "N passed, M failed"; exit status 0 only if none failed.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,14 +18,9 @@ for b in "$APP" "$SERVER" "$CLI"; do [ -x "$b" ] || { echo "e2e: $b is missing: 
 command -v tauri-driver >/dev/null || { echo "e2e: tauri-driver is missing: cargo install tauri-driver --locked --version '^2'" >&2; exit 1; }
 command -v WebKitWebDriver >/dev/null || { echo "e2e: WebKitWebDriver is missing: apt-get install webkit2gtk-driver" >&2; exit 1; }
 
-PY=$HERE/.venv/bin/python
-want=$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)
-if [ ! -x "$PY" ] || [ "$(cat "$HERE/.venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  echo "e2e: installing Python packages into $HERE/.venv"
-  python3 -m venv "$HERE/.venv" && "$PY" -m pip install -q --disable-pip-version-check -r "$HERE/requirements.txt" \
-    || { echo "e2e: pip install failed" >&2; exit 1; }
-  echo "$want" > "$HERE/.venv/.requirements.sha256"
-fi
+# shellcheck source=../desktop/venv.sh
+source "$HERE/../desktop/venv.sh"
+ensure_venv "e2e"
 mkdir -p "$HERE/screenshots"
 # A private display and a private session bus; both end with the run.
 exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- \

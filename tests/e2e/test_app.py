@@ -6,13 +6,13 @@
 A real tidings-server with demo data on 127.0.0.1, the real app driven through WebDriver
 (tauri-driver + WebKitWebDriver), the `tidings` CLI and a stomp.py client as the other user
 (bob), and fake org.freedesktop.Notifications / org.kde.StatusNotifierWatcher services on
-the private session bus that record what the app asks of the desktop.
+the private session bus that record what the app asks of the desktop
+(tests/desktop/fake_desktop.py, shared with the app benchmark).
 
 Every wait has a deadline and polls a condition; "nothing happened" is asserted only after a
 barrier that must come after it. One line per check, then "N passed, M failed".
 """
 
-import asyncio
 import http.server
 import json
 import os
@@ -27,9 +27,6 @@ import traceback
 import urllib.request
 
 import stomp
-from dbus_fast import BusType, Message, MessageType, Variant
-from dbus_fast.aio import MessageBus
-from dbus_fast.service import ServiceInterface, method, signal, dbus_property, PropertyAccess
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -40,23 +37,14 @@ T = float(os.environ.get("E2E_TIMEOUT_S", "20"))
 PASSWORD = "tidings-demo"
 
 
-class Failure(Exception):
-    pass
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "desktop"))
+from fake_desktop import Desktop, Failure  # noqa: E402  (the fake notification and tray services)
+from fake_desktop import wait_for as _wait_for  # noqa: E402
 
 
 def wait_for(cond, what, timeout=T, interval=0.1):
     """Polls cond() until it returns something truthy; fails with `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:  # a stale element while the UI re-renders, a busy server
-            last = e
-        time.sleep(interval)
-    raise Failure(f"timed out after {timeout:.0f} s waiting for {what}" + (f" (last error: {last})" if last else ""))
+    return _wait_for(cond, what, timeout, interval)
 
 
 def free_port():
@@ -69,167 +57,6 @@ def free_port():
 
 def wait_port(port, timeout=T):
     wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.5).close() or True, f"port {port}", timeout)
-
-
-# ---------------------------------------------------------------- fake desktop services
-
-
-class Notifications(ServiceInterface):
-    """org.freedesktop.Notifications that records every Notify call."""
-
-    def __init__(self):
-        super().__init__("org.freedesktop.Notifications")
-        self.calls = []  # dicts: id, replaces, summary, body, actions
-        self.lock = threading.Lock()
-        self.next_id = 1
-
-    @method()
-    def GetCapabilities(self) -> "as":
-        return ["actions", "body"]
-
-    @method()
-    def GetServerInformation(self) -> "ssss":
-        return ["tidings-e2e", "tidings", "1.0", "1.2"]
-
-    @method()
-    def Notify(self, app_name: "s", replaces_id: "u", icon: "s", summary: "s", body: "s",
-               actions: "as", hints: "a{sv}", timeout: "i") -> "u":
-        with self.lock:
-            nid = replaces_id if replaces_id else self.next_id
-            if not replaces_id:
-                self.next_id += 1
-            self.calls.append({"id": nid, "replaces": replaces_id, "app": app_name, "summary": summary,
-                               "body": body, "actions": list(actions)})
-        return nid
-
-    @method()
-    def CloseNotification(self, nid: "u"):
-        self.NotificationClosed(nid, 3)
-
-    @signal()
-    def ActionInvoked(self, nid: "u", key: "s") -> "us":
-        return [nid, key]
-
-    @signal()
-    def NotificationClosed(self, nid: "u", reason: "u") -> "uu":
-        return [nid, reason]
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.calls)
-
-
-class Watcher(ServiceInterface):
-    """org.kde.StatusNotifierWatcher: the tray host the app registers its item with."""
-
-    def __init__(self):
-        super().__init__("org.kde.StatusNotifierWatcher")
-        self.items = []
-
-    @method()
-    def RegisterStatusNotifierItem(self, service: "s"):
-        pass  # recorded with its sender by the message handler below
-
-    @method()
-    def RegisterStatusNotifierHost(self, service: "s"):
-        pass
-
-    @dbus_property(access=PropertyAccess.READ)
-    def RegisteredStatusNotifierItems(self) -> "as":
-        return [f"{s}{p}" for s, p in self.items]
-
-    @dbus_property(access=PropertyAccess.READ)
-    def IsStatusNotifierHostRegistered(self) -> "b":
-        return True
-
-    @dbus_property(access=PropertyAccess.READ)
-    def ProtocolVersion(self) -> "i":
-        return 0
-
-    @signal()
-    def StatusNotifierItemRegistered(self, service: "s") -> "s":
-        return service
-
-
-class Desktop:
-    """The fake services, on their own asyncio loop in a thread."""
-
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.notes = Notifications()
-        self.watcher = Watcher()
-        self.ready = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-        if not self.ready.wait(T):
-            raise Failure("the fake desktop services did not start")
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._setup())
-        self.ready.set()
-        self.loop.run_forever()
-
-    async def _setup(self):
-        self.bus = await MessageBus(bus_type=BusType.SESSION).connect()
-        self.bus.export("/org/freedesktop/Notifications", self.notes)
-        self.bus.export("/StatusNotifierWatcher", self.watcher)
-
-        def record(msg):
-            if msg.message_type == MessageType.METHOD_CALL and msg.member == "RegisterStatusNotifierItem":
-                arg = msg.body[0]
-                path = arg if arg.startswith("/") else "/StatusNotifierItem"
-                service = msg.sender if arg.startswith("/") else arg
-                self.watcher.items.append((service, path))
-            return None
-
-        self.bus.add_message_handler(record)
-        await self.bus.request_name("org.freedesktop.Notifications")
-        await self.bus.request_name("org.kde.StatusNotifierWatcher")
-
-    def call(self, coro, timeout=T):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def click_notification(self, nid):
-        self.loop.call_soon_threadsafe(self.notes.ActionInvoked, nid, "default")
-
-    async def _item_props(self):
-        service, path = self.watcher.items[-1]
-        reply = await self.bus.call(Message(destination=service, path=path, interface="org.freedesktop.DBus.Properties",
-                                            member="GetAll", signature="s", body=["org.kde.StatusNotifierItem"]))
-        if reply.message_type == MessageType.ERROR:
-            raise Failure(f"GetAll on the tray item failed: {reply.body}")
-        return service, {k: v.value for k, v in reply.body[0].items()}
-
-    def tray(self):
-        return self.call(self._item_props())
-
-    async def _menu(self, service, menu_path):
-        reply = await self.bus.call(Message(destination=service, path=menu_path, interface="com.canonical.dbusmenu",
-                                            member="GetLayout", signature="iias", body=[0, -1, []]))
-        if reply.message_type == MessageType.ERROR:
-            raise Failure(f"GetLayout failed: {reply.body}")
-        _rev, (_id, _props, children) = reply.body
-        items = []
-        for child in children:
-            cid, props, _ = child.value
-            items.append((cid, props.get("label", Variant("s", "")).value, props.get("type", Variant("s", "")).value))
-        return items
-
-    def menu(self):
-        service, props = self.tray()
-        return service, props["Menu"], self.call(self._menu(service, props["Menu"]))
-
-    async def _click(self, service, menu_path, item_id):
-        await self.bus.call(Message(destination=service, path=menu_path, interface="com.canonical.dbusmenu",
-                                    member="Event", signature="isvu",
-                                    body=[item_id, "clicked", Variant("s", ""), int(time.time())]))
-
-    def click_menu(self, label):
-        service, path, items = self.menu()
-        for cid, lab, _ in items:
-            if lab.replace("_", "") == label:
-                return self.call(self._click(service, path, cid))
-        raise Failure(f"no tray menu item {label!r} in {items}")
 
 
 # ---------------------------------------------------------------- an update server
@@ -821,7 +648,7 @@ def main():
     ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-")
     ctx.data = os.path.join(ctx.work, "server-data")
     passed = failed = 0
-    ctx.desktop = Desktop()
+    ctx.desktop = Desktop(T)
     start_server(ctx)
     ctx.bob = Bob(ctx.base, ctx.work)
     home = os.path.join(ctx.work, "home")

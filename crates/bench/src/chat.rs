@@ -197,19 +197,12 @@ pub async fn run(
     let per_group = (n / opts.groups).max(1) as u64;
     for step in 0..opts.max_steps.min(MAX_STEPS) {
         let sent = run_step(&mut senders, convs, step, rate, opts.step).await?;
-        // Wait for the receipts, or 3 s after the last send.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while shared.receipts[step].count.load(Ordering::Relaxed) < sent
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let expected_deliveries = sent * per_group;
-        while shared.deliveries[step].count.load(Ordering::Relaxed) < expected_deliveries
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // Wait for the receipts and the deliveries, or 3 s after the last send.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        shared.receipts[step].wait_count(sent, deadline).await;
+        shared.deliveries[step]
+            .wait_count(sent * per_group, deadline)
+            .await;
         let got = shared.receipts[step].count.load(Ordering::Relaxed);
         let h = shared.receipts[step].merged();
         let p99 = load::ms(&h, 99.0);
@@ -330,7 +323,6 @@ async fn run_step(
 ) -> anyhow::Result<u64> {
     let per_user = rate / senders.len() as f64;
     let total = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
     let n = senders.len();
     let parts: Vec<_> = senders.iter_mut().enumerate().collect();
     let futs = parts.into_iter().map(|(i, tx)| {
@@ -345,27 +337,24 @@ async fn run_step(
             while next < start + duration {
                 tokio::time::sleep_until(next).await;
                 next += gap;
-                {
-                    let stamp = load::stamped_body(step, 0);
-                    let body = serde_json::to_vec(&SendMessage {
-                        client_id: uuid::Uuid::new_v4().to_string(),
-                        content: format!("b{stamp}hello from the load generator"),
-                        content_type: ContentType::Text,
-                    })?;
-                    let f = Frame::new(Command::Send)
-                        .with_header("destination", format!("/app/conversations/{cid}/send"))
-                        .with_header("content-type", "application/json")
-                        .with_header("receipt", format!("r{stamp}"))
-                        .with_body(body);
-                    load::send_frame(tx, &f).await?;
-                    total.fetch_add(1, Ordering::Relaxed);
-                }
+                let stamp = load::stamped_body(step, 0);
+                let body = serde_json::to_vec(&SendMessage {
+                    client_id: uuid::Uuid::new_v4().to_string(),
+                    content: format!("b{stamp}hello from the load generator"),
+                    content_type: ContentType::Text,
+                })?;
+                let f = Frame::new(Command::Send)
+                    .with_header("destination", format!("/app/conversations/{cid}/send"))
+                    .with_header("content-type", "application/json")
+                    .with_header("receipt", format!("r{stamp}"))
+                    .with_body(body);
+                load::send_frame(tx, &f).await?;
+                total.fetch_add(1, Ordering::Relaxed);
             }
             anyhow::Ok(())
         }
     });
-    tasks.extend(futs);
-    let results = futures_util::future::join_all(tasks).await;
+    let results = futures_util::future::join_all(futs).await;
     for r in results {
         r?;
     }

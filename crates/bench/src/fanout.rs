@@ -44,7 +44,6 @@ const MAX_STEPS: usize = 64;
 
 struct Shared {
     lat: Vec<Latencies>,
-    delivered: Vec<AtomicU64>,
     lost: AtomicU64,
 }
 
@@ -57,7 +56,6 @@ pub async fn run(
     let s = opts.subscribers;
     let shared = Arc::new(Shared {
         lat: (0..MAX_STEPS).map(|_| Latencies::new()).collect(),
-        delivered: (0..MAX_STEPS).map(|_| AtomicU64::new(0)).collect(),
         lost: AtomicU64::new(0),
     });
     let tokens: Vec<Option<String>> = (0..=s).map(token).collect::<anyhow::Result<_>>()?;
@@ -203,9 +201,19 @@ pub async fn run(
 
     // Latency at half the rate held (if the target held any step and is still whole).
     if shared.lost.load(Ordering::Relaxed) == 0 {
-        for (label, r) in [
-            ("half the rate kept up", best.rate_kept_up / 2.0),
-            ("the fixed rate", opts.fixed_rate),
+        for (half, label, chart, r) in [
+            (
+                true,
+                "half the rate kept up",
+                "fanout-latency-half",
+                best.rate_kept_up / 2.0,
+            ),
+            (
+                false,
+                "the fixed rate",
+                "fanout-latency-fixed",
+                opts.fixed_rate,
+            ),
         ] {
             if r <= 0.0 || step >= MAX_STEPS {
                 continue;
@@ -220,7 +228,7 @@ pub async fn run(
                     &format!("fan-out p{p} at {what}"),
                     load::ms(&h, p),
                     "ms",
-                    if t.name == "tidings" && p == 99.0 && label.starts_with("half") {
+                    if t.name == "tidings" && p == 99.0 && half {
                         Goal::at_most(20.0)
                     } else {
                         None
@@ -235,11 +243,7 @@ pub async fn run(
                 );
             }
             report.series(Series {
-                chart: if label.starts_with("half") {
-                    "fanout-latency-half".into()
-                } else {
-                    "fanout-latency-fixed".into()
-                },
+                chart: chart.into(),
                 title: format!("Fan-out latency distribution at {label}"),
                 x_label: "percentile".into(),
                 y_label: "ms".into(),
@@ -259,7 +263,6 @@ fn record(shared: &Shared, i: usize, body: &[u8], now: u64) {
     if let Some((step, sent)) = load::parse_stamp(body, b"") {
         if step < MAX_STEPS {
             shared.lat[step].record(i, sent, now);
-            shared.delivered[step].fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -307,14 +310,9 @@ async fn run_step(
     let send_s = start.elapsed().as_secs_f64();
     // Wait for the deliveries (or give up 3 s after the last send).
     let expected = sent * opts.subscribers as u64;
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while shared.delivered[step].load(Ordering::Relaxed) < expected && Instant::now() < deadline {
-        if shared.lost.load(Ordering::Relaxed) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let got = shared.delivered[step].load(Ordering::Relaxed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    shared.lat[step].wait_count(expected, deadline).await;
+    let got = shared.lat[step].count.load(Ordering::Relaxed);
     Ok(StepResult {
         delivered_per_s: got as f64 / send_s,
         ratio: if expected == 0 {

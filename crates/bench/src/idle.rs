@@ -76,9 +76,8 @@ pub async fn run(
             let _ = tx.send(Message::Close(None)).await;
         }));
     }
-    // Let the allocator and the server settle (the first beats), then measure.
-    let settle = opts.window.min(Duration::from_secs(3));
-    tokio::time::sleep(settle).await;
+    // Memory once every connection is up, then CPU over the idle window: the window is the
+    // measurement itself (CPU per connection per second), not a wait for something.
     let rss1 = sys::rss_bytes(t.pid);
     let cpu = sys::CpuWindow::start(t.pid);
     let beats_before = beats_in.load(Ordering::Relaxed);

@@ -202,6 +202,9 @@ impl Conn {
 pub struct Latencies {
     shards: Vec<Mutex<Histogram<u64>>>,
     pub count: AtomicU64,
+    /// The count [`Latencies::wait_count`] waits for, and its wake-up.
+    target: AtomicU64,
+    reached: tokio::sync::Notify,
 }
 
 impl Latencies {
@@ -213,6 +216,8 @@ impl Latencies {
                 })
                 .collect(),
             count: AtomicU64::new(0),
+            target: AtomicU64::new(u64::MAX),
+            reached: tokio::sync::Notify::new(),
         }
     }
 
@@ -221,7 +226,24 @@ impl Latencies {
         if let Ok(mut h) = self.shards[shard % self.shards.len()].lock() {
             h.saturating_record(us);
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.target.load(Ordering::SeqCst) {
+            self.reached.notify_one();
+        }
+    }
+
+    /// Waits until `n` have been recorded, or until `deadline`; whether they were.
+    pub async fn wait_count(&self, n: u64, deadline: tokio::time::Instant) -> bool {
+        self.target.store(n, Ordering::SeqCst);
+        while self.count.load(Ordering::SeqCst) < n {
+            if tokio::time::timeout_at(deadline, self.reached.notified())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        self.count.load(Ordering::SeqCst) >= n
     }
 
     pub fn merged(&self) -> Histogram<u64> {

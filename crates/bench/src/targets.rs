@@ -8,13 +8,15 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tidings_server::auth::Authenticator;
 
 /// A child process that prints "... listening on ADDR" as its first stdout line.
 #[derive(Debug)]
 pub struct Proc {
-    child: Child,
+    /// `None` once stopped.
+    child: Option<Child>,
+    pid: u32,
     pub addr: SocketAddr,
 }
 
@@ -35,35 +37,41 @@ impl Proc {
             let log_text = std::fs::read_to_string(log).unwrap_or_default();
             bail!("{what} did not start (first line {line:?}); its log:\n{log_text}");
         };
-        Ok(Proc { child, addr })
+        Ok(Proc {
+            pid: child.id(),
+            child: Some(child),
+            addr,
+        })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// SIGTERM, then SIGKILL if it has not ended within 15 s.
     pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::park_timeout(Duration::from_millis(50));
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = self.pid.to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        // The child is reaped by `wait` on a thread; this one waits for that or the deadline.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        if rx.recv_timeout(Duration::from_secs(15)).is_err() {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            let _ = rx.recv();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }
@@ -79,9 +87,8 @@ pub struct Tidings {
 /// load generator cannot exhaust (the default, 100 per minute, is for people).
 pub fn tidings_config(data_dir: &Path, secret: &str) -> String {
     format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[jwt]\nsecret = \"{secret}\"\n[limits]\nsends_per_minute = 100000000\n{}",
-        data_dir.display(),
-        std::env::var("TIDINGS_BENCH_EXTRA_CONFIG").unwrap_or_default()
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[jwt]\nsecret = \"{secret}\"\n[limits]\nsends_per_minute = 100000000\n",
+        data_dir.display()
     )
 }
 

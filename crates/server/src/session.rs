@@ -686,17 +686,16 @@ async fn write_loop<W>(
             biased;
             _ = token.cancelled() => {
                 // Our own replies already queued (receipts) go out before the ERROR.
+                batch.clear();
                 while let Ok(item) = rx.try_recv() {
                     if let Outbound::Frame(b) = item {
-                        if write(&mut sink, b, &metrics).await.is_err() {
-                            return;
-                        }
+                        batch.push(b);
                     }
                 }
-                if let Some(err) = control.take_fatal() {
-                    let _ = write(&mut sink, err, &metrics).await;
+                batch.extend(control.take_fatal());
+                if write_batch(&mut sink, &mut batch, &metrics).await.is_ok() {
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
                 }
-                let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
                 return;
             }
             item = rx.recv() => match item {
@@ -766,31 +765,6 @@ where
     match tokio::time::timeout(WRITE_TIMEOUT, all).await {
         Ok(Ok(())) => {
             metrics.frames_out.inc_by(frames);
-            Ok(())
-        }
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "websocket write failed");
-            Err(())
-        }
-        Err(_) => {
-            tracing::info!("websocket write timed out; closing");
-            Err(())
-        }
-    }
-}
-
-async fn write<W>(sink: &mut W, bytes: Bytes, metrics: &crate::metrics::Metrics) -> Result<(), ()>
-where
-    W: Sink<Message> + Unpin,
-    W::Error: std::fmt::Display,
-{
-    let heart_beat = bytes.as_ref() == b"\n";
-    let msg = to_message(bytes);
-    match tokio::time::timeout(WRITE_TIMEOUT, sink.send(msg)).await {
-        Ok(Ok(())) => {
-            if !heart_beat {
-                metrics.frames_out.inc();
-            }
             Ok(())
         }
         Ok(Err(e)) => {

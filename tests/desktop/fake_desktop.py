@@ -1,11 +1,12 @@
-"""Fake desktop services on the private session bus, for the app benchmark.
+"""Fake desktop services on the private session bus, for the app's end-to-end tests
+(tests/e2e) and its benchmark (tests/bench).
 
 org.freedesktop.Notifications records every Notify call with the monotonic time it arrived
 (time.monotonic() in this process, the same clock the benchmark reads before each send), and
 never closes a notification by itself (as GNOME Shell keeps them in its list).
 org.kde.StatusNotifierWatcher accepts the app's tray item so its dbusmenu can be clicked
 (Show/Hide, Quit) and its label (the tray line: unread count and connection state) read.
-Modelled on tests/e2e/test_app.py; both run in dbus-run-session.
+Both run in dbus-run-session.
 """
 
 import asyncio
@@ -21,7 +22,7 @@ class Failure(Exception):
     """A scenario did not work; the message is a sentence for the user."""
 
 
-def wait_for(cond, what, timeout, interval=0.05):
+def wait_for(cond, what, timeout, interval=0.1):
     """Polls cond() until it returns something truthy; fails with `what` at the deadline."""
     deadline = time.monotonic() + timeout
     last = None
@@ -38,7 +39,8 @@ def wait_for(cond, what, timeout, interval=0.05):
 
 
 class Notifications(ServiceInterface):
-    """Records Notify calls: dicts with t (monotonic s), id, replaces, summary, body."""
+    """Records Notify calls: dicts with t (monotonic s), id, replaces, app, summary, body,
+    actions."""
 
     def __init__(self):
         super().__init__("org.freedesktop.Notifications")
@@ -62,7 +64,8 @@ class Notifications(ServiceInterface):
             nid = replaces_id or self.next_id
             if not replaces_id:
                 self.next_id += 1
-            self.calls.append({"t": t, "id": nid, "replaces": replaces_id, "summary": summary, "body": body})
+            self.calls.append({"t": t, "id": nid, "replaces": replaces_id, "app": app_name, "summary": summary,
+                               "body": body, "actions": list(actions)})
             self.cond.notify_all()
         return nid
 
@@ -77,6 +80,10 @@ class Notifications(ServiceInterface):
     @signal()
     def NotificationClosed(self, nid: "u", reason: "u") -> "uu":
         return [nid, reason]
+
+    def snapshot(self):
+        with self.cond:
+            return list(self.calls)
 
     def with_text(self, text):
         with self.cond:
@@ -192,7 +199,7 @@ class Desktop:
         items = []
         for child in children:
             cid, props, _ = child.value
-            items.append((cid, props.get("label", Variant("s", "")).value))
+            items.append((cid, props.get("label", Variant("s", "")).value, props.get("type", Variant("s", "")).value))
         return items
 
     async def _click(self, service, menu_path, item_id):
@@ -200,11 +207,19 @@ class Desktop:
                                     member="Event", signature="isvu",
                                     body=[item_id, "clicked", Variant("s", ""), int(time.time())]))
 
+    def menu(self):
+        """The newest tray item's bus name, menu path and entries (id, label, type)."""
+        service, props = self.tray()
+        return service, props["Menu"], self.call(self._menu(service, props["Menu"]))
+
     def click_menu(self, label):
         """Clicks the newest tray item's menu entry `label` (as a user does in the panel)."""
-        service, props = self.tray()
-        items = self.call(self._menu(service, props["Menu"]))
-        for cid, lab in items:
+        service, path, items = self.menu()
+        for cid, lab, _ in items:
             if lab.replace("_", "") == label:
-                return self.call(self._click(service, props["Menu"], cid))
+                return self.call(self._click(service, path, cid))
         raise Failure(f"no tray menu item {label!r} in {items}")
+
+    def click_notification(self, nid):
+        """A click on a notification's body (its "default" action)."""
+        self.loop.call_soon_threadsafe(self.notes.ActionInvoked, nid, "default")
