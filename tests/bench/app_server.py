@@ -17,7 +17,8 @@ T = float(os.environ.get("BENCH_TIMEOUT_S", "30"))
 
 class Server:
     """tidings-server with demo data, on 127.0.0.1. The bench config lifts the per-user send
-    rate (100/min by default) so seeding and the notification run are not refused."""
+    rate (100/min by default) and conversation rate (100/h) so seeding and the notification
+    run are not refused."""
 
     def __init__(self, binary, work):
         self.binary = binary
@@ -25,7 +26,8 @@ class Server:
         self.data = os.path.join(work, "server-data")
         self.config = os.path.join(work, "server.toml")
         with open(self.config, "w") as f:
-            f.write("[limits]\nsends_per_minute = 1000000\n[auth]\nlogin_attempts_per_minute = 1000\n")
+            f.write("[limits]\nsends_per_minute = 1000000\nconversations_per_hour = 100000\n"
+                    "[auth]\nlogin_attempts_per_minute = 1000\n")
         self.proc = None
         self.port = 0
 
@@ -132,5 +134,11 @@ def seed(server, conversations, messages):
     for i, cid in enumerate(cids):
         if i % 4:
             users["alice"].call("POST", f"/api/conversations/{cid}/read", {"upTo": max(1, messages - i % 7)})
-    listed = users["alice"].call("GET", "/api/conversations")["conversations"]
+    listed, path = [], "/api/conversations?limit=500"
+    while True:  # every page of the list
+        page = users["alice"].call("GET", path)
+        listed += page["conversations"]
+        if not page.get("hasMore"):
+            break
+        path = "/api/conversations?limit=500&cursor=" + page["nextCursor"]
     return users, len(listed), sum(c["lastSeq"] for c in listed)

@@ -266,7 +266,13 @@ def stop_server(ctx):
 
 def alice_conversations(ctx):
     tok = rest(ctx.base, "POST", "/api/auth/login", body={"username": "alice", "password": PASSWORD})["accessToken"]
-    return rest(ctx.base, "GET", "/api/conversations", token=tok)["conversations"]
+    out, path = [], "/api/conversations?limit=500"
+    while True:  # every page of the list
+        page = rest(ctx.base, "GET", path, token=tok)
+        out += page["conversations"]
+        if not page.get("hasMore"):
+            return out
+        path = "/api/conversations?limit=500&cursor=" + page["nextCursor"]
 
 
 def name_of(c):

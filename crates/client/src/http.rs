@@ -16,6 +16,8 @@ use tidings_proto::{Conversation, Message};
 
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Conversations asked for per page of the list (the server's default page).
+const CONVERSATION_PAGE: u32 = 100;
 
 /// A REST client for one server. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -137,16 +139,38 @@ impl Api {
             .await
     }
 
+    /// All the user's conversations, most recently active first: every page, each
+    /// conversation once (the server's cursor guarantees it).
     pub async fn conversations(&self, token: &str) -> ClientResult<Vec<Conversation>> {
-        let list: ConversationList = self
-            .call::<(), _>(
-                reqwest::Method::GET,
-                "/api/conversations",
-                Some(token),
-                None,
-            )
-            .await?;
-        Ok(list.conversations)
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .conversation_page(token, CONVERSATION_PAGE, cursor.as_deref())
+                .await?;
+            all.extend(page.conversations);
+            match page.next_cursor {
+                // A server before paging sends neither: its one answer was everything.
+                Some(next) if page.has_more => cursor = Some(next),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// One page of the conversation list; `cursor` is the previous page's `nextCursor`.
+    pub async fn conversation_page(
+        &self,
+        token: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> ClientResult<ConversationList> {
+        let mut path = format!("/api/conversations?limit={limit}");
+        if let Some(c) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(&encode(c));
+        }
+        self.call::<(), _>(reqwest::Method::GET, &path, Some(token), None)
+            .await
     }
 
     pub async fn create_conversation(

@@ -405,3 +405,33 @@ async fn cached_messages_are_searchable_with_the_server_stopped() {
     assert!(cache.search("dinner", 10).unwrap().is_empty());
     assert_eq!(cache.conversations().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_engine_pages_through_a_conversation_list_longer_than_one_page() {
+    let dir = TempDir::new("many-conversations");
+    let server = Server::start(dir.path(), None, |c| {
+        c.limits.conversations_per_hour = 1_000
+    })
+    .await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    // The server's page is 100 conversations.
+    let mut cids = std::collections::HashSet::new();
+    for _ in 0..230 {
+        cids.insert(api.group(&alice, &[&bob]).await);
+    }
+    let cache_dir = TempDir::new("bob-cache");
+    let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
+    let engine = start_engine(&server.http(), &bob, cache.clone());
+    until_state(&engine, "live", |s| *s == EngineState::Live).await;
+    let cached: std::collections::HashSet<String> = cache
+        .conversations()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(cached, cids, "every conversation, from all three pages");
+    engine.shutdown().await;
+    server.stop().await;
+}

@@ -91,8 +91,9 @@ pub struct CreateConversation {
         schema(min_length = 1, max_length = 100, pattern = r"\S")
     )]
     pub title: Option<String>,
-    /// The other users (the creator is added). Direct: exactly one.
-    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000, inline))]
+    /// The other users (the creator is added). Direct: exactly one. At most
+    /// `limits.max_participants_per_request` (default 100).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100, inline))]
     pub participants: Vec<String>,
 }
 
@@ -101,7 +102,8 @@ pub struct CreateConversation {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddParticipants {
-    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
+    /// At most `limits.max_participants_per_request` (default 100).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub users: Vec<String>,
 }
 
@@ -178,12 +180,33 @@ pub struct MessagePage {
     pub last_seq: i64,
 }
 
-/// `GET /api/conversations`.
+/// `GET /api/conversations` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct ConversationQuery {
+    /// 1-500, default 100.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page; none for the first page.
+    #[cfg_attr(feature = "openapi", param(max_length = 200))]
+    pub cursor: Option<String>,
+}
+
+/// `GET /api/conversations`: a page of the user's conversations, most recently active
+/// first. Paging through with `nextCursor` gives every conversation exactly once, also when
+/// some become active meanwhile (they keep the place they had on the first page).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationList {
     pub conversations: Vec<Conversation>,
+    /// More conversations follow: ask again with `cursor=nextCursor`.
+    #[serde(default)]
+    pub has_more: bool,
+    /// Opaque; present when `hasMore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /api/notifications` query.

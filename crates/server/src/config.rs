@@ -134,6 +134,15 @@ pub struct LimitsConfig {
     pub max_request_bytes: usize,
     /// How long a `typing: true` holds unless renewed; then the server says `typing: false`.
     pub typing_ttl_ms: u64,
+    /// Conversations one user may create per hour (all may be spent at once; each request
+    /// to create one counts, also one that finds an existing direct conversation).
+    pub conversations_per_hour: u32,
+    /// Users one user may add to conversations per hour, when creating them or later.
+    pub participants_added_per_hour: u32,
+    /// Users named in one request that creates a conversation or adds participants.
+    pub max_participants_per_request: usize,
+    /// Participants of one group, its creator included.
+    pub max_group_size: usize,
 }
 
 impl Default for LimitsConfig {
@@ -157,6 +166,10 @@ impl Default for LimitsConfig {
             max_sse_streams: 8,
             max_request_bytes: 64 * 1024,
             typing_ttl_ms: 5_000,
+            conversations_per_hour: 100,
+            participants_added_per_hour: 1_000,
+            max_participants_per_request: 100,
+            max_group_size: 1_000,
         }
     }
 }
@@ -216,6 +229,19 @@ impl Config {
         anyhow::ensure!(
             l.sends_per_minute >= 1,
             "limits.sends_per_minute must be at least 1"
+        );
+        anyhow::ensure!(
+            l.conversations_per_hour >= 1 && l.participants_added_per_hour >= 1,
+            "limits.conversations_per_hour and limits.participants_added_per_hour must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=crate::chat::validate::MAX_PARTICIPANTS).contains(&l.max_participants_per_request),
+            "limits.max_participants_per_request must be 1-{}",
+            crate::chat::validate::MAX_PARTICIPANTS
+        );
+        anyhow::ensure!(
+            l.max_group_size >= 2,
+            "limits.max_group_size must be at least 2"
         );
         anyhow::ensure!(
             self.auth.access_ttl_secs >= 30,

@@ -107,13 +107,16 @@ impl AppState {
         let store: Arc<dyn store::Store> = Arc::new(store);
         let accounts =
             chat::accounts::Accounts::new(store.clone(), auth.clone(), config.auth.clone());
-        let chat = Arc::new(chat::Chat::new(
-            store,
-            accounts,
-            Broker::new(hub.clone()),
-            rate.clone(),
-            std::time::Duration::from_millis(config.limits.typing_ttl_ms),
-        ));
+        let chat = Arc::new(
+            chat::Chat::new(
+                store,
+                accounts,
+                Broker::new(hub.clone()),
+                rate.clone(),
+                std::time::Duration::from_millis(config.limits.typing_ttl_ms),
+            )
+            .with_quota(chat::quota::Quota::new(&config.limits, metrics.clone())),
+        );
         let app = match make_app {
             Some(make) => make(Broker::new(hub.clone())),
             None => Arc::new(chat::stomp::ChatApp(chat.clone())),

@@ -1,5 +1,6 @@
-//! Per-user rate limit on `SEND`s: a token bucket per user, shared by all the user's
-//! connections, so opening more connections does not buy more sends.
+//! Per-user rate limits: a token bucket per user, shared by all the user's connections, so
+//! opening more connections does not buy more. Used for `SEND`s (per minute), and for
+//! creating conversations and adding participants (per hour).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,11 +12,12 @@ struct Bucket {
     at: Instant,
 }
 
-/// `per_minute` sends per user, refilled continuously. Time is passed in so that tests
-/// decide it.
+/// `budget` actions per user per `period`, refilled continuously; a user may spend the whole
+/// budget at once. Time is passed in so that tests decide it.
 #[derive(Debug)]
 pub struct RateLimiter {
-    per_minute: f64,
+    budget: f64,
+    period: Duration,
     // A plain mutex: the critical section is a hash lookup and some arithmetic.
     buckets: Mutex<Buckets>,
 }
@@ -32,9 +34,16 @@ struct Buckets {
 const PRUNE_AT: usize = 10_000;
 
 impl RateLimiter {
+    /// `per_minute` actions per user per minute.
     pub fn new(per_minute: u32) -> RateLimiter {
+        RateLimiter::per_period(per_minute, Duration::from_secs(60))
+    }
+
+    /// `budget` actions per user per `period` (not zero).
+    pub fn per_period(budget: u32, period: Duration) -> RateLimiter {
         RateLimiter {
-            per_minute: f64::from(per_minute),
+            budget: f64::from(budget),
+            period: period.max(Duration::from_millis(1)),
             buckets: Mutex::new(Buckets {
                 map: HashMap::new(),
                 prune_above: PRUNE_AT,
@@ -42,31 +51,44 @@ impl RateLimiter {
         }
     }
 
+    /// The budget per minute (rounded), for limiters made with [`RateLimiter::new`].
     pub fn per_minute(&self) -> u32 {
-        self.per_minute as u32
+        (self.budget * 60.0 / self.period.as_secs_f64()).round() as u32
+    }
+
+    /// The budget per period.
+    pub fn budget(&self) -> u32 {
+        self.budget as u32
     }
 
     /// Takes one token for `user`; `false` when the user is over the limit.
     pub fn allow(&self, user: &str, now: Instant) -> bool {
-        let rate = self.per_minute / 60.0;
+        self.allow_n(user, 1, now)
+    }
+
+    /// Takes `n` tokens for `user` at once, or none: `false` when fewer are left (always for
+    /// more than the budget).
+    pub fn allow_n(&self, user: &str, n: u32, now: Instant) -> bool {
+        let rate = self.budget / self.period.as_secs_f64();
         let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let buckets = &mut *guard;
         if buckets.map.len() > buckets.prune_above {
-            let full = Duration::from_secs(60);
+            let full = self.period;
             buckets
                 .map
                 .retain(|_, b| now.saturating_duration_since(b.at) < full);
             buckets.prune_above = (buckets.map.len() * 2).max(PRUNE_AT);
         }
         let b = buckets.map.entry(user.to_owned()).or_insert(Bucket {
-            tokens: self.per_minute,
+            tokens: self.budget,
             at: now,
         });
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * rate).min(self.per_minute);
+        b.tokens = (b.tokens + elapsed * rate).min(self.budget);
         b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        let n = f64::from(n);
+        if b.tokens >= n {
+            b.tokens -= n;
             true
         } else {
             false
@@ -91,6 +113,26 @@ mod tests {
         assert!(r.allow("alice", t0 + Duration::from_millis(700)));
         assert!(!r.allow("alice", t0 + Duration::from_millis(700)));
         assert!((0..100).all(|_| r.allow("alice", t0 + Duration::from_secs(120))));
+    }
+
+    #[test]
+    fn an_hourly_budget_is_spent_in_amounts_and_refills_over_the_hour() {
+        let r = RateLimiter::per_period(100, Duration::from_secs(3600));
+        let t0 = Instant::now();
+        assert!(r.allow_n("alice", 60, t0));
+        assert!(!r.allow_n("alice", 41, t0), "only 40 left: none is taken");
+        assert!(r.allow_n("alice", 40, t0));
+        assert!(!r.allow("alice", t0));
+        assert!(
+            !r.allow_n("bob", 101, t0),
+            "more than the budget never passes"
+        );
+        // 100 per hour: one every 36 s.
+        assert!(!r.allow("alice", t0 + Duration::from_secs(30)));
+        assert!(r.allow("alice", t0 + Duration::from_secs(40)));
+        assert!(r.allow_n("alice", 100, t0 + Duration::from_secs(7200)));
+        assert_eq!(r.budget(), 100);
+        assert_eq!(RateLimiter::new(100).per_minute(), 100);
     }
 
     #[test]

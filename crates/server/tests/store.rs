@@ -296,7 +296,7 @@ async fn participants_join_with_nothing_unread() {
         let cid = group(&*s, &["alice", "bob"]).await;
         s.append_message(msg(&cid, "alice", "k")).await.unwrap();
         let (conv, added) = s
-            .add_participants(&cid, "alice", &["carol".into(), "bob".into()])
+            .add_participants(&cid, "alice", &["carol".into(), "bob".into()], 1000)
             .await
             .unwrap();
         assert_eq!(
@@ -306,14 +306,149 @@ async fn participants_join_with_nothing_unread() {
         );
         assert_eq!(conv.participant("carol").unwrap().read_seq, 1);
         assert!(matches!(
-            s.add_participants(&cid, "mallory", &["carol".into()]).await,
+            s.add_participants(&cid, "mallory", &["carol".into()], 1000)
+                .await,
             Err(StoreError::Forbidden(_))
         ));
         assert!(matches!(
-            s.add_participants(&cid, "alice", &["ghost".into()]).await,
+            s.add_participants(&cid, "alice", &["ghost".into()], 1000)
+                .await,
             Err(StoreError::NotFound(_))
         ));
         assert!(s.is_participant(&cid, "carol").await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_group_never_passes_its_size_limit() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice", "bob", "carol", "dave"]).await;
+        let cid = group(&*s, &["alice", "bob"]).await;
+        assert!(
+            matches!(
+                s.add_participants(&cid, "alice", &["carol".into(), "dave".into()], 3)
+                    .await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}: 2 + 2 > 3"
+        );
+        assert!(!s.is_participant(&cid, "carol").await.unwrap(), "{name}");
+        // Those already in do not count twice.
+        let (conv, added) = s
+            .add_participants(&cid, "alice", &["bob".into(), "carol".into()], 3)
+            .await
+            .unwrap();
+        assert_eq!(added, vec!["carol".to_owned()], "{name}");
+        assert_eq!(conv.participants.len(), 3, "{name}");
+    }
+}
+
+/// Pages through `user`'s conversations `limit` at a time, calling `between` after each
+/// page; returns the ids in the order served.
+async fn page_through(
+    s: &dyn Store,
+    user: &str,
+    limit: u32,
+    mut between: impl FnMut(usize) -> Option<NewMessage>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    for page_no in 0.. {
+        let page = s.conversation_page(user, cursor, limit).await.unwrap();
+        assert!(page.items.len() <= limit as usize);
+        out.extend(page.items.iter().map(|(c, _)| c.id.clone()));
+        let Some(next) = page.next else {
+            return out;
+        };
+        assert_eq!(
+            page.items.len(),
+            limit as usize,
+            "a page before the last is full"
+        );
+        cursor = Some(next);
+        if let Some(m) = between(page_no) {
+            s.append_message(m).await.unwrap();
+        }
+    }
+    unreachable!()
+}
+
+#[tokio::test]
+async fn conversation_pages_give_each_conversation_once_while_activity_reorders_them() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice", "bob"]).await;
+        let mut ids = Vec::new();
+        for i in 0..25 {
+            let (c, _) = s
+                .create_conversation(NewConversation {
+                    id: new_id("c"),
+                    kind: ConversationKind::Group,
+                    title: Some(format!("g{i}")),
+                    created_by: "alice".into(),
+                    participants: vec!["alice".into(), "bob".into()],
+                    // Three share each time: ties are broken by id.
+                    created_at: Timestamp(1_000 + i / 3),
+                })
+                .await
+                .unwrap();
+            ids.push(c.id);
+        }
+        let at = |cid: &str, key: String, t: i64| NewMessage {
+            created_at: Timestamp(t),
+            ..msg(cid, "alice", &key)
+        };
+        // Some have messages: the order is by last activity, newest first.
+        s.append_message(at(&ids[3], "a".into(), 5_000))
+            .await
+            .unwrap();
+        s.append_message(at(&ids[20], "b".into(), 4_000))
+            .await
+            .unwrap();
+        let whole = page_through(&*s, "bob", 500, |_| None).await;
+        assert_eq!(whole.len(), 25, "{name}");
+        assert_eq!(&whole[..2], &[ids[3].clone(), ids[20].clone()], "{name}");
+        let mut sorted = whole.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 25, "{name}: no repeats");
+        // A small page size and activity between pages: the conversation the next page
+        // would end with jumps to the top, and so does one already served.
+        let mut t = 10_000;
+        let mut plan = whole.clone();
+        let served = page_through(&*s, "bob", 4, |page_no| {
+            t += 1;
+            let cid = if page_no % 2 == 0 {
+                // Not served yet: the last of the current order.
+                plan.pop().unwrap()
+            } else {
+                plan.remove(0)
+            };
+            Some(at(&cid, format!("move-{page_no}"), t))
+        })
+        .await;
+        let mut again = served.clone();
+        again.sort();
+        again.dedup();
+        assert_eq!(served.len(), 25, "{name}: {served:?}");
+        assert_eq!(again.len(), 25, "{name}: each exactly once");
+        assert_eq!(
+            served, whole,
+            "{name}: in the order of the first page's snapshot"
+        );
+        // A conversation created after the first page is not in that listing, but in a new one.
+        let first = s.conversation_page("bob", None, 10).await.unwrap();
+        let late = group(&*s, &["alice", "bob"]).await;
+        let mut rest: Vec<String> = first.items.iter().map(|(c, _)| c.id.clone()).collect();
+        let mut cursor = first.next;
+        while let Some(c) = cursor.take() {
+            let page = s.conversation_page("bob", Some(c), 10).await.unwrap();
+            rest.extend(page.items.iter().map(|(c, _)| c.id.clone()));
+            cursor = page.next;
+        }
+        assert_eq!(rest.len(), 25, "{name}");
+        assert!(!rest.contains(&late), "{name}");
+        let fresh = page_through(&*s, "bob", 10, |_| None).await;
+        assert_eq!(fresh[0], late, "{name}: the newest activity comes first");
     }
 }
 

@@ -320,13 +320,20 @@ impl Api {
         }
     }
 
-    /// The user's conversations as the server sees them.
+    /// The user's conversations as the server sees them: every page of the list.
     pub async fn conversations(&self, who: &Session) -> Vec<Value> {
-        let (status, body) = self
-            .call("GET", "/api/conversations", Some(&who.token), None)
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["conversations"].as_array().unwrap().clone()
+        let mut out = Vec::new();
+        let mut path = "/api/conversations?limit=500".to_owned();
+        loop {
+            let (status, body) = self.call("GET", &path, Some(&who.token), None).await;
+            assert_eq!(status, 200, "{body}");
+            out.extend(body["conversations"].as_array().unwrap().iter().cloned());
+            if body["hasMore"] != true {
+                return out;
+            }
+            let cursor = body["nextCursor"].as_str().unwrap();
+            path = format!("/api/conversations?limit=500&cursor={cursor}");
+        }
     }
 }
 

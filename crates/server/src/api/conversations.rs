@@ -6,24 +6,26 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use tidings_proto::api::{
-    AddParticipants, ConversationList, CreateConversation, ErrorBody, HistoryQuery, MessagePage,
-    ReadRequest, ReadState, SendMessage,
+    AddParticipants, ConversationList, ConversationQuery, CreateConversation, ErrorBody,
+    HistoryQuery, MessagePage, ReadRequest, ReadState, SendMessage,
 };
 use tidings_proto::{Conversation, Message};
 
-/// The user's conversations, most recently active first, with unread counts and last
-/// messages.
+/// A page of the user's conversations, most recently active first, with unread counts and
+/// last messages; `cursor=nextCursor` for the next page while `hasMore`.
 #[utoipa::path(get, path = "/api/conversations", tag = "conversations", security(("bearer" = [])),
+    params(ConversationQuery),
     responses(
-        (status = 200, description = "The conversations", body = ConversationList),
+        (status = 200, description = "A page of conversations", body = ConversationList),
+        (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
+    Query(q): Query<ConversationQuery>,
 ) -> Result<Json<ConversationList>, ApiError> {
-    let conversations = state.chat().conversations(&me.name).await?;
-    Ok(Json(ConversationList { conversations }))
+    Ok(Json(state.chat().conversation_page(&me.name, q).await?))
 }
 
 /// Start a conversation. Asking for a direct conversation that exists returns it (200).
@@ -36,6 +38,7 @@ pub async fn list(
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
         (status = 404, description = "A participant does not exist", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Too many conversations or participants this hour", body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -69,7 +72,7 @@ pub async fn get_one(
     Ok(Json(state.chat().conversation(&me.name, &cid).await?))
 }
 
-/// Add users to a group (participants only).
+/// Add users to a group (participants only). Adding those already in changes nothing.
 #[utoipa::path(post, path = "/api/conversations/{cid}/participants", tag = "conversations",
     security(("bearer" = [])), request_body = AddParticipants,
     params(("cid" = String, Path, description = "Conversation id")),
@@ -79,7 +82,9 @@ pub async fn get_one(
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
         (status = 403, description = "Not a participant", body = ErrorBody),
         (status = 404, description = "No such conversation or user", body = ErrorBody),
+        (status = 409, description = "The group would pass its size limit", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Too many participants added this hour", body = ErrorBody),
     ))]
 pub async fn add_participants(
     State(state): State<AppState>,

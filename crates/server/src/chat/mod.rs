@@ -11,6 +11,7 @@
 pub mod accounts;
 mod feed;
 mod presence;
+pub mod quota;
 pub mod stomp;
 mod typing;
 pub mod validate;
@@ -18,16 +19,17 @@ pub mod validate;
 use crate::app::{AppError, Broker};
 use crate::rate::RateLimiter;
 use crate::store::{
-    new_id, ConversationRecord, NewConversation, NewMessage, NewNotification, Range, Store,
-    StoreError, UserRecord,
+    new_id, ConversationCursor, ConversationRecord, NewConversation, NewMessage, NewNotification,
+    Range, Store, StoreError, UserRecord,
 };
 use axum::http::StatusCode;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
 use tidings_proto::api::{
-    AddParticipants, AnnouncementPage, CreateAnnouncement, CreateConversation, CreateNotification,
-    HistoryQuery, MessagePage, NotificationPage, ReadState, SendMessage, User,
+    AddParticipants, AnnouncementPage, ConversationList, ConversationQuery, CreateAnnouncement,
+    CreateConversation, CreateNotification, HistoryQuery, MessagePage, NotificationPage, ReadState,
+    SendMessage, User,
 };
 use tidings_proto::{
     dest, Announcement, Conversation, ConversationKind, Envelope, Event, Message, Notification,
@@ -119,6 +121,46 @@ const ORDER_STRIPES: usize = 1024;
 /// Largest page of history, notifications or announcements.
 pub const MAX_PAGE: u32 = 500;
 const DEFAULT_PAGE: u32 = 50;
+/// Default page of `GET /api/conversations`.
+const DEFAULT_CONVERSATION_PAGE: u32 = 100;
+
+/// A conversation-list cursor as clients see it: opaque, `<messages>.<conversations>.<activity>.<id>`.
+fn encode_cursor(c: &ConversationCursor) -> String {
+    format!(
+        "{}.{}.{}.{}",
+        c.messages_upto, c.conversations_upto, c.activity, c.id
+    )
+}
+
+fn decode_cursor(s: &str) -> ChatResult<ConversationCursor> {
+    let bad = || {
+        ChatError::Invalid(
+            "cursor is not one this server gave out: pass nextCursor from the previous page".into(),
+        )
+    };
+    let mut parts = s.splitn(4, '.');
+    let mut number = || -> ChatResult<i64> {
+        parts
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or_else(bad)
+    };
+    let (messages_upto, conversations_upto, activity) = (number()?, number()?, number()?);
+    let id = parts.next().ok_or_else(bad)?;
+    let id_ok = id.len() <= 64
+        && id.starts_with("c_")
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !id_ok {
+        return Err(bad());
+    }
+    Ok(ConversationCursor {
+        messages_upto,
+        conversations_upto,
+        activity,
+        id: id.to_owned(),
+    })
+}
 
 /// The chat service. Shared behind an `Arc`.
 #[derive(Debug)]
@@ -130,6 +172,7 @@ pub struct Chat {
     typing: typing::TypingState,
     pub feed: Feed,
     rate: Arc<RateLimiter>,
+    quota: quota::Quota,
     /// Held across append and publish, per conversation (striped): see the module doc.
     order: Box<[tokio::sync::Mutex<()>]>,
 }
@@ -150,10 +193,21 @@ impl Chat {
             presence: presence::PresenceMap::default(),
             feed: Feed::default(),
             rate,
+            quota: quota::Quota::new(
+                &crate::config::LimitsConfig::default(),
+                Arc::new(crate::metrics::Metrics::default()),
+            ),
             order: (0..ORDER_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
         }
+    }
+
+    /// The limits on creating conversations and adding participants (the defaults
+    /// otherwise).
+    pub fn with_quota(mut self, quota: quota::Quota) -> Chat {
+        self.quota = quota;
+        self
     }
 
     fn order_lock(&self, cid: &str) -> &tokio::sync::Mutex<()> {
@@ -238,14 +292,28 @@ impl Chat {
 
     // ------------------------------------------------------------------ conversations
 
-    pub async fn conversations(&self, user: &str) -> ChatResult<Vec<Conversation>> {
-        Ok(self
-            .store
-            .conversations_of(user)
-            .await?
-            .into_iter()
-            .map(|(c, last)| self.conversation_view(&c, user, last))
-            .collect())
+    /// A page of the user's conversations: see [`crate::store::ConversationStore::conversation_page`].
+    pub async fn conversation_page(
+        &self,
+        user: &str,
+        q: ConversationQuery,
+    ) -> ChatResult<ConversationList> {
+        let limit = match q.limit {
+            None => DEFAULT_CONVERSATION_PAGE,
+            Some(l) if (1..=MAX_PAGE).contains(&l) => l,
+            Some(_) => return Err(ChatError::Invalid(format!("limit must be 1-{MAX_PAGE}"))),
+        };
+        let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+        let page = self.store.conversation_page(user, after, limit).await?;
+        Ok(ConversationList {
+            conversations: page
+                .items
+                .into_iter()
+                .map(|(c, last)| self.conversation_view(&c, user, last))
+                .collect(),
+            has_more: page.next.is_some(),
+            next_cursor: page.next.as_ref().map(encode_cursor),
+        })
     }
 
     pub async fn conversation(&self, user: &str, cid: &str) -> ChatResult<Conversation> {
@@ -265,7 +333,11 @@ impl Chat {
         creator: &str,
         req: CreateConversation,
     ) -> ChatResult<(Conversation, bool)> {
+        self.quota.check_request(req.participants.len())?;
         let (title, others) = validate::new_conversation(creator, &req)?;
+        self.quota.check_new_group(others.len() + 1)?;
+        self.quota
+            .charge_conversation(creator, others.len(), Instant::now())?;
         let mut participants = vec![creator.to_owned()];
         participants.extend(others);
         let (conv, created) = self
@@ -297,8 +369,21 @@ impl Chat {
         cid: &str,
         req: AddParticipants,
     ) -> ChatResult<Conversation> {
+        self.quota.check_request(req.users.len())?;
         let users = validate::user_list(&req.users, "users", validate::MAX_PARTICIPANTS)?;
-        let (conv, added) = self.store.add_participants(cid, by, &users).await?;
+        // Only participants may add (the store checks it too): others spend no budget.
+        self.participant_of(cid, by).await?;
+        self.quota
+            .charge_participants(by, users.len(), Instant::now())?;
+        let (conv, added) = self
+            .store
+            .add_participants(cid, by, &users, self.quota.max_group_size())
+            .await
+            .inspect_err(|e| {
+                if matches!(e, StoreError::Conflict(_)) {
+                    self.quota.group_full();
+                }
+            })?;
         if !added.is_empty() {
             self.announce_membership(by, &conv, &added).await;
         }

@@ -133,6 +133,26 @@ pub struct ReadMarker {
     pub moved: bool,
 }
 
+/// Where a page of a user's conversation list starts: see
+/// [`ConversationStore::conversation_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationCursor {
+    /// The snapshot the first page fixed: positions in the store's write order, of
+    /// messages and of conversations (the implementation decides what they count).
+    pub messages_upto: i64,
+    pub conversations_upto: i64,
+    /// The last conversation served: its activity as of the snapshot, and its id.
+    pub activity: i64,
+    pub id: String,
+}
+
+/// A page of conversations, and where the next one starts (`None`: this was the last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationPage {
+    pub items: Vec<(ConversationRecord, Option<Message>)>,
+    pub next: Option<ConversationCursor>,
+}
+
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
     /// Creates a conversation. A direct conversation between two users exists at most once:
@@ -147,13 +167,32 @@ pub trait ConversationStore: Send + Sync {
         &self,
         user: &str,
     ) -> StoreResult<Vec<(ConversationRecord, Option<Message>)>>;
+    /// A page of at most `limit` of the user's conversations with their last message, most
+    /// recently active first (ties by id), after `after` or from the start.
+    ///
+    /// The first page fixes a snapshot that every cursor carries on, and conversations are
+    /// ordered by their activity *as of that snapshot*. So one that becomes active while a
+    /// client pages through stays where it was: every conversation the user was in at the
+    /// snapshot comes exactly once over all pages. Conversations created after it are left
+    /// out; one the user was added to after it may or may not come (the client hears of
+    /// both through `CONVERSATION_UPDATED`). What each entry shows (last message, unread
+    /// count) is current.
+    async fn conversation_page(
+        &self,
+        user: &str,
+        after: Option<ConversationCursor>,
+        limit: u32,
+    ) -> StoreResult<ConversationPage>;
     async fn is_participant(&self, conversation: &str, user: &str) -> StoreResult<bool>;
     /// Adds users to a group; returns the conversation and who was actually added.
+    /// `Conflict` when the group would have more than `max_size` participants (then nobody
+    /// is added).
     async fn add_participants(
         &self,
         conversation: &str,
         by: &str,
         users: &[String],
+        max_size: usize,
     ) -> StoreResult<(ConversationRecord, Vec<String>)>;
     /// Moves `user`'s read marker forward to `up_to` (capped at the last `seq`).
     async fn mark_read(

@@ -2,8 +2,8 @@
 
 use super::{optional, users, SqliteStore};
 use crate::store::{
-    ConversationRecord, ConversationStore, NewConversation, ParticipantRecord, ReadMarker,
-    StoreError, StoreResult,
+    ConversationCursor, ConversationPage, ConversationRecord, ConversationStore, NewConversation,
+    ParticipantRecord, ReadMarker, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
@@ -131,6 +131,23 @@ impl ConversationStore for SqliteStore {
         .await
     }
 
+    async fn conversation_page(
+        &self,
+        user: &str,
+        after: Option<ConversationCursor>,
+        limit: u32,
+    ) -> StoreResult<ConversationPage> {
+        let user = user.to_owned();
+        self.read(move |c| {
+            // One read transaction: the snapshot and the page agree.
+            let tx = c.unchecked_transaction()?;
+            let page = page_of(&tx, &user, after, limit);
+            tx.finish()?;
+            page
+        })
+        .await
+    }
+
     async fn is_participant(&self, conversation: &str, user: &str) -> StoreResult<bool> {
         let (cid, user) = (conversation.to_owned(), user.to_owned());
         self.read(move |c| is_participant(c, &cid, &user)).await
@@ -141,6 +158,7 @@ impl ConversationStore for SqliteStore {
         conversation: &str,
         by: &str,
         add: &[String],
+        max_size: usize,
     ) -> StoreResult<(ConversationRecord, Vec<String>)> {
         let (cid, by, add) = (conversation.to_owned(), by.to_owned(), add.to_vec());
         self.write(move |c| {
@@ -160,6 +178,13 @@ impl ConversationStore for SqliteStore {
             let missing = users::missing(c, &add)?;
             if !missing.is_empty() {
                 return Err(users::unknown_users(&missing));
+            }
+            let joining = add.iter().filter(|u| conv.participant(u).is_none()).count();
+            if conv.participants.len() + joining > max_size {
+                return Err(StoreError::Conflict(format!(
+                    "conversation {cid} has {} participants; adding {joining} would pass the limit of {max_size}",
+                    conv.participants.len()
+                )));
             }
             let now = Timestamp::now().millis();
             let mut added = Vec::new();
@@ -222,4 +247,81 @@ impl ConversationStore for SqliteStore {
         })
         .await
     }
+}
+
+/// See [`ConversationStore::conversation_page`]. The snapshot is the highest `rowid` of
+/// `messages` and of `conversations`: rows are never deleted and one writer commits at a
+/// time, so a row with a higher `rowid` committed later. A conversation's activity as of
+/// the snapshot is the time of its last message up to that `rowid`, or its creation: just
+/// what `last_activity` was then. Each page computes it for all the user's conversations
+/// (an index lookup each, two for those written to since): linear in their number, which
+/// the creation limits keep modest.
+fn page_of(
+    c: &Connection,
+    user: &str,
+    after: Option<ConversationCursor>,
+    limit: u32,
+) -> StoreResult<ConversationPage> {
+    let (messages_upto, conversations_upto) = match &after {
+        Some(a) => (a.messages_upto, a.conversations_upto),
+        None => c.query_row(
+            "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM messages),
+                    (SELECT COALESCE(MAX(rowid), 0) FROM conversations)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?,
+    };
+    let (activity, id) = match &after {
+        Some(a) => (Some(a.activity), a.id.as_str()),
+        None => (None, ""),
+    };
+    // One more than asked for tells whether more exist.
+    let rows: Vec<(String, i64)> = c
+        .prepare_cached(
+            "SELECT id, act FROM (
+               SELECT c.id AS id,
+                 CASE WHEN c.last_seq = 0
+                        OR (SELECT m.rowid FROM messages m
+                            WHERE m.conversation_id = c.id AND m.seq = c.last_seq) <= ?2
+                   THEN c.last_activity
+                   ELSE COALESCE((SELECT m.created_at FROM messages m
+                                  WHERE m.conversation_id = c.id AND m.rowid <= ?2
+                                  ORDER BY m.seq DESC LIMIT 1), c.created_at)
+                 END AS act
+               FROM participants p JOIN conversations c ON c.id = p.conversation_id
+               WHERE p.user_name = ?1 AND c.rowid <= ?3)
+             WHERE ?4 IS NULL OR act < ?4 OR (act = ?4 AND id > ?5)
+             ORDER BY act DESC, id LIMIT ?6",
+        )?
+        .query_map(
+            params![
+                user,
+                messages_upto,
+                conversations_upto,
+                activity,
+                id,
+                i64::from(limit) + 1
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let more = rows.len() > limit as usize;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut next = None;
+    for (id, act) in rows.into_iter().take(limit as usize) {
+        if let Some(conv) = load(c, &id)? {
+            let last = super::messages::at(c, &id, conv.last_seq)?;
+            items.push((conv, last));
+        }
+        next = Some(ConversationCursor {
+            messages_upto,
+            conversations_upto,
+            activity: act,
+            id,
+        });
+    }
+    Ok(ConversationPage {
+        items,
+        next: if more { next } else { None },
+    })
 }
