@@ -107,16 +107,15 @@ impl AppState {
         let store: Arc<dyn store::Store> = Arc::new(store);
         let accounts =
             chat::accounts::Accounts::new(store.clone(), auth.clone(), config.auth.clone());
-        let chat = Arc::new(
-            chat::Chat::new(
-                store,
-                accounts,
-                Broker::new(hub.clone()),
-                rate.clone(),
-                std::time::Duration::from_millis(config.limits.typing_ttl_ms),
-            )
-            .with_quota(chat::quota::Quota::new(&config.limits, metrics.clone())),
+        let chat = chat::Chat::new(
+            store,
+            accounts,
+            Broker::new(hub.clone()),
+            rate.clone(),
+            std::time::Duration::from_millis(config.limits.typing_ttl_ms),
         );
+        let quota = chat::quota::Quota::new(&config.limits, metrics.clone());
+        let chat = Arc::new(chat.with_quota(quota));
         let app = match make_app {
             Some(make) => make(Broker::new(hub.clone())),
             None => Arc::new(chat::stomp::ChatApp(chat.clone())),
