@@ -9,6 +9,7 @@
 //! broker, is the record.
 
 pub mod accounts;
+mod cursor;
 mod feed;
 mod presence;
 pub mod quota;
@@ -19,8 +20,8 @@ pub mod validate;
 use crate::app::{AppError, Broker};
 use crate::rate::RateLimiter;
 use crate::store::{
-    new_id, ConversationCursor, ConversationRecord, NewConversation, NewMessage, NewNotification,
-    Range, Store, StoreError, UserRecord,
+    new_id, ConversationRecord, NewConversation, NewMessage, NewNotification, Range, Store,
+    StoreError, UserRecord,
 };
 use axum::http::StatusCode;
 use bytes::Bytes;
@@ -123,44 +124,6 @@ pub const MAX_PAGE: u32 = 500;
 const DEFAULT_PAGE: u32 = 50;
 /// Default page of `GET /api/conversations`.
 const DEFAULT_CONVERSATION_PAGE: u32 = 100;
-
-/// A conversation-list cursor as clients see it: opaque, `<messages>.<conversations>.<activity>.<id>`.
-fn encode_cursor(c: &ConversationCursor) -> String {
-    format!(
-        "{}.{}.{}.{}",
-        c.messages_upto, c.conversations_upto, c.activity, c.id
-    )
-}
-
-fn decode_cursor(s: &str) -> ChatResult<ConversationCursor> {
-    let bad = || {
-        ChatError::Invalid(
-            "cursor is not one this server gave out: pass nextCursor from the previous page".into(),
-        )
-    };
-    let mut parts = s.splitn(4, '.');
-    let mut number = || -> ChatResult<i64> {
-        parts
-            .next()
-            .and_then(|p| p.parse::<i64>().ok())
-            .filter(|n| *n >= 0)
-            .ok_or_else(bad)
-    };
-    let (messages_upto, conversations_upto, activity) = (number()?, number()?, number()?);
-    let id = parts.next().ok_or_else(bad)?;
-    let id_ok = id.len() <= 64
-        && id.starts_with("c_")
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !id_ok {
-        return Err(bad());
-    }
-    Ok(ConversationCursor {
-        messages_upto,
-        conversations_upto,
-        activity,
-        id: id.to_owned(),
-    })
-}
 
 /// The chat service. Shared behind an `Arc`.
 #[derive(Debug)]
@@ -303,7 +266,7 @@ impl Chat {
             Some(l) if (1..=MAX_PAGE).contains(&l) => l,
             Some(_) => return Err(ChatError::Invalid(format!("limit must be 1-{MAX_PAGE}"))),
         };
-        let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+        let after = q.cursor.as_deref().map(cursor::decode).transpose()?;
         let page = self.store.conversation_page(user, after, limit).await?;
         Ok(ConversationList {
             conversations: page
@@ -312,7 +275,7 @@ impl Chat {
                 .map(|(c, last)| self.conversation_view(&c, user, last))
                 .collect(),
             has_more: page.next.is_some(),
-            next_cursor: page.next.as_ref().map(encode_cursor),
+            next_cursor: page.next.as_ref().map(cursor::encode),
         })
     }
 
