@@ -25,7 +25,8 @@ class Server:
         self.data = os.path.join(work, "server-data")
         self.config = os.path.join(work, "server.toml")
         with open(self.config, "w") as f:
-            f.write("[limits]\nsends_per_minute = 1000000\n[auth]\nlogin_attempts_per_minute = 1000\n")
+            f.write("[limits]\nsends_per_minute = 1000000\n[auth]\nlogin_attempts_per_minute = 1000\n"
+                    "login_attempts_per_minute_per_address = 100000\n")
         self.proc = None
         self.port = 0
 

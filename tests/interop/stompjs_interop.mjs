@@ -791,6 +791,14 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 console.log(`stompjs interop against ${TARGET} at ${wsUrl('/ws')}`);
+// The users the checks connect as: Tidings accepts a token only for an account it has.
+if (IS_TIDINGS) {
+  for (const username of ['alice', 'bob']) {
+    const r = await rest('POST', '/api/auth/register', { body: { username, password: `${username}-interop-password` } });
+    // 409: created by an earlier run (the other script) on this server.
+    if (r.status !== 201 && r.status !== 409) throw new Error(`cannot create the account ${username}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+}
 for (const c of checks) {
   if (ONLY && !ONLY.test(c.name)) continue;
   const skipReason = !IS_TIDINGS ? (c.tidingsOnly || c.skipOnRabbit) : null;

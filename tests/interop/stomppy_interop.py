@@ -743,9 +743,30 @@ def run_check(c):
     return result, int((time.monotonic() - started) * 1000)
 
 
+# The users the checks connect as. Tidings accepts a token only for an account it has.
+USERS = ("alice", "bob")
+
+
+def ensure_accounts():
+    import json
+    import urllib.error
+    import urllib.request
+    for user in USERS:
+        body = json.dumps({"username": user, "password": f"{user}-interop-password"}).encode()
+        req = urllib.request.Request(f"http://{HOST}:{PORT}/api/auth/register", data=body,
+                                     headers={"content-type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=T * 4).close()
+        except urllib.error.HTTPError as e:
+            if e.code != 409:  # 409: created by an earlier run on this server
+                sys.exit(f"cannot create the account {user}: {e.code} {e.read()[:200]!r}")
+
+
 def main():
     passed = failed = skipped = 0
     print(f"stomp.py interop against {TARGET} at ws://{HOST}:{PORT}/ws", flush=True)
+    if IS_TIDINGS:
+        ensure_accounts()
     for c in CHECKS:
         if ONLY and not ONLY.search(c["name"]):
             continue

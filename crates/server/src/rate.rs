@@ -16,6 +16,8 @@ struct Bucket {
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: f64,
+    /// The time in which a spent budget refills (a minute unless built `per_window`).
+    window: Duration,
     // A plain mutex: the critical section is a hash lookup and some arithmetic.
     buckets: Mutex<Buckets>,
 }
@@ -33,8 +35,14 @@ const PRUNE_AT: usize = 10_000;
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> RateLimiter {
+        RateLimiter::per_window(per_minute, Duration::from_secs(60))
+    }
+
+    /// `budget` per `window` (e.g. registrations per hour), refilled continuously.
+    pub fn per_window(budget: u32, window: Duration) -> RateLimiter {
         RateLimiter {
-            per_minute: f64::from(per_minute),
+            per_minute: f64::from(budget),
+            window,
             buckets: Mutex::new(Buckets {
                 map: HashMap::new(),
                 prune_above: PRUNE_AT,
@@ -48,11 +56,11 @@ impl RateLimiter {
 
     /// Takes one token for `user`; `false` when the user is over the limit.
     pub fn allow(&self, user: &str, now: Instant) -> bool {
-        let rate = self.per_minute / 60.0;
+        let rate = self.per_minute / self.window.as_secs_f64();
         let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let buckets = &mut *guard;
         if buckets.map.len() > buckets.prune_above {
-            let full = Duration::from_secs(60);
+            let full = self.window;
             buckets
                 .map
                 .retain(|_, b| now.saturating_duration_since(b.at) < full);
@@ -91,6 +99,15 @@ mod tests {
         assert!(r.allow("alice", t0 + Duration::from_millis(700)));
         assert!(!r.allow("alice", t0 + Duration::from_millis(700)));
         assert!((0..100).all(|_| r.allow("alice", t0 + Duration::from_secs(120))));
+    }
+
+    #[test]
+    fn a_budget_per_hour_refills_over_the_hour() {
+        let r = RateLimiter::per_window(2, Duration::from_secs(3600));
+        let t0 = Instant::now();
+        assert!(r.allow("a", t0) && r.allow("a", t0));
+        assert!(!r.allow("a", t0 + Duration::from_secs(60)));
+        assert!(r.allow("a", t0 + Duration::from_secs(1800)));
     }
 
     #[test]

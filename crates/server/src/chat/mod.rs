@@ -9,6 +9,7 @@
 //! broker, is the record.
 
 pub mod accounts;
+pub mod passwords;
 mod feed;
 mod presence;
 pub mod stomp;
@@ -51,6 +52,9 @@ pub enum ChatError {
     Conflict(String),
     #[error("{0}")]
     RateLimited(String),
+    /// Overloaded for a moment (password hashing): try again shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -65,6 +69,7 @@ impl ChatError {
             ChatError::NotFound(_) => "not_found",
             ChatError::Conflict(_) => "conflict",
             ChatError::RateLimited(_) => "rate_limited",
+            ChatError::Busy(_) => "busy",
             ChatError::Internal(_) => "internal",
         }
     }
@@ -77,6 +82,7 @@ impl ChatError {
             ChatError::NotFound(_) => StatusCode::NOT_FOUND,
             ChatError::Conflict(_) => StatusCode::CONFLICT,
             ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ChatError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ChatError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
