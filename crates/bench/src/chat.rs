@@ -38,7 +38,12 @@ fn seeding_state(dir: &Path, secret: &str) -> anyhow::Result<tidings_server::App
 
 /// Accounts `{prefix}0` .. `{prefix}{count-1}` (the server accepts tokens only for
 /// accounts it has), seeded before the server starts.
-pub async fn seed_users(dir: &Path, secret: &str, prefix: &str, count: usize) -> anyhow::Result<()> {
+pub async fn seed_users(
+    dir: &Path,
+    secret: &str,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<()> {
     let state = seeding_state(dir, secret)?;
     let names: Vec<String> = (0..count).map(|i| format!("{prefix}{i}")).collect();
     create_users(&state, &names).await

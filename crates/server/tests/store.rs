@@ -123,7 +123,11 @@ async fn refresh_tokens_rotate_once_and_expire() {
                 family: "f1".into()
             }
         );
-        assert_eq!(rotate(4, 9, late).await, Rotation::Refused, "family revoked");
+        assert_eq!(
+            rotate(4, 9, late).await,
+            Rotation::Refused,
+            "family revoked"
+        );
         assert_eq!(s.revoke_refresh_family([4; 32]).await.unwrap(), None);
         // Expiry, and sign-out of a whole family.
         s.add_refresh_token(RefreshRecord {
@@ -134,17 +138,28 @@ async fn refresh_tokens_rotate_once_and_expire() {
         })
         .await
         .unwrap();
-        assert_eq!(rotate(5, 10, Timestamp(3_000_000)).await, Rotation::Refused, "expired");
-        assert_eq!(rotate(5, 6, now).await, Rotation::Rotated {
-            user: "alice".into(),
-            family: "f2".into()
-        });
+        assert_eq!(
+            rotate(5, 10, Timestamp(3_000_000)).await,
+            Rotation::Refused,
+            "expired"
+        );
+        assert_eq!(
+            rotate(5, 6, now).await,
+            Rotation::Rotated {
+                user: "alice".into(),
+                family: "f2".into()
+            }
+        );
         assert_eq!(
             s.revoke_refresh_family([5; 32]).await.unwrap().as_deref(),
             Some("f2"),
             "an exchanged token still names its family"
         );
-        assert_eq!(rotate(6, 11, now).await, Rotation::Refused, "revoked with it");
+        assert_eq!(
+            rotate(6, 11, now).await,
+            Rotation::Refused,
+            "revoked with it"
+        );
     }
 }
 
@@ -156,7 +171,11 @@ async fn display_names_are_unique_under_case_width_and_login_names() {
             ..user(n)
         };
         s.create_user(mk("alice", "Alice Smith")).await.unwrap();
-        for (n, d) in [("b1", "alice smith"), ("b2", "ＡＬＩＣＥ  ＳＭＩＴＨ"), ("b3", "Alice")] {
+        for (n, d) in [
+            ("b1", "alice smith"),
+            ("b2", "ＡＬＩＣＥ  ＳＭＩＴＨ"),
+            ("b3", "Alice"),
+        ] {
             assert!(
                 matches!(s.create_user(mk(n, d)).await, Err(StoreError::Conflict(_))),
                 "{name}: {d}"
@@ -164,7 +183,10 @@ async fn display_names_are_unique_under_case_width_and_login_names() {
         }
         s.create_user(mk("zed", "Bob")).await.unwrap();
         assert!(
-            matches!(s.create_user(mk("bob", "Robert")).await, Err(StoreError::Conflict(_))),
+            matches!(
+                s.create_user(mk("bob", "Robert")).await,
+                Err(StoreError::Conflict(_))
+            ),
             "a login name that is another's display name"
         );
         assert!(s.user("b1").await.unwrap().is_none());

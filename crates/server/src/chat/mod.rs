@@ -9,8 +9,8 @@
 //! broker, is the record.
 
 pub mod accounts;
-pub mod passwords;
 mod feed;
+pub mod passwords;
 mod presence;
 pub mod stomp;
 mod typing;

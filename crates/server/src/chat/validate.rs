@@ -288,7 +288,12 @@ mod tests {
             content: content.into(),
             content_type: Default::default(),
         };
-        for bad in ["\u{202E}\u{200B}", "\u{200B}\u{200D}", "\u{3164}", "abc\u{202E}fed"] {
+        for bad in [
+            "\u{202E}\u{200B}",
+            "\u{200B}\u{200D}",
+            "\u{3164}",
+            "abc\u{202E}fed",
+        ] {
             assert!(message(&m(bad)).is_err(), "{bad:?}");
         }
         for good in ["hi", "\u{2067}שלום\u{2069} ok", "👍", "a\u{200D}b"] {

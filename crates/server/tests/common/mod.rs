@@ -147,8 +147,12 @@ impl TestServer {
 
     /// `GET /metrics` with the service token (the metrics are not public by default).
     pub async fn metrics(&self) -> String {
-        let (status, body) =
-            http_get_with(self.addr, "/metrics", Some(&format!("Bearer {SERVICE_TOKEN}"))).await;
+        let (status, body) = http_get_with(
+            self.addr,
+            "/metrics",
+            Some(&format!("Bearer {SERVICE_TOKEN}")),
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         body
     }

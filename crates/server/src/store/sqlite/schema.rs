@@ -111,7 +111,9 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
 /// one (they were created before names had to be unique).
 fn backfill_display_keys(conn: &mut Connection) -> StoreResult<()> {
     let rows: Vec<(String, String)> = conn
-        .prepare("SELECT name, display_name FROM users WHERE display_key IS NULL ORDER BY created_at")?
+        .prepare(
+            "SELECT name, display_name FROM users WHERE display_key IS NULL ORDER BY created_at",
+        )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     if rows.is_empty() {
