@@ -626,6 +626,9 @@ for (const auth of ['bearer', 'passcode', 'query']) {
 
 check('CONNECTED carries user-name = JWT sub and a server header starting with "tidings"', async ctx => {
   const user = `carol-${rand()}`;
+  // Tidings accepts a token only for an account it has.
+  const reg = await rest('POST', '/api/auth/register', { body: { username: user, password: `${user}-interop-password` } });
+  assertEq(reg.status, 201, `register ${user}`);
   const c = await connected(ctx, 'client', { user });
   const h = c.connectedFrame.headers;
   assertEq(h['user-name'], user, 'CONNECTED user-name');
