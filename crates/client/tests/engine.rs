@@ -417,10 +417,10 @@ async fn when_the_server_ends_the_session_at_token_expiry_the_engine_renews_it_q
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let cid = api.group(&alice, &[&bob]).await;
-    // An access token that ends in 2 s, which the engine believes good for an hour (as
+    // An access token that ends in 3-4 s, which the engine believes good for an hour (as
     // with a skewed clock): the server, not the engine's own timer, ends the session.
     let short = Session {
-        token: server.state.auth.mint("alice", &[], 2).unwrap(),
+        token: server.state.auth.mint("alice", &[], 4).unwrap(),
         expires_in: 3600,
         ..alice.clone()
     };

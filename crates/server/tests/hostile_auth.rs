@@ -455,7 +455,7 @@ async fn a_stomp_session_and_an_sse_stream_end_when_their_token_expires() {
     let server = TestServer::chat().await;
     let api = server.api();
     api.register("alice").await;
-    let short = server.state.auth.mint("alice", &[], 2).unwrap();
+    let short = server.state.auth.mint("alice", &[], 3).unwrap();
     let mut c = Client::open(&server.url()).await;
     assert_eq!(c.connect(&short, "0,0").await.command, Command::Connected);
     c.subscribe("/user/queue/messages", "m", "auto").await;
