@@ -27,7 +27,8 @@ class Server:
         self.config = os.path.join(work, "server.toml")
         with open(self.config, "w") as f:
             f.write("[limits]\nsends_per_minute = 1000000\nconversations_per_hour = 100000\n"
-                    "[auth]\nlogin_attempts_per_minute = 1000\n")
+                    "[auth]\nlogin_attempts_per_minute = 1000\n"
+                    "login_attempts_per_minute_per_address = 100000\n")
         self.proc = None
         self.port = 0
 

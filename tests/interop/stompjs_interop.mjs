@@ -626,6 +626,9 @@ for (const auth of ['bearer', 'passcode', 'query']) {
 
 check('CONNECTED carries user-name = JWT sub and a server header starting with "tidings"', async ctx => {
   const user = `carol-${rand()}`;
+  // Tidings accepts a token only for an account it has.
+  const reg = await rest('POST', '/api/auth/register', { body: { username: user, password: `${user}-interop-password` } });
+  assertEq(reg.status, 201, `register ${user}`);
   const c = await connected(ctx, 'client', { user });
   const h = c.connectedFrame.headers;
   assertEq(h['user-name'], user, 'CONNECTED user-name');
@@ -791,6 +794,14 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 console.log(`stompjs interop against ${TARGET} at ${wsUrl('/ws')}`);
+// The users the checks connect as: Tidings accepts a token only for an account it has.
+if (IS_TIDINGS) {
+  for (const username of ['alice', 'bob']) {
+    const r = await rest('POST', '/api/auth/register', { body: { username, password: `${username}-interop-password` } });
+    // 409: created by an earlier run (the other script) on this server.
+    if (r.status !== 201 && r.status !== 409) throw new Error(`cannot create the account ${username}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+}
 for (const c of checks) {
   if (ONLY && !ONLY.test(c.name)) continue;
   const skipReason = !IS_TIDINGS ? (c.tidingsOnly || c.skipOnRabbit) : null;

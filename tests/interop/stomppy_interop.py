@@ -666,6 +666,7 @@ for _auth, _how in (("passcode", "passcode header (passcode=token)"),
        tidings_only="RabbitMQ sends no user-name and server:RabbitMQ/3.10.8")
 def _(ctx):
     user = f"carol-{rand()}"
+    register_account(user)
     c = connected(ctx, "client", user=user)
     h = c.connected_frame.headers
     check_eq(h.get("user-name"), user, "CONNECTED user-name")
@@ -743,9 +744,35 @@ def run_check(c):
     return result, int((time.monotonic() - started) * 1000)
 
 
+# The users the checks connect as. Tidings accepts a token only for an account it has.
+USERS = ("alice", "bob")
+
+
+def register_account(user):
+    """Creates the account `user` over REST (409, created before on this server, is fine)."""
+    import json
+    import urllib.error
+    import urllib.request
+    body = json.dumps({"username": user, "password": f"{user}-interop-password"}).encode()
+    req = urllib.request.Request(f"http://{HOST}:{PORT}/api/auth/register", data=body,
+                                 headers={"content-type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=T * 4).close()
+    except urllib.error.HTTPError as e:
+        if e.code != 409:
+            raise CheckFailure(f"cannot create the account {user}: {e.code} {e.read()[:200]!r}")
+
+
+def ensure_accounts():
+    for user in USERS:
+        register_account(user)
+
+
 def main():
     passed = failed = skipped = 0
     print(f"stomp.py interop against {TARGET} at ws://{HOST}:{PORT}/ws", flush=True)
+    if IS_TIDINGS:
+        ensure_accounts()
     for c in CHECKS:
         if ONLY and not ONLY.search(c["name"]):
             continue

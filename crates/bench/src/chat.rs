@@ -36,19 +36,32 @@ fn seeding_state(dir: &Path, secret: &str) -> anyhow::Result<tidings_server::App
     tidings_server::AppState::new(cfg)
 }
 
+/// Accounts `{prefix}0` .. `{prefix}{count-1}` (the server accepts tokens only for
+/// accounts it has), seeded before the server starts.
+pub async fn seed_users(
+    dir: &Path,
+    secret: &str,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    let state = seeding_state(dir, secret)?;
+    let names: Vec<String> = (0..count).map(|i| format!("{prefix}{i}")).collect();
+    create_users(&state, &names).await
+}
+
 async fn create_users(state: &tidings_server::AppState, names: &[String]) -> anyhow::Result<()> {
-    for n in names {
-        state
-            .chat()
-            .store
-            .create_user(UserRecord {
+    // Many at once, so the store's writer commits them in batches.
+    for chunk in names.chunks(256) {
+        futures_util::future::try_join_all(chunk.iter().map(|n| {
+            state.chat().store.create_user(UserRecord {
                 name: n.clone(),
                 display_name: n.clone(),
                 password_hash: None,
                 roles: Vec::new(),
                 created_at: Timestamp::now(),
             })
-            .await?;
+        }))
+        .await?;
     }
     Ok(())
 }

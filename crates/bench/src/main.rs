@@ -205,11 +205,10 @@ async fn run_scenarios(
         r.condition("idle_heart_beat_ms", opts(0).heart_beat_ms);
         r.condition("idle_window_s", opts(0).window.as_secs());
         for &n in &sizes {
-            let srv = targets::Tidings::start(
-                server_bin,
-                &work.join(format!("idle-{n}")),
-                &targets::secret(),
-            )?;
+            let dir = work.join(format!("idle-{n}"));
+            let secret = targets::secret();
+            chat::seed_users(&dir, &secret, "idle", n).await?;
+            let srv = targets::Tidings::start(server_bin, &dir, &secret)?;
             let t = srv.target("");
             idle::run(
                 &t,
@@ -262,7 +261,11 @@ async fn run_scenarios(
         r.condition("fanout_step_s", opts.step.as_secs_f64());
         r.condition("fanout_fixed_rate", opts.fixed_rate);
         let topic = "/topic/bench.fanout";
-        let srv = targets::Tidings::start(server_bin, &work.join("fanout"), &targets::secret())?;
+        let dir = work.join("fanout");
+        // Subscribers fan0.. and the publisher, the last one.
+        let secret = targets::secret();
+        chat::seed_users(&dir, &secret, "fan", opts.subscribers + 1).await?;
+        let srv = targets::Tidings::start(server_bin, &dir, &secret)?;
         let tid = fanout::run(
             &srv.target(topic),
             &opts,

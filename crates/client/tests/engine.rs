@@ -440,3 +440,77 @@ async fn the_engine_pages_through_a_conversation_list_longer_than_one_page() {
     engine.shutdown().await;
     server.stop().await;
 }
+
+/// The server ends a live session when its access token expires (or its sign-in is signed
+/// out): the engine renews the token and reconnects at once, with no "reconnecting" or
+/// "connecting" for the user to see, and catch-up fills what came meanwhile.
+#[tokio::test]
+async fn when_the_server_ends_the_session_at_token_expiry_the_engine_renews_it_quietly() {
+    let dir = TempDir::new("expiry");
+    let server = Server::start(dir.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let cid = api.group(&alice, &[&bob]).await;
+    // An access token that ends in 3-4 s, which the engine believes good for an hour (as
+    // with a skewed clock): the server, not the engine's own timer, ends the session.
+    let short = Session {
+        token: server.state.auth.mint("alice", &[], 4).unwrap(),
+        expires_in: 3600,
+        ..alice.clone()
+    };
+    let cache_dir = TempDir::new("expiry-cache");
+    let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
+    let engine = start_engine(&server.http(), &short, cache.clone());
+    until_state(&engine, "live", |s| *s == EngineState::Live).await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut states = engine.state();
+    states.borrow_and_update();
+    let recorder = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while states.changed().await.is_ok() {
+                let s = states.borrow_and_update().clone();
+                seen.lock().unwrap().push(s);
+            }
+        })
+    };
+    for i in 0..10 {
+        api.send(&bob, &cid, &format!("a{i}"), "before").await;
+    }
+    // Wait (bounded) until the server has ended the session for its token.
+    let expired = async {
+        while !server
+            .state
+            .metrics
+            .render()
+            .contains("kind=\"token_expired\"")
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), expired)
+        .await
+        .expect("the server ended the session at the token's expiry");
+    for i in 0..10 {
+        api.send(&bob, &cid, &format!("b{i}"), "after").await;
+    }
+    until(&engine, "all 20 cached, in order, once", |c| {
+        cached_seqs(c, &cid) == (1..=20).collect::<Vec<_>>()
+    })
+    .await;
+    until_state(&engine, "live", |s| *s == EngineState::Live).await;
+    engine.shutdown().await;
+    recorder.abort();
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        !seen.iter().any(|s| matches!(
+            s,
+            EngineState::Reconnecting { .. }
+                | EngineState::Connecting
+                | EngineState::SignedOut { .. }
+        )),
+        "the user saw the renewal: {seen:?}"
+    );
+    server.stop().await;
+}

@@ -67,6 +67,12 @@ pub trait Application: Send + Sync + 'static {
         Ok(())
     }
 
+    /// A `CONNECT` whose token is valid; refusing it ends the connection with an `ERROR`
+    /// naming the reason (e.g. no such account).
+    async fn authorize_connect(&self, _who: &Principal) -> Result<(), AppError> {
+        Ok(())
+    }
+
     async fn on_connect(&self, _who: &Principal, _session: SessionId) {}
 
     async fn on_disconnect(&self, _who: &Principal, _session: SessionId) {}

@@ -1,12 +1,20 @@
 //! Access tokens: JWTs whose `sub` is the user name. HS256 with a shared secret, or RS256
 //! with a public key. Tokens are secrets: nothing here logs one or puts one in an error.
+//!
+//! A token minted at sign-in carries `sid`, the id of its sign-in session (the refresh-token
+//! family). Signing out puts the `sid` on [`Revocations`], an in-memory deny list kept until
+//! the longest access token of that session has expired: from then on such tokens are
+//! refused, and live connections that watch the list close. Tokens without `sid` (minted
+//! by `tidings-server token`, or from an outside issuer) stay valid until `exp`.
 
 use anyhow::Context;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 /// The claims Tidings reads. `exp` is required.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -18,6 +26,9 @@ pub struct Claims {
     pub exp: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// The sign-in session (refresh-token family) the token was minted for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Who is on the other end of a connection.
@@ -25,6 +36,10 @@ pub struct Claims {
 pub struct Principal {
     pub name: Arc<str>,
     pub roles: Arc<[String]>,
+    /// The token's sign-in session, if it has one (see the module doc).
+    pub sid: Option<Arc<str>>,
+    /// The token's `exp` (seconds since the epoch), if known.
+    pub expires_at: Option<u64>,
 }
 
 impl Principal {
@@ -32,7 +47,58 @@ impl Principal {
         Principal {
             name: name.into(),
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            sid: None,
+            expires_at: None,
         }
+    }
+}
+
+/// Signed-out sign-in sessions whose access tokens may not have expired yet. In memory:
+/// after a restart, signed-out access tokens work again until their `exp` (at most
+/// `auth.access_ttl_secs`); their refresh tokens stay revoked in the store.
+#[derive(Debug)]
+pub struct Revocations {
+    // A plain mutex: lookups and inserts, no awaits.
+    denied: Mutex<HashMap<Arc<str>, u64>>,
+    /// Bumped on every revocation, so live connections re-check their `sid`.
+    changed: watch::Sender<u64>,
+}
+
+impl Default for Revocations {
+    fn default() -> Self {
+        Revocations {
+            denied: Mutex::new(HashMap::new()),
+            changed: watch::channel(0).0,
+        }
+    }
+}
+
+impl Revocations {
+    /// Refuses tokens of `sid` until `until` (seconds since the epoch), and wakes watchers.
+    pub fn revoke(&self, sid: &str, until: u64) {
+        let now = jsonwebtoken::get_current_timestamp();
+        {
+            let mut denied = self.denied.lock().unwrap_or_else(|e| e.into_inner());
+            // Entries whose tokens have all expired carry no information.
+            denied.retain(|_, t| *t >= now);
+            let t = denied.entry(sid.into()).or_insert(until);
+            *t = (*t).max(until);
+        }
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn is_revoked(&self, sid: &str) -> bool {
+        let now = jsonwebtoken::get_current_timestamp();
+        self.denied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sid)
+            .is_some_and(|t| *t >= now)
+    }
+
+    /// Changes whenever a session is revoked; check [`Revocations::is_revoked`] then.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 }
 
@@ -47,6 +113,8 @@ pub enum TokenError {
     Expired,
     #[error("access token signature is invalid")]
     BadSignature,
+    #[error("access token revoked: its session was signed out")]
+    Revoked,
     #[error("access token is invalid: {0}")]
     Invalid(String),
 }
@@ -59,6 +127,7 @@ impl TokenError {
             TokenError::Malformed => "token_malformed",
             TokenError::Expired => "token_expired",
             TokenError::BadSignature => "token_bad_signature",
+            TokenError::Revoked => "token_revoked",
             TokenError::Invalid(_) => "token_invalid",
         }
     }
@@ -70,6 +139,7 @@ pub struct Authenticator {
     decoding: DecodingKey,
     encoding: Option<EncodingKey>,
     validation: Validation,
+    revocations: Arc<Revocations>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -83,25 +153,21 @@ impl std::fmt::Debug for Authenticator {
 
 impl Authenticator {
     pub fn hs256(secret: &[u8], leeway_secs: u64) -> Authenticator {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = leeway_secs;
-        validation.set_required_spec_claims(&["exp", "sub"]);
         Authenticator {
             decoding: DecodingKey::from_secret(secret),
             encoding: Some(EncodingKey::from_secret(secret)),
-            validation,
+            validation: validation(Algorithm::HS256, leeway_secs),
+            revocations: Arc::default(),
         }
     }
 
     pub fn rs256(public_key_pem: &[u8], leeway_secs: u64) -> anyhow::Result<Authenticator> {
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = leeway_secs;
-        validation.set_required_spec_claims(&["exp", "sub"]);
         Ok(Authenticator {
             decoding: DecodingKey::from_rsa_pem(public_key_pem)
                 .context("jwt.rs256_public_key is not an RSA public key in PEM")?,
             encoding: None,
-            validation,
+            validation: validation(Algorithm::RS256, leeway_secs),
+            revocations: Arc::default(),
         })
     }
 
@@ -129,6 +195,21 @@ impl Authenticator {
         if token.is_empty() {
             return Err(TokenError::Missing);
         }
+        // Named before decoding: jsonwebtoken cannot parse a header whose `alg` it does not
+        // know (`none`), and would report it as bad JSON.
+        if let Some(alg) = header_alg(token) {
+            if !self
+                .validation
+                .algorithms
+                .iter()
+                .any(|a| format!("{a:?}") == alg)
+            {
+                return Err(TokenError::Invalid(format!(
+                    "signed with an algorithm this server does not accept (it accepts {:?})",
+                    self.validation.algorithms[0]
+                )));
+            }
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -152,10 +233,66 @@ impl Authenticator {
                 "the sub claim must be 1-128 characters without '/'".into(),
             ));
         }
+        if let Some(sid) = &claims.sid {
+            if self.revocations.is_revoked(sid) {
+                return Err(TokenError::Revoked);
+            }
+        }
         Ok(Principal {
             name: claims.sub.into(),
             roles: claims.roles.into(),
+            sid: claims.sid.map(Into::into),
+            expires_at: claims.exp,
         })
+    }
+
+    /// Resolves when `who`'s token stops being valid: at its `exp` plus the leeway, or when
+    /// its sign-in session is signed out. Live connections end then (see the README's
+    /// token policy); a token without `exp` or `sid` leaves that part out.
+    pub fn token_end(
+        &self,
+        who: &Principal,
+    ) -> impl std::future::Future<Output = TokenError> + Send + Sync + 'static {
+        let revocations = self.revocations.clone();
+        let mut sid = who.sid.clone();
+        let deadline = who.expires_at.map(|exp| {
+            let left = (exp + self.validation.leeway)
+                .saturating_sub(jsonwebtoken::get_current_timestamp());
+            tokio::time::Instant::now() + std::time::Duration::from_secs(left)
+        });
+        async move {
+            let mut changes = revocations.watch();
+            let expiry = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(expiry);
+            loop {
+                if sid.as_deref().is_some_and(|s| revocations.is_revoked(s)) {
+                    return TokenError::Revoked;
+                }
+                tokio::select! {
+                    () = &mut expiry => return TokenError::Expired,
+                    changed = changes.changed(), if sid.is_some() => {
+                        if changed.is_err() {
+                            sid = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The sign-in sessions signed out early.
+    pub fn revocations(&self) -> &Arc<Revocations> {
+        &self.revocations
+    }
+
+    /// Seconds of clock skew tolerated on `exp` and `nbf`.
+    pub fn leeway_secs(&self) -> u64 {
+        self.validation.leeway
     }
 
     /// Whether this server can mint tokens (it has the HS256 secret).
@@ -165,6 +302,17 @@ impl Authenticator {
 
     /// Mints an HS256 token for `sub` valid for `ttl_secs` (tools, demo data and tests).
     pub fn mint(&self, sub: &str, roles: &[String], ttl_secs: u64) -> anyhow::Result<String> {
+        self.mint_for_session(sub, roles, ttl_secs, None)
+    }
+
+    /// Mints a token that belongs to the sign-in session `sid` (see the module doc).
+    pub fn mint_for_session(
+        &self,
+        sub: &str,
+        roles: &[String],
+        ttl_secs: u64,
+        sid: Option<&str>,
+    ) -> anyhow::Result<String> {
         let key = self
             .encoding
             .as_ref()
@@ -173,10 +321,31 @@ impl Authenticator {
             sub: sub.to_owned(),
             exp: Some(jsonwebtoken::get_current_timestamp() + ttl_secs),
             roles: roles.to_vec(),
+            sid: sid.map(str::to_owned),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
             .context("cannot sign the token")
     }
+}
+
+/// What this server checks: the one algorithm, `exp` and `sub` required, `nbf` if present.
+fn validation(alg: Algorithm, leeway_secs: u64) -> Validation {
+    let mut v = Validation::new(alg);
+    v.leeway = leeway_secs;
+    v.validate_nbf = true;
+    v.set_required_spec_claims(&["exp", "sub"]);
+    v
+}
+
+/// The `alg` of a token's header, if the header is readable JSON.
+fn header_alg(token: &str) -> Option<String> {
+    use base64::Engine;
+    let head = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(head.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("alg")?.as_str().map(str::to_owned)
 }
 
 /// Reads `data_dir/jwt-secret`, creating it (mode 0600) on first use.
@@ -226,11 +395,60 @@ mod tests {
                 sub: "alice".into(),
                 exp: Some(1_000),
                 roles: vec![],
+                sid: None,
             },
             &EncodingKey::from_secret(b"0123456789abcdef0123"),
         )
         .unwrap();
         assert_eq!(auth.verify(&expired), Err(TokenError::Expired));
+    }
+
+    fn unsigned(header: &str, claims: &str) -> String {
+        use base64::Engine;
+        let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!("{}.{}.", e.encode(header), e.encode(claims))
+    }
+
+    #[test]
+    fn alg_none_is_named_as_an_algorithm_not_accepted() {
+        let auth = Authenticator::hs256(b"0123456789abcdef0123", 0);
+        let t = unsigned(
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"sub":"alice","exp":9999999999}"#,
+        );
+        let e = auth.verify(&t).unwrap_err().to_string();
+        assert!(e.contains("algorithm this server does not accept"), "{e}");
+    }
+
+    #[test]
+    fn a_future_nbf_is_refused() {
+        let auth = Authenticator::hs256(b"0123456789abcdef0123", 5);
+        let now = jsonwebtoken::get_current_timestamp();
+        let t = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"sub": "alice", "exp": now + 3600, "nbf": now + 600}),
+            &EncodingKey::from_secret(b"0123456789abcdef0123"),
+        )
+        .unwrap();
+        let e = auth.verify(&t).unwrap_err().to_string();
+        assert!(e.contains("nbf"), "{e}");
+    }
+
+    #[test]
+    fn a_revoked_session_is_refused_and_tokens_without_one_are_not() {
+        let auth = Authenticator::hs256(b"0123456789abcdef0123", 0);
+        let mine = auth
+            .mint_for_session("alice", &[], 60, Some("fam1"))
+            .unwrap();
+        let cli = auth.mint("alice", &[], 60).unwrap();
+        let p = auth.verify(&mine).unwrap();
+        assert_eq!(p.sid.as_deref(), Some("fam1"));
+        let w = auth.revocations().watch();
+        auth.revocations()
+            .revoke("fam1", jsonwebtoken::get_current_timestamp() + 60);
+        assert!(w.has_changed().unwrap());
+        assert_eq!(auth.verify(&mine), Err(TokenError::Revoked));
+        assert!(auth.verify(&cli).is_ok());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Access rules checked before the built-in defaults; the first match wins.
     pub access: Vec<RuleConfig>,
+    /// Whether `GET /metrics` answers anyone. Off: it needs the service token or an admin's
+    /// access token as `Authorization: Bearer`.
+    pub metrics_public: bool,
 }
 
 impl Default for Config {
@@ -40,6 +43,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             limits: LimitsConfig::default(),
             access: Vec::new(),
+            metrics_public: false,
         }
     }
 }
@@ -70,8 +74,20 @@ pub struct AuthConfig {
     pub refresh_ttl_secs: u64,
     /// Whether anyone may create an account with `POST /api/auth/register`.
     pub allow_registration: bool,
-    /// Login attempts per username per minute.
+    /// Login attempts per username from one client address per minute (someone else's
+    /// failures from elsewhere do not lock a user out).
     pub login_attempts_per_minute: u32,
+    /// Login attempts per client address per minute, whatever the usernames.
+    pub login_attempts_per_minute_per_address: u32,
+    /// Accounts created per client address per hour.
+    pub registrations_per_hour_per_address: u32,
+    /// Password hashes and verifications computed at once (each Argon2 hash takes ~19 MiB).
+    pub max_concurrent_hashes: usize,
+    /// Requests that may wait for a hashing slot; past that they get 503 at once.
+    pub max_hash_waiters: usize,
+    /// How long an exchanged refresh token may be presented again (a lost answer's retry);
+    /// later, the reuse revokes its whole sign-in session.
+    pub refresh_reuse_grace_secs: u64,
 }
 
 impl Default for AuthConfig {
@@ -82,6 +98,11 @@ impl Default for AuthConfig {
             refresh_ttl_secs: 30 * 86_400,
             allow_registration: true,
             login_attempts_per_minute: 10,
+            login_attempts_per_minute_per_address: 30,
+            registrations_per_hour_per_address: 20,
+            max_concurrent_hashes: 2,
+            max_hash_waiters: 32,
+            refresh_reuse_grace_secs: 60,
         }
     }
 }
@@ -250,6 +271,18 @@ impl Config {
         anyhow::ensure!(
             self.auth.login_attempts_per_minute >= 1,
             "auth.login_attempts_per_minute must be at least 1"
+        );
+        anyhow::ensure!(
+            self.auth.login_attempts_per_minute_per_address >= 1,
+            "auth.login_attempts_per_minute_per_address must be at least 1"
+        );
+        anyhow::ensure!(
+            self.auth.registrations_per_hour_per_address >= 1,
+            "auth.registrations_per_hour_per_address must be at least 1"
+        );
+        anyhow::ensure!(
+            self.auth.max_concurrent_hashes >= 1,
+            "auth.max_concurrent_hashes must be at least 1"
         );
         if let Some(t) = &self.auth.service_token {
             anyhow::ensure!(

@@ -105,8 +105,12 @@ impl AppState {
         let store = store::sqlite::SqliteStore::open(&db, config.storage.synchronous)
             .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?;
         let store: Arc<dyn store::Store> = Arc::new(store);
-        let accounts =
-            chat::accounts::Accounts::new(store.clone(), auth.clone(), config.auth.clone());
+        let accounts = chat::accounts::Accounts::new(
+            store.clone(),
+            auth.clone(),
+            config.auth.clone(),
+            metrics.clone(),
+        );
         let chat = chat::Chat::new(
             store,
             accounts,
@@ -153,6 +157,8 @@ pub struct ApiError {
     status: StatusCode,
     error: &'static str,
     message: String,
+    /// Seconds for a `Retry-After` header (503 busy).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -161,14 +167,27 @@ impl ApiError {
             status,
             error,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Tells the client when to try again (`Retry-After`).
+    pub fn retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs);
+        self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": self.error, "message": self.message});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -188,7 +207,26 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-async fn metrics_text(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+/// Prometheus text. Unless `metrics_public`, only for the service token or an admin: the
+/// counters tell how the server is used and attacked.
+async fn metrics_text(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    caller: Result<api::Caller, ApiError>,
+) -> Response {
+    if !state.config.metrics_public {
+        match caller {
+            Ok(c) if c.may_publish() => {}
+            Ok(_) => {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "metrics are for the service token or an admin",
+                )
+                .into_response()
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -136,6 +136,15 @@ mod tests {
     }
 
     #[test]
+    fn a_budget_per_hour_refills_over_the_hour() {
+        let r = RateLimiter::per_period(2, Duration::from_secs(3600));
+        let t0 = Instant::now();
+        assert!(r.allow("a", t0) && r.allow("a", t0));
+        assert!(!r.allow("a", t0 + Duration::from_secs(60)));
+        assert!(r.allow("a", t0 + Duration::from_secs(1800)));
+    }
+
+    #[test]
     fn many_active_users_keep_their_budgets_and_full_buckets_are_pruned() {
         let r = RateLimiter::new(2);
         let t0 = Instant::now();

@@ -11,7 +11,7 @@
 
 use crate::access::{Action, Decision};
 use crate::app::{AppError, AppSend};
-use crate::auth::Principal;
+use crate::auth::{Principal, TokenError};
 use crate::hub::{
     error_frame, AckMode, Control, Delivery, HubError, Outbound, Published, SessionId,
 };
@@ -116,6 +116,7 @@ where
             version: Version::V1_2,
             incoming: None,
             transactions: HashMap::new(),
+            token_end: None,
         };
         session.read_loop(stream).await;
         session.finish().await;
@@ -139,6 +140,19 @@ struct Session {
     /// How long the peer may stay silent once connected.
     incoming: Option<Duration>,
     transactions: HashMap<String, Vec<Frame>>,
+    /// Resolves when the access token expires or its session is signed out: the
+    /// connection ends then, and the client reconnects with a fresh token.
+    token_end: Option<TokenEnd>,
+}
+
+type TokenEnd = std::pin::Pin<Box<dyn std::future::Future<Output = TokenError> + Send + Sync>>;
+
+/// Waits for the token's end, if the session has one.
+async fn token_ended(end: &mut Option<TokenEnd>) -> TokenError {
+    match end {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Session {
@@ -167,6 +181,10 @@ impl Session {
                 _ = token.cancelled() => return,
                 _ = shutdown.cancelled() => {
                     self.fail(Fatal::new("shutdown", "server is shutting down"), None);
+                    return;
+                }
+                e = token_ended(&mut self.token_end) => {
+                    self.fail(Fatal::new(e.kind(), e.to_string()), None);
                     return;
                 }
                 msg = next => msg,
@@ -490,6 +508,12 @@ impl Session {
             .auth
             .verify(&token)
             .map_err(|e| Fatal::new(e.kind(), e.to_string()))?;
+        self.state
+            .app
+            .authorize_connect(&principal)
+            .await
+            .map_err(|e| Fatal::new(e.kind(), e.to_string()))?;
+        self.token_end = Some(Box::pin(self.state.auth.token_end(&principal)));
         let limits = &self.state.config.limits;
         let ours = HeartBeat {
             send_ms: if theirs.receive_ms == 0 {

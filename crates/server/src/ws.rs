@@ -46,12 +46,10 @@ pub async fn upgrade(
             .into_response();
         }
     }
-    let token = query.token.or_else(|| {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
-    });
+    // The scheme is case-insensitive (RFC 7235), as on the REST API.
+    let token = query
+        .token
+        .or_else(|| crate::api::bearer(&headers).map(str::to_owned));
     // The WebSocket layer allows a little more than a STOMP frame so that an oversized
     // frame gets the STOMP error naming the limit; far larger messages are cut off here.
     let cap = state.config.limits.max_frame_bytes * 2 + 4096;

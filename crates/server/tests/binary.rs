@@ -42,9 +42,12 @@ fn terminate(child: &Child) {
 #[tokio::test]
 async fn serves_health_and_metrics_and_never_logs_a_token() {
     let secret = "binary-test-secret-123456";
-    let mut srv = start(&["--jwt-secret", secret], &[]);
+    let service = "binary-test-service-token-0123";
+    let mut srv = start(&["--jwt-secret", secret, "--service-token", service], &[]);
     let (status, body) = http_get(srv.addr, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    // Tokens are accepted for accounts the server has.
+    Api::new(srv.addr).register("alice").await;
     let tok = token(&["--jwt-secret", secret], "alice");
     // The token travels in the URL, where request logging would catch it.
     let mut c = Client::open(&format!("ws://{}/ws?token={tok}", srv.addr)).await;
@@ -58,7 +61,10 @@ async fn serves_health_and_metrics_and_never_logs_a_token() {
     bad.send(Frame::new(Command::Connect).with_header("accept-version", "1.2"))
         .await;
     bad.expect_error().await;
-    let (status, metrics) = http_get(srv.addr, "/metrics").await;
+    // The metrics are not public: the service token (or an admin) may read them.
+    assert_eq!(http_get(srv.addr, "/metrics").await.0, 401);
+    let (status, metrics) =
+        http_get_with(srv.addr, "/metrics", Some(&format!("Bearer {service}"))).await;
     assert_eq!(status, 200);
     for needle in [
         "tidings_stomp_connections 1",
@@ -93,6 +99,7 @@ async fn serves_health_and_metrics_and_never_logs_a_token() {
 #[tokio::test]
 async fn sigterm_tells_clients_and_exits_cleanly() {
     let srv = start(&["--jwt-secret", "binary-test-secret-123456"], &[]);
+    Api::new(srv.addr).register("bob").await;
     let tok = token(&["--jwt-secret", "binary-test-secret-123456"], "bob");
     let mut c = Client::open(&format!("ws://{}/ws", srv.addr)).await;
     c.connect(&tok, "0,0").await;
@@ -126,6 +133,7 @@ async fn environment_and_config_file_are_read_and_flags_win() {
         1,
         "the --listen flag wins over TIDINGS_LISTEN"
     );
+    Api::new(srv.addr).register("carol").await;
     let tok = token(&["--config", file.to_str().unwrap()], "carol");
     let mut c = Client::open(&format!("ws://{}/ws", srv.addr)).await;
     assert_eq!(c.connect(&tok, "0,0").await.command, Command::Connected);

@@ -68,7 +68,7 @@ async fn each_kind_of_bad_token_gets_an_error_that_says_which() {
     assert!(msg.contains("exp"), "{msg}");
     // The server still serves good clients.
     srv.client("alice").await;
-    let metrics = srv.get("/metrics").await.1;
+    let metrics = srv.metrics().await;
     assert!(metrics.contains("kind=\"token_expired\""), "{metrics}");
 }
 

@@ -97,7 +97,7 @@ async fn malformed_input_is_refused_by_name() {
         );
     }
     still_serving(&srv).await;
-    let metrics = srv.get("/metrics").await.1;
+    let metrics = srv.metrics().await;
     assert!(metrics.contains("kind=\"unknown_command\""), "{metrics}");
     assert!(metrics.contains("kind=\"missing_header\""), "{metrics}");
 }
@@ -374,7 +374,7 @@ async fn a_slow_consumer_is_disconnected_and_others_still_get_everything() {
         err.header("message"),
         Some("slow consumer: the outbound queue is full")
     );
-    let metrics = srv.get("/metrics").await.1;
+    let metrics = srv.metrics().await;
     assert!(metrics.contains("kind=\"slow_consumer\""), "{metrics}");
 }
 
@@ -398,7 +398,7 @@ async fn droppable_messages_are_skipped_for_a_slow_consumer_which_stays_connecte
     }
     let got = slow.barrier().await;
     assert_eq!(got.len(), 4, "the queue held 4; 16 were dropped");
-    let metrics = srv.get("/metrics").await.1;
+    let metrics = srv.metrics().await;
     assert!(
         metrics.contains("tidings_stomp_messages_dropped_total 16"),
         "{metrics}"

@@ -90,6 +90,7 @@ async fn refresh_tokens_rotate_once_and_expire() {
             hash: [1; 32],
             user: "alice".into(),
             expires_at: later,
+            family: "f1".into(),
         })
         .await
         .unwrap();
@@ -102,23 +103,94 @@ async fn refresh_tokens_rotate_once_and_expire() {
                     .unwrap()
             }
         };
-        assert_eq!(rotate(1, 2, now).await.as_deref(), Some("alice"), "{name}");
-        // Presented again within the grace period (its answer was lost): accepted again.
+        let rotated = Rotation::Rotated {
+            user: "alice".into(),
+            family: "f1".into(),
+        };
+        assert_eq!(rotate(1, 2, now).await, rotated, "{name}");
+        // Presented again within the grace period (its answer was lost): accepted again,
+        // and the successor handed out before (2) is revoked: one live token per family.
         let soon = Timestamp(now.millis() + 1_000);
-        assert_eq!(rotate(1, 3, soon).await.as_deref(), Some("alice"));
+        assert_eq!(rotate(1, 3, soon).await, rotated);
+        assert_eq!(rotate(2, 8, soon).await, Rotation::Refused, "superseded");
+        assert_eq!(rotate(3, 4, soon).await, rotated, "the live one");
+        // After the grace period: a reuse, and the whole family goes.
         let late = Timestamp(now.millis() + GRACE + 1);
-        assert_eq!(rotate(1, 7, late).await, None, "after the grace period");
-        assert_eq!(rotate(2, 4, Timestamp(3_000_000)).await, None, "expired");
-        assert!(!s.revoke_refresh_token([4; 32]).await.unwrap());
+        assert_eq!(
+            rotate(1, 7, late).await,
+            Rotation::Reused {
+                user: "alice".into(),
+                family: "f1".into()
+            }
+        );
+        assert_eq!(
+            rotate(4, 9, late).await,
+            Rotation::Refused,
+            "family revoked"
+        );
+        assert_eq!(s.revoke_refresh_family([4; 32]).await.unwrap(), None);
+        // Expiry, and sign-out of a whole family.
         s.add_refresh_token(RefreshRecord {
             hash: [5; 32],
             user: "alice".into(),
             expires_at: later,
+            family: "f2".into(),
         })
         .await
         .unwrap();
-        assert!(s.revoke_refresh_token([5; 32]).await.unwrap());
-        assert_eq!(rotate(5, 6, now).await, None, "revoked");
+        assert_eq!(
+            rotate(5, 10, Timestamp(3_000_000)).await,
+            Rotation::Refused,
+            "expired"
+        );
+        assert_eq!(
+            rotate(5, 6, now).await,
+            Rotation::Rotated {
+                user: "alice".into(),
+                family: "f2".into()
+            }
+        );
+        assert_eq!(
+            s.revoke_refresh_family([5; 32]).await.unwrap().as_deref(),
+            Some("f2"),
+            "an exchanged token still names its family"
+        );
+        assert_eq!(
+            rotate(6, 11, now).await,
+            Rotation::Refused,
+            "revoked with it"
+        );
+    }
+}
+
+#[tokio::test]
+async fn display_names_are_unique_under_case_width_and_login_names() {
+    for (name, s, _keep) in implementations() {
+        let mk = |n: &str, d: &str| UserRecord {
+            display_name: d.into(),
+            ..user(n)
+        };
+        s.create_user(mk("alice", "Alice Smith")).await.unwrap();
+        for (n, d) in [
+            ("b1", "alice smith"),
+            ("b2", "ＡＬＩＣＥ  ＳＭＩＴＨ"),
+            ("b3", "Alice"),
+        ] {
+            assert!(
+                matches!(s.create_user(mk(n, d)).await, Err(StoreError::Conflict(_))),
+                "{name}: {d}"
+            );
+        }
+        s.create_user(mk("zed", "Bob")).await.unwrap();
+        assert!(
+            matches!(
+                s.create_user(mk("bob", "Robert")).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "a login name that is another's display name"
+        );
+        assert!(s.user("b1").await.unwrap().is_none());
+        assert_eq!(display_key("ＡＬＩＣＥ  Smith"), "alice smith");
     }
 }
 

@@ -57,8 +57,23 @@ pub fn config(data_dir: &Path, addr: SocketAddr) -> Config {
     c.auth.service_token = Some(SERVICE_TOKEN.into());
     // Tests send in bursts from a few users.
     c.limits.sends_per_minute = 1_000_000;
+    // ... and register and sign in many users from 127.0.0.1, several at once.
+    c.auth.login_attempts_per_minute_per_address = 1_000_000;
+    c.auth.registrations_per_hour_per_address = 1_000_000;
+    c.auth.max_hash_waiters = 100_000;
     c
 }
+
+/// The config file [`BinServer::start`] runs the binary with: the same lifted limits as
+/// [`config`].
+pub const BIN_CONFIG: &str = "\
+[limits]
+sends_per_minute = 1000000
+[auth]
+login_attempts_per_minute_per_address = 1000000
+registrations_per_hour_per_address = 1000000
+max_hash_waiters = 100000
+";
 
 /// The server in this process.
 #[derive(Debug)]
@@ -132,9 +147,14 @@ pub struct BinServer {
 impl BinServer {
     /// Starts the binary on `addr` (`127.0.0.1:0` for any port) with `data_dir`.
     pub fn start(data_dir: &Path, addr: Option<SocketAddr>) -> BinServer {
+        BinServer::start_with(data_dir, addr, BIN_CONFIG)
+    }
+
+    /// Starts the binary with this config file text instead of [`BIN_CONFIG`].
+    pub fn start_with(data_dir: &Path, addr: Option<SocketAddr>, config: &str) -> BinServer {
         let listen = addr.map_or_else(|| "127.0.0.1:0".to_owned(), |a| a.to_string());
         let cfg = data_dir.join("testkit-server.toml");
-        std::fs::write(&cfg, "[limits]\nsends_per_minute = 1000000\n").unwrap();
+        std::fs::write(&cfg, config).unwrap();
         let mut child = Command::new(server_binary())
             .args(["--listen", &listen, "--data-dir"])
             .arg(data_dir)

@@ -28,6 +28,9 @@ pub(super) enum Ended {
     SignedOut(String),
     Failed(String),
     NetworkDown,
+    /// The server ended a live session because its access token expired or was signed
+    /// out: connect again at once with a fresh token (catch-up fills the gap).
+    Renew,
 }
 
 /// Work running beside the connection, reporting back.
@@ -145,6 +148,8 @@ impl Runner {
     }
 
     pub(crate) async fn run(mut self) {
+        // A token renewal is routine: the user sees no "connecting" for it.
+        let mut renewing = false;
         let done: Option<oneshot::Sender<()>> = loop {
             if !self.network_up {
                 self.set_state(EngineState::Offline);
@@ -153,10 +158,16 @@ impl Runner {
                 }
                 continue;
             }
-            self.set_state(EngineState::Connecting);
+            if !std::mem::take(&mut renewing) {
+                self.set_state(EngineState::Connecting);
+            }
             match self.session().await {
                 Ended::Shutdown(stop) => break stop,
                 Ended::NetworkDown => continue,
+                Ended::Renew => {
+                    tracing::info!("the access token of the live session ended; renewing it");
+                    renewing = true;
+                }
                 Ended::SignedOut(reason) => {
                     tracing::info!(%reason, "signed out");
                     self.set_state(EngineState::SignedOut { reason });
@@ -330,7 +341,7 @@ impl Runner {
                             return Ended::Failed(e.to_string());
                         }
                     }
-                    Err(e) => return Ended::Failed(e.to_string()),
+                    Err(e) => return self.lost(e).await,
                 },
                 cmd = self.cmds.recv() => match cmd {
                     None => return Ended::Shutdown(None),
@@ -495,6 +506,23 @@ impl Runner {
     pub(super) fn receipt_id(live: &mut Live, prefix: &str) -> String {
         live.next_receipt += 1;
         format!("{prefix}:{}", live.next_receipt)
+    }
+
+    /// Why a live session ended. The server ends one when its access token expires or its
+    /// sign-in is signed out (`ERROR` "access token expired" / "access token revoked"):
+    /// that is a renewal, not a failure. A refused renewal then shows as signed out.
+    async fn lost(&self, e: ConnError) -> Ended {
+        if let ConnError::Refused { message, .. } = &e {
+            if message.starts_with("access token expired")
+                || message.starts_with("access token revoked")
+            {
+                if let Some(s) = &self.sync {
+                    s.tokens.invalidate().await;
+                }
+                return Ended::Renew;
+            }
+        }
+        Ended::Failed(e.to_string())
     }
 
     /// After a nudge: a round trip that must come back soon, or the connection is dead.

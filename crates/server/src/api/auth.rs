@@ -1,6 +1,6 @@
 //! `/api/auth/*` and `/api/users/*`.
 
-use super::extract::{AuthUser, Body, Path};
+use super::extract::{AuthUser, Body, ClientAddr, Path};
 use crate::chat::accounts::SignedIn;
 use crate::{ApiError, AppState};
 use axum::extract::State;
@@ -26,14 +26,17 @@ fn token_response(state: &AppState, s: SignedIn) -> TokenResponse {
         (status = 201, description = "Account created; signed in", body = TokenResponse),
         (status = 400, description = "Invalid username, password or display name", body = ErrorBody),
         (status = 403, description = "Registration is closed", body = ErrorBody),
-        (status = 409, description = "The username is taken", body = ErrorBody),
+        (status = 409, description = "The username is taken, or the display name is another user's", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Too many accounts created from this address", body = ErrorBody),
+        (status = 503, description = "Busy checking passwords; try again after Retry-After seconds", body = ErrorBody),
     ))]
 pub async fn register(
     State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
     Body(req): Body<RegisterRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
-    let s = state.chat().accounts.register(req).await?;
+    let s = state.chat().accounts.register(req, from).await?;
     Ok((StatusCode::CREATED, Json(token_response(&state, s))))
 }
 
@@ -45,18 +48,20 @@ pub async fn register(
         (status = 401, description = "Wrong username or password", body = ErrorBody),
         (status = 403, description = "Accounts are managed elsewhere", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 429, description = "Too many attempts for this username", body = ErrorBody),
+        (status = 429, description = "Too many attempts for this username, or from this address", body = ErrorBody),
+        (status = 503, description = "Busy checking passwords; try again after Retry-After seconds", body = ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
     Body(req): Body<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let s = state.chat().accounts.login(req).await?;
+    let s = state.chat().accounts.login(req, from).await?;
     Ok(Json(token_response(&state, s)))
 }
 
 /// Exchange a refresh token for a new access token and a new refresh token (the old one
-/// stops working).
+/// stops working; presenting it again after the grace period signs the session out).
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new session", body = TokenResponse),
@@ -73,7 +78,8 @@ pub async fn refresh(
     Ok(Json(token_response(&state, s)))
 }
 
-/// Revoke a refresh token (sign out).
+/// Sign out: revoke the refresh token's session (every refresh token exchanged from the
+/// same sign-in) and its access tokens.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 204, description = "Revoked"),

@@ -1,6 +1,7 @@
 //! Extractors that turn requests into callers and typed input, with JSON errors for every
 //! way a request can be malformed.
 
+use crate::auth::Principal;
 use crate::store::UserRecord;
 use crate::{ApiError, AppState};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -25,6 +26,14 @@ pub async fn user_from_token(
     state: &AppState,
     token: Option<&str>,
 ) -> Result<UserRecord, ApiError> {
+    Ok(principal_from_token(state, token).await?.1)
+}
+
+/// Checks an access token: what it says (its `exp` and session) and its account.
+pub async fn principal_from_token(
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<(Principal, UserRecord), ApiError> {
     let token = token.ok_or_else(|| {
         unauthorized("missing access token: send 'Authorization: Bearer <token>'")
     })?;
@@ -32,7 +41,26 @@ pub async fn user_from_token(
         .auth
         .verify(token)
         .map_err(|e| unauthorized(e.to_string()))?;
-    Ok(state.chat().accounts.resolve(&principal).await?)
+    let user = state.chat().accounts.resolve(&principal).await?;
+    Ok((principal, user))
+}
+
+/// The address the request came from (the TCP peer; forwarded-for headers are not
+/// trusted). Unknown (a router called without a socket, in tests): the unspecified address.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip()),
+        ))
+    }
 }
 
 /// A signed-in user.

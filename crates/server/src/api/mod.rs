@@ -15,7 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use extract::{AuthUser, Caller};
+pub use extract::{bearer, AuthUser, Caller};
 pub use openapi::ApiDoc;
 
 impl From<ChatError> for ApiError {
@@ -29,7 +29,13 @@ impl From<ChatError> for ApiError {
                 "the server could not complete the request",
             );
         }
-        ApiError::new(e.status(), e.code(), e.to_string())
+        let retry = matches!(e, ChatError::Busy(_));
+        let err = ApiError::new(e.status(), e.code(), e.to_string());
+        if retry {
+            err.retry_after(crate::chat::passwords::BUSY_RETRY_AFTER_SECS)
+        } else {
+            err
+        }
     }
 }
 

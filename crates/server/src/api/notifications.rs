@@ -1,6 +1,6 @@
 //! `/api/notifications/*` (including the SSE stream) and `/api/announcements`.
 
-use super::extract::{bearer, user_from_token, AuthUser, Body, Caller, Path, Query};
+use super::extract::{bearer, principal_from_token, AuthUser, Body, Caller, Path, Query};
 use crate::chat::Chat;
 use crate::{ApiError, AppState};
 use axum::extract::State;
@@ -148,7 +148,7 @@ async fn open_stream(
     path_user: Option<String>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let token = bearer(&headers).or(q.token.as_deref());
-    let me = user_from_token(&state, token).await?;
+    let (principal, me) = principal_from_token(&state, token).await?;
     if path_user.is_some_and(|u| u != me.name) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -186,10 +186,19 @@ async fn open_stream(
         connected: false,
     };
     let shutdown = state.shutdown.clone();
-    let events = futures_util::StreamExt::take_until(
-        futures_util::stream::unfold(st, next_event),
-        shutdown.cancelled_owned(),
-    );
+    // The stream ends when the server stops, or when the access token it was opened with
+    // expires or is signed out: the client reconnects with a fresh token and resumes
+    // from `Last-Event-ID`.
+    let token_end = state.auth.token_end(&principal);
+    let metrics = state.metrics.clone();
+    let ends = async move {
+        tokio::select! {
+            () = shutdown.cancelled_owned() => {}
+            e = token_end => metrics.error(e.kind()),
+        }
+    };
+    let events =
+        futures_util::StreamExt::take_until(futures_util::stream::unfold(st, next_event), ends);
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 

@@ -1,31 +1,36 @@
 //! Accounts and sessions: registration and login with argon2-hashed passwords, short-lived
 //! access JWTs (the broker accepts the same tokens), and opaque refresh tokens that are
-//! stored only as SHA-256 digests, rotated on every use (the old one stays usable for a
-//! minute, so a lost answer does not sign the client out) and revocable.
+//! stored only as SHA-256 digests, rotated on every use and revocable.
+//!
+//! A sign-in starts a refresh-token family; its access tokens carry the family as `sid`.
+//! The family has one live refresh token. Presenting an exchanged one again within
+//! `auth.refresh_reuse_grace_secs` (a lost answer's retry) still answers, and the
+//! successor handed out before is revoked; later, it is taken for a stolen copy and the
+//! whole family is revoked. Signing out revokes the family and refuses its access tokens
+//! from then on (see [`crate::auth::Revocations`]).
+//!
+//! Abuse limits: logins per (username, client address) and per address, registrations per
+//! address, and password hashing through [`PasswordGate`].
 //!
 //! With an RS256 public key configured, tokens come from an outside identity provider:
 //! this server cannot mint them, so registration, login and refresh are refused, and an
 //! account is created on first sight of a valid token.
 
+use super::passwords::{PasswordGate, Queue};
 use super::{validate, ChatError, ChatResult};
 use crate::auth::{Authenticator, Principal};
 use crate::config::AuthConfig;
+use crate::metrics::Metrics;
 use crate::rate::RateLimiter;
-use crate::store::{RefreshRecord, Store, UserRecord};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use crate::store::{RefreshRecord, Rotation, Store, UserRecord};
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use tidings_proto::api::{LoginRequest, RegisterRequest};
 use tidings_proto::Timestamp;
-
-/// How long a refresh token, once exchanged, is still accepted: a client whose answer was
-/// lost (the connection dropped mid-request) retries with the same token and is not signed
-/// out. After that, presenting it again is refused (a stolen copy stops working).
-const REUSE_GRACE_MS: i64 = 60_000;
 
 /// A new session for a user.
 #[derive(Debug, Clone)]
@@ -41,7 +46,13 @@ pub struct Accounts {
     store: Arc<dyn Store>,
     auth: Authenticator,
     config: AuthConfig,
+    /// Keyed by (client address, username).
     login_rate: RateLimiter,
+    /// Keyed by client address.
+    login_rate_per_address: RateLimiter,
+    registration_rate: RateLimiter,
+    passwords: PasswordGate,
+    metrics: Arc<Metrics>,
     service_digest: Option<[u8; 32]>,
     external: bool,
 }
@@ -50,42 +61,38 @@ fn digest(s: &[u8]) -> [u8; 32] {
     Sha256::digest(s).into()
 }
 
-/// A hash to verify against when the user does not exist, so that a login for an unknown
-/// name takes as long as one with a wrong password.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| hash_password("not a real password").unwrap_or_default())
-}
-
-fn hash_password(password: &str) -> Result<String, String> {
-    let salt_bytes: [u8; 16] = rand::random();
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ChatResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ChatError::Internal(format!("password hashing failed: {e}")))
+/// What rate limits count per client: the IPv4 address, or the /64 of an IPv6 one (a
+/// single host commonly holds a whole /64). *(choice)* Forwarded-for headers are not
+/// trusted: behind a reverse proxy, raise the per-address limits.
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn Store>, auth: Authenticator, config: AuthConfig) -> Accounts {
+    pub fn new(
+        store: Arc<dyn Store>,
+        auth: Authenticator,
+        config: AuthConfig,
+        metrics: Arc<Metrics>,
+    ) -> Accounts {
         Accounts {
             login_rate: RateLimiter::new(config.login_attempts_per_minute),
+            login_rate_per_address: RateLimiter::new(config.login_attempts_per_minute_per_address),
+            registration_rate: RateLimiter::per_period(
+                config.registrations_per_hour_per_address,
+                Duration::from_secs(3600),
+            ),
+            passwords: PasswordGate::new(config.max_concurrent_hashes, config.max_hash_waiters),
+            metrics,
             service_digest: config
                 .service_token
                 .as_deref()
@@ -113,7 +120,13 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn register(&self, req: RegisterRequest) -> ChatResult<SignedIn> {
+    /// Counts a refusal in the metrics and passes it on.
+    fn refused(&self, kind: &'static str, e: ChatError) -> ChatError {
+        self.metrics.error(kind);
+        e
+    }
+
+    pub async fn register(&self, req: RegisterRequest, from: IpAddr) -> ChatResult<SignedIn> {
         self.refuse_external()?;
         if !self.config.allow_registration {
             return Err(ChatError::Forbidden(
@@ -129,19 +142,33 @@ impl Accounts {
             ));
         }
         let display_name = req.display_name.unwrap_or_else(|| name.clone());
-        validate::text("displayName", &display_name, validate::MAX_DISPLAY_NAME)?;
+        let display_name = validate::display_name(&display_name)?;
         if self.store.user(&name).await?.is_some() {
             return Err(ChatError::Conflict(format!("the username {name} is taken")));
         }
-        let password = req.password;
-        let hash = blocking(move || hash_password(&password))
-            .await?
-            .map_err(ChatError::Internal)?;
+        // Counted once the request is valid, so typos do not use up the budget.
+        if !self
+            .registration_rate
+            .allow(&address_key(from), Instant::now())
+        {
+            let per = self.config.registrations_per_hour_per_address;
+            return Err(self.refused(
+                "registration_rate_limited",
+                ChatError::RateLimited(format!(
+                    "too many accounts created from your address: at most {per} per hour"
+                )),
+            ));
+        }
+        let hash = self
+            .passwords
+            .hash(req.password, Queue::Bounded)
+            .await
+            .map_err(|e| self.busy(e))?;
         let user = self
             .store
             .create_user(UserRecord {
                 name,
-                display_name: display_name.trim().to_owned(),
+                display_name,
                 password_hash: Some(hash),
                 roles: Vec::new(),
                 created_at: Timestamp::now(),
@@ -159,15 +186,16 @@ impl Accounts {
         roles: &[&str],
     ) -> ChatResult<UserRecord> {
         validate::username(name)?;
-        let password = password.to_owned();
-        let hash = blocking(move || hash_password(&password))
-            .await?
-            .map_err(ChatError::Internal)?;
+        let display_name = validate::display_name(display_name)?;
+        let hash = self
+            .passwords
+            .hash(password.to_owned(), Queue::Wait)
+            .await?;
         Ok(self
             .store
             .create_user(UserRecord {
                 name: name.to_owned(),
-                display_name: display_name.to_owned(),
+                display_name,
                 password_hash: Some(hash),
                 roles: roles.iter().map(|r| (*r).to_owned()).collect(),
                 created_at: Timestamp::now(),
@@ -175,25 +203,49 @@ impl Accounts {
             .await?)
     }
 
-    pub async fn login(&self, req: LoginRequest) -> ChatResult<SignedIn> {
+    /// Counts a "busy" refusal in the metrics.
+    fn busy(&self, e: ChatError) -> ChatError {
+        if matches!(e, ChatError::Busy(_)) {
+            self.metrics.error("password_hashing_busy");
+        }
+        e
+    }
+
+    pub async fn login(&self, req: LoginRequest, from: IpAddr) -> ChatResult<SignedIn> {
         self.refuse_external()?;
-        let name = req.username.trim().to_ascii_lowercase();
+        let name = req.username.trim().to_lowercase();
         if name.len() > 256 || req.password.len() > 1024 {
             return Err(ChatError::Unauthorized("wrong username or password".into()));
         }
-        if !self.login_rate.allow(&name, Instant::now()) {
-            return Err(ChatError::RateLimited(format!(
-                "too many login attempts for {name}: at most {} per minute",
-                self.config.login_attempts_per_minute
-            )));
+        let now = Instant::now();
+        let address = address_key(from);
+        if !self.login_rate_per_address.allow(&address, now) {
+            let per = self.config.login_attempts_per_minute_per_address;
+            return Err(self.refused(
+                "login_rate_limited",
+                ChatError::RateLimited(format!(
+                    "too many login attempts from your address: at most {per} per minute"
+                )),
+            ));
+        }
+        // Per username *and* address: someone else's failures elsewhere do not lock the
+        // user out.
+        if !self.login_rate.allow(&format!("{address} {name}"), now) {
+            return Err(self.refused(
+                "login_rate_limited",
+                ChatError::RateLimited(format!(
+                    "too many login attempts for {name}: at most {} per minute",
+                    self.config.login_attempts_per_minute
+                )),
+            ));
         }
         let user = self.store.user(&name).await?;
-        let hash = user
-            .as_ref()
-            .and_then(|u| u.password_hash.clone())
-            .unwrap_or_else(|| decoy_hash().to_owned());
-        let password = req.password;
-        let ok = blocking(move || verify_password(&password, &hash)).await?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let ok = self
+            .passwords
+            .verify(req.password, hash)
+            .await
+            .map_err(|e| self.busy(e))?;
         match user {
             Some(user) if ok && user.password_hash.is_some() => self.sign_in(user).await,
             _ => Err(ChatError::Unauthorized("wrong username or password".into())),
@@ -204,39 +256,70 @@ impl Accounts {
         self.refuse_external()?;
         let (token, hash) = new_refresh_token();
         let now = Timestamp::now();
-        let user = self
+        let rotation = self
             .store
             .rotate_refresh_token(
                 digest(refresh_token.trim().as_bytes()),
                 hash,
                 self.refresh_expiry(now),
                 now,
-                REUSE_GRACE_MS,
+                (self.config.refresh_reuse_grace_secs as i64).saturating_mul(1000),
             )
-            .await?
-            .ok_or_else(|| {
-                ChatError::Unauthorized("the refresh token is invalid, expired or revoked".into())
-            })?;
+            .await?;
+        let (user, family) = match rotation {
+            Rotation::Rotated { user, family } => (user, family),
+            Rotation::Reused { user, family } => {
+                self.revoke_session(&family);
+                tracing::warn!(
+                    user = %user,
+                    "a refresh token was reused after its grace period; the session is revoked"
+                );
+                return Err(self.refused(
+                    "refresh_token_reused",
+                    ChatError::Unauthorized(
+                        "the refresh token was already used: the session is signed out everywhere; sign in again"
+                            .into(),
+                    ),
+                ));
+            }
+            Rotation::Refused => {
+                return Err(ChatError::Unauthorized(
+                    "the refresh token is invalid, expired or revoked".into(),
+                ))
+            }
+        };
         let user = self
             .store
             .user(&user)
             .await?
             .ok_or_else(|| ChatError::Unauthorized("the account no longer exists".into()))?;
-        self.session(user, token)
+        self.session(user, token, &family)
     }
 
+    /// Signs out: revokes the refresh token's whole family and its access tokens.
     pub async fn logout(&self, refresh_token: &str) -> ChatResult<()> {
-        if self
+        match self
             .store
-            .revoke_refresh_token(digest(refresh_token.trim().as_bytes()))
+            .revoke_refresh_family(digest(refresh_token.trim().as_bytes()))
             .await?
         {
-            Ok(())
-        } else {
-            Err(ChatError::Unauthorized(
+            Some(family) => {
+                self.revoke_session(&family);
+                Ok(())
+            }
+            None => Err(ChatError::Unauthorized(
                 "the refresh token is invalid, expired or revoked".into(),
-            ))
+            )),
         }
+    }
+
+    /// Refuses the access tokens of sign-in session `sid` until the last of them expires,
+    /// and closes its live connections.
+    fn revoke_session(&self, sid: &str) {
+        let until = jsonwebtoken::get_current_timestamp()
+            + self.config.access_ttl_secs
+            + self.auth.leeway_secs();
+        self.auth.revocations().revoke(sid, until);
     }
 
     /// The account behind a verified access token.
@@ -252,10 +335,15 @@ impl Accounts {
                 roles: who.roles.to_vec(),
                 created_at: Timestamp::now(),
             };
-            return match self.store.create_user(user.clone()).await {
+            return match self.store.create_user(user).await {
                 Ok(u) => Ok(u),
-                // Created meanwhile by another request.
-                Err(crate::store::StoreError::Conflict(_)) => Ok(user),
+                // Created meanwhile by another request (or the name is another's display
+                // name: then there is no account to give).
+                Err(crate::store::StoreError::Conflict(m)) => self
+                    .store
+                    .user(&who.name)
+                    .await?
+                    .ok_or(ChatError::Unauthorized(m)),
                 Err(e) => Err(e.into()),
             };
         }
@@ -265,37 +353,29 @@ impl Accounts {
         )))
     }
 
-    /// With tokens from an outside issuer, creates the account of a token seen first on a
-    /// STOMP connection (so others can start conversations with that user).
-    pub async fn provision(&self, who: &Principal) {
-        if self.external {
-            if let Err(e) = self.resolve(who).await {
-                tracing::warn!(error = %e, "could not create the account of a connected user");
-            }
-        }
-    }
-
     fn refresh_expiry(&self, now: Timestamp) -> Timestamp {
         Timestamp(now.millis() + (self.config.refresh_ttl_secs as i64) * 1000)
     }
 
     async fn sign_in(&self, user: UserRecord) -> ChatResult<SignedIn> {
         let (token, hash) = new_refresh_token();
+        let family = crate::store::new_id("s");
         self.store
             .add_refresh_token(RefreshRecord {
                 hash,
                 user: user.name.clone(),
                 expires_at: self.refresh_expiry(Timestamp::now()),
+                family: family.clone(),
             })
             .await?;
-        self.session(user, token)
+        self.session(user, token, &family)
     }
 
-    fn session(&self, user: UserRecord, refresh_token: String) -> ChatResult<SignedIn> {
+    fn session(&self, user: UserRecord, refresh_token: String, sid: &str) -> ChatResult<SignedIn> {
         let ttl = self.config.access_ttl_secs;
         let access_token = self
             .auth
-            .mint(&user.name, &user.roles, ttl)
+            .mint_for_session(&user.name, &user.roles, ttl, Some(sid))
             .map_err(|e| ChatError::Internal(e.to_string()))?;
         Ok(SignedIn {
             access_token,
@@ -319,11 +399,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_hash_and_verify() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong horse", &h));
-        assert!(!verify_password("x", "not a hash"));
+    fn addresses_are_counted_per_host_and_per_ipv6_64() {
+        assert_eq!(address_key("127.0.0.2".parse().unwrap()), "127.0.0.2");
+        assert_eq!(address_key("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1");
+        assert_eq!(
+            address_key("2001:db8:1:2:aaaa::1".parse().unwrap()),
+            address_key("2001:db8:1:2:bbbb::9".parse().unwrap())
+        );
     }
 }

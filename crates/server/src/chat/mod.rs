@@ -11,6 +11,7 @@
 pub mod accounts;
 mod cursor;
 mod feed;
+pub mod passwords;
 mod presence;
 pub mod quota;
 pub mod stomp;
@@ -54,6 +55,9 @@ pub enum ChatError {
     Conflict(String),
     #[error("{0}")]
     RateLimited(String),
+    /// Overloaded for a moment (password hashing): try again shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -68,6 +72,7 @@ impl ChatError {
             ChatError::NotFound(_) => "not_found",
             ChatError::Conflict(_) => "conflict",
             ChatError::RateLimited(_) => "rate_limited",
+            ChatError::Busy(_) => "busy",
             ChatError::Internal(_) => "internal",
         }
     }
@@ -80,6 +85,7 @@ impl ChatError {
             ChatError::NotFound(_) => StatusCode::NOT_FOUND,
             ChatError::Conflict(_) => StatusCode::CONFLICT,
             ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ChatError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ChatError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -68,8 +68,17 @@ impl Application for ChatApp {
         }
     }
 
+    /// As on the REST API, a token must name an account (with an outside issuer, the
+    /// account is created on first sight).
+    async fn authorize_connect(&self, who: &Principal) -> Result<(), AppError> {
+        match self.0.accounts.resolve(who).await {
+            Ok(_) => Ok(()),
+            Err(super::ChatError::Unauthorized(m)) => Err(AppError::Refused("no_account", m)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn on_connect(&self, who: &Principal, _session: SessionId) {
-        self.0.accounts.provision(who).await;
         self.0.session_opened(&who.name);
     }
 

@@ -1,9 +1,18 @@
 //! Checks on what clients send, with the sentence each refusal gives.
+//!
+//! Text a person reads must show what it is: message content needs at least one visible
+//! character and may not hold bidirectional embeddings or overrides (U+202A–U+202E), which
+//! reorder what follows them. Isolates (U+2066–U+2069) stay allowed in messages
+//! *(choice)*: they are how right-to-left text is meant to be embedded, and their effect
+//! ends with the text. Display names are stricter: no control, format (Cf, which holds
+//! the zero-width and bidirectional characters) or line-separator characters, nor blank
+//! look-alikes; they are trimmed, and unique under [`crate::store::display_key`].
 
 use super::{ChatError, ChatResult, DEFAULT_PAGE, MAX_PAGE};
 use crate::store::NewNotification;
 use tidings_proto::api::{CreateConversation, CreateNotification, SendMessage};
 use tidings_proto::{ConversationKind, Timestamp, MAX_CLIENT_ID, MAX_CONTENT_CHARS};
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_CONVERSATION_TITLE: usize = 100;
@@ -55,6 +64,68 @@ pub fn text(field: &str, value: &str, max: usize) -> ChatResult<()> {
     Ok(())
 }
 
+/// Characters that draw nothing although they are letters or symbols (Hangul fillers,
+/// the blank Braille pattern, the Mongolian vowel separator).
+const BLANK_LOOKALIKES: &[char] = &[
+    '\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}', '\u{2800}', '\u{180E}',
+];
+
+/// Whether `c` draws something: a letter, number, punctuation or symbol.
+fn visible(c: char) -> bool {
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter
+            | GeneralCategoryGroup::Number
+            | GeneralCategoryGroup::Punctuation
+            | GeneralCategoryGroup::Symbol
+    ) && !BLANK_LOOKALIKES.contains(&c)
+}
+
+/// Bidirectional embeddings and overrides.
+fn bidi_override(c: char) -> bool {
+    ('\u{202A}'..='\u{202E}').contains(&c)
+}
+
+/// Text people read (message content): some visible character, no bidi overrides.
+fn readable(field: &str, value: &str) -> ChatResult<()> {
+    if value.chars().any(bidi_override) {
+        return Err(invalid(format!(
+            "{field} contains bidirectional override characters (U+202A-U+202E)"
+        )));
+    }
+    if !value.chars().any(visible) {
+        return Err(invalid(format!(
+            "{field} must contain at least one visible character"
+        )));
+    }
+    Ok(())
+}
+
+/// A display name, trimmed: 1-64 characters, something visible, nothing invisible or
+/// reordering (see the module doc). Uniqueness is the store's.
+pub fn display_name(value: &str) -> ChatResult<String> {
+    let name = value.trim();
+    text("displayName", name, MAX_DISPLAY_NAME)?;
+    if let Some(c) = name.chars().find(|&c| {
+        c.is_control()
+            || matches!(
+                c.general_category(),
+                GeneralCategory::Format
+                    | GeneralCategory::LineSeparator
+                    | GeneralCategory::ParagraphSeparator
+            )
+            || (c.is_whitespace() && c != ' ')
+            || BLANK_LOOKALIKES.contains(&c)
+    }) {
+        return Err(invalid(format!(
+            "displayName contains an invisible, control or line-break character (U+{:04X})",
+            c as u32
+        )));
+    }
+    readable("displayName", name)?;
+    Ok(name.to_owned())
+}
+
 pub fn message(m: &SendMessage) -> ChatResult<()> {
     if m.client_id.is_empty() || m.client_id.len() > MAX_CLIENT_ID {
         return Err(invalid(format!(
@@ -64,7 +135,8 @@ pub fn message(m: &SendMessage) -> ChatResult<()> {
     if m.client_id.chars().any(char::is_control) {
         return Err(invalid("clientId contains control characters"));
     }
-    text("content", &m.content, MAX_CONTENT_CHARS)
+    text("content", &m.content, MAX_CONTENT_CHARS)?;
+    readable("content", &m.content)
 }
 
 /// Distinct, valid user names, 1 to `max` of them.
@@ -207,5 +279,39 @@ mod tests {
             ..ok
         };
         assert!(message(&no_key).is_err());
+    }
+
+    #[test]
+    fn invisible_and_reordering_text_is_refused() {
+        let m = |content: &str| SendMessage {
+            client_id: "k".into(),
+            content: content.into(),
+            content_type: Default::default(),
+        };
+        for bad in [
+            "\u{202E}\u{200B}",
+            "\u{200B}\u{200D}",
+            "\u{3164}",
+            "abc\u{202E}fed",
+        ] {
+            assert!(message(&m(bad)).is_err(), "{bad:?}");
+        }
+        for good in ["hi", "\u{2067}שלום\u{2069} ok", "👍", "a\u{200D}b"] {
+            assert!(message(&m(good)).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "\u{200B}",
+            "ali\u{200B}ce",
+            "\u{202E}ecila",
+            "alice\nadmin",
+            "a\tb",
+            "x\u{2028}y",
+            "alice\u{3164}",
+            "  ",
+        ] {
+            assert!(display_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(display_name("  Alice Smith ").unwrap(), "Alice Smith");
+        assert!(display_name("Zoë 王").is_ok());
     }
 }

@@ -12,6 +12,10 @@
 //! - `(sender, clientId)` identifies a message: appending it again returns the stored one
 //!   with `duplicate: true` and changes nothing.
 //! - Read markers never move backwards and never pass the conversation's last `seq`.
+//! - Display names are unique under [`display_key`], and no display name's key is another
+//!   account's login name.
+//! - A refresh-token family (one sign-in) has at most one live token: exchanging one,
+//!   also again within the grace period, leaves only the new one usable.
 
 pub mod sqlite;
 
@@ -60,20 +64,47 @@ pub struct RefreshRecord {
     pub hash: [u8; 32],
     pub user: String,
     pub expires_at: Timestamp,
+    /// The sign-in it belongs to; every token exchanged from it inherits this.
+    pub family: String,
+}
+
+/// What presenting a refresh token for exchange did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// Exchanged: the new token is now the family's only live one.
+    Rotated { user: String, family: String },
+    /// Presented again after the grace period (a stolen copy, or a client gone wrong): the
+    /// whole family is revoked.
+    Reused { user: String, family: String },
+    /// Unknown, expired or revoked.
+    Refused,
+}
+
+/// The key under which display names must be unique: NFKC, then Unicode case folding,
+/// runs of white space as one space, so that "Ａlice", "ALICE" and "alice" are one name.
+pub fn display_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded = caseless::default_case_fold_str(&name.nfkc().collect::<String>());
+    // Folding can denormalise; normalise once more so the key is stable.
+    let normal: String = folded.nfkc().collect();
+    normal.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates an account; `Conflict` when the name is taken.
+    /// Creates an account; `Conflict` when the name is taken, or when the display name's
+    /// [`display_key`] is another account's display key or login name (or the login name
+    /// is another account's display key).
     async fn create_user(&self, user: UserRecord) -> StoreResult<UserRecord>;
     async fn user(&self, name: &str) -> StoreResult<Option<UserRecord>>;
     /// The accounts among `names` that exist.
     async fn users(&self, names: &[String]) -> StoreResult<Vec<UserRecord>>;
     async fn add_refresh_token(&self, token: RefreshRecord) -> StoreResult<()>;
-    /// Atomically retires `old` and stores `new` for the same user, if `old` is valid at
-    /// `now`: not expired, not revoked, and not retired more than `grace_ms` ago (a client
-    /// whose answer was lost on the way may present it again for a moment). Returns the
-    /// user, or `None` when `old` is not accepted.
+    /// Atomically retires `old` and stores `new` in its family, if `old` is valid at `now`:
+    /// not expired, not revoked, and not retired more than `grace_ms` ago (a client whose
+    /// answer was lost on the way may present it again for a moment; the successor it got
+    /// then is revoked, so the family keeps one live token). Retired longer ago: the whole
+    /// family is revoked ([`Rotation::Reused`]).
     async fn rotate_refresh_token(
         &self,
         old: [u8; 32],
@@ -81,9 +112,11 @@ pub trait UserStore: Send + Sync {
         new_expires_at: Timestamp,
         now: Timestamp,
         grace_ms: i64,
-    ) -> StoreResult<Option<String>>;
-    /// Revokes a refresh token; `Ok(false)` if it was not valid.
-    async fn revoke_refresh_token(&self, hash: [u8; 32]) -> StoreResult<bool>;
+    ) -> StoreResult<Rotation>;
+    /// Revokes the whole family of a refresh token (sign out), also when given a token of
+    /// it that was already exchanged; returns the family, or `None` if the token is
+    /// unknown or its family has no live token left.
+    async fn revoke_refresh_family(&self, hash: [u8; 32]) -> StoreResult<Option<String>>;
 }
 
 /// A participant as stored.

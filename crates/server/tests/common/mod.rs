@@ -94,6 +94,10 @@ impl TestServer {
         config.data_dir = dir.0.clone();
         config.jwt.secret = Some(SECRET.into());
         config.auth.service_token = Some(SERVICE_TOKEN.into());
+        // Tests register and sign in many users from 127.0.0.1.
+        config.auth.login_attempts_per_minute_per_address = 1_000_000;
+        config.auth.registrations_per_hour_per_address = 1_000_000;
+        config.auth.max_hash_waiters = 100_000;
         tweak(&mut config);
         let state = make(config).expect("server state");
         let listener = tokio::net::TcpListener::bind(state.config.listen)
@@ -140,14 +144,39 @@ impl TestServer {
     pub async fn get(&self, path: &str) -> (u16, String) {
         http_get(self.addr, path).await
     }
+
+    /// `GET /metrics` with the service token (the metrics are not public by default).
+    pub async fn metrics(&self) -> String {
+        let (status, body) = http_get_with(
+            self.addr,
+            "/metrics",
+            Some(&format!("Bearer {SERVICE_TOKEN}")),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
 }
 
 /// A minimal HTTP/1.1 GET over a raw socket.
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    http_get_with(addr, path, None).await
+}
+
+/// A minimal HTTP/1.1 GET over a raw socket, with an `Authorization` header.
+pub async fn http_get_with(
+    addr: std::net::SocketAddr,
+    path: &str,
+    authorization: Option<&str>,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = TcpStream::connect(addr).await.unwrap();
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
     s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n")
+            .as_bytes(),
     )
     .await
     .unwrap();

@@ -75,6 +75,14 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     ",
+    // 2: refresh-token families (one per sign-in) and unique display names.
+    "
+    ALTER TABLE refresh_tokens ADD COLUMN family TEXT;
+    UPDATE refresh_tokens SET family = lower(hex(hash));
+    CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family);
+    ALTER TABLE users ADD COLUMN display_key TEXT;
+    CREATE UNIQUE INDEX users_by_display_key ON users(display_key);
+    ",
 ];
 
 /// Brings the database up to the newest schema, in one transaction per migration.
@@ -95,5 +103,29 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.commit()?;
         tracing::info!(version = i + 1, "database migrated");
     }
+    backfill_display_keys(conn)
+}
+
+/// Gives accounts created before migration 2 their display key (computed in Rust, so not
+/// in the SQL). Of existing duplicates the first keeps the key; the others stay without
+/// one (they were created before names had to be unique).
+fn backfill_display_keys(conn: &mut Connection) -> StoreResult<()> {
+    let rows: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT name, display_name FROM users WHERE display_key IS NULL ORDER BY created_at",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for (name, display) in rows {
+        tx.execute(
+            "UPDATE OR IGNORE users SET display_key = ?1 WHERE name = ?2",
+            [crate::store::display_key(&display), name],
+        )?;
+    }
+    tx.commit()?;
     Ok(())
 }

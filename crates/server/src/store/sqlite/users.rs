@@ -1,7 +1,9 @@
 //! Accounts and refresh tokens.
 
 use super::{optional, SqliteStore};
-use crate::store::{RefreshRecord, StoreError, StoreResult, UserRecord, UserStore};
+use crate::store::{
+    display_key, RefreshRecord, Rotation, StoreError, StoreResult, UserRecord, UserStore,
+};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, Row};
 use tidings_proto::Timestamp;
@@ -53,23 +55,36 @@ pub(super) fn unknown_users(names: &[String]) -> StoreError {
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: UserRecord) -> StoreResult<UserRecord> {
         self.write(move |c| {
-            let inserted = c.execute(
-                "INSERT INTO users (name, display_name, password_hash, roles, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
-                params![
-                    user.name,
-                    user.display_name,
-                    user.password_hash,
-                    user.roles.join(","),
-                    user.created_at.millis()
-                ],
-            )?;
-            if inserted == 0 {
+            if load(c, &user.name)?.is_some() {
                 return Err(StoreError::Conflict(format!(
                     "the username {} is taken",
                     user.name
                 )));
             }
+            let key = display_key(&user.display_name);
+            let clash = c
+                .prepare_cached(
+                    "SELECT 1 FROM users WHERE display_key = ?1 OR name = ?1 OR display_key = ?2",
+                )?
+                .exists(params![key, display_key(&user.name)])?;
+            if clash {
+                return Err(StoreError::Conflict(format!(
+                    "the display name {:?} is taken, or too like another user's name",
+                    user.display_name
+                )));
+            }
+            c.execute(
+                "INSERT INTO users (name, display_name, password_hash, roles, created_at, display_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    user.name,
+                    user.display_name,
+                    user.password_hash,
+                    user.roles.join(","),
+                    user.created_at.millis(),
+                    key
+                ],
+            )?;
             Ok(user)
         })
         .await
@@ -97,8 +112,14 @@ impl UserStore for SqliteStore {
     async fn add_refresh_token(&self, token: RefreshRecord) -> StoreResult<()> {
         self.write(move |c| {
             c.execute(
-                "INSERT INTO refresh_tokens (hash, user_name, expires_at) VALUES (?1, ?2, ?3)",
-                params![&token.hash[..], token.user, token.expires_at.millis()],
+                "INSERT INTO refresh_tokens (hash, user_name, expires_at, family)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    &token.hash[..],
+                    token.user,
+                    token.expires_at.millis(),
+                    token.family
+                ],
             )?;
             // Expired tokens carry no information: prune them as new ones come.
             c.execute(
@@ -117,33 +138,66 @@ impl UserStore for SqliteStore {
         new_expires_at: Timestamp,
         now: Timestamp,
         grace_ms: i64,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Rotation> {
         self.write(move |c| {
-            let user: Option<String> = optional(c.query_row(
-                "UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, ?2)
-                 WHERE hash = ?1 AND revoked = 0 AND expires_at > ?2
-                   AND (rotated_at IS NULL OR rotated_at > ?2 - ?3)
-                 RETURNING user_name",
-                params![&old[..], now.millis(), grace_ms],
-                |r| r.get(0),
+            type Row = (String, String, bool, i64, Option<i64>);
+            let row: Option<Row> = optional(c.query_row(
+                "SELECT user_name, family, revoked, expires_at, rotated_at
+                 FROM refresh_tokens WHERE hash = ?1",
+                [&old[..]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             ))?;
-            if let Some(user) = &user {
-                c.execute(
-                    "INSERT INTO refresh_tokens (hash, user_name, expires_at) VALUES (?1, ?2, ?3)",
-                    params![&new[..], user, new_expires_at.millis()],
-                )?;
+            let Some((user, family, revoked, expires_at, rotated_at)) = row else {
+                return Ok(Rotation::Refused);
+            };
+            if revoked || expires_at <= now.millis() {
+                return Ok(Rotation::Refused);
             }
-            Ok(user)
+            match rotated_at {
+                Some(at) if at <= now.millis() - grace_ms => {
+                    c.execute(
+                        "UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1",
+                        [&family],
+                    )?;
+                    return Ok(Rotation::Reused { user, family });
+                }
+                // A retry within the grace period: the successor handed out before is
+                // dropped, so the family keeps one live token.
+                Some(_) => c.execute(
+                    "UPDATE refresh_tokens SET revoked = 1
+                     WHERE family = ?1 AND rotated_at IS NULL AND revoked = 0",
+                    [&family],
+                )?,
+                None => c.execute(
+                    "UPDATE refresh_tokens SET rotated_at = ?2 WHERE hash = ?1",
+                    params![&old[..], now.millis()],
+                )?,
+            };
+            c.execute(
+                "INSERT INTO refresh_tokens (hash, user_name, expires_at, family)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![&new[..], user, new_expires_at.millis(), family],
+            )?;
+            Ok(Rotation::Rotated { user, family })
         })
         .await
     }
 
-    async fn revoke_refresh_token(&self, hash: [u8; 32]) -> StoreResult<bool> {
+    async fn revoke_refresh_family(&self, hash: [u8; 32]) -> StoreResult<Option<String>> {
         self.write(move |c| {
-            Ok(c.execute(
-                "UPDATE refresh_tokens SET revoked = 1 WHERE hash = ?1 AND revoked = 0",
+            let family: Option<String> = optional(c.query_row(
+                "SELECT family FROM refresh_tokens WHERE hash = ?1",
                 [&hash[..]],
-            )? > 0)
+                |r| r.get(0),
+            ))?;
+            let Some(family) = family else {
+                return Ok(None);
+            };
+            let revoked = c.execute(
+                "UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1 AND revoked = 0",
+                [&family],
+            )?;
+            Ok((revoked > 0).then_some(family))
         })
         .await
     }
