@@ -129,9 +129,12 @@ async fn serve_one(
 async fn refuse(tcp: TcpStream, refusal: &Refusal, timeout: Duration) {
     let message = refusal.to_string();
     let service = hyper::service::service_fn(move |_req: Request<Incoming>| {
-        let mut response =
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connection_limit", &message)
-                .into_response();
+        let mut response = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "connection_limit",
+            &message,
+        )
+        .into_response();
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

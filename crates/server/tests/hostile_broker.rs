@@ -110,8 +110,15 @@ async fn a_ping_flood_that_never_reads_is_cut_off_before_and_after_connect() {
     let grew = proc_status(pid, "VmHWM").saturating_sub(base);
     eprintln!("peak resident memory grew {} MB", grew / MB);
     // Before: +43 MB/s per connection, 400 MB for four unauthenticated ones in 10 s.
-    assert!(grew < 100 * MB, "peak resident memory grew {} MB", grew / MB);
-    assert!(closed.iter().all(|c| *c), "the server should close each ping flood");
+    assert!(
+        grew < 100 * MB,
+        "peak resident memory grew {} MB",
+        grew / MB
+    );
+    assert!(
+        closed.iter().all(|c| *c),
+        "the server should close each ping flood"
+    );
     let (status, _) = http_get(srv.addr, "/healthz").await;
     assert_eq!(status, 200);
 }
@@ -134,7 +141,11 @@ async fn pongs_for_a_peer_that_never_reads_are_not_queued_without_bound() {
     let grew = proc_status(pid, "VmHWM").saturating_sub(base);
     eprintln!("peak resident memory grew {} MB", grew / MB);
     // Before: a pong queued for every ping, +43 MB/s per connection.
-    assert!(grew < 100 * MB, "peak resident memory grew {} MB", grew / MB);
+    assert!(
+        grew < 100 * MB,
+        "peak resident memory grew {} MB",
+        grew / MB
+    );
 }
 
 /// An `ACK` with `pad` bytes of extra headers (8,000 a header line), in `tx`.
@@ -211,8 +222,15 @@ async fn transactions_staging_large_acks_on_many_connections_stay_bounded_in_mem
     let grew = proc_status(pid, "VmHWM").saturating_sub(base);
     eprintln!("peak resident memory grew {} MB", grew / MB);
     // Before: 1.4 GB per connection with 1,000 frames per transaction.
-    assert!(grew < 100 * MB, "peak resident memory grew {} MB", grew / MB);
-    assert!(closed.iter().all(|c| *c), "the server should close each connection");
+    assert!(
+        grew < 100 * MB,
+        "peak resident memory grew {} MB",
+        grew / MB
+    );
+    assert!(
+        closed.iter().all(|c| *c),
+        "the server should close each connection"
+    );
 }
 
 #[tokio::test]
@@ -241,7 +259,10 @@ async fn connections_per_user_are_capped() {
         if c.connect(&alice.token, "0,0").await.command == Command::Connected {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no room after a close");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no room after a close"
+        );
         tokio::task::yield_now().await;
     }
 }
@@ -256,16 +277,21 @@ async fn tcp_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
 /// `GET path` from the local address `from`: the status and the body.
 async fn get_from(from: IpAddr, addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = tcp_from(from, addr).await;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut buf = String::new();
     tokio::time::timeout(WAIT, s.read_to_string(&mut buf))
         .await
         .unwrap()
         .unwrap();
     let status = buf[9..12].parse().unwrap();
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -321,7 +347,10 @@ async fn idle_slow_and_half_sent_requests_are_closed_after_the_header_timeout() 
         trickled.push(r);
     }
     assert!(closed_by_server(&mut idle).await, "idle socket left open");
-    assert!(closed_by_server(&mut kept).await, "idle keep-alive socket left open");
+    assert!(
+        closed_by_server(&mut kept).await,
+        "idle keep-alive socket left open"
+    );
     for mut r in trickled {
         assert!(closed_by_server(&mut r).await, "slowloris socket left open");
     }
@@ -353,7 +382,10 @@ async fn connections_are_capped_per_address_and_healthz_answers_from_elsewhere()
     drop(held.pop());
     let deadline = tokio::time::Instant::now() + WAIT;
     while get_from(ONE, srv.addr, "/healthz").await.0 != 200 {
-        assert!(tokio::time::Instant::now() < deadline, "no place after a close");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no place after a close"
+        );
     }
 }
 
@@ -374,7 +406,10 @@ async fn the_global_connection_cap_answers_503_and_counts_websockets() {
     drop(ws);
     let deadline = tokio::time::Instant::now() + WAIT;
     while get_from(TWO, srv.addr, "/healthz").await.0 != 200 {
-        assert!(tokio::time::Instant::now() < deadline, "no place after a close");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no place after a close"
+        );
     }
 }
 
@@ -424,5 +459,9 @@ async fn backlogged_queue_messages_do_not_pin_read_buffers_and_backlog_queues_ar
     assert!(grew < 100 * MB, "resident memory grew {} MB", grew / MB);
     let limit = tidings_server::Config::default().limits.max_backlog_queues;
     assert_eq!(refused.len(), sends - limit, "{:?}", refused.first());
-    assert!(refused.iter().all(|e| e["error"] == "backlog_limit"), "{:?}", refused[0]);
+    assert!(
+        refused.iter().all(|e| e["error"] == "backlog_limit"),
+        "{:?}",
+        refused[0]
+    );
 }
