@@ -77,7 +77,7 @@ pub(crate) async fn run(listener: TcpListener, state: AppState, router: Router) 
                     tcp,
                     _permit: permit,
                 };
-                let conn = serve_one(io, remote, router.clone(), timeout, shutdown.clone());
+                let conn = serve_one(io, remote, router.clone(), timeout, state.clone());
                 state.tracker.spawn(conn);
             }
             Err(refusal) => {
@@ -100,7 +100,7 @@ async fn serve_one(
     remote: SocketAddr,
     router: Router,
     timeout: Duration,
-    shutdown: tokio_util::sync::CancellationToken,
+    state: AppState,
 ) {
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(remote));
@@ -114,13 +114,16 @@ async fn serve_one(
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
-        _ = shutdown.cancelled() => {
+        _ = state.shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
     };
     if let Err(e) = result {
         // Timeouts, resets and malformed requests: the client's doing, not an error here.
+        if e.is_timeout() {
+            state.metrics.error("header_timeout");
+        }
         tracing::debug!(remote = %remote, error = %e, "HTTP connection ended");
     }
 }

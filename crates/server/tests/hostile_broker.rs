@@ -354,6 +354,8 @@ async fn idle_slow_and_half_sent_requests_are_closed_after_the_header_timeout() 
     for mut r in trickled {
         assert!(closed_by_server(&mut r).await, "slowloris socket left open");
     }
+    let metrics = srv.state.metrics.render();
+    assert!(metrics.contains("kind=\"header_timeout\""), "{metrics}");
     let (status, _) = srv.get("/healthz").await;
     assert_eq!(status, 200);
 }
@@ -378,6 +380,11 @@ async fn connections_are_capped_per_address_and_healthz_answers_from_elsewhere()
         "{body}"
     );
     assert_eq!(get_from(TWO, srv.addr, "/healthz").await.0, 200);
+    let metrics = srv.state.metrics.render();
+    assert!(
+        metrics.contains("kind=\"connection_limit_address\"} 1"),
+        "{metrics}"
+    );
     // A closed connection gives its place back.
     drop(held.pop());
     let deadline = tokio::time::Instant::now() + WAIT;
