@@ -164,6 +164,26 @@ pub struct LimitsConfig {
     pub max_participants_per_request: usize,
     /// Participants of one group, its creator included.
     pub max_group_size: usize,
+    /// Bytes of `SEND`/`ACK`/`NACK` frames staged in one connection's open transactions,
+    /// all of them together.
+    pub max_transaction_bytes: usize,
+    /// STOMP sessions one user may have connected at once.
+    pub max_connections_per_user: usize,
+    /// What one connection may send per second: WebSocket messages of every kind (pings
+    /// included) and STOMP frames, with a burst of as many again.
+    pub frames_per_second: u32,
+    /// Bytes kept for `/queue/**` messages nobody consumes yet, over all queues.
+    pub max_backlog_bytes: usize,
+    /// `/queue/**` destinations that may hold such messages at once.
+    pub max_backlog_queues: usize,
+    /// How long a client has to send a request's headers, and how long an idle
+    /// keep-alive connection stays open.
+    pub header_read_timeout_ms: u64,
+    /// Open TCP connections from one IP address.
+    pub max_connections_per_address: usize,
+    /// Open TCP connections in all. Unset: the open-files limit less a reserve for the
+    /// database, the listener and refusals (see [`LimitsConfig::connection_limit`]).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for LimitsConfig {
@@ -191,6 +211,14 @@ impl Default for LimitsConfig {
             participants_added_per_hour: 1_000,
             max_participants_per_request: 100,
             max_group_size: 1_000,
+            max_transaction_bytes: 1024 * 1024,
+            max_connections_per_user: 32,
+            frames_per_second: 1_000,
+            max_backlog_bytes: 64 * 1024 * 1024,
+            max_backlog_queues: 1_000,
+            header_read_timeout_ms: 10_000,
+            max_connections_per_address: 256,
+            max_connections: None,
         }
     }
 }
@@ -212,7 +240,36 @@ impl LimitsConfig {
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_millis(self.drain_timeout_ms)
     }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// `max_connections` as configured, or the soft open-files limit less
+    /// [`FD_RESERVE`] (at least 64).
+    pub fn connection_limit(&self) -> usize {
+        self.max_connections
+            .unwrap_or_else(|| open_files_limit().saturating_sub(FD_RESERVE).max(64))
+    }
 }
+
+/// The soft limit on open files (`ulimit -n`).
+#[cfg(unix)]
+fn open_files_limit() -> usize {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// No such limit to read: a fixed one *(choice)*.
+#[cfg(not(unix))]
+fn open_files_limit() -> usize {
+    16_384
+}
+
+/// File descriptors kept out of `max_connections` by default: the database and its
+/// journal, the listener, logs, and sockets that are being refused with a 503.
+pub const FD_RESERVE: usize = 256;
 
 fn default_data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
@@ -263,6 +320,34 @@ impl Config {
         anyhow::ensure!(
             l.max_group_size >= 2,
             "limits.max_group_size must be at least 2"
+        );
+        anyhow::ensure!(
+            l.max_transaction_bytes >= l.max_frame_bytes,
+            "limits.max_transaction_bytes must be at least limits.max_frame_bytes"
+        );
+        anyhow::ensure!(
+            l.max_connections_per_user >= 1,
+            "limits.max_connections_per_user must be at least 1"
+        );
+        anyhow::ensure!(
+            l.frames_per_second >= 1,
+            "limits.frames_per_second must be at least 1"
+        );
+        anyhow::ensure!(
+            l.max_backlog_queues >= 1,
+            "limits.max_backlog_queues must be at least 1"
+        );
+        anyhow::ensure!(
+            l.header_read_timeout_ms >= 100,
+            "limits.header_read_timeout_ms must be at least 100"
+        );
+        anyhow::ensure!(
+            l.max_connections_per_address >= 1,
+            "limits.max_connections_per_address must be at least 1"
+        );
+        anyhow::ensure!(
+            l.connection_limit() >= 1,
+            "limits.max_connections must be at least 1"
         );
         anyhow::ensure!(
             self.auth.access_ttl_secs >= 30,

@@ -4,9 +4,11 @@
 //! Destinations, by their first segment (Spring's simple-broker semantics):
 //! - `/queue/**`: point-to-point. Each message goes to one subscription, round-robin,
 //!   skipping subscriptions whose outbound queue is full or whose unacknowledged count is
-//!   at the limit. While nobody can take it, a message waits in the queue's backlog (bounded:
-//!   a `SEND` to a full backlog is refused, nothing is dropped). Unacknowledged messages of a
-//!   subscription that ends, or NACKed ones, go back to the front of the backlog.
+//!   at the limit. While nobody can take it, a message waits in the queue's backlog (bounded
+//!   per queue in messages, and over all queues in bytes and in how many queues hold one:
+//!   a `SEND` that would pass a bound is refused, nothing is dropped). Unacknowledged
+//!   messages of a subscription that ends, or NACKed ones, go back to the front of the
+//!   backlog.
 //! - `/user/{name}/**`: every subscription of user `name` on that destination (all tabs and
 //!   devices). Subscribers see it as `/user/queue/...`. With client acknowledgement, a
 //!   message that no session acknowledged before its session ended is kept (bounded) and
@@ -82,6 +84,20 @@ impl Published {
             body,
             tails: Default::default(),
         })
+    }
+
+    /// What keeping this message costs, roughly: body, headers, destination and the
+    /// bookkeeping around them. Backlog limits count this.
+    pub fn size(&self) -> usize {
+        const OVERHEAD: usize = 256;
+        self.body.len()
+            + self.destination.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 48)
+                .sum::<usize>()
+            + OVERHEAD
     }
 
     /// The frame bytes after the per-delivery headers, for `version`.
@@ -163,6 +179,12 @@ pub enum HubError {
     UnknownAck(String),
     #[error("queue {0} is full: nobody is consuming it")]
     QueueFull(String),
+    #[error("queue {queue} is full: messages waiting for consumers over all queues reached the limit of {limit} bytes")]
+    BacklogBytes { queue: String, limit: usize },
+    #[error("queue {queue} is full: the limit is {limit} queues holding messages nobody consumes")]
+    BacklogQueues { queue: String, limit: usize },
+    #[error("too many connections for user {user}: the limit is {limit}")]
+    TooManyConnections { user: String, limit: usize },
 }
 
 impl HubError {
@@ -173,6 +195,8 @@ impl HubError {
             HubError::UnknownSubscription(_) => "unknown_subscription",
             HubError::UnknownAck(_) => "unknown_ack",
             HubError::QueueFull(_) => "queue_full",
+            HubError::BacklogBytes { .. } | HubError::BacklogQueues { .. } => "backlog_limit",
+            HubError::TooManyConnections { .. } => "connection_limit",
         }
     }
 }
@@ -184,6 +208,12 @@ pub struct HubLimits {
     pub max_unacked: usize,
     pub queue_backlog: usize,
     pub user_backlog: usize,
+    /// Bytes ([`Published::size`]) kept in all backlogs together.
+    pub max_backlog_bytes: usize,
+    /// `/queue/**` destinations holding a backlog at once.
+    pub max_backlog_queues: usize,
+    /// Sessions one user may have connected at once.
+    pub max_connections_per_user: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,13 +281,53 @@ struct SessionEntry {
 struct Dest {
     subs: Vec<(SessionId, Arc<str>)>,
     next: usize,
+    /// Change only through [`Dest::push`] and [`Dest::pop`], which keep [`BacklogUse`].
     backlog: VecDeque<Pending>,
+}
+
+/// What all backlogs together hold, against [`HubLimits::max_backlog_bytes`] and
+/// [`HubLimits::max_backlog_queues`].
+#[derive(Debug, Default)]
+struct BacklogUse {
+    bytes: usize,
+    /// `/queue/**` destinations with a non-empty backlog.
+    queues: usize,
+}
+
+impl Dest {
+    fn push(&mut self, p: Pending, front: bool, queue: bool, usage: &mut BacklogUse) {
+        if queue && self.backlog.is_empty() {
+            usage.queues += 1;
+        }
+        usage.bytes += p.message.size();
+        if front {
+            self.backlog.push_front(p);
+        } else {
+            self.backlog.push_back(p);
+        }
+    }
+
+    fn pop(&mut self, front: bool, queue: bool, usage: &mut BacklogUse) -> Option<Pending> {
+        let p = if front {
+            self.backlog.pop_front()
+        } else {
+            self.backlog.pop_back()
+        }?;
+        usage.bytes = usage.bytes.saturating_sub(p.message.size());
+        if queue && self.backlog.is_empty() {
+            usage.queues = usage.queues.saturating_sub(1);
+        }
+        Some(p)
+    }
 }
 
 #[derive(Debug, Default)]
 struct State {
     sessions: HashMap<SessionId, SessionEntry>,
     dests: HashMap<Arc<str>, Dest>,
+    backlog: BacklogUse,
+    /// Sessions per user, for the per-user connection limit and presence.
+    per_user: HashMap<Arc<str>, usize>,
 }
 
 /// The broker's routing core. Cheap to share behind an `Arc`.
@@ -318,9 +388,22 @@ impl Hub {
         version: Version,
         tx: mpsc::Sender<Outbound>,
         control: Arc<Control>,
-    ) -> SessionId {
+    ) -> Result<SessionId, HubError> {
+        let mut st = lock(&self.state);
+        let count = st.per_user.entry(principal.name.clone()).or_default();
+        if *count >= self.limits.max_connections_per_user {
+            let user = principal.name.to_string();
+            if *count == 0 {
+                st.per_user.remove(&principal.name);
+            }
+            return Err(HubError::TooManyConnections {
+                user,
+                limit: self.limits.max_connections_per_user,
+            });
+        }
+        *count += 1;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        lock(&self.state).sessions.insert(
+        st.sessions.insert(
             id,
             SessionEntry {
                 principal,
@@ -334,7 +417,7 @@ impl Hub {
             },
         );
         self.metrics.connections.inc();
-        id
+        Ok(id)
     }
 
     /// Removes a session; its unacknowledged messages are redelivered as the module says.
@@ -344,6 +427,12 @@ impl Hub {
             return;
         };
         self.metrics.connections.dec();
+        if let Some(n) = st.per_user.get_mut(&entry.principal.name) {
+            *n -= 1;
+            if *n == 0 {
+                st.per_user.remove(&entry.principal.name);
+            }
+        }
         let subs: Vec<_> = entry.subs.drain().collect();
         for (id, sub) in &subs {
             self.detach(&mut st, session, id, &sub.key);
@@ -354,13 +443,13 @@ impl Hub {
         }
     }
 
-    /// How many sessions `user` has open (presence). A scan: fine for occasional calls.
+    /// How many sessions `user` has open (presence).
     pub fn user_sessions(&self, user: &str) -> usize {
         lock(&self.state)
-            .sessions
-            .values()
-            .filter(|s| &*s.principal.name == user)
-            .count()
+            .per_user
+            .get(user)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Adds a subscription. `key` is the routing key (`/user/alice/queue/x` for a user
@@ -436,16 +525,49 @@ impl Hub {
         let mut st = lock(&self.state);
         match kind_of(key) {
             Kind::Queue => {
-                let dest = st.dests.entry(key.into()).or_default();
+                let State { dests, backlog, .. } = &mut *st;
+                let dest = dests.entry(key.into()).or_default();
                 if dest.backlog.len() >= self.limits.queue_backlog {
                     return Err(HubError::QueueFull(key.to_owned()));
                 }
-                dest.backlog.push_back(Pending {
-                    message,
+                let pending = Pending {
+                    message: message.clone(),
                     deliveries: 0,
                     avoid: None,
-                });
+                };
+                dest.push(pending, false, true, backlog);
                 self.dispatch_backlog(&mut st, key);
+                // Still waiting (it is the last, as the backlog moves in order): may it stay?
+                let State { dests, backlog, .. } = &mut *st;
+                let Some(dest) = dests.get_mut(key) else {
+                    return Ok(());
+                };
+                let kept = dest
+                    .backlog
+                    .back()
+                    .is_some_and(|p| Arc::ptr_eq(&p.message, &message));
+                let refusal = if !kept {
+                    None
+                } else if backlog.bytes > self.limits.max_backlog_bytes {
+                    Some(HubError::BacklogBytes {
+                        queue: key.to_owned(),
+                        limit: self.limits.max_backlog_bytes,
+                    })
+                } else if backlog.queues > self.limits.max_backlog_queues {
+                    Some(HubError::BacklogQueues {
+                        queue: key.to_owned(),
+                        limit: self.limits.max_backlog_queues,
+                    })
+                } else {
+                    None
+                };
+                if let Some(e) = refusal {
+                    dest.pop(false, true, backlog);
+                    if dest.backlog.is_empty() && dest.subs.is_empty() {
+                        dests.remove(key);
+                    }
+                    return Err(e);
+                }
             }
             kind => self.broadcast(&mut st, key, &message, droppable, kind == Kind::User),
         }
@@ -546,11 +668,13 @@ impl Hub {
         match kind_of(&u.key) {
             Kind::Topic => {}
             Kind::Queue => {
-                st.dests
+                // Taken back whatever the limits: it was accepted once, and what is out
+                // unacknowledged is bounded by `max_unacked` per session.
+                let State { dests, backlog, .. } = &mut *st;
+                dests
                     .entry(u.key.clone())
                     .or_default()
-                    .backlog
-                    .push_front(pending);
+                    .push(pending, true, true, backlog);
                 self.dispatch_backlog(st, &u.key);
             }
             Kind::User => {
@@ -561,12 +685,18 @@ impl Hub {
                         return;
                     }
                 }
-                let dest = st.dests.entry(u.key.clone()).or_default();
-                if dest.backlog.len() >= self.limits.user_backlog {
+                let State { dests, backlog, .. } = &mut *st;
+                let dest = dests.entry(u.key.clone()).or_default();
+                if dest.backlog.len() >= self.limits.user_backlog
+                    || backlog.bytes + pending.message.size() > self.limits.max_backlog_bytes
+                {
                     tracing::warn!(destination = %u.key, "user backlog full; unacknowledged message dropped");
+                    if dest.backlog.is_empty() && dest.subs.is_empty() {
+                        dests.remove(&u.key);
+                    }
                     return;
                 }
-                dest.backlog.push_back(pending);
+                dest.push(pending, false, false, backlog);
                 self.dispatch_backlog(st, &u.key);
             }
         }
@@ -575,7 +705,13 @@ impl Hub {
     /// Moves backlog messages to subscriptions that can take them: one subscription each
     /// (round-robin) for queues and for redelivered user messages.
     fn dispatch_backlog(&self, st: &mut State, key: &str) {
-        let State { sessions, dests } = st;
+        let State {
+            sessions,
+            dests,
+            backlog,
+            ..
+        } = st;
+        let queue = kind_of(key) == Kind::Queue;
         let Some(dest) = dests.get_mut(key) else {
             return;
         };
@@ -604,7 +740,7 @@ impl Hub {
             if !delivered {
                 break;
             }
-            dest.backlog.pop_front();
+            dest.pop(true, queue, backlog);
         }
     }
 
@@ -616,7 +752,9 @@ impl Hub {
         droppable: bool,
         user: bool,
     ) {
-        let State { sessions, dests } = st;
+        let State {
+            sessions, dests, ..
+        } = st;
         let Some(dest) = dests.get(key) else {
             return;
         };
@@ -703,4 +841,95 @@ fn parse_message_id(session: SessionId, id: &str) -> Option<u64> {
     let (s, n) = id.split_once('-')?;
     (s.parse::<u64>().ok()? == session).then_some(())?;
     n.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(limits: impl FnOnce(&mut HubLimits)) -> Hub {
+        let mut l = HubLimits {
+            max_subscriptions: 16,
+            max_unacked: 16,
+            queue_backlog: 100,
+            user_backlog: 100,
+            max_backlog_bytes: usize::MAX,
+            max_backlog_queues: usize::MAX,
+            max_connections_per_user: usize::MAX,
+        };
+        limits(&mut l);
+        Hub::new(l, Arc::new(Metrics::default()))
+    }
+
+    fn connect(hub: &Hub, user: &str) -> Result<(SessionId, mpsc::Receiver<Outbound>), HubError> {
+        let (tx, rx) = mpsc::channel(64);
+        let p = Principal::new(user, &[]);
+        let id = hub.register(p, Version::V1_2, tx, Arc::default())?;
+        Ok((id, rx))
+    }
+
+    fn message(dest: &str, body: usize) -> Arc<Published> {
+        Published::new(dest.into(), Vec::new(), Bytes::from(vec![b'x'; body]))
+    }
+
+    #[test]
+    fn connections_per_user_are_capped_and_closing_one_frees_a_place() {
+        let hub = hub(|l| l.max_connections_per_user = 2);
+        let (a, _ra) = connect(&hub, "alice").unwrap();
+        let (_b, _rb) = connect(&hub, "alice").unwrap();
+        assert_eq!(
+            connect(&hub, "alice").map(|_| ()),
+            Err(HubError::TooManyConnections {
+                user: "alice".into(),
+                limit: 2
+            })
+        );
+        assert!(connect(&hub, "bob").is_ok(), "users have their own limit");
+        assert_eq!(hub.user_sessions("alice"), 2);
+        hub.unregister(a);
+        assert_eq!(hub.user_sessions("alice"), 1);
+        assert!(connect(&hub, "alice").is_ok());
+    }
+
+    #[test]
+    fn queue_backlogs_are_capped_in_bytes_and_in_queues_and_give_back_when_drained() {
+        let size = message("/queue/q0", 1000).size();
+        let hub = hub(|l| {
+            l.max_backlog_bytes = size * 3;
+            l.max_backlog_queues = 2;
+        });
+        hub.publish("/queue/q0", message("/queue/q0", 1000), false)
+            .unwrap();
+        hub.publish("/queue/q1", message("/queue/q1", 1000), false)
+            .unwrap();
+        // A third queue holding a backlog is one too many, and leaves nothing behind.
+        let e = hub
+            .publish("/queue/q2", message("/queue/q2", 1000), false)
+            .unwrap_err();
+        assert_eq!(e.kind(), "backlog_limit");
+        assert!(!lock(&hub.state).dests.contains_key("/queue/q2"));
+        // The bytes: one more fits in a queue that holds a backlog already, then no more.
+        hub.publish("/queue/q0", message("/queue/q0", 1000), false)
+            .unwrap();
+        let e = hub
+            .publish("/queue/q1", message("/queue/q1", 1000), false)
+            .unwrap_err();
+        assert!(matches!(e, HubError::BacklogBytes { .. }), "{e:?}");
+        // A consumer drains q0: its room comes back, and a queue with a consumer that
+        // takes the message at once is never refused.
+        let (s, mut rx) = connect(&hub, "worker").unwrap();
+        hub.subscribe(s, "sub", "/queue/q0", "/queue/q0", AckMode::Auto)
+            .unwrap();
+        assert!(matches!(rx.try_recv(), Ok(Outbound::Deliver(_))));
+        assert!(matches!(rx.try_recv(), Ok(Outbound::Deliver(_))));
+        {
+            let st = lock(&hub.state);
+            assert_eq!((st.backlog.bytes, st.backlog.queues), (size, 1));
+        }
+        hub.publish("/queue/q2", message("/queue/q2", 1000), false)
+            .unwrap();
+        hub.publish("/queue/q0", message("/queue/q0", 1000), false)
+            .unwrap();
+        assert!(matches!(rx.try_recv(), Ok(Outbound::Deliver(_))));
+    }
 }

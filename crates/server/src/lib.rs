@@ -5,10 +5,12 @@
 //! `Router` (tests can call it without a socket); [`serve`] runs it on a listener until the
 //! shutdown token fires, then drains connections with a deadline.
 
+pub mod accept;
 pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod budget;
 pub mod chat;
 pub mod cli;
 pub mod config;
@@ -27,7 +29,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -97,6 +98,9 @@ impl AppState {
                 max_unacked: l.max_unacked,
                 queue_backlog: l.queue_backlog,
                 user_backlog: l.user_backlog,
+                max_backlog_bytes: l.max_backlog_bytes,
+                max_backlog_queues: l.max_backlog_queues,
+                max_connections_per_user: l.max_connections_per_user,
             },
             metrics.clone(),
         ));
@@ -248,21 +252,11 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 
 /// Serves until `state.shutdown` fires: then stops accepting, tells every connection
 /// (an `ERROR` frame "server is shutting down") and waits for them up to the drain deadline.
+/// Connections are admitted and timed as [`accept`] describes.
 pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
-    let shutdown = state.shutdown.clone();
     let tracker = state.tracker.clone();
     let drain = state.config.limits.drain_timeout();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Small frames (receipts, deliveries) go out at once: without TCP_NODELAY, Nagle's
-    // algorithm holds one back until the peer's delayed ACK, about 40 ms on Linux.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    accept::run(listener, state.clone(), router(state)).await;
     tracker.close();
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
         tracing::warn!(

@@ -12,6 +12,7 @@
 use crate::access::{Action, Decision};
 use crate::app::{AppError, AppSend};
 use crate::auth::{Principal, TokenError};
+use crate::budget::FrameBudget;
 use crate::hub::{
     error_frame, AckMode, Control, Delivery, HubError, Outbound, Published, SessionId,
 };
@@ -104,6 +105,7 @@ where
         let writer = tokio::spawn(
             write_loop(sink, rx, control.clone(), cfg_rx, state.metrics.clone()).in_current_span(),
         );
+        let frames_per_second = state.config.limits.frames_per_second;
         let mut session = Session {
             decoder: Decoder::new(state.config.limits.stomp()),
             state,
@@ -117,6 +119,8 @@ where
             incoming: None,
             transactions: HashMap::new(),
             token_end: None,
+            staged_bytes: 0,
+            budget: FrameBudget::new(frames_per_second, tokio::time::Instant::now()),
         };
         session.read_loop(stream).await;
         session.finish().await;
@@ -140,6 +144,10 @@ struct Session {
     /// How long the peer may stay silent once connected.
     incoming: Option<Duration>,
     transactions: HashMap<String, Vec<Frame>>,
+    /// Bytes of the frames in `transactions`, all together.
+    staged_bytes: usize,
+    /// What the peer may still send now.
+    budget: FrameBudget,
     /// Resolves when the access token expires or its session is signed out: the
     /// connection ends then, and the client reconnects with a fresh token.
     token_end: Option<TokenEnd>,
@@ -233,14 +241,29 @@ impl Session {
                 Some(Some(Ok(Message::Text(t)))) => Bytes::from(t),
                 Some(Some(Ok(Message::Binary(b)))) => b,
                 Some(Some(Ok(Message::Close(_)))) => return,
-                Some(Some(Ok(_))) => continue,
+                Some(Some(Ok(_))) => {
+                    // A ping (answered by the WebSocket layer) or a pong: charged like a frame.
+                    if let Err(f) = self.charge() {
+                        self.fail(f, None);
+                        return;
+                    }
+                    continue;
+                }
             };
+            if let Err(f) = self.charge() {
+                self.fail(f, None);
+                return;
+            }
             self.decoder.extend(&data);
             loop {
                 match self.decoder.decode() {
                     Ok(None) => break,
                     Ok(Some(Item::HeartBeat)) => {}
                     Ok(Some(Item::Frame(frame))) => {
+                        if let Err(f) = self.charge() {
+                            self.fail(f, None);
+                            return;
+                        }
                         self.state
                             .metrics
                             .frames_in
@@ -277,6 +300,18 @@ impl Session {
         }
     }
 
+    /// Charges one inbound message or frame to the connection's budget.
+    fn charge(&mut self) -> Result<(), Fatal> {
+        if self.budget.take(tokio::time::Instant::now()) {
+            return Ok(());
+        }
+        let per = self.budget.per_second();
+        Err(Fatal::new(
+            "frame_rate",
+            format!("too many frames: the limit is {per} per second per connection"),
+        ))
+    }
+
     /// Ends the connection with an `ERROR` frame.
     fn fail(&self, f: Fatal, receipt: Option<&str>) {
         self.state.metrics.error(f.kind);
@@ -306,6 +341,7 @@ impl Session {
             self.state.app.on_disconnect(&p, id).await;
         }
         self.transactions.clear();
+        self.staged_bytes = 0;
     }
 
     /// Queues a frame of our own (CONNECTED, RECEIPT). Waits if the queue is full: the
@@ -424,6 +460,7 @@ impl Session {
             Command::Commit => {
                 let tx = required(&frame, "transaction")?;
                 let staged = self.transactions.remove(tx).ok_or_else(|| unknown_tx(tx))?;
+                self.staged_bytes -= staged.iter().map(frame_size).sum::<usize>();
                 for f in staged {
                     if f.command == Command::Send {
                         if let Flow::Close = self.apply_send(&principal, f).await? {
@@ -438,7 +475,8 @@ impl Session {
             }
             Command::Abort => {
                 let tx = required(&frame, "transaction")?;
-                self.transactions.remove(tx).ok_or_else(|| unknown_tx(tx))?;
+                let staged = self.transactions.remove(tx).ok_or_else(|| unknown_tx(tx))?;
+                self.staged_bytes -= staged.iter().map(frame_size).sum::<usize>();
                 self.receipt(receipt.as_deref()).await;
                 Ok(Flow::Continue)
             }
@@ -470,6 +508,15 @@ impl Session {
                 format!("transaction {tx} has more than {limit} frames"),
             ));
         }
+        let bytes = frame_size(&frame);
+        let max = self.state.config.limits.max_transaction_bytes;
+        if self.staged_bytes + bytes > max {
+            return Err(Fatal::new(
+                "transaction_limit",
+                format!("open transactions hold too much: the limit is {max} bytes per connection"),
+            ));
+        }
+        self.staged_bytes += bytes;
         staged.push(frame);
         Ok(())
     }
@@ -531,12 +578,16 @@ impl Session {
         // A beat may be late by as much as one interval (at least 500 ms) before the
         // peer counts as gone.
         self.incoming = incoming.map(|d| d + d.max(Duration::from_millis(500)));
-        let id = self.state.hub.register(
-            principal.clone(),
-            version,
-            self.tx.clone(),
-            self.control.clone(),
-        );
+        let id = self
+            .state
+            .hub
+            .register(
+                principal.clone(),
+                version,
+                self.tx.clone(),
+                self.control.clone(),
+            )
+            .map_err(hub_fatal)?;
         self.id = Some(id);
         self.principal = Some(principal.clone());
         tracing::Span::current()
@@ -873,6 +924,16 @@ fn ack_id(frame: &Frame, version: Version) -> Result<&str, Fatal> {
             },
         )
     })
+}
+
+/// What a staged frame holds in memory, roughly: its encoded size plus a little per header.
+fn frame_size(frame: &Frame) -> usize {
+    let headers: usize = frame
+        .headers
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 48)
+        .sum();
+    64 + headers + frame.body.len()
 }
 
 fn unknown_tx(tx: &str) -> Fatal {

@@ -63,6 +63,13 @@ pub async fn upgrade(
         // or carry small frames, and tungstenite's default (128 KiB, zero-filled on every
         // read) made an idle connection cost ~140 KB of memory.
         .read_buffer_size(READ_BUFFER)
+        // Unbounded by default: a peer that sends pings and never reads had a pong queued
+        // for each (tungstenite answers pings while reading, and appends the pong to this
+        // buffer when the socket cannot take it). Our own frames wait for the buffer to
+        // drain before the next is written, so room for the buffer plus the largest frame
+        // is all they need; pongs past that are dropped, one kept for later.
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + cap + 4096)
         .max_message_size(cap)
         .max_frame_size(cap)
         .on_upgrade(move |socket| tracker.track_future(session::run(socket, state, upgrade)))
@@ -70,6 +77,9 @@ pub async fn upgrade(
 
 /// The WebSocket read buffer of a connection.
 const READ_BUFFER: usize = 4096;
+
+/// Bytes the WebSocket layer gathers before it writes to the socket (tungstenite's default).
+const WRITE_BUFFER: usize = 128 * 1024;
 
 /// No `Origin` (not a browser) is handled by the caller. Allowed: `"*"`, a listed origin,
 /// the app's own origins, and a page served from this same host.

@@ -6,12 +6,17 @@
 //! a header line or header count as the head is scanned, `content-length` against the
 //! body and frame limits before the body is waited for. When several limits break, the
 //! error is the one whose limit the earliest byte broke, so the outcome never depends on
-//! how the transport cut the input. The body is handed out as a slice of the input buffer,
-//! never copied.
+//! how the transport cut the input. The body is handed out as its own copy, never as a
+//! slice of the input buffer: a slice would keep the whole buffer (up to the largest input
+//! ever held, heart-beats included) alive for as long as the message is kept, and the buffer
+//! could not be reused.
 
 use crate::escape::unescape;
 use crate::{Command, Frame, Version};
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Input buffer capacity kept between frames; more is given back once the buffer is empty.
+const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// Hard limits on what one frame may hold. A frame that breaks one is an error and the
 /// decoder should not be used again (the stream is out of step).
@@ -148,12 +153,14 @@ impl Decoder {
                     None => return Ok(None),
                     Some(b'\n') => {
                         self.buf.advance(1);
+                        self.release_if_idle();
                         return Ok(Some(Item::HeartBeat));
                     }
                     Some(b'\r') => match self.buf.get(1) {
                         None => return Ok(None),
                         Some(b'\n') => {
                             self.buf.advance(2);
+                            self.release_if_idle();
                             return Ok(Some(Item::HeartBeat));
                         }
                         Some(_) => return Err(DecodeError::StrayCarriageReturn),
@@ -166,6 +173,14 @@ impl Decoder {
             }
         }
         self.take_body()
+    }
+
+    /// A large frame or a burst of heart-beats grew the buffer; once it is empty, an idle
+    /// connection gives the memory back.
+    fn release_if_idle(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = BytesMut::new();
+        }
     }
 
     /// Scans for the blank line that ends the head. `Ok(true)`: `self.head` is set.
@@ -320,10 +335,9 @@ impl Decoder {
         if body_end > head.body_start && !frame.command.allows_body() {
             return Err(DecodeError::UnexpectedBody(frame.command));
         }
-        let mut raw = self.buf.split_to(body_end + 1);
-        raw.truncate(body_end);
-        raw.advance(head.body_start);
-        frame.body = raw.freeze();
+        frame.body = Bytes::copy_from_slice(&self.buf[head.body_start..body_end]);
+        self.buf.advance(body_end + 1);
+        self.release_if_idle();
         self.scan = 0;
         self.line_start = 0;
         self.header_lines = 0;
@@ -380,4 +394,28 @@ fn parse_head(head: &[u8], version: Version) -> Result<Frame, DecodeError> {
         frame.headers.push((name, value));
     }
     Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_does_not_keep_the_input_buffer_and_an_idle_decoder_gives_it_back() {
+        let mut d = Decoder::new(Limits::default());
+        // 130 KB of heart-beats in one piece grow the buffer, then a 1-byte body.
+        d.extend(&vec![b'\n'; 130 * 1024]);
+        d.extend(b"SEND\ndestination:/queue/a\n\nx\0");
+        let mut beats = 0;
+        let frame = loop {
+            match d.decode() {
+                Ok(Some(Item::HeartBeat)) => beats += 1,
+                Ok(Some(Item::Frame(f))) => break f,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(beats, 130 * 1024);
+        assert_eq!(&frame.body[..], b"x");
+        assert!(d.buf.capacity() <= KEEP_CAPACITY, "{}", d.buf.capacity());
+    }
 }
