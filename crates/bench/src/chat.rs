@@ -210,8 +210,9 @@ pub async fn run(
     let per_group = (n / opts.groups).max(1) as u64;
     for step in 0..opts.max_steps.min(MAX_STEPS) {
         let sent = run_step(&mut senders, convs, step, rate, opts.step).await?;
-        // Wait for the receipts and the deliveries, or 3 s after the last send.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        // Wait for the receipts and the deliveries, or 10 s after the last send (generous,
+        // for a loaded machine: a receipt missing after that is an error).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         shared.receipts[step].wait_count(sent, deadline).await;
         shared.deliveries[step]
             .wait_count(sent * per_group, deadline)
@@ -238,13 +239,27 @@ pub async fn run(
                 .unwrap_or_default();
             anyhow::bail!("the server refused {errors} sends, the last: {e}");
         }
+        if got < sent {
+            // A receipt that never came is a failure of the server, not a figure.
+            if best.is_none() {
+                anyhow::bail!(
+                    "{} of {sent} receipts did not arrive within 10 s",
+                    sent - got
+                );
+            }
+            break;
+        }
         if !held {
+            // Slower than the bound (a loaded machine, a debug build): nothing is held,
+            // which is reported as a goal missed (0 msg/s) with the first step's latencies,
+            // rather than failing the run.
+            best.get_or_insert((0.0, step));
             break;
         }
         best = Some((persisted, step));
         rate *= opts.growth;
     }
-    let (persisted, step) = best.context("not even the first step held")?;
+    let (persisted, step) = best.context("no step was run")?;
     report.figure(
         "tidings",
         &format!(

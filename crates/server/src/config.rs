@@ -179,6 +179,9 @@ pub struct LimitsConfig {
     /// How long a client has to send a request's headers, and how long an idle
     /// keep-alive connection stays open.
     pub header_read_timeout_ms: u64,
+    /// How long a request may take from its headers to its answer's head: reading the body
+    /// (a body trickled in slowly) and the handler. Streams (SSE, WebSocket) last beyond it.
+    pub request_timeout_ms: u64,
     /// Open TCP connections from one IP address.
     pub max_connections_per_address: usize,
     /// Open TCP connections in all. Unset: the open-files limit less a reserve for the
@@ -217,6 +220,7 @@ impl Default for LimitsConfig {
             max_backlog_bytes: 64 * 1024 * 1024,
             max_backlog_queues: 1_000,
             header_read_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
             max_connections_per_address: 256,
             max_connections: None,
         }
@@ -239,6 +243,10 @@ impl LimitsConfig {
 
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_millis(self.drain_timeout_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
     }
 
     pub fn header_read_timeout(&self) -> Duration {
@@ -340,6 +348,10 @@ impl Config {
         anyhow::ensure!(
             l.header_read_timeout_ms >= 100,
             "limits.header_read_timeout_ms must be at least 100"
+        );
+        anyhow::ensure!(
+            l.request_timeout_ms >= 100,
+            "limits.request_timeout_ms must be at least 100"
         );
         anyhow::ensure!(
             l.max_connections_per_address >= 1,

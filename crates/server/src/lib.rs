@@ -204,7 +204,39 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_deadline,
+        ))
         .with_state(state)
+}
+
+/// Ends a request whose body comes in too slowly, or whose answer takes too long, with
+/// `408` after `limits.request_timeout_ms`: the header-read timeout (`accept`) covers only
+/// the head, and a body trickled a byte at a time would otherwise hold its connection for
+/// good. A streaming answer (SSE, a WebSocket upgrade) is done once its head is ready.
+async fn request_deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = state.config.limits.request_timeout();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            state.metrics.error("request_timeout");
+            let error = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request took longer than {} ms: send the body at once",
+                    limit.as_millis()
+                ),
+            );
+            // The rest of the body may still be on its way: this connection is done.
+            ([(header::CONNECTION, "close")], error).into_response()
+        }
+    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {

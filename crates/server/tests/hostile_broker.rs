@@ -472,3 +472,47 @@ async fn backlogged_queue_messages_do_not_pin_read_buffers_and_backlog_queues_ar
         refused[0]
     );
 }
+
+#[tokio::test]
+async fn a_request_body_trickled_in_slowly_is_answered_408_and_closed() {
+    let srv = TestServer::chat_with(|c| c.limits.request_timeout_ms = 500).await;
+    // Complete headers, then a 60-byte body one byte every 50 ms, which would take 3 s.
+    let (mut r, mut w) = tcp_from(ONE, srv.addr).await.into_split();
+    w.write_all(
+        format!(
+            "POST /api/auth/login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n",
+            srv.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let writer = tokio::spawn(async move {
+        for _ in 0..60 {
+            if w.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let mut answer = String::new();
+    let mut buf = vec![0u8; 4096];
+    let read_all = async {
+        loop {
+            match r.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => answer.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read_all)
+        .await
+        .expect("the server closed the connection");
+    writer.abort();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
+    let metrics = srv.state.metrics.render();
+    assert!(metrics.contains("kind=\"request_timeout\""), "{metrics}");
+    let (status, _) = srv.get("/healthz").await;
+    assert_eq!(status, 200, "the server goes on");
+}
