@@ -93,8 +93,10 @@ pub async fn sign_in<R: tauri::Runtime>(
 }
 
 #[tauri::command]
-pub async fn sign_out(state: State<'_, AppState>) -> Res<()> {
-    Ok(state.sign_out().await?)
+pub async fn sign_out<R: tauri::Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Res<()> {
+    state.sign_out().await?;
+    crate::state::refresh_tray(&app);
+    Ok(())
 }
 
 #[tauri::command]

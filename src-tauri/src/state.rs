@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter, Manager};
 use tidings_client::cache::Cache;
@@ -19,6 +19,7 @@ use tidings_client::engine::{
 use tidings_client::http::Api;
 use tidings_client::{ClientError, ClientResult};
 use tidings_proto::{Envelope, Event};
+use tokio::sync::watch;
 
 /// Who is signed in, for the UI.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -57,6 +58,10 @@ pub struct AppState {
     quitting: AtomicBool,
     notify_broken: AtomicBool,
     pub tls: Arc<rustls::ClientConfig>,
+    /// Draws the tray (started with the first request: it needs the app).
+    tray: OnceLock<tray::Refresher>,
+    /// The tray's line as last drawn (also where there is no tray: the tests).
+    tray_line: watch::Sender<String>,
 }
 
 impl AppState {
@@ -80,6 +85,8 @@ impl AppState {
             quitting: AtomicBool::new(false),
             notify_broken: AtomicBool::new(false),
             tls: tidings_client::tls::client_config(None)?,
+            tray: OnceLock::new(),
+            tray_line: watch::channel(String::new()).0,
         })
     }
 
@@ -92,6 +99,11 @@ impl AppState {
         s.save(&self.settings_path)?;
         *lock(&self.settings) = s;
         Ok(())
+    }
+
+    /// The tray's line as last drawn ("Tidings — 2 unread — live"), and each new one.
+    pub fn tray_line(&self) -> watch::Receiver<String> {
+        self.tray_line.subscribe()
     }
 
     pub fn session_info(&self) -> Option<SessionInfo> {
@@ -238,6 +250,9 @@ impl AppState {
         if let Some(old) = old {
             stop(old);
         }
+        // The bridge may have drawn the tray before the session was here to read (and the
+        // engine may already be live, with no change left to announce): draw it now.
+        refresh_tray(app);
         Ok(info)
     }
 
@@ -293,7 +308,23 @@ fn state_word(s: &EngineState) -> String {
     }
 }
 
+/// Asks for the tray to show the current connection state, unread count and do-not-disturb
+/// (drawn on its own task, see [`tray::Refresher`]); returns at once, from any thread.
 pub fn refresh_tray<R: tauri::Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    state
+        .tray
+        .get_or_init(|| {
+            let app = app.clone();
+            tray::Refresher::start(move || draw_tray(&app))
+        })
+        .request();
+}
+
+/// Reads what the tray shows and sets it.
+fn draw_tray<R: tauri::Runtime>(app: &AppHandle<R>) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
@@ -323,13 +354,9 @@ pub fn refresh_tray<R: tauri::Runtime>(app: &AppHandle<R>) {
         }
         _ => tray::Look::Offline,
     };
-    tray::update(
-        app,
-        unread,
-        &state_word(&engine_state),
-        look,
-        settings.do_not_disturb,
-    );
+    let line = tray::line(unread, &state_word(&engine_state));
+    state.tray_line.send_replace(line.clone());
+    tray::update(app, line, look, settings.do_not_disturb);
 }
 
 /// Minutes since local midnight.

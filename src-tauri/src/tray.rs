@@ -1,12 +1,13 @@
 //! The tray icon: an unread badge, a tooltip with the unread count and connection state, and
 //! a menu with Show/Hide first (Linux trays do not deliver left clicks), Do not disturb, and
-//! Quit.
+//! Quit; drawn by one task at a time ([`Refresher`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
+use tokio::sync::Notify;
 
 pub const ID: &str = "main";
 
@@ -74,19 +75,50 @@ pub fn build<R: tauri::Runtime>(app: &AppHandle<R>, dnd_on: bool) -> tauri::Resu
     })
 }
 
-/// Updates the tooltip, the picture and the Do-not-disturb check mark.
-pub fn update<R: tauri::Runtime>(
-    app: &AppHandle<R>,
-    unread: i64,
-    state: &str,
-    look: Look,
-    dnd: bool,
-) {
-    let tip = match unread {
+/// The tray's line: "Tidings — N unread — live".
+pub fn line(unread: i64, state: &str) -> String {
+    match unread {
         0 => format!("Tidings — {state}"),
         1 => format!("Tidings — 1 unread — {state}"),
         n => format!("Tidings — {n} unread — {state}"),
-    };
+    }
+}
+
+/// Brings the tray up to date one drawing at a time, on a task of its own: callers (the
+/// engine's state and cache watchers, menu clicks, commands) only ask. Each drawing reads
+/// what it shows afresh, and a request made during a drawing runs one more after it, so the
+/// last drawing shows the latest state. (When each caller drew what it had read, two
+/// drawings could finish in the other order: "catching up" read just before the engine went
+/// live was set after "live", and stayed, as nothing changed after.)
+#[derive(Debug, Clone)]
+pub struct Refresher {
+    wake: Arc<Notify>,
+}
+
+impl Refresher {
+    pub fn start(draw: impl Fn() + Send + Sync + 'static) -> Refresher {
+        let wake = Arc::new(Notify::new());
+        let (asked, draw) = (wake.clone(), Arc::new(draw));
+        tauri::async_runtime::spawn(async move {
+            loop {
+                // At most one request is kept while drawing: one more drawing covers all.
+                asked.notified().await;
+                let draw = draw.clone();
+                // Drawing reads the cache and waits for the main thread: off the async workers.
+                let _ = tauri::async_runtime::spawn_blocking(move || draw()).await;
+            }
+        });
+        Refresher { wake }
+    }
+
+    /// Asks for a drawing (of the state as it is when the drawing starts).
+    pub fn request(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Updates the tooltip, the picture and the Do-not-disturb check mark.
+pub fn update<R: tauri::Runtime>(app: &AppHandle<R>, tip: String, look: Look, dnd: bool) {
     let (Some(t), Some(tray)) = (app.try_state::<Tray<R>>(), app.tray_by_id(ID)) else {
         return;
     };
@@ -108,4 +140,56 @@ pub fn update<R: tauri::Runtime>(
         }
     }
     let _ = t.dnd.set_checked(dnd);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    const WAIT: Duration = Duration::from_secs(30);
+
+    /// The engine goes live while the tray is being drawn with the state read before: the
+    /// request made then is drawn after that drawing, with the state read afresh, so the tray
+    /// ends at "live" (drawn by each caller, "catching up" was set last and stayed).
+    #[test]
+    fn a_state_change_during_a_drawing_is_drawn_after_it() {
+        let state = Arc::new(Mutex::new("catching up 40/40"));
+        let (started_tx, started) = mpsc::channel::<()>();
+        let (release, released) = mpsc::channel::<()>();
+        let (drawn_tx, drawn) = mpsc::channel::<&'static str>();
+        let first = Mutex::new(Some((started_tx, released)));
+        let current = state.clone();
+        let refresher = Refresher::start(move || {
+            let shows = *current.lock().unwrap();
+            if let Some((started, released)) = first.lock().unwrap().take() {
+                // The first drawing is slow (the main thread is busy): it holds here.
+                started.send(()).unwrap();
+                released.recv_timeout(WAIT).unwrap();
+            }
+            drawn_tx.send(shows).unwrap();
+        });
+        refresher.request();
+        started
+            .recv_timeout(WAIT)
+            .expect("the first drawing started");
+        *state.lock().unwrap() = "live";
+        refresher.request();
+        refresher.request();
+        release.send(()).unwrap();
+        assert_eq!(drawn.recv_timeout(WAIT), Ok("catching up 40/40"));
+        assert_eq!(
+            drawn.recv_timeout(WAIT),
+            Ok("live"),
+            "drawn again after the change"
+        );
+    }
+
+    #[test]
+    fn the_line_counts_unread() {
+        assert_eq!(line(0, "live"), "Tidings — live");
+        assert_eq!(line(1, "live"), "Tidings — 1 unread — live");
+        assert_eq!(line(3, "offline"), "Tidings — 3 unread — offline");
+    }
 }

@@ -244,3 +244,57 @@ async fn the_ui_signs_in_reads_sends_searches_and_is_told_why_when_refused() {
     assert!(state.credentials.current().is_none());
     server.stop().await;
 }
+
+/// Waits (bounded) until the tray's line is `want`.
+async fn tray_says(s: &Shell, want: &str) {
+    let state = s.window.app_handle().state::<AppState>();
+    let mut line = state.tray_line();
+    let seen = tokio::time::timeout(Duration::from_secs(30), line.wait_for(|l| l == want))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let last = line.borrow().clone();
+    assert!(seen, "the tray never said {want:?}; it says {last:?}");
+}
+
+/// The first sync of a new sign-in ends with the tray saying "live", every time: the state
+/// changes during the catch-up (each step redraws the tray from two watchers) and the engine
+/// going live (maybe before the session was stored) are not lost on the way to the tray.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_says_live_after_each_first_sync() {
+    let data = TempDir::new("shell-tray");
+    let server = Server::start(data.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    for c in 0..4 {
+        let cid = api.group(&bob, &[&alice]).await;
+        for i in 0..25 {
+            api.send(&bob, &cid, &format!("c{c}-{i}"), "history").await;
+        }
+    }
+    let s = shell();
+    for round in 0..3 {
+        call(&s, "sign_in", json!({"server": server.http(), "username": "alice", "password": "alice-password", "register": false})).unwrap();
+        let state = s.window.app_handle().state::<AppState>();
+        let mut engine = state.with_engine(|e| Ok(e.state())).unwrap();
+        let live = tokio::time::timeout(
+            Duration::from_secs(30),
+            engine.wait_for(|e| *e == tidings_client::engine::EngineState::Live),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        assert!(live, "round {round}: the engine went live");
+        tray_says(&s, "Tidings — 100 unread — live").await;
+        call(&s, "sign_out", json!({})).unwrap();
+        tray_says(&s, "Tidings — signed out").await;
+        // A new sign-in starts from an empty cache again.
+        let cache = s
+            .window
+            .app_handle()
+            .state::<AppState>()
+            .data_dir
+            .join("cache");
+        let _ = std::fs::remove_dir_all(cache);
+    }
+    server.stop().await;
+}

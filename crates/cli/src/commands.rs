@@ -7,12 +7,12 @@ use crate::context::{
 use crate::output;
 use std::io::BufRead;
 use std::sync::Arc;
-use tidings_client::cache::{Cache, OutboxState};
+use tidings_client::cache::{Cache, MessageFeed, OutboxState};
 use tidings_client::engine::{Engine, EngineConfig, EngineState, Target, TidingsServer};
 use tidings_client::http::Api;
 use tidings_client::profile::Profile;
 use tidings_proto::api::CreateNotification;
-use tidings_proto::ContentType;
+use tidings_proto::{ContentType, Envelope, Event};
 
 pub async fn run(cli: Cli) -> CmdResult {
     let ctx = Context::new(&cli)?;
@@ -213,8 +213,16 @@ fn tidings_target(ctx: &Context, account: &tidings_client::credentials::Account)
 }
 
 fn start(ctx: &Context, target: Target, key: &str) -> Result<Engine, Failure> {
-    let cache =
-        Arc::new(Cache::open(&ctx.cache_path(key)).map_err(tidings_client::ClientError::from)?);
+    start_with(ctx, target, open_cache(ctx, key)?)
+}
+
+fn open_cache(ctx: &Context, key: &str) -> Result<Arc<Cache>, Failure> {
+    Ok(Arc::new(
+        Cache::open(&ctx.cache_path(key)).map_err(tidings_client::ClientError::from)?,
+    ))
+}
+
+fn start_with(ctx: &Context, target: Target, cache: Arc<Cache>) -> Result<Engine, Failure> {
     Ok(Engine::start(
         EngineConfig::new(target, ctx.tls.clone()),
         cache,
@@ -419,15 +427,31 @@ async fn sync(ctx: &Context, target: Target, key: &str) -> CmdResult {
     }
 }
 
+/// Live events, and every message the cache gains while it runs, each once and in `seq` order
+/// per conversation: messages come from the cache (the engine merges live, caught-up and
+/// repaired ones there), not from the live events, which lack what came over REST after a
+/// reconnect.
 async fn tail(ctx: &Context, target: Target, key: &str) -> CmdResult {
-    let engine = start(ctx, target, key)?;
+    let cache = open_cache(ctx, key)?;
+    // Before the engine writes anything: all it writes from now on is new.
+    let mut feed = MessageFeed::after_now(&cache).map_err(tidings_client::ClientError::from)?;
+    let engine = start_with(ctx, target, cache)?;
     let mut events = engine.events();
     let mut state = engine.state();
+    let mut changed = engine.changed();
     let stop = shutdown_signal();
     tokio::pin!(stop);
     let code = loop {
         tokio::select! {
             _ = &mut stop => break 0,
+            r = changed.changed() => {
+                if r.is_err() { break 1; }
+                changed.borrow_and_update();
+                if let Err(e) = print_new_messages(ctx, &engine, &mut feed) {
+                    eprintln!("tidings: cannot read the cache: {e}");
+                    break 1;
+                }
+            }
             r = state.changed() => {
                 if r.is_err() { break 1; }
                 let s = state.borrow_and_update().clone();
@@ -438,6 +462,8 @@ async fn tail(ctx: &Context, target: Target, key: &str) -> CmdResult {
                 }
             }
             e = events.recv() => match e {
+                // Printed from the cache, in order, once.
+                Ok(env) if matches!(env.event, Event::ChatMessage(_)) => {}
                 Ok(env) => output::event(ctx, &env),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     eprintln!("tidings: {n} events were skipped in the output (all are in the cache)");
@@ -448,6 +474,24 @@ async fn tail(ctx: &Context, target: Target, key: &str) -> CmdResult {
     };
     engine.shutdown().await;
     Ok(code)
+}
+
+/// Prints the messages that joined the cache's contiguous prefixes since the last look.
+fn print_new_messages(
+    ctx: &Context,
+    engine: &Engine,
+    feed: &mut MessageFeed,
+) -> Result<(), tidings_client::cache::CacheError> {
+    loop {
+        let batch = feed.next(engine.cache(), 500)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for m in batch {
+            let (at, sender) = (m.created_at, m.sender_id.clone());
+            output::event(ctx, &Envelope::at(Event::ChatMessage(m), at, Some(&sender)));
+        }
+    }
 }
 
 async fn shutdown_signal() {

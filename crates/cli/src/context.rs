@@ -68,7 +68,8 @@ pub enum Cmd {
         #[arg(long)]
         up_to: Option<i64>,
     },
-    /// Follow live events until interrupted, through reconnects.
+    /// Follow live events and every new message (once, in order) until interrupted, through
+    /// reconnects.
     Tail,
     /// Catch up with the server and send the outbox.
     Sync,

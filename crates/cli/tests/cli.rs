@@ -347,6 +347,156 @@ async fn tail_prints_live_events_as_json_lines_through_a_server_restart() {
     server.stop().await;
 }
 
+/// `tail --json`'s chat messages, read from its stdout on a task of their own (so that the
+/// pipe never fills while the test is busy elsewhere).
+struct Printed {
+    rx: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Printed {
+    fn follow(lines: Out) -> Printed {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = lines;
+            while let Ok(Some(l)) = lines.next_line().await {
+                let v: Value = serde_json::from_str(&l).unwrap_or_else(|_| panic!("not JSON: {l}"));
+                if v["type"] == "CHAT_MESSAGE" && tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Printed {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (bounded) until `n` chat messages were printed, or the output ended.
+    async fn until(&mut self, n: usize, deadline: Duration) {
+        let got = tokio::time::timeout(deadline, async {
+            while self.seen.len() < n {
+                match self.rx.recv().await {
+                    Some(v) => self.seen.push(v),
+                    None => return,
+                }
+            }
+        })
+        .await;
+        assert!(
+            got.is_ok(),
+            "tail printed {} of {n} messages within {deadline:?}",
+            self.seen.len()
+        );
+    }
+
+    /// Everything printed until the output ends (the process exited).
+    async fn rest(&mut self) {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(v) = self.rx.recv().await {
+                self.seen.push(v);
+            }
+        })
+        .await
+        .expect("tail's output ended");
+    }
+}
+
+/// Messages that reach the cache over REST after a reconnect (sent while `tail` was
+/// reconnecting, or after the server was back and before it was) are printed too: every
+/// message once, in `seq` order per conversation, through two `kill -9`s of the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_prints_every_message_once_in_order_through_server_kills() {
+    let dir = TempDir::new("cli-kill");
+    let mut server = BinServer::start(dir.path(), None);
+    let addr = server.addr;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let group = api.group(&alice, &[&bob]).await;
+    let (status, direct) = api
+        .call(
+            "POST",
+            "/api/conversations",
+            Some(&alice.token),
+            Some(serde_json::json!({"kind": "direct", "participants": ["bob"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{direct}");
+    let cids = [group, direct["id"].as_str().unwrap().to_owned()];
+    let home = Home::new();
+    home.login(&server.http(), "bob").await;
+    let mut child = home.command(&["--json", "tail"]).spawn().unwrap();
+    let mut printed = Printed::follow(BufReader::new(child.stdout.take().unwrap()).lines());
+    let mut errs = BufReader::new(child.stderr.take().unwrap()).lines();
+    next_state(&mut errs, "\"live\"")
+        .await
+        .expect("tail went live");
+
+    const TOTAL: usize = 150;
+    let mut sent: Vec<(String, String)> = Vec::new();
+    for i in 0..TOTAL {
+        if i == 50 || i == 100 {
+            server.kill();
+            next_state(&mut errs, "reconnecting")
+                .await
+                .expect("tail noticed the server going away");
+            // Back on the same port and data at once: what follows is sent while tail is
+            // still waiting to reconnect, and reaches it only through its catch-up.
+            server = BinServer::start(dir.path(), Some(addr));
+        }
+        let cid = &cids[i % 2];
+        let text = format!("message {i}");
+        api.send(&alice, cid, &format!("kill-{i}"), &text).await;
+        sent.push((cid.clone(), text));
+    }
+    printed.until(TOTAL, Duration::from_secs(120)).await;
+    // One more per conversation, live, then the end: anything printed twice or late would
+    // be in what was printed until tail exited.
+    for cid in &cids {
+        let text = format!("last of {cid}");
+        api.send(&alice, cid, &format!("last-{cid}"), &text).await;
+        sent.push((cid.clone(), text));
+    }
+    printed.until(sent.len(), Duration::from_secs(60)).await;
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    printed.rest().await;
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("tail stopped on SIGTERM")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    for cid in &cids {
+        let want: Vec<(i64, &str)> = sent
+            .iter()
+            .filter(|(c, _)| c == cid)
+            .enumerate()
+            .map(|(i, (_, text))| (i as i64 + 1, text.as_str()))
+            .collect();
+        let got: Vec<(i64, &str)> = printed
+            .seen
+            .iter()
+            .filter(|v| v["payload"]["conversationId"] == cid.as_str())
+            .map(|v| {
+                (
+                    v["payload"]["seq"].as_i64().unwrap(),
+                    v["payload"]["content"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got, want,
+            "conversation {cid}: every message once, in seq order"
+        );
+    }
+    assert_eq!(printed.seen.len(), sent.len(), "nothing else was printed");
+}
+
 #[tokio::test]
 async fn notify_needs_a_valid_service_token_and_known_users() {
     let (_d, server, api, alice, _bob, _cid) = setup().await;

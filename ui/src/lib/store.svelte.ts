@@ -115,8 +115,20 @@ async function reportFirstPaint() {
     .catch(() => {});
 }
 
+/** Engine states the backend pushed ('engine-state' events): it pushes every change. */
+let pushedStates = 0;
+
+export function enginePushed(s: EngineState) {
+  pushedStates += 1;
+  app.engine = s;
+}
+
 export async function afterSignIn() {
-  app.engine = await commands.engineState();
+  const pushed = pushedStates;
+  const engine = await commands.engineState();
+  // A state pushed while the command was on its way is at least as new as the one it read
+  // (a newer one would be pushed after it): keep it, or the banner could stay "Connecting".
+  if (pushedStates === pushed) app.engine = engine;
   app.settings = await commands.getSettings();
   await refresh();
 }

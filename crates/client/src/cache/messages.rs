@@ -5,10 +5,10 @@ use super::{conversations, Cache, CacheResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tidings_proto::{ContentType, Message, Timestamp};
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, conversation_id, seq, sender_id, client_id, content, content_type, created_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
+pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
         id: r.get(0)?,
         conversation_id: r.get(1)?,

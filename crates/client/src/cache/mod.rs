@@ -13,11 +13,13 @@
 //! SQLite operation; nothing awaits while holding it.
 
 mod conversations;
+mod feed;
 mod messages;
 mod notifications;
 mod outbox;
 mod schema;
 
+pub use feed::MessageFeed;
 pub use messages::SearchHit;
 pub use outbox::{OutboxEntry, OutboxState};
 

@@ -161,7 +161,11 @@ impl Runner {
             if !std::mem::take(&mut renewing) {
                 self.set_state(EngineState::Connecting);
             }
-            match self.session().await {
+            let ended = self.session().await;
+            // A session can end between a write to the cache and the news of it (a catch-up
+            // page merged, then the connection lost): tell watchers now.
+            self.touched();
+            match ended {
                 Ended::Shutdown(stop) => break stop,
                 Ended::NetworkDown => continue,
                 Ended::Renew => {
