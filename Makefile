@@ -13,7 +13,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 APP := target/debug/tidings-app
 
-.PHONY: run test deps ui lint unit interop differential api e2e bench-smoke build build-release bench bindings package package-test clean
+.PHONY: run test deps ui lint unit interop differential api e2e stress bench-smoke build build-release bench bindings package package-test clean
 
 ## The server on its embedded default (127.0.0.1:8080) with demo data (users alice, bob,
 ## carol; password tidings-demo) and the desktop app signed in to it as alice.
@@ -59,6 +59,12 @@ api: build
 
 e2e: build
 	bash tests/e2e/run.sh $(APP) $(SERVER) $(CLI)
+
+## The attacks of issue 12 alone (each is bounded and stops by itself; `make unit` runs them
+## too): floods against password hashing, transactions, pings, sockets, queues and groups,
+## with the server's resident memory read from /proc.
+stress:
+	$(CARGO) test -p tidings-server --test hostile_auth --test hostile_broker --test hostile_chat
 
 ## Every benchmark at full size (release builds; about 20 minutes): the server beside
 ## RabbitMQ Web-STOMP and a bare WebSocket broadcaster, the desktop cache, the app's start,
