@@ -17,6 +17,7 @@ install -D -m 0644 "$HERE/packaging/server/tidings-server.service" "$STAGE/lib/s
 install -D -m 0644 "$HERE/packaging/server/server.toml" "$STAGE/etc/tidings/server.toml"
 install -D -m 0640 "$HERE/packaging/server/server.env" "$STAGE/etc/tidings/server.env"
 install -D -m 0644 "$HERE/README.md" "$STAGE/usr/share/doc/tidings-server/README.md"
+install -D -m 0644 "$HERE/docs/server.md" "$STAGE/usr/share/doc/tidings-server/server.md"
 mkdir -p "$STAGE/DEBIAN"
 for f in postinst prerm postrm; do install -m 0755 "$HERE/packaging/server/$f" "$STAGE/DEBIAN/$f"; done
 printf '/etc/tidings/server.toml\n/etc/tidings/server.env\n' > "$STAGE/DEBIAN/conffiles"

@@ -247,8 +247,8 @@ impl Authenticator {
     }
 
     /// Resolves when `who`'s token stops being valid: at its `exp` plus the leeway, or when
-    /// its sign-in session is signed out. Live connections end then (see the README's
-    /// token policy); a token without `exp` or `sid` leaves that part out.
+    /// its sign-in session is signed out. Live connections end then (see docs/server.md,
+    /// "Limits against abuse"); a token without `exp` or `sid` leaves that part out.
     pub fn token_end(
         &self,
         who: &Principal,
