@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod hub;
+pub mod malloc;
 pub mod metrics;
 pub mod rate;
 pub mod session;

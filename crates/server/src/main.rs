@@ -6,8 +6,16 @@ use std::io::Write;
 use tidings_server::cli::{Cli, CliCommand};
 use tidings_server::{auth::Authenticator, AppState};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    tidings_server::malloc::tune();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = cli.options.resolve()?;
     if let Some(CliCommand::Token { sub, ttl, role }) = &cli.command {
