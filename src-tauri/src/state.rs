@@ -55,6 +55,8 @@ pub struct AppState {
     shown: Mutex<HashMap<String, u32>>,
     /// Notification ids whose click is being waited for.
     waiting: Arc<Mutex<HashSet<u32>>>,
+    /// Shows toasts one at a time, in the order asked (started with the first toast).
+    toast_queue: OnceLock<Mutex<std::sync::mpsc::Sender<ToastJob>>>,
     quitting: AtomicBool,
     notify_broken: AtomicBool,
     pub tls: Arc<rustls::ClientConfig>,
@@ -82,6 +84,7 @@ impl AppState {
             pending_open: Mutex::new(None),
             shown: Mutex::new(HashMap::new()),
             waiting: Arc::default(),
+            toast_queue: OnceLock::new(),
             quitting: AtomicBool::new(false),
             notify_broken: AtomicBool::new(false),
             tls: tidings_client::tls::client_config(None)?,
@@ -492,8 +495,39 @@ fn notify<R: tauri::Runtime>(
     Some(held)
 }
 
-/// Shows (or replaces) an OS notification and waits, on a thread of its own, for a click.
+/// A toast to show, run on the toasts thread.
+type ToastJob = Box<dyn FnOnce() + Send>;
+
+/// Shows (or replaces) an OS notification, then waits, on a thread of its own, for a click.
+///
+/// Toasts are shown one at a time, in the order asked, on one thread: a flood replaces one
+/// notification several times, and with a thread per toast two `Notify` calls could reach
+/// the notification service in the opposite order, leaving an older text on screen for good
+/// (the e2e flood check saw "flood 49" never shown, 2 runs in 10 on a loaded machine). The id
+/// to replace is read there too, once the previous toast of the key has its id.
 fn show_toast<R: tauri::Runtime>(app: &AppHandle<R>, state: &AppState, t: Toast) {
+    if state.notify_broken.load(Ordering::Relaxed) {
+        return;
+    }
+    let (app, waiting) = (app.clone(), state.waiting.clone());
+    let job: ToastJob = Box::new(move || show_now(&app, &waiting, t));
+    let queue = state.toast_queue.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<ToastJob>();
+        std::thread::spawn(move || {
+            for job in rx {
+                job();
+            }
+        });
+        Mutex::new(tx)
+    });
+    let _ = lock(queue).send(job);
+}
+
+/// On the toasts thread: one `Notify` call, then a thread that waits for its click.
+fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, waiting: &Arc<Mutex<HashSet<u32>>>, t: Toast) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
     if state.notify_broken.load(Ordering::Relaxed) {
         return;
     }
@@ -507,27 +541,21 @@ fn show_toast<R: tauri::Runtime>(app: &AppHandle<R>, state: &AppState, t: Toast)
     if let Some(id) = previous {
         n.id(id);
     }
-    let (app, waiting) = (app.clone(), state.waiting.clone());
-    let key = t.key.clone();
+    let handle = match n.show() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot show a desktop notification (no notification service?)");
+            state.notify_broken.store(true, Ordering::Relaxed);
+            return;
+        }
+    };
+    let id = handle.id();
+    lock(&state.shown).insert(t.key.clone(), id);
+    if !lock(waiting).insert(id) {
+        return; // A thread already waits for this notification's click.
+    }
+    let (app, waiting, key, target) = (app.clone(), waiting.clone(), t.key, t.target);
     std::thread::spawn(move || {
-        let handle = match n.show() {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot show a desktop notification (no notification service?)");
-                if let Some(s) = app.try_state::<AppState>() {
-                    s.notify_broken.store(true, Ordering::Relaxed);
-                }
-                return;
-            }
-        };
-        let id = handle.id();
-        if let Some(s) = app.try_state::<AppState>() {
-            lock(&s.shown).insert(key.clone(), id);
-        }
-        if !lock(&waiting).insert(id) {
-            return; // A thread already waits for this notification's click.
-        }
-        let target = t.target.clone();
         let app2 = app.clone();
         handle.wait_for_action(move |action| {
             if action == "default" {
