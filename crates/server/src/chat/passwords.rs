@@ -121,9 +121,11 @@ impl PasswordGate {
         // client went away) does not free a slot while its hash still runs.
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = tx.send(f());
+            let out = f();
+            // Released before the answer goes out, so whoever gets it sees the gate free.
             drop(slot);
             drop(admission);
+            let _ = tx.send(out);
         });
         self.jobs
             .lock()
