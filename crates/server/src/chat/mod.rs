@@ -62,8 +62,8 @@ pub enum ChatError {
 }
 
 impl ChatError {
-    /// The machine-readable code, for the broker's refusals. The HTTP edge maps each variant
-    /// to its own answer ([`crate::api::ApiError`]), with the same codes.
+    /// The machine-readable code, for the broker's refusals. (The HTTP edge maps each
+    /// variant to its own answer, with the same codes.)
     pub fn code(&self) -> &'static str {
         match self {
             ChatError::Invalid(_) => "invalid",
