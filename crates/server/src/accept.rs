@@ -17,7 +17,7 @@
 
 use crate::{ApiError, AppState};
 use axum::extract::ConnectInfo;
-use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::http::{header, HeaderValue, Request};
 use axum::response::IntoResponse;
 use axum::Router;
 use hyper::body::Incoming;
@@ -132,12 +132,7 @@ async fn serve_one(
 async fn refuse(tcp: TcpStream, refusal: &Refusal, timeout: Duration) {
     let message = refusal.to_string();
     let service = hyper::service::service_fn(move |_req: Request<Incoming>| {
-        let mut response = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "connection_limit",
-            &message,
-        )
-        .into_response();
+        let mut response = ApiError::ConnectionLimit(message.clone()).into_response();
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -23,10 +23,11 @@ pub mod session;
 pub mod store;
 mod ws;
 
+pub use api::ApiError;
 pub use app::{AppError, AppSend, Application, Broker, NoApplication};
 pub use config::Config;
 
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -156,46 +157,6 @@ impl AppState {
     }
 }
 
-/// A JSON error: `{"error": "...", "message": "..."}` with a status code.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    error: &'static str,
-    message: String,
-    /// Seconds for a `Retry-After` header (503 busy).
-    retry_after: Option<u64>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            error,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    /// Tells the client when to try again (`Retry-After`).
-    pub fn retry_after(mut self, secs: u64) -> ApiError {
-        self.retry_after = Some(secs);
-        self
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.error, "message": self.message});
-        let mut response = (self.status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-        }
-        response
-    }
-}
-
 /// The HTTP surface: `/ws`, `/ws/websocket`, `/api/**`, `/healthz`, `/metrics`.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -226,16 +187,12 @@ async fn request_deadline(
         Ok(response) => response,
         Err(_) => {
             state.metrics.error("request_timeout");
-            let error = ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                format!(
-                    "the request took longer than {} ms: send the body at once",
-                    limit.as_millis()
-                ),
-            );
             // The rest of the body may still be on its way: this connection is done.
-            ([(header::CONNECTION, "close")], error).into_response()
+            (
+                [(header::CONNECTION, "close")],
+                ApiError::RequestTimeout(limit),
+            )
+                .into_response()
         }
     }
 }
@@ -254,12 +211,8 @@ async fn metrics_text(
         match caller {
             Ok(c) if c.may_publish() => {}
             Ok(_) => {
-                return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "metrics are for the service token or an admin",
-                )
-                .into_response()
+                return ApiError::Forbidden("metrics are for the service token or an admin")
+                    .into_response()
             }
             Err(e) => return e.into_response(),
         }
@@ -276,11 +229,7 @@ async fn metrics_text(
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     // The path only: a query string may hold a token.
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no route for {}", uri.path()),
-    )
+    ApiError::NoRoute(uri.path().to_owned())
 }
 
 /// Serves until `state.shutdown` fires: then stops accepting, tells every connection

@@ -4,7 +4,7 @@ use crate::session::{self, Upgrade};
 use crate::{ApiError, AppState};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -38,12 +38,7 @@ pub async fn upgrade(
         ) {
             state.metrics.error("origin_refused");
             tracing::info!(origin, "WebSocket refused: origin not allowed");
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                "origin_not_allowed",
-                format!("origin {origin} is not allowed to connect"),
-            )
-            .into_response();
+            return ApiError::OriginNotAllowed(origin.to_owned()).into_response();
         }
     }
     // The scheme is case-insensitive (RFC 7235), as on the REST API.

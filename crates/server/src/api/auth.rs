@@ -2,6 +2,7 @@
 
 use super::extract::{AuthUser, Body, ClientAddr, Path};
 use crate::chat::accounts::SignedIn;
+use crate::chat::ChatError;
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -124,9 +125,7 @@ pub async fn user(
         .store
         .user(&id)
         .await
-        .map_err(crate::chat::ChatError::from)?
-        .ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no user {id}"))
-        })?;
+        .map_err(ChatError::from)?
+        .ok_or_else(|| ChatError::NotFound(format!("no user {id}")))?;
     Ok(Json(chat.user_view(&u)))
 }

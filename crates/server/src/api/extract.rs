@@ -17,10 +17,6 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-pub fn unauthorized(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-}
-
 /// Checks an access token and finds its account.
 pub async fn user_from_token(
     state: &AppState,
@@ -35,12 +31,12 @@ pub async fn principal_from_token(
     token: Option<&str>,
 ) -> Result<(Principal, UserRecord), ApiError> {
     let token = token.ok_or_else(|| {
-        unauthorized("missing access token: send 'Authorization: Bearer <token>'")
+        ApiError::Unauthorized("missing access token: send 'Authorization: Bearer <token>'".into())
     })?;
     let principal = state
         .auth
         .verify(token)
-        .map_err(|e| unauthorized(e.to_string()))?;
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     let user = state.chat().accounts.resolve(&principal).await?;
     Ok((principal, user))
 }
@@ -126,17 +122,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             Err(JsonRejection::BytesRejection(r))
                 if r.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
-                Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    "the request body is larger than this server accepts",
-                ))
+                Err(ApiError::TooLarge)
             }
-            Err(r) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                r.body_text(),
-            )),
+            Err(r) => Err(ApiError::Malformed(r.body_text())),
         }
     }
 }
@@ -152,9 +140,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
-            .map_err(|r: QueryRejection| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid", r.body_text())
-            })
+            .map_err(|r: QueryRejection| ApiError::Malformed(r.body_text()))
     }
 }
 
@@ -169,8 +155,6 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Path(p.0))
-            .map_err(|r: PathRejection| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid", r.body_text())
-            })
+            .map_err(|r: PathRejection| ApiError::Malformed(r.body_text()))
     }
 }

@@ -1,43 +1,23 @@
 //! The REST API under `/api` and its OpenAPI document (`/api/openapi.json`), generated from
 //! the handlers' annotations. Handlers are thin: parse, call [`crate::chat::Chat`], map the
 //! error. Every error is `{"error": "...", "message": "..."}` with its status code,
-//! including malformed JSON, queries and paths.
+//! including malformed JSON, queries and paths ([`ApiError`] maps them all).
 
 mod auth;
 mod conversations;
+mod error;
 mod extract;
 mod notifications;
 mod openapi;
 
-use crate::chat::ChatError;
-use crate::{ApiError, AppState};
+use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use error::ApiError;
 pub use extract::{bearer, AuthUser, Caller};
 pub use openapi::ApiDoc;
-
-impl From<ChatError> for ApiError {
-    fn from(e: ChatError) -> ApiError {
-        if let ChatError::Internal(detail) = &e {
-            // The detail is for the log; the client gets a generic sentence.
-            tracing::error!(error = %detail, "request failed");
-            return ApiError::new(
-                e.status(),
-                "internal",
-                "the server could not complete the request",
-            );
-        }
-        let retry = matches!(e, ChatError::Busy(_));
-        let err = ApiError::new(e.status(), e.code(), e.to_string());
-        if retry {
-            err.retry_after(crate::chat::passwords::BUSY_RETRY_AFTER_SECS)
-        } else {
-            err
-        }
-    }
-}
 
 /// The routes under `/api`.
 pub fn router(state: &AppState) -> Router<AppState> {

@@ -20,11 +20,7 @@ use tidings_proto::{Announcement, Envelope, Event, Notification};
 use tokio::sync::broadcast::error::RecvError;
 
 fn forbidden_to_publish() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "only backend services (the service token) and admins may do this",
-    )
+    ApiError::Forbidden("only backend services (the service token) and admins may do this")
 }
 
 /// The user's notifications in ascending `seq`: `after` to catch up, else the newest page.
@@ -150,9 +146,7 @@ async fn open_stream(
     let token = bearer(&headers).or(q.token.as_deref());
     let (principal, me) = principal_from_token(&state, token).await?;
     if path_user.is_some_and(|u| u != me.name) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(ApiError::Forbidden(
             "you may only open your own notification stream",
         ));
     }
@@ -161,11 +155,7 @@ async fn open_stream(
     let rx = chat.feed.subscribe(&me.name);
     let max = state.config.limits.max_sse_streams;
     if chat.feed.streams(&me.name) > max {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_streams",
-            format!("at most {max} notification streams per user"),
-        ));
+        return Err(ApiError::TooManyStreams { max });
     }
     let resume = headers
         .get("last-event-id")

@@ -24,7 +24,6 @@ use crate::store::{
     new_id, ConversationRecord, NewConversation, NewMessage, NewNotification, Range, Store,
     StoreError, UserRecord,
 };
-use axum::http::StatusCode;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
@@ -63,7 +62,8 @@ pub enum ChatError {
 }
 
 impl ChatError {
-    /// The machine-readable code (`error` in JSON bodies).
+    /// The machine-readable code, for the broker's refusals. (The HTTP edge maps each
+    /// variant to its own answer, with the same codes.)
     pub fn code(&self) -> &'static str {
         match self {
             ChatError::Invalid(_) => "invalid",
@@ -74,19 +74,6 @@ impl ChatError {
             ChatError::RateLimited(_) => "rate_limited",
             ChatError::Busy(_) => "busy",
             ChatError::Internal(_) => "internal",
-        }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ChatError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ChatError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ChatError::NotFound(_) => StatusCode::NOT_FOUND,
-            ChatError::Conflict(_) => StatusCode::CONFLICT,
-            ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ChatError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ChatError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

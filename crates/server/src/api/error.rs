@@ -1,0 +1,233 @@
+//! The HTTP wire's error vocabulary: [`ApiError`], every way a request fails, and its one
+//! mapping to a status code, the JSON body `{"error": "...", "message": "..."}` and, for a
+//! refusal that ends soon, `Retry-After`. The domain's [`ChatError`] knows no HTTP; it is
+//! mapped here, exhaustively. An internal error is logged here, once, as it is answered.
+
+use crate::chat::passwords::BUSY_RETRY_AFTER_SECS;
+use crate::chat::ChatError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::time::Duration;
+use tidings_proto::api::ErrorBody;
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The chat domain refused.
+    Chat(ChatError),
+    /// No access token, or one that is not valid.
+    Unauthorized(String),
+    /// The caller may not do this; the sentence says why.
+    Forbidden(&'static str),
+    /// A body, query or path that does not parse: the parser's words.
+    Malformed(String),
+    /// A body larger than `limits.max_request_bytes`.
+    TooLarge,
+    /// No route for this path (the path only: a query string may hold a token).
+    NoRoute(String),
+    /// A user's notification streams are at `limits.max_sse_streams`.
+    TooManyStreams { max: usize },
+    /// The request took longer than `limits.request_timeout_ms`.
+    RequestTimeout(Duration),
+    /// A WebSocket from an origin that is not allowed.
+    OriginNotAllowed(String),
+    /// The server is at a connection limit; the sentence names it.
+    ConnectionLimit(String),
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> ApiError {
+        ApiError::Chat(e)
+    }
+}
+
+/// What the client gets.
+struct Reply {
+    status: StatusCode,
+    error: &'static str,
+    message: String,
+    /// Seconds for `Retry-After`.
+    retry_after: Option<u64>,
+}
+
+impl Reply {
+    fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            error,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl ApiError {
+    /// The one mapping from an error to what the client sees.
+    fn reply(self) -> Reply {
+        use StatusCode as S;
+        match self {
+            ApiError::Chat(e) => match e {
+                ChatError::Invalid(m) => Reply::new(S::BAD_REQUEST, "invalid", m),
+                ChatError::Unauthorized(m) => Reply::new(S::UNAUTHORIZED, "unauthorized", m),
+                ChatError::Forbidden(m) => Reply::new(S::FORBIDDEN, "forbidden", m),
+                ChatError::NotFound(m) => Reply::new(S::NOT_FOUND, "not_found", m),
+                ChatError::Conflict(m) => Reply::new(S::CONFLICT, "conflict", m),
+                ChatError::RateLimited(m) => Reply::new(S::TOO_MANY_REQUESTS, "rate_limited", m),
+                ChatError::Busy(m) => Reply {
+                    retry_after: Some(BUSY_RETRY_AFTER_SECS),
+                    ..Reply::new(S::SERVICE_UNAVAILABLE, "busy", m)
+                },
+                ChatError::Internal(detail) => {
+                    // The detail is for the log; the client gets a generic sentence.
+                    tracing::error!(error = %detail, "request failed");
+                    Reply::new(
+                        S::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "the server could not complete the request",
+                    )
+                }
+            },
+            ApiError::Unauthorized(m) => Reply::new(S::UNAUTHORIZED, "unauthorized", m),
+            ApiError::Forbidden(m) => Reply::new(S::FORBIDDEN, "forbidden", m),
+            ApiError::Malformed(m) => Reply::new(S::BAD_REQUEST, "invalid", m),
+            ApiError::TooLarge => Reply::new(
+                S::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the request body is larger than this server accepts",
+            ),
+            ApiError::NoRoute(path) => {
+                Reply::new(S::NOT_FOUND, "not_found", format!("no route for {path}"))
+            }
+            ApiError::TooManyStreams { max } => Reply::new(
+                S::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                format!("at most {max} notification streams per user"),
+            ),
+            ApiError::RequestTimeout(limit) => Reply::new(
+                S::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request took longer than {} ms: send the body at once",
+                    limit.as_millis()
+                ),
+            ),
+            ApiError::OriginNotAllowed(origin) => Reply::new(
+                S::FORBIDDEN,
+                "origin_not_allowed",
+                format!("origin {origin} is not allowed to connect"),
+            ),
+            ApiError::ConnectionLimit(m) => {
+                Reply::new(S::SERVICE_UNAVAILABLE, "connection_limit", m)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let reply = self.reply();
+        let body = ErrorBody {
+            error: reply.error.to_owned(),
+            message: reply.message,
+        };
+        let mut response = (reply.status, Json(body)).into_response();
+        if let Some(secs) = reply.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Status, body and `Retry-After` of the answer to `e`.
+    async fn answer(e: impl Into<ApiError>) -> (u16, ErrorBody, Option<String>) {
+        let response = e.into().into_response();
+        let status = response.status().as_u16();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), retry)
+    }
+
+    fn body(error: &str, message: &str) -> ErrorBody {
+        ErrorBody {
+            error: error.into(),
+            message: message.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_domain_error_has_its_status_code_and_message() {
+        let cases = [
+            (ChatError::Invalid("m".into()), 400, "invalid"),
+            (ChatError::Unauthorized("m".into()), 401, "unauthorized"),
+            (ChatError::Forbidden("m".into()), 403, "forbidden"),
+            (ChatError::NotFound("m".into()), 404, "not_found"),
+            (ChatError::Conflict("m".into()), 409, "conflict"),
+            (ChatError::RateLimited("m".into()), 429, "rate_limited"),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(answer(e).await, (status, body(code, "m"), None));
+        }
+        assert_eq!(
+            answer(ChatError::Busy("m".into())).await,
+            (
+                503,
+                body("busy", "m"),
+                Some(BUSY_RETRY_AFTER_SECS.to_string())
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_keeps_its_detail_from_the_client() {
+        let (status, body, retry) = answer(ChatError::Internal("disk I/O error".into())).await;
+        assert_eq!((status, retry), (500, None));
+        assert_eq!(body.error, "internal");
+        assert_eq!(body.message, "the server could not complete the request");
+    }
+
+    #[tokio::test]
+    async fn edge_errors_have_their_status_code_and_message() {
+        let cases = [
+            (ApiError::Malformed("bad".into()), 400, "invalid", "bad"),
+            (
+                ApiError::TooLarge,
+                413,
+                "too_large",
+                "the request body is larger than this server accepts",
+            ),
+            (
+                ApiError::NoRoute("/x".into()),
+                404,
+                "not_found",
+                "no route for /x",
+            ),
+            (
+                ApiError::TooManyStreams { max: 4 },
+                429,
+                "too_many_streams",
+                "at most 4 notification streams per user",
+            ),
+            (
+                ApiError::RequestTimeout(Duration::from_millis(1500)),
+                408,
+                "request_timeout",
+                "the request took longer than 1500 ms: send the body at once",
+            ),
+        ];
+        for (e, status, code, message) in cases {
+            assert_eq!(answer(e).await, (status, body(code, message), None));
+        }
+    }
+}
