@@ -1,6 +1,6 @@
 //! One STOMP connection: the reader that decodes client frames and hands each to its
-//! command's handler ([`commands`], [`connect`]), and the writer task ([`writer`]) that owns
-//! the socket's sending half and the bounded outbound queue.
+//! command's handler (`commands`, `connect`), and the writer task (`writer`) that owns the
+//! socket's sending half and the bounded outbound queue.
 //!
 //! Error policy. Protocol errors (unparseable frame, a limit passed, a missing header,
 //! an unknown transaction or ack id, a refused `SUBSCRIBE`, a bad token) end the
@@ -9,11 +9,11 @@
 //! queue) goes as a JSON message to the sender's own `/user/queue/errors` subscription when
 //! it has one, and the connection goes on; without that subscription it is an `ERROR` too.
 //! Either way nothing is delivered and nothing stored is touched. Every error is a
-//! [`StompError`]; its mapping to the wire is in [`error`].
+//! `StompError`; its one mapping to the wire is in `error`.
 
 mod commands;
 mod connect;
-pub mod error;
+mod error;
 mod transactions;
 mod writer;
 
