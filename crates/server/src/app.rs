@@ -21,7 +21,8 @@ pub struct AppSend {
     pub body: Bytes,
 }
 
-/// Why the application refused something. The text goes to the client.
+/// Why the application refused something. The text goes to the client; [`AppError::kind`]
+/// is its machine-readable kind on the STOMP wire (see `session::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("unknown destination {0}")]
@@ -30,9 +31,20 @@ pub enum AppError {
     Forbidden(String),
     #[error("invalid: {0}")]
     Invalid(String),
-    /// Any other refusal, with its machine-readable kind and a sentence for people.
-    #[error("{1}")]
-    Refused(&'static str, String),
+    /// A `CONNECT` whose token names no account.
+    #[error("{0}")]
+    NoAccount(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    RateLimited(String),
+    /// Overloaded for a moment: try again shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -43,7 +55,12 @@ impl AppError {
             AppError::UnknownDestination(_) => "unknown_destination",
             AppError::Forbidden(_) => "forbidden",
             AppError::Invalid(_) => "invalid",
-            AppError::Refused(kind, _) => kind,
+            AppError::NoAccount(_) => "no_account",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::RateLimited(_) => "rate_limited",
+            AppError::Busy(_) => "busy",
             AppError::Internal(_) => "internal",
         }
     }

@@ -35,7 +35,7 @@ use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use tidings_stomp::Version;
+use tidings_stomp::{MessageTail, Version};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -63,14 +63,14 @@ impl AckMode {
     }
 }
 
-/// A published message: headers and body as sent, plus its encoded tail per version
-/// (headers after the per-delivery ones, blank line, body, NUL), made once.
+/// A published message: headers and body as sent, plus its encoded [`MessageTail`] per
+/// version (headers after the per-delivery ones, blank line, body, NUL), made once.
 #[derive(Debug)]
 pub struct Published {
     pub destination: String,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
-    tails: [OnceLock<Bytes>; 3],
+    tails: [OnceLock<MessageTail>; 3],
 }
 
 impl Published {
@@ -100,19 +100,10 @@ impl Published {
             + OVERHEAD
     }
 
-    /// The frame bytes after the per-delivery headers, for `version`.
-    pub fn tail(&self, version: Version) -> &Bytes {
-        self.tails[version as usize].get_or_init(|| {
-            let frame = tidings_stomp::Frame {
-                command: tidings_stomp::Command::Message,
-                headers: self.headers.clone(),
-                body: self.body.clone(),
-            };
-            let mut out = Vec::new();
-            tidings_stomp::encode(&frame, version, &mut out);
-            // Drop the command line: the writer puts its own head in front.
-            Bytes::from(out).slice("MESSAGE\n".len()..)
-        })
+    /// The part of the `MESSAGE` frame every delivery shares, for `version`.
+    pub fn tail(&self, version: Version) -> &MessageTail {
+        self.tails[version as usize]
+            .get_or_init(|| MessageTail::encode(&self.headers, &self.body, version))
     }
 }
 

@@ -13,20 +13,9 @@ pub fn encode(frame: &Frame, version: Version, out: &mut Vec<u8>) {
     out.extend_from_slice(frame.command.as_str().as_bytes());
     out.push(b'\n');
     for (name, value) in &frame.headers {
-        if escape {
-            escape_into(name, version, out);
-            out.push(b':');
-            escape_into(value, version, out);
-        } else {
-            out.extend_from_slice(name.as_bytes());
-            out.push(b':');
-            out.extend_from_slice(value.as_bytes());
-        }
-        out.push(b'\n');
+        write_header(name, value, escape.then_some(version), out);
     }
-    out.push(b'\n');
-    out.extend_from_slice(&frame.body);
-    out.push(0);
+    write_body(&frame.body, out);
 }
 
 /// The wire form of `frame` as one buffer.
@@ -34,4 +23,28 @@ pub fn encode_to_bytes(frame: &Frame, version: Version) -> Bytes {
     let mut out = Vec::new();
     encode(frame, version, &mut out);
     Bytes::from(out)
+}
+
+/// Appends one `name:value` header line, escaped for `escape` (`None`: written as is).
+pub(crate) fn write_header(name: &str, value: &str, escape: Option<Version>, out: &mut Vec<u8>) {
+    match escape {
+        Some(version) => {
+            escape_into(name, version, out);
+            out.push(b':');
+            escape_into(value, version, out);
+        }
+        None => {
+            out.extend_from_slice(name.as_bytes());
+            out.push(b':');
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    out.push(b'\n');
+}
+
+/// Appends the blank line that ends the head, the body and the NUL that ends the frame.
+pub(crate) fn write_body(body: &[u8], out: &mut Vec<u8>) {
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    out.push(0);
 }

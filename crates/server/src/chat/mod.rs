@@ -18,7 +18,7 @@ pub mod stomp;
 mod typing;
 pub mod validate;
 
-use crate::app::{AppError, Broker};
+use crate::app::Broker;
 use crate::rate::RateLimiter;
 use crate::store::{
     new_id, ConversationRecord, NewConversation, NewMessage, NewNotification, Range, Store,
@@ -86,17 +86,6 @@ impl From<StoreError> for ChatError {
             StoreError::Conflict(m) => ChatError::Conflict(m),
             StoreError::Invalid(m) => ChatError::Invalid(m),
             StoreError::Internal(m) => ChatError::Internal(m),
-        }
-    }
-}
-
-impl From<ChatError> for AppError {
-    fn from(e: ChatError) -> AppError {
-        match e {
-            ChatError::Invalid(m) => AppError::Invalid(m),
-            ChatError::Forbidden(m) => AppError::Forbidden(m),
-            ChatError::Internal(m) => AppError::Internal(anyhow::anyhow!(m)),
-            other => AppError::Refused(other.code(), other.to_string()),
         }
     }
 }

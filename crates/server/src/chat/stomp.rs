@@ -1,8 +1,9 @@
 //! The chat domain as the broker's application: `SEND`s to `/app/conversations/{cid}/…`,
 //! participants-only subscriptions to `/topic/conversations/{cid}`, and presence from
-//! session starts and ends.
+//! session starts and ends; and the one mapping of [`ChatError`] to the broker's
+//! [`AppError`], whose kinds are the STOMP wire's.
 
-use super::Chat;
+use super::{Chat, ChatError};
 use crate::app::{AppError, AppSend, Application};
 use crate::auth::Principal;
 use crate::hub::SessionId;
@@ -73,8 +74,11 @@ impl Application for ChatApp {
     async fn authorize_connect(&self, who: &Principal) -> Result<(), AppError> {
         match self.0.accounts.resolve(who).await {
             Ok(_) => Ok(()),
-            Err(super::ChatError::Unauthorized(m)) => Err(AppError::Refused("no_account", m)),
-            Err(e) => Err(e.into()),
+            // Unauthorized here means the token's subject has no account.
+            Err(e) => match AppError::from(e) {
+                AppError::Unauthorized(m) => Err(AppError::NoAccount(m)),
+                other => Err(other),
+            },
         }
     }
 
@@ -84,5 +88,20 @@ impl Application for ChatApp {
 
     async fn on_disconnect(&self, who: &Principal, _session: SessionId) {
         self.0.session_closed(&who.name);
+    }
+}
+
+impl From<ChatError> for AppError {
+    fn from(e: ChatError) -> AppError {
+        match e {
+            ChatError::Invalid(m) => AppError::Invalid(m),
+            ChatError::Unauthorized(m) => AppError::Unauthorized(m),
+            ChatError::Forbidden(m) => AppError::Forbidden(m),
+            ChatError::NotFound(m) => AppError::NotFound(m),
+            ChatError::Conflict(m) => AppError::Conflict(m),
+            ChatError::RateLimited(m) => AppError::RateLimited(m),
+            ChatError::Busy(m) => AppError::Busy(m),
+            ChatError::Internal(m) => AppError::Internal(anyhow::anyhow!(m)),
+        }
     }
 }

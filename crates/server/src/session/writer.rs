@@ -1,0 +1,153 @@
+//! A connection's writer: the task that owns the socket's sending half, drains the bounded
+//! outbound queue in batches (one flush per batch), encodes deliveries for the negotiated
+//! version, sends heart-beats and writes the last `ERROR` frame before closing.
+//!
+//! Every write has a deadline ([`WRITE_TIMEOUT`]); a peer that does not take its bytes in
+//! time is gone, and the connection ends.
+
+use crate::hub::{Control, Delivery, Outbound, SessionId};
+use crate::metrics::Metrics;
+use axum::extract::ws::Message;
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tidings_stomp::{MessageHead, Version};
+use tokio::sync::{mpsc, watch};
+
+/// How long one write may take before the peer is considered gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Frames written with one flush at most.
+const BATCH: usize = 64;
+
+/// What the writer needs to know of the session; set once it is connected.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WriterConfig {
+    pub version: Version,
+    pub session: SessionId,
+    pub heart_beat: Option<Duration>,
+}
+
+pub(super) async fn write_loop<W>(
+    mut sink: W,
+    mut rx: mpsc::Receiver<Outbound>,
+    control: Arc<Control>,
+    cfg: watch::Receiver<WriterConfig>,
+    metrics: Arc<Metrics>,
+) where
+    W: Sink<Message> + Unpin,
+    W::Error: std::fmt::Display,
+{
+    let token = control.token().clone();
+    // Grows with the first busy moment; an idle connection keeps none.
+    let mut batch: Vec<Bytes> = Vec::new();
+    loop {
+        let c = *cfg.borrow();
+        let beat = async {
+            match c.heart_beat {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let bytes = tokio::select! {
+            biased;
+            _ = token.cancelled() => {
+                // Our own replies already queued (receipts) go out before the ERROR.
+                batch.clear();
+                while let Ok(item) = rx.try_recv() {
+                    if let Outbound::Frame(b) = item {
+                        batch.push(b);
+                    }
+                }
+                batch.extend(control.take_fatal());
+                if write_batch(&mut sink, &mut batch, &metrics).await.is_ok() {
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+                }
+                return;
+            }
+            item = rx.recv() => match item {
+                Some(Outbound::Frame(b)) => b,
+                Some(Outbound::Deliver(d)) => encode_delivery(&d, c.version, c.session),
+                Some(Outbound::Close) | None => {
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+                    return;
+                }
+            },
+            _ = beat => Bytes::from_static(b"\n"),
+        };
+        // This frame and whatever else is queued already (up to BATCH) go out with one
+        // flush: a busy connection costs one write per batch, not one per frame.
+        batch.clear();
+        batch.push(bytes);
+        let mut close = false;
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(Outbound::Frame(b)) => batch.push(b),
+                Ok(Outbound::Deliver(d)) => batch.push(encode_delivery(&d, c.version, c.session)),
+                Ok(Outbound::Close) => {
+                    close = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
+            control.token().cancel();
+            return;
+        }
+        if close {
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+            return;
+        }
+    }
+}
+
+fn to_message(bytes: Bytes) -> Message {
+    match axum::extract::ws::Utf8Bytes::try_from(bytes.clone()) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::Binary(bytes),
+    }
+}
+
+/// Writes the frames in order and flushes once, within one write deadline.
+async fn write_batch<W>(sink: &mut W, batch: &mut Vec<Bytes>, metrics: &Metrics) -> Result<(), ()>
+where
+    W: Sink<Message> + Unpin,
+    W::Error: std::fmt::Display,
+{
+    let frames = batch.iter().filter(|b| b.as_ref() != b"\n").count() as u64;
+    let all = async {
+        for b in batch.drain(..) {
+            sink.feed(to_message(b)).await?;
+        }
+        sink.flush().await
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, all).await {
+        Ok(Ok(())) => {
+            metrics.frames_out.inc_by(frames);
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "websocket write failed");
+            Err(())
+        }
+        Err(_) => {
+            tracing::info!("websocket write timed out; closing");
+            Err(())
+        }
+    }
+}
+
+/// This delivery's own `MESSAGE` headers in front of the message's shared tail.
+fn encode_delivery(d: &Delivery, version: Version, session: SessionId) -> Bytes {
+    let id = format!("{session}-{}", d.message_id);
+    MessageHead {
+        destination: &d.destination,
+        message_id: &id,
+        subscription: &d.subscription,
+        ack: d.ack.then_some(id.as_str()),
+        redelivered: d.redelivered,
+    }
+    .encode(d.message.tail(version))
+}
