@@ -193,17 +193,7 @@ impl Context {
 
     /// The cache file of an account or a profile.
     pub fn cache_path(&self, name: &str) -> PathBuf {
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.home.join("cache").join(format!("{safe}.db"))
+        tidings_client::cache::Cache::path_in(&self.home, name)
     }
 }
 
