@@ -1,6 +1,7 @@
 //! The commands the UI calls. Each parses, calls one thing on the engine, cache or state,
-//! and maps the error to `{code, message}`.
+//! and maps the error to `{code, message}` ([`IpcError`]).
 
+use crate::error::{invalid, IpcError};
 use crate::session;
 use crate::settings::Settings;
 use crate::state::{AppState, SessionInfo};
@@ -12,37 +13,6 @@ use tidings_client::cache::{CachedConversation, OutboxEntry, SearchHit};
 use tidings_client::engine::EngineState;
 use tidings_client::ClientError;
 use tidings_proto::{ContentType, Message, Notification};
-
-/// An error as the UI receives it.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-pub struct IpcError {
-    /// `not_signed_in`, `unreachable`, `refused`, `invalid`, `failed`.
-    pub code: String,
-    pub message: String,
-}
-
-impl From<ClientError> for IpcError {
-    fn from(e: ClientError) -> IpcError {
-        let code = match &e {
-            ClientError::Unauthorized(_) => "not_signed_in",
-            ClientError::Unreachable(..) => "unreachable",
-            ClientError::Refused { .. } => "refused",
-            ClientError::Config(_) => "invalid",
-            ClientError::Server(_) | ClientError::Cache(_) => "failed",
-        };
-        IpcError {
-            code: code.into(),
-            message: e.to_string(),
-        }
-    }
-}
-
-fn invalid(message: impl Into<String>) -> IpcError {
-    IpcError {
-        code: "invalid".into(),
-        message: message.into(),
-    }
-}
 
 type Res<T> = Result<T, IpcError>;
 
@@ -224,7 +194,7 @@ pub fn set_settings<R: tauri::Runtime>(
     if settings.start_at_login != before.start_at_login {
         autostart(&app, settings.start_at_login).map_err(invalid)?;
     }
-    state.save_settings(settings.clone()).map_err(invalid)?;
+    state.save_settings(settings.clone())?;
     tray::refresh(&app);
     Ok(settings)
 }

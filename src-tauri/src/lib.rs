@@ -5,6 +5,7 @@
 pub mod bindings;
 mod bridge;
 pub mod commands;
+pub mod error;
 pub mod notifier;
 mod session;
 pub mod settings;

@@ -133,7 +133,7 @@ impl From<ClientError> for Failure {
             ClientError::Unauthorized(_) => NOT_SIGNED_IN,
             ClientError::Unreachable(..) => UNREACHABLE,
             ClientError::Refused { .. } => REFUSED,
-            ClientError::Config(_) => 2,
+            ClientError::Config(_) | ClientError::Io(_) => 2,
             ClientError::Server(_) | ClientError::Cache(_) => 1,
         };
         Failure::new(code, e.to_string())
