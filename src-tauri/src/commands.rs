@@ -1,46 +1,18 @@
 //! The commands the UI calls. Each parses, calls one thing on the engine, cache or state,
-//! and maps the error to `{code, message}`.
+//! and maps the error to `{code, message}` ([`IpcError`]).
 
+use crate::error::{invalid, IpcError};
+use crate::session;
 use crate::settings::Settings;
 use crate::state::{AppState, SessionInfo};
 use crate::telemetry::{FirstPaint, Launch};
+use crate::tray;
 use serde::Serialize;
 use tauri::{AppHandle, State};
 use tidings_client::cache::{CachedConversation, OutboxEntry, SearchHit};
 use tidings_client::engine::EngineState;
 use tidings_client::ClientError;
 use tidings_proto::{ContentType, Message, Notification};
-
-/// An error as the UI receives it.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-pub struct IpcError {
-    /// `not_signed_in`, `unreachable`, `refused`, `invalid`, `failed`.
-    pub code: String,
-    pub message: String,
-}
-
-impl From<ClientError> for IpcError {
-    fn from(e: ClientError) -> IpcError {
-        let code = match &e {
-            ClientError::Unauthorized(_) => "not_signed_in",
-            ClientError::Unreachable(..) => "unreachable",
-            ClientError::Refused { .. } => "refused",
-            ClientError::Config(_) => "invalid",
-            ClientError::Server(_) | ClientError::Cache(_) => "failed",
-        };
-        IpcError {
-            code: code.into(),
-            message: e.to_string(),
-        }
-    }
-}
-
-fn invalid(message: impl Into<String>) -> IpcError {
-    IpcError {
-        code: "invalid".into(),
-        message: message.into(),
-    }
-}
 
 type Res<T> = Result<T, IpcError>;
 
@@ -87,15 +59,13 @@ pub async fn sign_in<R: tauri::Runtime>(
     if username.trim().is_empty() || password.is_empty() {
         return Err(invalid("enter a username and a password"));
     }
-    Ok(state
-        .sign_in(&app, &server, username.trim(), &password, register)
-        .await?)
+    Ok(session::sign_in(&app, &state, &server, username.trim(), &password, register).await?)
 }
 
 #[tauri::command]
 pub async fn sign_out<R: tauri::Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Res<()> {
-    state.sign_out().await?;
-    crate::state::refresh_tray(&app);
+    session::sign_out(&state).await?;
+    tray::refresh(&app);
     Ok(())
 }
 
@@ -205,7 +175,7 @@ pub fn set_muted<R: tauri::Runtime>(
         .cache()?
         .set_muted(&conversation, muted)
         .map_err(ClientError::from)?;
-    crate::state::refresh_tray(&app);
+    tray::refresh(&app);
     Ok(())
 }
 
@@ -222,11 +192,23 @@ pub fn set_settings<R: tauri::Runtime>(
 ) -> Res<Settings> {
     let before = state.settings();
     if settings.start_at_login != before.start_at_login {
-        crate::autostart(&app, settings.start_at_login).map_err(invalid)?;
+        autostart(&app, settings.start_at_login).map_err(invalid)?;
     }
-    state.save_settings(settings.clone()).map_err(invalid)?;
-    crate::state::refresh_tray(&app);
+    state.save_settings(settings.clone())?;
+    tray::refresh(&app);
     Ok(settings)
+}
+
+/// Turns start-at-login on or off (it starts hidden in the tray: `--hidden`).
+fn autostart<R: tauri::Runtime>(app: &AppHandle<R>, on: bool) -> Result<(), String> {
+    use tauri_plugin_autostart::ManagerExt;
+    let launcher = app.autolaunch();
+    let r = if on {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    };
+    r.map_err(|e| format!("cannot change start at login: {e}"))
 }
 
 /// The UI painted its first signed-in view from the cache (startup telemetry).

@@ -3,11 +3,15 @@
 //! without a window lives in that crate; this one stays thin.
 
 pub mod bindings;
+mod bridge;
 pub mod commands;
+pub mod error;
 pub mod notifier;
+mod session;
 pub mod settings;
 pub mod state;
 pub mod telemetry;
+mod toasts;
 mod tray;
 pub mod updates;
 mod window;
@@ -41,18 +45,6 @@ pub fn handlers<R: tauri::Runtime>(
         updates::download_update,
         updates::install_update,
     ]
-}
-
-/// Turns start-at-login on or off (it starts hidden in the tray: `--hidden`).
-pub fn autostart<R: tauri::Runtime>(app: &AppHandle<R>, on: bool) -> Result<(), String> {
-    use tauri_plugin_autostart::ManagerExt;
-    let launcher = app.autolaunch();
-    let r = if on {
-        launcher.enable()
-    } else {
-        launcher.disable()
-    };
-    r.map_err(|e| format!("cannot change start at login: {e}"))
 }
 
 /// Where the app keeps its data: `TIDINGS_APP_DIR` if set (tests), else the platform's.
@@ -107,7 +99,7 @@ pub fn run() {
                 window::build(&handle)?;
             }
             start_session(&handle);
-            state::refresh_tray(&handle);
+            tray::refresh(&handle);
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -169,7 +161,7 @@ fn start_session<R: tauri::Runtime>(app: &AppHandle<R>) {
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
             if let Some(state) = app.try_state::<AppState>() {
-                if let Err(e) = state.start(&app, None) {
+                if let Err(e) = session::start(&app, &state, None) {
                     tracing::warn!(error = %e, "cannot start the saved session");
                 }
             }
@@ -185,7 +177,7 @@ fn start_session<R: tauri::Runtime>(app: &AppHandle<R>) {
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
             if let Some(state) = app.try_state::<AppState>() {
-                match state.sign_in(&app, &server, &user, &password, false).await {
+                match session::sign_in(&app, &state, &server, &user, &password, false).await {
                     Ok(info) => {
                         use tauri::Emitter;
                         let _ = app.emit("session", info);

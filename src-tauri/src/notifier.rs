@@ -301,6 +301,27 @@ mod tests {
         }
     }
 
+    /// The notifier's answer to news in `convs`, as the window, the settings and the quiet
+    /// hours stand at `now`.
+    fn run(
+        n: &mut Notifier,
+        c: &Cache,
+        convs: &[&str],
+        view: &View,
+        settings: &Settings,
+        quiet: bool,
+        now: Instant,
+    ) -> (Vec<Toast>, bool) {
+        let convs: Vec<String> = convs.iter().map(|s| s.to_string()).collect();
+        let moment = Moment {
+            view,
+            settings,
+            quiet,
+            now,
+        };
+        n.on_changes(c, "me", &convs, false, &moment).unwrap()
+    }
+
     #[test]
     fn a_flood_is_one_notification_per_conversation_updated_in_place() {
         let (c, dir) = cache();
@@ -312,20 +333,7 @@ mod tests {
         let t0 = Instant::now();
         c.insert_messages(&[msg("c1", 1, "bob", "hi")], "me")
             .unwrap();
-        let (toasts, _) = n
-            .on_changes(
-                &c,
-                "me",
-                &["c1".into()],
-                false,
-                &Moment {
-                    view: &hidden,
-                    settings: &s,
-                    quiet: false,
-                    now: t0,
-                },
-            )
-            .unwrap();
+        let (toasts, _) = run(&mut n, &c, &["c1"], &hidden, &s, false, t0);
         assert_eq!(
             toasts,
             vec![Toast {
@@ -340,35 +348,17 @@ mod tests {
             .map(|i| msg("c1", i, "bob", &format!("m{i}")))
             .collect();
         c.insert_messages(&more, "me").unwrap();
-        let (toasts, held) = n
-            .on_changes(
-                &c,
-                "me",
-                &["c1".into()],
-                false,
-                &Moment {
-                    view: &hidden,
-                    settings: &s,
-                    quiet: false,
-                    now: t0 + Duration::from_millis(100),
-                },
-            )
-            .unwrap();
+        let (toasts, held) = run(
+            &mut n,
+            &c,
+            &["c1"],
+            &hidden,
+            &s,
+            false,
+            t0 + Duration::from_millis(100),
+        );
         assert!(toasts.is_empty() && held);
-        let (toasts, held) = n
-            .on_changes(
-                &c,
-                "me",
-                &[],
-                false,
-                &Moment {
-                    view: &hidden,
-                    settings: &s,
-                    quiet: false,
-                    now: t0 + THROTTLE,
-                },
-            )
-            .unwrap();
+        let (toasts, held) = run(&mut n, &c, &[], &hidden, &s, false, t0 + THROTTLE);
         assert!(!held);
         assert_eq!(toasts.len(), 1);
         assert_eq!(toasts[0].key, "c1");
@@ -386,20 +376,7 @@ mod tests {
         let now = Instant::now();
         c.insert_messages(&[msg("c1", 1, "me", "mine")], "me")
             .unwrap();
-        assert!(n
-            .on_changes(
-                &c,
-                "me",
-                &["c1".into()],
-                false,
-                &Moment {
-                    view: &View::default(),
-                    settings: &s,
-                    quiet: false,
-                    now
-                }
-            )
-            .unwrap()
+        assert!(run(&mut n, &c, &["c1"], &View::default(), &s, false, now)
             .0
             .is_empty());
         let in_view = View {
@@ -409,76 +386,24 @@ mod tests {
         };
         c.insert_messages(&[msg("c1", 2, "bob", "seen")], "me")
             .unwrap();
-        assert!(n
-            .on_changes(
-                &c,
-                "me",
-                &["c1".into()],
-                false,
-                &Moment {
-                    view: &in_view,
-                    settings: &s,
-                    quiet: false,
-                    now
-                }
-            )
-            .unwrap()
+        assert!(run(&mut n, &c, &["c1"], &in_view, &s, false, now)
             .0
             .is_empty());
         c.set_muted("c1", true).unwrap();
         c.insert_messages(&[msg("c1", 3, "bob", "muted")], "me")
             .unwrap();
-        assert!(n
-            .on_changes(
-                &c,
-                "me",
-                &["c1".into()],
-                false,
-                &Moment {
-                    view: &View::default(),
-                    settings: &s,
-                    quiet: false,
-                    now
-                }
-            )
-            .unwrap()
+        assert!(run(&mut n, &c, &["c1"], &View::default(), &s, false, now)
             .0
             .is_empty());
         c.set_muted("c1", false).unwrap();
         c.insert_messages(&[msg("c1", 4, "bob", "quiet")], "me")
             .unwrap();
-        assert!(n
-            .on_changes(
-                &c,
-                "me",
-                &["c1".into()],
-                false,
-                &Moment {
-                    view: &View::default(),
-                    settings: &s,
-                    quiet: true,
-                    now
-                }
-            )
-            .unwrap()
+        assert!(run(&mut n, &c, &["c1"], &View::default(), &s, true, now)
             .0
             .is_empty());
         // Nothing said during the quiet time pops up after it.
         let later = now + THROTTLE * 2;
-        assert!(n
-            .on_changes(
-                &c,
-                "me",
-                &[],
-                false,
-                &Moment {
-                    view: &View::default(),
-                    settings: &s,
-                    quiet: false,
-                    now: later
-                }
-            )
-            .unwrap()
+        assert!(run(&mut n, &c, &[], &View::default(), &s, false, later)
             .0
             .is_empty());
         // Privacy hides the text.
@@ -488,20 +413,15 @@ mod tests {
         };
         c.insert_messages(&[msg("c1", 5, "bob", "secret")], "me")
             .unwrap();
-        let (t, _) = n
-            .on_changes(
-                &c,
-                "me",
-                &["c1".into()],
-                false,
-                &Moment {
-                    view: &View::default(),
-                    settings: &private,
-                    quiet: false,
-                    now: later,
-                },
-            )
-            .unwrap();
+        let (t, _) = run(
+            &mut n,
+            &c,
+            &["c1"],
+            &View::default(),
+            &private,
+            false,
+            later,
+        );
         assert_eq!(t[0].summary, "New message from Bob");
         assert_eq!(t[0].body, "");
         assert!(quiet(

@@ -1,12 +1,16 @@
 //! The tray icon: an unread badge, a tooltip with the unread count and connection state, and
 //! a menu with Show/Hide first (Linux trays do not deliver left clicks), Do not disturb, and
-//! Quit; drawn by one task at a time ([`Refresher`]).
+//! Quit; what it shows, read from [`AppState`] and drawn by one task at a time
+//! ([`Refresher`]).
 
-use std::sync::{Arc, Mutex};
+use crate::state::AppState;
+use crate::window;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tidings_client::engine::EngineState;
 use tokio::sync::Notify;
 
 pub const ID: &str = "main";
@@ -58,14 +62,14 @@ pub fn build<R: tauri::Runtime>(app: &AppHandle<R>, dnd_on: bool) -> tauri::Resu
         .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(|app, event| match event.id.as_ref() {
-            "toggle" => crate::window::toggle(app),
-            "dnd" => crate::state::toggle_dnd(app),
-            "quit" => crate::window::quit(app),
+            "toggle" => window::toggle(app),
+            "dnd" => toggle_dnd(app),
+            "quit" => window::quit(app),
             _ => {}
         })
         .on_tray_icon_event(|tray, event| {
             if let tauri::tray::TrayIconEvent::Click { .. } = event {
-                crate::window::show(tray.app_handle(), None);
+                window::show(tray.app_handle(), None);
             }
         })
         .build(app)?;
@@ -123,7 +127,7 @@ pub fn update<R: tauri::Runtime>(app: &AppHandle<R>, tip: String, look: Look, dn
         return;
     };
     let (new_tip, new_look) = {
-        let mut shown = t.shown.lock().unwrap_or_else(|e| e.into_inner());
+        let mut shown = t.shown.lock().unwrap_or_else(PoisonError::into_inner);
         let new_tip = shown.0.as_deref() != Some(tip.as_str());
         let new_look = shown.1 != Some(look);
         *shown = (Some(tip.clone()), Some(look));
@@ -140,6 +144,91 @@ pub fn update<R: tauri::Runtime>(app: &AppHandle<R>, tip: String, look: Look, dn
         }
     }
     let _ = t.dnd.set_checked(dnd);
+}
+
+/// Flips do-not-disturb (tray menu), saves it, and tells the UI.
+pub fn toggle_dnd<R: tauri::Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    let mut s = state.settings();
+    s.do_not_disturb = !s.do_not_disturb;
+    if let Err(e) = state.save_settings(s.clone()) {
+        tracing::warn!(error = %e, "cannot save settings");
+    }
+    let _ = app.emit("settings", s);
+    refresh(app);
+}
+
+/// A short word for the tooltip.
+fn state_word(s: &EngineState) -> String {
+    match s {
+        EngineState::Connecting => "connecting".into(),
+        EngineState::CatchingUp { done, total } => format!("catching up {done}/{total}"),
+        EngineState::Live => "live".into(),
+        EngineState::Reconnecting { .. } => "reconnecting".into(),
+        EngineState::Offline => "offline".into(),
+        EngineState::SignedOut { .. } => "signed out".into(),
+        EngineState::Stopped => "stopped".into(),
+    }
+}
+
+/// Asks for the tray to show the current connection state, unread count and do-not-disturb
+/// (drawn on its own task, see [`Refresher`]); returns at once, from any thread.
+pub fn refresh<R: tauri::Runtime>(app: &AppHandle<R>) {
+    if app.try_state::<AppState>().is_none() {
+        return;
+    }
+    // Kept by the app from the first request on (a no-op after): the drawer needs the app
+    // to start, and a shell without a tray (the tests) has its line drawn too.
+    app.manage(Drawer::default());
+    app.state::<Drawer>()
+        .0
+        .get_or_init(|| {
+            let app = app.clone();
+            Refresher::start(move || draw(&app))
+        })
+        .request();
+}
+
+/// The one [`Refresher`] of the app, started by the first request.
+#[derive(Debug, Default)]
+struct Drawer(OnceLock<Refresher>);
+
+/// Reads what the tray shows and sets it.
+fn draw<R: tauri::Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    let settings = state.settings();
+    let (unread, engine_state) = state
+        .with_engine(|e| {
+            let unread: i64 = e
+                .cache()
+                .conversations()?
+                .iter()
+                .filter(|c| !c.muted)
+                .map(|c| c.unread_count)
+                .sum();
+            Ok((unread, e.state().borrow().clone()))
+        })
+        .unwrap_or((
+            0,
+            EngineState::SignedOut {
+                reason: "not signed in".into(),
+            },
+        ));
+    let look = match (&engine_state, settings.do_not_disturb, unread) {
+        (_, true, _) => Look::DoNotDisturb,
+        (EngineState::Live | EngineState::CatchingUp { .. }, _, n) if n > 0 => Look::Unread,
+        (EngineState::Live | EngineState::CatchingUp { .. } | EngineState::Connecting, _, _) => {
+            Look::Plain
+        }
+        _ => Look::Offline,
+    };
+    let line = line(unread, &state_word(&engine_state));
+    state.set_tray_line(line.clone());
+    update(app, line, look, settings.do_not_disturb);
 }
 
 #[cfg(test)]

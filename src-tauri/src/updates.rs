@@ -7,7 +7,7 @@
 //! mirror). Only a newer version is offered; anything whose signature does not verify is
 //! refused and nothing is installed.
 
-use crate::commands::IpcError;
+use crate::error::{IpcCode, IpcError};
 use serde::Serialize;
 use std::sync::Mutex;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -53,10 +53,7 @@ fn lock(p: &Pending) -> std::sync::MutexGuard<'_, (Option<Update>, Option<Vec<u8
 }
 
 fn failed(message: impl Into<String>) -> IpcError {
-    IpcError {
-        code: "update".into(),
-        message: message.into(),
-    }
+    IpcError::new(IpcCode::Update, message)
 }
 
 /// Whether `url` is `http://` to this machine (the only plain-HTTP source allowed).

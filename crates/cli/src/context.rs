@@ -133,7 +133,7 @@ impl From<ClientError> for Failure {
             ClientError::Unauthorized(_) => NOT_SIGNED_IN,
             ClientError::Unreachable(..) => UNREACHABLE,
             ClientError::Refused { .. } => REFUSED,
-            ClientError::Config(_) => 2,
+            ClientError::Config(_) | ClientError::Io(_) => 2,
             ClientError::Server(_) | ClientError::Cache(_) => 1,
         };
         Failure::new(code, e.to_string())
@@ -193,17 +193,7 @@ impl Context {
 
     /// The cache file of an account or a profile.
     pub fn cache_path(&self, name: &str) -> PathBuf {
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.home.join("cache").join(format!("{safe}.db"))
+        tidings_client::cache::Cache::path_in(&self.home, name)
     }
 }
 

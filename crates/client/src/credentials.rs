@@ -82,9 +82,8 @@ impl Credentials {
 
     /// Keeps a new session; returns where the refresh token went.
     pub fn save(&self, server: &str, user: &str, refresh_token: &str) -> ClientResult<Account> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            ClientError::Config(format!("cannot create {}: {e}", self.dir.display()))
-        })?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| ClientError::Io(format!("cannot create {}: {e}", self.dir.display())))?;
         let key = self.key(server, user);
         let storage = match keyring_set(&key, refresh_token) {
             Ok(()) => {
@@ -199,8 +198,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> ClientResult<()> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let fail =
-        |e: std::io::Error| ClientError::Config(format!("cannot write {}: {e}", path.display()));
+    let fail = |e: std::io::Error| ClientError::Io(format!("cannot write {}: {e}", path.display()));
     let mut f = opts.open(&tmp).map_err(fail)?;
     std::io::Write::write_all(&mut f, bytes).map_err(fail)?;
     f.sync_all().map_err(fail)?;

@@ -25,6 +25,10 @@ pub enum ClientError {
     /// A configuration or profile problem, with the sentence to show.
     #[error("{0}")]
     Config(String),
+    /// A local file (the credentials, a profile, a CA file) could not be read or written,
+    /// with the sentence to show.
+    #[error("{0}")]
+    Io(String),
 }
 
 pub type ClientResult<T> = Result<T, ClientError>;

@@ -151,7 +151,7 @@ pub struct Subscription {
 impl Profile {
     pub fn load(path: &Path) -> ClientResult<Profile> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ClientError::Config(format!("cannot read the profile {}: {e}", path.display()))
+            ClientError::Io(format!("cannot read the profile {}: {e}", path.display()))
         })?;
         let p: Profile = toml::from_str(&text)
             .map_err(|e| ClientError::Config(format!("invalid profile {}: {e}", path.display())))?;

@@ -25,7 +25,7 @@ pub fn client_config(extra_ca: Option<&Path>) -> ClientResult<Arc<rustls::Client
     if let Some(path) = extra_ca {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .map_err(|e| {
-                ClientError::Config(format!("cannot read the CA file {}: {e}", path.display()))
+                ClientError::Io(format!("cannot read the CA file {}: {e}", path.display()))
             })?
             .collect::<Result<_, _>>()
             .map_err(|e| {

@@ -34,7 +34,7 @@ use crate::metrics::Metrics;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tidings_stomp::{MessageTail, Version};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -140,7 +140,7 @@ pub struct Control {
 impl Control {
     /// Asks the connection to write `error_frame` and close; the first call wins.
     pub fn fail(&self, error_frame: Bytes) {
-        let mut slot = lock(&self.fatal);
+        let mut slot = self.fatal.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_none() && !self.token.is_cancelled() {
             *slot = Some(error_frame);
         }
@@ -153,7 +153,10 @@ impl Control {
     }
 
     pub fn take_fatal(&self) -> Option<Bytes> {
-        lock(&self.fatal).take()
+        self.fatal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 }
 
@@ -324,15 +327,12 @@ struct State {
 /// The broker's routing core. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Hub {
+    /// A poisoned lock is taken as it is: a panic while holding it leaves maps that are still
+    /// structurally valid.
     state: Mutex<State>,
     next_session: AtomicU64,
     limits: HubLimits,
     metrics: Arc<Metrics>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves maps that are still structurally valid.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Builds the `ERROR` frame used to end a slow or misbehaving connection.
@@ -380,7 +380,7 @@ impl Hub {
         tx: mpsc::Sender<Outbound>,
         control: Arc<Control>,
     ) -> Result<SessionId, HubError> {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let count = st.per_user.entry(principal.name.clone()).or_default();
         if *count >= self.limits.max_connections_per_user {
             let user = principal.name.to_string();
@@ -413,7 +413,7 @@ impl Hub {
 
     /// Removes a session; its unacknowledged messages are redelivered as the module says.
     pub fn unregister(&self, session: SessionId) {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(mut entry) = st.sessions.remove(&session) else {
             return;
         };
@@ -436,7 +436,9 @@ impl Hub {
 
     /// How many sessions `user` has open (presence).
     pub fn user_sessions(&self, user: &str) -> usize {
-        lock(&self.state)
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .per_user
             .get(user)
             .copied()
@@ -453,7 +455,7 @@ impl Hub {
         display: &str,
         ack: AckMode,
     ) -> Result<(), HubError> {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(entry) = st.sessions.get_mut(&session) else {
             return Ok(());
         };
@@ -485,7 +487,7 @@ impl Hub {
     }
 
     pub fn unsubscribe(&self, session: SessionId, id: &str) -> Result<(), HubError> {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(entry) = st.sessions.get_mut(&session) else {
             return Ok(());
         };
@@ -513,7 +515,7 @@ impl Hub {
         message: Arc<Published>,
         droppable: bool,
     ) -> Result<(), HubError> {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         match kind_of(key) {
             Kind::Queue => {
                 let State { dests, backlog, .. } = &mut *st;
@@ -573,7 +575,7 @@ impl Hub {
         key: &str,
         message: Arc<Published>,
     ) -> bool {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(dest) = st.dests.get(key) else {
             return false;
         };
@@ -596,7 +598,7 @@ impl Hub {
     pub fn ack(&self, session: SessionId, message_id: &str, nack: bool) -> Result<(), HubError> {
         let unknown = || HubError::UnknownAck(message_id.to_owned());
         let n = parse_message_id(session, message_id).ok_or_else(unknown)?;
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(entry) = st.sessions.get_mut(&session) else {
             return Ok(());
         };
@@ -898,7 +900,12 @@ mod tests {
             .publish("/queue/q2", message("/queue/q2", 1000), false)
             .unwrap_err();
         assert_eq!(e.kind(), "backlog_limit");
-        assert!(!lock(&hub.state).dests.contains_key("/queue/q2"));
+        assert!(!hub
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dests
+            .contains_key("/queue/q2"));
         // The bytes: one more fits in a queue that holds a backlog already, then no more.
         hub.publish("/queue/q0", message("/queue/q0", 1000), false)
             .unwrap();
@@ -914,7 +921,7 @@ mod tests {
         assert!(matches!(rx.try_recv(), Ok(Outbound::Deliver(_))));
         assert!(matches!(rx.try_recv(), Ok(Outbound::Deliver(_))));
         {
-            let st = lock(&hub.state);
+            let st = hub.state.lock().unwrap_or_else(PoisonError::into_inner);
             assert_eq!((st.backlog.bytes, st.backlog.queues), (size, 1));
         }
         hub.publish("/queue/q2", message("/queue/q2", 1000), false)

@@ -56,11 +56,8 @@ seq: number | null, };
 export type SearchHit = { message: Message, snippet: string, };
 export type EngineState = { "state": "connecting" } | { "state": "catchingUp", done: number, total: number, } | { "state": "live" } | { "state": "reconnecting", at: string, attempt: number, reason: string, } | { "state": "offline" } | { "state": "signedOut", reason: string, } | { "state": "stopped" };
 export type SessionInfo = { server: string, user: string, };
-export type IpcError = { 
-/**
- * `not_signed_in`, `unreachable`, `refused`, `invalid`, `failed`.
- */
-code: string, message: string, };
+export type IpcCode = "not_signed_in" | "unreachable" | "refused" | "invalid" | "io" | "failed" | "update";
+export type IpcError = { code: IpcCode, message: string, };
 export type HistoryPage = { messages: Array<Message>, pending: Array<OutboxEntry>, };
 export type Startup = { session: SessionInfo | null, open: string | null, 
 /**

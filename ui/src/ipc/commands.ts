@@ -7,6 +7,7 @@ import type {
   EngineState,
   FirstPaint,
   HistoryPage,
+  IpcCode,
   IpcError,
   Notification,
   OutboxEntry,
@@ -17,11 +18,29 @@ import type {
   UpdateInfo,
 } from './bindings';
 
-export type { IpcError };
+export type { IpcCode, IpcError };
 
-/** Turns whatever a command threw into an IpcError. */
+/** Every code the backend sends (a code added in Rust fails the type check until listed). */
+const CODES: Record<IpcCode, true> = {
+  not_signed_in: true,
+  unreachable: true,
+  refused: true,
+  invalid: true,
+  io: true,
+  failed: true,
+  update: true,
+};
+
+/** Whether `code` is one the backend sends. */
+export function isIpcCode(code: unknown): code is IpcCode {
+  return typeof code === 'string' && Object.hasOwn(CODES, code);
+}
+
+/** Turns whatever a command threw into an IpcError (`failed` when it is not one). */
 export function asIpcError(e: unknown): IpcError {
-  if (e && typeof e === 'object' && 'message' in e && 'code' in e) return e as IpcError;
+  if (e && typeof e === 'object' && 'message' in e && 'code' in e && isIpcCode(e.code)) {
+    return { code: e.code, message: String(e.message) };
+  }
   return { code: 'failed', message: String(e) };
 }
 

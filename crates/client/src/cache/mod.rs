@@ -24,7 +24,7 @@ pub use messages::SearchHit;
 pub use outbox::{OutboxEntry, OutboxState};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use tidings_proto::{ConversationKind, Message, Participant, Timestamp};
 
@@ -82,6 +82,23 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// Where the cache named `name` (an account, a profile) lives under `home`:
+    /// `home/cache/<name>.db`, with every character but ASCII letters, digits and `-_.@` made
+    /// `_`, so that any name is one plain file name.
+    pub fn path_in(home: &Path, name: &str) -> PathBuf {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        home.join("cache").join(format!("{safe}.db"))
+    }
+
     /// Opens (creating and migrating as needed) the cache at `path`.
     pub fn open(path: &Path) -> CacheResult<Cache> {
         if let Some(dir) = path.parent() {

@@ -109,9 +109,9 @@ impl Tokens {
         for attempt in 0..2 {
             match self.api.refresh(&refresh).await {
                 Ok(t) => {
-                    self.store.save(&t.refresh_token).map_err(|e| {
-                        ClientError::Config(format!("cannot save the session: {e}"))
-                    })?;
+                    self.store
+                        .save(&t.refresh_token)
+                        .map_err(|e| ClientError::Io(format!("cannot save the session: {e}")))?;
                     return Ok(Access {
                         token: t.access_token,
                         expires: Instant::now() + Duration::from_secs(t.expires_in),

@@ -5,7 +5,7 @@
 
 use crate::app::Broker;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tidings_proto::{dest, Envelope, Event, Typing};
 
@@ -46,7 +46,10 @@ impl TypingState {
     pub fn start(&self, cid: &str, user: &str, publish: impl Fn(String, &Envelope)) {
         let generation = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = (cid.to_owned(), user.to_owned());
-        lock(&self.entries).insert(key.clone(), generation);
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), generation);
         publish(
             dest::conversation_topic(cid),
             &envelope(cid, user, true, self.ttl),
@@ -57,7 +60,7 @@ impl TypingState {
         tokio::spawn(async move {
             tokio::time::sleep(ttl).await;
             let lapsed = {
-                let mut map = lock(&entries);
+                let mut map = entries.lock().unwrap_or_else(PoisonError::into_inner);
                 let current = map.get(&key) == Some(&generation);
                 if current {
                     map.remove(&key);
@@ -75,7 +78,10 @@ impl TypingState {
 
     /// Announces `typing: false` if the user was typing there.
     pub fn stop(&self, cid: &str, user: &str, publish: impl Fn(String, &Envelope)) {
-        let was = lock(&self.entries)
+        let was = self
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .remove(&(cid.to_owned(), user.to_owned()))
             .is_some();
         if was {
@@ -89,7 +95,7 @@ impl TypingState {
     /// Stops every indicator of `user` (the last session closed).
     pub fn stop_all(&self, user: &str, publish: impl Fn(String, &Envelope)) {
         let gone: Vec<String> = {
-            let mut map = lock(&self.entries);
+            let mut map = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
             let keys: Vec<_> = map.keys().filter(|(_, u)| u == user).cloned().collect();
             keys.into_iter()
                 .filter_map(|k| map.remove(&k).map(|_| k.0))
@@ -102,8 +108,4 @@ impl TypingState {
             );
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,0 +1,105 @@
+//! The bridge from the engine to the shell: three tasks per session that carry the engine's
+//! state, the cache's changes and its live events to the UI (events), the tray and the
+//! toasts.
+
+use crate::notifier;
+use crate::state::AppState;
+use crate::toasts;
+use crate::tray;
+use tauri::{AppHandle, Emitter, Manager};
+use tidings_client::engine::{Engine, EngineState};
+use tidings_proto::{Envelope, Event};
+
+/// Carries engine news to the UI (events), the tray and the notifier.
+pub fn start<R: tauri::Runtime>(
+    app: &AppHandle<R>,
+    engine: &Engine,
+    me: &str,
+    fresh: bool,
+) -> Vec<tauri::async_runtime::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let (app1, mut states) = (app.clone(), engine.state());
+    tasks.push(tauri::async_runtime::spawn(async move {
+        loop {
+            let s = states.borrow_and_update().clone();
+            let _ = app1.emit("engine-state", &s);
+            tray::refresh(&app1);
+            if states.changed().await.is_err() {
+                return;
+            }
+        }
+    }));
+    let (app2, mut changed, me2) = (app.clone(), engine.changed(), me.to_owned());
+    let cache = engine.cache().clone();
+    let engine_state = engine.state();
+    tasks.push(tauri::async_runtime::spawn(async move {
+        let mut seen = *changed.borrow();
+        let mut filling = fresh;
+        let mut throttled: Option<tokio::time::Instant> = None;
+        loop {
+            let wake = async {
+                match throttled {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = changed.changed() => if r.is_err() { return },
+                _ = wake => {}
+            }
+            throttled = None;
+            let latest = *changed.borrow_and_update();
+            let _ = app2.emit("changed", latest);
+            let changes = cache.changes_since(seen, 10_000).unwrap_or_default();
+            seen = latest.max(seen);
+            let mut convs: Vec<String> = changes
+                .iter()
+                .filter(|c| c.kind == "message")
+                .map(|c| c.key.clone())
+                .collect();
+            convs.sort();
+            convs.dedup();
+            let notes = changes.iter().any(|c| c.kind == "notification");
+            if filling {
+                if *engine_state.borrow() == EngineState::Live {
+                    filling = false;
+                }
+                if let Some(state) = app2.try_state::<AppState>() {
+                    let _ = state.notifier().baseline(&cache);
+                }
+                tray::refresh(&app2);
+                continue;
+            }
+            if let Some(held) = toasts::notify(&app2, &cache, &me2, &convs, notes) {
+                if held {
+                    throttled = Some(tokio::time::Instant::now() + notifier::THROTTLE);
+                }
+            }
+            tray::refresh(&app2);
+        }
+    }));
+    let (app3, mut events) = (app.clone(), engine.events());
+    tasks.push(tauri::async_runtime::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(env) => forward_event(&app3, &env),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return,
+            }
+        }
+    }));
+    tasks
+}
+
+/// Live events the UI shows but the cache does not keep (typing), or wants at once.
+fn forward_event<R: tauri::Runtime>(app: &AppHandle<R>, env: &Envelope) {
+    match &env.event {
+        Event::Typing(t) => {
+            let _ = app.emit("typing", t);
+        }
+        Event::Presence(p) => {
+            let _ = app.emit("presence", p);
+        }
+        _ => {}
+    }
+}
