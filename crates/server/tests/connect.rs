@@ -194,7 +194,11 @@ async fn connect_must_come_within_the_deadline() {
     );
 }
 
-#[tokio::test]
+// The heart-beat tests run on paused tokio time: the server is in this process, on the same
+// runtime, over loopback TCP, so the clock only moves when every task waits for a timer, and
+// the intervals measured are the server's own, exactly.
+
+#[tokio::test(start_paused = true)]
 async fn server_sends_heart_beats_at_the_agreed_interval() {
     let srv = Server::with(|c| {
         c.limits.heart_beat_send_ms = 50;
@@ -204,15 +208,23 @@ async fn server_sends_heart_beats_at_the_agreed_interval() {
     let mut c = Client::open(&srv.url()).await;
     let f = c.connect(&srv.token("a"), "0,50").await;
     assert_eq!(f.header("heart-beat"), Some("50,0"));
-    // Wait (bounded) until three beats have come in on an otherwise idle connection.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while c.heart_beats < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "no heart-beats");
-        let _ = tokio::time::timeout(Duration::from_millis(200), c.read_frame()).await;
+    // On an otherwise idle connection, a beat every 50 ms: none early, none missed.
+    c.next_heart_beat().await;
+    let mut last = tokio::time::Instant::now();
+    for beat in 1..=10 {
+        c.next_heart_beat().await;
+        let now = tokio::time::Instant::now();
+        let gap = now - last;
+        assert!(
+            gap >= Duration::from_millis(50) && gap < Duration::from_millis(75),
+            "beat {beat} came {gap:?} after the one before"
+        );
+        last = now;
     }
+    assert!(c.stash.is_empty(), "nothing but beats: {:?}", c.stash);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_silent_peer_is_dropped_and_a_beating_one_is_not() {
     let srv = Server::with(|c| {
         c.limits.heart_beat_send_ms = 0;
@@ -245,8 +257,13 @@ async fn a_silent_peer_is_dropped_and_a_beating_one_is_not() {
             .starts_with("heart-beat timeout"),
         "{e:?}"
     );
-    // Dropped after the interval plus slack (600 ms here), not before.
-    assert!(started.elapsed() >= Duration::from_millis(600));
+    // Dropped after the interval plus slack (600 ms here), not before, and not much after
+    // (the loop above looks every 50 ms).
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(600) && elapsed < Duration::from_millis(700),
+        "{elapsed:?}"
+    );
     alive.barrier().await;
 }
 
