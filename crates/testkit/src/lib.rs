@@ -9,7 +9,6 @@
 )]
 
 use serde_json::{json, Value};
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,7 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tidings_server::{AppState, Config};
 
+mod process;
 mod stomp;
+pub use process::{spawn_listening, Process};
 pub use stomp::{body, http_get, http_get_with, Client};
 
 pub const SECRET: &str = "testkit-secret-0123456789";
@@ -270,7 +271,6 @@ impl BinServer {
             .env("TIDINGS_JWT_SECRET", SECRET)
             .env("TIDINGS_SERVICE_TOKEN", SERVICE_TOKEN)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         BinServer::spawn(cmd)
     }
@@ -285,7 +285,6 @@ impl BinServer {
             .args(args)
             .env_remove("TIDINGS_JWT_SECRET")
             .env("RUST_LOG", "debug")
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
@@ -295,17 +294,7 @@ impl BinServer {
 
     /// Spawns and reads the address from the first stdout line.
     fn spawn(mut cmd: Command) -> BinServer {
-        let mut child = cmd.spawn().expect("start tidings-server");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("tidings-server listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
+        let (child, addr) = spawn_listening(&mut cmd, "tidings-server").unwrap();
         BinServer {
             child,
             addr,
