@@ -1,85 +1,20 @@
 //! The servers under test, each in its own process so that its memory and CPU can be read
 //! apart from the load generator's: the Tidings server binary, RabbitMQ with Web-STOMP
-//! (through tests/interop/rabbitmq.sh), and this binary's bare broadcaster.
+//! (through tests/interop/rabbitmq.sh), and this binary's bare broadcaster. They start and
+//! stop through the test harness's launcher (`tidings_testkit::Process`).
 
 use crate::load::{Kind, Target};
 use anyhow::{bail, Context};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 use tidings_server::auth::Authenticator;
-
-/// A child process that prints "... listening on ADDR" as its first stdout line.
-#[derive(Debug)]
-pub struct Proc {
-    /// `None` once stopped.
-    child: Option<Child>,
-    pid: u32,
-    pub addr: SocketAddr,
-}
-
-impl Proc {
-    fn spawn(mut cmd: Command, log: &Path, what: &str) -> anyhow::Result<Proc> {
-        let log_file = std::fs::File::create(log)?;
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| format!("cannot start {what}"))?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let Some(addr) = line.trim().rsplit(' ').next().and_then(|a| a.parse().ok()) else {
-            let _ = child.kill();
-            let log_text = std::fs::read_to_string(log).unwrap_or_default();
-            bail!("{what} did not start (first line {line:?}); its log:\n{log_text}");
-        };
-        Ok(Proc {
-            pid: child.id(),
-            child: Some(child),
-            addr,
-        })
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// SIGTERM, then SIGKILL if it has not ended within 15 s.
-    pub fn stop(mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pid = self.pid.to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        // The child is reaped by `wait` on a thread; this one waits for that or the deadline.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        if rx.recv_timeout(Duration::from_secs(15)).is_err() {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            let _ = rx.recv();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use tidings_testkit::Process;
 
 /// The Tidings server binary on 127.0.0.1:0 with its own data directory.
 #[derive(Debug)]
 pub struct Tidings {
-    pub proc: Proc,
+    pub proc: Process,
     pub auth: Authenticator,
 }
 
@@ -103,7 +38,7 @@ impl Tidings {
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "warn");
         }
-        let proc = Proc::spawn(cmd, &data_dir.join("server.log"), "tidings-server")?;
+        let proc = Process::spawn(cmd, &data_dir.join("server.log"), "tidings-server")?;
         Ok(Tidings {
             proc,
             auth: Authenticator::hs256(secret.as_bytes(), 0),
@@ -188,7 +123,7 @@ impl Rabbit {
 /// This binary's `broadcaster` subcommand on 127.0.0.1:0.
 #[derive(Debug)]
 pub struct Bare {
-    pub proc: Proc,
+    pub proc: Process,
 }
 
 impl Bare {
@@ -197,7 +132,7 @@ impl Bare {
         let mut cmd = Command::new(std::env::current_exe()?);
         cmd.args(["broadcaster", "--listen", "127.0.0.1:0"]);
         Ok(Bare {
-            proc: Proc::spawn(cmd, &dir.join("broadcaster.log"), "the bare broadcaster")?,
+            proc: Process::spawn(cmd, &dir.join("broadcaster.log"), "the bare broadcaster")?,
         })
     }
 

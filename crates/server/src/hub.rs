@@ -930,4 +930,156 @@ mod tests {
             .unwrap();
         assert!(matches!(rx.try_recv(), Ok(Outbound::Deliver(_))));
     }
+
+    /// Every delivery waiting in a session's outbound queue, in order.
+    fn drain(rx: &mut mpsc::Receiver<Outbound>) -> Vec<Delivery> {
+        let mut out = Vec::new();
+        while let Ok(o) = rx.try_recv() {
+            if let Outbound::Deliver(d) = o {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    fn ack_id(session: SessionId, d: &Delivery) -> String {
+        format!("{session}-{}", d.message_id)
+    }
+
+    #[test]
+    fn a_message_nacked_every_time_is_delivered_max_deliveries_times_then_dropped() {
+        let hub = hub(|_| {});
+        let (s, mut rx) = connect(&hub, "worker").unwrap();
+        hub.subscribe(s, "sub", "/queue/q", "/queue/q", AckMode::ClientIndividual)
+            .unwrap();
+        hub.publish("/queue/q", message("/queue/q", 10), false)
+            .unwrap();
+        let mut deliveries = 0;
+        while let Some(d) = drain(&mut rx).pop() {
+            deliveries += 1;
+            assert_eq!(d.redelivered, deliveries > 1, "delivery {deliveries}");
+            hub.ack(s, &ack_id(s, &d), true).unwrap();
+            assert!(deliveries <= MAX_DELIVERIES, "redelivered without bound");
+        }
+        assert_eq!(deliveries, MAX_DELIVERIES);
+        let st = lock(&hub.state);
+        assert_eq!(
+            (st.backlog.bytes, st.backlog.queues),
+            (0, 0),
+            "nothing kept"
+        );
+        assert!(st.sessions[&s].unacked.is_empty());
+    }
+
+    #[test]
+    fn unacknowledged_user_messages_are_kept_up_to_the_user_backlog_bound() {
+        let hub = hub(|l| l.user_backlog = 2);
+        let key = "/user/alice/queue/inbox";
+        let (s, mut rx) = connect(&hub, "alice").unwrap();
+        hub.subscribe(s, "in", key, "/user/queue/inbox", AckMode::ClientIndividual)
+            .unwrap();
+        for _ in 0..3 {
+            hub.publish(key, message(key, 10), false).unwrap();
+        }
+        assert_eq!(drain(&mut rx).len(), 3);
+        // The session ends with all three unacknowledged: two are kept, the third dropped.
+        hub.unregister(s);
+        assert_eq!(lock(&hub.state).dests[key].backlog.len(), 2);
+        let (next, mut rx) = connect(&hub, "alice").unwrap();
+        hub.subscribe(next, "in", key, "/user/queue/inbox", AckMode::Auto)
+            .unwrap();
+        let again = drain(&mut rx);
+        assert_eq!(again.len(), 2);
+        assert!(again.iter().all(|d| d.redelivered));
+        assert_eq!(lock(&hub.state).backlog.bytes, 0);
+    }
+
+    #[test]
+    fn a_user_message_acknowledged_by_one_session_is_redelivered_by_none() {
+        let hub = hub(|_| {});
+        let key = "/user/bob/queue/inbox";
+        let (phone, mut rx_phone) = connect(&hub, "bob").unwrap();
+        let (desk, mut rx_desk) = connect(&hub, "bob").unwrap();
+        for s in [phone, desk] {
+            hub.subscribe(s, "in", key, "/user/queue/inbox", AckMode::ClientIndividual)
+                .unwrap();
+        }
+        hub.publish(key, message(key, 10), false).unwrap();
+        let on_phone = drain(&mut rx_phone);
+        assert_eq!((on_phone.len(), drain(&mut rx_desk).len()), (1, 1));
+        // The phone acknowledges; the desk never does, and both sessions end.
+        hub.ack(phone, &ack_id(phone, &on_phone[0]), false).unwrap();
+        hub.unregister(desk);
+        hub.unregister(phone);
+        let (next, mut rx) = connect(&hub, "bob").unwrap();
+        hub.subscribe(next, "in", key, "/user/queue/inbox", AckMode::Auto)
+            .unwrap();
+        assert!(
+            drain(&mut rx).is_empty(),
+            "acknowledged on one device: done"
+        );
+    }
+
+    #[test]
+    fn a_user_message_no_session_acknowledged_is_kept_once_for_all_its_copies() {
+        let hub = hub(|_| {});
+        let key = "/user/bob/queue/inbox";
+        let (phone, mut rx_phone) = connect(&hub, "bob").unwrap();
+        let (desk, mut rx_desk) = connect(&hub, "bob").unwrap();
+        for s in [phone, desk] {
+            hub.subscribe(s, "in", key, "/user/queue/inbox", AckMode::Client)
+                .unwrap();
+        }
+        hub.publish(key, message(key, 10), false).unwrap();
+        assert_eq!(
+            (drain(&mut rx_phone).len(), drain(&mut rx_desk).len()),
+            (1, 1)
+        );
+        hub.unregister(phone);
+        hub.unregister(desk);
+        assert_eq!(
+            lock(&hub.state).dests[key].backlog.len(),
+            1,
+            "one copy kept"
+        );
+        let (next, mut rx) = connect(&hub, "bob").unwrap();
+        hub.subscribe(next, "in", key, "/user/queue/inbox", AckMode::Auto)
+            .unwrap();
+        let again = drain(&mut rx);
+        assert_eq!(again.len(), 1);
+        assert!(again[0].redelivered);
+    }
+
+    #[test]
+    fn acknowledgement_belongs_to_the_session_that_received_the_message() {
+        let hub = hub(|_| {});
+        let (a, mut rx_a) = connect(&hub, "alice").unwrap();
+        let (b, _rx_b) = connect(&hub, "alice").unwrap();
+        hub.subscribe(a, "s1", "/queue/one", "/queue/one", AckMode::Client)
+            .unwrap();
+        hub.subscribe(a, "s2", "/queue/two", "/queue/two", AckMode::Client)
+            .unwrap();
+        for q in ["/queue/one", "/queue/one", "/queue/two"] {
+            hub.publish(q, message(q, 10), false).unwrap();
+        }
+        let got = drain(&mut rx_a);
+        assert_eq!(got.len(), 3);
+        // Another session of the same user cannot acknowledge them, by id in either form.
+        let id = ack_id(a, &got[1]);
+        assert_eq!(
+            hub.ack(b, &id, false),
+            Err(HubError::UnknownAck(id.clone()))
+        );
+        let foreign = ack_id(b, &got[1]);
+        assert_eq!(
+            hub.ack(b, &foreign, false),
+            Err(HubError::UnknownAck(foreign.clone()))
+        );
+        assert_eq!(lock(&hub.state).sessions[&a].unacked.len(), 3);
+        // `client` mode: the ACK covers earlier messages of its own subscription only.
+        hub.ack(a, &id, false).unwrap();
+        let st = lock(&hub.state);
+        let left: Vec<&str> = st.sessions[&a].unacked.values().map(|u| &*u.sub).collect();
+        assert_eq!(left, ["s2"]);
+    }
 }

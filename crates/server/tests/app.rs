@@ -2,15 +2,14 @@
 //! application-level subscription checks, and operator access rules from the config.
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
-mod common;
 use async_trait::async_trait;
 use bytes::Bytes;
-use common::*;
 use std::sync::{Arc, Mutex};
 use tidings_server::access::RuleConfig;
 use tidings_server::auth::Principal;
 use tidings_server::{AppError, AppSend, Application, Broker};
 use tidings_stomp::{Command, Frame};
+use tidings_testkit::*;
 
 /// A tiny application: `/app/rooms/{room}/say` stores the text, then publishes it to
 /// `/topic/conversations/{room}`; only members may subscribe there.
@@ -61,8 +60,8 @@ impl Application for Rooms {
     }
 }
 
-async fn start(rooms: Arc<Mutex<Option<Arc<Rooms>>>>) -> TestServer {
-    TestServer::with_app(
+async fn start(rooms: Arc<Mutex<Option<Arc<Rooms>>>>) -> Server {
+    Server::with_app(
         |_| {},
         |broker| {
             let app = Arc::new(Rooms {
@@ -159,7 +158,7 @@ async fn only_participants_may_subscribe_to_a_conversation() {
 
 #[tokio::test]
 async fn operator_access_rules_from_the_config_are_enforced() {
-    let srv = TestServer::with(|c| {
+    let srv = Server::with(|c| {
         c.access = vec![RuleConfig {
             pattern: "/topic/ops/**".into(),
             subscribe: vec!["role:ops".into()],

@@ -2,22 +2,21 @@
 //! logs, `/healthz`, `/metrics`, the `token` command and shutdown on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
-mod common;
-use common::*;
 use std::io::Read;
 use std::process::{Child, Command as Proc};
 use tidings_stomp::{Command, Frame};
+use tidings_testkit::*;
 
 /// Starts the binary on port 0 in a fresh data directory.
-fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
+fn start(args: &[&str], env: &[(&str, &str)]) -> BinServer {
     let dir = TempDir::new("bin");
-    let mut r = start_binary(&dir.0, args, env);
+    let mut r = BinServer::start_args(&dir.0, args, env);
     r.dir = Some(dir);
     r
 }
 
 fn token(data_dir_args: &[&str], sub: &str) -> String {
-    let out = Proc::new(BIN)
+    let out = Proc::new(server_binary())
         .args(data_dir_args)
         .args(["token", "--sub", sub, "--ttl", "60"])
         .output()
@@ -47,7 +46,7 @@ async fn serves_health_and_metrics_and_never_logs_a_token() {
     let (status, body) = http_get(srv.addr, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
     // Tokens are accepted for accounts the server has.
-    Api::new(srv.addr).register("alice").await;
+    srv.api().register("alice").await;
     let tok = token(&["--jwt-secret", secret], "alice");
     // The token travels in the URL, where request logging would catch it.
     let mut c = Client::open(&format!("ws://{}/ws?token={tok}", srv.addr)).await;
@@ -99,7 +98,7 @@ async fn serves_health_and_metrics_and_never_logs_a_token() {
 #[tokio::test]
 async fn sigterm_tells_clients_and_exits_cleanly() {
     let srv = start(&["--jwt-secret", "binary-test-secret-123456"], &[]);
-    Api::new(srv.addr).register("bob").await;
+    srv.api().register("bob").await;
     let tok = token(&["--jwt-secret", "binary-test-secret-123456"], "bob");
     let mut c = Client::open(&format!("ws://{}/ws", srv.addr)).await;
     c.connect(&tok, "0,0").await;
@@ -133,7 +132,7 @@ async fn environment_and_config_file_are_read_and_flags_win() {
         1,
         "the --listen flag wins over TIDINGS_LISTEN"
     );
-    Api::new(srv.addr).register("carol").await;
+    srv.api().register("carol").await;
     let tok = token(&["--config", file.to_str().unwrap()], "carol");
     let mut c = Client::open(&format!("ws://{}/ws", srv.addr)).await;
     assert_eq!(c.connect(&tok, "0,0").await.command, Command::Connected);
@@ -167,7 +166,7 @@ fn bad_configuration_exits_non_zero_with_a_sentence() {
     let dir = TempDir::new("badcfg");
     let file = dir.0.join("server.toml");
     std::fs::write(&file, "[limits]\nmax_frame_bytes = 10\n").unwrap();
-    let out = Proc::new(BIN)
+    let out = Proc::new(server_binary())
         .args([
             "--config",
             file.to_str().unwrap(),
@@ -182,7 +181,7 @@ fn bad_configuration_exits_non_zero_with_a_sentence() {
         err.contains("limits.max_frame_bytes must be at least 1024"),
         "{err}"
     );
-    let out = Proc::new(BIN)
+    let out = Proc::new(server_binary())
         .args([
             "--jwt-secret",
             "short",
@@ -193,7 +192,7 @@ fn bad_configuration_exits_non_zero_with_a_sentence() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 16 characters"));
-    let out = Proc::new(BIN)
+    let out = Proc::new(server_binary())
         .args(["--listen", "not-an-address"])
         .output()
         .unwrap();

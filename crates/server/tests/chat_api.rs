@@ -3,14 +3,13 @@
 //! notifications, JSON errors for malformed input, and the OpenAPI document.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-use common::*;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use tidings_testkit::*;
 
 #[tokio::test]
 async fn register_login_refresh_and_logout() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let s = api.register("alice").await;
     let (status, me) = api.get("/api/users/me", &s.token).await;
@@ -110,7 +109,7 @@ async fn register_login_refresh_and_logout() {
 
 #[tokio::test]
 async fn registration_refuses_bad_input_and_taken_names_and_keeps_the_account() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let reg = |b: Value| api.call("POST", "/api/auth/register", None, Some(b));
     api.register("alice").await;
@@ -155,7 +154,7 @@ async fn registration_refuses_bad_input_and_taken_names_and_keeps_the_account() 
 
 #[tokio::test]
 async fn login_attempts_are_rate_limited_per_username() {
-    let server = TestServer::chat_with(|c| c.auth.login_attempts_per_minute = 3).await;
+    let server = Server::chat_with(|c| c.auth.login_attempts_per_minute = 3).await;
     let api = server.api();
     api.register("alice").await;
     let bad = json!({"username": "alice", "password": "wrong-password"});
@@ -175,7 +174,7 @@ async fn login_attempts_are_rate_limited_per_username() {
 
 #[tokio::test]
 async fn every_endpoint_refuses_a_missing_or_bad_token() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
@@ -253,13 +252,13 @@ async fn every_endpoint_refuses_a_missing_or_bad_token() {
 
 #[tokio::test]
 async fn every_conversation_endpoint_refuses_a_non_participant() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let mallory = api.register("mallory").await;
     let cid = api.group(&alice, &[&bob]).await;
-    api.send(&alice, &cid, "k", "secret").await;
+    api.post_message(&alice, &cid, "k", "secret").await;
     let t = &mallory.token;
     let checks = [
         api.get(&format!("/api/conversations/{cid}"), t).await,
@@ -267,7 +266,7 @@ async fn every_conversation_endpoint_refuses_a_non_participant() {
             .await,
         api.get(&format!("/api/conversations/{cid}/messages?after=0"), t)
             .await,
-        api.send(&mallory, &cid, "m", "hi").await,
+        api.post_message(&mallory, &cid, "m", "hi").await,
         api.post(
             &format!("/api/conversations/{cid}/read"),
             t,
@@ -304,7 +303,7 @@ async fn every_conversation_endpoint_refuses_a_non_participant() {
 
 #[tokio::test]
 async fn conversations_list_unread_counts_and_last_messages() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
@@ -327,8 +326,8 @@ async fn conversations_list_unread_counts_and_last_messages() {
     assert_eq!(status, 200);
     assert_eq!(again["id"], direct["id"]);
     let cid = direct["id"].as_str().unwrap();
-    api.send(&alice, cid, "1", "one").await;
-    api.send(&alice, cid, "2", "two").await;
+    api.post_message(&alice, cid, "1", "one").await;
+    api.post_message(&alice, cid, "2", "two").await;
     let (_, list) = api.get("/api/conversations", &bob.token).await;
     let c = &list["conversations"][0];
     assert_eq!(c["unreadCount"], 2);
@@ -363,14 +362,14 @@ async fn conversations_list_unread_counts_and_last_messages() {
 
 #[tokio::test]
 async fn history_pages_back_and_catches_up_by_seq() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let cid = api.group(&alice, &[&bob]).await;
     for i in 1..=7 {
         let (status, m) = api
-            .send(&alice, &cid, &format!("k{i}"), &format!("m{i}"))
+            .post_message(&alice, &cid, &format!("k{i}"), &format!("m{i}"))
             .await;
         assert_eq!(status, 201);
         assert_eq!(m["seq"], i);
@@ -420,7 +419,7 @@ async fn history_pages_back_and_catches_up_by_seq() {
 
 #[tokio::test]
 async fn an_offline_user_catches_up_on_every_message_and_notification_exactly_once() {
-    let server = TestServer::chat_with(|c| c.limits.sends_per_minute = 10_000).await;
+    let server = Server::chat_with(|c| c.limits.sends_per_minute = 10_000).await;
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
@@ -442,7 +441,7 @@ async fn an_offline_user_catches_up_on_every_message_and_notification_exactly_on
             )
             .await;
         } else {
-            api.send(&alice, &cid, &format!("s{i}"), &format!("{i}"))
+            api.post_message(&alice, &cid, &format!("s{i}"), &format!("{i}"))
                 .await;
         }
         if i % 10 == 0 {
@@ -497,7 +496,7 @@ async fn an_offline_user_catches_up_on_every_message_and_notification_exactly_on
 
 #[tokio::test]
 async fn notifications_are_stored_per_user_and_marked_read() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     api.register("bob").await;
@@ -641,7 +640,7 @@ impl Sse {
 
 #[tokio::test]
 async fn sse_delivers_notifications_live_and_resumes_with_last_event_id() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let notify = |title: &'static str| {
@@ -704,7 +703,7 @@ async fn sse_delivers_notifications_live_and_resumes_with_last_event_id() {
 
 #[tokio::test]
 async fn sse_streams_per_user_are_limited() {
-    let server = TestServer::chat_with(|c| c.limits.max_sse_streams = 2).await;
+    let server = Server::chat_with(|c| c.limits.max_sse_streams = 2).await;
     let api = server.api();
     let alice = api.register("alice").await;
     let (_, a) = Sse::open(&api, "/api/notifications/stream", Some(&alice.token), None).await;
@@ -716,7 +715,7 @@ async fn sse_streams_per_user_are_limited() {
 
 #[tokio::test]
 async fn malformed_requests_get_json_errors() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let url = format!("{}/api/conversations", api.base);
@@ -770,7 +769,7 @@ async fn malformed_requests_get_json_errors() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let resp = api
         .http

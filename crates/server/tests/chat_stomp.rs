@@ -4,13 +4,12 @@
 //! 127.0.0.1:0, real SQLite file.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-use common::*;
 use serde_json::json;
 use std::collections::BTreeSet;
 use tidings_stomp::{Command, Frame};
+use tidings_testkit::*;
 
-async fn two_users(server: &TestServer) -> (Api, Session, Session, String) {
+async fn two_users(server: &Server) -> (Api, Session, Session, String) {
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
@@ -20,7 +19,7 @@ async fn two_users(server: &TestServer) -> (Api, Session, Session, String) {
 
 #[tokio::test]
 async fn a_message_sent_with_a_receipt_is_stored_then_reaches_both_destinations() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let (api, alice, bob, cid) = two_users(&server).await;
     let mut b = Client::signed_in(&server, &bob).await;
     b.subscribe("/user/queue/messages", "mine", "auto").await;
@@ -60,7 +59,7 @@ async fn a_message_sent_with_a_receipt_is_stored_then_reaches_both_destinations(
 
 #[tokio::test]
 async fn eight_concurrent_senders_get_every_seq_exactly_once() {
-    let server = TestServer::chat_with(|c| c.limits.sends_per_minute = 10_000).await;
+    let server = Server::chat_with(|c| c.limits.sends_per_minute = 10_000).await;
     let api = server.api();
     let mut users = Vec::new();
     for i in 0..8 {
@@ -110,7 +109,7 @@ async fn eight_concurrent_senders_get_every_seq_exactly_once() {
 
 #[tokio::test]
 async fn messages_reach_subscribers_in_seq_order_under_concurrent_senders() {
-    let server = TestServer::chat_with(|c| c.limits.sends_per_minute = 10_000).await;
+    let server = Server::chat_with(|c| c.limits.sends_per_minute = 10_000).await;
     let (api, alice, bob, cid) = two_users(&server).await;
     let carol = api.register("carol").await;
     api.post(
@@ -152,7 +151,7 @@ async fn messages_reach_subscribers_in_seq_order_under_concurrent_senders() {
 
 #[tokio::test]
 async fn the_same_client_id_over_stomp_and_rest_stores_one_message() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let (api, alice, _bob, cid) = two_users(&server).await;
     let mut a = Client::signed_in(&server, &alice).await;
     a.subscribe("/user/queue/messages", "mine", "auto").await;
@@ -171,7 +170,7 @@ async fn the_same_client_id_over_stomp_and_rest_stores_one_message() {
     let again = a.next_event("mine", "CHAT_MESSAGE").await;
     assert_eq!(again["payload"], first["payload"]);
     // And over REST: 200 (not 201) with the same message.
-    let (status, msg) = api.send(&alice, &cid, "same-key", "once").await;
+    let (status, msg) = api.post_message(&alice, &cid, "same-key", "once").await;
     assert_eq!(status, 200, "{msg}");
     assert_eq!(msg, first["payload"]);
     let (_, page) = api
@@ -180,7 +179,7 @@ async fn the_same_client_id_over_stomp_and_rest_stores_one_message() {
     assert_eq!(page["messages"].as_array().unwrap().len(), 1);
     assert_eq!(page["lastSeq"], 1);
     // A key first used over REST, repeated over STOMP, also stores once.
-    let (status, rest) = api.send(&alice, &cid, "rest-first", "two").await;
+    let (status, rest) = api.post_message(&alice, &cid, "rest-first", "two").await;
     assert_eq!(status, 201);
     a.send_json(
         &format!("/app/conversations/{cid}/send"),
@@ -201,7 +200,7 @@ async fn the_same_client_id_over_stomp_and_rest_stores_one_message() {
 
 #[tokio::test]
 async fn invalid_sends_are_reported_on_the_error_queue_and_store_nothing() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let (api, alice, _bob, cid) = two_users(&server).await;
     let mallory = api.register("mallory").await;
     let mut a = Client::signed_in(&server, &alice).await;
@@ -272,7 +271,7 @@ async fn invalid_sends_are_reported_on_the_error_queue_and_store_nothing() {
 
 #[tokio::test]
 async fn only_participants_may_subscribe_to_a_conversation_topic() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let (api, alice, _bob, cid) = two_users(&server).await;
     let mallory = api.register("mallory").await;
     for dest in [
@@ -315,10 +314,10 @@ async fn only_participants_may_subscribe_to_a_conversation_topic() {
 
 #[tokio::test]
 async fn read_markers_move_forward_only_and_reach_others_and_the_readers_other_sessions() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let (api, alice, bob, cid) = two_users(&server).await;
     for i in 0..3 {
-        api.send(&alice, &cid, &format!("k{i}"), "hi").await;
+        api.post_message(&alice, &cid, &format!("k{i}"), "hi").await;
     }
     let mut a = Client::signed_in(&server, &alice).await;
     a.subscribe(&format!("/topic/conversations/{cid}"), "conv", "auto")
@@ -366,8 +365,8 @@ async fn read_markers_move_forward_only_and_reach_others_and_the_readers_other_s
     assert_eq!(list["conversations"][0]["participants"][1]["readSeq"], 3);
     // Survives a restart.
     drop((a, b_phone, b_desk));
-    let dir = server.stop().await;
-    let server = TestServer::chat_in(dir, |_| {}).await;
+    let dir = server.stop().await.expect("it owns its data directory");
+    let server = Server::chat_in(dir, |_| {}).await;
     let (_, list) = server.api().get("/api/conversations", &bob.token).await;
     assert_eq!(list["conversations"][0]["readSeq"], 3);
     assert_eq!(list["conversations"][0]["unreadCount"], 0);
@@ -375,7 +374,7 @@ async fn read_markers_move_forward_only_and_reach_others_and_the_readers_other_s
 
 #[tokio::test]
 async fn typing_reaches_the_conversation_and_lapses_by_itself() {
-    let server = TestServer::chat_with(|c| c.limits.typing_ttl_ms = 300).await;
+    let server = Server::chat_with(|c| c.limits.typing_ttl_ms = 300).await;
     let (_api, alice, bob, cid) = two_users(&server).await;
     let mut b = Client::signed_in(&server, &bob).await;
     b.subscribe(&format!("/topic/conversations/{cid}"), "conv", "auto")
@@ -422,7 +421,7 @@ async fn typing_reaches_the_conversation_and_lapses_by_itself() {
 
 #[tokio::test]
 async fn presence_is_online_while_any_session_is_connected() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let (api, alice, bob, _cid) = two_users(&server).await;
     let mut watcher = Client::signed_in(&server, &alice).await;
     watcher.subscribe("/topic/presence", "p", "auto").await;
@@ -452,7 +451,7 @@ async fn presence_is_online_while_any_session_is_connected() {
 
 #[tokio::test]
 async fn notifications_with_client_ack_are_redelivered_until_acknowledged() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let mut a = Client::signed_in(&server, &alice).await;
@@ -499,7 +498,7 @@ async fn notifications_with_client_ack_are_redelivered_until_acknowledged() {
 
 #[tokio::test]
 async fn announcements_go_to_the_announcement_topic() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let mut a = Client::signed_in(&server, &alice).await;
@@ -532,7 +531,7 @@ async fn announcements_go_to_the_announcement_topic() {
 
 #[tokio::test]
 async fn being_added_to_a_conversation_raises_a_notification_and_an_update() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
@@ -550,7 +549,7 @@ async fn being_added_to_a_conversation_raises_a_notification_and_an_update() {
 
 #[tokio::test]
 async fn chat_destinations_refuse_bad_tokens() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let other = tidings_server::auth::Authenticator::hs256(b"some-other-secret-123", 0)

@@ -1,11 +1,10 @@
 //! Authentication, version and heart-beat negotiation, origins and connection deadlines.
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
-mod common;
-use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use std::time::Duration;
 use tidings_stomp::{Command, Frame};
+use tidings_testkit::*;
 
 fn connect_frame() -> Frame {
     Frame::new(Command::Connect)
@@ -13,7 +12,7 @@ fn connect_frame() -> Frame {
         .with_header("host", "localhost")
 }
 
-async fn refused(srv: &TestServer, frame: Frame, url_suffix: &str) -> String {
+async fn refused(srv: &Server, frame: Frame, url_suffix: &str) -> String {
     let mut c = Client::open(&format!("{}{url_suffix}", srv.url())).await;
     c.send(frame).await;
     let e = c.expect_error().await;
@@ -22,7 +21,7 @@ async fn refused(srv: &TestServer, frame: Frame, url_suffix: &str) -> String {
 
 #[tokio::test]
 async fn each_kind_of_bad_token_gets_an_error_that_says_which() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let missing = refused(&srv, connect_frame(), "").await;
     assert!(missing.starts_with("missing access token"), "{missing}");
     let malformed = refused(
@@ -74,7 +73,7 @@ async fn each_kind_of_bad_token_gets_an_error_that_says_which() {
 
 #[tokio::test]
 async fn token_is_accepted_from_header_passcode_or_url() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let token = srv.token("alice");
     for (frame, suffix) in [
         (
@@ -104,7 +103,7 @@ async fn token_is_accepted_from_header_passcode_or_url() {
 
 #[tokio::test]
 async fn stomp_command_connects_like_connect() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut c = Client::open(&srv.url()).await;
     c.send(
         Frame::new(Command::Stomp)
@@ -122,7 +121,7 @@ async fn rs256_tokens_are_checked_with_the_public_key() {
     let dir = TempDir::new("rsa");
     let public = dir.0.join("pub.pem");
     std::fs::write(&public, include_str!("keys/rs256-test.pub")).unwrap();
-    let srv = TestServer::with(|c| {
+    let srv = Server::with(|c| {
         c.jwt.secret = None;
         c.jwt.rs256_public_key = Some(public.clone());
     })
@@ -151,7 +150,7 @@ async fn rs256_tokens_are_checked_with_the_public_key() {
 
 #[tokio::test]
 async fn unsupported_version_is_refused_with_the_supported_list() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut c = Client::open(&srv.url()).await;
     c.send(
         Frame::new(Command::Connect)
@@ -168,7 +167,7 @@ async fn unsupported_version_is_refused_with_the_supported_list() {
 
 #[tokio::test]
 async fn frames_before_connect_are_refused() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut c = Client::open(&srv.url()).await;
     c.send(
         Frame::new(Command::Subscribe)
@@ -184,7 +183,7 @@ async fn frames_before_connect_are_refused() {
 
 #[tokio::test]
 async fn connect_must_come_within_the_deadline() {
-    let srv = TestServer::with(|c| c.limits.connect_timeout_ms = 200).await;
+    let srv = Server::with(|c| c.limits.connect_timeout_ms = 200).await;
     let mut c = Client::open(&srv.url()).await;
     let e = c.expect_error().await;
     assert!(
@@ -195,9 +194,13 @@ async fn connect_must_come_within_the_deadline() {
     );
 }
 
-#[tokio::test]
+// The heart-beat tests run on paused tokio time: the server is in this process, on the same
+// runtime, over loopback TCP, so the clock only moves when every task waits for a timer, and
+// the intervals measured are the server's own, exactly.
+
+#[tokio::test(start_paused = true)]
 async fn server_sends_heart_beats_at_the_agreed_interval() {
-    let srv = TestServer::with(|c| {
+    let srv = Server::with(|c| {
         c.limits.heart_beat_send_ms = 50;
         c.limits.heart_beat_receive_ms = 0;
     })
@@ -205,17 +208,25 @@ async fn server_sends_heart_beats_at_the_agreed_interval() {
     let mut c = Client::open(&srv.url()).await;
     let f = c.connect(&srv.token("a"), "0,50").await;
     assert_eq!(f.header("heart-beat"), Some("50,0"));
-    // Wait (bounded) until three beats have come in on an otherwise idle connection.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while c.heart_beats < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "no heart-beats");
-        let _ = tokio::time::timeout(Duration::from_millis(200), c.read_frame()).await;
+    // On an otherwise idle connection, a beat every 50 ms: none early, none missed.
+    c.next_heart_beat().await;
+    let mut last = tokio::time::Instant::now();
+    for beat in 1..=10 {
+        c.next_heart_beat().await;
+        let now = tokio::time::Instant::now();
+        let gap = now - last;
+        assert!(
+            gap >= Duration::from_millis(50) && gap < Duration::from_millis(75),
+            "beat {beat} came {gap:?} after the one before"
+        );
+        last = now;
     }
+    assert!(c.stash.is_empty(), "nothing but beats: {:?}", c.stash);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_silent_peer_is_dropped_and_a_beating_one_is_not() {
-    let srv = TestServer::with(|c| {
+    let srv = Server::with(|c| {
         c.limits.heart_beat_send_ms = 0;
         c.limits.heart_beat_receive_ms = 100;
     })
@@ -246,14 +257,19 @@ async fn a_silent_peer_is_dropped_and_a_beating_one_is_not() {
             .starts_with("heart-beat timeout"),
         "{e:?}"
     );
-    // Dropped after the interval plus slack (600 ms here), not before.
-    assert!(started.elapsed() >= Duration::from_millis(600));
+    // Dropped after the interval plus slack (600 ms here), not before, and not much after
+    // (the loop above looks every 50 ms).
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(600) && elapsed < Duration::from_millis(700),
+        "{elapsed:?}"
+    );
     alive.barrier().await;
 }
 
 #[tokio::test]
 async fn malformed_heart_beat_header_is_an_error() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let msg = refused(
         &srv,
         connect_frame()
@@ -267,7 +283,7 @@ async fn malformed_heart_beat_header_is_an_error() {
 
 #[tokio::test]
 async fn origins_are_checked_for_browser_clients() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let req = |origin: &str| {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut r = srv.url().into_client_request().unwrap();
@@ -291,7 +307,7 @@ async fn origins_are_checked_for_browser_clients() {
         .await
         .is_ok());
 
-    let open = TestServer::with(|c| c.allowed_origins = vec!["https://app.example".into()]).await;
+    let open = Server::with(|c| c.allowed_origins = vec!["https://app.example".into()]).await;
     let mut r = open.url().into_client_request_owned();
     r.headers_mut()
         .insert("Origin", "https://app.example".parse().unwrap());
@@ -314,7 +330,7 @@ impl IntoReq for String {
 
 #[tokio::test]
 async fn subprotocol_is_negotiated() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut r = srv.url().into_client_request().unwrap();
     r.headers_mut().insert(

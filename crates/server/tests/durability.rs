@@ -3,12 +3,11 @@
 //! contiguous `seq`. The real binary, a real SQLite file, real sockets.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-use common::*;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use tidings_stomp::{Command, Frame};
+use tidings_testkit::*;
 use tokio::sync::Notify;
 
 const ARGS: &[&str] = &["--jwt-secret", SECRET, "--service-token", SERVICE_TOKEN];
@@ -106,8 +105,8 @@ async fn acknowledged_messages_survive_kill_9() {
     std::fs::write(&cfg, "[limits]\nsends_per_minute = 100000\n").unwrap();
     let mut args = ARGS.to_vec();
     args.extend(["--config", cfg.to_str().unwrap()]);
-    let mut srv = start_binary(&dir.0, &args, &[]);
-    let api = Api::new(srv.addr);
+    let mut srv = BinServer::start_args(&dir.0, &args, &[]);
+    let api = srv.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let cid = api.group(&alice, &[&bob]).await;
@@ -151,8 +150,8 @@ async fn acknowledged_messages_survive_kill_9() {
             && acked.iter().any(|k| k.starts_with("stomp-"))
     );
 
-    let srv = start_binary(&dir.0, &args, &[]);
-    let api = Api::new(srv.addr);
+    let srv = BinServer::start_args(&dir.0, &args, &[]);
+    let api = srv.api();
     let mut stored = Vec::new();
     let mut after = 0;
     loop {

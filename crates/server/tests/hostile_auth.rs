@@ -4,13 +4,12 @@
 //! reordering text, and who may read `/metrics`.
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
-mod common;
-use common::*;
 use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tidings_stomp::{Command, Frame};
+use tidings_testkit::*;
 
 /// A REST client whose requests come from `from` (any 127.0.0.0/8 address is local).
 fn http_from(from: &str) -> reqwest::Client {
@@ -126,7 +125,7 @@ async fn password_hashing_floods_keep_the_servers_memory_bounded() {
          registrations_per_hour_per_address = 1000000\nmax_hash_waiters = 8\n",
     )
     .unwrap();
-    let srv = start_binary(
+    let srv = BinServer::start_args(
         &dir.0,
         &["--config", cfg.to_str().unwrap(), "--jwt-secret", SECRET],
         &[("RUST_LOG", "warn")],
@@ -167,7 +166,7 @@ async fn password_hashing_floods_keep_the_servers_memory_bounded() {
 
     // The defaults: the per-address limits answer the flood with 429.
     let dir = TempDir::new("hashflood-defaults");
-    let srv = start_binary(&dir.0, &["--jwt-secret", SECRET], &[("RUST_LOG", "warn")]);
+    let srv = BinServer::start_args(&dir.0, &["--jwt-secret", SECRET], &[("RUST_LOG", "warn")]);
     let base = format!("http://{}", srv.addr);
     let logins = flood(
         &base,
@@ -199,7 +198,7 @@ async fn password_hashing_floods_keep_the_servers_memory_bounded() {
 
 #[tokio::test]
 async fn per_address_limits_answer_429_and_create_nothing() {
-    let server = TestServer::chat_with(|c| {
+    let server = Server::chat_with(|c| {
         c.auth.login_attempts_per_minute_per_address = 5;
         c.auth.registrations_per_hour_per_address = 3;
     })
@@ -253,7 +252,7 @@ async fn per_address_limits_answer_429_and_create_nothing() {
 
 #[tokio::test]
 async fn someone_elses_failures_do_not_lock_carol_out() {
-    let server = TestServer::chat_with(|c| {
+    let server = Server::chat_with(|c| {
         c.auth.login_attempts_per_minute_per_address = 30;
     })
     .await;
@@ -310,7 +309,7 @@ async fn refresh(api: &Api, token: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn twenty_concurrent_refreshes_of_one_token_leave_one_usable_refresh_token() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let answers =
@@ -336,7 +335,7 @@ async fn twenty_concurrent_refreshes_of_one_token_leave_one_usable_refresh_token
 
 #[tokio::test]
 async fn a_refresh_token_replayed_after_the_grace_period_signs_the_session_out() {
-    let server = TestServer::chat_with(|c| c.auth.refresh_reuse_grace_secs = 0).await;
+    let server = Server::chat_with(|c| c.auth.refresh_reuse_grace_secs = 0).await;
     let api = server.api();
     let alice = api.register("alice").await;
     let (status, next) = refresh(&api, &alice.refresh).await;
@@ -371,7 +370,7 @@ async fn a_refresh_token_replayed_after_the_grace_period_signs_the_session_out()
 
 #[tokio::test]
 async fn logout_ends_the_session_its_access_tokens_and_its_live_connections() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let (_, second) = refresh(&api, &alice.refresh).await;
@@ -430,7 +429,7 @@ async fn logout_ends_the_session_its_access_tokens_and_its_live_connections() {
 }
 
 /// Opens `GET /api/notifications/stream` and returns the response once its headers came.
-async fn sse_open(server: &TestServer, token: &str) -> reqwest::Response {
+async fn sse_open(server: &Server, token: &str) -> reqwest::Response {
     let resp = http_from("127.0.0.1")
         .get(format!("http://{}/api/notifications/stream", server.addr))
         .bearer_auth(token)
@@ -452,7 +451,7 @@ async fn sse_ends(resp: &mut reqwest::Response) -> bool {
 
 #[tokio::test]
 async fn a_stomp_session_and_an_sse_stream_end_when_their_token_expires() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     api.register("alice").await;
     let short = server.state.auth.mint("alice", &[], 3).unwrap();
@@ -468,7 +467,7 @@ async fn a_stomp_session_and_an_sse_stream_end_when_their_token_expires() {
 
 #[tokio::test]
 async fn stomp_refuses_tokens_for_missing_accounts_and_not_yet_valid_ones() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     api.register("alice").await;
     for who in ["mallory", "*"] {
@@ -502,7 +501,7 @@ async fn stomp_refuses_tokens_for_missing_accounts_and_not_yet_valid_ones() {
 
 #[tokio::test]
 async fn invisible_or_reordering_text_is_refused_over_rest_and_stomp_and_nothing_is_stored() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
@@ -537,7 +536,7 @@ async fn invisible_or_reordering_text_is_refused_over_rest_and_stomp_and_nothing
 
 #[tokio::test]
 async fn display_names_are_visible_single_line_and_unique() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let register = |name: &'static str, display: &'static str| {
         let api = api.clone();
@@ -583,7 +582,7 @@ async fn display_names_are_visible_single_line_and_unique() {
 
 #[tokio::test]
 async fn metrics_need_the_service_token_or_an_admin() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let alice = server.api().register("alice").await;
     assert_eq!(server.get("/metrics").await.0, 401);
     let (status, _) = http_get_with(
@@ -610,13 +609,13 @@ async fn metrics_need_the_service_token_or_an_admin() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("tidings_stomp_connections"));
     server.metrics().await;
-    let public = TestServer::chat_with(|c| c.metrics_public = true).await;
+    let public = Server::chat_with(|c| c.metrics_public = true).await;
     assert_eq!(public.get("/metrics").await.0, 200);
 }
 
 #[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive_on_the_upgrade_and_alg_none_is_named() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let alice = server.api().register("alice").await;
     let mut c = Client::open_with(
         &server.url(),

@@ -6,12 +6,11 @@
 //! bounds are what the fixes guarantee, far below what the attacks reached before.
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
-mod common;
-use common::*;
 use futures_util::SinkExt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tidings_stomp::{Command, Frame};
+use tidings_testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -41,7 +40,7 @@ fn rss_reset_peak(pid: u32) -> u64 {
 }
 
 /// The binary with `limits` added to its `[limits]` (sends are not rate-limited here).
-fn start_bin(limits: &str) -> Running {
+fn start_bin(limits: &str) -> BinServer {
     let dir = TempDir::new("hostile");
     let cfg = dir.0.join("server.toml");
     std::fs::write(
@@ -49,7 +48,7 @@ fn start_bin(limits: &str) -> Running {
         format!("[limits]\nsends_per_minute = 100000000\n{limits}\n"),
     )
     .unwrap();
-    let mut r = start_binary(
+    let mut r = BinServer::start_args(
         &dir.0,
         &["--config", cfg.to_str().unwrap(), "--jwt-secret", SECRET],
         &[("RUST_LOG", "error")],
@@ -94,7 +93,7 @@ async fn ping_flood(mut c: Client, bound: Duration) -> bool {
 async fn a_ping_flood_that_never_reads_is_cut_off_before_and_after_connect() {
     let srv = start_bin("");
     let pid = srv.child.id();
-    let alice = Api::new(srv.addr).register("alice").await;
+    let alice = srv.api().register("alice").await;
     let base = rss_reset_peak(pid);
     let mut floods = Vec::new();
     for _ in 0..4 {
@@ -128,7 +127,7 @@ async fn pongs_for_a_peer_that_never_reads_are_not_queued_without_bound() {
     // The frame budget lifted: this is the WebSocket write buffer's own bound.
     let srv = start_bin("frames_per_second = 100000000");
     let pid = srv.child.id();
-    let alice = Api::new(srv.addr).register("alice").await;
+    let alice = srv.api().register("alice").await;
     let base = rss_reset_peak(pid);
     let mut floods = Vec::new();
     for _ in 0..2 {
@@ -162,7 +161,7 @@ fn padded_ack(tx: &str, n: usize, pad: usize) -> Frame {
 #[tokio::test]
 async fn transactions_are_capped_in_bytes_across_a_connection() {
     let limit = 256 * 1024;
-    let srv = TestServer::chat_with(|c| c.limits.max_transaction_bytes = limit).await;
+    let srv = Server::chat_with(|c| c.limits.max_transaction_bytes = limit).await;
     let alice = srv.api().register("alice").await;
     let mut c = connected(srv.addr, &alice.token).await;
     for tx in ["t1", "t2"] {
@@ -193,7 +192,7 @@ async fn transactions_are_capped_in_bytes_across_a_connection() {
 async fn transactions_staging_large_acks_on_many_connections_stay_bounded_in_memory() {
     let srv = start_bin("");
     let pid = srv.child.id();
-    let alice = Api::new(srv.addr).register("alice").await;
+    let alice = srv.api().register("alice").await;
     let base = rss_reset_peak(pid);
     let mut attacks = Vec::new();
     for _ in 0..4 {
@@ -235,7 +234,7 @@ async fn transactions_staging_large_acks_on_many_connections_stay_bounded_in_mem
 
 #[tokio::test]
 async fn connections_per_user_are_capped() {
-    let srv = TestServer::chat_with(|c| c.limits.max_connections_per_user = 3).await;
+    let srv = Server::chat_with(|c| c.limits.max_connections_per_user = 3).await;
     let alice = srv.api().register("alice").await;
     let bob = srv.api().register("bob").await;
     let mut open = Vec::new();
@@ -316,7 +315,7 @@ const TWO: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
 
 #[tokio::test]
 async fn idle_slow_and_half_sent_requests_are_closed_after_the_header_timeout() {
-    let srv = TestServer::chat_with(|c| c.limits.header_read_timeout_ms = 500).await;
+    let srv = Server::chat_with(|c| c.limits.header_read_timeout_ms = 500).await;
     // Idle from the start.
     let (mut idle, _w1) = tcp_from(ONE, srv.addr).await.into_split();
     // Idle after a first request on a keep-alive connection.
@@ -362,7 +361,7 @@ async fn idle_slow_and_half_sent_requests_are_closed_after_the_header_timeout() 
 
 #[tokio::test]
 async fn connections_are_capped_per_address_and_healthz_answers_from_elsewhere() {
-    let srv = TestServer::chat_with(|c| {
+    let srv = Server::chat_with(|c| {
         c.limits.max_connections_per_address = 4;
         c.limits.header_read_timeout_ms = 60_000;
     })
@@ -398,7 +397,7 @@ async fn connections_are_capped_per_address_and_healthz_answers_from_elsewhere()
 
 #[tokio::test]
 async fn the_global_connection_cap_answers_503_and_counts_websockets() {
-    let srv = TestServer::chat_with(|c| {
+    let srv = Server::chat_with(|c| {
         c.limits.max_connections = Some(3);
         c.limits.header_read_timeout_ms = 60_000;
     })
@@ -424,7 +423,7 @@ async fn the_global_connection_cap_answers_503_and_counts_websockets() {
 async fn backlogged_queue_messages_do_not_pin_read_buffers_and_backlog_queues_are_capped() {
     let srv = start_bin("frames_per_second = 100000000");
     let pid = srv.child.id();
-    let alice = Api::new(srv.addr).register("alice").await;
+    let alice = srv.api().register("alice").await;
     let mut c = connected(srv.addr, &alice.token).await;
     c.subscribe("/user/queue/errors", "errors", "auto").await;
     let base = proc_status(pid, "VmRSS");
@@ -475,7 +474,7 @@ async fn backlogged_queue_messages_do_not_pin_read_buffers_and_backlog_queues_ar
 
 #[tokio::test]
 async fn a_request_body_trickled_in_slowly_is_answered_408_and_closed() {
-    let srv = TestServer::chat_with(|c| c.limits.request_timeout_ms = 500).await;
+    let srv = Server::chat_with(|c| c.limits.request_timeout_ms = 500).await;
     // Complete headers, then a 60-byte body one byte every 50 ms, which would take 3 s.
     let (mut r, mut w) = tcp_from(ONE, srv.addr).await.into_split();
     w.write_all(

@@ -3,16 +3,15 @@
 //! while activity reorders it. Real server on 127.0.0.1:0, real SQLite files.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-use common::*;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Instant;
 use tidings_proto::Timestamp;
 use tidings_server::store::UserRecord;
+use tidings_testkit::*;
 
 /// Accounts straight in the store: no password hashing, so many are cheap.
-async fn accounts(server: &TestServer, names: &[String]) {
+async fn accounts(server: &Server, names: &[String]) {
     for n in names {
         server
             .state
@@ -88,7 +87,7 @@ fn assert_refusal(status: u16, body: &Value, want_status: u16, code: &str, words
 #[tokio::test]
 async fn a_script_creating_groups_is_refused_after_its_hourly_budget_and_nothing_more_is_stored() {
     // The defaults: 100 conversations per user per hour.
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let mallory = api.register("mallory").await;
     let bob = api.register("bob").await;
@@ -141,7 +140,7 @@ async fn a_script_creating_groups_is_refused_after_its_hourly_budget_and_nothing
 
 #[tokio::test]
 async fn a_script_adding_people_is_refused_after_its_hourly_budget() {
-    let server = TestServer::chat_with(|c| c.limits.participants_added_per_hour = 30).await;
+    let server = Server::chat_with(|c| c.limits.participants_added_per_hour = 30).await;
     let api = server.api();
     let mallory = api.register("mallory").await;
     let bob = api.register("bob").await;
@@ -180,7 +179,7 @@ async fn a_script_adding_people_is_refused_after_its_hourly_budget() {
 
 #[tokio::test]
 async fn an_oversize_participant_list_is_refused_and_stores_nothing() {
-    let server = TestServer::chat_with(|c| c.limits.max_group_size = 150).await;
+    let server = Server::chat_with(|c| c.limits.max_group_size = 150).await;
     let api = server.api();
     let alice = api.register("alice").await;
     let people = names("u", 160);
@@ -230,7 +229,7 @@ async fn an_oversize_participant_list_is_refused_and_stores_nothing() {
 
 #[tokio::test]
 async fn paging_gives_every_conversation_exactly_once_also_while_activity_reorders_them() {
-    let server = TestServer::chat_with(|c| c.limits.sends_per_minute = 100_000).await;
+    let server = Server::chat_with(|c| c.limits.sends_per_minute = 100_000).await;
     let api = server.api();
     let bob = api.register("bob").await;
     // Two creators: 105 conversations stay within each one's hourly budget.
@@ -257,7 +256,9 @@ async fn paging_gives_every_conversation_exactly_once_also_while_activity_reorde
     let (served, pages) = page_all(&api, &bob, Some(7), async |page_no| {
         for cid in [&order[order.len() - 1 - page_no], &order[page_no]] {
             sent += 1;
-            let (status, body) = api.send(&bob, cid, &format!("k{sent}"), "activity").await;
+            let (status, body) = api
+                .post_message(&bob, cid, &format!("k{sent}"), "activity")
+                .await;
             assert!(status == 201, "{body}");
         }
     })
@@ -279,7 +280,7 @@ async fn paging_gives_every_conversation_exactly_once_also_while_activity_reorde
 
 #[tokio::test]
 async fn bad_limit_and_cursor_values_are_a_400_json_error() {
-    let server = TestServer::chat().await;
+    let server = Server::chat().await;
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;

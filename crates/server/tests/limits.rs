@@ -2,12 +2,11 @@
 //! /user/queue/errors) that names the problem, and the server keeps serving others.
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
-mod common;
-use common::*;
 use tidings_stomp::{Command, Frame};
+use tidings_testkit::*;
 
 /// Sends raw bytes on a fresh authenticated connection and returns the ERROR's message.
-async fn error_after(srv: &TestServer, raw: &[u8]) -> String {
+async fn error_after(srv: &Server, raw: &[u8]) -> String {
     let mut c = srv.client("mallory").await;
     c.send_raw(raw.to_vec()).await;
     let e = c.expect_error().await;
@@ -15,7 +14,7 @@ async fn error_after(srv: &TestServer, raw: &[u8]) -> String {
 }
 
 /// The server still serves: a fresh client can subscribe and receive.
-async fn still_serving(srv: &TestServer) {
+async fn still_serving(srv: &Server) {
     let mut a = srv.client("alice").await;
     a.subscribe("/topic/alive", "s", "auto").await;
     a.publish("/topic/alive", "yes").await;
@@ -24,7 +23,7 @@ async fn still_serving(srv: &TestServer) {
 
 #[tokio::test]
 async fn malformed_input_is_refused_by_name() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let cases: &[(&[u8], &str)] = &[
         (b"\x00\x01\x02garbage\n\n\0", "unknown command"),
         (b"FROB\n\n\0", "unknown command \"FROB\""),
@@ -104,7 +103,7 @@ async fn malformed_input_is_refused_by_name() {
 
 #[tokio::test]
 async fn an_oversized_frame_is_refused_before_it_is_read_whole() {
-    let srv = TestServer::with(|c| c.limits.max_frame_bytes = 4096).await;
+    let srv = Server::with(|c| c.limits.max_frame_bytes = 4096).await;
     let mut c = srv.client("mallory").await;
     let big = format!(
         "SEND\ndestination:/topic/x\ncontent-length:100000\n\n{}\0",
@@ -143,7 +142,7 @@ async fn an_oversized_frame_is_refused_before_it_is_read_whole() {
 
 #[tokio::test]
 async fn frames_split_across_messages_and_packed_together_both_work() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut c = srv.client("alice").await;
     let sub = b"SUBSCRIBE\ndestination:/topic/split\nid:s\nreceipt:r1\n\n\0";
     for chunk in sub.chunks(7) {
@@ -167,7 +166,7 @@ async fn frames_split_across_messages_and_packed_together_both_work() {
 
 #[tokio::test]
 async fn refused_sends_go_to_user_queue_errors_and_the_connection_goes_on() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut c = srv.client("alice").await;
     c.subscribe("/user/queue/errors", "e", "auto").await;
     c.send(
@@ -199,7 +198,7 @@ async fn refused_sends_go_to_user_queue_errors_and_the_connection_goes_on() {
 
 #[tokio::test]
 async fn a_refused_send_without_an_errors_subscription_is_an_error_frame() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut watcher = srv.client("bob").await;
     watcher.subscribe("/topic/announcements", "a", "auto").await;
     let mut c = srv.client("alice").await;
@@ -221,7 +220,7 @@ async fn a_refused_send_without_an_errors_subscription_is_an_error_frame() {
 
 #[tokio::test]
 async fn the_send_rate_limit_is_per_user_across_connections() {
-    let srv = TestServer::with(|c| c.limits.sends_per_minute = 5).await;
+    let srv = Server::with(|c| c.limits.sends_per_minute = 5).await;
     let mut a1 = srv.client("alice").await;
     let mut a2 = srv.client("alice").await;
     a1.subscribe("/user/queue/errors", "e", "auto").await;
@@ -259,7 +258,7 @@ async fn the_send_rate_limit_is_per_user_across_connections() {
 
 #[tokio::test]
 async fn subscription_and_transaction_limits_are_enforced() {
-    let srv = TestServer::with(|c| {
+    let srv = Server::with(|c| {
         c.limits.max_subscriptions = 2;
         c.limits.max_transactions = 1;
         c.limits.max_frames_per_transaction = 2;
@@ -330,7 +329,7 @@ async fn subscription_and_transaction_limits_are_enforced() {
 
 #[tokio::test]
 async fn a_slow_consumer_is_disconnected_and_others_still_get_everything() {
-    let srv = TestServer::with(|c| {
+    let srv = Server::with(|c| {
         c.limits.outbound_queue = 8;
         c.limits.sends_per_minute = 100_000;
     })
@@ -380,7 +379,7 @@ async fn a_slow_consumer_is_disconnected_and_others_still_get_everything() {
 
 #[tokio::test]
 async fn droppable_messages_are_skipped_for_a_slow_consumer_which_stays_connected() {
-    let srv = TestServer::with(|c| c.limits.outbound_queue = 4).await;
+    let srv = Server::with(|c| c.limits.outbound_queue = 4).await;
     let mut slow = srv.client("slow").await;
     slow.subscribe("/topic/typing", "t", "auto").await;
     // Published from the application side in one synchronous burst: the connection's

@@ -1,13 +1,12 @@
 //! Destinations, acknowledgements, transactions and receipts over real sockets.
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
-mod common;
-use common::*;
 use tidings_stomp::{Command, Frame};
+use tidings_testkit::*;
 
 #[tokio::test]
 async fn connected_frame_names_version_session_server_and_user() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut c = Client::open(&srv.url()).await;
     let f = c.connect(&srv.token("alice"), "0,0").await;
     assert_eq!(f.command, Command::Connected);
@@ -20,7 +19,7 @@ async fn connected_frame_names_version_session_server_and_user() {
 
 #[tokio::test]
 async fn topic_broadcasts_to_every_subscriber_with_headers_intact() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut a = srv.client("alice").await;
     let mut b = srv.client("bob").await;
     a.subscribe("/topic/board", "s1", "auto").await;
@@ -53,7 +52,7 @@ async fn topic_broadcasts_to_every_subscriber_with_headers_intact() {
 
 #[tokio::test]
 async fn queue_delivers_each_message_to_one_subscriber_round_robin() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut a = srv.client("alice").await;
     let mut b = srv.client("bob").await;
     a.subscribe("/queue/jobs", "q", "auto").await;
@@ -80,7 +79,7 @@ async fn queue_delivers_each_message_to_one_subscriber_round_robin() {
 
 #[tokio::test]
 async fn queue_keeps_messages_until_someone_subscribes() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut p = srv.client("carol").await;
     p.publish("/queue/later", "one").await;
     p.publish("/queue/later", "two").await;
@@ -92,7 +91,7 @@ async fn queue_keeps_messages_until_someone_subscribes() {
 
 #[tokio::test]
 async fn queue_backlog_is_bounded_and_a_send_past_it_is_refused() {
-    let srv = TestServer::with(|c| c.limits.queue_backlog = 2).await;
+    let srv = Server::with(|c| c.limits.queue_backlog = 2).await;
     let mut p = srv.client("carol").await;
     p.publish("/queue/full", "1").await;
     p.publish("/queue/full", "2").await;
@@ -126,7 +125,7 @@ async fn queue_backlog_is_bounded_and_a_send_past_it_is_refused() {
 
 #[tokio::test]
 async fn user_destinations_reach_every_session_of_that_user_only() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut tab1 = srv.client("alice").await;
     let mut tab2 = srv.client("alice").await;
     let mut other = srv.client("bob").await;
@@ -147,7 +146,7 @@ async fn user_destinations_reach_every_session_of_that_user_only() {
 
 #[tokio::test]
 async fn subscribing_to_another_users_queue_is_forbidden() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut bob = srv.client("bob").await;
     bob.send(
         Frame::new(Command::Subscribe)
@@ -167,7 +166,7 @@ async fn subscribing_to_another_users_queue_is_forbidden() {
 
 #[tokio::test]
 async fn client_individual_ack_redelivers_only_unacked_messages_to_the_next_subscriber() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut p = srv.client("carol").await;
     p.publish("/queue/work", "first").await;
     p.publish("/queue/work", "second").await;
@@ -193,7 +192,7 @@ async fn client_individual_ack_redelivers_only_unacked_messages_to_the_next_subs
 
 #[tokio::test]
 async fn client_ack_is_cumulative() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut p = srv.client("carol").await;
     for i in 0..3 {
         p.publish("/queue/cumul", &i.to_string()).await;
@@ -216,7 +215,7 @@ async fn client_ack_is_cumulative() {
 
 #[tokio::test]
 async fn nack_redelivers_to_another_subscriber() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut a = srv.client("alice").await;
     let mut b = srv.client("bob").await;
     a.subscribe("/queue/n", "q", "client-individual").await;
@@ -233,7 +232,7 @@ async fn nack_redelivers_to_another_subscriber() {
 
 #[tokio::test]
 async fn unacked_user_queue_messages_go_to_the_users_next_session() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut a = srv.client("alice").await;
     a.subscribe("/user/queue/notes", "n", "client").await;
     let mut p = srv.client("carol").await;
@@ -263,7 +262,7 @@ async fn unacked_user_queue_messages_go_to_the_users_next_session() {
 
 #[tokio::test]
 async fn transactions_deliver_on_commit_in_order_and_nothing_on_abort() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut a = srv.client("alice").await;
     a.subscribe("/topic/tx", "t", "auto").await;
     let mut p = srv.client("carol").await;
@@ -303,7 +302,7 @@ async fn transactions_deliver_on_commit_in_order_and_nothing_on_abort() {
 
 #[tokio::test]
 async fn ack_inside_a_transaction_takes_effect_at_commit() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut p = srv.client("carol").await;
     p.publish("/queue/txack", "m").await;
     let mut a = srv.client("alice").await;
@@ -331,7 +330,7 @@ async fn ack_inside_a_transaction_takes_effect_at_commit() {
 
 #[tokio::test]
 async fn disconnect_with_receipt_closes_gracefully() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut a = srv.client("alice").await;
     a.send(Frame::new(Command::Disconnect).with_header("receipt", "bye"))
         .await;
@@ -348,7 +347,7 @@ async fn disconnect_with_receipt_closes_gracefully() {
 
 #[tokio::test]
 async fn unsubscribe_stops_delivery() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut a = srv.client("alice").await;
     a.subscribe("/topic/u", "s", "auto").await;
     a.send_with_receipt(Frame::new(Command::Unsubscribe).with_header("id", "s"))
@@ -360,7 +359,7 @@ async fn unsubscribe_stops_delivery() {
 
 #[tokio::test]
 async fn stomp_1_0_and_1_1_clients_are_served_with_their_escaping() {
-    let srv = TestServer::start().await;
+    let srv = Server::broker().await;
     let mut old = Client::open(&srv.url()).await;
     old.send(
         Frame::new(Command::Connect)

@@ -3,12 +3,11 @@
 //! added to `implementations()` and must pass the same suite.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-use common::TempDir;
 use std::sync::Arc;
 use tidings_proto::{ContentType, ConversationKind, Timestamp};
 use tidings_server::store::sqlite::{SqliteStore, Synchronous};
 use tidings_server::store::*;
+use tidings_testkit::TempDir;
 
 /// Each implementation, fresh, with what keeps it alive.
 fn implementations() -> Vec<(&'static str, Arc<dyn Store>, TempDir)> {

@@ -1,6 +1,7 @@
-//! Test support: a real Tidings server on `127.0.0.1:0`, in this process or as the
-//! `tidings-server` binary (for `kill -9`), on a data directory that survives restarts, and
-//! a small REST client. Everything waits for conditions with deadlines, never for time.
+//! The one test harness of the workspace: a real Tidings server on `127.0.0.1:0`, in this
+//! process or as the `tidings-server` binary (for `kill -9`), on a temp data directory or one
+//! that survives restarts; a REST client, a STOMP client ([`Client`]) and network-failure
+//! proxies. Everything waits for conditions with deadlines ([`WAIT`]), never for time.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,12 +9,17 @@
 )]
 
 use serde_json::{json, Value};
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use tidings_server::{AppState, Config};
+
+mod process;
+mod stomp;
+pub use process::{spawn_listening, Process};
+pub use stomp::{body, http_get, http_get_with, Client};
 
 pub const SECRET: &str = "testkit-secret-0123456789";
 pub const SERVICE_TOKEN: &str = "testkit-service-token-0123";
@@ -75,47 +81,147 @@ registrations_per_hour_per_address = 1000000
 max_hash_waiters = 100000
 ";
 
-/// The server in this process.
+/// The server in this process, on `127.0.0.1:0` (or a given address), with [`config`]'s
+/// lifted limits.
 #[derive(Debug)]
 pub struct Server {
     pub addr: SocketAddr,
     pub state: AppState,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The data directory, when this server owns it (removed on drop).
+    dir: Option<TempDir>,
 }
 
 impl Server {
-    /// Starts on `127.0.0.1:0` (or `addr`, to come back on the same port after a restart).
+    /// The whole server on `data_dir` (the caller's, kept across restarts), on
+    /// `127.0.0.1:0` (or `addr`, to come back on the same port after a restart).
     pub async fn start(
         data_dir: &Path,
         addr: Option<SocketAddr>,
         tweak: impl FnOnce(&mut Config),
     ) -> Server {
-        let mut c = config(
-            data_dir,
-            addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()),
-        );
+        let addr = addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+        Server::build(config(data_dir, addr), None, tweak, AppState::new).await
+    }
+
+    /// The broker alone (no `/app/**` application) on a fresh data directory.
+    pub async fn broker() -> Server {
+        Server::with(|_| {}).await
+    }
+
+    /// The broker alone, with config changes.
+    pub async fn with(tweak: impl FnOnce(&mut Config)) -> Server {
+        Server::with_app(tweak, |_| Arc::new(tidings_server::NoApplication)).await
+    }
+
+    /// A server whose `/app/**` destinations go to the application `make_app` builds.
+    pub async fn with_app(
+        tweak: impl FnOnce(&mut Config),
+        make_app: impl FnOnce(tidings_server::Broker) -> Arc<dyn tidings_server::Application>,
+    ) -> Server {
+        Server::owning(TempDir::new("srv"), tweak, |c| {
+            AppState::with_app(c, make_app)
+        })
+        .await
+    }
+
+    /// The whole server: broker, chat domain, REST, on a fresh data directory.
+    pub async fn chat() -> Server {
+        Server::chat_with(|_| {}).await
+    }
+
+    pub async fn chat_with(tweak: impl FnOnce(&mut Config)) -> Server {
+        Server::owning(TempDir::new("chat"), tweak, AppState::new).await
+    }
+
+    /// The whole server on an existing data directory it now owns (a restart).
+    pub async fn chat_in(dir: TempDir, tweak: impl FnOnce(&mut Config)) -> Server {
+        Server::owning(dir, tweak, AppState::new).await
+    }
+
+    async fn owning(
+        dir: TempDir,
+        tweak: impl FnOnce(&mut Config),
+        make: impl FnOnce(Config) -> anyhow::Result<AppState>,
+    ) -> Server {
+        let c = config(dir.path(), "127.0.0.1:0".parse().unwrap());
+        Server::build(c, Some(dir), tweak, make).await
+    }
+
+    async fn build(
+        mut c: Config,
+        dir: Option<TempDir>,
+        tweak: impl FnOnce(&mut Config),
+        make: impl FnOnce(Config) -> anyhow::Result<AppState>,
+    ) -> Server {
         tweak(&mut c);
-        let state = AppState::new(c).expect("server state");
+        let state = make(c).expect("server state");
         let listener = tokio::net::TcpListener::bind(state.config.listen)
             .await
             .expect("bind");
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(tidings_server::serve(listener, state.clone()));
-        Server { addr, state, task }
+        Server {
+            addr,
+            state,
+            task,
+            dir,
+        }
     }
 
     pub fn http(&self) -> String {
         format!("http://{}", self.addr)
     }
 
+    /// The STOMP endpoint, `ws://ADDR/ws`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
     pub fn api(&self) -> Api {
         Api::new(&self.http())
     }
 
-    /// Stops it (connections get "server is shutting down") and waits.
-    pub async fn stop(self) {
+    /// Stops it (connections get "server is shutting down"), waits, and gives back the data
+    /// directory when it owned one.
+    pub async fn stop(self) -> Option<TempDir> {
         self.state.shutdown.cancel();
         let _ = tokio::time::timeout(WAIT, self.task).await;
+        self.dir
+    }
+
+    /// An access token for `sub`, minted with the server's key.
+    pub fn token(&self, sub: &str) -> String {
+        self.state.auth.mint(sub, &[], 3600).unwrap()
+    }
+
+    /// A connected, authenticated STOMP client.
+    pub async fn client(&self, user: &str) -> Client {
+        let mut c = Client::open(&self.url()).await;
+        let connected = c.connect(&self.token(user), "0,0").await;
+        assert_eq!(
+            connected.command,
+            tidings_stomp::Command::Connected,
+            "{connected:?}"
+        );
+        c
+    }
+
+    /// `GET path` over a raw socket: (status, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path).await
+    }
+
+    /// `GET /metrics` with the service token (the metrics are not public by default).
+    pub async fn metrics(&self) -> String {
+        let (status, body) = http_get_with(
+            self.addr,
+            "/metrics",
+            Some(&format!("Bearer {SERVICE_TOKEN}")),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body
     }
 }
 
@@ -142,6 +248,8 @@ pub fn server_binary() -> PathBuf {
 pub struct BinServer {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The data directory, when this process owns it (removed after the kill).
+    pub dir: Option<TempDir>,
 }
 
 impl BinServer {
@@ -155,29 +263,43 @@ impl BinServer {
         let listen = addr.map_or_else(|| "127.0.0.1:0".to_owned(), |a| a.to_string());
         let cfg = data_dir.join("testkit-server.toml");
         std::fs::write(&cfg, config).unwrap();
-        let mut child = Command::new(server_binary())
-            .args(["--listen", &listen, "--data-dir"])
+        let mut cmd = Command::new(server_binary());
+        cmd.args(["--listen", &listen, "--data-dir"])
             .arg(data_dir)
             .args(["--config"])
             .arg(&cfg)
             .env("TIDINGS_JWT_SECRET", SECRET)
             .env("TIDINGS_SERVICE_TOKEN", SERVICE_TOKEN)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tidings-server");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("tidings-server listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        BinServer { child, addr }
+            .stderr(Stdio::inherit());
+        BinServer::spawn(cmd)
+    }
+
+    /// Starts the binary on `127.0.0.1:0` with `data_dir` and only these arguments and
+    /// environment (no config file, no secret: a test of the binary's own start-up). Its
+    /// stderr (logs at `debug`) is piped for the test to read.
+    pub fn start_args(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> BinServer {
+        let mut cmd = Command::new(server_binary());
+        cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env_remove("TIDINGS_JWT_SECRET")
+            .env("RUST_LOG", "debug")
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        BinServer::spawn(cmd)
+    }
+
+    /// Spawns and reads the address from the first stdout line.
+    fn spawn(mut cmd: Command) -> BinServer {
+        let (child, addr) = spawn_listening(&mut cmd, "tidings-server").unwrap();
+        BinServer {
+            child,
+            addr,
+            dir: None,
+        }
     }
 
     pub fn http(&self) -> String {
@@ -222,7 +344,7 @@ pub struct Session {
 #[derive(Debug, Clone)]
 pub struct Api {
     pub base: String,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
 }
 
 impl Api {
@@ -262,11 +384,21 @@ impl Api {
             if text.is_empty() {
                 Value::Null
             } else {
-                serde_json::from_str(&text).unwrap()
+                serde_json::from_str(&text)
+                    .unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
             },
         )
     }
 
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    /// Registers `name` (password `name` + "-password") and returns its session.
     pub async fn register(&self, name: &str) -> Session {
         let password = format!("{name}-password");
         let (status, body) = self
@@ -302,18 +434,27 @@ impl Api {
         body["id"].as_str().unwrap().to_owned()
     }
 
-    /// Sends over REST; returns the stored message.
+    /// Sends over REST; returns the stored message (and panics on a refusal).
     pub async fn send(&self, who: &Session, cid: &str, client_id: &str, content: &str) -> Value {
-        let (status, body) = self
-            .call(
-                "POST",
-                &format!("/api/conversations/{cid}/messages"),
-                Some(&who.token),
-                Some(json!({"clientId": client_id, "content": content})),
-            )
-            .await;
+        let (status, body) = self.post_message(who, cid, client_id, content).await;
         assert!(status == 201 || status == 200, "send: {status} {body}");
         body
+    }
+
+    /// Sends over REST; returns the answer as it is, (status, body), refusals included.
+    pub async fn post_message(
+        &self,
+        who: &Session,
+        cid: &str,
+        client_id: &str,
+        content: &str,
+    ) -> (u16, Value) {
+        self.post(
+            &format!("/api/conversations/{cid}/messages"),
+            &who.token,
+            json!({"clientId": client_id, "content": content}),
+        )
+        .await
     }
 
     /// Every message of a conversation, ascending.

@@ -1,162 +1,14 @@
-//! A real server on 127.0.0.1:0 and a small STOMP-over-WebSocket test client.
-#![allow(dead_code, clippy::unwrap_used, clippy::field_reassign_with_default)]
+//! The STOMP-over-WebSocket test client: frames in and out of a real server, every read
+//! bounded by [`WAIT`](crate::WAIT); and a raw HTTP/1.1 GET for what reqwest would tidy up.
 
+use crate::{Server, Session, WAIT};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use std::time::Duration;
-use tidings_server::{AppState, Config};
 use tidings_stomp::{Command, Decoder, Frame, Item, Limits, Version};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-/// How long a test waits for something that should happen (a bound, not a sleep).
-pub const WAIT: Duration = Duration::from_secs(5);
-pub const SECRET: &str = "test-secret-0123456789";
-pub const SERVICE_TOKEN: &str = "service-token-for-tests-0123";
-
-pub struct TestServer {
-    pub addr: std::net::SocketAddr,
-    pub state: AppState,
-    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _dir: TempDir,
-}
-
-/// A temp dir removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "tidings-{tag}-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
-impl TestServer {
-    pub async fn start() -> TestServer {
-        TestServer::with(|_| {}).await
-    }
-
-    pub async fn with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        TestServer::with_app(tweak, |_| {
-            std::sync::Arc::new(tidings_server::NoApplication)
-        })
-        .await
-    }
-
-    /// A server whose `/app/**` destinations go to the application `make_app` builds.
-    pub async fn with_app(
-        tweak: impl FnOnce(&mut Config),
-        make_app: impl FnOnce(tidings_server::Broker) -> std::sync::Arc<dyn tidings_server::Application>,
-    ) -> TestServer {
-        TestServer::build(TempDir::new("srv"), tweak, |c| {
-            AppState::with_app(c, make_app)
-        })
-        .await
-    }
-
-    /// The whole server: broker, chat domain, REST, on a fresh data directory.
-    pub async fn chat() -> TestServer {
-        TestServer::chat_with(|_| {}).await
-    }
-
-    pub async fn chat_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        TestServer::build(TempDir::new("chat"), tweak, AppState::new).await
-    }
-
-    /// The whole server on an existing data directory (a restart).
-    pub async fn chat_in(dir: TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        TestServer::build(dir, tweak, AppState::new).await
-    }
-
-    async fn build(
-        dir: TempDir,
-        tweak: impl FnOnce(&mut Config),
-        make: impl FnOnce(Config) -> anyhow::Result<AppState>,
-    ) -> TestServer {
-        let mut config = Config::default();
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config.data_dir = dir.0.clone();
-        config.jwt.secret = Some(SECRET.into());
-        config.auth.service_token = Some(SERVICE_TOKEN.into());
-        // Tests register and sign in many users from 127.0.0.1.
-        config.auth.login_attempts_per_minute_per_address = 1_000_000;
-        config.auth.registrations_per_hour_per_address = 1_000_000;
-        config.auth.max_hash_waiters = 100_000;
-        tweak(&mut config);
-        let state = make(config).expect("server state");
-        let listener = tokio::net::TcpListener::bind(state.config.listen)
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(tidings_server::serve(listener, state.clone()));
-        TestServer {
-            addr,
-            state,
-            task,
-            _dir: dir,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
-    /// A REST client for this server.
-    pub fn api(&self) -> Api {
-        Api::new(self.addr)
-    }
-
-    /// Stops the server and gives back its data directory.
-    pub async fn stop(self) -> TempDir {
-        self.state.shutdown.cancel();
-        let _ = tokio::time::timeout(WAIT, self.task).await;
-        self._dir
-    }
-
-    pub fn token(&self, sub: &str) -> String {
-        self.state.auth.mint(sub, &[], 3600).unwrap()
-    }
-
-    /// A connected, authenticated client.
-    pub async fn client(&self, user: &str) -> Client {
-        let mut c = Client::open(&self.url()).await;
-        let connected = c.connect(&self.token(user), "0,0").await;
-        assert_eq!(connected.command, Command::Connected, "{connected:?}");
-        c
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, String) {
-        http_get(self.addr, path).await
-    }
-
-    /// `GET /metrics` with the service token (the metrics are not public by default).
-    pub async fn metrics(&self) -> String {
-        let (status, body) = http_get_with(
-            self.addr,
-            "/metrics",
-            Some(&format!("Bearer {SERVICE_TOKEN}")),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        body
-    }
-}
 
 /// A minimal HTTP/1.1 GET over a raw socket.
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
@@ -203,6 +55,16 @@ pub struct Client {
     pub heart_beats: usize,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("version", &self.version)
+            .field("stashed", &self.stash.len())
+            .field("heart_beats", &self.heart_beats)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Client {
     pub async fn open(url: &str) -> Client {
         Client::open_with(url, &[]).await
@@ -219,7 +81,10 @@ impl Client {
                 tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap();
             req.headers_mut().insert(name, v.parse().unwrap());
         }
-        let (ws, _resp) = tokio_tungstenite::connect_async(req)
+        // TCP_NODELAY, as the server sets: without it, Nagle's algorithm holds a small frame
+        // back until the server's delayed ACK (about 40 ms of real time), and tests on paused
+        // tokio time would see the server's clock run past frames stuck in the kernel.
+        let (ws, _resp) = tokio_tungstenite::connect_async_with_config(req, None, true)
             .await
             .expect("websocket upgrade");
         Client {
@@ -324,6 +189,40 @@ impl Client {
         }
     }
 
+    /// Waits for the next heart-beat (an EOL between frames); frames that come first are
+    /// stashed. Panics after [`WAIT`] or when the socket closes.
+    pub async fn next_heart_beat(&mut self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match self
+                .decoder
+                .decode()
+                .expect("server sent a malformed frame")
+            {
+                Some(Item::HeartBeat) => {
+                    self.heart_beats += 1;
+                    return;
+                }
+                Some(Item::Frame(f)) => {
+                    self.stash.push_back(f);
+                    continue;
+                }
+                None => {}
+            }
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .expect("timed out waiting for a heart-beat");
+            match msg {
+                Some(Ok(Message::Text(t))) => self.decoder.extend(t.as_bytes()),
+                Some(Ok(Message::Binary(b))) => self.decoder.extend(&b),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                    panic!("connection closed while waiting for a heart-beat")
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Expects an ERROR frame, then the socket closing; returns the ERROR.
     pub async fn expect_error(&mut self) -> Frame {
         let f = self.next_frame().await;
@@ -417,128 +316,9 @@ pub fn body(f: &Frame) -> &str {
     std::str::from_utf8(&f.body).unwrap()
 }
 
-/// A REST client for the server's `/api`.
-#[derive(Clone)]
-pub struct Api {
-    pub base: String,
-    pub http: reqwest::Client,
-}
-
-/// A signed-in user: access and refresh tokens.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub name: String,
-    pub token: String,
-    pub refresh: String,
-}
-
-impl Api {
-    pub fn new(addr: std::net::SocketAddr) -> Api {
-        // reqwest is built with `rustls-no-provider` in this workspace: install ring first.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Api {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    /// Any request; returns the status and the JSON body (`Null` when empty).
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<serde_json::Value>,
-    ) -> (u16, serde_json::Value) {
-        let mut req = self.http.request(
-            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-            format!("{}{path}", self.base),
-        );
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = tokio::time::timeout(WAIT, req.send())
-            .await
-            .expect("request timed out")
-            .expect("request failed");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        let json = if text.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-        };
-        (status, json)
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
-        self.call("GET", path, Some(token), None).await
-    }
-
-    pub async fn post(
-        &self,
-        path: &str,
-        token: &str,
-        body: serde_json::Value,
-    ) -> (u16, serde_json::Value) {
-        self.call("POST", path, Some(token), Some(body)).await
-    }
-
-    /// Registers `name` (password `name` + "-password") and returns its session.
-    pub async fn register(&self, name: &str) -> Session {
-        let (status, body) = self
-            .call(
-                "POST",
-                "/api/auth/register",
-                None,
-                Some(serde_json::json!({"username": name, "password": format!("{name}-password")})),
-            )
-            .await;
-        assert_eq!(status, 201, "register {name}: {body}");
-        Session {
-            name: name.to_owned(),
-            token: body["accessToken"].as_str().unwrap().to_owned(),
-            refresh: body["refreshToken"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    /// Creates a group of `creator` and `others`; returns its id.
-    pub async fn group(&self, creator: &Session, others: &[&Session]) -> String {
-        let (status, body) = self
-            .post(
-                "/api/conversations",
-                &creator.token,
-                serde_json::json!({"kind": "group", "title": "Test group",
-                    "participants": others.iter().map(|s| s.name.clone()).collect::<Vec<_>>()}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Sends over REST and returns (status, message).
-    pub async fn send(
-        &self,
-        who: &Session,
-        cid: &str,
-        client_id: &str,
-        content: &str,
-    ) -> (u16, serde_json::Value) {
-        self.post(
-            &format!("/api/conversations/{cid}/messages"),
-            &who.token,
-            serde_json::json!({"clientId": client_id, "content": content}),
-        )
-        .await
-    }
-}
-
 impl Client {
     /// Connects with a REST session's access token.
-    pub async fn signed_in(server: &TestServer, who: &Session) -> Client {
+    pub async fn signed_in(server: &Server, who: &Session) -> Client {
         let mut c = Client::open(&server.url()).await;
         let connected = c.connect(&who.token, "0,0").await;
         assert_eq!(connected.command, Command::Connected, "{connected:?}");
@@ -607,59 +387,5 @@ impl Client {
                 return v;
             }
         }
-    }
-}
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_tidings-server");
-
-/// The `tidings-server` binary, running; killed when dropped.
-pub struct Running {
-    pub child: std::process::Child,
-    pub addr: std::net::SocketAddr,
-    /// The data directory, when this process owns it.
-    pub dir: Option<TempDir>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary on port 0 with `data_dir` and reads the address it prints.
-pub fn start_binary(data_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Running {
-    use std::io::BufRead;
-    use std::process::{Command as Proc, Stdio};
-    let mut cmd = Proc::new(BIN);
-    cmd.args([
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data_dir.to_str().unwrap(),
-    ])
-    .args(args)
-    .env_remove("TIDINGS_JWT_SECRET")
-    .env("RUST_LOG", "debug")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("start tidings-server");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("tidings-server listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    Running {
-        child,
-        addr,
-        dir: None,
     }
 }
