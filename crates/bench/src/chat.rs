@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Opens the data directory the way the server will, with `synchronous = normal` to seed
 /// quickly (the server itself then runs with the default, `full`).
-fn seeding_state(dir: &Path, secret: &str) -> anyhow::Result<tidings_server::AppState> {
+fn seeding_state(dir: &Path, secret: &str) -> anyhow::Result<tidings_server::ServerState> {
     let mut cfg = Config {
         data_dir: dir.to_owned(),
         ..Config::default()
@@ -32,7 +32,7 @@ fn seeding_state(dir: &Path, secret: &str) -> anyhow::Result<tidings_server::App
     cfg.jwt.secret = Some(secret.to_owned());
     cfg.storage.synchronous = Synchronous::Normal;
     std::fs::create_dir_all(dir)?;
-    tidings_server::AppState::new(cfg)
+    tidings_server::ServerState::new(cfg)
 }
 
 /// Accounts `{prefix}0` .. `{prefix}{count-1}` (the server accepts tokens only for
@@ -48,7 +48,7 @@ pub async fn seed_users(
     create_users(&state, &names).await
 }
 
-async fn create_users(state: &tidings_server::AppState, names: &[String]) -> anyhow::Result<()> {
+async fn create_users(state: &tidings_server::ServerState, names: &[String]) -> anyhow::Result<()> {
     // Many at once, so the store's writer commits them in batches.
     for chunk in names.chunks(256) {
         futures_util::future::try_join_all(chunk.iter().map(|n| {

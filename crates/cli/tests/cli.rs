@@ -77,7 +77,7 @@ impl Home {
     }
 }
 
-async fn setup() -> (TempDir, Server, Api, Session, Session, String) {
+async fn setup() -> (TempDir, Server, Api, TestUser, TestUser, String) {
     let dir = TempDir::new("cli-server");
     let server = Server::start(dir.path(), None, |_| {}).await;
     let api = server.api();

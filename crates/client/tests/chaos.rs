@@ -27,7 +27,7 @@ type Messages = BTreeMap<String, Vec<(i64, String, String, String)>>;
 type Reads = BTreeMap<String, (i64, i64)>;
 
 struct Client {
-    who: Session,
+    who: TestUser,
     cache_path: std::path::PathBuf,
     refresh: Arc<MemoryRefreshStore>,
     engine: Option<Engine>,
@@ -56,7 +56,7 @@ impl Client {
 
 /// The server's view, per conversation: (seq, clientId, sender, content), and each user's
 /// read marker.
-async fn server_view(api: &Api, who: &Session, cids: &[String]) -> (Messages, Reads) {
+async fn server_view(api: &Api, who: &TestUser, cids: &[String]) -> (Messages, Reads) {
     let mut msgs = BTreeMap::new();
     for cid in cids {
         let all = api.all_messages(who, cid).await;
@@ -244,7 +244,7 @@ async fn both_caches_converge_to_the_server_under_chaos() {
             .await;
         assert_eq!(status, 200, "{t}");
         c.refresh.save(t["refreshToken"].as_str().unwrap()).unwrap();
-        sessions.push(Session {
+        sessions.push(TestUser {
             token: t["accessToken"].as_str().unwrap().to_owned(),
             ..who
         });

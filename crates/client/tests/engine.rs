@@ -15,7 +15,7 @@ use tidings_client::engine::{
 use tidings_proto::ContentType;
 use tidings_testkit::*;
 
-fn start_engine(http: &str, who: &Session, cache: Arc<Cache>) -> Engine {
+fn start_engine(http: &str, who: &TestUser, cache: Arc<Cache>) -> Engine {
     let target = Target::Tidings(TidingsServer {
         http: http.to_owned(),
         ws: TidingsServer::ws_url(http),
@@ -359,7 +359,7 @@ async fn a_refused_refresh_is_the_signed_out_state_not_a_retry_loop() {
     let cache_dir = TempDir::new("signout-cache");
     let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
     // No access token in hand: the engine must refresh, and is refused.
-    let stale = Session {
+    let stale = TestUser {
         token: String::new(),
         expires_in: 0,
         ..alice.clone()
@@ -454,7 +454,7 @@ async fn when_the_server_ends_the_session_at_token_expiry_the_engine_renews_it_q
     let cid = api.group(&alice, &[&bob]).await;
     // An access token that ends in 3-4 s, which the engine believes good for an hour (as
     // with a skewed clock): the server, not the engine's own timer, ends the session.
-    let short = Session {
+    let short = TestUser {
         token: server.state.auth.mint("alice", &[], 4).unwrap(),
         expires_in: 3600,
         ..alice.clone()

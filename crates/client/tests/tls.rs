@@ -10,7 +10,7 @@ use tidings_client::engine::{
 };
 use tidings_testkit::*;
 
-fn engine(http: &str, who: &Session, cache: Arc<Cache>, ca: Option<&std::path::Path>) -> Engine {
+fn engine(http: &str, who: &TestUser, cache: Arc<Cache>, ca: Option<&std::path::Path>) -> Engine {
     let target = Target::Tidings(TidingsServer {
         http: http.to_owned(),
         ws: TidingsServer::ws_url(http),

@@ -15,7 +15,7 @@
 //! never runs out of descriptors: it can still open its database, and `/healthz` answers
 //! as soon as a client is admitted.
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, ServerState};
 use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderValue, Request};
 use axum::response::IntoResponse;
@@ -40,7 +40,7 @@ pub const REFUSAL_SLOTS: usize = 64;
 
 /// Accepts until `state.shutdown` fires. Every connection task is on `state.tracker`; on
 /// shutdown each HTTP connection finishes its request in flight and closes.
-pub(crate) async fn run(listener: TcpListener, state: AppState, router: Router) {
+pub(crate) async fn run(listener: TcpListener, state: ServerState, router: Router) {
     let limits = &state.config.limits;
     let admission = Arc::new(Admission::new(
         limits.max_connections_per_address,
@@ -100,7 +100,7 @@ async fn serve_one(
     remote: SocketAddr,
     router: Router,
     timeout: Duration,
-    state: AppState,
+    state: ServerState,
 ) {
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(remote));

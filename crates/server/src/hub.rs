@@ -132,12 +132,12 @@ pub enum Outbound {
 
 /// Ends a connection from outside its tasks, with a last `ERROR` frame.
 #[derive(Debug, Default)]
-pub struct Control {
+pub struct Closer {
     token: CancellationToken,
     fatal: Mutex<Option<Bytes>>,
 }
 
-impl Control {
+impl Closer {
     /// Asks the connection to write `error_frame` and close; the first call wins.
     pub fn fail(&self, error_frame: Bytes) {
         let mut slot = self.fatal.lock().unwrap_or_else(PoisonError::into_inner);
@@ -264,7 +264,7 @@ struct SessionEntry {
     principal: Principal,
     version: Version,
     tx: mpsc::Sender<Outbound>,
-    control: Arc<Control>,
+    control: Arc<Closer>,
     subs: HashMap<Arc<str>, Sub>,
     next_message: u64,
     unacked: BTreeMap<u64, Unacked>,
@@ -378,7 +378,7 @@ impl Hub {
         principal: Principal,
         version: Version,
         tx: mpsc::Sender<Outbound>,
-        control: Arc<Control>,
+        control: Arc<Closer>,
     ) -> Result<SessionId, HubError> {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let count = st.per_user.entry(principal.name.clone()).or_default();

@@ -1,7 +1,7 @@
 //! The Tidings server: a STOMP 1.2 broker over WebSocket with Spring's destination
 //! conventions, the chat domain on top of it, a REST API with SSE, and SQLite storage.
 //!
-//! [`AppState::new`] builds everything from a [`Config`]; [`router`] gives the axum
+//! [`ServerState::new`] builds everything from a [`Config`]; [`router`] gives the axum
 //! `Router` (tests can call it without a socket); [`serve`] runs it on a listener until the
 //! shutdown token fires, then drains connections with a deadline.
 
@@ -39,10 +39,12 @@ use tokio_util::task::TaskTracker;
 
 /// Everything a request or connection needs; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct AppState(Arc<Inner>);
+pub struct ServerState(Arc<Services>);
 
+/// What [`ServerState`] shares: configuration, the broker, the chat domain and the server's
+/// lifecycle (shutdown signal, connection tracker).
 #[derive(Debug)]
-pub struct Inner {
+pub struct Services {
     pub config: Config,
     pub auth: auth::Authenticator,
     pub rules: access::AccessRules,
@@ -63,17 +65,17 @@ impl std::fmt::Debug for dyn Application {
     }
 }
 
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
+impl Deref for ServerState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
         &self.0
     }
 }
 
-impl AppState {
+impl ServerState {
     /// The whole server: the broker with the chat domain as its application.
-    pub fn new(config: Config) -> anyhow::Result<AppState> {
-        AppState::build(config, None)
+    pub fn new(config: Config) -> anyhow::Result<ServerState> {
+        ServerState::build(config, None)
     }
 
     /// The broker with another application on `/app/**` (the REST API still uses the chat
@@ -81,15 +83,15 @@ impl AppState {
     pub fn with_app(
         config: Config,
         make_app: impl FnOnce(Broker) -> Arc<dyn Application>,
-    ) -> anyhow::Result<AppState> {
-        AppState::build(config, Some(Box::new(make_app)))
+    ) -> anyhow::Result<ServerState> {
+        ServerState::build(config, Some(Box::new(make_app)))
     }
 
     #[allow(clippy::type_complexity)]
     fn build(
         config: Config,
         make_app: Option<Box<dyn FnOnce(Broker) -> Arc<dyn Application> + '_>>,
-    ) -> anyhow::Result<AppState> {
+    ) -> anyhow::Result<ServerState> {
         config.validate()?;
         let auth = auth::Authenticator::from_config(&config.jwt, &config.data_dir)?;
         let metrics = Arc::new(metrics::Metrics::default());
@@ -130,7 +132,7 @@ impl AppState {
             Some(make) => make(Broker::new(hub.clone())),
             None => Arc::new(chat::stomp::ChatApp(chat.clone())),
         };
-        Ok(AppState(Arc::new(Inner {
+        Ok(ServerState(Arc::new(Services {
             rules: access::AccessRules::new(&config.access),
             rate,
             chat,
@@ -145,7 +147,7 @@ impl AppState {
     }
 }
 
-impl AppState {
+impl ServerState {
     /// The chat domain.
     pub fn chat(&self) -> &Arc<chat::Chat> {
         &self.chat
@@ -158,7 +160,7 @@ impl AppState {
 }
 
 /// The HTTP surface: `/ws`, `/ws/websocket`, `/api/**`, `/healthz`, `/metrics`.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: ServerState) -> Router {
     Router::new()
         .merge(api::router(&state))
         .route("/ws", get(ws::upgrade))
@@ -178,7 +180,7 @@ pub fn router(state: AppState) -> Router {
 /// the head, and a body trickled a byte at a time would otherwise hold its connection for
 /// good. A streaming answer (SSE, a WebSocket upgrade) is done once its head is ready.
 async fn request_deadline(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<ServerState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -204,7 +206,7 @@ async fn healthz() -> Json<serde_json::Value> {
 /// Prometheus text. Unless `metrics_public`, only for the service token or an admin: the
 /// counters tell how the server is used and attacked.
 async fn metrics_text(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<ServerState>,
     caller: Result<api::Caller, ApiError>,
 ) -> Response {
     if !state.config.metrics_public {
@@ -235,7 +237,7 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 /// Serves until `state.shutdown` fires: then stops accepting, tells every connection
 /// (an `ERROR` frame "server is shutting down") and waits for them up to the drain deadline.
 /// Connections are admitted and timed as [`accept`] describes.
-pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+pub async fn serve(listener: TcpListener, state: ServerState) -> anyhow::Result<()> {
     let tracker = state.tracker.clone();
     let drain = state.config.limits.drain_timeout();
     accept::run(listener, state.clone(), router(state)).await;

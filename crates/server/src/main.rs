@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use std::io::Write;
 use tidings_server::cli::{Cli, CliCommand};
-use tidings_server::{auth::Authenticator, AppState};
+use tidings_server::{auth::Authenticator, ServerState};
 
 fn main() -> anyhow::Result<()> {
     tidings_server::malloc::tune();
@@ -30,7 +30,7 @@ async fn run() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let state = AppState::new(config)?;
+    let state = ServerState::new(config)?;
     if cli.options.demo {
         let seeded = tidings_server::demo::seed(state.chat())
             .await

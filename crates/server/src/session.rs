@@ -19,8 +19,8 @@ mod writer;
 
 use crate::auth::{Principal, TokenError};
 use crate::budget::FrameBudget;
-use crate::hub::{Control, Outbound, SessionId};
-use crate::AppState;
+use crate::hub::{Closer, Outbound, SessionId};
+use crate::ServerState;
 use axum::extract::ws::Message;
 use bytes::Bytes;
 use error::StompError;
@@ -48,7 +48,7 @@ enum Flow {
 }
 
 /// Runs a connection to its end. Generic over the socket so tests can use any transport.
-pub async fn run<S>(socket: S, state: AppState, upgrade: Upgrade)
+pub async fn run<S>(socket: S, state: ServerState, upgrade: Upgrade)
 where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Send + 'static,
     <S as Sink<Message>>::Error: std::fmt::Display,
@@ -57,7 +57,7 @@ where
     async move {
         let (sink, stream) = socket.split();
         let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
-        let control = Arc::new(Control::default());
+        let control = Arc::new(Closer::default());
         let (cfg_tx, cfg_rx) = watch::channel(WriterConfig {
             version: Version::V1_2,
             session: 0,
@@ -96,11 +96,11 @@ where
 }
 
 struct Session {
-    state: AppState,
+    state: ServerState,
     upgrade: Upgrade,
     decoder: Decoder,
     tx: mpsc::Sender<Outbound>,
-    control: Arc<Control>,
+    control: Arc<Closer>,
     writer_cfg: watch::Sender<WriterConfig>,
     id: Option<SessionId>,
     principal: Option<Principal>,

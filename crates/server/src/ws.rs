@@ -1,7 +1,7 @@
 //! The WebSocket endpoint: origin check, subprotocol choice, size caps, then a session.
 
 use crate::session::{self, Upgrade};
-use crate::{ApiError, AppState};
+use crate::{ApiError, ServerState};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap};
@@ -23,7 +23,7 @@ const APP_ORIGINS: &[&str] = &[
 
 /// `GET /ws` and `GET /ws/websocket`.
 pub async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     extensions: axum::http::Extensions,
     Query(query): Query<WsQuery>,
     headers: HeaderMap,

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use tidings_stomp::{Command, Frame};
 use tidings_testkit::*;
 
-async fn two_users(server: &Server) -> (Api, Session, Session, String) {
+async fn two_users(server: &Server) -> (Api, TestUser, TestUser, String) {
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
@@ -65,7 +65,7 @@ async fn eight_concurrent_senders_get_every_seq_exactly_once() {
     for i in 0..8 {
         users.push(api.register(&format!("user{i}")).await);
     }
-    let others: Vec<&Session> = users[1..].iter().collect();
+    let others: Vec<&TestUser> = users[1..].iter().collect();
     let cid = api.group(&users[0], &others).await;
     const EACH: usize = 25;
     let mut tasks = Vec::new();

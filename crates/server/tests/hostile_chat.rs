@@ -38,7 +38,7 @@ fn names(prefix: &str, n: usize) -> Vec<String> {
 /// number of pages.
 async fn page_all(
     api: &Api,
-    who: &Session,
+    who: &TestUser,
     limit: Option<u32>,
     mut between: impl AsyncFnMut(usize),
 ) -> (Vec<String>, usize) {
@@ -71,7 +71,7 @@ async fn page_all(
     panic!("the list never ended");
 }
 
-async fn unread_notifications(api: &Api, who: &Session) -> i64 {
+async fn unread_notifications(api: &Api, who: &TestUser) -> i64 {
     let (status, body) = api.get("/api/notifications", &who.token).await;
     assert_eq!(status, 200, "{body}");
     body["unreadCount"].as_i64().unwrap()

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use tidings_server::{AppState, Config};
+use tidings_server::{ServerState, Config};
 
 mod process;
 mod stomp;
@@ -86,7 +86,7 @@ max_hash_waiters = 100000
 #[derive(Debug)]
 pub struct Server {
     pub addr: SocketAddr,
-    pub state: AppState,
+    pub state: ServerState,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// The data directory, when this server owns it (removed on drop).
     dir: Option<TempDir>,
@@ -101,7 +101,7 @@ impl Server {
         tweak: impl FnOnce(&mut Config),
     ) -> Server {
         let addr = addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
-        Server::build(config(data_dir, addr), None, tweak, AppState::new).await
+        Server::build(config(data_dir, addr), None, tweak, ServerState::new).await
     }
 
     /// The broker alone (no `/app/**` application) on a fresh data directory.
@@ -120,7 +120,7 @@ impl Server {
         make_app: impl FnOnce(tidings_server::Broker) -> Arc<dyn tidings_server::Application>,
     ) -> Server {
         Server::owning(TempDir::new("srv"), tweak, |c| {
-            AppState::with_app(c, make_app)
+            ServerState::with_app(c, make_app)
         })
         .await
     }
@@ -131,18 +131,18 @@ impl Server {
     }
 
     pub async fn chat_with(tweak: impl FnOnce(&mut Config)) -> Server {
-        Server::owning(TempDir::new("chat"), tweak, AppState::new).await
+        Server::owning(TempDir::new("chat"), tweak, ServerState::new).await
     }
 
     /// The whole server on an existing data directory it now owns (a restart).
     pub async fn chat_in(dir: TempDir, tweak: impl FnOnce(&mut Config)) -> Server {
-        Server::owning(dir, tweak, AppState::new).await
+        Server::owning(dir, tweak, ServerState::new).await
     }
 
     async fn owning(
         dir: TempDir,
         tweak: impl FnOnce(&mut Config),
-        make: impl FnOnce(Config) -> anyhow::Result<AppState>,
+        make: impl FnOnce(Config) -> anyhow::Result<ServerState>,
     ) -> Server {
         let c = config(dir.path(), "127.0.0.1:0".parse().unwrap());
         Server::build(c, Some(dir), tweak, make).await
@@ -152,7 +152,7 @@ impl Server {
         mut c: Config,
         dir: Option<TempDir>,
         tweak: impl FnOnce(&mut Config),
-        make: impl FnOnce(Config) -> anyhow::Result<AppState>,
+        make: impl FnOnce(Config) -> anyhow::Result<ServerState>,
     ) -> Server {
         tweak(&mut c);
         let state = make(c).expect("server state");
@@ -332,7 +332,7 @@ pub fn http_client_provider() {
 
 /// A signed-in user.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub struct TestUser {
     pub name: String,
     pub password: String,
     pub token: String,
@@ -399,7 +399,7 @@ impl Api {
     }
 
     /// Registers `name` (password `name` + "-password") and returns its session.
-    pub async fn register(&self, name: &str) -> Session {
+    pub async fn register(&self, name: &str) -> TestUser {
         let password = format!("{name}-password");
         let (status, body) = self
             .call(
@@ -410,7 +410,7 @@ impl Api {
             )
             .await;
         assert_eq!(status, 201, "register {name}: {body}");
-        Session {
+        TestUser {
             name: name.to_owned(),
             password,
             token: body["accessToken"].as_str().unwrap().to_owned(),
@@ -420,7 +420,7 @@ impl Api {
     }
 
     /// A group of `creator` and `others`; returns its id.
-    pub async fn group(&self, creator: &Session, others: &[&Session]) -> String {
+    pub async fn group(&self, creator: &TestUser, others: &[&TestUser]) -> String {
         let names: Vec<&str> = others.iter().map(|s| s.name.as_str()).collect();
         let (status, body) = self
             .call(
@@ -435,7 +435,7 @@ impl Api {
     }
 
     /// Sends over REST; returns the stored message (and panics on a refusal).
-    pub async fn send(&self, who: &Session, cid: &str, client_id: &str, content: &str) -> Value {
+    pub async fn send(&self, who: &TestUser, cid: &str, client_id: &str, content: &str) -> Value {
         let (status, body) = self.post_message(who, cid, client_id, content).await;
         assert!(status == 201 || status == 200, "send: {status} {body}");
         body
@@ -444,7 +444,7 @@ impl Api {
     /// Sends over REST; returns the answer as it is, (status, body), refusals included.
     pub async fn post_message(
         &self,
-        who: &Session,
+        who: &TestUser,
         cid: &str,
         client_id: &str,
         content: &str,
@@ -458,7 +458,7 @@ impl Api {
     }
 
     /// Every message of a conversation, ascending.
-    pub async fn all_messages(&self, who: &Session, cid: &str) -> Vec<Value> {
+    pub async fn all_messages(&self, who: &TestUser, cid: &str) -> Vec<Value> {
         let mut out = Vec::new();
         let mut after = 0;
         loop {
@@ -482,7 +482,7 @@ impl Api {
     }
 
     /// The user's conversations as the server sees them: every page of the list.
-    pub async fn conversations(&self, who: &Session) -> Vec<Value> {
+    pub async fn conversations(&self, who: &TestUser) -> Vec<Value> {
         let mut out = Vec::new();
         let mut path = "/api/conversations?limit=500".to_owned();
         loop {

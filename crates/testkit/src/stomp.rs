@@ -1,7 +1,7 @@
 //! The STOMP-over-WebSocket test client: frames in and out of a real server, every read
 //! bounded by [`WAIT`](crate::WAIT); and a raw HTTP/1.1 GET for what reqwest would tidy up.
 
-use crate::{Server, Session, WAIT};
+use crate::{Server, TestUser, WAIT};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tidings_stomp::{Command, Decoder, Frame, Item, Limits, Version};
@@ -318,7 +318,7 @@ pub fn body(f: &Frame) -> &str {
 
 impl Client {
     /// Connects with a REST session's access token.
-    pub async fn signed_in(server: &Server, who: &Session) -> Client {
+    pub async fn signed_in(server: &Server, who: &TestUser) -> Client {
         let mut c = Client::open(&server.url()).await;
         let connected = c.connect(&who.token, "0,0").await;
         assert_eq!(connected.command, Command::Connected, "{connected:?}");

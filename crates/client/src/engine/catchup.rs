@@ -21,14 +21,14 @@ pub(crate) struct Progress {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Sync {
+pub(crate) struct CatchUp {
     pub api: Api,
     pub tokens: Arc<Tokens>,
     pub cache: Arc<Cache>,
     pub me: String,
 }
 
-impl Sync {
+impl CatchUp {
     /// Everything: conversations, their gaps, notifications, unsent read markers.
     pub(crate) async fn full(&self, progress: &mpsc::Sender<Progress>) -> ClientResult<()> {
         self.refresh_conversations().await?;

@@ -1,7 +1,7 @@
 //! The engine task: connect, live, fail, wait, again; until told to stop.
 
 use super::auth::Tokens;
-use super::catchup::{Progress, Sync};
+use super::catchup::{CatchUp, Progress};
 use super::{Command, EngineConfig, EngineState, Target};
 use crate::backoff::Backoff;
 use crate::cache::Cache;
@@ -53,7 +53,7 @@ pub(crate) struct Runner {
     pub(super) focus: Option<String>,
     network_up: bool,
     /// Tidings targets: the REST side.
-    pub(super) sync: Option<Sync>,
+    pub(super) sync: Option<CatchUp>,
     pub(super) me: String,
 }
 
@@ -94,7 +94,7 @@ impl Runner {
                     t.access.clone(),
                 ));
                 (
-                    Some(Sync {
+                    Some(CatchUp {
                         api,
                         tokens,
                         cache: cache.clone(),

@@ -3,7 +3,7 @@
 use super::extract::{AuthUser, Body, ClientAddr, Path};
 use crate::chat::accounts::SignedIn;
 use crate::chat::ChatError;
-use crate::{ApiError, AppState};
+use crate::{ApiError, ServerState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -11,7 +11,7 @@ use tidings_proto::api::{
     ErrorBody, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, User,
 };
 
-fn token_response(state: &AppState, s: SignedIn) -> TokenResponse {
+fn token_response(state: &ServerState, s: SignedIn) -> TokenResponse {
     TokenResponse {
         access_token: s.access_token,
         refresh_token: s.refresh_token,
@@ -33,7 +33,7 @@ fn token_response(state: &AppState, s: SignedIn) -> TokenResponse {
         (status = 503, description = "Busy checking passwords; try again after Retry-After seconds", body = ErrorBody),
     ))]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     ClientAddr(from): ClientAddr,
     Body(req): Body<RegisterRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
@@ -53,7 +53,7 @@ pub async fn register(
         (status = 503, description = "Busy checking passwords; try again after Retry-After seconds", body = ErrorBody),
     ))]
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     ClientAddr(from): ClientAddr,
     Body(req): Body<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
@@ -72,7 +72,7 @@ pub async fn login(
         (status = 413, description = "Body too large", body = ErrorBody),
     ))]
 pub async fn refresh(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     Body(req): Body<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let s = state.chat().accounts.refresh(&req.refresh_token).await?;
@@ -89,7 +89,7 @@ pub async fn refresh(
         (status = 413, description = "Body too large", body = ErrorBody),
     ))]
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     Body(req): Body<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
     state.chat().accounts.logout(&req.refresh_token).await?;
@@ -102,7 +102,7 @@ pub async fn logout(
         (status = 200, description = "The user", body = User),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
-pub async fn me(State(state): State<AppState>, AuthUser(me): AuthUser) -> Json<User> {
+pub async fn me(State(state): State<ServerState>, AuthUser(me): AuthUser) -> Json<User> {
     Json(state.chat().user_view(&me))
 }
 
@@ -116,7 +116,7 @@ pub async fn me(State(state): State<AppState>, AuthUser(me): AuthUser) -> Json<U
         (status = 404, description = "No such user", body = ErrorBody),
     ))]
 pub async fn user(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(_): AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {

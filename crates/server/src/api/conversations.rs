@@ -1,7 +1,7 @@
 //! `/api/conversations/*`.
 
 use super::extract::{AuthUser, Body, Path, Query};
-use crate::{ApiError, AppState};
+use crate::{ApiError, ServerState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -21,7 +21,7 @@ use tidings_proto::{Conversation, Message};
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(me): AuthUser,
     Query(q): Query<ConversationQuery>,
 ) -> Result<Json<ConversationList>, ApiError> {
@@ -41,7 +41,7 @@ pub async fn list(
         (status = 429, description = "Too many conversations or participants this hour", body = ErrorBody),
     ))]
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(me): AuthUser,
     Body(req): Body<CreateConversation>,
 ) -> Result<(StatusCode, Json<Conversation>), ApiError> {
@@ -65,7 +65,7 @@ pub async fn create(
         (status = 404, description = "No such conversation", body = ErrorBody),
     ))]
 pub async fn get_one(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(me): AuthUser,
     Path(cid): Path<String>,
 ) -> Result<Json<Conversation>, ApiError> {
@@ -87,7 +87,7 @@ pub async fn get_one(
         (status = 429, description = "Too many participants added this hour", body = ErrorBody),
     ))]
 pub async fn add_participants(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(me): AuthUser,
     Path(cid): Path<String>,
     Body(req): Body<AddParticipants>,
@@ -110,7 +110,7 @@ pub async fn add_participants(
         (status = 404, description = "No such conversation", body = ErrorBody),
     ))]
 pub async fn history(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(me): AuthUser,
     Path(cid): Path<String>,
     Query(q): Query<HistoryQuery>,
@@ -135,7 +135,7 @@ pub async fn history(
         (status = 429, description = "Too many messages", body = ErrorBody),
     ))]
 pub async fn send(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(me): AuthUser,
     Path(cid): Path<String>,
     Body(req): Body<SendMessage>,
@@ -164,7 +164,7 @@ pub async fn send(
         (status = 413, description = "Body too large", body = ErrorBody),
     ))]
 pub async fn read(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(me): AuthUser,
     Path(cid): Path<String>,
     Body(req): Body<ReadRequest>,

@@ -3,7 +3,7 @@
 
 use crate::auth::Principal;
 use crate::store::UserRecord;
-use crate::{ApiError, AppState};
+use crate::{ApiError, ServerState};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -19,7 +19,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Checks an access token and finds its account.
 pub async fn user_from_token(
-    state: &AppState,
+    state: &ServerState,
     token: Option<&str>,
 ) -> Result<UserRecord, ApiError> {
     Ok(principal_from_token(state, token).await?.1)
@@ -27,7 +27,7 @@ pub async fn user_from_token(
 
 /// Checks an access token: what it says (its `exp` and session) and its account.
 pub async fn principal_from_token(
-    state: &AppState,
+    state: &ServerState,
     token: Option<&str>,
 ) -> Result<(Principal, UserRecord), ApiError> {
     let token = token.ok_or_else(|| {
@@ -63,10 +63,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 #[derive(Debug)]
 pub struct AuthUser(pub UserRecord);
 
-impl FromRequestParts<AppState> for AuthUser {
+impl FromRequestParts<ServerState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
         user_from_token(state, bearer(&parts.headers))
             .await
             .map(AuthUser)
@@ -97,10 +97,10 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl FromRequestParts<ServerState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers);
         if token.is_some_and(|t| state.chat().accounts.is_service_token(t)) {
             return Ok(Caller::Service);

@@ -10,7 +10,7 @@ mod extract;
 mod notifications;
 mod openapi;
 
-use crate::AppState;
+use crate::ServerState;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
@@ -20,7 +20,7 @@ pub use extract::{bearer, AuthUser, Caller};
 pub use openapi::ApiDoc;
 
 /// The routes under `/api`.
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router(state: &ServerState) -> Router<ServerState> {
     Router::new()
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))

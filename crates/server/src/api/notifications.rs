@@ -2,7 +2,7 @@
 
 use super::extract::{bearer, principal_from_token, AuthUser, Body, Caller, Path, Query};
 use crate::chat::Chat;
-use crate::{ApiError, AppState};
+use crate::{ApiError, ServerState};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -32,7 +32,7 @@ fn forbidden_to_publish() -> ApiError {
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(me): AuthUser,
     Query(q): Query<NotificationQuery>,
 ) -> Result<Json<NotificationPage>, ApiError> {
@@ -57,7 +57,7 @@ pub async fn list(
         (status = 413, description = "Body too large", body = ErrorBody),
     ))]
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     caller: Caller,
     Body(req): Body<CreateNotification>,
 ) -> Result<(StatusCode, Json<NotificationsCreated>), ApiError> {
@@ -81,7 +81,7 @@ pub async fn create(
         (status = 404, description = "The user has no such notification", body = ErrorBody),
     ))]
 pub async fn mark_read(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(me): AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Notification>, ApiError> {
@@ -110,7 +110,7 @@ pub struct StreamQuery {
         (status = 429, description = "Too many streams open for this user", body = ErrorBody),
     ))]
 pub async fn stream(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
@@ -129,7 +129,7 @@ pub async fn stream(
         (status = 429, description = "Too many streams open for this user", body = ErrorBody),
     ))]
 pub async fn stream_for(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     headers: HeaderMap,
     Path(user): Path<String>,
     Query(q): Query<StreamQuery>,
@@ -138,7 +138,7 @@ pub async fn stream_for(
 }
 
 async fn open_stream(
-    state: AppState,
+    state: ServerState,
     headers: HeaderMap,
     q: StreamQuery,
     path_user: Option<String>,
@@ -260,7 +260,7 @@ async fn next_event(mut st: StreamState) -> Option<(Result<SseEvent, Infallible>
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn announcements(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     AuthUser(_): AuthUser,
     Query(q): Query<AnnouncementQuery>,
 ) -> Result<Json<AnnouncementPage>, ApiError> {
@@ -278,7 +278,7 @@ pub async fn announcements(
         (status = 413, description = "Body too large", body = ErrorBody),
     ))]
 pub async fn announce(
-    State(state): State<AppState>,
+    State(state): State<ServerState>,
     caller: Caller,
     Body(req): Body<CreateAnnouncement>,
 ) -> Result<(StatusCode, Json<Announcement>), ApiError> {

@@ -5,7 +5,7 @@
 //! Every write has a deadline ([`WRITE_TIMEOUT`]); a peer that does not take its bytes in
 //! time is gone, and the connection ends.
 
-use crate::hub::{Control, Delivery, Outbound, SessionId};
+use crate::hub::{Closer, Delivery, Outbound, SessionId};
 use crate::metrics::Metrics;
 use axum::extract::ws::Message;
 use bytes::Bytes;
@@ -32,7 +32,7 @@ pub(super) struct WriterConfig {
 pub(super) async fn write_loop<W>(
     mut sink: W,
     mut rx: mpsc::Receiver<Outbound>,
-    control: Arc<Control>,
+    control: Arc<Closer>,
     cfg: watch::Receiver<WriterConfig>,
     metrics: Arc<Metrics>,
 ) where
