@@ -240,7 +240,10 @@ impl AppState {
             });
             Mutex::new(tx)
         });
-        let _ = queue.lock().unwrap_or_else(PoisonError::into_inner).send(job);
+        let _ = queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(job);
     }
 
     /// Whether showing a notification failed (no notification service): none is tried again.

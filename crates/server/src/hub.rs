@@ -962,7 +962,7 @@ mod tests {
             assert!(deliveries <= MAX_DELIVERIES, "redelivered without bound");
         }
         assert_eq!(deliveries, MAX_DELIVERIES);
-        let st = lock(&hub.state);
+        let st = hub.state.lock().unwrap_or_else(PoisonError::into_inner);
         assert_eq!(
             (st.backlog.bytes, st.backlog.queues),
             (0, 0),
@@ -984,14 +984,29 @@ mod tests {
         assert_eq!(drain(&mut rx).len(), 3);
         // The session ends with all three unacknowledged: two are kept, the third dropped.
         hub.unregister(s);
-        assert_eq!(lock(&hub.state).dests[key].backlog.len(), 2);
+        assert_eq!(
+            hub.state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .dests[key]
+                .backlog
+                .len(),
+            2
+        );
         let (next, mut rx) = connect(&hub, "alice").unwrap();
         hub.subscribe(next, "in", key, "/user/queue/inbox", AckMode::Auto)
             .unwrap();
         let again = drain(&mut rx);
         assert_eq!(again.len(), 2);
         assert!(again.iter().all(|d| d.redelivered));
-        assert_eq!(lock(&hub.state).backlog.bytes, 0);
+        assert_eq!(
+            hub.state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .backlog
+                .bytes,
+            0
+        );
     }
 
     #[test]
@@ -1038,7 +1053,12 @@ mod tests {
         hub.unregister(phone);
         hub.unregister(desk);
         assert_eq!(
-            lock(&hub.state).dests[key].backlog.len(),
+            hub.state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .dests[key]
+                .backlog
+                .len(),
             1,
             "one copy kept"
         );
@@ -1075,10 +1095,18 @@ mod tests {
             hub.ack(b, &foreign, false),
             Err(HubError::UnknownAck(foreign.clone()))
         );
-        assert_eq!(lock(&hub.state).sessions[&a].unacked.len(), 3);
+        assert_eq!(
+            hub.state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .sessions[&a]
+                .unacked
+                .len(),
+            3
+        );
         // `client` mode: the ACK covers earlier messages of its own subscription only.
         hub.ack(a, &id, false).unwrap();
-        let st = lock(&hub.state);
+        let st = hub.state.lock().unwrap_or_else(PoisonError::into_inner);
         let left: Vec<&str> = st.sessions[&a].unacked.values().map(|u| &*u.sub).collect();
         assert_eq!(left, ["s2"]);
     }

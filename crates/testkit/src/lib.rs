@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use tidings_server::{ServerState, Config};
+use tidings_server::{Config, ServerState};
 
 mod process;
 mod stomp;
