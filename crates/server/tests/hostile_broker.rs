@@ -275,23 +275,7 @@ async fn tcp_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
 
 /// `GET path` from the local address `from`: the status and the body.
 async fn get_from(from: IpAddr, addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = tcp_from(from, addr).await;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut buf = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let status = buf[9..12].parse().unwrap();
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    http_get_over(tcp_from(from, addr).await, addr, path, None).await
 }
 
 /// Whether the server closes `s` within a generous bound (EOF or reset on read).

@@ -19,7 +19,7 @@ use tidings_server::{Config, ServerState};
 mod process;
 mod stomp;
 pub use process::{spawn_listening, Process};
-pub use stomp::{body, http_get, http_get_with, Client};
+pub use stomp::{body, http_get, http_get_over, http_get_with, Client};
 
 pub const SECRET: &str = "testkit-secret-0123456789";
 pub const SERVICE_TOKEN: &str = "testkit-service-token-0123";

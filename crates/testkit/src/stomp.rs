@@ -21,8 +21,19 @@ pub async fn http_get_with(
     path: &str,
     authorization: Option<&str>,
 ) -> (u16, String) {
+    let s = TcpStream::connect(addr).await.unwrap();
+    http_get_over(s, addr, path, authorization).await
+}
+
+/// A minimal HTTP/1.1 GET over a socket already connected to `addr` (say, from a chosen
+/// local address): the status and the body.
+pub async fn http_get_over(
+    mut s: TcpStream,
+    addr: std::net::SocketAddr,
+    path: &str,
+    authorization: Option<&str>,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = TcpStream::connect(addr).await.unwrap();
     let auth = authorization
         .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
