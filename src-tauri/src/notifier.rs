@@ -283,6 +283,7 @@ mod tests {
             read_seq: 0,
             unread_count: 0,
             last_message: None,
+            rev: 0,
             created_by: "bob".into(),
             created_at: Timestamp(1),
         }
@@ -298,6 +299,7 @@ mod tests {
             content: text.into(),
             content_type: ContentType::Text,
             created_at: Timestamp(seq),
+            ..Default::default()
         }
     }
 

@@ -157,6 +157,7 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
                 read_seq: 0,
                 unread_count: 0,
                 last_message: None,
+                rev: 0,
                 created_by: me.into(),
                 created_at: Timestamp::now(),
             },
@@ -181,6 +182,7 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
                     content: text(&mut rng),
                     content_type: ContentType::Text,
                     created_at: Timestamp(1_790_000_000_000 + s as i64 * 1000),
+                    ..Default::default()
                 })
                 .collect();
             batches.push(page);

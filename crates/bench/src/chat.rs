@@ -365,6 +365,7 @@ async fn run_step(
                     client_id: uuid::Uuid::new_v4().to_string(),
                     content: format!("b{stamp}hello from the load generator"),
                     content_type: ContentType::Text,
+                    ..Default::default()
                 })?;
                 let f = Frame::new(Command::Send)
                     .with_header("destination", format!("/app/conversations/{cid}/send"))
@@ -414,6 +415,7 @@ pub async fn seed_history(dir: &Path, secret: &str, count: usize) -> anyhow::Res
                 client_id: format!("seed-{i}"),
                 content,
                 content_type: ContentType::Text,
+                ..Default::default()
             },
         )
         .await?;

@@ -186,7 +186,41 @@ pub fn event(ctx: &Context, env: &Envelope) {
             if p.online { "online" } else { "offline" }
         ),
         Event::Notification(n) => println!("{t} notification: {}: {}", n.title, n.message),
+        Event::MessageEdited(m) => println!(
+            "{t} [{}] {} edited #{}: {}",
+            m.conversation_id, m.sender_id, m.seq, m.content
+        ),
+        Event::MessageDeleted(m) => println!(
+            "{t} [{}] {} deleted #{}",
+            m.conversation_id, m.sender_id, m.seq
+        ),
+        Event::ReactionsUpdated(m) => {
+            let reactions: Vec<String> = m
+                .reactions
+                .iter()
+                .map(|r| format!("{} {}", r.emoji, r.users.len()))
+                .collect();
+            let shown = if reactions.is_empty() {
+                "none".to_owned()
+            } else {
+                reactions.join(", ")
+            };
+            println!(
+                "{t} [{}] reactions on #{}: {shown}",
+                m.conversation_id, m.seq
+            )
+        }
         Event::ConversationUpdated(c) => println!("{t} conversation {} updated", c.id),
+        Event::ConversationLeft(l) => println!(
+            "{t} [{}] {}",
+            l.conversation_id,
+            if l.removed {
+                format!("removed by {}", l.by)
+            } else {
+                "left".to_owned()
+            }
+        ),
+        Event::UserUpdated(u) => println!("{t} {} is now called {}", u.id, u.display_name),
         Event::Announcement(a) => println!("{t} announcement: {}: {}", a.title, a.message),
     }
 }

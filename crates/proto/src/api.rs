@@ -1,5 +1,6 @@
 //! REST request and response bodies (`/api/...`).
 
+pub use crate::event::User;
 use crate::event::{ContentType, Conversation, ConversationKind, Message, Notification};
 use serde::{Deserialize, Serialize};
 
@@ -65,17 +66,46 @@ pub struct TokenResponse {
     pub user: User,
 }
 
-/// A user account as others see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `GET /api/users` query: the directory, for finding people to talk to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct UserQuery {
+    /// Matches the start of the id, or of any word of the display name, ignoring case and
+    /// accents; none lists everyone. At most 64 characters.
+    #[cfg_attr(feature = "openapi", param(max_length = 64))]
+    pub q: Option<String>,
+    /// 1-100, default 20.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
+    pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
+    #[cfg_attr(feature = "openapi", param(max_length = 200))]
+    pub cursor: Option<String>,
+}
+
+/// A page of the directory, ordered by id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub struct User {
-    /// The unique login name.
-    pub id: String,
+pub struct UserPage {
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub has_more: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `PATCH /api/users/me`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateProfile {
+    /// 1-64 characters, unique (ignoring case and look-alike forms).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"\S")
+    )]
     pub display_name: String,
-    pub online: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
 }
 
 /// `POST /api/conversations`.
@@ -107,9 +137,22 @@ pub struct AddParticipants {
     pub users: Vec<String>,
 }
 
+/// `PATCH /api/conversations/{cid}` (the group's owner).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateConversation {
+    /// 1-100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
+    pub title: String,
+}
+
 /// The body of `SEND /app/conversations/{cid}/send` and of
 /// `POST /api/conversations/{cid}/messages`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendMessage {
@@ -124,6 +167,76 @@ pub struct SendMessage {
     pub content: String,
     #[serde(default)]
     pub content_type: ContentType,
+    /// The id of the message this one replies to, in the same conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub reply_to: Option<String>,
+    /// Participants mentioned, by id (at most 100, each a participant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    pub mentions: Vec<String>,
+}
+
+/// The body of `SEND /app/conversations/{cid}/messages/{mid}/edit` and of
+/// `PATCH /api/conversations/{cid}/messages/{mid}`: the new content replaces the old.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditMessage {
+    /// 1-4000 characters, not only whitespace.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 4000, pattern = r"\S")
+    )]
+    pub content: String,
+    #[serde(default)]
+    pub content_type: ContentType,
+    /// Participants mentioned by the new content (replaces the old list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    pub mentions: Vec<String>,
+}
+
+/// The body of `SEND /app/conversations/{cid}/messages/{mid}/react` and of
+/// `POST /api/conversations/{cid}/messages/{mid}/reactions`. Setting, not toggling: the
+/// same request twice leaves one reaction, so a retry is harmless.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReactRequest {
+    /// One emoji (a fully qualified Unicode emoji, skin tones included).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32))]
+    pub emoji: String,
+    /// `true` puts the user's reaction on, `false` takes it off.
+    pub on: bool,
+}
+
+/// `GET /api/conversations/{cid}/changes` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    /// The revision the client holds; changes after it are answered. Default 0.
+    #[cfg_attr(feature = "openapi", param(minimum = 0))]
+    pub after: Option<i64>,
+    /// 1-500 entries, default 100.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+}
+
+/// What changed in a conversation after a revision: the conversation as it is now, and
+/// every timeline entry whose `rev` is above `after`, as it is now (new, edited, deleted,
+/// reacted to, system entries), in ascending `rev`. Apply them, then hold `rev`; while
+/// `hasMore`, ask again with `after=rev`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePage {
+    pub conversation: Conversation,
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+    /// The revision this answer brings the client to.
+    pub rev: i64,
 }
 
 /// The body of `SEND /app/conversations/{cid}/typing`.

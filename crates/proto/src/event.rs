@@ -60,12 +60,24 @@ impl Envelope {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(tag = "type", content = "payload", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Event {
+    /// A new timeline entry: a message, or a system entry (`system` set).
     ChatMessage(Message),
+    /// A message's content was replaced; the payload is the message as it is now.
+    MessageEdited(Message),
+    /// A message was deleted; the payload is its tombstone (`deleted`, no content).
+    MessageDeleted(Message),
+    /// A message's reactions changed; the payload is the message as it is now.
+    ReactionsUpdated(Message),
     Typing(Typing),
     ReadReceipt(ReadReceipt),
     Presence(Presence),
     Notification(Notification),
+    /// A conversation the user is in was created, renamed or changed membership.
     ConversationUpdated(Conversation),
+    /// The user is no longer in a conversation (left, or removed by its owner).
+    ConversationLeft(ConversationLeft),
+    /// A user changed their profile (display name).
+    UserUpdated(User),
     Announcement(Announcement),
 }
 
@@ -74,11 +86,16 @@ impl Event {
     pub fn type_name(&self) -> &'static str {
         match self {
             Event::ChatMessage(_) => "CHAT_MESSAGE",
+            Event::MessageEdited(_) => "MESSAGE_EDITED",
+            Event::MessageDeleted(_) => "MESSAGE_DELETED",
+            Event::ReactionsUpdated(_) => "REACTIONS_UPDATED",
             Event::Typing(_) => "TYPING",
             Event::ReadReceipt(_) => "READ_RECEIPT",
             Event::Presence(_) => "PRESENCE",
             Event::Notification(_) => "NOTIFICATION",
             Event::ConversationUpdated(_) => "CONVERSATION_UPDATED",
+            Event::ConversationLeft(_) => "CONVERSATION_LEFT",
+            Event::UserUpdated(_) => "USER_UPDATED",
             Event::Announcement(_) => "ANNOUNCEMENT",
         }
     }
@@ -114,7 +131,7 @@ impl ContentType {
 }
 
 /// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
@@ -126,10 +143,134 @@ pub struct Message {
     pub sender_id: String,
     /// The sender's idempotency key.
     pub client_id: String,
+    /// Empty for a tombstone.
     pub content: String,
     pub content_type: ContentType,
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: Timestamp,
+    /// The conversation's revision at this entry's last change (creation, edit, deletion,
+    /// reaction). 0 from servers that keep no revisions.
+    #[serde(default)]
+    pub rev: i64,
+    /// When the content was last replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub edited_at: Option<Timestamp>,
+    /// A tombstone: the message was deleted and its content erased.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+    /// The message this one replies to (in the same conversation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyRef>,
+    /// Users mentioned (participants when it was sent or edited), by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// Reactions, one entry per emoji, in the order each emoji was first used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// Set for a system entry of the timeline (a membership change, a rename); `content`
+    /// then says it in words and `senderId` is who did it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemEntry>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Message {
+    /// Erases what a deleted message said, keeping its place: `seq`, id, sender and time.
+    pub fn tombstone(&mut self) {
+        self.content.clear();
+        self.content_type = ContentType::Text;
+        self.deleted = true;
+        self.edited_at = None;
+        self.reply_to = None;
+        self.mentions.clear();
+        self.reactions.clear();
+    }
+}
+
+/// What a reply points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyRef {
+    pub message_id: String,
+    /// The original's `seq`, to find it (or load history up to it).
+    pub seq: i64,
+}
+
+/// One emoji on a message and who put it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction {
+    pub emoji: String,
+    /// User ids, in the order they reacted; the count is their number.
+    pub users: Vec<String>,
+}
+
+/// What a system entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum SystemAction {
+    /// `senderId` added `users`.
+    Added,
+    /// `senderId` removed `users`.
+    Removed,
+    /// `senderId` left.
+    Left,
+    /// `senderId` renamed the group to `title`.
+    Renamed,
+}
+
+/// A system entry of the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct SystemEntry {
+    pub action: SystemAction,
+    /// The users added or removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// The new title of a rename.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// The payload of `CONVERSATION_LEFT`: sent to the user who left or was removed, whose
+/// subscriptions to the conversation have just ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationLeft {
+    pub conversation_id: String,
+    /// The revision of the change (the system entry's `rev`).
+    pub rev: i64,
+    /// `true`: removed by `by`; `false`: left.
+    pub removed: bool,
+    pub by: String,
+}
+
+/// A user account as others see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// The unique login name.
+    pub id: String,
+    pub display_name: String,
+    pub online: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// Someone started or stopped typing. A `typing: true` holds for `expiresInMs` unless
@@ -261,6 +402,12 @@ pub struct Conversation {
     pub unread_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<Message>,
+    /// The conversation's revision: advanced by every change to its timeline (a message, an
+    /// edit, a deletion, a reaction, a membership change, a rename), contiguous from 0.
+    /// `GET …/changes?after=<rev>` gives what changed since. 0 from servers that keep none.
+    #[serde(default)]
+    pub rev: i64,
+    /// Who created it; for a group, its owner (who renames it and removes people).
     pub created_by: String,
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: Timestamp,
@@ -298,6 +445,7 @@ mod tests {
                 content: "Hello".into(),
                 content_type: ContentType::Text,
                 created_at: Timestamp(1_795_343_445_000),
+                ..Default::default()
             }),
             timestamp: Timestamp(1_795_343_445_000),
             sender_id: Some("u1".into()),
@@ -308,7 +456,7 @@ mod tests {
             serde_json::json!({"type": "CHAT_MESSAGE", "timestamp": "2026-11-22T10:30:45.000Z",
                 "senderId": "u1", "payload": {"id": "m9", "conversationId": "c1", "seq": 42,
                 "senderId": "u1", "clientId": "9b0c", "content": "Hello", "contentType": "TEXT",
-                "createdAt": "2026-11-22T10:30:45.000Z"}})
+                "createdAt": "2026-11-22T10:30:45.000Z", "rev": 0}})
         );
         let back: Envelope = serde_json::from_value(json).unwrap();
         assert_eq!(back, env);

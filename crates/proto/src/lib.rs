@@ -13,8 +13,9 @@ pub mod event;
 mod timestamp;
 
 pub use event::{
-    Announcement, ContentType, Conversation, ConversationKind, Envelope, Event, Message,
-    Notification, Participant, Presence, ReadReceipt, Typing,
+    Announcement, ContentType, Conversation, ConversationKind, ConversationLeft, Envelope, Event,
+    Message, Notification, Participant, Presence, Reaction, ReadReceipt, ReplyRef, SystemAction,
+    SystemEntry, Typing, User,
 };
 pub use timestamp::Timestamp;
 

@@ -85,6 +85,7 @@ async fn post(chat: &Chat, cid: &str, tag: &str, lines: &[(&str, &str)]) -> Resu
                 client_id: format!("demo-{tag}-{i}"),
                 content: (*text).into(),
                 content_type: Default::default(),
+                ..Default::default()
             },
         )
         .await?;

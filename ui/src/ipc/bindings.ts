@@ -11,7 +11,66 @@ seq: number, senderId: string,
 /**
  * The sender's idempotency key.
  */
-clientId: string, content: string, contentType: ContentType, createdAt: string, };
+clientId: string, 
+/**
+ * Empty for a tombstone.
+ */
+content: string, contentType: ContentType, createdAt: string, 
+/**
+ * The conversation's revision at this entry's last change (creation, edit, deletion,
+ * reaction). 0 from servers that keep no revisions.
+ */
+rev: number, 
+/**
+ * When the content was last replaced.
+ */
+editedAt?: string | null, 
+/**
+ * A tombstone: the message was deleted and its content erased.
+ */
+deleted?: boolean, 
+/**
+ * The message this one replies to (in the same conversation).
+ */
+replyTo?: ReplyRef | null, 
+/**
+ * Users mentioned (participants when it was sent or edited), by id.
+ */
+mentions?: Array<string>, 
+/**
+ * Reactions, one entry per emoji, in the order each emoji was first used.
+ */
+reactions?: Array<Reaction>, 
+/**
+ * Set for a system entry of the timeline (a membership change, a rename); `content`
+ * then says it in words and `senderId` is who did it.
+ */
+system?: SystemEntry | null, };
+export type ReplyRef = { messageId: string, 
+/**
+ * The original's `seq`, to find it (or load history up to it).
+ */
+seq: number, };
+export type Reaction = { emoji: string, 
+/**
+ * User ids, in the order they reacted; the count is their number.
+ */
+users: Array<string>, };
+export type SystemAction = "added" | "removed" | "left" | "renamed";
+export type SystemEntry = { action: SystemAction, 
+/**
+ * The users added or removed.
+ */
+users?: Array<string>, 
+/**
+ * The new title of a rename.
+ */
+title?: string | null, };
+export type User = { 
+/**
+ * The unique login name.
+ */
+id: string, displayName: string, online: boolean, roles?: Array<string>, };
 export type Participant = { id: string, displayName: string, online: boolean, 
 /**
  * The participant's read marker: every message up to this `seq` is read.

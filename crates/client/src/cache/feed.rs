@@ -136,6 +136,7 @@ mod tests {
             content: format!("{cid} {seq}"),
             content_type: ContentType::Text,
             created_at: Timestamp(seq),
+            ..Default::default()
         }
     }
 

@@ -18,6 +18,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         content: r.get(5)?,
         content_type: ContentType::parse(&r.get::<_, String>(6)?).unwrap_or_default(),
         created_at: Timestamp(r.get(7)?),
+        ..Default::default()
     })
 }
 
@@ -271,6 +272,7 @@ mod tests {
             content: text.into(),
             content_type: ContentType::Text,
             created_at: Timestamp(seq),
+            ..Default::default()
         }
     }
 

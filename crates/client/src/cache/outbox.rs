@@ -226,6 +226,7 @@ mod tests {
             content: "hello".into(),
             content_type: ContentType::Text,
             created_at: Timestamp(1),
+            ..Default::default()
         };
         c.insert_messages(&[m], "me").unwrap();
         assert_eq!(

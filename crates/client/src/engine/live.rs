@@ -159,6 +159,7 @@ impl Runner {
                 client_id: entry.client_id.clone(),
                 content: entry.content.clone(),
                 content_type: entry.content_type,
+                ..Default::default()
             };
             let receipt = Runner::receipt_id(live, "out");
             let f = Frame::new(Stomp::Send)
@@ -328,6 +329,12 @@ impl Runner {
                     .insert_foreign_notification(&n, dest::ANNOUNCEMENTS)?;
             }
             Event::Typing(_) => {}
+            // Not kept in the cache yet (issue 14 brings them into it).
+            Event::MessageEdited(_)
+            | Event::MessageDeleted(_)
+            | Event::ReactionsUpdated(_)
+            | Event::ConversationLeft(_)
+            | Event::UserUpdated(_) => {}
         }
         let _ = self.events.send(Arc::new(env));
         Ok(true)

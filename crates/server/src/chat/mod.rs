@@ -215,6 +215,7 @@ impl Chat {
             read_seq,
             unread_count: (c.last_seq - read_seq).max(0),
             last_message,
+            rev: 0,
             created_by: c.created_by.clone(),
             created_at: c.created_at,
         }

@@ -39,7 +39,10 @@ impl Application for ChatApp {
                 let req: ReadRequest = body(&send)?;
                 self.0.read(user, cid, req.up_to).await?;
             }
-            None => return Err(AppError::UnknownDestination(send.destination)),
+            Some(
+                AppDestination::Edit(..) | AppDestination::Delete(..) | AppDestination::React(..),
+            )
+            | None => return Err(AppError::UnknownDestination(send.destination)),
         }
         Ok(())
     }

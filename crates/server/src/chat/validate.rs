@@ -259,6 +259,7 @@ mod tests {
             client_id: "k".into(),
             content: "é".repeat(MAX_CONTENT_CHARS),
             content_type: Default::default(),
+            ..Default::default()
         };
         assert!(message(&ok).is_ok());
         let long = SendMessage {
@@ -287,6 +288,7 @@ mod tests {
             client_id: "k".into(),
             content: content.into(),
             content_type: Default::default(),
+            ..Default::default()
         };
         for bad in [
             "\u{202E}\u{200B}",

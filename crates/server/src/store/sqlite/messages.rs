@@ -20,6 +20,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         content: r.get(5)?,
         content_type: ContentType::parse(&r.get::<_, String>(6)?).unwrap_or_default(),
         created_at: Timestamp(r.get(7)?),
+        ..Default::default()
     })
 }
 
@@ -110,6 +111,7 @@ fn append(c: &Connection, new: NewMessage) -> StoreResult<Appended> {
             content: new.content,
             content_type: new.content_type,
             created_at: new.created_at,
+            ..Default::default()
         },
         duplicate: false,
         participants,
