@@ -463,7 +463,10 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
         .await;
     assert_eq!(after["messages"], before["messages"]);
     assert_eq!(after["rev"], before["rev"]);
-    assert_eq!(after["conversation"]["lastSeq"], before["conversation"]["lastSeq"]);
+    assert_eq!(
+        after["conversation"]["lastSeq"],
+        before["conversation"]["lastSeq"]
+    );
     let (_, page) = api
         .get(&format!("/api/conversations/{cid}/messages"), &alice.token)
         .await;
