@@ -15,6 +15,9 @@ async fn two_users(server: &Server) -> (Api, TestUser, TestUser, String) {
     (api, alice, bob, cid)
 }
 
+/// A refused request: method, path, caller, body, status, error code.
+type Case<'a> = (&'a str, String, &'a TestUser, Option<Value>, u16, &'a str);
+
 fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
@@ -255,7 +258,7 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
         .await;
 
     let long = "x".repeat(4001);
-    let cases: Vec<(&str, String, &TestUser, Option<Value>, u16, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "PATCH",
             on_m.clone(),
