@@ -404,3 +404,16 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edit_window_is_off_by_default_and_read_from_the_chat_table() {
+        assert_eq!(Config::default().chat.edit_window_secs, 0);
+        let c: Config = toml::from_str("[chat]\nedit_window_secs = 900\n").unwrap_or_default();
+        assert_eq!(c.chat.edit_window_secs, 900);
+        assert!(toml::from_str::<Config>("[chat]\nedit_window = 1\n").is_err());
+    }
+}
