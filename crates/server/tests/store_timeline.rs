@@ -461,3 +461,50 @@ async fn the_directory_matches_id_and_word_starts_without_case_or_accents() {
         ));
     }
 }
+
+/// A database from before revisions (schema 2) converges: migration 3 gives every message
+/// `rev = seq`, every conversation `rev = lastSeq`, and every user a search key.
+#[tokio::test]
+async fn sqlite_migrates_a_database_from_before_revisions() {
+    let dir = TempDir::new("store-mig");
+    let path = dir.0.join("t.db");
+    let cid = {
+        let s = SqliteStore::open(&path, Synchronous::Full).unwrap();
+        users(&s, &[("alice", "Alice Zoë"), ("bob", "Bob")]).await;
+        let cid = group(&s, &["alice", "bob"]).await;
+        for k in ["1", "2", "3"] {
+            s.append_message(msg(&cid, "alice", k, Timestamp::now()))
+                .await
+                .unwrap();
+        }
+        cid
+    };
+    // Take the database back to schema 2 (what migration 3 added, removed).
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP INDEX messages_by_rev; DROP TABLE reactions;
+             ALTER TABLE messages DROP COLUMN rev; ALTER TABLE messages DROP COLUMN edited_at;
+             ALTER TABLE messages DROP COLUMN deleted; ALTER TABLE messages DROP COLUMN reply_to_id;
+             ALTER TABLE messages DROP COLUMN reply_to_seq; ALTER TABLE messages DROP COLUMN mentions;
+             ALTER TABLE messages DROP COLUMN system; ALTER TABLE conversations DROP COLUMN rev;
+             ALTER TABLE users DROP COLUMN search_key; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path, Synchronous::Full).unwrap();
+    let conv = s.conversation(&cid).await.unwrap().unwrap();
+    assert_eq!((conv.last_seq, conv.rev), (3, 3));
+    let all = s.changes(&cid, 0, 100).await.unwrap();
+    let pairs: Vec<(i64, i64)> = all.items.iter().map(|m| (m.seq, m.rev)).collect();
+    assert_eq!(pairs, [(1, 1), (2, 2), (3, 3)]);
+    let found = s.directory(Some("zoe"), None, 10).await.unwrap().0;
+    assert_eq!(found.len(), 1, "search keys were backfilled");
+    // And the log goes on from there.
+    let m = s
+        .append_message(msg(&cid, "bob", "4", Timestamp::now()))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!((m.seq, m.rev), (4, 4));
+}
