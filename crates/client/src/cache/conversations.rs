@@ -122,6 +122,28 @@ impl Cache {
     /// therefore in it (no longer left). Markers and `last_seq` only move forward; the title
     /// and participants are replaced unless a newer view (higher `rev`) was merged already.
     pub fn upsert_conversation(&self, c: &Conversation, me: &str) -> CacheResult<()> {
+        self.merge_conversation(c, me, None)
+    }
+
+    /// Merges a conversation from an answer asked for when its membership generation was
+    /// `asked` (see [`Cache::membership`]): as [`Cache::upsert_conversation`], except that
+    /// it un-marks the conversation left only if its membership has not changed since, so
+    /// an answer older than a `CONVERSATION_LEFT` received meanwhile does not undo it.
+    pub fn upsert_conversation_as_of(
+        &self,
+        c: &Conversation,
+        me: &str,
+        asked: i64,
+    ) -> CacheResult<()> {
+        self.merge_conversation(c, me, Some(asked))
+    }
+
+    fn merge_conversation(
+        &self,
+        c: &Conversation,
+        me: &str,
+        asked: Option<i64>,
+    ) -> CacheResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let last_activity = c
@@ -150,7 +172,9 @@ impl Cache {
                last_activity = max(last_activity, excluded.last_activity),
                view_rev = max(view_rev, excluded.view_rev),
                server_rev = max(server_rev, excluded.server_rev),
-               left = 0",
+               membership = membership
+                 + (left != 0 AND (?10 IS NULL OR membership = ?10)),
+               left = CASE WHEN ?10 IS NULL OR membership = ?10 THEN 0 ELSE left END",
             params![
                 c.id,
                 c.kind.as_str(),
@@ -160,7 +184,8 @@ impl Cache {
                 c.last_seq,
                 c.read_seq,
                 last_activity,
-                c.rev
+                c.rev,
+                asked
             ],
         )?;
         if !stale {

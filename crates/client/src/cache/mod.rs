@@ -28,6 +28,7 @@ mod search;
 pub use conversations::NotifyLevel;
 pub use feed::MessageFeed;
 pub use outbox::{OutboxEntry, OutboxState};
+pub use revisions::Memberships;
 pub use search::{SearchHit, SEARCH_WINDOW};
 
 use rusqlite::{params, Connection, OptionalExtension};

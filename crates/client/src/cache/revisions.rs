@@ -8,9 +8,17 @@
 //! one, or never arrived), the known revision stays above it: a gap, repaired by asking the
 //! server for the changes after the held one ([`Cache::hold_rev`] records the answer).
 //! Servers that keep no revisions send 0 everywhere: nothing here moves, and no gap shows.
+//!
+//! Membership: live events (`CONVERSATION_UPDATED`, `CONVERSATION_LEFT`) come in order and
+//! always apply; a REST answer (the conversation list, a 403) may have been overtaken by
+//! one of them while on its way. Each conversation counts the flips of its membership (its
+//! generation); an answer asked for at generation G changes membership only if it is
+//! still G when the answer arrives.
 
 use super::{Cache, CacheResult};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{HashMap, HashSet};
+use tidings_proto::Conversation;
 
 /// Raises the highest revision known to exist.
 pub(super) fn raise_server_rev(conn: &Connection, cid: &str, rev: i64) -> CacheResult<()> {
@@ -121,19 +129,75 @@ impl Cache {
     /// if it was not marked yet.
     pub fn mark_left(&self, cid: &str) -> CacheResult<bool> {
         Ok(self.conn().execute(
-            "UPDATE conversations SET left = 1 WHERE id = ?1 AND left = 0",
+            "UPDATE conversations SET left = 1, membership = membership + 1
+             WHERE id = ?1 AND left = 0",
             [cid],
         )? > 0)
     }
 
-    /// The ids of every cached conversation the user is still in.
-    pub fn joined_ids(&self) -> CacheResult<Vec<String>> {
+    /// A conversation's membership generation: how many times the user's membership of it
+    /// flipped here (0 when unknown). Read before asking the server something whose answer
+    /// may mark it left or joined, it tells whether live news overtook that answer.
+    pub fn membership(&self, cid: &str) -> CacheResult<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT membership FROM conversations WHERE id = ?1")?
+            .query_row([cid], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// [`Cache::mark_left`] for an answer (a refusal, a listing without it) asked for when
+    /// the membership generation was `asked`: nothing if the membership changed since (the
+    /// user was added back, say, while the answer was on its way). `true` if marked.
+    pub fn mark_left_as_of(&self, cid: &str, asked: i64) -> CacheResult<bool> {
+        Ok(self.conn().execute(
+            "UPDATE conversations SET left = 1, membership = membership + 1
+             WHERE id = ?1 AND left = 0 AND membership = ?2",
+            params![cid, asked],
+        )? > 0)
+    }
+
+    /// The membership generation of every cached conversation, read before asking for the
+    /// conversation list (see [`Cache::apply_listing`]).
+    pub fn memberships(&self) -> CacheResult<Memberships> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT id FROM conversations WHERE left = 0")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = conn.prepare_cached("SELECT id, membership FROM conversations")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(Memberships(rows.collect::<rusqlite::Result<_>>()?))
+    }
+
+    /// Merges the complete conversation list, asked for when the memberships were `asked`:
+    /// every listed conversation is merged, and every conversation cached then that the
+    /// list lacks is marked left, both only where the membership did not change since
+    /// (live news is newer than the list). Returns the conversations marked left.
+    pub fn apply_listing(
+        &self,
+        asked: &Memberships,
+        list: &[Conversation],
+        me: &str,
+    ) -> CacheResult<Vec<String>> {
+        for c in list {
+            // A conversation first cached after the list was asked for started at 0.
+            let gen = asked.0.get(&c.id).copied().unwrap_or(0);
+            self.upsert_conversation_as_of(c, me, gen)?;
+        }
+        let listed: HashSet<&str> = list.iter().map(|c| c.id.as_str()).collect();
+        let mut left = Vec::new();
+        for (cid, gen) in &asked.0 {
+            if !listed.contains(cid.as_str()) && self.mark_left_as_of(cid, *gen)? {
+                left.push(cid.clone());
+            }
+        }
+        left.sort();
+        Ok(left)
     }
 }
+
+/// The membership generation of each cached conversation at one moment
+/// ([`Cache::memberships`]).
+#[derive(Debug, Clone, Default)]
+pub struct Memberships(HashMap<String, i64>);
 
 #[cfg(test)]
 mod tests {
@@ -191,6 +255,88 @@ mod tests {
         assert!(c.conversation("c").unwrap().unwrap().left);
         assert!(c.rev_gaps().unwrap().is_empty());
         assert_eq!(c.messages_after("c", 0).unwrap().len(), 1);
-        assert!(c.joined_ids().unwrap().is_empty());
+    }
+
+    fn group(id: &str, rev: i64) -> tidings_proto::Conversation {
+        tidings_proto::Conversation {
+            id: id.into(),
+            kind: tidings_proto::ConversationKind::Group,
+            title: Some(format!("{id} at {rev}")),
+            participants: Vec::new(),
+            last_seq: 0,
+            read_seq: 0,
+            unread_count: 0,
+            last_message: None,
+            rev,
+            created_by: "amy".into(),
+            created_at: tidings_proto::Timestamp(0),
+        }
+    }
+
+    fn left(c: &crate::cache::Cache, id: &str) -> bool {
+        c.conversation(id).unwrap().unwrap().left
+    }
+
+    #[test]
+    fn a_listing_marks_left_what_it_lacks_unless_the_user_was_added_back_meanwhile() {
+        let t = temp_cache("listing");
+        let c = &t.cache;
+        c.upsert_conversation(&group("g", 1), "me").unwrap();
+        c.upsert_conversation(&group("h", 1), "me").unwrap();
+        // The list is asked for; the server answers while the user is out of both.
+        let asked = c.memberships().unwrap();
+        // Before the answer arrives, live: removed from g and added back.
+        assert!(c.mark_left("g").unwrap());
+        c.upsert_conversation(&group("g", 3), "me").unwrap();
+        assert!(!left(c, "g"));
+        let marked = c.apply_listing(&asked, &[], "me").unwrap();
+        assert_eq!(marked, vec!["h".to_owned()]);
+        assert!(!left(c, "g"), "the re-add is newer than the listing");
+        assert!(left(c, "h"));
+        // A listing asked for now still marks g left when it lacks it.
+        let asked = c.memberships().unwrap();
+        assert_eq!(
+            c.apply_listing(&asked, &[], "me").unwrap(),
+            vec!["g".to_owned()]
+        );
+        assert!(left(c, "g"));
+    }
+
+    #[test]
+    fn a_listing_older_than_a_removal_does_not_undo_it_and_a_newer_one_re_adds() {
+        let t = temp_cache("listing-old");
+        let c = &t.cache;
+        c.upsert_conversation(&group("g", 1), "me").unwrap();
+        let asked = c.memberships().unwrap();
+        // The server lists g (rev 1); then, before the answer arrives, the user is removed.
+        assert!(c.mark_left("g").unwrap());
+        c.apply_listing(&asked, &[group("g", 1)], "me").unwrap();
+        assert!(left(c, "g"));
+        // A conversation first cached after the list was asked for, and left since.
+        c.upsert_conversation(&group("n", 1), "me").unwrap();
+        assert!(c.mark_left("n").unwrap());
+        c.apply_listing(&asked, &[group("n", 1)], "me").unwrap();
+        assert!(left(c, "n"));
+        // Added back while away: the next listing has them, and they are un-marked.
+        let asked = c.memberships().unwrap();
+        c.apply_listing(&asked, &[group("g", 3), group("n", 3)], "me")
+            .unwrap();
+        assert!(!left(c, "g"));
+        assert!(!left(c, "n"));
+    }
+
+    #[test]
+    fn a_refusal_marks_left_only_if_the_membership_did_not_change_since_the_request() {
+        let t = temp_cache("refusal");
+        let c = &t.cache;
+        c.upsert_conversation(&group("g", 1), "me").unwrap();
+        let asked = c.membership("g").unwrap();
+        c.mark_left("g").unwrap();
+        c.upsert_conversation(&group("g", 3), "me").unwrap();
+        assert!(!c.mark_left_as_of("g", asked).unwrap());
+        assert!(!left(c, "g"));
+        let asked = c.membership("g").unwrap();
+        assert!(c.mark_left_as_of("g", asked).unwrap());
+        assert!(left(c, "g"));
     }
 }

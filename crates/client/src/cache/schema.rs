@@ -157,6 +157,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox ADD COLUMN mentions TEXT;
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
     ",
+    // 4: how many times the user's membership of a conversation flipped here (joined <->
+    // left), so that a REST answer asked for before a live change of membership does not
+    // undo it (see cache/revisions.rs).
+    "
+    ALTER TABLE conversations ADD COLUMN membership INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {

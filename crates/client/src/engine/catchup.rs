@@ -84,19 +84,14 @@ impl CatchUp {
     }
 
     /// The conversation list, merged into the cache; the cached conversations it does not
-    /// have (and that were cached before it was asked for) are marked left.
+    /// have (and that were cached before it was asked for) are marked left, unless live
+    /// news of their membership arrived while it was on its way.
     pub(crate) async fn refresh_conversations(&self) -> ClientResult<()> {
-        let before = self.cache.joined_ids()?;
+        let asked = self.cache.memberships()?;
         let token = self.tokens.get().await?;
         let list = self.api.conversations(&token).await?;
-        for c in &list {
-            self.cache.upsert_conversation(c, &self.me)?;
-        }
-        let listed: HashSet<&str> = list.iter().map(|c| c.id.as_str()).collect();
-        for cid in before {
-            if !listed.contains(cid.as_str()) && self.cache.mark_left(&cid)? {
-                tracing::info!(%cid, "no longer in a conversation: kept, marked left");
-            }
+        for cid in self.cache.apply_listing(&asked, &list, &self.me)? {
+            tracing::info!(%cid, "no longer in a conversation: kept, marked left");
         }
         Ok(())
     }
@@ -111,17 +106,18 @@ impl CatchUp {
         let mut fetched = 0u64;
         while self.cache.behind(cid)? {
             let held = self.cache.held_rev(cid)?;
+            let asked = self.cache.membership(cid)?;
             let token = self.tokens.get().await?;
             let page = match self.api.changes(&token, cid, held, PAGE).await {
                 Ok(p) => p,
                 Err(e) if shut_out(&e) => {
-                    self.cache.mark_left(cid)?;
+                    self.cache.mark_left_as_of(cid, asked)?;
                     return Ok(fetched);
                 }
                 Err(e) => return Err(e),
             };
             self.cache
-                .upsert_conversation(&page.conversation, &self.me)?;
+                .upsert_conversation_as_of(&page.conversation, &self.me, asked)?;
             self.cache.insert_messages(&page.messages, &self.me)?;
             self.cache.hold_rev(cid, page.rev)?;
             fetched += page.messages.len() as u64;
@@ -158,6 +154,7 @@ impl CatchUp {
             if conv.left {
                 return Ok(fetched);
             }
+            let asked = self.cache.membership(cid)?;
             let token = self.tokens.get().await?;
             let page = match self
                 .api
@@ -166,7 +163,7 @@ impl CatchUp {
             {
                 Ok(p) => p,
                 Err(e) if shut_out(&e) => {
-                    self.cache.mark_left(cid)?;
+                    self.cache.mark_left_as_of(cid, asked)?;
                     return Ok(fetched);
                 }
                 Err(e) => return Err(e),
