@@ -5,7 +5,7 @@
 //! the server's sentence. Real sockets on 127.0.0.1, real cache files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use tidings_client::cache::Cache;
 use tidings_client::engine::{Engine, EngineState};
@@ -32,17 +32,10 @@ async fn server_conversation(api: &Api, who: &TestUser, cid: &str) -> (i64, Stri
         .get(&format!("/api/conversations/{cid}"), &who.token)
         .await;
     assert_eq!(status, 200, "{c}");
-    let mut ids: Vec<String> = c["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap().to_owned())
-        .collect();
-    ids.sort();
     (
         c["rev"].as_i64().unwrap(),
         c["title"].as_str().unwrap_or_default().to_owned(),
-        ids,
+        participant_ids(&c),
     )
 }
 
@@ -68,19 +61,6 @@ async fn until_converged(engine: &Engine, api: &Api, who: &TestUser, cid: &str) 
     .await;
 }
 
-async fn rest(api: &Api, method: &str, path: &str, who: &TestUser, body: Option<Value>) -> Value {
-    let (status, v) = api.call(method, path, Some(&who.token), body).await;
-    assert!(
-        (200..300).contains(&status),
-        "{method} {path}: {status} {v}"
-    );
-    v
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn edits_deletions_reactions_and_membership_reach_the_cache_live_and_after_an_absence() {
     let dir = TempDir::new("changes");
@@ -95,25 +75,16 @@ async fn edits_deletions_reactions_and_membership_reach_the_cache_live_and_after
     let engine = start_engine(&server.http(), &bob, cache.clone());
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
 
-    let msgs = format!("/api/conversations/{cid}/messages");
-    let m1 = id(&api.send(&alice, &cid, "a1", "first words").await);
-    let m2 = id(&api.send(&alice, &cid, "a2", "a secret to delete").await);
-    let m3 = id(&api.send(&alice, &cid, "a3", "react to this").await);
+    let m1 = id_of(&api.send(&alice, &cid, "a1", "first words").await);
+    let m2 = id_of(&api.send(&alice, &cid, "a2", "a secret to delete").await);
+    let m3 = id_of(&api.send(&alice, &cid, "a3", "react to this").await);
     until_converged(&engine, &api, &bob, &cid).await;
 
     // Live: each change lands in the cache as the server has it.
     let body = json!({"content": "first words, fixed", "mentions": ["bob"]});
-    rest(&api, "PATCH", &format!("{msgs}/{m1}"), &alice, Some(body)).await;
-    rest(&api, "DELETE", &format!("{msgs}/{m2}"), &alice, None).await;
-    let react = json!({"emoji": "👍", "on": true});
-    rest(
-        &api,
-        "POST",
-        &format!("{msgs}/{m3}/reactions"),
-        &alice,
-        Some(react),
-    )
-    .await;
+    expect_ok(api.edit(&alice, &cid, &m1, body).await);
+    expect_ok(api.delete_message(&alice, &cid, &m2).await);
+    expect_ok(api.react(&alice, &cid, &m3, "👍", true).await);
     until_converged(&engine, &api, &bob, &cid).await;
     let edited = cache.message(&m1).unwrap().unwrap();
     assert!(edited.edited_at.is_some() && edited.mentions == ["bob"]);
@@ -128,38 +99,12 @@ async fn edits_deletions_reactions_and_membership_reach_the_cache_live_and_after
     // Away: everything that changed meanwhile comes from the change log on reconnect.
     engine.shutdown().await;
     let body = json!({"content": "react to this (edited)"});
-    rest(&api, "PATCH", &format!("{msgs}/{m3}"), &alice, Some(body)).await;
-    rest(&api, "DELETE", &format!("{msgs}/{m1}"), &alice, None).await;
-    let react = json!({"emoji": "❤️", "on": true});
-    rest(
-        &api,
-        "POST",
-        &format!("{msgs}/{m3}/reactions"),
-        &alice,
-        Some(react),
-    )
-    .await;
-    let react = json!({"emoji": "👍", "on": false});
-    rest(
-        &api,
-        "POST",
-        &format!("{msgs}/{m3}/reactions"),
-        &alice,
-        Some(react),
-    )
-    .await;
-    let title = json!({"title": "Renamed"});
-    rest(
-        &api,
-        "PATCH",
-        &format!("/api/conversations/{cid}"),
-        &alice,
-        Some(title),
-    )
-    .await;
-    let add = json!({"users": ["carol"]});
-    let parts = format!("/api/conversations/{cid}/participants");
-    rest(&api, "POST", &parts, &alice, Some(add)).await;
+    expect_ok(api.edit(&alice, &cid, &m3, body).await);
+    expect_ok(api.delete_message(&alice, &cid, &m1).await);
+    expect_ok(api.react(&alice, &cid, &m3, "❤️", true).await);
+    expect_ok(api.react(&alice, &cid, &m3, "👍", false).await);
+    expect_ok(api.rename(&alice, &cid, "Renamed").await);
+    expect_ok(api.add_people(&alice, &cid, &["carol"]).await);
     let engine = start_engine(&server.http(), &bob, cache.clone());
     until_converged(&engine, &api, &bob, &cid).await;
     let all = cache.messages_after(&cid, 0).unwrap();
@@ -187,13 +132,11 @@ async fn a_removed_user_keeps_what_they_had_marked_left_and_converges_when_added
     let engine = start_engine(&server.http(), &bob, cache.clone());
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
     engine.focus(Some(&cid));
-    let kept = id(&api.send(&alice, &cid, "k1", "before the removal").await);
+    let kept = id_of(&api.send(&alice, &cid, "k1", "before the removal").await);
     until_converged(&engine, &api, &bob, &cid).await;
-    let parts = format!("/api/conversations/{cid}/participants");
-    let msgs = format!("/api/conversations/{cid}/messages");
 
     // Removed while live: marked left at once, what was cached stays.
-    rest(&api, "DELETE", &format!("{parts}/bob"), &alice, None).await;
+    expect_ok(api.remove_person(&alice, &cid, "bob").await);
     until(&engine, "marked left", |c| {
         c.conversation(&cid).unwrap().unwrap().left
     })
@@ -207,7 +150,7 @@ async fn a_removed_user_keeps_what_they_had_marked_left_and_converges_when_added
     );
     api.send(&alice, &cid, "k2", "while bob is away").await;
     let body = json!({"content": "before the removal (edited)"});
-    rest(&api, "PATCH", &format!("{msgs}/{kept}"), &alice, Some(body)).await;
+    expect_ok(api.edit(&alice, &cid, &kept, body).await);
     // The connection stays up and live (the focus on the conversation was dropped by the
     // server, not refused): another conversation still arrives.
     let other = api.group(&alice, &[&bob]).await;
@@ -223,19 +166,12 @@ async fn a_removed_user_keeps_what_they_had_marked_left_and_converges_when_added
     );
 
     // Added back: everything again, edits included.
-    rest(
-        &api,
-        "POST",
-        &parts,
-        &alice,
-        Some(json!({"users": ["bob"]})),
-    )
-    .await;
+    expect_ok(api.add_people(&alice, &cid, &["bob"]).await);
     until_converged(&engine, &api, &bob, &cid).await;
 
     // Removed while away: the listing no longer has it; marked left on reconnect.
     engine.shutdown().await;
-    rest(&api, "DELETE", &format!("{parts}/bob"), &alice, None).await;
+    expect_ok(api.remove_person(&alice, &cid, "bob").await);
     let engine = start_engine(&server.http(), &bob, cache.clone());
     until(&engine, "marked left after reconnect", |c| {
         c.conversation(&cid).unwrap().unwrap().left
@@ -247,14 +183,7 @@ async fn a_removed_user_keeps_what_they_had_marked_left_and_converges_when_added
     engine.shutdown().await;
     api.send(&alice, &cid, "k3", "while bob is away again")
         .await;
-    rest(
-        &api,
-        "POST",
-        &parts,
-        &alice,
-        Some(json!({"users": ["bob"]})),
-    )
-    .await;
+    expect_ok(api.add_people(&alice, &cid, &["bob"]).await);
     let engine = start_engine(&server.http(), &bob, cache.clone());
     until_converged(&engine, &api, &bob, &cid).await;
     engine.shutdown().await;
@@ -325,7 +254,7 @@ async fn actions_are_applied_to_the_cache_at_once_and_refusals_keep_the_servers_
 
     // Messages: a reply with a mention goes through the outbox; edits, reactions and the
     // deletion are in the cache when the call returns.
-    let theirs = id(&api.send(&bob, &cid, "b1", "what do we bring?").await);
+    let theirs = id_of(&api.send(&bob, &cid, "b1", "what do we bring?").await);
     until(&engine, "bob's message", |c| {
         c.message(&theirs).unwrap().is_some()
     })

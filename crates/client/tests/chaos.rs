@@ -75,13 +75,7 @@ async fn server_view(api: &Api, who: &TestUser, cids: &[String]) -> (Messages, R
     let mut reads = BTreeMap::new();
     for c in api.conversations(who).await {
         let c: Value = c;
-        let mut ids: Vec<String> = c["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["id"].as_str().unwrap().to_owned())
-            .collect();
-        ids.sort();
+        let ids = participant_ids(&c);
         reads.insert(
             c["id"].as_str().unwrap().to_owned(),
             (

@@ -18,20 +18,6 @@ async fn two_users(server: &Server) -> (Api, TestUser, TestUser, String) {
 /// A refused request: method, path, caller, body, status, error code.
 type Case<'a> = (&'a str, String, &'a TestUser, Option<Value>, u16, &'a str);
 
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_owned()
-}
-
-async fn rest(
-    api: &Api,
-    method: &str,
-    path: &str,
-    who: &TestUser,
-    body: Option<Value>,
-) -> (u16, Value) {
-    api.call(method, path, Some(&who.token), body).await
-}
-
 #[tokio::test]
 async fn actions_reach_everyone_in_rev_order_and_the_change_log_has_them() {
     let server = Server::chat().await;
@@ -46,18 +32,12 @@ async fn actions_reach_everyone_in_rev_order_and_the_change_log_has_them() {
     // A reply with a mention, over STOMP.
     b.send_json(
         &dest::send(&cid),
-        json!({"clientId": "k2", "content": "Hi @alice", "replyTo": id(&m1), "mentions": ["alice", "alice"]}),
+        json!({"clientId": "k2", "content": "Hi @alice", "replyTo": id_of(&m1), "mentions": ["alice", "alice"]}),
     )
     .await;
-    let on_m1 = format!("/api/conversations/{cid}/messages/{}", id(&m1));
-    let (status, edited) = rest(
-        &api,
-        "PATCH",
-        &on_m1,
-        &alice,
-        Some(json!({"content": "Hello **Bob**", "contentType": "MARKDOWN"})),
-    )
-    .await;
+    let m1_id = id_of(&m1);
+    let markdown = json!({"content": "Hello **Bob**", "contentType": "MARKDOWN"});
+    let (status, edited) = api.edit(&alice, &cid, &m1_id, markdown).await;
     assert_eq!(status, 200, "{edited}");
     assert_eq!(
         (edited["rev"].as_i64(), edited["contentType"].as_str()),
@@ -65,26 +45,19 @@ async fn actions_reach_everyone_in_rev_order_and_the_change_log_has_them() {
     );
     assert!(edited["editedAt"].is_string());
     b.send_json(
-        &dest::react(&cid, &id(&m1)),
+        &dest::react(&cid, &id_of(&m1)),
         json!({"emoji": "👍", "on": true}),
     )
     .await;
     // The same reaction again changes nothing: no rev, no event.
-    let (status, same) = rest(
-        &api,
-        "POST",
-        &format!("{on_m1}/reactions"),
-        &bob,
-        Some(json!({"emoji": "👍", "on": true})),
-    )
-    .await;
+    let (status, same) = api.react(&bob, &cid, &m1_id, "👍", true).await;
     assert_eq!(status, 200);
     assert_eq!(same["rev"], 4);
     assert_eq!(
         same["reactions"],
         json!([{"emoji": "👍", "users": ["bob"]}])
     );
-    let (status, tomb) = rest(&api, "DELETE", &on_m1, &alice, None).await;
+    let (status, tomb) = api.delete_message(&alice, &cid, &m1_id).await;
     assert_eq!(status, 200);
     assert_eq!(
         (
@@ -96,7 +69,7 @@ async fn actions_reach_everyone_in_rev_order_and_the_change_log_has_them() {
     );
     assert!(tomb.get("reactions").is_none() && tomb.get("editedAt").is_none());
     // Deleting a tombstone again answers it, unchanged.
-    let (status, again) = rest(&api, "DELETE", &on_m1, &alice, None).await;
+    let (status, again) = api.delete_message(&alice, &cid, &m1_id).await;
     assert_eq!((status, again["rev"].as_i64()), (200, Some(5)));
 
     let mut seen = Vec::new();
@@ -131,14 +104,7 @@ async fn actions_reach_everyone_in_rev_order_and_the_change_log_has_them() {
     assert_eq!(mine, [1, 2, 3, 4, 5]);
 
     // The change log: each entry once as it is now, ascending rev, paged.
-    let (status, all) = rest(
-        &api,
-        "GET",
-        &format!("/api/conversations/{cid}/changes?after=0"),
-        &bob,
-        None,
-    )
-    .await;
+    let (status, all) = api.changes(&bob, &cid, "after=0").await;
     assert_eq!(status, 200, "{all}");
     let revs: Vec<i64> = all["messages"]
         .as_array()
@@ -156,42 +122,21 @@ async fn actions_reach_everyone_in_rev_order_and_the_change_log_has_them() {
         (Some(false), Some(5), Some(5))
     );
     let reply = &all["messages"][0];
-    assert_eq!(reply["replyTo"], json!({"messageId": id(&m1), "seq": 1}));
+    assert_eq!(reply["replyTo"], json!({"messageId": id_of(&m1), "seq": 1}));
     assert_eq!(reply["mentions"], json!(["alice"]), "deduplicated");
     assert_eq!(all["messages"][1]["deleted"], true);
-    let (_, first) = rest(
-        &api,
-        "GET",
-        &format!("/api/conversations/{cid}/changes?after=0&limit=1"),
-        &bob,
-        None,
-    )
-    .await;
+    let (_, first) = api.changes(&bob, &cid, "after=0&limit=1").await;
     assert_eq!(
         (first["hasMore"].as_bool(), first["rev"].as_i64()),
         (Some(true), Some(2))
     );
-    let (_, rest_page) = rest(
-        &api,
-        "GET",
-        &format!("/api/conversations/{cid}/changes?after=2&limit=1"),
-        &bob,
-        None,
-    )
-    .await;
+    let (_, rest_page) = api.changes(&bob, &cid, "after=2&limit=1").await;
     assert_eq!(
         (rest_page["hasMore"].as_bool(), rest_page["rev"].as_i64()),
         (Some(false), Some(5))
     );
-    assert_eq!(rest_page["messages"][0]["id"], id(&m1));
-    let (_, none) = rest(
-        &api,
-        "GET",
-        &format!("/api/conversations/{cid}/changes?after=5"),
-        &bob,
-        None,
-    )
-    .await;
+    assert_eq!(rest_page["messages"][0]["id"], m1_id);
+    let (_, none) = api.changes(&bob, &cid, "after=5").await;
     assert_eq!(
         (
             none["messages"].as_array().unwrap().len(),
@@ -200,7 +145,7 @@ async fn actions_reach_everyone_in_rev_order_and_the_change_log_has_them() {
         (0, Some(5))
     );
     // STOMP edit and delete of one's own message.
-    let reply_id = id(reply);
+    let reply_id = id_of(reply);
     b.send_json(&dest::edit(&cid, &reply_id), json!({"content": "Hi again"}))
         .await;
     b.send_json(&dest::delete(&cid, &reply_id), json!({})).await;
@@ -228,34 +173,18 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
     let other = api.group(&alice, &[&carol]).await;
     let m = api.send(&alice, &cid, "k1", "original").await;
     let foreign = api.send(&alice, &other, "k2", "elsewhere").await;
-    let on_m = format!("/api/conversations/{cid}/messages/{}", id(&m));
+    let on_m = format!("/api/conversations/{cid}/messages/{}", id_of(&m));
     // A system entry and a tombstone to act on.
-    let (status, _) = rest(
-        &api,
-        "PATCH",
-        &format!("/api/conversations/{cid}"),
-        &alice,
-        Some(json!({"title": "Renamed"})),
-    )
-    .await;
+    let (status, _) = api.rename(&alice, &cid, "Renamed").await;
     assert_eq!(status, 200);
     let (_, page) = api
         .get(&format!("/api/conversations/{cid}/messages"), &alice.token)
         .await;
-    let system = id(&page["messages"][1]);
+    let system = id_of(&page["messages"][1]);
     assert_eq!(page["messages"][1]["system"]["action"], "renamed");
     let gone = api.send(&alice, &cid, "k3", "to delete").await;
-    rest(
-        &api,
-        "DELETE",
-        &format!("/api/conversations/{cid}/messages/{}", id(&gone)),
-        &alice,
-        None,
-    )
-    .await;
-    let (_, before) = api
-        .get(&format!("/api/conversations/{cid}/changes"), &alice.token)
-        .await;
+    api.delete_message(&alice, &cid, &id_of(&gone)).await;
+    let (_, before) = api.changes(&alice, &cid, "").await;
 
     let long = "x".repeat(4001);
     let cases: Vec<Case<'_>> = vec![
@@ -318,7 +247,7 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
         ),
         (
             "PATCH",
-            format!("/api/conversations/{cid}/messages/{}", id(&gone)),
+            format!("/api/conversations/{cid}/messages/{}", id_of(&gone)),
             &alice,
             Some(json!({"content": "back"})),
             409,
@@ -326,7 +255,7 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
         ),
         (
             "PATCH",
-            format!("/api/conversations/{cid}/messages/{}", id(&foreign)),
+            format!("/api/conversations/{cid}/messages/{}", id_of(&foreign)),
             &alice,
             Some(json!({"content": "x"})),
             404,
@@ -358,7 +287,10 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
         ),
         (
             "POST",
-            format!("/api/conversations/{cid}/messages/{}/reactions", id(&gone)),
+            format!(
+                "/api/conversations/{cid}/messages/{}/reactions",
+                id_of(&gone)
+            ),
             &bob,
             Some(json!({"emoji": "👍", "on": true})),
             409,
@@ -376,7 +308,7 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
             "POST",
             format!("/api/conversations/{cid}/messages"),
             &bob,
-            Some(json!({"clientId": "r1", "content": "re", "replyTo": id(&foreign)})),
+            Some(json!({"clientId": "r1", "content": "re", "replyTo": id_of(&foreign)})),
             400,
             "invalid",
         ),
@@ -422,7 +354,7 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
         ),
     ];
     for (method, path, who, body, status, code) in &cases {
-        let (got, err) = rest(&api, method, path, who, body.clone()).await;
+        let (got, err) = api.call_as(method, path, who, body.clone()).await;
         assert_eq!(
             (got, err["error"].as_str()),
             (*status, Some(*code)),
@@ -435,17 +367,21 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
     b.subscribe(dest::USER_ERRORS, "errors", "auto").await;
     for (d, body, code) in [
         (
-            dest::edit(&cid, &id(&m)),
+            dest::edit(&cid, &id_of(&m)),
             json!({"content": "bob's now"}).to_string(),
             "forbidden",
         ),
-        (dest::delete(&cid, &id(&m)), "{}".to_owned(), "forbidden"),
+        (dest::delete(&cid, &id_of(&m)), "{}".to_owned(), "forbidden"),
         (
-            dest::react(&cid, &id(&m)),
+            dest::react(&cid, &id_of(&m)),
             json!({"emoji": "nope", "on": true}).to_string(),
             "invalid",
         ),
-        (dest::react(&cid, &id(&m)), "not json".to_owned(), "invalid"),
+        (
+            dest::react(&cid, &id_of(&m)),
+            "not json".to_owned(),
+            "invalid",
+        ),
         (
             dest::edit(&cid, &system),
             json!({"content": "x"}).to_string(),
@@ -453,7 +389,7 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
         ),
         (
             dest::send(&cid),
-            json!({"clientId": "s1", "content": "x", "replyTo": id(&foreign)}).to_string(),
+            json!({"clientId": "s1", "content": "x", "replyTo": id_of(&foreign)}).to_string(),
             "invalid",
         ),
     ] {
@@ -461,9 +397,7 @@ async fn bad_input_is_refused_with_the_right_error_and_changes_nothing() {
         assert_eq!(err["error"], code, "{d}: {err}");
     }
     // Nothing changed: same rev, same entries.
-    let (_, after) = api
-        .get(&format!("/api/conversations/{cid}/changes"), &alice.token)
-        .await;
+    let (_, after) = api.changes(&alice, &cid, "").await;
     assert_eq!(after["messages"], before["messages"]);
     assert_eq!(after["rev"], before["rev"]);
     assert_eq!(
@@ -510,30 +444,10 @@ async fn deleted_and_replaced_text_is_gone_from_the_database_files() {
     api.send(&alice, &cid, "k", &kept).await;
     let d = api.send(&alice, &cid, "d", &deleted).await;
     let r = api.send(&alice, &cid, "r", &replaced).await;
-    rest(
-        &api,
-        "POST",
-        &format!("/api/conversations/{cid}/messages/{}/reactions", id(&d)),
-        &bob,
-        Some(json!({"emoji": "🎉", "on": true})),
-    )
-    .await;
-    let (s1, _) = rest(
-        &api,
-        "DELETE",
-        &format!("/api/conversations/{cid}/messages/{}", id(&d)),
-        &alice,
-        None,
-    )
-    .await;
-    let (s2, _) = rest(
-        &api,
-        "PATCH",
-        &format!("/api/conversations/{cid}/messages/{}", id(&r)),
-        &alice,
-        Some(json!({"content": "something else"})),
-    )
-    .await;
+    api.react(&bob, &cid, &id_of(&d), "🎉", true).await;
+    let (s1, _) = api.delete_message(&alice, &cid, &id_of(&d)).await;
+    let replacement = json!({"content": "something else"});
+    let (s2, _) = api.edit(&alice, &cid, &id_of(&r), replacement).await;
     assert_eq!((s1, s2), (200, 200));
     let dir = server.stop().await.unwrap();
     let bytes = database_bytes(dir.path());
@@ -568,15 +482,9 @@ async fn the_edit_window_refuses_late_edits_but_never_deletions() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let on_m = format!("/api/conversations/{cid}/messages/{}", id(&m));
-    let (status, err) = rest(
-        &api,
-        "PATCH",
-        &on_m,
-        &alice,
-        Some(json!({"content": "fixed"})),
-    )
-    .await;
+    let (status, err) = api
+        .edit(&alice, &cid, &id_of(&m), json!({"content": "fixed"}))
+        .await;
     assert_eq!(
         (status, err["error"].as_str()),
         (403, Some("forbidden")),
@@ -590,7 +498,7 @@ async fn the_edit_window_refuses_late_edits_but_never_deletions() {
         .get(&format!("/api/conversations/{cid}/messages"), &alice.token)
         .await;
     assert_eq!(page["messages"][0]["content"], "typo");
-    let (status, tomb) = rest(&api, "DELETE", &on_m, &alice, None).await;
+    let (status, tomb) = api.delete_message(&alice, &cid, &id_of(&m)).await;
     assert_eq!((status, tomb["deleted"].as_bool()), (200, Some(true)));
 }
 
@@ -599,24 +507,12 @@ async fn edits_deletions_and_reactions_spend_the_send_budget() {
     let server = Server::chat_with(|c| c.limits.sends_per_minute = 3).await;
     let (api, alice, _bob, cid) = two_users(&server).await;
     let m = api.send(&alice, &cid, "k", "one").await;
-    let on_m = format!("/api/conversations/{cid}/messages/{}", id(&m));
-    let (s1, _) = rest(
-        &api,
-        "PATCH",
-        &on_m,
-        &alice,
-        Some(json!({"content": "two"})),
-    )
-    .await;
-    let (s2, _) = rest(
-        &api,
-        "POST",
-        &format!("{on_m}/reactions"),
-        &alice,
-        Some(json!({"emoji": "👍", "on": true})),
-    )
-    .await;
-    let (s3, err) = rest(&api, "DELETE", &on_m, &alice, None).await;
+    let mid = id_of(&m);
+    let (s1, _) = api
+        .edit(&alice, &cid, &mid, json!({"content": "two"}))
+        .await;
+    let (s2, _) = api.react(&alice, &cid, &mid, "👍", true).await;
+    let (s3, err) = api.delete_message(&alice, &cid, &mid).await;
     assert_eq!((s1, s2, s3), (200, 200, 429), "{err}");
     assert_eq!(err["error"], "rate_limited");
     let (_, page) = api

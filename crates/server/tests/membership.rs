@@ -8,16 +8,6 @@ use tidings_proto::dest;
 use tidings_stomp::{Command, Frame};
 use tidings_testkit::*;
 
-async fn call(
-    api: &Api,
-    method: &str,
-    path: &str,
-    who: &TestUser,
-    body: Option<Value>,
-) -> (u16, Value) {
-    api.call(method, path, Some(&who.token), body).await
-}
-
 /// Reads frames until a `CHAT_MESSAGE` with `content` arrives on `subscription`; returns
 /// every frame read (that one included).
 async fn frames_until(c: &mut Client, subscription: &str, content: &str) -> Vec<Frame> {
@@ -46,15 +36,7 @@ async fn a_removed_user_stops_receiving_at_once_on_every_session() {
     let bob = api.register("bob").await;
     let carol = api.register("carol").await;
     let cid = api.group(&alice, &[&bob, &carol]).await;
-    let (status, direct) = api
-        .post(
-            "/api/conversations",
-            &alice.token,
-            json!({"kind": "direct", "participants": ["bob"]}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let direct = direct["id"].as_str().unwrap().to_owned();
+    let direct = api.direct(&alice, "bob").await;
     let topic = dest::conversation_topic(&cid);
     let mut sessions = Vec::new();
     for _ in 0..2 {
@@ -71,14 +53,7 @@ async fn a_removed_user_stops_receiving_at_once_on_every_session() {
         frames_until(b, "conv", "bob was here").await;
     }
 
-    let (status, _) = call(
-        &api,
-        "DELETE",
-        &format!("/api/conversations/{cid}/participants/bob"),
-        &alice,
-        None,
-    )
-    .await;
+    let (status, _) = api.remove_person(&alice, &cid, "bob").await;
     assert_eq!(status, 204);
     api.send(&alice, &cid, "a1", "MARKER after removal").await;
     api.send(&alice, &direct, "a2", "sync").await;
@@ -161,7 +136,7 @@ async fn a_removed_user_stops_receiving_at_once_on_every_session() {
             Some(json!({"emoji": "👍", "on": true})),
         ),
     ] {
-        let (status, err) = call(&api, method, &path, &bob, body).await;
+        let (status, err) = api.call_as(method, &path, &bob, body).await;
         assert_eq!(
             (status, err["error"].as_str()),
             (403, Some("forbidden")),
@@ -201,27 +176,14 @@ async fn a_removed_user_stops_receiving_at_once_on_every_session() {
     );
 
     // Re-added, bob gets everything again, history included.
-    let (status, conv) = api
-        .post(
-            &format!("/api/conversations/{cid}/participants"),
-            &alice.token,
-            json!({"users": ["bob"]}),
-        )
-        .await;
+    let (status, conv) = api.add_people(&alice, &cid, &["bob"]).await;
     assert_eq!(status, 200, "{conv}");
     assert_eq!(conv["rev"], 4);
     let b = &mut sessions[1];
     let back = b.next_event("mine", "CONVERSATION_UPDATED").await;
     assert_eq!(back["payload"]["rev"], 4);
     b.subscribe(&topic, "conv2", "auto").await;
-    let (status, changes) = call(
-        &api,
-        "GET",
-        &format!("/api/conversations/{cid}/changes?after=0"),
-        &bob,
-        None,
-    )
-    .await;
+    let (status, changes) = api.changes(&bob, &cid, "after=0").await;
     assert_eq!(status, 200);
     let contents: Vec<&str> = changes["messages"]
         .as_array()
@@ -263,7 +225,7 @@ async fn owners_manage_groups_anyone_leaves_and_direct_conversations_refuse_it()
         ),
         ("DELETE", format!("{base}/participants/carol"), None),
     ] {
-        let (status, err) = call(&api, method, &path, &bob, body).await;
+        let (status, err) = api.call_as(method, &path, &bob, body).await;
         assert_eq!(
             (status, err["error"].as_str()),
             (403, Some("forbidden")),
@@ -299,55 +261,28 @@ async fn owners_manage_groups_anyone_leaves_and_direct_conversations_refuse_it()
             400,
         ),
     ] {
-        let (got, err) = call(&api, method, &path, &alice, body).await;
+        let (got, err) = api.call_as(method, &path, &alice, body).await;
         assert_eq!(got, status, "{method} {path}: {err}");
     }
-    let (_, conv) = call(&api, "GET", &base, &alice, None).await;
+    let (_, conv) = api.get(&base, &alice.token).await;
     assert_eq!(
         (conv["rev"].as_i64(), conv["title"].as_str()),
         (Some(0), Some("Test group"))
     );
 
-    let (status, renamed) = call(
-        &api,
-        "PATCH",
-        &base,
-        &alice,
-        Some(json!({"title": " Project X "})),
-    )
-    .await;
+    let (status, renamed) = api.rename(&alice, &cid, " Project X ").await;
     assert_eq!(status, 200);
     assert_eq!(
         (renamed["title"].as_str(), renamed["rev"].as_i64()),
         (Some("Project X"), Some(1))
     );
-    let (status, _) = api
-        .post(
-            &format!("{base}/participants"),
-            &alice.token,
-            json!({"users": ["dave", "bob"]}),
-        )
-        .await;
+    let (status, _) = api.add_people(&alice, &cid, &["dave", "bob"]).await;
     assert_eq!(status, 200);
-    let (status, _) = call(
-        &api,
-        "DELETE",
-        &format!("{base}/participants/bob"),
-        &bob,
-        None,
-    )
-    .await;
+    let (status, _) = api.remove_person(&bob, &cid, "bob").await;
     assert_eq!(status, 204, "anyone leaves");
-    let (status, _) = call(
-        &api,
-        "DELETE",
-        &format!("{base}/participants/carol"),
-        &alice,
-        None,
-    )
-    .await;
+    let (status, _) = api.remove_person(&alice, &cid, "carol").await;
     assert_eq!(status, 204);
-    let (_, changes) = call(&api, "GET", &format!("{base}/changes"), &dave, None).await;
+    let (_, changes) = api.changes(&dave, &cid, "").await;
     let entries: Vec<(String, String, i64, i64)> = changes["messages"]
         .as_array()
         .unwrap()
@@ -381,35 +316,14 @@ async fn owners_manage_groups_anyone_leaves_and_direct_conversations_refuse_it()
         2
     );
     // The owner leaving: the group goes on, nobody manages it.
-    let (status, _) = call(
-        &api,
-        "DELETE",
-        &format!("{base}/participants/alice"),
-        &alice,
-        None,
-    )
-    .await;
+    let (status, _) = api.remove_person(&alice, &cid, "alice").await;
     assert_eq!(status, 204);
-    let (status, _) = call(
-        &api,
-        "PATCH",
-        &base,
-        &dave,
-        Some(json!({"title": "Dave's"})),
-    )
-    .await;
+    let (status, _) = api.rename(&dave, &cid, "Dave's").await;
     assert_eq!(status, 403);
     api.send(&dave, &cid, "d1", "still talking").await;
 
     // A direct conversation: no leaving, renaming or adding.
-    let (_, direct) = api
-        .post(
-            "/api/conversations",
-            &alice.token,
-            json!({"kind": "direct", "participants": ["bob"]}),
-        )
-        .await;
-    let d = format!("/api/conversations/{}", direct["id"].as_str().unwrap());
+    let d = format!("/api/conversations/{}", api.direct(&alice, "bob").await);
     for (method, path, body) in [
         ("DELETE", format!("{d}/participants/alice"), None),
         ("PATCH", d.clone(), Some(json!({"title": "x"}))),
@@ -419,7 +333,7 @@ async fn owners_manage_groups_anyone_leaves_and_direct_conversations_refuse_it()
             Some(json!({"users": ["carol"]})),
         ),
     ] {
-        let (status, err) = call(&api, method, &path, &alice, body).await;
+        let (status, err) = api.call_as(method, &path, &alice, body).await;
         assert_eq!(
             (status, err["error"].as_str()),
             (400, Some("invalid")),

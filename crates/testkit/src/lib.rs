@@ -16,8 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tidings_server::{Config, ServerState};
 
+mod chat;
 mod process;
 mod stomp;
+pub use chat::{expect_ok, id_of, participant_ids};
 pub use process::{spawn_listening, Process};
 pub use stomp::{body, http_get, http_get_over, http_get_with, Client};
 

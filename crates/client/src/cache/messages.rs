@@ -118,11 +118,12 @@ pub(super) fn insert_batch(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT DO NOTHING",
     )?;
+    // The same parameters as `insert` (the columns that never change go unused).
     let mut replace = conn.prepare_cached(
-        "UPDATE messages SET content = ?3, content_type = ?4, rev = ?5, edited_at = ?6,
-                deleted = ?7, reply_to_id = ?8, reply_to_seq = ?9, mentions = ?10,
-                reactions = ?11, system = ?12
-         WHERE conversation_id = ?1 AND seq = ?2 AND rev < ?5",
+        "UPDATE messages SET content = ?6, content_type = ?7, rev = ?9, edited_at = ?10,
+                deleted = ?11, reply_to_id = ?12, reply_to_seq = ?13, mentions = ?14,
+                reactions = ?15, system = ?16
+         WHERE conversation_id = ?2 AND seq = ?3 AND rev < ?9",
     )?;
     for m in messages {
         let cid = m.conversation_id.as_str();
@@ -141,7 +142,7 @@ pub(super) fn insert_batch(
         }
         let t = touched.entry(cid).or_default();
         let b = Body::of(m);
-        let new = insert.execute(params![
+        let row = params![
             m.id,
             m.conversation_id,
             m.seq,
@@ -158,26 +159,12 @@ pub(super) fn insert_batch(
             b.mentions,
             b.reactions,
             b.system,
-        ])? > 0;
+        ];
+        let new = insert.execute(row)? > 0;
         if new {
             added += 1;
             t.changed = true;
-        } else if m.rev > 0
-            && replace.execute(params![
-                m.conversation_id,
-                m.seq,
-                m.content,
-                b.content_type,
-                m.rev,
-                b.edited_at,
-                m.deleted,
-                b.reply_to_id,
-                b.reply_to_seq,
-                b.mentions,
-                b.reactions,
-                b.system,
-            ])? > 0
-        {
+        } else if m.rev > 0 && replace.execute(row)? > 0 {
             t.changed = true;
         }
         t.max_seq = t.max_seq.max(m.seq);

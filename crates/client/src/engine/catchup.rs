@@ -35,6 +35,24 @@ pub(crate) struct Progress {
     pub total: u64,
 }
 
+/// Where a step reports its progress: the channel, what was done before it, and the total
+/// expected (`None`: nobody is watching).
+type Reporter<'a> = Option<(&'a mpsc::Sender<Progress>, u64, u64)>;
+
+/// A step fetched `fetched` so far: done is what came before it plus that (the total grows
+/// if the estimate was short).
+async fn report(progress: Reporter<'_>, fetched: u64) {
+    if let Some((tx, base, total)) = progress {
+        let done = base + fetched;
+        let _ = tx
+            .send(Progress {
+                done,
+                total: total.max(done),
+            })
+            .await;
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct CatchUp {
     pub api: Api,
@@ -98,11 +116,7 @@ impl CatchUp {
 
     /// Applies a conversation's change log after the held revision, page by page, until
     /// the server has nothing more. Returns how many entries came.
-    pub(crate) async fn changes(
-        &self,
-        cid: &str,
-        progress: Option<(&mpsc::Sender<Progress>, u64, u64)>,
-    ) -> ClientResult<u64> {
+    pub(crate) async fn changes(&self, cid: &str, progress: Reporter<'_>) -> ClientResult<u64> {
         let mut fetched = 0u64;
         while self.cache.behind(cid)? {
             let held = self.cache.held_rev(cid)?;
@@ -121,14 +135,7 @@ impl CatchUp {
             self.cache.insert_messages(&page.messages, &self.me)?;
             self.cache.hold_rev(cid, page.rev)?;
             fetched += page.messages.len() as u64;
-            if let Some((tx, base, total)) = progress {
-                let _ = tx
-                    .send(Progress {
-                        done: base + fetched,
-                        total: total.max(base + fetched),
-                    })
-                    .await;
-            }
+            report(progress, fetched).await;
             if !page.has_more || page.rev <= held {
                 break;
             }
@@ -138,11 +145,7 @@ impl CatchUp {
 
     /// Fetches what a conversation misses after its contiguous prefix. Returns how many
     /// messages came.
-    pub(crate) async fn fill(
-        &self,
-        cid: &str,
-        progress: Option<(&mpsc::Sender<Progress>, u64, u64)>,
-    ) -> ClientResult<u64> {
+    pub(crate) async fn fill(&self, cid: &str, progress: Reporter<'_>) -> ClientResult<u64> {
         let mut fetched = 0u64;
         loop {
             let Some(conv) = self.cache.conversation(cid)? else {
@@ -171,14 +174,7 @@ impl CatchUp {
             self.cache.note_last_seq(cid, page.last_seq)?;
             self.cache.insert_messages(&page.messages, &self.me)?;
             fetched += page.messages.len() as u64;
-            if let Some((tx, base, total)) = progress {
-                let _ = tx
-                    .send(Progress {
-                        done: (base + fetched).min(total.max(base + fetched)),
-                        total: total.max(base + fetched),
-                    })
-                    .await;
-            }
+            report(progress, fetched).await;
             let advanced = self
                 .cache
                 .conversation(cid)?
@@ -190,10 +186,7 @@ impl CatchUp {
     }
 
     /// Fetches notifications after the cache's contiguous cursor.
-    pub(crate) async fn fill_notifications(
-        &self,
-        progress: Option<(&mpsc::Sender<Progress>, u64, u64)>,
-    ) -> ClientResult<u64> {
+    pub(crate) async fn fill_notifications(&self, progress: Reporter<'_>) -> ClientResult<u64> {
         let mut fetched = 0u64;
         loop {
             let cursor = self.cache.notification_cursor()?;
@@ -201,14 +194,7 @@ impl CatchUp {
             let page = self.api.notifications_after(&token, cursor, PAGE).await?;
             self.cache.insert_notifications(&page.notifications)?;
             fetched += page.notifications.len() as u64;
-            if let Some((tx, base, total)) = progress {
-                let _ = tx
-                    .send(Progress {
-                        done: base + fetched,
-                        total: total.max(base + fetched),
-                    })
-                    .await;
-            }
+            report(progress, fetched).await;
             if !page.has_more || self.cache.notification_cursor()? <= cursor {
                 return Ok(fetched);
             }

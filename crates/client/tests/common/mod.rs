@@ -29,7 +29,7 @@ pub fn start_engine(http: &str, who: &TestUser, cache: Arc<Cache>) -> Engine {
 pub async fn until(engine: &Engine, what: &str, mut check: impl FnMut(&Cache) -> bool) {
     let mut changed = engine.changed();
     let mut state = engine.state();
-    let work = async {
+    bounded(engine, what, async {
         loop {
             if check(engine.cache()) {
                 return;
@@ -39,28 +39,26 @@ pub async fn until(engine: &Engine, what: &str, mut check: impl FnMut(&Cache) ->
                 _ = state.changed() => {}
             }
         }
-    };
-    tokio::time::timeout(Duration::from_secs(20), work)
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "timed out waiting for: {what} (state {:?})",
-                engine.state().borrow()
-            )
-        });
+    })
+    .await;
 }
 
 pub async fn until_state(engine: &Engine, what: &str, mut check: impl FnMut(&EngineState) -> bool) {
     let mut state = engine.state();
-    let work = async {
+    bounded(engine, what, async {
         loop {
             if check(&state.borrow_and_update()) {
                 return;
             }
             state.changed().await.unwrap();
         }
-    };
-    tokio::time::timeout(Duration::from_secs(20), work)
+    })
+    .await;
+}
+
+/// Runs `wait` for at most 20 s; past that, fails naming `what` and the engine's state.
+async fn bounded(engine: &Engine, what: &str, wait: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(20), wait)
         .await
         .unwrap_or_else(|_| {
             panic!(

@@ -13,7 +13,10 @@
 //! everyone can still talk and leave.
 
 use super::{validate, Chat, ChatError, ChatResult};
-use crate::store::{new_id, ConversationRecord, Membership, MembershipChange, NewNotification};
+use crate::store::{
+    new_id, ConversationRecord, Membership, MembershipChange, MembershipChanged, NewNotification,
+    StoreResult,
+};
 use std::time::Instant;
 use tidings_proto::api::{AddParticipants, UpdateConversation};
 use tidings_proto::{
@@ -96,39 +99,24 @@ impl Chat {
             Self::display_name_in(&conv, by),
             names(&shown)
         );
+        let system = SystemEntry {
+            action: SystemAction::Added,
+            users: joining.clone(),
+            title: None,
+        };
+        let add = Membership::Add {
+            users: joining.clone(),
+            max_size: self.quota.max_group_size(),
+        };
         let change = self
-            .store
-            .change_membership(MembershipChange {
-                conversation_id: cid.to_owned(),
-                by: by.to_owned(),
-                change: Membership::Add {
-                    users: joining.clone(),
-                    max_size: self.quota.max_group_size(),
-                },
-                entry_id: new_id("m"),
-                content,
-                system: SystemEntry {
-                    action: SystemAction::Added,
-                    users: joining.clone(),
-                    title: None,
-                },
-                at: Timestamp::now(),
-            })
+            .commit_change(cid, by, add, content, system)
             .await
             .inspect_err(|e| {
                 if matches!(e, crate::store::StoreError::Conflict(_)) {
                     self.quota.group_full();
                 }
             })?;
-        let everyone: Vec<String> = change
-            .conversation
-            .participants
-            .iter()
-            .map(|p| p.user.clone())
-            .collect();
-        self.publish_entry(cid, &everyone, Event::ChatMessage(change.entry.clone()), by);
-        self.announce_membership(by, &change.conversation, &joining)
-            .await;
+        self.publish_change(by, &change, &joining).await;
         Ok(self.conversation_view(&change.conversation, by, Some(change.entry)))
     }
 
@@ -160,28 +148,19 @@ impl Chat {
                 SystemAction::Removed,
             )
         };
-        let change = self
-            .store
-            .change_membership(MembershipChange {
-                conversation_id: cid.to_owned(),
-                by: by.to_owned(),
-                change: Membership::Remove {
-                    user: uid.to_owned(),
-                },
-                entry_id: new_id("m"),
-                content,
-                system: SystemEntry {
-                    action,
-                    users: if leaving {
-                        vec![]
-                    } else {
-                        vec![uid.to_owned()]
-                    },
-                    title: None,
-                },
-                at: Timestamp::now(),
-            })
-            .await?;
+        let system = SystemEntry {
+            action,
+            users: if leaving {
+                vec![]
+            } else {
+                vec![uid.to_owned()]
+            },
+            title: None,
+        };
+        let remove = Membership::Remove {
+            user: uid.to_owned(),
+        };
+        let change = self.commit_change(cid, by, remove, content, system).await?;
         // Revocation first: nothing published from here on reaches them.
         self.broker
             .drop_subscriptions(uid, &dest::conversation_topic(cid));
@@ -195,15 +174,7 @@ impl Chat {
             Some(by),
         );
         self.publish([dest::for_user(uid, dest::USER_MESSAGES)], &left, false);
-        let remaining: Vec<String> = change
-            .conversation
-            .participants
-            .iter()
-            .map(|p| p.user.clone())
-            .collect();
-        self.publish_entry(cid, &remaining, Event::ChatMessage(change.entry), by);
-        self.announce_membership(by, &change.conversation, &[])
-            .await;
+        self.publish_change(by, &change, &[]).await;
         Ok(())
     }
 
@@ -220,37 +191,57 @@ impl Chat {
         let conv = self
             .managed_group(cid, by, true, "rename the group")
             .await?;
+        let content = format!(
+            "{} renamed the group to {title}",
+            Self::display_name_in(&conv, by)
+        );
+        let system = SystemEntry {
+            action: SystemAction::Renamed,
+            users: vec![],
+            title: Some(title.clone()),
+        };
         let change = self
-            .store
+            .commit_change(cid, by, Membership::Rename { title }, content, system)
+            .await?;
+        self.publish_change(by, &change, &[]).await;
+        Ok(self.conversation_view(&change.conversation, by, Some(change.entry)))
+    }
+
+    /// Stores a change of a group (its membership or title) with its system entry.
+    async fn commit_change(
+        &self,
+        cid: &str,
+        by: &str,
+        change: Membership,
+        content: String,
+        system: SystemEntry,
+    ) -> StoreResult<MembershipChanged> {
+        self.store
             .change_membership(MembershipChange {
                 conversation_id: cid.to_owned(),
                 by: by.to_owned(),
-                change: Membership::Rename {
-                    title: title.clone(),
-                },
+                change,
                 entry_id: new_id("m"),
-                content: format!(
-                    "{} renamed the group to {title}",
-                    Self::display_name_in(&conv, by)
-                ),
-                system: SystemEntry {
-                    action: SystemAction::Renamed,
-                    users: vec![],
-                    title: Some(title),
-                },
+                content,
+                system,
                 at: Timestamp::now(),
             })
-            .await?;
+            .await
+    }
+
+    /// A stored change's system entry to everyone in the group now (its topic and their
+    /// queues), then each one's new view (and a notification to those `added`).
+    async fn publish_change(&self, by: &str, change: &MembershipChanged, added: &[String]) {
         let everyone: Vec<String> = change
             .conversation
             .participants
             .iter()
             .map(|p| p.user.clone())
             .collect();
-        self.publish_entry(cid, &everyone, Event::ChatMessage(change.entry.clone()), by);
-        self.announce_membership(by, &change.conversation, &[])
+        let entry = Event::ChatMessage(change.entry.clone());
+        self.publish_entry(&change.conversation.id, &everyone, entry, by);
+        self.announce_membership(by, &change.conversation, added)
             .await;
-        Ok(self.conversation_view(&change.conversation, by, Some(change.entry)))
     }
 
     /// `CONVERSATION_UPDATED` to every participant, and a notification to those `added`.

@@ -134,32 +134,36 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
 
 /// Gives accounts created before migration 3 their directory search key.
 fn backfill_search_keys(conn: &mut Connection) -> StoreResult<()> {
-    let rows: Vec<(String, String)> = conn
-        .prepare("SELECT name, display_name FROM users WHERE search_key IS NULL")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let tx = conn.transaction()?;
-    for (name, display) in rows {
-        tx.execute(
-            "UPDATE users SET search_key = ?1 WHERE name = ?2",
-            [crate::store::search_key(&display), name],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
+    backfill_keys(
+        conn,
+        "SELECT name, display_name FROM users WHERE search_key IS NULL",
+        "UPDATE users SET search_key = ?1 WHERE name = ?2",
+        crate::store::search_key,
+    )
 }
 
 /// Gives accounts created before migration 2 their display key (computed in Rust, so not
 /// in the SQL). Of existing duplicates the first keeps the key; the others stay without
 /// one (they were created before names had to be unique).
 fn backfill_display_keys(conn: &mut Connection) -> StoreResult<()> {
+    backfill_keys(
+        conn,
+        "SELECT name, display_name FROM users WHERE display_key IS NULL ORDER BY created_at",
+        "UPDATE OR IGNORE users SET display_key = ?1 WHERE name = ?2",
+        crate::store::display_key,
+    )
+}
+
+/// Writes, with `update` (?1 the key, ?2 the name), the key `key` computes from the
+/// display name of each account `select` finds (name, display name), in one transaction.
+fn backfill_keys(
+    conn: &mut Connection,
+    select: &str,
+    update: &str,
+    key: fn(&str) -> String,
+) -> StoreResult<()> {
     let rows: Vec<(String, String)> = conn
-        .prepare(
-            "SELECT name, display_name FROM users WHERE display_key IS NULL ORDER BY created_at",
-        )?
+        .prepare(select)?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     if rows.is_empty() {
@@ -167,10 +171,7 @@ fn backfill_display_keys(conn: &mut Connection) -> StoreResult<()> {
     }
     let tx = conn.transaction()?;
     for (name, display) in rows {
-        tx.execute(
-            "UPDATE OR IGNORE users SET display_key = ?1 WHERE name = ?2",
-            [crate::store::display_key(&display), name],
-        )?;
+        tx.execute(update, [key(&display), name])?;
     }
     tx.commit()?;
     Ok(())
