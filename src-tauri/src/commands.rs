@@ -112,7 +112,8 @@ pub fn send_message(
     text: String,
 ) -> Res<OutboxEntry> {
     let cache = state.cache()?;
-    let id = state.with_engine(|e| e.send(&conversation, &text, ContentType::Text))?;
+    let id =
+        state.with_engine(|e| e.send(&conversation, &text, ContentType::Text, None, Vec::new()))?;
     cache
         .outbox_entry(&id)
         .map_err(ClientError::from)?

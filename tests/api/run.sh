@@ -6,7 +6,7 @@
 #   bash tests/api/run.sh path/to/tidings-server
 #
 # Starts the server with --demo on 127.0.0.1:0 in a temporary data directory, signs in as
-# the demo user bob, runs the user-facing operations with bob's token and the service
+# the demo user bob (the operations on one message use one of his own), runs the user-facing operations with bob's token and the service
 # operations (POST /api/notifications, POST /api/announcements) with the service token.
 # The SSE stream is left out: it never ends by design, so it is tested in
 # crates/server/tests/chat_api.rs instead. Exit status 0 only if schemathesis found nothing.
@@ -44,7 +44,7 @@ done
 [ -n "$PORT" ] || { echo "api/run.sh: the server did not start within 30 s" >&2; exit 1; }
 BASE=http://127.0.0.1:$PORT
 
-read -r TOKEN CID < <("$PY_VENV/bin/python" - "$BASE" <<'PY'
+read -r TOKEN CID MID < <("$PY_VENV/bin/python" - "$BASE" <<'PY'
 import json, sys, urllib.request
 base = sys.argv[1]
 def call(path, body=None, token=None):
@@ -53,11 +53,16 @@ def call(path, body=None, token=None):
     return json.load(urllib.request.urlopen(req, timeout=10))
 tok = call("/api/auth/login", {"username": "bob", "password": "tidings-demo"})["accessToken"]
 cid = call("/api/conversations", token=tok)["conversations"][0]["id"]
-print(tok, cid)
+# One of bob's own messages there, so edits, deletions and reactions reach their success paths.
+mid = [m["id"] for m in call(f"/api/conversations/{cid}/messages", token=tok)["messages"]
+       if m["senderId"] == "bob" and not m.get("system")][-1]
+print(tok, cid, mid)
 PY
 )
 [ -n "${CID:-}" ] || { echo "api/run.sh: could not sign in as the demo user bob" >&2; exit 1; }
-printf '[parameters]\n"path.cid" = "%s"\n"path.id" = "bob"\n' "$CID" > "$WORK/schemathesis.toml"
+# uid: someone bob (not the group's owner) may not remove, so the run never takes him out.
+printf '[parameters]\n"path.cid" = "%s"\n"path.mid" = "%s"\n"path.uid" = "carol"\n"path.id" = "bob"\n' \
+  "$CID" "$MID" > "$WORK/schemathesis.toml"
 
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 run() {

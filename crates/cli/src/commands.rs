@@ -354,7 +354,7 @@ async fn logout(ctx: &Context) -> CmdResult {
 async fn send(ctx: &Context, cid: &str, text: &str) -> CmdResult {
     let account = ctx.account()?;
     let engine = start(ctx, tidings_target(ctx, &account), &account_key(&account))?;
-    let client_id = engine.send(cid, text, ContentType::Text)?;
+    let client_id = engine.send(cid, text, ContentType::Text, None, Vec::new())?;
     let outcome = settle(ctx, &engine).await?;
     let entry = engine
         .cache()

@@ -163,6 +163,8 @@ async fn both_caches_converge_to_the_server_under_chaos() {
                 cid,
                 &format!("{} #{i}", clients[who].who.name),
                 ContentType::Text,
+                None,
+                Vec::new(),
             )
             .unwrap();
         if rng.random_range(0..50) == 0 {

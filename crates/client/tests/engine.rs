@@ -221,7 +221,13 @@ async fn the_outbox_sends_messages_written_offline_exactly_once_after_reconnect(
     for i in 0..5 {
         ids.push(
             engine
-                .send(&cid, &format!("written offline {i}"), ContentType::Text)
+                .send(
+                    &cid,
+                    &format!("written offline {i}"),
+                    ContentType::Text,
+                    None,
+                    Vec::new(),
+                )
                 .unwrap(),
         );
     }
@@ -231,7 +237,9 @@ async fn the_outbox_sends_messages_written_offline_exactly_once_after_reconnect(
         "shown as pending at once"
     );
     assert!(
-        engine.send(&cid, "   ", ContentType::Text).is_err(),
+        engine
+            .send(&cid, "   ", ContentType::Text, None, Vec::new())
+            .is_err(),
         "a blank message is refused at once"
     );
     proxy.block(false);
@@ -281,7 +289,13 @@ async fn a_client_killed_between_send_and_receipt_still_sends_exactly_once() {
     let client_id = {
         let cache = Cache::open(&path).unwrap();
         let id = cache
-            .enqueue(&cid, "sent just before the crash", ContentType::Text)
+            .enqueue(
+                &cid,
+                "sent just before the crash",
+                ContentType::Text,
+                None,
+                &[],
+            )
             .unwrap();
         cache.mark_sending(&id).unwrap();
         id

@@ -129,6 +129,12 @@ impl Broker {
         )
     }
 
+    /// Ends every subscription of `user` to `destination` on all their sessions, before
+    /// anything further is published there (see [`Hub::drop_subscriptions`]).
+    pub fn drop_subscriptions(&self, user: &str, destination: &str) -> usize {
+        self.hub.drop_subscriptions(user, destination)
+    }
+
     /// Sessions the user has open.
     pub fn user_sessions(&self, user: &str) -> usize {
         self.hub.user_sessions(user)

@@ -20,6 +20,7 @@ pub struct Config {
     pub jwt: JwtConfig,
     pub auth: AuthConfig,
     pub storage: StorageConfig,
+    pub chat: ChatConfig,
     /// `Origin` values allowed to open a WebSocket. `"*"` allows any. Requests without an
     /// `Origin` header (non-browser clients) are always allowed; a browser page served by
     /// this server (same host) and the Tauri app origins are allowed by default.
@@ -40,6 +41,7 @@ impl Default for Config {
             jwt: JwtConfig::default(),
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
+            chat: ChatConfig::default(),
             allowed_origins: Vec::new(),
             limits: LimitsConfig::default(),
             access: Vec::new(),
@@ -114,6 +116,15 @@ pub struct StorageConfig {
     /// `full` (default): a commit survives a power cut. `normal`: it survives a crash of
     /// the server but the last commits may be lost on a power cut; faster on slow disks.
     pub synchronous: crate::store::sqlite::Synchronous,
+}
+
+/// Rules of the chat itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatConfig {
+    /// Seconds after sending during which a message may be edited; 0 (default): always.
+    /// Deleting one's own message is always allowed.
+    pub edit_window_secs: u64,
 }
 
 /// Hard limits. Every one is enforced; passing one is an `ERROR` that names it.
@@ -391,5 +402,18 @@ impl Config {
             rule.validate()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edit_window_is_off_by_default_and_read_from_the_chat_table() {
+        assert_eq!(Config::default().chat.edit_window_secs, 0);
+        let c: Config = toml::from_str("[chat]\nedit_window_secs = 900\n").unwrap_or_default();
+        assert_eq!(c.chat.edit_window_secs, 900);
+        assert!(toml::from_str::<Config>("[chat]\nedit_window = 1\n").is_err());
     }
 }

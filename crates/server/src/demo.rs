@@ -1,9 +1,13 @@
-//! `--demo`: seeds users, conversations with some history, and a notification, so that a
-//! fresh server opens onto a living app. Seeding happens once: a data directory that has
+//! `--demo`: seeds users, conversations with some history (a reply, reactions, an edited
+//! message and a rename recorded as a system entry), and a notification, so that a fresh
+//! server opens onto a living app. Seeding happens once: a data directory that has
 //! the demo users already is left as it is.
 
 use crate::chat::{Chat, ChatError};
-use tidings_proto::api::{CreateConversation, CreateNotification, SendMessage};
+use tidings_proto::api::{
+    CreateConversation, CreateNotification, EditMessage, ReactRequest, SendMessage,
+    UpdateConversation,
+};
 use tidings_proto::ConversationKind;
 
 /// The demo accounts: (name, display name, roles). Every password is [`PASSWORD`].
@@ -47,12 +51,22 @@ pub async fn seed(chat: &Chat) -> Result<bool, ChatError> {
             "alice",
             CreateConversation {
                 kind: ConversationKind::Group,
-                title: Some("Team Tidings".into()),
+                title: Some("Team".into()),
                 participants: vec!["bob".into(), "carol".into()],
             },
         )
         .await?;
-    post(chat, &team.id, "team", TEAM).await?;
+    // The group's first timeline entry is a system entry: its rename to its current title.
+    chat.rename(
+        "alice",
+        &team.id,
+        UpdateConversation {
+            title: "Team Tidings".into(),
+        },
+    )
+    .await?;
+    let sent = post(chat, &team.id, "team", TEAM).await?;
+    team_extras(chat, &team.id, &sent).await?;
     let (direct, _) = chat
         .create_conversation(
             "bob",
@@ -64,6 +78,16 @@ pub async fn seed(chat: &Chat) -> Result<bool, ChatError> {
         )
         .await?;
     post(chat, &direct.id, "direct", DIRECT).await?;
+    chat.react(
+        "alice",
+        &direct.id,
+        &last_id(&direct.id, chat).await?,
+        ReactRequest {
+            emoji: "👍".into(),
+            on: true,
+        },
+    )
+    .await?;
     chat.notify(CreateNotification {
         users: vec!["alice".into()],
         kind: Some("appointment.moved".into()),
@@ -76,19 +100,82 @@ pub async fn seed(chat: &Chat) -> Result<bool, ChatError> {
     Ok(true)
 }
 
-async fn post(chat: &Chat, cid: &str, tag: &str, lines: &[(&str, &str)]) -> Result<(), ChatError> {
-    for (i, (who, text)) in lines.iter().enumerate() {
-        chat.send_message(
+/// The id of the conversation's last message.
+async fn last_id(cid: &str, chat: &Chat) -> Result<String, ChatError> {
+    let conv = chat.store.conversation(cid).await?;
+    let seq = conv.map(|c| c.last_seq).unwrap_or_default();
+    let page = chat
+        .store
+        .messages(cid, crate::store::Range::After(seq - 1, 1))
+        .await?;
+    page.items
+        .first()
+        .map(|m| m.id.clone())
+        .ok_or_else(|| ChatError::Internal("the demo conversation is empty".into()))
+}
+
+/// An edit, a reply that mentions, and reactions.
+async fn team_extras(chat: &Chat, cid: &str, sent: &[String]) -> Result<(), ChatError> {
+    chat.edit_message(
+        "carol",
+        cid,
+        &sent[2],
+        EditMessage {
+            content: "I found a typo on the **settings** page, fixing it now.".into(),
+            content_type: tidings_proto::ContentType::Markdown,
+            mentions: vec![],
+        },
+    )
+    .await?;
+    chat.send_message(
+        "carol",
+        cid,
+        SendMessage {
+            client_id: "demo-team-reply".into(),
+            content: "@Bob Okafor the typo fix is in too, can you include it?".into(),
+            reply_to: Some(sent[4].clone()),
+            mentions: vec!["bob".into()],
+            ..Default::default()
+        },
+    )
+    .await?;
+    for (who, emoji) in [("alice", "🎉"), ("carol", "🎉"), ("alice", "✅")] {
+        chat.react(
             who,
             cid,
-            SendMessage {
-                client_id: format!("demo-{tag}-{i}"),
-                content: (*text).into(),
-                content_type: Default::default(),
-                ..Default::default()
+            &sent[4],
+            ReactRequest {
+                emoji: emoji.into(),
+                on: true,
             },
         )
         .await?;
     }
     Ok(())
+}
+
+/// Posts the lines in order; returns the messages' ids.
+async fn post(
+    chat: &Chat,
+    cid: &str,
+    tag: &str,
+    lines: &[(&str, &str)],
+) -> Result<Vec<String>, ChatError> {
+    let mut ids = Vec::with_capacity(lines.len());
+    for (i, (who, text)) in lines.iter().enumerate() {
+        let sent = chat
+            .send_message(
+                who,
+                cid,
+                SendMessage {
+                    client_id: format!("demo-{tag}-{i}"),
+                    content: (*text).into(),
+                    content_type: Default::default(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        ids.push(sent.message.id);
+    }
+    Ok(ids)
 }

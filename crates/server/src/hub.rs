@@ -322,6 +322,9 @@ struct State {
     backlog: BacklogUse,
     /// Sessions per user, for the per-user connection limit and presence.
     per_user: HashMap<Arc<str>, usize>,
+    /// How many times [`Hub::drop_subscriptions`] ran: a subscription authorized before a
+    /// revocation is retried (see [`Hub::subscribe_unless_revoked`]).
+    revocations: u64,
 }
 
 /// The broker's routing core. Cheap to share behind an `Arc`.
@@ -456,6 +459,18 @@ impl Hub {
         ack: AckMode,
     ) -> Result<(), HubError> {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        self.subscribe_locked(&mut st, session, id, key, display, ack)
+    }
+
+    fn subscribe_locked(
+        &self,
+        st: &mut State,
+        session: SessionId,
+        id: &str,
+        key: &str,
+        display: &str,
+        ack: AckMode,
+    ) -> Result<(), HubError> {
         let Some(entry) = st.sessions.get_mut(&session) else {
             return Ok(());
         };
@@ -481,9 +496,70 @@ impl Hub {
         let dest = st.dests.entry(key.clone()).or_default();
         dest.subs.push((session, id));
         if !dest.backlog.is_empty() {
-            self.dispatch_backlog(&mut st, &key);
+            self.dispatch_backlog(st, &key);
         }
         Ok(())
+    }
+
+    /// A ticket for [`Hub::subscribe_unless_revoked`]: take it before authorizing.
+    pub fn revocation_ticket(&self) -> u64 {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .revocations
+    }
+
+    /// [`Hub::subscribe`], unless a revocation ran since `ticket` was taken: then `Ok(false)`
+    /// and nothing is subscribed, and the caller authorizes again. So an authorization that
+    /// read the store before someone's removal committed cannot add a subscription after the
+    /// removal dropped theirs.
+    pub fn subscribe_unless_revoked(
+        &self,
+        ticket: u64,
+        session: SessionId,
+        id: &str,
+        key: &str,
+        display: &str,
+        ack: AckMode,
+    ) -> Result<bool, HubError> {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if st.revocations != ticket {
+            return Ok(false);
+        }
+        self.subscribe_locked(&mut st, session, id, key, display, ack)?;
+        Ok(true)
+    }
+
+    /// Ends at once every subscription of `user`, on every session, to the destination
+    /// `key`: no `ERROR`, no `RECEIPT`, the connections stay up, and nothing published to
+    /// `key` after this returns reaches them. Unacknowledged deliveries of those
+    /// subscriptions are dropped, not requeued (a revoked reader gets nothing more).
+    /// Returns how many subscriptions ended.
+    pub fn drop_subscriptions(&self, user: &str, key: &str) -> usize {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        st.revocations += 1;
+        let mut ended: Vec<(SessionId, Arc<str>, Arc<str>)> = Vec::new();
+        for (sid, entry) in st.sessions.iter_mut() {
+            if &*entry.principal.name != user {
+                continue;
+            }
+            let ids: Vec<Arc<str>> = entry
+                .subs
+                .iter()
+                .filter(|(_, sub)| &*sub.key == key)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in ids {
+                if let Some(sub) = entry.subs.remove(&id) {
+                    entry.unacked.retain(|_, u| u.sub != id);
+                    ended.push((*sid, id, sub.key));
+                }
+            }
+        }
+        for (sid, id, key) in &ended {
+            self.detach(&mut st, *sid, id, key);
+        }
+        ended.len()
     }
 
     pub fn unsubscribe(&self, session: SessionId, id: &str) -> Result<(), HubError> {
@@ -1109,5 +1185,52 @@ mod tests {
         let st = hub.state.lock().unwrap_or_else(PoisonError::into_inner);
         let left: Vec<&str> = st.sessions[&a].unacked.values().map(|u| &*u.sub).collect();
         assert_eq!(left, ["s2"]);
+    }
+
+    #[test]
+    fn dropping_a_users_subscriptions_ends_them_on_every_session_and_only_theirs() {
+        let hub = hub(|_| {});
+        let (bob1, mut rx1) = connect(&hub, "bob").unwrap();
+        let (bob2, mut rx2) = connect(&hub, "bob").unwrap();
+        let (alice, mut rxa) = connect(&hub, "alice").unwrap();
+        let topic = "/topic/conversations/c1";
+        hub.subscribe(bob1, "s1", topic, topic, AckMode::Auto)
+            .unwrap();
+        hub.subscribe(
+            bob1,
+            "other",
+            "/topic/presence",
+            "/topic/presence",
+            AckMode::Auto,
+        )
+        .unwrap();
+        hub.subscribe(bob2, "s2", topic, topic, AckMode::Client)
+            .unwrap();
+        hub.subscribe(alice, "a", topic, topic, AckMode::Auto)
+            .unwrap();
+        hub.publish(topic, message(topic, 1), false).unwrap();
+        assert_eq!(drain(&mut rx2).len(), 1, "delivered before the revocation");
+        let ticket = hub.revocation_ticket();
+        assert_eq!(hub.drop_subscriptions("bob", topic), 2);
+        assert_eq!(drain(&mut rx1).len(), 1);
+        assert_eq!(drain(&mut rxa).len(), 1);
+        hub.publish(topic, message(topic, 2), false).unwrap();
+        hub.publish("/topic/presence", message("/topic/presence", 3), false)
+            .unwrap();
+        assert_eq!(drain(&mut rx2).len(), 0, "nothing after the revocation");
+        let after: Vec<_> = drain(&mut rx1);
+        assert_eq!(after.len(), 1, "other subscriptions stay");
+        assert_eq!(drain(&mut rxa).len(), 1, "other users keep theirs");
+        // The ids are free again; a subscription authorized before the revocation is not
+        // made, one authorized after it is.
+        assert!(!hub
+            .subscribe_unless_revoked(ticket, bob1, "s1", topic, topic, AckMode::Auto)
+            .unwrap());
+        let fresh = hub.revocation_ticket();
+        assert!(hub
+            .subscribe_unless_revoked(fresh, bob1, "s1", topic, topic, AckMode::Auto)
+            .unwrap());
+        hub.publish(topic, message(topic, 4), false).unwrap();
+        assert_eq!(drain(&mut rx1).len(), 1);
     }
 }

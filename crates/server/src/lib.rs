@@ -127,7 +127,10 @@ impl ServerState {
             std::time::Duration::from_millis(config.limits.typing_ttl_ms),
         );
         let quota = chat::quota::Quota::new(&config.limits, metrics.clone());
-        let chat = Arc::new(chat.with_quota(quota));
+        let chat = Arc::new(
+            chat.with_quota(quota)
+                .with_edit_window(std::time::Duration::from_secs(config.chat.edit_window_secs)),
+        );
         let app = match make_app {
             Some(make) => make(Broker::new(hub.clone())),
             None => Arc::new(chat::stomp::ChatApp(chat.clone())),

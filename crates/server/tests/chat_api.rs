@@ -189,8 +189,44 @@ async fn every_endpoint_refuses_a_missing_or_bad_token() {
         .unwrap()
     };
     let ghost = server.token("ghost");
+    let mid = api.send(&alice, &cid, "k0", "hello").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let routes = [
         ("GET", "/api/users/me".to_owned(), None),
+        ("GET", "/api/users?q=b".to_owned(), None),
+        (
+            "PATCH",
+            "/api/users/me".to_owned(),
+            Some(json!({"displayName": "Eve"})),
+        ),
+        (
+            "PATCH",
+            format!("/api/conversations/{cid}"),
+            Some(json!({"title": "t"})),
+        ),
+        (
+            "DELETE",
+            format!("/api/conversations/{cid}/participants/bob"),
+            None,
+        ),
+        (
+            "PATCH",
+            format!("/api/conversations/{cid}/messages/{mid}"),
+            Some(json!({"content": "x"})),
+        ),
+        (
+            "DELETE",
+            format!("/api/conversations/{cid}/messages/{mid}"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/api/conversations/{cid}/messages/{mid}/reactions"),
+            Some(json!({"emoji": "👍", "on": true})),
+        ),
+        ("GET", format!("/api/conversations/{cid}/changes"), None),
         ("GET", "/api/users/bob".to_owned(), None),
         ("GET", "/api/conversations".to_owned(), None),
         (
@@ -243,11 +279,23 @@ async fn every_endpoint_refuses_a_missing_or_bad_token() {
             assert_eq!(err["error"], "unauthorized");
         }
     }
-    // Nothing was stored by any of them.
+    // Nothing was stored or changed by any of them.
     let (_, page) = api
         .get(&format!("/api/conversations/{cid}/messages"), &alice.token)
         .await;
-    assert_eq!(page["lastSeq"], 0);
+    assert_eq!(page["lastSeq"], 1);
+    assert_eq!(page["messages"][0]["content"], "hello");
+    assert_eq!(page["messages"][0]["rev"], 1);
+    let (_, conv) = api
+        .get(&format!("/api/conversations/{cid}"), &alice.token)
+        .await;
+    assert_eq!(
+        (
+            conv["rev"].as_i64(),
+            conv["participants"].as_array().unwrap().len()
+        ),
+        (Some(1), 2)
+    );
 }
 
 #[tokio::test]
@@ -258,9 +306,45 @@ async fn every_conversation_endpoint_refuses_a_non_participant() {
     let bob = api.register("bob").await;
     let mallory = api.register("mallory").await;
     let cid = api.group(&alice, &[&bob]).await;
-    api.post_message(&alice, &cid, "k", "secret").await;
+    let mid = api.send(&alice, &cid, "k", "secret").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let t = &mallory.token;
+    let on_message = format!("/api/conversations/{cid}/messages/{mid}");
     let checks = [
+        api.get(&format!("/api/conversations/{cid}/changes"), t)
+            .await,
+        api.call(
+            "PATCH",
+            &format!("/api/conversations/{cid}"),
+            Some(t),
+            Some(json!({"title": "mine"})),
+        )
+        .await,
+        api.call(
+            "DELETE",
+            &format!("/api/conversations/{cid}/participants/bob"),
+            Some(t),
+            None,
+        )
+        .await,
+        api.call(
+            "DELETE",
+            &format!("/api/conversations/{cid}/participants/mallory"),
+            Some(t),
+            None,
+        )
+        .await,
+        api.call("PATCH", &on_message, Some(t), Some(json!({"content": "x"})))
+            .await,
+        api.call("DELETE", &on_message, Some(t), None).await,
+        api.post(
+            &format!("{on_message}/reactions"),
+            t,
+            json!({"emoji": "👍", "on": true}),
+        )
+        .await,
         api.get(&format!("/api/conversations/{cid}"), t).await,
         api.get(&format!("/api/conversations/{cid}/messages"), t)
             .await,
@@ -287,6 +371,13 @@ async fn every_conversation_endpoint_refuses_a_non_participant() {
     }
     let (_, list) = api.get("/api/conversations", t).await;
     assert_eq!(list["conversations"], json!([]));
+    // Nothing changed.
+    let (_, conv) = api
+        .get(&format!("/api/conversations/{cid}"), &alice.token)
+        .await;
+    assert_eq!(conv["rev"], 1);
+    assert_eq!(conv["title"], "Test group");
+    assert_eq!(conv["participants"].as_array().unwrap().len(), 2);
     // Unknown conversations are 404.
     let (status, _) = api.get("/api/conversations/c_nope/messages", t).await;
     assert_eq!(status, 404);
@@ -786,12 +877,23 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/auth/login", &["post"]),
         ("/api/auth/refresh", &["post"]),
         ("/api/auth/logout", &["post"]),
-        ("/api/users/me", &["get"]),
+        ("/api/users", &["get"]),
+        ("/api/users/me", &["get", "patch"]),
         ("/api/users/{id}", &["get"]),
         ("/api/conversations", &["get", "post"]),
-        ("/api/conversations/{cid}", &["get"]),
+        ("/api/conversations/{cid}", &["get", "patch"]),
         ("/api/conversations/{cid}/participants", &["post"]),
+        ("/api/conversations/{cid}/participants/{uid}", &["delete"]),
         ("/api/conversations/{cid}/messages", &["get", "post"]),
+        (
+            "/api/conversations/{cid}/messages/{mid}",
+            &["patch", "delete"],
+        ),
+        (
+            "/api/conversations/{cid}/messages/{mid}/reactions",
+            &["post"],
+        ),
+        ("/api/conversations/{cid}/changes", &["get"]),
         ("/api/conversations/{cid}/read", &["post"]),
         ("/api/notifications", &["get", "post"]),
         ("/api/notifications/{id}/read", &["post"]),
@@ -811,12 +913,21 @@ async fn the_openapi_document_describes_every_route() {
     }
     assert_eq!(
         paths.len(),
-        16,
+        21,
         "no undocumented extra paths: {:?}",
         paths.keys()
     );
     for schema in [
         "Message",
+        "ChangePage",
+        "UserPage",
+        "EditMessage",
+        "ReactRequest",
+        "UpdateProfile",
+        "UpdateConversation",
+        "ConversationLeft",
+        "SystemEntry",
+        "Reaction",
         "Notification",
         "Conversation",
         "ErrorBody",

@@ -141,12 +141,13 @@ async fn messages_reach_subscribers_in_seq_order_under_concurrent_senders() {
     for t in tasks {
         t.await.unwrap();
     }
+    // Seq 1 is the system entry "… added carol", before carol subscribed.
     let mut seqs = Vec::new();
     while seqs.len() < 60 {
         let env = watcher.next_event("conv", "CHAT_MESSAGE").await;
         seqs.push(env["payload"]["seq"].as_i64().unwrap());
     }
-    assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
+    assert_eq!(seqs, (2..=61).collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -243,7 +244,7 @@ async fn invalid_sends_are_reported_on_the_error_queue_and_store_nothing() {
         assert_eq!(err["error"], kind, "{dest}: {err}");
         assert!(!err["message"].as_str().unwrap().is_empty());
     }
-    // A non-participant: refused, nothing stored.
+    // A non-participant: refused on every destination, nothing stored or changed.
     let mut m = Client::signed_in(&server, &mallory).await;
     m.subscribe("/user/queue/errors", "errors", "auto").await;
     let err = m
@@ -257,6 +258,30 @@ async fn invalid_sends_are_reported_on_the_error_queue_and_store_nothing() {
         .get(&format!("/api/conversations/{cid}/messages"), &alice.token)
         .await;
     assert_eq!(page["lastSeq"], 0, "nothing was stored");
+    let own = api.send(&alice, &cid, "own", "alice's").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (dest, body) in [
+        (
+            tidings_proto::dest::edit(&cid, &own),
+            json!({"content": "mallory was here"}),
+        ),
+        (tidings_proto::dest::delete(&cid, &own), json!({})),
+        (
+            tidings_proto::dest::react(&cid, &own),
+            json!({"emoji": "👍", "on": true}),
+        ),
+    ] {
+        let err = m.send_refused(&dest, body.to_string()).await;
+        assert_eq!(err["error"], "forbidden", "{dest}: {err}");
+    }
+    let (_, page) = api
+        .get(&format!("/api/conversations/{cid}/messages"), &alice.token)
+        .await;
+    assert_eq!(page["messages"][0]["content"], "alice's");
+    assert_eq!(page["messages"][0]["rev"], 1);
+    assert!(page["messages"][0].get("reactions").is_none());
     // Still connected and working.
     a.send_json(
         &format!("/app/conversations/{cid}/send"),
@@ -266,7 +291,7 @@ async fn invalid_sends_are_reported_on_the_error_queue_and_store_nothing() {
     let (_, page) = api
         .get(&format!("/api/conversations/{cid}/messages"), &alice.token)
         .await;
-    assert_eq!(page["lastSeq"], 1);
+    assert_eq!(page["lastSeq"], 2);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use tidings_proto::{ContentType, ConversationKind, Timestamp};
+use tidings_proto::{ContentType, ConversationKind, SystemAction, SystemEntry, Timestamp};
 use tidings_server::store::sqlite::{SqliteStore, Synchronous};
 use tidings_server::store::*;
 use tidings_testkit::TempDir;
@@ -360,29 +360,50 @@ async fn pages_and_read_markers() {
     }
 }
 
+fn membership(cid: &str, by: &str, change: Membership) -> MembershipChange {
+    MembershipChange {
+        conversation_id: cid.into(),
+        by: by.into(),
+        change,
+        entry_id: new_id("m"),
+        content: "a change".into(),
+        system: SystemEntry {
+            action: SystemAction::Added,
+            users: vec![],
+            title: None,
+        },
+        at: Timestamp::now(),
+    }
+}
+
+fn add(users: &[&str], max_size: usize) -> Membership {
+    Membership::Add {
+        users: users.iter().map(|u| (*u).to_owned()).collect(),
+        max_size,
+    }
+}
+
 #[tokio::test]
 async fn participants_join_with_nothing_unread() {
     for (name, s, _keep) in implementations() {
         with_users(&*s, &["alice", "bob", "carol"]).await;
         let cid = group(&*s, &["alice", "bob"]).await;
         s.append_message(msg(&cid, "alice", "k")).await.unwrap();
-        let (conv, added) = s
-            .add_participants(&cid, "alice", &["carol".into(), "bob".into()], 1000)
+        let done = s
+            .change_membership(membership(&cid, "alice", add(&["carol", "bob"], 1000)))
             .await
             .unwrap();
-        assert_eq!(
-            added,
-            vec!["carol".to_owned()],
-            "{name}: bob was already in"
-        );
-        assert_eq!(conv.participant("carol").unwrap().read_seq, 1);
+        assert_eq!(done.participants_before, ["alice", "bob"], "{name}");
+        // The system entry is seq 2; carol has read up to where she joined.
+        assert_eq!(done.entry.seq, 2, "{name}");
+        assert_eq!(done.conversation.participant("carol").unwrap().read_seq, 1);
         assert!(matches!(
-            s.add_participants(&cid, "mallory", &["carol".into()], 1000)
+            s.change_membership(membership(&cid, "mallory", add(&["carol"], 1000)))
                 .await,
             Err(StoreError::Forbidden(_))
         ));
         assert!(matches!(
-            s.add_participants(&cid, "alice", &["ghost".into()], 1000)
+            s.change_membership(membership(&cid, "alice", add(&["ghost"], 1000)))
                 .await,
             Err(StoreError::NotFound(_))
         ));
@@ -397,20 +418,24 @@ async fn a_group_never_passes_its_size_limit() {
         let cid = group(&*s, &["alice", "bob"]).await;
         assert!(
             matches!(
-                s.add_participants(&cid, "alice", &["carol".into(), "dave".into()], 3)
+                s.change_membership(membership(&cid, "alice", add(&["carol", "dave"], 3)))
                     .await,
                 Err(StoreError::Conflict(_))
             ),
             "{name}: 2 + 2 > 3"
         );
         assert!(!s.is_participant(&cid, "carol").await.unwrap(), "{name}");
+        assert_eq!(
+            s.conversation(&cid).await.unwrap().unwrap().rev,
+            0,
+            "{name}: no rev"
+        );
         // Those already in do not count twice.
-        let (conv, added) = s
-            .add_participants(&cid, "alice", &["bob".into(), "carol".into()], 3)
+        let done = s
+            .change_membership(membership(&cid, "alice", add(&["bob", "carol"], 3)))
             .await
             .unwrap();
-        assert_eq!(added, vec!["carol".to_owned()], "{name}");
-        assert_eq!(conv.participants.len(), 3, "{name}");
+        assert_eq!(done.conversation.participants.len(), 3, "{name}");
     }
 }
 

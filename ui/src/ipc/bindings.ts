@@ -101,7 +101,24 @@ url?: string | null, isRead: boolean, createdAt: string, };
 export type Typing = { conversationId: string, userId: string, typing: boolean, expiresInMs?: number | null, };
 export type Presence = { userId: string, online: boolean, };
 export type ReadReceipt = { conversationId: string, userId: string, upTo: number, unreadCount?: number | null, };
-export type CachedConversation = { id: string, kind: ConversationKind, title: string | null, createdBy: string, createdAt: string, lastSeq: number, syncedSeq: number, readSeq: number, unreadCount: number, muted: boolean, participants: Array<Participant>, lastMessage: Message | null, 
+export type NotifyLevel = "all" | "mentions" | "none";
+export type CachedConversation = { id: string, kind: ConversationKind, title: string | null, createdBy: string, createdAt: string, lastSeq: number, syncedSeq: number, readSeq: number, unreadCount: number, 
+/**
+ * The revision held: every change of the timeline up to it is cached.
+ */
+rev: number, 
+/**
+ * The user left (or was removed): kept and readable, not sent to.
+ */
+left: boolean, 
+/**
+ * Which messages raise a notification here (local to this device).
+ */
+notifyLevel: NotifyLevel, 
+/**
+ * `notifyLevel` is `none`.
+ */
+muted: boolean, participants: Array<Participant>, lastMessage: Message | null, 
 /**
  * Messages written here and not yet confirmed by the server.
  */
@@ -111,7 +128,15 @@ export type OutboxEntry = { clientId: string, conversationId: string, content: s
 /**
  * The stored message's `seq`, once known.
  */
-seq: number | null, };
+seq: number | null, 
+/**
+ * The id of the message this one replies to.
+ */
+replyTo: string | null, 
+/**
+ * Participants it mentions, by id.
+ */
+mentions: Array<string>, };
 export type SearchHit = { message: Message, snippet: string, };
 export type EngineState = { "state": "connecting" } | { "state": "catchingUp", done: number, total: number, } | { "state": "live" } | { "state": "reconnecting", at: string, attempt: number, reason: string, } | { "state": "offline" } | { "state": "signedOut", reason: string, } | { "state": "stopped" };
 export type SessionInfo = { server: string, user: string, };

@@ -12,6 +12,9 @@ const conv = (over: Partial<CachedConversation>): CachedConversation => ({
   syncedSeq: 0,
   readSeq: 0,
   unreadCount: 0,
+  rev: 0,
+  left: false,
+  notifyLevel: 'all',
   muted: false,
   participants: [
     { id: 'alice', displayName: 'Alice', online: true, readSeq: 0 },

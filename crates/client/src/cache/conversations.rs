@@ -1,15 +1,48 @@
-//! Conversations, participants, read markers and presence in the cache.
+//! Conversations, participants, read markers, presence and notification levels in the
+//! cache.
 
 use super::{Cache, CacheResult, CachedConversation};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tidings_proto::{Conversation, ConversationKind, Participant, Timestamp};
 
-const COLUMNS: &str =
-    "id, kind, title, created_by, created_at, last_seq, synced_seq, read_seq, muted";
+const COLUMNS: &str = "id, kind, title, created_by, created_at, last_seq, synced_seq, read_seq, \
+     rev, left, notify_level";
+
+/// Which messages of a conversation raise a notification on this device. A message that
+/// mentions the user counts under `all` and `mentions`; nothing under `none` (muted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum NotifyLevel {
+    #[default]
+    All,
+    Mentions,
+    None,
+}
+
+impl NotifyLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "all",
+            NotifyLevel::Mentions => "mentions",
+            NotifyLevel::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotifyLevel> {
+        match s {
+            "all" => Some(NotifyLevel::All),
+            "mentions" => Some(NotifyLevel::Mentions),
+            "none" => Some(NotifyLevel::None),
+            _ => None,
+        }
+    }
+}
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<CachedConversation> {
     let last_seq: i64 = r.get(5)?;
     let read_seq: i64 = r.get(7)?;
+    let notify_level = NotifyLevel::parse(&r.get::<_, String>(10)?).unwrap_or_default();
     Ok(CachedConversation {
         id: r.get(0)?,
         kind: ConversationKind::parse(&r.get::<_, String>(1)?).unwrap_or(ConversationKind::Group),
@@ -20,7 +53,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CachedConversation> {
         synced_seq: r.get(6)?,
         read_seq,
         unread_count: (last_seq - read_seq).max(0),
-        muted: r.get::<_, i64>(8)? != 0,
+        rev: r.get(8)?,
+        left: r.get::<_, i64>(9)? != 0,
+        notify_level,
+        muted: notify_level == NotifyLevel::None,
         participants: Vec::new(),
         last_message: None,
         pending: 0,
@@ -82,8 +118,9 @@ pub(super) fn own_read(
 }
 
 impl Cache {
-    /// Merges a conversation as the server describes it (to the user `me`). Markers and
-    /// `last_seq` only move forward; participants are replaced.
+    /// Merges a conversation as the server describes it (to the user `me`), who is
+    /// therefore in it (no longer left). Markers and `last_seq` only move forward; the title
+    /// and participants are replaced unless a newer view (higher `rev`) was merged already.
     pub fn upsert_conversation(&self, c: &Conversation, me: &str) -> CacheResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -91,15 +128,29 @@ impl Cache {
             .last_message
             .as_ref()
             .map_or(c.created_at.millis(), |m| m.created_at.millis());
+        let stale: bool = tx
+            .query_row(
+                "SELECT view_rev > ?2 FROM conversations WHERE id = ?1",
+                params![c.id, c.rev],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false);
         tx.execute(
-            "INSERT INTO conversations (id, kind, title, created_by, created_at, last_seq, read_seq, server_read_seq, last_activity)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+            "INSERT INTO conversations (id, kind, title, created_by, created_at, last_seq, read_seq, server_read_seq, last_activity, view_rev, server_rev)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?9)
              ON CONFLICT (id) DO UPDATE SET
-               title = excluded.title,
+               kind = excluded.kind,
+               title = CASE WHEN view_rev > excluded.view_rev THEN title ELSE excluded.title END,
+               created_by = excluded.created_by,
+               created_at = excluded.created_at,
                last_seq = max(last_seq, excluded.last_seq),
                read_seq = max(read_seq, excluded.read_seq),
                server_read_seq = max(server_read_seq, excluded.server_read_seq),
-               last_activity = max(last_activity, excluded.last_activity)",
+               last_activity = max(last_activity, excluded.last_activity),
+               view_rev = max(view_rev, excluded.view_rev),
+               server_rev = max(server_rev, excluded.server_rev),
+               left = 0",
             params![
                 c.id,
                 c.kind.as_str(),
@@ -108,19 +159,22 @@ impl Cache {
                 c.created_at.millis(),
                 c.last_seq,
                 c.read_seq,
-                last_activity
+                last_activity,
+                c.rev
             ],
         )?;
-        tx.execute(
-            "DELETE FROM participants WHERE conversation_id = ?1",
-            [&c.id],
-        )?;
-        for p in &c.participants {
+        if !stale {
             tx.execute(
-                "INSERT INTO participants (conversation_id, user_id, display_name, read_seq, online)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![c.id, p.id, p.display_name, p.read_seq, p.online],
+                "DELETE FROM participants WHERE conversation_id = ?1",
+                [&c.id],
             )?;
+            for p in &c.participants {
+                tx.execute(
+                    "INSERT INTO participants (conversation_id, user_id, display_name, read_seq, online)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![c.id, p.id, p.display_name, p.read_seq, p.online],
+                )?;
+            }
         }
         if let Some(m) = &c.last_message {
             super::messages::insert_batch(&tx, std::slice::from_ref(m), me)?;
@@ -173,7 +227,7 @@ impl Cache {
     pub fn unsynced_reads(&self) -> CacheResult<Vec<(String, i64)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, read_seq FROM conversations WHERE read_seq > server_read_seq",
+            "SELECT id, read_seq FROM conversations WHERE read_seq > server_read_seq AND left = 0",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -209,35 +263,71 @@ impl Cache {
         Ok(())
     }
 
-    pub fn set_muted(&self, cid: &str, muted: bool) -> CacheResult<()> {
+    /// Which messages of a conversation notify on this device.
+    pub fn set_notify_level(&self, cid: &str, level: NotifyLevel) -> CacheResult<()> {
         self.conn().execute(
-            "UPDATE conversations SET muted = ?2 WHERE id = ?1",
-            params![cid, muted],
+            "UPDATE conversations SET notify_level = ?2 WHERE id = ?1",
+            params![cid, level.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Mutes (level `none`) or unmutes (level `all`) a conversation.
+    pub fn set_muted(&self, cid: &str, muted: bool) -> CacheResult<()> {
+        let level = if muted {
+            NotifyLevel::None
+        } else {
+            NotifyLevel::All
+        };
+        self.set_notify_level(cid, level)
+    }
+
+    /// A user's new display name, in every conversation they are in.
+    pub fn set_display_name(&self, user: &str, name: &str) -> CacheResult<()> {
+        self.conn().execute(
+            "UPDATE participants SET display_name = ?2 WHERE user_id = ?1 AND display_name != ?2",
+            params![user, name],
+        )?;
+        Ok(())
+    }
+
+    /// Someone is no longer in a conversation (until the server's next view of it says
+    /// otherwise).
+    pub fn remove_participant(&self, cid: &str, user: &str) -> CacheResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM participants WHERE conversation_id = ?1 AND user_id = ?2",
+            params![cid, user],
+        )?;
+        conn.execute(
+            "INSERT INTO changes (kind, key) VALUES ('conversation', ?1)",
+            [cid],
         )?;
         Ok(())
     }
 
     /// Whether a conversation needs fetching: its contiguous prefix ends before its last
     /// known `seq`, or only a placeholder is cached (no participants yet). `true` for a
-    /// conversation the cache does not know.
+    /// conversation the cache does not know; `false` for one the user left.
     pub fn needs_fetch(&self, cid: &str) -> CacheResult<bool> {
         let conn = self.conn();
-        let row: Option<(i64, i64, bool)> = conn
+        let row: Option<(i64, i64, bool, bool)> = conn
             .prepare_cached(
                 "SELECT synced_seq, last_seq,
-                        EXISTS (SELECT 1 FROM participants WHERE conversation_id = ?1)
+                        EXISTS (SELECT 1 FROM participants WHERE conversation_id = ?1), left
                  FROM conversations WHERE id = ?1",
             )?
-            .query_row([cid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([cid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()?;
-        Ok(row.is_none_or(|(synced, last, known)| synced < last || !known))
+        Ok(row.is_none_or(|(synced, last, known, left)| !left && (synced < last || !known)))
     }
 
     /// Conversations with messages known to exist but not cached: (id, synced_seq, last_seq).
     pub fn gaps(&self) -> CacheResult<Vec<(String, i64, i64)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, synced_seq, last_seq FROM conversations WHERE synced_seq < last_seq ORDER BY id",
+            "SELECT id, synced_seq, last_seq FROM conversations
+             WHERE synced_seq < last_seq AND left = 0 ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

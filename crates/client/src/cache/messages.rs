@@ -1,14 +1,31 @@
-//! Messages in the cache: idempotent merge, contiguous-prefix tracking, pages by `seq`, and
-//! full-text search.
+//! Messages in the cache: an idempotent merge in which a newer revision of a message
+//! replaces its row (and so its full-text entry: an edit's old text and a deleted
+//! message's content leave the index too), contiguous-prefix tracking by `seq`, and pages.
 
-use super::{conversations, Cache, CacheResult};
+use super::{conversations, revisions, Cache, CacheResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use tidings_proto::{ContentType, Message, Timestamp};
+use tidings_proto::{ContentType, Message, ReplyRef, Timestamp};
 
-pub(super) const COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, client_id, content, content_type, created_at";
+pub(super) const COLUMNS: &str = "id, conversation_id, seq, sender_id, client_id, content, \
+     content_type, created_at, rev, edited_at, deleted, reply_to_id, reply_to_seq, mentions, \
+     reactions, system";
+/// How many columns [`COLUMNS`] names (a query may select more after them).
+pub(super) const COLUMN_COUNT: usize = 16;
+
+/// A JSON column: `None` (SQL NULL) for an empty list or nothing.
+fn json_column<T: serde::Serialize>(v: &T, empty: bool) -> Option<String> {
+    (!empty).then(|| serde_json::to_string(v).unwrap_or_default())
+}
+
+fn from_json<T: serde::de::DeserializeOwned + Default>(text: Option<String>) -> T {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
 
 pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
+    let reply_id: Option<String> = r.get(11)?;
+    let reply_seq: Option<i64> = r.get(12)?;
+    let system: Option<String> = r.get(15)?;
     Ok(Message {
         id: r.get(0)?,
         conversation_id: r.get(1)?,
@@ -18,16 +35,17 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         content: r.get(5)?,
         content_type: ContentType::parse(&r.get::<_, String>(6)?).unwrap_or_default(),
         created_at: Timestamp(r.get(7)?),
-        ..Default::default()
+        rev: r.get(8)?,
+        edited_at: r.get::<_, Option<i64>>(9)?.map(Timestamp),
+        deleted: r.get::<_, i64>(10)? != 0,
+        reply_to: reply_id.map(|message_id| ReplyRef {
+            message_id,
+            seq: reply_seq.unwrap_or(0),
+        }),
+        mentions: from_json(r.get(13)?),
+        reactions: from_json(r.get(14)?),
+        system: system.and_then(|s| serde_json::from_str(&s).ok()),
     })
-}
-
-/// A search result: the message and a snippet with the match marked by `[` and `]`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct SearchHit {
-    pub message: Message,
-    pub snippet: String,
 }
 
 pub(super) fn latest(conn: &Connection, cid: &str) -> CacheResult<Option<Message>> {
@@ -45,14 +63,44 @@ struct Touched {
     max_seq: i64,
     max_at: i64,
     own_seq: i64,
-    added: bool,
+    max_rev: i64,
+    /// Rows were added or replaced.
+    changed: bool,
 }
 
-/// Merges messages (any mix of conversations, any order); returns how many were new. Keeps
-/// `last_seq`, `synced_seq`, our read marker (writing means having read, as on the server)
-/// and the outbox in step, and notes one `message` change per conversation that got new
-/// messages. The per-conversation bookkeeping runs once per batch, not once per message:
-/// catch-up hands over pages of 500.
+/// The values of one message's row after `id, conversation_id, seq, sender_id, client_id,
+/// created_at`: what a newer revision replaces.
+struct Body {
+    content_type: &'static str,
+    edited_at: Option<i64>,
+    reply_to_id: Option<String>,
+    reply_to_seq: Option<i64>,
+    mentions: Option<String>,
+    reactions: Option<String>,
+    system: Option<String>,
+}
+
+impl Body {
+    fn of(m: &Message) -> Body {
+        Body {
+            content_type: m.content_type.as_str(),
+            edited_at: m.edited_at.map(|t| t.millis()),
+            reply_to_id: m.reply_to.as_ref().map(|r| r.message_id.clone()),
+            reply_to_seq: m.reply_to.as_ref().map(|r| r.seq),
+            mentions: json_column(&m.mentions, m.mentions.is_empty()),
+            reactions: json_column(&m.reactions, m.reactions.is_empty()),
+            system: m.system.as_ref().and_then(|s| json_column(s, false)),
+        }
+    }
+}
+
+/// Merges messages (any mix of conversations, any order); returns how many were new. A
+/// message already cached is replaced by a copy with a higher `rev` (an edit, a deletion,
+/// new reactions) and otherwise left alone, so replays and stale copies change nothing.
+/// Keeps `last_seq`, `synced_seq`, the held revision, our read marker (writing means having
+/// read, as on the server) and the outbox in step, and notes one `message` change per
+/// conversation whose messages changed. The per-conversation bookkeeping runs once per
+/// batch, not once per message: catch-up hands over pages of 500.
 pub(super) fn insert_batch(
     conn: &Connection,
     messages: &[Message],
@@ -64,8 +112,17 @@ pub(super) fn insert_batch(
     let mut touched: std::collections::BTreeMap<&str, Touched> = Default::default();
     let mut added = 0;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, content, content_type, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, content, content_type,
+                               created_at, rev, edited_at, deleted, reply_to_id, reply_to_seq,
+                               mentions, reactions, system)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT DO NOTHING",
+    )?;
+    let mut replace = conn.prepare_cached(
+        "UPDATE messages SET content = ?3, content_type = ?4, rev = ?5, edited_at = ?6,
+                deleted = ?7, reply_to_id = ?8, reply_to_seq = ?9, mentions = ?10,
+                reactions = ?11, system = ?12
+         WHERE conversation_id = ?1 AND seq = ?2 AND rev < ?5",
     )?;
     for m in messages {
         let cid = m.conversation_id.as_str();
@@ -83,6 +140,7 @@ pub(super) fn insert_batch(
             }
         }
         let t = touched.entry(cid).or_default();
+        let b = Body::of(m);
         let new = insert.execute(params![
             m.id,
             m.conversation_id,
@@ -90,15 +148,41 @@ pub(super) fn insert_batch(
             m.sender_id,
             m.client_id,
             m.content,
-            m.content_type.as_str(),
-            m.created_at.millis()
+            b.content_type,
+            m.created_at.millis(),
+            m.rev,
+            b.edited_at,
+            m.deleted,
+            b.reply_to_id,
+            b.reply_to_seq,
+            b.mentions,
+            b.reactions,
+            b.system,
         ])? > 0;
         if new {
             added += 1;
-            t.added = true;
+            t.changed = true;
+        } else if m.rev > 0
+            && replace.execute(params![
+                m.conversation_id,
+                m.seq,
+                m.content,
+                b.content_type,
+                m.rev,
+                b.edited_at,
+                m.deleted,
+                b.reply_to_id,
+                b.reply_to_seq,
+                b.mentions,
+                b.reactions,
+                b.system,
+            ])? > 0
+        {
+            t.changed = true;
         }
         t.max_seq = t.max_seq.max(m.seq);
         t.max_at = t.max_at.max(m.created_at.millis());
+        t.max_rev = t.max_rev.max(m.rev);
         if m.sender_id == me {
             t.own_seq = t.own_seq.max(m.seq);
             if outbox_waiting {
@@ -112,10 +196,14 @@ pub(super) fn insert_batch(
     for (cid, t) in touched {
         conversations::raise_last_seq(conn, cid, t.max_seq, t.max_at)?;
         advance_synced(conn, cid)?;
+        if t.max_rev > 0 {
+            revisions::raise_server_rev(conn, cid, t.max_rev)?;
+            revisions::advance_held(conn, cid)?;
+        }
         if t.own_seq > 0 {
             conversations::own_read(conn, cid, t.own_seq, true)?;
         }
-        if t.added {
+        if t.changed {
             conn.prepare_cached("INSERT INTO changes (kind, key) VALUES ('message', ?1)")?
                 .execute([cid])?;
         }
@@ -163,20 +251,9 @@ fn advance_synced(conn: &Connection, cid: &str) -> CacheResult<()> {
     Ok(())
 }
 
-/// Turns free text into an FTS5 query: every word must appear (as a prefix), and no
-/// character of the input can be read as query syntax.
-fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split_whitespace()
-        .map(|w| w.replace('"', "\"\""))
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\"*"))
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" "))
-}
-
 impl Cache {
-    /// Merges messages in one transaction; returns how many were new.
+    /// Merges messages in one transaction (a higher `rev` replaces a cached copy); returns
+    /// how many were new.
     pub fn insert_messages(&self, messages: &[Message], me: &str) -> CacheResult<usize> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -216,65 +293,56 @@ impl Cache {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Full-text search over cached messages: the best matches (bm25) among the
-    /// [`SEARCH_WINDOW`] most recently stored ones. Ranking every match of a common word in
-    /// a million messages takes seconds; the newest matches are found in milliseconds, and
-    /// they are what a person searching a chat usually wants.
-    pub fn search(&self, text: &str, limit: u32) -> CacheResult<Vec<SearchHit>> {
-        let Some(query) = fts_query(text) else {
-            return Ok(Vec::new());
-        };
+    /// Merges one message as the server has it now: new, or a newer revision of a cached
+    /// one (an edit, a tombstone, new reactions), which replaces it; an older or equal
+    /// revision changes nothing. Returns whether it was new.
+    pub fn apply_message(&self, m: &Message) -> CacheResult<bool> {
+        let me = self.account_user()?.unwrap_or_default();
+        Ok(self.insert_messages(std::slice::from_ref(m), &me)? > 0)
+    }
+
+    /// A cached message by id.
+    pub fn message(&self, id: &str) -> CacheResult<Option<Message>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))?
+            .query_row([id], from_row)
+            .optional()?)
+    }
+
+    /// The cached message at `seq` of a conversation (a reference such as `#12`).
+    pub fn message_at(&self, cid: &str, seq: i64) -> CacheResult<Option<Message>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq = ?2"
+            ))?
+            .query_row(params![cid, seq], from_row)
+            .optional()?)
+    }
+
+    /// Cached messages around `seq`, ascending: up to `limit`, about half before it and
+    /// the rest from it on (to show a quoted message in its place).
+    pub fn history_around(&self, cid: &str, seq: i64, limit: u32) -> CacheResult<Vec<Message>> {
+        let before = limit / 2;
+        let mut page = self.history(cid, Some(seq), before)?;
         let conn = self.conn();
-        // The rowid of the SEARCH_WINDOW-th newest match (none: fewer matches than that).
-        let floor: i64 = conn
-            .prepare_cached(
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1
-                 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
-            )?
-            .query_row(params![query, SEARCH_WINDOW - 1], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0);
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {cols}, snippet(messages_fts, 0, '[', ']', '…', 12)
-             FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
-             WHERE messages_fts MATCH ?1 AND messages_fts.rowid >= ?3 ORDER BY rank LIMIT ?2",
-            cols = COLUMNS
-                .split(", ")
-                .map(|c| format!("m.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq >= ?2
+             ORDER BY seq LIMIT ?3"
         ))?;
-        let rows = stmt.query_map(params![query, limit, floor], |r| {
-            Ok(SearchHit {
-                message: from_row(r)?,
-                snippet: r.get(8)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let after = stmt.query_map(params![cid, seq, limit - page.len() as u32], from_row)?;
+        for m in after {
+            page.push(m?);
+        }
+        Ok(page)
     }
 }
-
-/// How many of the newest matches a search ranks.
-pub const SEARCH_WINDOW: i64 = 1000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::testing::temp_cache;
-
-    fn msg(cid: &str, seq: i64, sender: &str, text: &str) -> Message {
-        Message {
-            id: format!("m{cid}{seq}"),
-            conversation_id: cid.into(),
-            seq,
-            sender_id: sender.into(),
-            client_id: format!("{sender}-{cid}-{seq}"),
-            content: text.into(),
-            content_type: ContentType::Text,
-            created_at: Timestamp(seq),
-            ..Default::default()
-        }
-    }
+    use crate::cache::testing::{msg, temp_cache};
 
     #[test]
     fn merging_is_idempotent_and_tracks_the_contiguous_prefix() {
@@ -324,57 +392,6 @@ mod tests {
     }
 
     #[test]
-    fn search_finds_words_and_prefixes_and_ignores_query_syntax() {
-        let t = temp_cache("search");
-        t.cache
-            .insert_messages(
-                &[
-                    msg("c", 1, "bob", "The quarterly report is ready"),
-                    msg("c", 2, "bob", "Lunch at noon?"),
-                    msg("d", 1, "amy", "Report: café opening \"soon\""),
-                ],
-                "me",
-            )
-            .unwrap();
-        let hits = t.cache.search("report", 10).unwrap();
-        assert_eq!(hits.len(), 2);
-        assert!(hits.iter().any(|h| h.snippet.contains("[report]")));
-        assert_eq!(t.cache.search("quart rep", 10).unwrap().len(), 1);
-        assert_eq!(
-            t.cache.search("cafe", 10).unwrap().len(),
-            1,
-            "diacritics folded"
-        );
-        for hostile in ["\"", "AND OR NOT", "a*b(", "NEAR(", "col:x", "   "] {
-            assert!(t.cache.search(hostile, 10).is_ok(), "{hostile}");
-        }
-    }
-
-    #[test]
-    fn search_ranks_the_newest_matches_of_a_common_word() {
-        let t = temp_cache("search-window");
-        let n = SEARCH_WINDOW + 200;
-        let all: Vec<Message> = (1..=n)
-            .map(|i| msg("c", i, "bob", &format!("status report number {i}")))
-            .collect();
-        t.cache.insert_messages(&all, "me").unwrap();
-        let hits = t.cache.search("report", 50).unwrap();
-        assert_eq!(hits.len(), 50);
-        assert!(
-            hits.iter().all(|h| h.message.seq > n - SEARCH_WINDOW),
-            "only the newest {SEARCH_WINDOW} matches are ranked"
-        );
-        // A rare word far back is still found: the window counts matches, not messages.
-        t.cache
-            .insert_messages(&[msg("d", 1, "amy", "the zephyr plan")], "me")
-            .unwrap();
-        t.cache
-            .insert_messages(&[msg("c", n + 1, "bob", "report again")], "me")
-            .unwrap();
-        assert_eq!(t.cache.search("zephyr", 10).unwrap().len(), 1);
-    }
-
-    #[test]
     fn a_batch_notes_one_message_change_per_conversation() {
         let t = temp_cache("changes");
         let before = t.cache.latest_change().unwrap();
@@ -399,5 +416,145 @@ mod tests {
             .unwrap()
             .iter()
             .all(|c| c.kind != "message"));
+    }
+
+    fn at(mut m: Message, rev: i64) -> Message {
+        m.rev = rev;
+        m
+    }
+
+    fn revised(mut m: Message, rev: i64, text: &str) -> Message {
+        m.rev = rev;
+        m.content = text.into();
+        m
+    }
+
+    #[test]
+    fn a_newer_revision_replaces_the_row_and_its_search_entry_an_older_one_nothing() {
+        let t = temp_cache("revise");
+        let c = &t.cache;
+        let first = at(msg("c", 1, "bob", "the quarterly plan"), 1);
+        c.insert_messages(std::slice::from_ref(&first), "me")
+            .unwrap();
+        assert_eq!(c.search("quarterly", 10).unwrap().len(), 1);
+        let mut edited = revised(first.clone(), 2, "lunch at noon");
+        edited.edited_at = Some(Timestamp(99));
+        edited.mentions = vec!["me".into()];
+        edited.reply_to = Some(ReplyRef {
+            message_id: "m0".into(),
+            seq: 0,
+        });
+        edited.reactions = vec![tidings_proto::Reaction {
+            emoji: "👍".into(),
+            users: vec!["amy".into(), "me".into()],
+        }];
+        let before = c.latest_change().unwrap();
+        assert!(!c.apply_message(&edited).unwrap(), "not new: replaced");
+        assert!(
+            c.changes_since(before, 10)
+                .unwrap()
+                .iter()
+                .any(|ch| ch.kind == "message" && ch.key == "c"),
+            "a replaced message is a change"
+        );
+        assert_eq!(c.message(&first.id).unwrap().unwrap(), edited);
+        assert!(
+            c.search("quarterly", 10).unwrap().is_empty(),
+            "old text gone"
+        );
+        assert_eq!(c.search("lunch", 10).unwrap().len(), 1);
+        // A stale copy (a replay, a late live event) changes nothing.
+        c.apply_message(&first).unwrap();
+        assert_eq!(c.message(&first.id).unwrap().unwrap(), edited);
+        // The tombstone: no content anywhere.
+        let mut gone = edited.clone();
+        gone.rev = 3;
+        gone.tombstone();
+        c.apply_message(&gone).unwrap();
+        let cached = c.message(&first.id).unwrap().unwrap();
+        assert!(cached.deleted && cached.content.is_empty() && cached.reactions.is_empty());
+        assert_eq!(cached, gone);
+        assert!(c.search("lunch", 10).unwrap().is_empty());
+        assert_eq!(c.held_rev("c").unwrap(), 3);
+    }
+
+    #[test]
+    fn system_entries_and_replies_round_trip() {
+        let t = temp_cache("system");
+        let mut sys = at(msg("c", 1, "amy", "Amy added Bob"), 1);
+        sys.system = Some(tidings_proto::SystemEntry {
+            action: tidings_proto::SystemAction::Added,
+            users: vec!["bob".into()],
+            title: None,
+        });
+        let mut reply = at(msg("c", 2, "bob", "hi all"), 2);
+        reply.reply_to = Some(ReplyRef {
+            message_id: sys.id.clone(),
+            seq: 1,
+        });
+        t.cache
+            .insert_messages(&[sys.clone(), reply.clone()], "me")
+            .unwrap();
+        assert_eq!(t.cache.messages_after("c", 0).unwrap(), vec![sys, reply]);
+    }
+
+    #[test]
+    fn history_around_a_seq_has_it_in_the_middle() {
+        let t = temp_cache("around");
+        let all: Vec<Message> = (1..=100).map(|s| msg("c", s, "bob", "x")).collect();
+        t.cache.insert_messages(&all, "me").unwrap();
+        let seqs: Vec<i64> = t
+            .cache
+            .history_around("c", 40, 10)
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(seqs, (35..45).collect::<Vec<_>>());
+        let seqs: Vec<i64> = t
+            .cache
+            .history_around("c", 99, 10)
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(seqs, (94..=100).collect::<Vec<_>>());
+        assert_eq!(t.cache.message_at("c", 7).unwrap().map(|m| m.seq), Some(7));
+    }
+
+    #[test]
+    fn erased_text_leaves_no_trace_in_the_database_file() {
+        let t = temp_cache("erase");
+        let c = &t.cache;
+        let m = at(msg("c", 1, "bob", "zanzibarsecret oldwording"), 1);
+        c.insert_messages(std::slice::from_ref(&m), "me").unwrap();
+        // Many other messages, so that pages are reused rather than dropped whole.
+        let others: Vec<Message> = (2..300)
+            .map(|s| at(msg("c", s, "bob", &format!("filler text {s}")), s))
+            .collect();
+        c.insert_messages(&others, "me").unwrap();
+        let edited = revised(m.clone(), 300, "quokkasecret newwording");
+        c.apply_message(&edited).unwrap();
+        let mut gone = edited.clone();
+        gone.rev = 301;
+        gone.tombstone();
+        c.apply_message(&gone).unwrap();
+        c.conn()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
+        let mut bytes = std::fs::read(t.dir.join("cache.db")).unwrap();
+        if let Ok(wal) = std::fs::read(t.dir.join("cache.db-wal")) {
+            bytes.extend(wal);
+        }
+        for word in ["zanzibarsecret", "oldwording", "quokkasecret", "newwording"] {
+            assert!(
+                !bytes.windows(word.len()).any(|w| w == word.as_bytes()),
+                "{word} is still in the cache file"
+            );
+        }
+        assert!(
+            bytes.windows(11).any(|w| w == b"filler text"),
+            "the check can see text"
+        );
     }
 }

@@ -6,6 +6,10 @@
 //!
 //! Merging is idempotent: messages are unique per conversation and `seq` and per sender and
 //! `clientId`, notifications per id and `seq`; merging the same data twice changes nothing.
+//! A message with a higher `rev` replaces the cached copy (edits, tombstones, reactions);
+//! each conversation holds the revision up to which every change is applied.
+//! `secure_delete` is on: what a deletion or an edit removes is overwritten in the file,
+//! and the full-text index erases it too.
 //! `synced_seq` is the end of the contiguous prefix of a conversation that is cached: every
 //! `seq` up to it is here, so catch-up asks the server only for what comes after.
 //!
@@ -17,11 +21,14 @@ mod feed;
 mod messages;
 mod notifications;
 mod outbox;
+mod revisions;
 mod schema;
+mod search;
 
+pub use conversations::NotifyLevel;
 pub use feed::MessageFeed;
-pub use messages::SearchHit;
 pub use outbox::{OutboxEntry, OutboxState};
+pub use search::{SearchHit, SEARCH_WINDOW};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -57,6 +64,13 @@ pub struct CachedConversation {
     pub synced_seq: i64,
     pub read_seq: i64,
     pub unread_count: i64,
+    /// The revision held: every change of the timeline up to it is cached.
+    pub rev: i64,
+    /// The user left (or was removed): kept and readable, not sent to.
+    pub left: bool,
+    /// Which messages raise a notification here (local to this device).
+    pub notify_level: NotifyLevel,
+    /// `notifyLevel` is `none`.
     pub muted: bool,
     pub participants: Vec<Participant>,
     pub last_message: Option<Message>,
@@ -107,7 +121,7 @@ impl Cache {
         let mut conn = Connection::open(path)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;",
+             PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
         )?;
         schema::migrate(&mut conn)?;
         Ok(Cache {
@@ -199,12 +213,27 @@ pub(crate) mod testing {
     /// A cache in a fresh temporary file (removed with the returned guard).
     pub struct TempCache {
         pub cache: Cache,
-        dir: std::path::PathBuf,
+        pub dir: std::path::PathBuf,
     }
 
     impl Drop for TempCache {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A plain text message from `sender` at `seq` (no revision).
+    pub fn msg(cid: &str, seq: i64, sender: &str, text: &str) -> tidings_proto::Message {
+        tidings_proto::Message {
+            id: format!("m{cid}{seq}"),
+            conversation_id: cid.into(),
+            seq,
+            sender_id: sender.into(),
+            client_id: format!("{sender}-{cid}-{seq}"),
+            content: text.into(),
+            content_type: tidings_proto::ContentType::Text,
+            created_at: tidings_proto::Timestamp(seq),
+            ..Default::default()
         }
     }
 

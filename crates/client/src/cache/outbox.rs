@@ -44,10 +44,14 @@ pub struct OutboxEntry {
     pub error: Option<String>,
     /// The stored message's `seq`, once known.
     pub seq: Option<i64>,
+    /// The id of the message this one replies to.
+    pub reply_to: Option<String>,
+    /// Participants it mentions, by id.
+    pub mentions: Vec<String>,
 }
 
-const COLUMNS: &str =
-    "client_id, conversation_id, content, content_type, created_at, state, attempts, error, seq";
+const COLUMNS: &str = "client_id, conversation_id, content, content_type, created_at, state, \
+     attempts, error, seq, reply_to, mentions";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
     Ok(OutboxEntry {
@@ -60,22 +64,40 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
         attempts: r.get(6)?,
         error: r.get(7)?,
         seq: r.get(8)?,
+        reply_to: r.get(9)?,
+        mentions: r
+            .get::<_, Option<String>>(10)?
+            .and_then(|m| serde_json::from_str(&m).ok())
+            .unwrap_or_default(),
     })
 }
 
 impl Cache {
-    /// Queues a message; returns its `clientId`.
+    /// Queues a message (maybe a reply, maybe mentioning participants); returns its
+    /// `clientId`.
     pub fn enqueue(
         &self,
         cid: &str,
         content: &str,
         content_type: ContentType,
+        reply_to: Option<&str>,
+        mentions: &[String],
     ) -> CacheResult<String> {
         let client_id = uuid::Uuid::new_v4().to_string();
+        let mentions =
+            (!mentions.is_empty()).then(|| serde_json::to_string(mentions).unwrap_or_default());
         self.conn().execute(
-            "INSERT INTO outbox (client_id, conversation_id, content, content_type, created_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
-            params![client_id, cid, content, content_type.as_str(), Timestamp::now().millis()],
+            "INSERT INTO outbox (client_id, conversation_id, content, content_type, created_at, state, reply_to, mentions)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
+            params![
+                client_id,
+                cid,
+                content,
+                content_type.as_str(),
+                Timestamp::now().millis(),
+                reply_to,
+                mentions
+            ],
         )?;
         Ok(client_id)
     }
@@ -195,7 +217,21 @@ mod tests {
     fn an_entry_goes_pending_sending_pending_sent() {
         let t = temp_cache("outbox");
         let c = &t.cache;
-        let id = c.enqueue("c1", "hello", ContentType::Text).unwrap();
+        let id = c
+            .enqueue(
+                "c1",
+                "hello",
+                ContentType::Text,
+                Some("m0"),
+                &["bob".into()],
+            )
+            .unwrap();
+        let e = c.outbox_entry(&id).unwrap().unwrap();
+        assert_eq!(
+            (e.reply_to.as_deref(), e.mentions.as_slice()),
+            (Some("m0"), ["bob".to_owned()].as_slice()),
+            "a reply and its mentions survive in the outbox"
+        );
         assert_eq!(c.due(Timestamp::now()).unwrap().len(), 1);
         c.mark_sending(&id).unwrap();
         assert!(c.due(Timestamp::now()).unwrap().is_empty());
@@ -216,7 +252,9 @@ mod tests {
     fn the_echo_of_our_own_message_confirms_its_entry() {
         let t = temp_cache("echo");
         let c = &t.cache;
-        let id = c.enqueue("c1", "hello", ContentType::Text).unwrap();
+        let id = c
+            .enqueue("c1", "hello", ContentType::Text, None, &[])
+            .unwrap();
         let m = tidings_proto::Message {
             id: "m1".into(),
             conversation_id: "c1".into(),

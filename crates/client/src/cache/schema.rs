@@ -127,6 +127,36 @@ const MIGRATIONS: &[&str] = &[
     "
     DROP TRIGGER changes_message;
     ",
+    // 3: issue 14. Per conversation: the revision held (every change up to it is applied),
+    // the highest revision known to exist, the revision of the conversation view merged
+    // last, whether we left it, and the notification level (replacing `muted`). Per
+    // message: its revision, edits, tombstones, replies, mentions, reactions, system
+    // entries. Per outbox entry: what it replies to and who it mentions. The full-text
+    // index erases what it forgets (`secure-delete`), so a deleted or edited text leaves no
+    // trace in it.
+    "
+    ALTER TABLE conversations ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN server_rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN view_rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN left INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN notify_level TEXT NOT NULL DEFAULT 'all'
+        CHECK (notify_level IN ('all', 'mentions', 'none'));
+    UPDATE conversations SET notify_level = 'none' WHERE muted != 0;
+    ALTER TABLE conversations DROP COLUMN muted;
+    ALTER TABLE messages ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN reply_to_id TEXT;
+    ALTER TABLE messages ADD COLUMN reply_to_seq INTEGER;
+    ALTER TABLE messages ADD COLUMN mentions TEXT;   -- JSON array of user ids; NULL: none
+    ALTER TABLE messages ADD COLUMN reactions TEXT;  -- JSON array of {emoji, users}; NULL: none
+    ALTER TABLE messages ADD COLUMN system TEXT;     -- JSON SystemEntry; NULL: a message
+    CREATE INDEX messages_by_id ON messages (id);
+    CREATE INDEX messages_by_rev ON messages (conversation_id, rev);
+    ALTER TABLE outbox ADD COLUMN reply_to TEXT;
+    ALTER TABLE outbox ADD COLUMN mentions TEXT;
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
@@ -141,4 +171,40 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_muted_conversation_of_an_older_cache_becomes_level_none() {
+        let dir = std::env::temp_dir().join(format!("tidings-schema-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO conversations (id, kind, created_by, created_at, muted)
+                 VALUES ('quiet', 'group', 'amy', 0, 1), ('loud', 'group', 'amy', 0, 0);",
+            )
+            .unwrap();
+        }
+        let cache = crate::cache::Cache::open(&path).unwrap();
+        let level = |id| cache.conversation(id).unwrap().unwrap().notify_level;
+        assert_eq!(level("quiet"), crate::cache::NotifyLevel::None);
+        assert_eq!(level("loud"), crate::cache::NotifyLevel::All);
+        assert!(cache.conversation("quiet").unwrap().unwrap().muted);
+        cache
+            .set_notify_level("loud", crate::cache::NotifyLevel::Mentions)
+            .unwrap();
+        assert_eq!(level("loud"), crate::cache::NotifyLevel::Mentions);
+        drop(cache);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,14 +1,29 @@
-//! Catch-up over REST: the conversation list, every missing range of every conversation
-//! (by `seq`, in pages), missed notifications (by their per-user `seq`), and read markers
-//! written here while offline. Everything merges idempotently into the cache, so it can
-//! run beside live delivery and be repeated after any failure.
+//! Catch-up over REST: the conversation list (conversations it no longer has are marked
+//! left), the change log of every conversation whose revision is above the one held
+//! (edits, deletions, reactions, membership, new messages: in pages, by revision), every
+//! range still missing (by `seq`: servers that keep no revisions), missed notifications (by
+//! their per-user `seq`), and read markers written here while offline. Everything merges
+//! idempotently into the cache (newer revisions win), so it can run beside live delivery
+//! and be repeated after any failure.
 
 use super::auth::Tokens;
 use crate::cache::Cache;
-use crate::error::ClientResult;
+use crate::error::{ClientError, ClientResult};
 use crate::http::Api;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+
+/// The server no longer lets the user read a conversation: removed (or it is gone).
+fn shut_out(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Refused {
+            status: 403 | 404,
+            ..
+        }
+    )
+}
 
 /// Messages or notifications fetched per request.
 const PAGE: u32 = 500;
@@ -29,21 +44,33 @@ pub(crate) struct CatchUp {
 }
 
 impl CatchUp {
-    /// Everything: conversations, their gaps, notifications, unsent read markers.
+    /// Everything: conversations, their changes and gaps, notifications, unsent read
+    /// markers.
     pub(crate) async fn full(&self, progress: &mpsc::Sender<Progress>) -> ClientResult<()> {
         self.refresh_conversations().await?;
         let token = self.tokens.get().await?;
         let cursor = self.cache.notification_cursor()?;
         let first = self.api.notifications_after(&token, cursor, PAGE).await?;
+        let rev_gaps = self.cache.rev_gaps()?;
+        let by_rev: HashSet<&str> = rev_gaps.iter().map(|(c, _, _)| c.as_str()).collect();
         let gaps = self.cache.gaps()?;
-        let total = gaps
+        let total = rev_gaps
             .iter()
-            .map(|(_, synced, last)| (last - synced).max(0) as u64)
+            .map(|(_, held, known)| (known - held).max(0) as u64)
             .sum::<u64>()
+            + gaps
+                .iter()
+                .filter(|(c, _, _)| !by_rev.contains(c.as_str()))
+                .map(|(_, synced, last)| (last - synced).max(0) as u64)
+                .sum::<u64>()
             + (first.last_seq - cursor).max(0) as u64;
         let mut done = 0u64;
         let _ = progress.send(Progress { done, total }).await;
-        for (cid, _, _) in gaps {
+        for (cid, _, _) in &rev_gaps {
+            done += self.changes(cid, Some((progress, done, total))).await?;
+        }
+        // What the change logs did not bring (servers without revisions: everything).
+        for (cid, _, _) in self.cache.gaps()? {
             done += self.fill(&cid, Some((progress, done, total))).await?;
         }
         self.cache.insert_notifications(&first.notifications)?;
@@ -56,13 +83,61 @@ impl CatchUp {
         self.push_reads().await
     }
 
-    /// The conversation list, merged into the cache.
+    /// The conversation list, merged into the cache; the cached conversations it does not
+    /// have (and that were cached before it was asked for) are marked left.
     pub(crate) async fn refresh_conversations(&self) -> ClientResult<()> {
+        let before = self.cache.joined_ids()?;
         let token = self.tokens.get().await?;
-        for c in self.api.conversations(&token).await? {
-            self.cache.upsert_conversation(&c, &self.me)?;
+        let list = self.api.conversations(&token).await?;
+        for c in &list {
+            self.cache.upsert_conversation(c, &self.me)?;
+        }
+        let listed: HashSet<&str> = list.iter().map(|c| c.id.as_str()).collect();
+        for cid in before {
+            if !listed.contains(cid.as_str()) && self.cache.mark_left(&cid)? {
+                tracing::info!(%cid, "no longer in a conversation: kept, marked left");
+            }
         }
         Ok(())
+    }
+
+    /// Applies a conversation's change log after the held revision, page by page, until
+    /// the server has nothing more. Returns how many entries came.
+    pub(crate) async fn changes(
+        &self,
+        cid: &str,
+        progress: Option<(&mpsc::Sender<Progress>, u64, u64)>,
+    ) -> ClientResult<u64> {
+        let mut fetched = 0u64;
+        while self.cache.behind(cid)? {
+            let held = self.cache.held_rev(cid)?;
+            let token = self.tokens.get().await?;
+            let page = match self.api.changes(&token, cid, held, PAGE).await {
+                Ok(p) => p,
+                Err(e) if shut_out(&e) => {
+                    self.cache.mark_left(cid)?;
+                    return Ok(fetched);
+                }
+                Err(e) => return Err(e),
+            };
+            self.cache
+                .upsert_conversation(&page.conversation, &self.me)?;
+            self.cache.insert_messages(&page.messages, &self.me)?;
+            self.cache.hold_rev(cid, page.rev)?;
+            fetched += page.messages.len() as u64;
+            if let Some((tx, base, total)) = progress {
+                let _ = tx
+                    .send(Progress {
+                        done: base + fetched,
+                        total: total.max(base + fetched),
+                    })
+                    .await;
+            }
+            if !page.has_more || page.rev <= held {
+                break;
+            }
+        }
+        Ok(fetched)
     }
 
     /// Fetches what a conversation misses after its contiguous prefix. Returns how many
@@ -80,11 +155,22 @@ impl CatchUp {
             if conv.synced_seq >= conv.last_seq && fetched > 0 {
                 return Ok(fetched);
             }
+            if conv.left {
+                return Ok(fetched);
+            }
             let token = self.tokens.get().await?;
-            let page = self
+            let page = match self
                 .api
                 .history_after(&token, cid, conv.synced_seq, PAGE)
-                .await?;
+                .await
+            {
+                Ok(p) => p,
+                Err(e) if shut_out(&e) => {
+                    self.cache.mark_left(cid)?;
+                    return Ok(fetched);
+                }
+                Err(e) => return Err(e),
+            };
             self.cache.note_last_seq(cid, page.last_seq)?;
             self.cache.insert_messages(&page.messages, &self.me)?;
             fetched += page.messages.len() as u64;
@@ -136,9 +222,14 @@ impl CatchUp {
     pub(crate) async fn push_reads(&self) -> ClientResult<()> {
         for (cid, seq) in self.cache.unsynced_reads()? {
             let token = self.tokens.get().await?;
-            let state = self.api.read(&token, &cid, seq).await?;
+            let read_seq = match self.api.read(&token, &cid, seq).await {
+                Ok(state) => state.read_seq,
+                // Refused for good (no longer in it): asking again would be refused again.
+                Err(e) if shut_out(&e) => seq,
+                Err(e) => return Err(e),
+            };
             self.cache
-                .apply_read_receipt(&cid, &self.me, state.read_seq, &self.me)?;
+                .apply_read_receipt(&cid, &self.me, read_seq, &self.me)?;
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
-//! What the engine does while connected: subscribing, merging what arrives, sending the
-//! outbox and read markers, typing.
+//! What the engine does while connected: subscribing, taking frames in (what a Tidings
+//! event does to the cache is in [`super::events`]), sending the outbox and read markers,
+//! typing.
 
 use super::run::{Background, Live, Runner};
 use super::Target;
@@ -13,7 +14,7 @@ use tokio::sync::mpsc;
 /// Subscription ids on a Tidings server.
 const MESSAGES: &str = "messages";
 const NOTIFICATIONS: &str = "notifications";
-const ERRORS: &str = "errors";
+pub(super) const ERRORS: &str = "errors";
 const PRESENCE: &str = "presence";
 const ANNOUNCEMENTS: &str = "announcements";
 const FOCUS: &str = "focus";
@@ -114,7 +115,7 @@ impl Runner {
             if self
                 .cache
                 .conversation(cid)?
-                .is_some_and(|c| !c.participants.is_empty())
+                .is_some_and(|c| !c.participants.is_empty() && !c.left)
             {
                 send(subscribe_frame(
                     &dest::conversation_topic(cid),
@@ -159,7 +160,8 @@ impl Runner {
                 client_id: entry.client_id.clone(),
                 content: entry.content.clone(),
                 content_type: entry.content_type,
-                ..Default::default()
+                reply_to: entry.reply_to.clone(),
+                mentions: entry.mentions.clone(),
             };
             let receipt = Runner::receipt_id(live, "out");
             let f = Frame::new(Stomp::Send)
@@ -222,6 +224,8 @@ impl Runner {
                         true
                     }
                 };
+                // A conversation left or joined again changes what the focus can follow.
+                self.follow_focus(live).await?;
                 // Acknowledged only once it is in the cache: the server redelivers otherwise.
                 if let (Some(id), true, Some(sender)) = (ack, stored, &live.sender) {
                     let _ = sender
@@ -263,85 +267,8 @@ impl Runner {
         Ok(())
     }
 
-    /// A message on one of the Tidings subscriptions. Returns whether it may be
-    /// acknowledged.
-    fn on_tidings_message(
-        &mut self,
-        sub: &str,
-        f: &Frame,
-        live: &mut Live,
-        bg: &mpsc::Sender<Background>,
-    ) -> ClientResult<bool> {
-        if sub == ERRORS {
-            self.on_send_error(&f.body, live)?;
-            return Ok(true);
-        }
-        let Ok(env) = serde_json::from_slice::<Envelope>(&f.body) else {
-            tracing::warn!(
-                subscription = sub,
-                "ignoring a message that is not a Tidings envelope"
-            );
-            return Ok(true);
-        };
-        match &env.event {
-            Event::ChatMessage(m) => {
-                self.cache
-                    .insert_messages(std::slice::from_ref(m), &self.me)?;
-                if self.cache.needs_fetch(&m.conversation_id)? {
-                    self.repair(&m.conversation_id, live, bg);
-                }
-            }
-            Event::ReadReceipt(r) => {
-                self.cache
-                    .apply_read_receipt(&r.conversation_id, &r.user_id, r.up_to, &self.me)?;
-            }
-            Event::ConversationUpdated(c) => self.cache.upsert_conversation(c, &self.me)?,
-            Event::Notification(n) => {
-                let cursor = self.cache.notification_cursor()?;
-                self.cache.insert_notifications(std::slice::from_ref(n))?;
-                if n.seq > cursor + 1 && !live.catching_up {
-                    // A gap in the notifications: fetch the range.
-                    if let Some(sync) = self.sync.clone() {
-                        tokio::spawn(async move {
-                            if let Err(e) = sync.fill_notifications(None).await {
-                                tracing::info!(error = %e, "could not fetch missed notifications");
-                            }
-                        });
-                    }
-                }
-            }
-            Event::Presence(p) => self.cache.set_presence(&p.user_id, p.online)?,
-            Event::Announcement(a) => {
-                let n = tidings_proto::Notification {
-                    id: a.id.clone(),
-                    user_id: self.me.clone(),
-                    seq: 0,
-                    kind: "announcement".into(),
-                    title: a.title.clone(),
-                    message: a.message.clone(),
-                    data: None,
-                    conversation_id: None,
-                    url: None,
-                    is_read: false,
-                    created_at: a.created_at,
-                };
-                self.cache
-                    .insert_foreign_notification(&n, dest::ANNOUNCEMENTS)?;
-            }
-            Event::Typing(_) => {}
-            // Not kept in the cache yet (issue 14 brings them into it).
-            Event::MessageEdited(_)
-            | Event::MessageDeleted(_)
-            | Event::ReactionsUpdated(_)
-            | Event::ConversationLeft(_)
-            | Event::UserUpdated(_) => {}
-        }
-        let _ = self.events.send(Arc::new(env));
-        Ok(true)
-    }
-
     /// `{"error", "message", "receiptId"}` on `/user/queue/errors`: what became of a send.
-    fn on_send_error(&mut self, body: &[u8], live: &mut Live) -> ClientResult<()> {
+    pub(super) fn on_send_error(&mut self, body: &[u8], live: &mut Live) -> ClientResult<()> {
         let Ok(err) = serde_json::from_slice::<serde_json::Value>(body) else {
             return Ok(());
         };

@@ -4,7 +4,13 @@
 //! - It connects (STOMP over WebSocket, heart-beats both ways), subscribes, and catches up
 //!   over REST after every (re)connect; live frames that arrive meanwhile are merged too,
 //!   so nothing is lost and, merging being idempotent, nothing doubled.
-//! - A live message whose `seq` leaves a gap makes it fetch the missing range at once.
+//! - A live message whose `seq` leaves a gap makes it fetch the missing range at once; so
+//!   does a live event whose revision is past the one after the held revision (the change
+//!   log: edits, deletions, reactions, membership), and a conversation whose revision in the
+//!   list is above the held one is brought up to date from its change log on every
+//!   (re)connect. Conversations the list no longer has are marked left, kept readable.
+//! - The user's actions (directory, profile, conversations, edit, delete, react) go over
+//!   REST with the engine's token and are applied to the cache at once ([`actions`]).
 //! - It sends the outbox (messages written offline) with receipts, with the same `clientId`
 //!   on every attempt, so the server stores each once; and pushes read markers.
 //! - After a failure it reconnects with exponential backoff and full jitter (about 1 s
@@ -15,8 +21,10 @@
 //! It reports its state on a watch channel, every event it receives on a broadcast channel,
 //! and the cache's latest change id whenever it wrote to the cache.
 
+mod actions;
 mod auth;
 mod catchup;
+mod events;
 mod live;
 mod run;
 
@@ -25,7 +33,10 @@ pub use auth::{MemoryRefreshStore, RefreshStore};
 use crate::backoff::Backoff;
 use crate::cache::Cache;
 use crate::error::ClientResult;
+use crate::http::Api;
 use crate::profile::Profile;
+use auth::Tokens;
+use catchup::CatchUp;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,6 +136,19 @@ impl EngineConfig {
     }
 }
 
+/// Tells watchers of the cache's latest change id that it moved.
+fn announce_change(cache: &Cache, changed: &watch::Sender<i64>) {
+    if let Ok(id) = cache.latest_change() {
+        changed.send_if_modified(|old| {
+            let newer = id > *old;
+            if newer {
+                *old = id;
+            }
+            newer
+        });
+    }
+}
+
 #[derive(Debug)]
 enum Command {
     /// The cache has something new to send (outbox, read marker).
@@ -135,6 +159,10 @@ enum Command {
     Nudge,
     Reauth(Option<(String, Duration)>),
     NotificationRead(String),
+    /// An action changed a conversation: fetch what it now misses.
+    Stale(String),
+    /// The user left a conversation (its topic subscription is gone on the server).
+    Left(String),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -145,41 +173,63 @@ pub struct Engine {
     state: watch::Receiver<EngineState>,
     events: broadcast::Sender<Arc<Envelope>>,
     changed: watch::Receiver<i64>,
+    changed_tx: Arc<watch::Sender<i64>>,
     cache: Arc<Cache>,
     me: Option<String>,
+    /// Tidings targets: the REST side, sharing the engine's access token.
+    sync: Option<CatchUp>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Engine {
     /// Starts the engine on the current tokio runtime.
     pub fn start(config: EngineConfig, cache: Arc<Cache>) -> ClientResult<Engine> {
-        let me = match &config.target {
+        let (me, sync) = match &config.target {
             Target::Tidings(t) => {
                 cache.bind_account(&t.http, &t.user)?;
-                Some(t.user.clone())
+                let api = Api::new(&t.http, config.tls.clone())?;
+                let tokens = Arc::new(Tokens::new(
+                    api.clone(),
+                    t.refresh.clone(),
+                    t.access.clone(),
+                ));
+                let sync = CatchUp {
+                    api,
+                    tokens,
+                    cache: cache.clone(),
+                    me: t.user.clone(),
+                };
+                (Some(t.user.clone()), Some(sync))
             }
-            Target::Profile(_) => None,
+            Target::Profile(p) => {
+                p.validate()?;
+                (None, None)
+            }
         };
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let (state_tx, state_rx) = watch::channel(EngineState::Connecting);
         let (events, _) = broadcast::channel(1024);
         let (changed_tx, changed_rx) = watch::channel(cache.latest_change()?);
+        let changed_tx = Arc::new(changed_tx);
         let runner = run::Runner::new(
             config,
             cache.clone(),
+            sync.clone(),
             cmd_rx,
             state_tx,
             events.clone(),
-            changed_tx,
-        )?;
+            changed_tx.clone(),
+        );
         let task = tokio::spawn(runner.run());
         Ok(Engine {
             cmd: cmd_tx,
             state: state_rx,
             events,
             changed: changed_rx,
+            changed_tx,
             cache,
             me,
+            sync,
             task: Some(task),
         })
     }
@@ -214,15 +264,24 @@ impl Engine {
     }
 
     /// Writes a message into the outbox (shown as pending at once) and has it sent when
-    /// live. Returns its `clientId`.
+    /// live: maybe a reply (`reply_to`, a message id of the same conversation), maybe
+    /// mentioning participants (by id). Both are kept in the outbox, so they survive a
+    /// restart. Refused at once in a conversation the user left. Returns its `clientId`.
     pub fn send(
         &self,
         cid: &str,
         content: &str,
         content_type: ContentType,
+        reply_to: Option<String>,
+        mentions: Vec<String>,
     ) -> ClientResult<String> {
         crate::engine::live::check_content(content)?;
-        let id = self.cache.enqueue(cid, content, content_type)?;
+        if self.cache.conversation(cid)?.is_some_and(|c| c.left) {
+            return Err(actions::left_conversation());
+        }
+        let id = self
+            .cache
+            .enqueue(cid, content, content_type, reply_to.as_deref(), &mentions)?;
         self.command(Command::Poke);
         Ok(id)
     }

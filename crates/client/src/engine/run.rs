@@ -1,13 +1,11 @@
 //! The engine task: connect, live, fail, wait, again; until told to stop.
 
-use super::auth::Tokens;
 use super::catchup::{CatchUp, Progress};
 use super::{Command, EngineConfig, EngineState, Target};
 use crate::backoff::Backoff;
 use crate::cache::Cache;
 use crate::connection::{self, ConnError, ConnectOptions, FrameSender};
 use crate::error::{ClientError, ClientResult};
-use crate::http::Api;
 use crate::profile::{secret, Profile, ProfileAuth, TokenHeader};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -48,7 +46,7 @@ pub(crate) struct Runner {
     cmds: mpsc::Receiver<Command>,
     state: watch::Sender<EngineState>,
     pub(super) events: broadcast::Sender<Arc<Envelope>>,
-    changed: watch::Sender<i64>,
+    changed: Arc<watch::Sender<i64>>,
     backoff: Backoff,
     pub(super) focus: Option<String>,
     network_up: bool,
@@ -80,35 +78,14 @@ impl Runner {
     pub(super) fn new(
         config: EngineConfig,
         cache: Arc<Cache>,
+        sync: Option<CatchUp>,
         cmds: mpsc::Receiver<Command>,
         state: watch::Sender<EngineState>,
         events: broadcast::Sender<Arc<Envelope>>,
-        changed: watch::Sender<i64>,
-    ) -> ClientResult<Runner> {
-        let (sync, me) = match &config.target {
-            Target::Tidings(t) => {
-                let api = Api::new(&t.http, config.tls.clone())?;
-                let tokens = Arc::new(Tokens::new(
-                    api.clone(),
-                    t.refresh.clone(),
-                    t.access.clone(),
-                ));
-                (
-                    Some(CatchUp {
-                        api,
-                        tokens,
-                        cache: cache.clone(),
-                        me: t.user.clone(),
-                    }),
-                    t.user.clone(),
-                )
-            }
-            Target::Profile(p) => {
-                p.validate()?;
-                (None, String::new())
-            }
-        };
-        Ok(Runner {
+        changed: Arc<watch::Sender<i64>>,
+    ) -> Runner {
+        let me = sync.as_ref().map(|s| s.me.clone()).unwrap_or_default();
+        Runner {
             backoff: config.backoff.clone(),
             config,
             cache,
@@ -120,7 +97,7 @@ impl Runner {
             network_up: true,
             sync,
             me,
-        })
+        }
     }
 
     pub(super) fn set_state(&self, s: EngineState) {
@@ -136,15 +113,7 @@ impl Runner {
 
     /// Tells watchers that the cache changed.
     pub(super) fn touched(&self) {
-        if let Ok(id) = self.cache.latest_change() {
-            self.changed.send_if_modified(|old| {
-                let newer = id > *old;
-                if newer {
-                    *old = id;
-                }
-                newer
-            });
-        }
+        super::announce_change(&self.cache, &self.changed);
     }
 
     pub(crate) async fn run(mut self) {
@@ -382,6 +351,14 @@ impl Runner {
                             s.tokens.replace(a).await;
                         }
                     }
+                    Some(Command::Stale(cid)) => {
+                        if self.cache.needs_fetch(&cid).unwrap_or(false)
+                            || self.cache.behind(&cid).unwrap_or(false)
+                        {
+                            self.repair(&cid, &mut live, &bg_tx);
+                        }
+                    }
+                    Some(Command::Left(cid)) => self.forget_topic(&cid, &mut live),
                 },
                 Some(bg) = bg_rx.recv() => {
                     if let Err(reason) = self.on_background(bg, &mut live, &bg_tx) {
@@ -446,11 +423,9 @@ impl Runner {
                 live.dirty = true;
                 self.set_state(EngineState::Live);
                 self.touched();
-                // Live messages that came during catch-up may have left gaps of their own.
-                if let Ok(gaps) = self.cache.gaps() {
-                    for (cid, _, _) in gaps {
-                        self.repair(&cid, live, tx);
-                    }
+                // Live events that came during catch-up may have left gaps of their own.
+                for cid in self.gapped() {
+                    self.repair(&cid, live, tx);
                 }
             }
             Background::CatchUpDone(Err(e)) => return Err(classify(e)),
@@ -461,11 +436,7 @@ impl Runner {
                     return Err(classify(e));
                 }
                 // More may have arrived meanwhile.
-                if self
-                    .cache
-                    .gaps()
-                    .is_ok_and(|g| g.iter().any(|(c, _, _)| *c == cid))
-                {
+                if self.gapped().contains(&cid) {
                     self.repair(&cid, live, tx);
                 }
             }
@@ -473,7 +444,16 @@ impl Runner {
         Ok(())
     }
 
-    /// Fetches a conversation's missing range now (a gap in the live stream).
+    /// Conversations missing messages (by `seq`) or changes (by revision).
+    fn gapped(&self) -> std::collections::BTreeSet<String> {
+        let seq = self.cache.gaps().unwrap_or_default().into_iter();
+        let rev = self.cache.rev_gaps().unwrap_or_default().into_iter();
+        seq.chain(rev).map(|(cid, _, _)| cid).collect()
+    }
+
+    /// Fetches what a conversation misses now (a gap in the live stream): the conversation
+    /// itself if only a placeholder is cached, its change log after the held revision, and
+    /// its history after the contiguous prefix.
     pub(super) fn repair(&self, cid: &str, live: &mut Live, tx: &mpsc::Sender<Background>) {
         let Some(sync) = self.sync.clone() else {
             return;
@@ -494,7 +474,8 @@ impl Runner {
                     // Only a placeholder so far: learn the conversation itself.
                     sync.refresh_conversations().await?;
                 }
-                sync.fill(&cid, None).await
+                let changed = sync.changes(&cid, None).await?;
+                Ok(changed + sync.fill(&cid, None).await?)
             }
             .await;
             let _ = tx.send(Background::Repaired(cid, result)).await;

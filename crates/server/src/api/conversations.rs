@@ -72,7 +72,8 @@ pub async fn get_one(
     Ok(Json(state.chat().conversation(&me.name, &cid).await?))
 }
 
-/// Add users to a group (participants only). Adding those already in changes nothing.
+/// Add users to a group (its owner only). Adds a system entry to the timeline; naming only
+/// people already in is a 409.
 #[utoipa::path(post, path = "/api/conversations/{cid}/participants", tag = "conversations",
     security(("bearer" = [])), request_body = AddParticipants,
     params(("cid" = String, Path, description = "Conversation id")),
@@ -80,9 +81,9 @@ pub async fn get_one(
         (status = 200, description = "The conversation with its participants", body = Conversation),
         (status = 400, description = "Invalid request, or a direct conversation", body = ErrorBody),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not a participant", body = ErrorBody),
+        (status = 403, description = "Not a participant, or not the owner", body = ErrorBody),
         (status = 404, description = "No such conversation or user", body = ErrorBody),
-        (status = 409, description = "The group would pass its size limit", body = ErrorBody),
+        (status = 409, description = "The group would pass its size limit, or everyone named is in it", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 429, description = "Too many participants added this hour", body = ErrorBody),
     ))]

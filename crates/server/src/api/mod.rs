@@ -3,16 +3,19 @@
 //! error. Every error is `{"error": "...", "message": "..."}` with its status code,
 //! including malformed JSON, queries and paths ([`ApiError`] maps them all).
 
+mod actions;
 mod auth;
 mod conversations;
+mod directory;
 mod error;
 mod extract;
+mod membership;
 mod notifications;
 mod openapi;
 
 use crate::ServerState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 pub use error::ApiError;
@@ -26,17 +29,34 @@ pub fn router(state: &ServerState) -> Router<ServerState> {
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/refresh", post(auth::refresh))
         .route("/api/auth/logout", post(auth::logout))
-        .route("/api/users/me", get(auth::me))
+        .route("/api/users", get(directory::list))
+        .route("/api/users/me", get(auth::me).patch(directory::update_me))
         .route("/api/users/{id}", get(auth::user))
         .route(
             "/api/conversations",
             get(conversations::list).post(conversations::create),
         )
-        .route("/api/conversations/{cid}", get(conversations::get_one))
+        .route(
+            "/api/conversations/{cid}",
+            get(conversations::get_one).patch(membership::rename),
+        )
         .route(
             "/api/conversations/{cid}/participants",
             post(conversations::add_participants),
         )
+        .route(
+            "/api/conversations/{cid}/participants/{uid}",
+            delete(membership::remove),
+        )
+        .route(
+            "/api/conversations/{cid}/messages/{mid}",
+            axum::routing::patch(actions::edit).delete(actions::delete),
+        )
+        .route(
+            "/api/conversations/{cid}/messages/{mid}/reactions",
+            post(actions::react),
+        )
+        .route("/api/conversations/{cid}/changes", get(actions::changes))
         .route(
             "/api/conversations/{cid}/messages",
             get(conversations::history).post(conversations::send),

@@ -3,14 +3,18 @@
 //! [`Chat`]; it validates, writes to the store, and only after the write committed
 //! publishes the events through the broker.
 //!
-//! Delivery order. Messages of one conversation are appended and published under that
-//! conversation's ordering lock, so on this node they leave in `seq` order. Clients still
+//! Delivery order. Every change to a conversation's timeline (messages, edits, deletions,
+//! reactions, membership changes, renames) is stored and published under that
+//! conversation's ordering lock, so on this node events leave in `seq` and `rev` order. Clients still
 //! treat a `seq` gap as a reason to fetch the range (DESIGN.md): the store, not the
 //! broker, is the record.
 
 pub mod accounts;
+mod actions;
 mod cursor;
+mod directory;
 mod feed;
+mod membership;
 pub mod passwords;
 mod presence;
 pub mod quota;
@@ -21,20 +25,19 @@ pub mod validate;
 use crate::app::Broker;
 use crate::rate::RateLimiter;
 use crate::store::{
-    new_id, ConversationRecord, NewConversation, NewMessage, NewNotification, Range, Store,
-    StoreError, UserRecord,
+    new_id, ConversationRecord, MessageRefs, NewConversation, NewMessage, NewNotification, Range,
+    Store, StoreError, UserRecord,
 };
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
 use tidings_proto::api::{
-    AddParticipants, AnnouncementPage, ConversationList, ConversationQuery, CreateAnnouncement,
-    CreateConversation, CreateNotification, HistoryQuery, MessagePage, NotificationPage, ReadState,
-    SendMessage, User,
+    AnnouncementPage, ConversationList, ConversationQuery, CreateAnnouncement, CreateConversation,
+    CreateNotification, HistoryQuery, MessagePage, NotificationPage, ReadState, SendMessage, User,
 };
 use tidings_proto::{
-    dest, Announcement, Conversation, ConversationKind, Envelope, Event, Message, Notification,
-    Participant, Presence, ReadReceipt, Timestamp,
+    dest, Announcement, Conversation, Envelope, Event, Message, Notification, Participant,
+    Presence, ReadReceipt, Timestamp,
 };
 
 pub use feed::Feed;
@@ -120,6 +123,8 @@ pub struct Chat {
     quota: quota::Quota,
     /// Held across append and publish, per conversation (striped): see the module doc.
     order: Box<[tokio::sync::Mutex<()>]>,
+    /// How long after sending a message may be edited; `None`: always.
+    edit_window: Option<std::time::Duration>,
 }
 
 impl Chat {
@@ -145,7 +150,14 @@ impl Chat {
             order: (0..ORDER_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            edit_window: None,
         }
+    }
+
+    /// Sets the edit window (`chat.edit_window_secs`; zero: none).
+    pub fn with_edit_window(mut self, window: std::time::Duration) -> Chat {
+        self.edit_window = (!window.is_zero()).then_some(window);
+        self
     }
 
     /// The limits on creating conversations and adding participants (the defaults
@@ -160,6 +172,18 @@ impl Chat {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         cid.hash(&mut h);
         &self.order[(h.finish() as usize) % ORDER_STRIPES]
+    }
+
+    /// Publishes an event about a timeline entry to the conversation's topic and each
+    /// participant's `/user/queue/messages`.
+    fn publish_entry(&self, cid: &str, participants: &[String], event: Event, by: &str) {
+        let env = Envelope::new(event, Some(by));
+        let targets = std::iter::once(dest::conversation_topic(cid)).chain(
+            participants
+                .iter()
+                .map(|p| dest::for_user(p, dest::USER_MESSAGES)),
+        );
+        self.publish(targets, &env, false);
     }
 
     /// Publishes one envelope to several destinations, encoded once.
@@ -215,7 +239,7 @@ impl Chat {
             read_seq,
             unread_count: (c.last_seq - read_seq).max(0),
             last_message,
-            rev: 0,
+            rev: c.rev,
             created_by: c.created_by.clone(),
             created_at: c.created_at,
         }
@@ -309,72 +333,6 @@ impl Chat {
         Ok((self.conversation_view(&conv, creator, None), created))
     }
 
-    pub async fn add_participants(
-        &self,
-        by: &str,
-        cid: &str,
-        req: AddParticipants,
-    ) -> ChatResult<Conversation> {
-        self.quota.check_request(req.users.len())?;
-        let users = validate::user_list(&req.users, "users", validate::MAX_PARTICIPANTS)?;
-        // Only participants may add (the store checks it too): others spend no budget.
-        self.participant_of(cid, by).await?;
-        self.quota
-            .charge_participants(by, users.len(), Instant::now())?;
-        let (conv, added) = self
-            .store
-            .add_participants(cid, by, &users, self.quota.max_group_size())
-            .await
-            .inspect_err(|e| {
-                if matches!(e, StoreError::Conflict(_)) {
-                    self.quota.group_full();
-                }
-            })?;
-        if !added.is_empty() {
-            self.announce_membership(by, &conv, &added).await;
-        }
-        self.conversation(by, cid).await
-    }
-
-    /// `CONVERSATION_UPDATED` to every participant, and a notification to those `added`.
-    async fn announce_membership(&self, by: &str, conv: &ConversationRecord, added: &[String]) {
-        for p in &conv.participants {
-            let view = self.conversation_view(conv, &p.user, None);
-            let env = Envelope::new(Event::ConversationUpdated(view), Some(by));
-            self.publish([dest::for_user(&p.user, dest::USER_MESSAGES)], &env, false);
-        }
-        if added.is_empty() {
-            return;
-        }
-        let by_name = conv
-            .participant(by)
-            .map(|p| p.display_name.clone())
-            .unwrap_or_else(|| by.to_owned());
-        let (title, message) = match (conv.kind, &conv.title) {
-            (ConversationKind::Group, Some(t)) => (
-                format!("Added to {t}"),
-                format!("{by_name} added you to the group {t}"),
-            ),
-            _ => (
-                format!("New conversation with {by_name}"),
-                format!("{by_name} started a conversation with you"),
-            ),
-        };
-        let new = NewNotification {
-            users: added.to_vec(),
-            kind: "conversation.added".into(),
-            title,
-            message,
-            data: None,
-            conversation_id: Some(conv.id.clone()),
-            url: None,
-            created_at: Timestamp::now(),
-        };
-        if let Err(e) = self.deliver_notifications(new).await {
-            tracing::error!(error = %e, "could not notify users added to a conversation");
-        }
-    }
-
     // ------------------------------------------------------------------ messages
 
     /// Stores a message (once per sender and `clientId`) and delivers it.
@@ -385,18 +343,25 @@ impl Chat {
         req: SendMessage,
     ) -> ChatResult<Sent> {
         validate::message(&req)?;
+        let refs = MessageRefs {
+            reply_to: req.reply_to,
+            mentions: validate::mentions(&req.mentions)?,
+        };
         let _order = self.order_lock(cid).lock().await;
         let appended = self
             .store
-            .append_message(NewMessage {
-                id: new_id("m"),
-                conversation_id: cid.to_owned(),
-                sender: sender.to_owned(),
-                client_id: req.client_id,
-                content: req.content,
-                content_type: req.content_type,
-                created_at: Timestamp::now(),
-            })
+            .append_entry(
+                NewMessage {
+                    id: new_id("m"),
+                    conversation_id: cid.to_owned(),
+                    sender: sender.to_owned(),
+                    client_id: req.client_id,
+                    content: req.content,
+                    content_type: req.content_type,
+                    created_at: Timestamp::now(),
+                },
+                refs,
+            )
             .await?;
         let env = Envelope::at(
             Event::ChatMessage(appended.message.clone()),

@@ -1,4 +1,5 @@
-//! The chat domain as the broker's application: `SEND`s to `/app/conversations/{cid}/…`,
+//! The chat domain as the broker's application: `SEND`s to `/app/conversations/{cid}/…`
+//! (send, typing, read, and `messages/{mid}/edit|delete|react`),
 //! participants-only subscriptions to `/topic/conversations/{cid}`, and presence from
 //! session starts and ends; and the one mapping of [`ChatError`] to the broker's
 //! [`AppError`], whose kinds are the STOMP wire's.
@@ -10,7 +11,7 @@ use crate::hub::SessionId;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use tidings_proto::api::{ReadRequest, SendMessage, TypingRequest};
+use tidings_proto::api::{EditMessage, ReactRequest, ReadRequest, SendMessage, TypingRequest};
 use tidings_proto::dest::{parse_conversation_topic, AppDestination};
 
 /// Wraps [`Chat`] for the broker.
@@ -39,10 +40,18 @@ impl Application for ChatApp {
                 let req: ReadRequest = body(&send)?;
                 self.0.read(user, cid, req.up_to).await?;
             }
-            Some(
-                AppDestination::Edit(..) | AppDestination::Delete(..) | AppDestination::React(..),
-            )
-            | None => return Err(AppError::UnknownDestination(send.destination)),
+            Some(AppDestination::Edit(cid, mid)) => {
+                let req: EditMessage = body(&send)?;
+                self.0.edit_message(user, cid, mid, req).await?;
+            }
+            Some(AppDestination::Delete(cid, mid)) => {
+                self.0.delete_message(user, cid, mid).await?;
+            }
+            Some(AppDestination::React(cid, mid)) => {
+                let req: ReactRequest = body(&send)?;
+                self.0.react(user, cid, mid, req).await?;
+            }
+            None => return Err(AppError::UnknownDestination(send.destination)),
         }
         Ok(())
     }

@@ -21,6 +21,8 @@ pub const MAX_PARTICIPANTS: usize = 1000;
 pub const MAX_DATA_BYTES: usize = 16 * 1024;
 pub const MAX_URL: usize = 2048;
 pub const MAX_DISPLAY_NAME: usize = 64;
+/// Users one message may mention.
+pub const MAX_MENTIONS: usize = 100;
 
 fn invalid(m: impl Into<String>) -> ChatError {
     ChatError::Invalid(m.into())
@@ -126,6 +128,42 @@ pub fn display_name(value: &str) -> ChatResult<String> {
     Ok(name.to_owned())
 }
 
+/// Message content (a send or an edit): 1-4000 characters, readable.
+pub fn content(value: &str) -> ChatResult<()> {
+    text("content", value, MAX_CONTENT_CHARS)?;
+    readable("content", value)
+}
+
+/// Mentions: at most [`MAX_MENTIONS`] user names, deduplicated (whether each is a
+/// participant is the store's check, in the same transaction as the write).
+pub fn mentions(users: &[String]) -> ChatResult<Vec<String>> {
+    if users.len() > MAX_MENTIONS {
+        return Err(invalid(format!(
+            "mentions names {} users; the limit is {MAX_MENTIONS}",
+            users.len()
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(users.len());
+    for u in users {
+        username(u)?;
+        if !out.contains(u) {
+            out.push(u.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// One emoji, skin-tone variants included (the `emojis` crate's list).
+pub fn emoji(value: &str) -> ChatResult<()> {
+    if emojis::get(value).is_some() {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "emoji {value:?} is not one emoji; send exactly one, e.g. \"👍\""
+        )))
+    }
+}
+
 pub fn message(m: &SendMessage) -> ChatResult<()> {
     if m.client_id.is_empty() || m.client_id.len() > MAX_CLIENT_ID {
         return Err(invalid(format!(
@@ -135,8 +173,13 @@ pub fn message(m: &SendMessage) -> ChatResult<()> {
     if m.client_id.chars().any(char::is_control) {
         return Err(invalid("clientId contains control characters"));
     }
-    text("content", &m.content, MAX_CONTENT_CHARS)?;
-    readable("content", &m.content)
+    content(&m.content)?;
+    if let Some(r) = &m.reply_to {
+        if r.is_empty() || r.len() > 64 || r.chars().any(char::is_control) {
+            return Err(invalid("replyTo must be a message id"));
+        }
+    }
+    Ok(())
 }
 
 /// Distinct, valid user names, 1 to `max` of them.
@@ -242,6 +285,25 @@ pub fn notification(req: CreateNotification) -> ChatResult<NewNotification> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emoji_are_one_emoji_skin_tones_included() {
+        for good in ["👍", "👍🏽", "❤️", "🇫🇷", "👩‍💻"] {
+            assert!(emoji(good).is_ok(), "{good}");
+        }
+        for bad in ["", "x", "👍👍", ":+1:", "👍 ", "<script>"] {
+            assert!(emoji(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mentions_are_names_deduplicated_and_bounded() {
+        let m = |v: &[&str]| mentions(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(m(&["bob", "carol", "bob"]).unwrap(), ["bob", "carol"]);
+        assert!(m(&["Bob"]).is_err());
+        let many: Vec<String> = (0..=MAX_MENTIONS).map(|i| format!("u{i}")).collect();
+        assert!(mentions(&many).is_err());
+    }
 
     #[test]
     fn usernames() {

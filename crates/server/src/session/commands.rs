@@ -181,15 +181,26 @@ impl Session {
             "invalid ack header: use auto, client or client-individual",
         ))?;
         self.check_access(principal, Action::Subscribe, destination)?;
-        self.state
-            .app
-            .authorize_subscribe(principal, destination)
-            .await?;
         let key = user_key(&principal.name, destination).unwrap_or_else(|| destination.to_owned());
-        self.state
-            .hub
-            .subscribe(self.session_id(), id, &key, destination, ack)?;
-        Ok(Flow::Continue)
+        // Authorized against the store, then subscribed unless someone's access was revoked
+        // meanwhile (then asked again): a removal cannot slip between the two.
+        loop {
+            let ticket = self.state.hub.revocation_ticket();
+            self.state
+                .app
+                .authorize_subscribe(principal, destination)
+                .await?;
+            if self.state.hub.subscribe_unless_revoked(
+                ticket,
+                self.session_id(),
+                id,
+                &key,
+                destination,
+                ack,
+            )? {
+                return Ok(Flow::Continue);
+            }
+        }
     }
 
     fn on_unsubscribe(&mut self, frame: &Frame) -> Result<Flow, StompError> {

@@ -18,6 +18,12 @@
 //!   also again within the grace period, leaves only the new one usable.
 
 pub mod sqlite;
+mod timeline;
+
+pub use timeline::{
+    search_key, ChangeSet, Changed, DirectoryStore, Edit, Membership, MembershipChange,
+    MembershipChanged, MessageRefs, NewReaction, TimelineStore,
+};
 
 use async_trait::async_trait;
 use tidings_proto::{
@@ -136,6 +142,8 @@ pub struct ConversationRecord {
     pub created_by: String,
     pub created_at: Timestamp,
     pub last_seq: i64,
+    /// The conversation's revision: see [`TimelineStore`].
+    pub rev: i64,
     pub participants: Vec<ParticipantRecord>,
 }
 
@@ -217,16 +225,6 @@ pub trait ConversationStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<ConversationPage>;
     async fn is_participant(&self, conversation: &str, user: &str) -> StoreResult<bool>;
-    /// Adds users to a group; returns the conversation and who was actually added.
-    /// `Conflict` when the group would have more than `max_size` participants (then nobody
-    /// is added).
-    async fn add_participants(
-        &self,
-        conversation: &str,
-        by: &str,
-        users: &[String],
-        max_size: usize,
-    ) -> StoreResult<(ConversationRecord, Vec<String>)>;
     /// Moves `user`'s read marker forward to `up_to` (capped at the last `seq`).
     async fn mark_read(
         &self,
@@ -279,7 +277,8 @@ pub struct Page<T> {
 
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Stores a message with the next `seq`, and moves the sender's read marker to it.
+    /// Stores a message with the next `seq` and the next rev, and moves the sender's read
+    /// marker to it.
     /// `NotFound` for an unknown conversation, `Forbidden` when the sender is not a
     /// participant, `Conflict` when the sender used the `clientId` in another conversation.
     async fn append_message(&self, new: NewMessage) -> StoreResult<Appended>;
@@ -338,6 +337,8 @@ pub trait Store:
     + MessageStore
     + NotificationStore
     + AnnouncementStore
+    + TimelineStore
+    + DirectoryStore
     + std::fmt::Debug
 {
 }
@@ -348,6 +349,8 @@ impl<T> Store for T where
         + MessageStore
         + NotificationStore
         + AnnouncementStore
+        + TimelineStore
+        + DirectoryStore
         + std::fmt::Debug
 {
 }

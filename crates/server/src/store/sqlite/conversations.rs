@@ -1,4 +1,5 @@
-//! Conversations, participants and read markers.
+//! Conversations, participants and read markers. (Membership changes after creation are
+//! in `membership`: they are part of the change log.)
 
 use super::{optional, users, SqliteStore};
 use crate::store::{
@@ -11,7 +12,7 @@ use tidings_proto::{ConversationKind, Message, Timestamp};
 
 pub(super) fn load(conn: &Connection, id: &str) -> StoreResult<Option<ConversationRecord>> {
     let head = optional(conn.query_row(
-        "SELECT id, kind, title, created_by, created_at, last_seq FROM conversations WHERE id = ?1",
+        "SELECT id, kind, title, created_by, created_at, last_seq, rev FROM conversations WHERE id = ?1",
         [id],
         |r| {
             Ok(ConversationRecord {
@@ -22,6 +23,7 @@ pub(super) fn load(conn: &Connection, id: &str) -> StoreResult<Option<Conversati
                 created_by: r.get(3)?,
                 created_at: Timestamp(r.get(4)?),
                 last_seq: r.get(5)?,
+                rev: r.get(6)?,
                 participants: Vec::new(),
             })
         },
@@ -44,6 +46,12 @@ pub(super) fn load(conn: &Connection, id: &str) -> StoreResult<Option<Conversati
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Some(conv))
+}
+
+pub(super) fn exists(conn: &Connection, cid: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")?
+        .exists([cid])?)
 }
 
 pub(super) fn is_participant(conn: &Connection, cid: &str, user: &str) -> StoreResult<bool> {
@@ -151,58 +159,6 @@ impl ConversationStore for SqliteStore {
     async fn is_participant(&self, conversation: &str, user: &str) -> StoreResult<bool> {
         let (cid, user) = (conversation.to_owned(), user.to_owned());
         self.read(move |c| is_participant(c, &cid, &user)).await
-    }
-
-    async fn add_participants(
-        &self,
-        conversation: &str,
-        by: &str,
-        add: &[String],
-        max_size: usize,
-    ) -> StoreResult<(ConversationRecord, Vec<String>)> {
-        let (cid, by, add) = (conversation.to_owned(), by.to_owned(), add.to_vec());
-        self.write(move |c| {
-            let conv = load(c, &cid)?
-                .ok_or_else(|| StoreError::NotFound(format!("no conversation {cid}")))?;
-            if conv.participant(&by).is_none() {
-                return Err(StoreError::Forbidden(format!(
-                    "you are not a participant of conversation {cid}"
-                )));
-            }
-            if conv.kind == ConversationKind::Direct {
-                return Err(StoreError::Invalid(
-                    "a direct conversation has exactly two participants; start a group instead"
-                        .into(),
-                ));
-            }
-            let missing = users::missing(c, &add)?;
-            if !missing.is_empty() {
-                return Err(users::unknown_users(&missing));
-            }
-            let joining = add.iter().filter(|u| conv.participant(u).is_none()).count();
-            if conv.participants.len() + joining > max_size {
-                return Err(StoreError::Conflict(format!(
-                    "conversation {cid} has {} participants; adding {joining} would pass the limit of {max_size}",
-                    conv.participants.len()
-                )));
-            }
-            let now = Timestamp::now().millis();
-            let mut added = Vec::new();
-            let mut insert = c.prepare_cached(
-                "INSERT INTO participants (conversation_id, user_name, read_seq, joined_at)
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-            )?;
-            for u in &add {
-                // Newcomers see the history but start with nothing unread.
-                if insert.execute(params![cid, u, conv.last_seq, now])? > 0 {
-                    added.push(u.clone());
-                }
-            }
-            let conv = load(c, &cid)?
-                .ok_or_else(|| StoreError::Internal("conversation vanished".into()))?;
-            Ok((conv, added))
-        })
-        .await
     }
 
     async fn mark_read(

@@ -10,14 +10,20 @@
 //! Reads run on the blocking pool over a small set of read-only connections (WAL lets
 //! them run beside the writer and see only committed data).
 //!
+//! Erasure: `secure_delete` is on, so content a deletion or an edit replaces is overwritten
+//! in the file rather than left in free space.
+//!
 //! Durability: `synchronous = FULL` by default, so a committed write survives a power cut
 //! as well as `kill -9`; `NORMAL` survives `kill -9` (the operating system still has the
 //! data) but may lose the last commits on a power cut.
 
 mod conversations;
+mod directory;
+mod membership;
 mod messages;
 mod notifications;
 mod schema;
+mod timeline;
 mod users;
 
 use super::{StoreError, StoreResult};
@@ -79,7 +85,7 @@ impl SqliteStore {
         };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;"
+             PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;"
         ))?;
         schema::migrate(&mut conn)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);

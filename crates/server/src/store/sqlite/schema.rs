@@ -83,6 +83,31 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN display_key TEXT;
     CREATE UNIQUE INDEX users_by_display_key ON users(display_key);
     ",
+    // 3: the change log (revisions), edits, tombstones, replies, mentions, system entries,
+    // reactions, and the directory's search key. Existing entries get rev = seq, so a
+    // conversation's rev starts at its last seq and clients holding none converge.
+    "
+    ALTER TABLE conversations ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN reply_to_id TEXT;
+    ALTER TABLE messages ADD COLUMN reply_to_seq INTEGER;
+    ALTER TABLE messages ADD COLUMN mentions TEXT;  -- JSON array of user ids, NULL: none
+    ALTER TABLE messages ADD COLUMN system TEXT;    -- JSON SystemEntry, NULL: a message
+    UPDATE messages SET rev = seq;
+    UPDATE conversations SET rev = last_seq;
+    CREATE INDEX messages_by_rev ON messages(conversation_id, rev);
+    CREATE TABLE reactions (
+        conversation_id TEXT NOT NULL,
+        message_id      TEXT NOT NULL,
+        emoji           TEXT NOT NULL,
+        user_name       TEXT NOT NULL,
+        at              INTEGER NOT NULL,
+        UNIQUE (message_id, emoji, user_name)
+    );
+    ALTER TABLE users ADD COLUMN search_key TEXT;
+    ",
 ];
 
 /// Brings the database up to the newest schema, in one transaction per migration.
@@ -103,7 +128,28 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.commit()?;
         tracing::info!(version = i + 1, "database migrated");
     }
-    backfill_display_keys(conn)
+    backfill_display_keys(conn)?;
+    backfill_search_keys(conn)
+}
+
+/// Gives accounts created before migration 3 their directory search key.
+fn backfill_search_keys(conn: &mut Connection) -> StoreResult<()> {
+    let rows: Vec<(String, String)> = conn
+        .prepare("SELECT name, display_name FROM users WHERE search_key IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for (name, display) in rows {
+        tx.execute(
+            "UPDATE users SET search_key = ?1 WHERE name = ?2",
+            [crate::store::search_key(&display), name],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Gives accounts created before migration 2 their display key (computed in Rust, so not

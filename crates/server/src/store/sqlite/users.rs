@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, Row};
 use tidings_proto::Timestamp;
 
-const COLUMNS: &str = "name, display_name, password_hash, roles, created_at";
+pub(super) const COLUMNS: &str = "name, display_name, password_hash, roles, created_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
+pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
     let roles: String = r.get(3)?;
     Ok(UserRecord {
         name: r.get(0)?,
@@ -74,15 +74,16 @@ impl UserStore for SqliteStore {
                 )));
             }
             c.execute(
-                "INSERT INTO users (name, display_name, password_hash, roles, created_at, display_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO users (name, display_name, password_hash, roles, created_at, display_key, search_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     user.name,
                     user.display_name,
                     user.password_hash,
                     user.roles.join(","),
                     user.created_at.millis(),
-                    key
+                    key,
+                    crate::store::search_key(&user.display_name)
                 ],
             )?;
             Ok(user)

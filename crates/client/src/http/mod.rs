@@ -1,6 +1,9 @@
 //! The Tidings REST API as the engine uses it: sign-in, conversations, history and
 //! notifications for catch-up, the REST fallback for sending, read markers, and notifying
-//! users with a service token. Errors are sorted into [`ClientError`] kinds.
+//! users with a service token (the user's actions and the change log are in [`chat`]).
+//! Errors are sorted into [`ClientError`] kinds.
+
+mod chat;
 
 use crate::error::{ClientError, ClientResult};
 use serde::de::DeserializeOwned;
@@ -45,7 +48,7 @@ impl Api {
         &self.base
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -268,7 +271,7 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// Percent-encodes a path segment (ids are opaque strings).
-fn encode(segment: &str) -> String {
+pub(crate) fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
