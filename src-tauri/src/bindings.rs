@@ -34,6 +34,7 @@ pub fn typescript() -> String {
         crate::error::IpcError::decl(&cfg),
         crate::commands::HistoryPage::decl(&cfg),
         crate::commands::Startup::decl(&cfg),
+        crate::commands::people::PeoplePage::decl(&cfg),
         crate::settings::Privacy::decl(&cfg),
         crate::settings::QuietHours::decl(&cfg),
         crate::settings::Settings::decl(&cfg),

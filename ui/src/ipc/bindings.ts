@@ -142,12 +142,17 @@ export type EngineState = { "state": "connecting" } | { "state": "catchingUp", d
 export type SessionInfo = { server: string, user: string, };
 export type IpcCode = "not_signed_in" | "unreachable" | "refused" | "invalid" | "io" | "failed" | "update";
 export type IpcError = { code: IpcCode, message: string, };
-export type HistoryPage = { messages: Array<Message>, pending: Array<OutboxEntry>, };
+export type HistoryPage = { messages: Array<Message>, pending: Array<OutboxEntry>, quoted: Array<Message>, };
 export type Startup = { session: SessionInfo | null, open: string | null, 
 /**
  * The server to offer on the sign-in form.
  */
 server: string | null, };
+export type PeoplePage = { users: Array<User>, 
+/**
+ * Pass back to get the next page; `null` on the last one.
+ */
+nextCursor: string | null, };
 export type Privacy = "full" | "senderOnly" | "hidden";
 export type QuietHours = { enabled: boolean, start: string, end: string, };
 export type Settings = { doNotDisturb: boolean, quietHours: QuietHours, privacy: Privacy, 
