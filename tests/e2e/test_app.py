@@ -274,7 +274,7 @@ def check_tray_notification_and_click(ctx):
     wait_for(lambda: ctx.desktop.click_notification(n["id"]) or window_count(ctx) > 0,
              "the window to come back after a click on the notification", interval=0.5)
     wait_for(a.current_window, "the window to come back")
-    wait_for(lambda: a.el('[data-testid="conversation-title"]').text == "Bob Okafor", "the direct conversation to open")
+    wait_for(lambda: a.title() == "Bob Okafor", "the direct conversation to open")
     wait_for(lambda: text in a.message_texts(), "the message in the opened conversation")
     a.shot("04-opened-from-notification")
 

@@ -101,6 +101,15 @@ url?: string | null, isRead: boolean, createdAt: string, };
 export type Typing = { conversationId: string, userId: string, typing: boolean, expiresInMs?: number | null, };
 export type Presence = { userId: string, online: boolean, };
 export type ReadReceipt = { conversationId: string, userId: string, upTo: number, unreadCount?: number | null, };
+export type ConversationLeft = { conversationId: string, 
+/**
+ * The revision of the change (the system entry's `rev`).
+ */
+rev: number, 
+/**
+ * `true`: removed by `by`; `false`: left.
+ */
+removed: boolean, by: string, };
 export type NotifyLevel = "all" | "mentions" | "none";
 export type CachedConversation = { id: string, kind: ConversationKind, title: string | null, createdBy: string, createdAt: string, lastSeq: number, syncedSeq: number, readSeq: number, unreadCount: number, 
 /**
