@@ -311,6 +311,7 @@ def check_reactions(ctx):
     title = chip("🚀")[0].get_attribute("title")
     if "Bob Okafor" not in title or "You" not in title:
         raise Failure(f"the chip does not say who reacted: {title!r}")
+    a.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", msg)
     a.shot("chat-12-reactions")
     chip("🚀")[0].click()
     wait_for(lambda: text(chip("🚀")[0].find_element(By.CSS_SELECTOR, '[data-testid="reaction-count"]')) == "1", "alice's 🚀 off")

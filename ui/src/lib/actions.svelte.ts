@@ -119,7 +119,11 @@ export async function jumpTo(seq: number) {
   }
   app.highlight = seq;
   await tick();
-  document.querySelector(`[data-testid="message"][data-seq="${seq}"]`)?.scrollIntoView({ block: 'center' });
+  document.querySelector(`[data-seq="${seq}"]`)?.scrollIntoView({ block: 'center' });
+  // The original flashes, then reads as any other message.
+  setTimeout(() => {
+    if (app.highlight === seq) app.highlight = null;
+  }, 4000);
 }
 
 /** Opens the direct conversation with `user` (the one that exists, or a new one). */
