@@ -108,9 +108,12 @@ def alice_conversations(ctx):
     return rest(ctx.base, "GET", "/api/conversations?limit=500", token=ctx.alice_token)["conversations"]
 
 
-def set_level(a, level):
+def set_level(a, level, shot=None):
     a.el('[data-testid="notify-menu"]').click()
-    a.el(f'[data-testid="notify-{level}"]').click()
+    option = a.el(f'[data-testid="notify-{level}"]')
+    if shot:
+        a.shot(shot)
+    option.click()
     wait_for(lambda: a.el('[data-testid="notify-menu"]').get_attribute("data-level") == level, f"the level {level}")
 
 
@@ -344,8 +347,7 @@ def notes_with(ctx, text):
 def check_mentions_only(ctx):
     a = ctx.app
     a.open_conversation("Launch")
-    set_level(a, "mentions")
-    a.shot("chat-14-notify-level")
+    set_level(a, "mentions", shot="chat-14-notify-level")
     # Another conversation on screen, so the group is not in view.
     a.open_conversation("Bob Okafor")
     ctx.bob.send(ctx.group, "plain words in launch")
