@@ -340,6 +340,28 @@ def check_mention_completion(ctx):
                          for m in ctx.bob.history(ctx.group)), "the message sent with mentions [bob]", interval=0.3)
 
 
+def check_keyboard(ctx):
+    a = ctx.app
+    msg = wait_message(a, "Shipping it today")
+    a.d.execute_script("arguments[0].focus()", msg)
+    ActionChains(a.d).send_keys("r").perform()
+    wait_for(lambda: "Replying to Bob Okafor" in text(a.el('[data-testid="replying"]')), "R on a focused message: reply")
+    box = a.el('[data-testid="composer"]')
+    wait_for(lambda: a.d.switch_to.active_element == box, "the composer focused for the reply")
+    box.send_keys(Keys.ESCAPE)
+    wait_for(lambda: not a.els('[data-testid="replying"]'), "Escape cancels the reply")
+    box.send_keys(Keys.ARROW_UP)
+    editor = a.el('[data-testid="edit-input"]')
+    if editor.get_attribute("value") != "thanks @Bob Okafor for the rocket":
+        raise Failure(f"Up edits another message: {editor.get_attribute('value')!r}")
+    editor.send_keys(Keys.ESCAPE)
+    wait_for(lambda: not a.els('[data-testid="edit-input"]'), "Escape cancels the edit")
+    a.d.execute_script("arguments[0].focus()", msg)
+    ActionChains(a.d).send_keys("+").perform()
+    a.el('[data-testid="emoji-search"]').send_keys(Keys.ESCAPE)
+    wait_for(lambda: not a.els('[data-testid="emoji-picker"]'), "Escape closes the picker")
+
+
 def notes_with(ctx, text):
     return [n for n in ctx.desktop.notes.snapshot() if text in n["body"] or text in n["summary"]]
 
@@ -452,6 +474,8 @@ CHECKS = [
      check_reactions),
     ("mentions: @ completes names, the message carries mentions [bob], the mention is highlighted",
      check_mention_completion),
+    ("keyboard: R replies to a focused message, + reacts, Up edits your last one, Escape cancels each",
+     check_keyboard),
     ("'mentions only': a mention of alice raises exactly one notification, a plain message none", check_mentions_only),
     ("Markdown: bold, strikethrough, a code block in monospace; <script> and javascript: do nothing; "
      "the composer sends MARKDOWN only when the text uses it", check_markdown),
