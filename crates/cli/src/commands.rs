@@ -4,7 +4,7 @@
 use crate::context::{
     Cli, Cmd, CmdResult, Context, Failure, NOT_SIGNED_IN, QUEUED, REFUSED, UNREACHABLE,
 };
-use crate::output;
+use crate::{chat, output};
 use std::io::BufRead;
 use std::sync::Arc;
 use tidings_client::cache::{Cache, MessageFeed, OutboxState};
@@ -12,7 +12,7 @@ use tidings_client::engine::{Engine, EngineConfig, EngineState, Target, TidingsS
 use tidings_client::http::Api;
 use tidings_client::profile::Profile;
 use tidings_proto::api::CreateNotification;
-use tidings_proto::{ContentType, Envelope, Event};
+use tidings_proto::{ContentType, ConversationKind, Envelope, Event};
 
 pub async fn run(cli: Cli) -> CmdResult {
     let ctx = Context::new(&cli)?;
@@ -91,11 +91,47 @@ pub async fn run(cli: Cli) -> CmdResult {
             } else {
                 Vec::new()
             };
-            output::history(&ctx, &msgs, &pending);
+            output::history(&ctx, &cache, &msgs, &pending);
             engine.shutdown().await;
             Ok(0)
         }
-        Cmd::Send { conversation, text } => send(&ctx, &conversation, &text.join(" ")).await,
+        Cmd::Send { conversation, text } => send(&ctx, &conversation, &text.join(" "), None).await,
+        Cmd::Reply {
+            conversation,
+            message,
+            text,
+        } => send(&ctx, &conversation, &text.join(" "), Some(&message)).await,
+        Cmd::Edit {
+            conversation,
+            message,
+            text,
+        } => chat::edit(&ctx, &conversation, &message, &text.join(" ")).await,
+        Cmd::Delete {
+            conversation,
+            message,
+        } => chat::delete(&ctx, &conversation, &message).await,
+        Cmd::React {
+            conversation,
+            message,
+            emoji,
+            off,
+        } => chat::react(&ctx, &conversation, &message, &emoji, !off).await,
+        Cmd::Users { query, limit } => chat::users(&ctx, query, limit).await,
+        Cmd::Profile { name } => chat::profile(&ctx, &name).await,
+        Cmd::Start { user } => chat::create(&ctx, ConversationKind::Direct, None, vec![user]).await,
+        Cmd::Group { title, users } => {
+            chat::create(&ctx, ConversationKind::Group, Some(title), users).await
+        }
+        Cmd::Rename {
+            conversation,
+            title,
+        } => chat::rename(&ctx, &conversation, &title.join(" ")).await,
+        Cmd::Add {
+            conversation,
+            users,
+        } => chat::add(&ctx, &conversation, users).await,
+        Cmd::Remove { conversation, user } => chat::remove(&ctx, &conversation, &user).await,
+        Cmd::Leave { conversation } => chat::leave(&ctx, &conversation).await,
         Cmd::Read {
             conversation,
             up_to,
@@ -231,7 +267,7 @@ fn start_with(ctx: &Context, target: Target, cache: Arc<Cache>) -> Result<Engine
 
 /// How a connection attempt went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     /// Live, caught up, outbox sent.
     Synced,
     /// The server could not be reached (or not in time): working from the cache.
@@ -274,7 +310,7 @@ async fn settle(ctx: &Context, engine: &Engine) -> Result<Outcome, Failure> {
 }
 
 /// Opens the engine for the signed-in account and syncs (or says it works offline).
-async fn connect_and_settle(ctx: &Context) -> Result<(Engine, Outcome), Failure> {
+pub async fn connect_and_settle(ctx: &Context) -> Result<(Engine, Outcome), Failure> {
     let account = ctx.account()?;
     let engine = start(ctx, tidings_target(ctx, &account), &account_key(&account))?;
     let outcome = settle(ctx, &engine).await?;
@@ -351,10 +387,36 @@ async fn logout(ctx: &Context) -> CmdResult {
     Ok(0)
 }
 
-async fn send(ctx: &Context, cid: &str, text: &str) -> CmdResult {
+/// Sends `text` (a reply to the message `reply`, `#seq` or an id, when given), mentioning
+/// the participants it names as `@id`. A reply or a mention is resolved against the cache
+/// after a sync (or as cached, offline).
+async fn send(ctx: &Context, cid: &str, text: &str, reply: Option<&str>) -> CmdResult {
     let account = ctx.account()?;
     let engine = start(ctx, tidings_target(ctx, &account), &account_key(&account))?;
-    let client_id = engine.send(cid, text, ContentType::Text, None, Vec::new())?;
+    let needs_cache = reply.is_some() || text.contains('@');
+    if needs_cache {
+        if let Outcome::Offline(reason) = settle(ctx, &engine).await? {
+            eprintln!("tidings: offline ({reason}): resolving against what was cached");
+        }
+    }
+    let reply_to = match reply {
+        Some(r) => match chat::resolve(&engine, cid, r) {
+            Ok(m) => Some(m.id),
+            Err(f) => {
+                engine.shutdown().await;
+                return Err(f);
+            }
+        },
+        None => None,
+    };
+    let mentions = chat::mentions(&engine, cid, text);
+    let client_id = match engine.send(cid, text, ContentType::Text, reply_to, mentions) {
+        Ok(id) => id,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(e.into());
+        }
+    };
     let outcome = settle(ctx, &engine).await?;
     let entry = engine
         .cache()

@@ -48,7 +48,8 @@ pub enum Cmd {
     Logout,
     /// Your conversations, with unread counts.
     Conversations,
-    /// A conversation's messages (newest page, or before a `seq`).
+    /// A conversation's messages (newest page, or before a `seq`), with their `#seq` and id
+    /// (to name one in `edit`, `delete`, `reply`, `react`).
     History {
         conversation: String,
         #[arg(long, default_value_t = 30)]
@@ -56,12 +57,76 @@ pub enum Cmd {
         #[arg(long)]
         before: Option<i64>,
     },
-    /// Send a message (queued in the outbox when offline).
+    /// Send a message (queued in the outbox when offline). `@id` of a participant in the
+    /// text mentions them.
     Send {
         conversation: String,
         #[arg(required = true)]
         text: Vec<String>,
     },
+    /// Reply to a message (`#seq` or its id), quoting it.
+    Reply {
+        conversation: String,
+        message: String,
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// Replace the text of one of your messages (`#seq` or its id).
+    Edit {
+        conversation: String,
+        message: String,
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// Delete one of your messages everywhere (`#seq` or its id).
+    Delete {
+        conversation: String,
+        message: String,
+    },
+    /// Put your emoji reaction on a message (`#seq` or its id), or take it off.
+    React {
+        conversation: String,
+        message: String,
+        emoji: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Find people by the start of their name or display name (everyone without QUERY).
+    Users {
+        query: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Change your display name.
+    Profile {
+        #[arg(long)]
+        name: String,
+    },
+    /// Start (or open) the direct conversation with USER.
+    Start { user: String },
+    /// Start a group with these people.
+    Group {
+        #[arg(long)]
+        title: String,
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Rename a group (its owner).
+    Rename {
+        conversation: String,
+        #[arg(required = true)]
+        title: Vec<String>,
+    },
+    /// Add people to a group (its owner).
+    Add {
+        conversation: String,
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Remove someone from a group (its owner).
+    Remove { conversation: String, user: String },
+    /// Leave a group: it stays readable here, marked left.
+    Leave { conversation: String },
     /// Mark a conversation read (up to its newest message, or `--up-to`).
     Read {
         conversation: String,

@@ -11,9 +11,11 @@
 //! | 5 | the server refused the request (invalid, forbidden, not found) |
 //! | 75 | `send`: queued in the outbox while offline; it goes out on the next connection |
 
+mod chat;
 mod commands;
 mod context;
 mod output;
+mod timeline;
 
 use clap::Parser;
 use std::process::ExitCode;

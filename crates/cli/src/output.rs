@@ -1,9 +1,13 @@
 //! Printing: short lines for people, JSON with `--json`.
 
 use crate::context::Context;
+use crate::timeline::{self, snippet, time};
 use tidings_client::cache::{Cache, CachedConversation, OutboxEntry, SearchHit};
 use tidings_client::engine::EngineState;
+use tidings_proto::api::UserPage;
 use tidings_proto::{ConversationKind, Envelope, Event, Message, Notification, Timestamp};
+
+pub use timeline::reactions;
 
 fn json_line(v: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(v).unwrap_or_default());
@@ -16,11 +20,6 @@ pub fn line(ctx: &Context, text: &str, json: serde_json::Value) {
     } else {
         println!("{text}");
     }
-}
-
-fn time(t: Timestamp) -> String {
-    let s = t.to_rfc3339();
-    s.get(..16).map(|d| d.replace('T', " ")).unwrap_or(s)
 }
 
 fn name(c: &CachedConversation, me: Option<&str>) -> String {
@@ -53,33 +52,21 @@ pub fn conversations(ctx: &Context, list: &[CachedConversation]) {
         let last = c
             .last_message
             .as_ref()
-            .map(|m| format!(" — {}: {}", m.sender_id, first_line(&m.content)))
+            .map(|m| format!(" — {}: {}", m.sender_id, snippet(&timeline::body(m), 60)))
             .unwrap_or_default();
-        println!("{}  {}{unread}{last}", c.id, name(c, me.as_deref()));
+        let left = if c.left { " (left)" } else { "" };
+        println!("{}  {}{left}{unread}{last}", c.id, name(c, me.as_deref()));
     }
 }
 
-fn first_line(s: &str) -> String {
-    let l = s.lines().next().unwrap_or("");
-    if l.chars().count() > 60 {
-        format!("{}…", l.chars().take(60).collect::<String>())
-    } else {
-        l.to_owned()
-    }
-}
-
-pub fn history(ctx: &Context, msgs: &[Message], pending: &[OutboxEntry]) {
+pub fn history(ctx: &Context, cache: &Cache, msgs: &[Message], pending: &[OutboxEntry]) {
     if ctx.json {
         return json_line(&serde_json::json!({"messages": msgs, "outbox": pending}));
     }
     for m in msgs {
-        println!(
-            "#{} {} {}: {}",
-            m.seq,
-            time(m.created_at),
-            m.sender_id,
-            m.content
-        );
+        for l in timeline::lines(Some(cache), m) {
+            println!("{l}");
+        }
     }
     for p in pending {
         let what = match p.state {
@@ -115,6 +102,22 @@ pub fn search(ctx: &Context, cache: &Cache, hits: &[SearchHit]) {
             h.message.sender_id,
             h.snippet
         );
+    }
+}
+
+pub fn users(ctx: &Context, page: &UserPage) {
+    if ctx.json {
+        return json_line(page);
+    }
+    if page.users.is_empty() {
+        println!("nobody found");
+    }
+    for u in &page.users {
+        let online = if u.online { " (online)" } else { "" };
+        println!("{}  {}{online}", u.id, u.display_name);
+    }
+    if page.has_more {
+        println!("… more: narrow the query");
     }
 }
 
@@ -164,7 +167,13 @@ pub fn event(ctx: &Context, env: &Envelope) {
     let t = time(env.timestamp);
     match &env.event {
         Event::ChatMessage(m) => {
-            println!("{t} [{}] {}: {}", m.conversation_id, m.sender_id, m.content)
+            for (i, l) in timeline::lines(None, m).into_iter().enumerate() {
+                if i == 0 {
+                    println!("{t} [{}] {l}", m.conversation_id);
+                } else {
+                    println!("{l}");
+                }
+            }
         }
         Event::Typing(x) => println!(
             "{t} [{}] {} {}",
@@ -187,37 +196,35 @@ pub fn event(ctx: &Context, env: &Envelope) {
         ),
         Event::Notification(n) => println!("{t} notification: {}: {}", n.title, n.message),
         Event::MessageEdited(m) => println!(
-            "{t} [{}] {} edited #{}: {}",
+            "{t} [{}] {} edited #{}: {} (edited)",
             m.conversation_id, m.sender_id, m.seq, m.content
         ),
         Event::MessageDeleted(m) => println!(
-            "{t} [{}] {} deleted #{}",
+            "{t} [{}] {} deleted #{}: message deleted",
             m.conversation_id, m.sender_id, m.seq
         ),
-        Event::ReactionsUpdated(m) => {
-            let reactions: Vec<String> = m
-                .reactions
-                .iter()
-                .map(|r| format!("{} {}", r.emoji, r.users.len()))
-                .collect();
-            let shown = if reactions.is_empty() {
-                "none".to_owned()
-            } else {
-                reactions.join(", ")
-            };
-            println!(
-                "{t} [{}] reactions on #{}: {shown}",
-                m.conversation_id, m.seq
-            )
+        Event::ReactionsUpdated(m) => println!(
+            "{t} [{}] reactions on #{}: {}",
+            m.conversation_id,
+            m.seq,
+            timeline::reactions(m)
+        ),
+        Event::ConversationUpdated(c) => {
+            let who: Vec<&str> = c.participants.iter().map(|p| p.id.as_str()).collect();
+            let title = c
+                .title
+                .as_deref()
+                .map(|t| format!(" \"{t}\""))
+                .unwrap_or_default();
+            println!("{t} [{}]{title} with {}", c.id, who.join(", "))
         }
-        Event::ConversationUpdated(c) => println!("{t} conversation {} updated", c.id),
         Event::ConversationLeft(l) => println!(
             "{t} [{}] {}",
             l.conversation_id,
             if l.removed {
-                format!("removed by {}", l.by)
+                format!("you were removed by {}", l.by)
             } else {
-                "left".to_owned()
+                "you left".to_owned()
             }
         ),
         Event::UserUpdated(u) => println!("{t} {} is now called {}", u.id, u.display_name),

@@ -5,87 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::Duration;
 use tidings_testkit::*;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tidings");
-
-struct Home(TempDir);
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Home {
-    fn new() -> Home {
-        Home(TempDir::new("cli-home"))
-    }
-
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut c = tokio::process::Command::new(BIN);
-        c.args(args)
-            .env("TIDINGS_HOME", self.0.path())
-            .env("TIDINGS_CREDENTIALS", "file")
-            .env_remove("TIDINGS_SERVER")
-            .env_remove("TIDINGS_SERVICE_TOKEN")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        c
-    }
-
-    async fn run_with_input(&self, args: &[&str], input: &str) -> Run {
-        let mut child = self.command(args).spawn().unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).await.unwrap();
-        drop(stdin);
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .expect("tidings did not finish")
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    async fn run(&self, args: &[&str]) -> Run {
-        self.run_with_input(args, "").await
-    }
-
-    async fn login(&self, server: &str, user: &str) {
-        let r = self
-            .run_with_input(
-                &[
-                    "login",
-                    "--server",
-                    server,
-                    "--username",
-                    user,
-                    "--password-stdin",
-                ],
-                &format!("{user}-password\n"),
-            )
-            .await;
-        assert_eq!(r.code, 0, "login: {} {}", r.stdout, r.stderr);
-    }
-}
-
-async fn setup() -> (TempDir, Server, Api, TestUser, TestUser, String) {
-    let dir = TempDir::new("cli-server");
-    let server = Server::start(dir.path(), None, |_| {}).await;
-    let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let cid = api.group(&alice, &[&bob]).await;
-    (dir, server, api, alice, bob, cid)
-}
+mod common;
+use common::{setup, Home};
 
 #[tokio::test]
 async fn login_reports_where_the_session_went_and_each_failure_has_its_code() {

@@ -1,9 +1,12 @@
 //! Convergence under chaos: two clients and the server, 5,000 messages from both sides
-//! (many written while offline), sockets cut at random moments, the server killed with
-//! `kill -9` and restarted once, one client restarted once. At the end both caches hold
-//! exactly the server's messages per conversation and `seq`, read markers and unread counts
-//! equal the server's, and nothing is doubled. Seeded: `TIDINGS_CHAOS_SEED=n` replays a run;
-//! the seed is printed.
+//! (many written while offline, some replies, some mentioning), random edits, deletions
+//! and reactions by both users, one member removed from the group and added back, sockets
+//! cut at random moments, the server killed with `kill -9` and restarted once, one client
+//! restarted once. At the end both caches hold exactly the server's messages per
+//! conversation, every field compared (content, type, edits, tombstones, replies, mentions,
+//! reactions, system entries, revisions), the same membership and left state, read markers
+//! and unread counts equal the server's, and nothing is doubled. Seeded:
+//! `TIDINGS_CHAOS_SEED=n` replays a run; the seed is printed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use rand::{Rng, SeedableRng};
@@ -16,15 +19,17 @@ use tidings_client::cache::Cache;
 use tidings_client::engine::{
     Engine, EngineConfig, EngineState, MemoryRefreshStore, RefreshStore, Target, TidingsServer,
 };
-use tidings_proto::ContentType;
+use tidings_proto::{ContentType, Message};
 use tidings_testkit::*;
 
 const TOTAL: usize = 5_000;
+const EMOJI: [&str; 4] = ["👍", "🎉", "❤️", "😂"];
 
-/// Per conversation: (seq, clientId, sender, content) in order.
-type Messages = BTreeMap<String, Vec<(i64, String, String, String)>>;
-/// Per conversation: (read marker, unread count).
-type Reads = BTreeMap<String, (i64, i64)>;
+/// Per conversation: every message as it is, in `seq` order.
+type Messages = BTreeMap<String, Vec<Message>>;
+/// Per conversation: (read marker, unread count, participant ids); conversations the user
+/// is not in are absent.
+type Reads = BTreeMap<String, (i64, i64, Vec<String>)>;
 
 struct Client {
     who: TestUser,
@@ -54,34 +59,35 @@ impl Client {
     }
 }
 
-/// The server's view, per conversation: (seq, clientId, sender, content), and each user's
-/// read marker.
+/// The server's view, per conversation: every message, and each conversation the user is
+/// in with their read marker and its participants.
 async fn server_view(api: &Api, who: &TestUser, cids: &[String]) -> (Messages, Reads) {
     let mut msgs = BTreeMap::new();
     for cid in cids {
         let all = api.all_messages(who, cid).await;
         msgs.insert(
             cid.clone(),
-            all.iter()
-                .map(|m| {
-                    (
-                        m["seq"].as_i64().unwrap(),
-                        m["clientId"].as_str().unwrap().to_owned(),
-                        m["senderId"].as_str().unwrap().to_owned(),
-                        m["content"].as_str().unwrap().to_owned(),
-                    )
-                })
+            all.into_iter()
+                .map(|m| serde_json::from_value(m).unwrap())
                 .collect(),
         );
     }
     let mut reads = BTreeMap::new();
     for c in api.conversations(who).await {
         let c: Value = c;
+        let mut ids: Vec<String> = c["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
         reads.insert(
             c["id"].as_str().unwrap().to_owned(),
             (
                 c["readSeq"].as_i64().unwrap(),
                 c["unreadCount"].as_i64().unwrap(),
+                ids,
             ),
         );
     }
@@ -92,22 +98,47 @@ fn cache_view(cache: &Cache, cids: &[String]) -> (Messages, Reads) {
     let mut msgs = BTreeMap::new();
     let mut reads = BTreeMap::new();
     for cid in cids {
-        msgs.insert(
-            cid.clone(),
-            cache
-                .messages_after(cid, 0)
-                .unwrap()
-                .into_iter()
-                .map(|m| (m.seq, m.client_id, m.sender_id, m.content))
-                .collect(),
-        );
-        if let Some(c) = cache.conversation(cid).unwrap() {
-            reads.insert(cid.clone(), (c.read_seq, c.unread_count));
+        msgs.insert(cid.clone(), cache.messages_after(cid, 0).unwrap());
+        if let Some(c) = cache.conversation(cid).unwrap().filter(|c| !c.left) {
+            let ids = c.participants.into_iter().map(|p| p.id).collect();
+            reads.insert(cid.clone(), (c.read_seq, c.unread_count, ids));
         }
     }
     (msgs, reads)
 }
 
+/// One random edit, deletion or reaction by `who`'s engine on a recent message it has
+/// (refusals and failures are part of the chaos: offline, a race with a deletion).
+async fn random_action(rng: &mut impl Rng, c: &Client, cid: &str) {
+    let recent = c.engine().cache().history(cid, None, 30).unwrap();
+    let usable: Vec<&Message> = recent
+        .iter()
+        .filter(|m| !m.deleted && m.system.is_none())
+        .collect();
+    if usable.is_empty() {
+        return;
+    }
+    let m = usable[rng.random_range(0..usable.len())];
+    let own = m.sender_id == c.who.name;
+    let e = c.engine();
+    let _ = match rng.random_range(0..4) {
+        0 if own => e
+            .edit_message(
+                cid,
+                &m.id,
+                &format!("{} (edited)", m.content),
+                ContentType::Text,
+                vec![],
+            )
+            .await
+            .map(drop),
+        1 if own => e.delete_message(cid, &m.id).await.map(drop),
+        n => {
+            let emoji = EMOJI[rng.random_range(0..EMOJI.len())];
+            e.react(cid, &m.id, emoji, n != 3).await.map(drop)
+        }
+    };
+}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_caches_converge_to_the_server_under_chaos() {
     let seed: u64 = std::env::var("TIDINGS_CHAOS_SEED")
@@ -133,7 +164,7 @@ async fn both_caches_converge_to_the_server_under_chaos() {
         )
         .await;
     assert_eq!(status, 201);
-    let cids = vec![group, direct["id"].as_str().unwrap().to_owned()];
+    let cids = vec![group.clone(), direct["id"].as_str().unwrap().to_owned()];
     let proxy = Proxy::start(addr).await;
     let caches = TempDir::new("chaos-caches");
     let mut clients: Vec<Client> = [alice.clone(), bob.clone()]
@@ -151,22 +182,90 @@ async fn both_caches_converge_to_the_server_under_chaos() {
 
     let server_restart_at = TOTAL * 2 / 5 + rng.random_range(0..200);
     let client_restart_at = TOTAL * 7 / 10 + rng.random_range(0..200);
+    // Bob leaves the group (removed by alice) and comes back, while the server is up.
+    let remove_at = TOTAL * 3 / 5 + rng.random_range(0..100);
+    let readd_at = remove_at + rng.random_range(300..600);
+    let mut bob_out = false;
     let mut next_cut = rng.random_range(200..700);
     let mut blocked_until = 0usize;
     let mut events = Vec::new();
     for i in 0..TOTAL {
         let who = rng.random_range(0..2);
-        let cid = &cids[rng.random_range(0..cids.len())];
+        // Removed from the group, bob writes in the direct conversation only.
+        let cid = if who == 1 && bob_out {
+            &cids[1]
+        } else {
+            &cids[rng.random_range(0..cids.len())]
+        };
+        // Now and then a reply to a recent message; in the direct conversation, sometimes
+        // mentioning the other (always a participant there).
+        let reply_to = if rng.random_range(0..10) == 0 {
+            let recent = clients[who]
+                .engine()
+                .cache()
+                .history(cid, None, 20)
+                .unwrap();
+            recent
+                .get(rng.random_range(0..recent.len().max(1)))
+                .map(|m| m.id.clone())
+        } else {
+            None
+        };
+        let mentions = if *cid == cids[1] && rng.random_range(0..8) == 0 {
+            vec![clients[1 - who].who.name.clone()]
+        } else {
+            Vec::new()
+        };
         clients[who]
             .engine()
             .send(
                 cid,
                 &format!("{} #{i}", clients[who].who.name),
                 ContentType::Text,
-                None,
-                Vec::new(),
+                reply_to,
+                mentions,
             )
             .unwrap();
+        if rng.random_range(0..8) == 0 {
+            let actor = rng.random_range(0..2);
+            let on = if actor == 1 && bob_out { &cids[1] } else { cid };
+            random_action(&mut rng, &clients[actor], on).await;
+        }
+        if i == remove_at {
+            // Everything bob wrote to the group is stored first (else the server refuses
+            // it, rightly, and the count below would be off).
+            wait_outbox_below(clients[1].engine(), 1).await;
+            bob_out = true;
+            let (status, body) = api
+                .call(
+                    "DELETE",
+                    &format!("/api/conversations/{group}/participants/bob"),
+                    Some(&alice.token),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 204, "{body}");
+            events.push(format!("{i}: bob removed from the group"));
+        }
+        if i == readd_at {
+            let (status, body) = api
+                .post(
+                    &format!("/api/conversations/{group}/participants"),
+                    &alice.token,
+                    serde_json::json!({"users": ["bob"]}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            events.push(format!("{i}: bob added back"));
+        }
+        if bob_out && i > readd_at {
+            // Bob writes to the group again once his engine knows he is back.
+            let cache = clients[1].engine().cache();
+            if cache.conversation(&group).unwrap().is_some_and(|c| !c.left) {
+                bob_out = false;
+                events.push(format!("{i}: bob knows he is back"));
+            }
+        }
         if rng.random_range(0..50) == 0 {
             let reader = rng.random_range(0..2);
             let e = clients[reader].engine();
@@ -210,6 +309,10 @@ async fn both_caches_converge_to_the_server_under_chaos() {
             events.push(format!("{i}: {} restarted", c.who.name));
         }
         let reachable = server.is_some() && !(i >= TOTAL / 5 && i < blocked_until);
+        assert!(
+            server.is_some() || (i < remove_at || i > readd_at),
+            "the membership changes need the server up (seed {seed})"
+        );
         if i % 50 == 49 && reachable {
             // Pace the writing by the engines' progress, so that cuts and crashes land while
             // messages are in flight (a condition with a deadline, not a timed pause).
@@ -252,19 +355,45 @@ async fn both_caches_converge_to_the_server_under_chaos() {
         });
     }
     let (server_msgs, _) = server_view(&api, &sessions[0], &cids).await;
-    let total: usize = server_msgs.values().map(Vec::len).sum();
+    let total: usize = server_msgs
+        .values()
+        .map(|l| l.iter().filter(|m| m.system.is_none()).count())
+        .sum();
     assert_eq!(total, TOTAL, "every message stored, none twice");
+    let system: usize = server_msgs.values().map(|l| l.len()).sum::<usize>() - total;
+    assert_eq!(
+        system, 2,
+        "the removal and the addition are in the timeline"
+    );
     for (cid, list) in &server_msgs {
-        let seqs: Vec<i64> = list.iter().map(|m| m.0).collect();
+        let seqs: Vec<i64> = list.iter().map(|m| m.seq).collect();
         assert_eq!(
             seqs,
             (1..=list.len() as i64).collect::<Vec<_>>(),
             "{cid}: contiguous"
         );
-        let keys: BTreeSet<&String> = list.iter().map(|m| &m.1).collect();
+        let keys: BTreeSet<&String> = list.iter().map(|m| &m.client_id).collect();
         assert_eq!(keys.len(), list.len(), "{cid}: no clientId twice");
     }
-    // Each cache converges to it: messages, read markers, unread counts.
+    let changed = |f: fn(&Message) -> bool| -> usize {
+        server_msgs.values().flatten().filter(|m| f(m)).count()
+    };
+    println!(
+        "chaos: {} edited, {} deleted, {} with reactions, {} replies, {} with mentions",
+        changed(|m| m.edited_at.is_some()),
+        changed(|m| m.deleted),
+        changed(|m| !m.reactions.is_empty()),
+        changed(|m| m.reply_to.is_some()),
+        changed(|m| !m.mentions.is_empty()),
+    );
+    assert!(
+        changed(|m| m.edited_at.is_some()) > 0
+            && changed(|m| m.deleted) > 0
+            && changed(|m| !m.reactions.is_empty()) > 0,
+        "the run edited, deleted and reacted"
+    );
+    // Each cache converges to it: every field of every message, membership, read markers,
+    // unread counts; and each holds the server's revision.
     for (c, s) in clients.iter().zip(&sessions) {
         let engine = c.engine();
         let mut changed = engine.changed();
@@ -279,6 +408,9 @@ async fn both_caches_converge_to_the_server_under_chaos() {
                 for cid in &cids {
                     let (a, b) = (&cached[cid], &server_msgs[cid]);
                     println!("{} {cid}: cache {} server {}", c.who.name, a.len(), b.len());
+                    if let Some((x, y)) = a.iter().zip(b).find(|(x, y)| x != y) {
+                        println!("first difference: cache {x:?}\nserver {y:?}");
+                    }
                 }
                 panic!(
                     "{} did not converge: reads cache {cached_reads:?} server {server_reads:?}",
@@ -286,6 +418,15 @@ async fn both_caches_converge_to_the_server_under_chaos() {
                 );
             }
             let _ = tokio::time::timeout_at(deadline, changed.changed()).await;
+        }
+        for cid in &cids {
+            let rev = engine.cache().conversation(cid).unwrap().unwrap().rev;
+            let last = server_msgs[cid].iter().map(|m| m.rev).max().unwrap_or(0);
+            assert!(
+                rev >= last,
+                "{} holds rev {rev} of {cid}, below {last}",
+                c.who.name
+            );
         }
         println!("{}: converged ({} messages)", c.who.name, total);
     }

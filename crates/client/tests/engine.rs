@@ -7,81 +7,13 @@
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tidings_client::backoff::Backoff;
 use tidings_client::cache::{Cache, OutboxState};
-use tidings_client::engine::{
-    Engine, EngineConfig, EngineState, MemoryRefreshStore, Target, TidingsServer,
-};
+use tidings_client::engine::EngineState;
 use tidings_proto::ContentType;
 use tidings_testkit::*;
 
-fn start_engine(http: &str, who: &TestUser, cache: Arc<Cache>) -> Engine {
-    let target = Target::Tidings(TidingsServer {
-        http: http.to_owned(),
-        ws: TidingsServer::ws_url(http),
-        user: who.name.clone(),
-        refresh: Arc::new(MemoryRefreshStore::new(&who.refresh)),
-        access: Some((who.token.clone(), Duration::from_secs(who.expires_in))),
-    });
-    let mut config = EngineConfig::new(target, tidings_client::tls::client_config(None).unwrap());
-    // Tests wait for reconnects: keep the backoff short (the shape stays the same).
-    config.backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400));
-    Engine::start(config, cache).unwrap()
-}
-
-/// Waits (bounded) until `check` holds, re-checking whenever the engine changed something.
-async fn until(engine: &Engine, what: &str, mut check: impl FnMut(&Cache) -> bool) {
-    let mut changed = engine.changed();
-    let mut state = engine.state();
-    let work = async {
-        loop {
-            if check(engine.cache()) {
-                return;
-            }
-            tokio::select! {
-                _ = changed.changed() => {}
-                _ = state.changed() => {}
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), work)
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "timed out waiting for: {what} (state {:?})",
-                engine.state().borrow()
-            )
-        });
-}
-
-async fn until_state(engine: &Engine, what: &str, mut check: impl FnMut(&EngineState) -> bool) {
-    let mut state = engine.state();
-    let work = async {
-        loop {
-            if check(&state.borrow_and_update()) {
-                return;
-            }
-            state.changed().await.unwrap();
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), work)
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "timed out waiting for: {what} (state {:?})",
-                engine.state().borrow()
-            )
-        });
-}
-
-fn cached_seqs(cache: &Cache, cid: &str) -> Vec<i64> {
-    cache
-        .messages_after(cid, 0)
-        .unwrap()
-        .iter()
-        .map(|m| m.seq)
-        .collect()
-}
+mod common;
+use common::{cached_seqs, start_engine, until, until_state};
 
 #[tokio::test]
 async fn messages_sent_while_offline_are_all_cached_after_reconnect_in_order_once() {
