@@ -98,7 +98,7 @@ bindings:
 DEBS := python3-venv rabbitmq-server \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev \
   pkg-config build-essential file xvfb xauth webkit2gtk-driver dbus imagemagick librsvg2-bin \
-  gnome-keyring libsecret-tools
+  gnome-keyring libsecret-tools fonts-noto-color-emoji
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
 	@missing=""; for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \

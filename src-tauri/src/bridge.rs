@@ -91,7 +91,8 @@ pub fn start<R: tauri::Runtime>(
     tasks
 }
 
-/// Live events the UI shows but the cache does not keep (typing), or wants at once.
+/// Live events the UI shows but the cache does not keep (typing; who removed the user from
+/// a conversation), or wants at once.
 fn forward_event<R: tauri::Runtime>(app: &AppHandle<R>, env: &Envelope) {
     match &env.event {
         Event::Typing(t) => {
@@ -99,6 +100,9 @@ fn forward_event<R: tauri::Runtime>(app: &AppHandle<R>, env: &Envelope) {
         }
         Event::Presence(p) => {
             let _ = app.emit("presence", p);
+        }
+        Event::ConversationLeft(l) => {
+            let _ = app.emit("conversation-left", l);
         }
         _ => {}
     }

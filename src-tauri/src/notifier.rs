@@ -2,8 +2,10 @@
 //!
 //! Driven by the cache's change feed, so that messages that arrive live and those fetched by
 //! catch-up are treated alike. For each conversation it remembers the last `seq` it told the
-//! user about (or the user saw); anything newer, not the user's own, in a conversation that
-//! is not muted, is news. News pops up only while the window is hidden or unfocused or shows
+//! user about (or the user saw); anything newer is news if the conversation's notification
+//! level lets it through ([`notifies`]: never the user's own messages, system entries or
+//! tombstones; under `mentions` only messages that mention the user; under `none` nothing).
+//! News pops up only while the window is hidden or unfocused or shows
 //! another conversation, outside do-not-disturb and quiet hours; the notification list in
 //! the app gets everything regardless.
 //!
@@ -14,7 +16,7 @@
 use crate::settings::{Privacy, Settings};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tidings_client::cache::{Cache, CacheResult, CachedConversation};
+use tidings_client::cache::{Cache, CacheResult, CachedConversation, NotifyLevel};
 use tidings_proto::{ConversationKind, Message};
 
 /// The shortest time between two updates of one conversation's notification.
@@ -66,6 +68,9 @@ struct Pending {
     count: usize,
     last_text: String,
     last_shown: Option<Instant>,
+    /// Something arrived since the notification was last shown (else showing it again would
+    /// only repeat it).
+    unshown: bool,
 }
 
 /// The notifier's memory.
@@ -96,6 +101,18 @@ fn conversation_name(c: &CachedConversation, me: &str) -> String {
             .map(|p| p.display_name.clone())
             .unwrap_or_else(|| c.id.clone()),
         _ => c.id.clone(),
+    }
+}
+
+/// Whether a new message raises a notification for `me` under the conversation's level.
+pub fn notifies(level: NotifyLevel, m: &Message, me: &str) -> bool {
+    if m.sender_id == me || m.system.is_some() || m.deleted {
+        return false;
+    }
+    match level {
+        NotifyLevel::All => true,
+        NotifyLevel::Mentions => m.mentions.iter().any(|u| u == me),
+        NotifyLevel::None => false,
     }
 }
 
@@ -148,14 +165,14 @@ impl Notifier {
             let fresh: Vec<Message> = cache
                 .messages_after(cid, told.max(c.read_seq))?
                 .into_iter()
-                .filter(|m| m.sender_id != me)
+                .filter(|m| notifies(c.notify_level, m, me))
                 .collect();
             if let Some(last) = cache.messages_after(cid, told)?.last() {
                 self.told.insert(cid.clone(), last.seq);
             }
             let in_view =
                 view.visible && view.focused && view.conversation.as_deref() == Some(cid.as_str());
-            if fresh.is_empty() || c.muted || in_view {
+            if fresh.is_empty() || in_view {
                 if in_view {
                     self.pending.remove(cid);
                 }
@@ -169,6 +186,7 @@ impl Notifier {
                 }
                 p.count += 1;
                 p.last_text = m.content.clone();
+                p.unshown = true;
             }
         }
         if quiet_now {
@@ -182,7 +200,7 @@ impl Notifier {
                     continue;
                 };
                 let p = self.pending.get_mut(&cid).unwrap_or_else(|| unreachable!());
-                if p.count == 0 {
+                if p.count == 0 || !p.unshown {
                     continue;
                 }
                 if p.last_shown
@@ -192,6 +210,7 @@ impl Notifier {
                     continue;
                 }
                 p.last_shown = Some(now);
+                p.unshown = false;
                 toasts.push(message_toast(&c, me, p, settings.privacy));
             }
         }
@@ -391,13 +410,13 @@ mod tests {
         assert!(run(&mut n, &c, &["c1"], &in_view, &s, false, now)
             .0
             .is_empty());
-        c.set_muted("c1", true).unwrap();
+        c.set_notify_level("c1", NotifyLevel::None).unwrap();
         c.insert_messages(&[msg("c1", 3, "bob", "muted")], "me")
             .unwrap();
         assert!(run(&mut n, &c, &["c1"], &View::default(), &s, false, now)
             .0
             .is_empty());
-        c.set_muted("c1", false).unwrap();
+        c.set_notify_level("c1", NotifyLevel::All).unwrap();
         c.insert_messages(&[msg("c1", 4, "bob", "quiet")], "me")
             .unwrap();
         assert!(run(&mut n, &c, &["c1"], &View::default(), &s, true, now)
@@ -433,6 +452,93 @@ mod tests {
             },
             600
         ));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_level_decides_and_own_system_and_deleted_entries_never_notify() {
+        use tidings_proto::{SystemAction, SystemEntry};
+        let plain = msg("c1", 1, "bob", "hi");
+        let mention = Message {
+            mentions: vec!["carol".into(), "me".into()],
+            ..msg("c1", 2, "bob", "@Me look")
+        };
+        let other_mention = Message {
+            mentions: vec!["carol".into()],
+            ..msg("c1", 3, "bob", "@Carol look")
+        };
+        let own = Message {
+            mentions: vec!["me".into()],
+            ..msg("c1", 4, "me", "note to @Me")
+        };
+        let system = Message {
+            system: Some(SystemEntry {
+                action: SystemAction::Added,
+                users: vec!["me".into()],
+                title: None,
+            }),
+            mentions: vec!["me".into()],
+            ..msg("c1", 5, "bob", "Bob added Me")
+        };
+        let tombstone = Message {
+            deleted: true,
+            content: String::new(),
+            ..msg("c1", 6, "bob", "")
+        };
+        let want = [
+            (NotifyLevel::All, [true, true, true, false, false, false]),
+            (
+                NotifyLevel::Mentions,
+                [false, true, false, false, false, false],
+            ),
+            (
+                NotifyLevel::None,
+                [false, false, false, false, false, false],
+            ),
+        ];
+        for (level, expected) in want {
+            let got: Vec<bool> = [&plain, &mention, &other_mention, &own, &system, &tombstone]
+                .iter()
+                .map(|m| notifies(level, m, "me"))
+                .collect();
+            assert_eq!(got, expected, "{level:?}");
+        }
+    }
+
+    #[test]
+    fn under_mentions_only_a_mention_of_me_pops_up() {
+        let (c, dir) = cache();
+        c.upsert_conversation(&conv("c1"), "me").unwrap();
+        c.set_notify_level("c1", NotifyLevel::Mentions).unwrap();
+        let mut n = Notifier::default();
+        n.baseline(&c).unwrap();
+        let s = Settings::default();
+        let t0 = Instant::now();
+        c.insert_messages(&[msg("c1", 1, "bob", "plain")], "me")
+            .unwrap();
+        assert!(run(&mut n, &c, &["c1"], &View::default(), &s, false, t0)
+            .0
+            .is_empty());
+        let mention = Message {
+            mentions: vec!["me".into()],
+            ..msg("c1", 2, "bob", "@Me have a look")
+        };
+        c.insert_messages(&[mention, msg("c1", 3, "bob", "plain again")], "me")
+            .unwrap();
+        let (t, held) = run(&mut n, &c, &["c1"], &View::default(), &s, false, t0);
+        assert!(!held);
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            (t[0].summary.as_str(), t[0].body.as_str()),
+            ("Bob", "@Me have a look")
+        );
+        // Another plain message later: still nothing, and the mention is not told again.
+        c.insert_messages(&[msg("c1", 4, "bob", "plain 3")], "me")
+            .unwrap();
+        let later = t0 + THROTTLE * 2;
+        assert!(run(&mut n, &c, &["c1"], &View::default(), &s, false, later)
+            .0
+            .is_empty());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

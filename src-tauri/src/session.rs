@@ -80,7 +80,7 @@ pub fn start<R: tauri::Runtime>(
     let bridge = bridge::start(app, &engine, &info.user, fresh);
     let old = state.replace_session(Session {
         info: info.clone(),
-        engine,
+        engine: Arc::new(engine),
         bridge,
     });
     if let Some(old) = old {
@@ -119,5 +119,9 @@ fn stop(s: Session) {
     for task in s.bridge {
         task.abort();
     }
-    tauri::async_runtime::spawn(s.engine.shutdown());
+    // A command still awaiting the engine holds it: the engine stops when that call ends
+    // and drops it (dropping the handle stops the engine).
+    if let Ok(engine) = Arc::try_unwrap(s.engine) {
+        tauri::async_runtime::spawn(engine.shutdown());
+    }
 }

@@ -28,7 +28,8 @@ pub struct SessionInfo {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub info: SessionInfo,
-    pub engine: Engine,
+    /// Shared so that a command can await an engine call without holding the session lock.
+    pub engine: Arc<Engine>,
     pub bridge: Vec<tauri::async_runtime::JoinHandle<()>>,
 }
 
@@ -123,6 +124,19 @@ impl AppState {
             .as_ref()
         {
             Some(s) => f(&s.engine),
+            None => Err(ClientError::Unauthorized("not signed in".into())),
+        }
+    }
+
+    /// The engine, for a call that awaits (the session lock is not held meanwhile).
+    pub fn engine(&self) -> ClientResult<Arc<Engine>> {
+        match self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            Some(s) => Ok(s.engine.clone()),
             None => Err(ClientError::Unauthorized("not signed in".into())),
         }
     }

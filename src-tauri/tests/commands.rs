@@ -14,6 +14,10 @@ use tidings_app::state::AppState;
 use tidings_app::telemetry::Launch;
 use tidings_testkit::*;
 
+/// People, conversations and message actions (issue 14).
+#[path = "commands/chat.rs"]
+mod chat;
+
 struct Shell {
     _app: tauri::App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,
@@ -192,7 +196,7 @@ async fn the_ui_signs_in_reads_sends_searches_and_is_told_why_when_refused() {
     .unwrap_err();
     assert_eq!(err["code"], "refused", "{err}");
 
-    // Read, search, mute.
+    // Read, search, the notification level.
     assert_eq!(
         call(&s, "mark_read", json!({"conversation": cid, "upTo": 2})).unwrap(),
         json!(false)
@@ -200,11 +204,22 @@ async fn the_ui_signs_in_reads_sends_searches_and_is_told_why_when_refused() {
     let hits = call(&s, "search", json!({"query": "invoice", "limit": 10})).unwrap();
     assert_eq!(hits.as_array().unwrap().len(), 1);
     assert!(hits[0]["snippet"].as_str().unwrap().contains("[invoice]"));
-    call(&s, "set_muted", json!({"conversation": cid, "muted": true})).unwrap();
+    call(
+        &s,
+        "set_notify_level",
+        json!({"conversation": cid, "level": "none"}),
+    )
+    .unwrap();
     assert_eq!(
-        call(&s, "conversations", json!({})).unwrap()[0]["muted"],
-        true
+        call(&s, "conversations", json!({})).unwrap()[0]["notifyLevel"],
+        "none"
     );
+    assert!(call(
+        &s,
+        "set_notify_level",
+        json!({"conversation": cid, "level": "sometimes"})
+    )
+    .is_err());
 
     // Settings: saved, and a bad one refused with the reason.
     let mut settings = call(&s, "get_settings", json!({})).unwrap();

@@ -17,47 +17,20 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-import traceback
-import urllib.request
 
 import stomp
-from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.common.options import ArgOptions
 
 APP, SERVER, CLI, SHOTS = sys.argv[1:5]
-T = float(os.environ.get("E2E_TIMEOUT_S", "20"))
 PASSWORD = "tidings-demo"
 
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "desktop"))
-from fake_desktop import Desktop, Failure  # noqa: E402  (the fake notification and tray services)
-from fake_desktop import wait_for as _wait_for  # noqa: E402
-
-
-def wait_for(cond, what, timeout=T, interval=0.1):
-    """Polls cond() until it returns something truthy; fails with `what` at the deadline."""
-    return _wait_for(cond, what, timeout, interval)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=T):
-    wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.5).close() or True, f"port {port}", timeout)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import T, App, Desktop, Failure, rest, run_checks, wait_for  # noqa: E402
 
 # ---------------------------------------------------------------- an update server
 
@@ -158,86 +131,6 @@ class Bob:
         return conn
 
 
-def rest(base, method, path, token=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method, headers={"content-type": "application/json"})
-    if token:
-        req.add_header("authorization", "Bearer " + token)
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        text = resp.read()
-        return json.loads(text) if text else None
-
-
-# ---------------------------------------------------------------- the app
-
-
-class App:
-    def __init__(self, work, env):
-        self.port = free_port()
-        self.driver_log = open(os.path.join(work, "tauri-driver.log"), "w")
-        self.env = env
-        self.proc = subprocess.Popen(["tauri-driver", "--port", str(self.port), "--native-port", str(self.port + 1)],
-                                     stdout=self.driver_log, stderr=subprocess.STDOUT, env=env)
-        wait_port(self.port)
-        opts = ArgOptions()
-        opts.set_capability("browserName", "wry")
-        opts.set_capability("tauri:options", {"application": APP})
-        self.d = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
-
-    def els(self, css):
-        return self.d.find_elements(By.CSS_SELECTOR, css)
-
-    def el(self, css):
-        return wait_for(lambda: (self.els(css) or [None])[0], f"element {css}")
-
-    def texts(self, css):
-        return [e.text for e in self.els(css)]
-
-    def shot(self, name):
-        try:
-            self.d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
-        except Exception:
-            pass
-
-    def conversation_row(self, name):
-        return self.d.execute_script("""
-            for (const r of document.querySelectorAll('[data-testid=conversation]')) {
-              if (r.querySelector('.name').textContent.trim() === arguments[0]) return r;
-            }
-            return null;""", name)
-
-    def open_conversation(self, name):
-        wait_for(lambda: self.conversation_row(name), f"conversation {name} in the list").click()
-        wait_for(lambda: self.el('[data-testid="conversation-title"]').text == name, f"{name} open")
-
-    def type_and_send(self, text):
-        box = self.el('[data-testid="composer"]')
-        box.click()
-        box.send_keys(text)
-        box.send_keys(Keys.ENTER)
-
-    def message_texts(self):
-        return [e.text for e in self.els('[data-testid="message"] .text')]
-
-    def current_window(self):
-        """After the window was released and built again, drive the new one."""
-        handles = self.d.window_handles
-        if handles:
-            self.d.switch_to.window(handles[-1])
-        return bool(handles)
-
-    def quit(self):
-        try:
-            self.d.quit()
-        except Exception:
-            pass
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 # ---------------------------------------------------------------- the checks
 
 
@@ -319,7 +212,8 @@ def check_sign_in(ctx):
 def check_open_and_send(ctx):
     a = ctx.app
     a.open_conversation("Team Tidings")
-    wait_for(lambda: len(a.message_texts()) == 5, "the 5 demo messages of Team Tidings")
+    want = len([m for m in ctx.bob.history(ctx.team) if not m.get("system")])
+    wait_for(lambda: len(a.message_texts()) == want, f"the {want} demo messages of Team Tidings")
     text = "Hello from the desktop app"
     a.type_and_send(text)
     wait_for(lambda: any(e.text == text for e in a.els('[data-testid="message"] .text')), "the sent message with its seq")
@@ -381,16 +275,22 @@ def check_tray_notification_and_click(ctx):
     wait_for(lambda: ctx.desktop.click_notification(n["id"]) or window_count(ctx) > 0,
              "the window to come back after a click on the notification", interval=0.5)
     wait_for(a.current_window, "the window to come back")
-    wait_for(lambda: a.el('[data-testid="conversation-title"]').text == "Bob Okafor", "the direct conversation to open")
+    wait_for(lambda: a.title() == "Bob Okafor", "the direct conversation to open")
     wait_for(lambda: text in a.message_texts(), "the message in the opened conversation")
     a.shot("04-opened-from-notification")
+
+
+def set_level(a, level):
+    """The conversation header's notification menu: all, mentions or none (muted)."""
+    a.el('[data-testid="notify-menu"]').click()
+    a.el(f'[data-testid="notify-{level}"]').click()
+    wait_for(lambda: a.el('[data-testid="notify-menu"]').get_attribute("data-level") == level, f"the level {level}")
 
 
 def check_mute_and_dnd(ctx):
     a = ctx.app
     a.open_conversation("Bob Okafor")
-    a.el('[data-testid="mute"]').click()
-    wait_for(lambda: a.el('[data-testid="mute"]').text == "Unmute", "the conversation to be muted")
+    set_level(a, "none")
     hide_window(ctx)
     ctx.bob.send(ctx.direct, "muted message")
     ctx.bob.send(ctx.team, "barrier after the muted one")
@@ -412,8 +312,7 @@ def check_mute_and_dnd(ctx):
         raise Failure(f"the list does not show the latest message: {row}")
     a.open_conversation("Bob Okafor")
     wait_for(lambda: "muted message" in a.message_texts(), "the muted conversation still has its message")
-    a.el('[data-testid="mute"]').click()
-    wait_for(lambda: a.el('[data-testid="mute"]').text == "Mute", "unmuted again")
+    set_level(a, "all")
 
 
 def check_flood(ctx):
@@ -667,23 +566,13 @@ def main():
     for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD"):
         ctx.env.pop(k, None)
     try:
-        ctx.app = App(ctx.work, ctx.env)
+        ctx.app = App(ctx.work, ctx.env, APP, SHOTS)
     except Exception as e:
         print(f"FAIL e2e: the app did not start under WebDriver: {e}")
         print("0 passed, 1 failed")
         return 1
     try:
-        for name, fn in CHECKS:
-            started = time.monotonic()
-            try:
-                fn(ctx)
-                passed += 1
-                print(f"PASS {name} ({time.monotonic() - started:.1f} s)", flush=True)
-            except Exception as e:
-                failed += 1
-                detail = str(e) if isinstance(e, Failure) else traceback.format_exc(limit=3)
-                print(f"FAIL {name}: {detail}", flush=True)
-                ctx.app.shot("failed-" + fn.__name__)
+        passed, failed = run_checks(ctx, CHECKS)
     finally:
         ctx.app.quit()
         try:

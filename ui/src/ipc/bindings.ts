@@ -101,6 +101,15 @@ url?: string | null, isRead: boolean, createdAt: string, };
 export type Typing = { conversationId: string, userId: string, typing: boolean, expiresInMs?: number | null, };
 export type Presence = { userId: string, online: boolean, };
 export type ReadReceipt = { conversationId: string, userId: string, upTo: number, unreadCount?: number | null, };
+export type ConversationLeft = { conversationId: string, 
+/**
+ * The revision of the change (the system entry's `rev`).
+ */
+rev: number, 
+/**
+ * `true`: removed by `by`; `false`: left.
+ */
+removed: boolean, by: string, };
 export type NotifyLevel = "all" | "mentions" | "none";
 export type CachedConversation = { id: string, kind: ConversationKind, title: string | null, createdBy: string, createdAt: string, lastSeq: number, syncedSeq: number, readSeq: number, unreadCount: number, 
 /**
@@ -142,12 +151,17 @@ export type EngineState = { "state": "connecting" } | { "state": "catchingUp", d
 export type SessionInfo = { server: string, user: string, };
 export type IpcCode = "not_signed_in" | "unreachable" | "refused" | "invalid" | "io" | "failed" | "update";
 export type IpcError = { code: IpcCode, message: string, };
-export type HistoryPage = { messages: Array<Message>, pending: Array<OutboxEntry>, };
+export type HistoryPage = { messages: Array<Message>, pending: Array<OutboxEntry>, quoted: Array<Message>, };
 export type Startup = { session: SessionInfo | null, open: string | null, 
 /**
  * The server to offer on the sign-in form.
  */
 server: string | null, };
+export type PeoplePage = { users: Array<User>, 
+/**
+ * Pass back to get the next page; `null` on the last one.
+ */
+nextCursor: string | null, };
 export type Privacy = "full" | "senderOnly" | "hidden";
 export type QuietHours = { enabled: boolean, start: string, end: string, };
 export type Settings = { doNotDisturb: boolean, quietHours: QuietHours, privacy: Privacy, 

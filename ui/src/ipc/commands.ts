@@ -4,18 +4,23 @@ import { invoke } from '@tauri-apps/api/core';
 import { openUrl } from '@tauri-apps/plugin-opener';
 import type {
   CachedConversation,
+  ContentType,
   EngineState,
   FirstPaint,
   HistoryPage,
   IpcCode,
   IpcError,
+  Message,
   Notification,
+  NotifyLevel,
   OutboxEntry,
+  PeoplePage,
   SearchHit,
   SessionInfo,
   Settings,
   Startup,
   UpdateInfo,
+  User,
 } from './bindings';
 
 export type { IpcCode, IpcError };
@@ -53,8 +58,38 @@ export const commands = {
   conversations: () => invoke<CachedConversation[]>('conversations'),
   history: (conversation: string, before: number | null, limit: number) =>
     invoke<HistoryPage>('history', { conversation, before, limit }),
-  sendMessage: (conversation: string, text: string) =>
-    invoke<OutboxEntry>('send_message', { conversation, text }),
+  /** Queues a message in the outbox (shown as pending at once). */
+  sendMessage: (
+    conversation: string,
+    text: string,
+    contentType: ContentType,
+    replyTo: string | null,
+    mentions: string[],
+  ) => invoke<OutboxEntry>('send_message', { conversation, text, contentType, replyTo, mentions }),
+  /** A page of the conversation centred on `seq` (to jump to a quoted message). */
+  historyAround: (conversation: string, seq: number, limit: number) =>
+    invoke<HistoryPage>('history_around', { conversation, seq, limit }),
+  editMessage: (conversation: string, message: string, text: string, contentType: ContentType, mentions: string[]) =>
+    invoke<Message>('edit_message', { conversation, message, text, contentType, mentions }),
+  deleteMessage: (conversation: string, message: string) => invoke<Message>('delete_message', { conversation, message }),
+  react: (conversation: string, message: string, emoji: string, on: boolean) =>
+    invoke<Message>('react', { conversation, message, emoji, on }),
+  /** The directory: people whose id or a word of whose name starts with `query`. */
+  searchUsers: (query: string, limit: number, cursor: string | null) =>
+    invoke<PeoplePage>('search_users', { query, limit, cursor }),
+  /** Your own profile, as the server has it. */
+  me: () => invoke<User>('me'),
+  setDisplayName: (name: string) => invoke<User>('set_display_name', { name }),
+  /** Starts a direct conversation (the existing one with that person if there is one) or a group. */
+  createConversation: (title: string | null, participants: string[], group: boolean) =>
+    invoke<CachedConversation>('create_conversation', { title, participants, group }),
+  renameConversation: (conversation: string, title: string) =>
+    invoke<void>('rename_conversation', { conversation, title }),
+  addParticipants: (conversation: string, users: string[]) =>
+    invoke<void>('add_participants', { conversation, users }),
+  removeParticipant: (conversation: string, user: string) =>
+    invoke<void>('remove_participant', { conversation, user }),
+  leaveConversation: (conversation: string) => invoke<void>('leave_conversation', { conversation }),
   retryMessage: (clientId: string) => invoke<boolean>('retry_message', { clientId }),
   markRead: (conversation: string, upTo: number) => invoke<boolean>('mark_read', { conversation, upTo }),
   setTyping: (conversation: string, typing: boolean) => invoke<void>('set_typing', { conversation, typing }),
@@ -62,7 +97,9 @@ export const commands = {
   notifications: (limit: number) => invoke<Notification[]>('notifications', { limit }),
   markNotificationRead: (id: string) => invoke<boolean>('mark_notification_read', { id }),
   search: (query: string, limit: number) => invoke<SearchHit[]>('search', { query, limit }),
-  setMuted: (conversation: string, muted: boolean) => invoke<void>('set_muted', { conversation, muted }),
+  /** Which messages of this conversation notify: all, only those mentioning you, none. */
+  setNotifyLevel: (conversation: string, level: NotifyLevel) =>
+    invoke<void>('set_notify_level', { conversation, level }),
   getSettings: () => invoke<Settings>('get_settings'),
   setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
   /** Asks the update server; `null` when this is the newest version. */

@@ -27,6 +27,8 @@ export const app = $state({
   selected: null as string | null,
   messages: [] as Message[],
   pending: [] as OutboxEntry[],
+  /** Originals of replies on screen that are not themselves loaded (for the quotes). */
+  quoted: [] as Message[],
   hasOlder: false,
   loadingOlder: false,
   /** conversation → user → expiry (ms) */
@@ -82,7 +84,7 @@ export function showError(e: unknown) {
   app.error = asIpcError(e);
 }
 
-export const unreadTotal = () => app.conversations.filter((c) => !c.muted).reduce((n, c) => n + c.unreadCount, 0);
+export const unreadTotal = () => app.conversations.filter((c) => c.notifyLevel !== 'none' && !c.left).reduce((n, c) => n + c.unreadCount, 0);
 
 export const selectedConversation = () => app.conversations.find((c) => c.id === app.selected) ?? null;
 
@@ -161,6 +163,7 @@ async function reloadConversation() {
   if (app.selected !== cid) return;
   app.messages = messages;
   app.pending = page.pending;
+  app.quoted = page.quoted;
   if (oldest === undefined) app.hasOlder = page.messages.length === PAGE;
   await markSeen();
 }
@@ -184,29 +187,44 @@ export async function openConversation(cid: string, highlight: number | null = n
   app.selected = cid;
   app.messages = [];
   app.pending = [];
+  app.quoted = [];
   app.hasOlder = false;
   app.highlight = highlight;
   try {
     await commands.focusConversation(cid);
     if (highlight !== null) {
-      // Load a page around the hit.
-      const page = await commands.history(cid, highlight + Math.floor(PAGE / 2), PAGE);
-      app.messages = page.messages;
-      app.hasOlder = page.messages.length === PAGE;
-      const newest = await commands.history(cid, null, 1);
-      const newestSeq = newest.messages.at(-1)?.seq ?? 0;
-      if (newestSeq > (app.messages.at(-1)?.seq ?? 0)) {
-        const rest = await commands.history(cid, null, Math.min(500, newestSeq - (app.messages.at(-1)?.seq ?? 0)));
-        const seen = new Set(app.messages.map((m) => m.seq));
-        app.messages = [...app.messages, ...rest.messages.filter((m) => !seen.has(m.seq))];
-        app.pending = rest.pending;
-      }
+      await loadAround(highlight);
     } else {
       await reloadConversation();
     }
   } catch (e) {
     showError(e);
   }
+}
+
+/** Loads the open conversation from a page around `seq` down to the newest message. */
+export async function loadAround(seq: number) {
+  const cid = app.selected;
+  if (!cid) return;
+  const page = await commands.history(cid, seq + Math.floor(PAGE / 2), PAGE);
+  let messages = page.messages;
+  let quoted = page.quoted;
+  let pending = app.pending;
+  const newest = await commands.history(cid, null, 1);
+  const newestSeq = newest.messages.at(-1)?.seq ?? 0;
+  const last = messages.at(-1)?.seq ?? 0;
+  if (newestSeq > last) {
+    const rest = await commands.history(cid, null, Math.min(500, newestSeq - last));
+    const seen = new Set(messages.map((m) => m.seq));
+    messages = [...messages, ...rest.messages.filter((m) => !seen.has(m.seq))];
+    quoted = [...quoted, ...rest.quoted];
+    pending = rest.pending;
+  }
+  if (app.selected !== cid) return;
+  app.messages = messages;
+  app.quoted = quoted;
+  app.pending = pending;
+  app.hasOlder = page.messages.length === PAGE;
 }
 
 export async function loadOlder() {
@@ -218,24 +236,13 @@ export async function loadOlder() {
     const page = await commands.history(cid, first.seq, PAGE);
     if (app.selected === cid) {
       app.messages = [...page.messages, ...app.messages];
+      app.quoted = [...app.quoted, ...page.quoted];
       app.hasOlder = page.messages.length === PAGE;
     }
   } catch (e) {
     showError(e);
   } finally {
     app.loadingOlder = false;
-  }
-}
-
-export async function send(text: string) {
-  const cid = app.selected;
-  if (!cid || !text.trim()) return;
-  try {
-    const entry = await commands.sendMessage(cid, text);
-    app.pending = [...app.pending, entry];
-    await commands.setTyping(cid, false);
-  } catch (e) {
-    showError(e);
   }
 }
 

@@ -1,5 +1,10 @@
 //! The commands the UI calls. Each parses, calls one thing on the engine, cache or state,
-//! and maps the error to `{code, message}` ([`IpcError`]).
+//! and maps the error to `{code, message}` ([`IpcError`]). This module has the session,
+//! reading, settings and search; `messages` the actions on messages, `people` the
+//! directory, the profile and conversations' membership.
+
+pub mod messages;
+pub mod people;
 
 use crate::error::{invalid, IpcError};
 use crate::session;
@@ -12,17 +17,18 @@ use tauri::{AppHandle, State};
 use tidings_client::cache::{CachedConversation, OutboxEntry, SearchHit};
 use tidings_client::engine::EngineState;
 use tidings_client::ClientError;
-use tidings_proto::{ContentType, Message, Notification};
+use tidings_proto::{Message, Notification};
 
-type Res<T> = Result<T, IpcError>;
+pub(crate) type Res<T> = Result<T, IpcError>;
 
-/// A page of a conversation: messages by `seq`, and (on the newest page) what is still in
-/// the outbox.
+/// A page of a conversation: messages by `seq`, (on the newest page) what is still in the
+/// outbox, and the originals of the page's replies that are not on it (for their quotes).
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryPage {
     pub messages: Vec<Message>,
     pub pending: Vec<OutboxEntry>,
+    pub quoted: Vec<Message>,
 }
 
 /// The session, and a conversation to open if a notification click asked for one.
@@ -102,22 +108,21 @@ pub fn history(
     } else {
         Vec::new()
     };
-    Ok(HistoryPage { messages, pending })
-}
-
-#[tauri::command]
-pub fn send_message(
-    state: State<'_, AppState>,
-    conversation: String,
-    text: String,
-) -> Res<OutboxEntry> {
-    let cache = state.cache()?;
-    let id =
-        state.with_engine(|e| e.send(&conversation, &text, ContentType::Text, None, Vec::new()))?;
-    cache
-        .outbox_entry(&id)
-        .map_err(ClientError::from)?
-        .ok_or_else(|| invalid("the message vanished from the outbox"))
+    let mut quoted: Vec<Message> = Vec::new();
+    for r in messages.iter().filter_map(|m| m.reply_to.as_ref()) {
+        let on_page = messages.iter().any(|m| m.id == r.message_id);
+        if on_page || quoted.iter().any(|q| q.id == r.message_id) {
+            continue;
+        }
+        if let Some(m) = cache.message(&r.message_id).map_err(ClientError::from)? {
+            quoted.push(m);
+        }
+    }
+    Ok(HistoryPage {
+        messages,
+        pending,
+        quoted,
+    })
 }
 
 #[tauri::command]
@@ -163,21 +168,6 @@ pub fn search(state: State<'_, AppState>, query: String, limit: u32) -> Res<Vec<
         .cache()?
         .search(&query, limit.clamp(1, 200))
         .map_err(ClientError::from)?)
-}
-
-#[tauri::command]
-pub fn set_muted<R: tauri::Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
-    conversation: String,
-    muted: bool,
-) -> Res<()> {
-    state
-        .cache()?
-        .set_muted(&conversation, muted)
-        .map_err(ClientError::from)?;
-    tray::refresh(&app);
-    Ok(())
 }
 
 #[tauri::command]
