@@ -1,12 +1,11 @@
 //! `--demo`: seeds users, conversations with some history (a reply, reactions, an edited
-//! message and a rename recorded as a system entry), and a notification, so that a fresh
+//! message and a person added, recorded as a system entry), and a notification, so that a fresh
 //! server opens onto a living app. Seeding happens once: a data directory that has
 //! the demo users already is left as it is.
 
 use crate::chat::{Chat, ChatError};
 use tidings_proto::api::{
-    CreateConversation, CreateNotification, EditMessage, ReactRequest, SendMessage,
-    UpdateConversation,
+    AddParticipants, CreateConversation, CreateNotification, EditMessage, ReactRequest, SendMessage,
 };
 use tidings_proto::ConversationKind;
 
@@ -51,21 +50,22 @@ pub async fn seed(chat: &Chat) -> Result<bool, ChatError> {
             "alice",
             CreateConversation {
                 kind: ConversationKind::Group,
-                title: Some("Team".into()),
-                participants: vec!["bob".into(), "carol".into()],
+                title: Some("Team Tidings".into()),
+                participants: vec!["bob".into()],
             },
         )
         .await?;
-    // The group's first timeline entry is a system entry: its rename to its current title.
-    chat.rename(
+    // Carol joins after the first two messages: a system entry in the timeline.
+    let mut sent = post(chat, &team.id, "team", &TEAM[..2]).await?;
+    chat.add_participants(
         "alice",
         &team.id,
-        UpdateConversation {
-            title: "Team Tidings".into(),
+        AddParticipants {
+            users: vec!["carol".into()],
         },
     )
     .await?;
-    let sent = post(chat, &team.id, "team", TEAM).await?;
+    sent.extend(post(chat, &team.id, "team-later", &TEAM[2..]).await?);
     team_extras(chat, &team.id, &sent).await?;
     let (direct, _) = chat
         .create_conversation(
