@@ -64,10 +64,13 @@ PY
 printf '[parameters]\n"path.cid" = "%s"\n"path.mid" = "%s"\n"path.uid" = "carol"\n"path.id" = "bob"\n' \
   "$CID" "$MID" > "$WORK/schemathesis.toml"
 
+# One worker: with two, Python 3.11's ast.parse (hypothesis describing a filter lambda) can fail
+# in a thread race with "SystemError: AST constructor recursion depth mismatch" (CPython
+# gh-106905, fixed in 3.12), which schemathesis reports as a runtime error of the run.
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 run() {
   (cd "$WORK" && "$PY_VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" run "$BASE/api/openapi.json" \
-     --checks "$CHECKS" --phases examples,coverage,fuzzing --max-examples "$MAX_EXAMPLES" -w 2 \
+     --checks "$CHECKS" --phases examples,coverage,fuzzing --max-examples "$MAX_EXAMPLES" -w 1 \
      --exclude-path-regex '/stream' "$@")
 }
 status=0
