@@ -23,7 +23,6 @@ pub fn typescript() -> String {
         tidings_proto::Typing::decl(&cfg),
         tidings_proto::Presence::decl(&cfg),
         tidings_proto::ReadReceipt::decl(&cfg),
-        tidings_proto::ConversationLeft::decl(&cfg),
         tidings_client::cache::NotifyLevel::decl(&cfg),
         tidings_client::cache::CachedConversation::decl(&cfg),
         tidings_client::cache::OutboxState::decl(&cfg),

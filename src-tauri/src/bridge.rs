@@ -101,9 +101,6 @@ fn forward_event<R: tauri::Runtime>(app: &AppHandle<R>, env: &Envelope) {
         Event::Presence(p) => {
             let _ = app.emit("presence", p);
         }
-        Event::ConversationLeft(l) => {
-            let _ = app.emit("conversation-left", l);
-        }
         _ => {}
     }
 }

@@ -7,6 +7,7 @@ mod bridge;
 pub mod commands;
 pub mod error;
 pub mod notifier;
+pub mod plain;
 mod session;
 pub mod settings;
 pub mod state;

@@ -185,7 +185,7 @@ impl Notifier {
                     p.senders.push(n);
                 }
                 p.count += 1;
-                p.last_text = m.content.clone();
+                p.last_text = crate::plain::message_text(m);
                 p.unshown = true;
             }
         }
@@ -384,6 +384,37 @@ mod tests {
         assert_eq!(toasts.len(), 1);
         assert_eq!(toasts[0].key, "c1");
         assert_eq!(toasts[0].summary, "50 new messages from Bob");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_markdown_message_pops_up_as_it_reads_not_as_typed() {
+        let (c, dir) = cache();
+        c.upsert_conversation(&conv("c1"), "me").unwrap();
+        let mut n = Notifier::default();
+        n.baseline(&c).unwrap();
+        let (hidden, s, t0) = (View::default(), Settings::default(), Instant::now());
+        let mut m = msg(
+            "c1",
+            1,
+            "bob",
+            "**strong** words and [a link](https://example.com)",
+        );
+        m.content_type = ContentType::Markdown;
+        c.insert_messages(&[m], "me").unwrap();
+        let (toasts, _) = run(&mut n, &c, &["c1"], &hidden, &s, false, t0);
+        assert_eq!(toasts.len(), 1);
+        assert_eq!(toasts[0].body, "strong words and a link");
+        // A TEXT message keeps its asterisks (they are not markup there).
+        c.insert_messages(&[msg("c1", 2, "bob", "**as typed**")], "me")
+            .unwrap();
+        let (toasts, _) = run(&mut n, &c, &["c1"], &hidden, &s, false, t0 + THROTTLE);
+        assert_eq!(toasts.len(), 1);
+        assert!(
+            toasts[0].body.ends_with(": **as typed**"),
+            "{:?}",
+            toasts[0]
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

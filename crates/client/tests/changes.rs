@@ -141,6 +141,9 @@ async fn a_removed_user_keeps_what_they_had_marked_left_and_converges_when_added
         c.conversation(&cid).unwrap().unwrap().left
     })
     .await;
+    let out = cache.conversation(&cid).unwrap().unwrap();
+    assert_eq!(out.removed_by.as_deref(), Some("alice"));
+    assert!(!out.left_themselves);
     let before = cache.messages_after(&cid, 0).unwrap();
     assert!(before.iter().any(|m| m.id == kept));
     let refused = engine.send(&cid, "still here?", ContentType::Text, None, Vec::new());
@@ -168,6 +171,7 @@ async fn a_removed_user_keeps_what_they_had_marked_left_and_converges_when_added
     // Added back: everything again, edits included.
     expect_ok(api.add_people(&alice, &cid, &["bob"]).await);
     until_converged(&engine, &api, &bob, &cid).await;
+    assert_eq!(cache.conversation(&cid).unwrap().unwrap().removed_by, None);
 
     // Removed while away: the listing no longer has it; marked left on reconnect.
     engine.shutdown().await;
@@ -179,6 +183,9 @@ async fn a_removed_user_keeps_what_they_had_marked_left_and_converges_when_added
     .await;
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
     assert!(!cache.messages_after(&cid, 0).unwrap().is_empty());
+    // Only that they are out is known (who removed them was not seen).
+    let out = cache.conversation(&cid).unwrap().unwrap();
+    assert_eq!((out.removed_by, out.left_themselves), (None, false));
     // Added back while away: un-marked, converged.
     engine.shutdown().await;
     api.send(&alice, &cid, "k3", "while bob is away again")
@@ -246,6 +253,8 @@ async fn actions_are_applied_to_the_cache_at_once_and_refusals_keep_the_servers_
     assert_eq!(ids(&cache), ["alice", "bob"]);
     let me = engine.set_display_name("Alice Liddell").await.unwrap();
     assert_eq!(me.display_name, "Alice Liddell");
+    let profile = engine.me().await.unwrap();
+    assert_eq!((profile.id, profile.display_name), (me.id, me.display_name));
     let mine = cache.conversation(&cid).unwrap().unwrap();
     assert!(mine
         .participants
@@ -320,7 +329,8 @@ async fn actions_are_applied_to_the_cache_at_once_and_refusals_keep_the_servers_
 
     // Leaving: marked left; then neither sends nor actions go through.
     engine.leave_conversation(&cid).await.unwrap();
-    assert!(cache.conversation(&cid).unwrap().unwrap().left);
+    let out = cache.conversation(&cid).unwrap().unwrap();
+    assert!(out.left && out.left_themselves && out.removed_by.is_none());
     assert!(engine
         .send(&cid, "hello?", ContentType::Text, None, Vec::new())
         .is_err());

@@ -38,16 +38,10 @@ pub async fn search_users(
     })
 }
 
-/// The signed-in user as the directory has them (display name included).
+/// The signed-in user's profile (display name included).
 #[tauri::command]
 pub async fn me(state: State<'_, AppState>) -> Res<User> {
-    let engine = state.engine()?;
-    let id = engine.user().unwrap_or_default().to_owned();
-    let page = engine.search_users(&id, 100, None).await?;
-    page.users
-        .into_iter()
-        .find(|u| u.id == id)
-        .ok_or_else(|| invalid("the directory does not list you"))
+    Ok(state.engine()?.me().await?)
 }
 
 #[tauri::command]

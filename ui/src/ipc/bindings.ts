@@ -101,15 +101,6 @@ url?: string | null, isRead: boolean, createdAt: string, };
 export type Typing = { conversationId: string, userId: string, typing: boolean, expiresInMs?: number | null, };
 export type Presence = { userId: string, online: boolean, };
 export type ReadReceipt = { conversationId: string, userId: string, upTo: number, unreadCount?: number | null, };
-export type ConversationLeft = { conversationId: string, 
-/**
- * The revision of the change (the system entry's `rev`).
- */
-rev: number, 
-/**
- * `true`: removed by `by`; `false`: left.
- */
-removed: boolean, by: string, };
 export type NotifyLevel = "all" | "mentions" | "none";
 export type CachedConversation = { id: string, kind: ConversationKind, title: string | null, createdBy: string, createdAt: string, lastSeq: number, syncedSeq: number, readSeq: number, unreadCount: number, 
 /**
@@ -120,6 +111,16 @@ rev: number,
  * The user left (or was removed): kept and readable, not sent to.
  */
 left: boolean, 
+/**
+ * Who removed the user, when the engine saw it happen (the live `CONVERSATION_LEFT`).
+ * `None` when they are in, left themselves, or the engine only learnt that they are
+ * out (a listing without it, a 403) while it was not connected.
+ */
+removedBy: string | null, 
+/**
+ * The user left by themselves (here or on another device, seen live).
+ */
+leftThemselves: boolean, 
 /**
  * Which messages raise a notification here (local to this device).
  */

@@ -1,6 +1,6 @@
 // Events the Rust backend pushes to the UI.
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { ConversationLeft, EngineState, Presence, SessionInfo, Settings, Typing, UpdateProgress } from './bindings';
+import type { EngineState, Presence, SessionInfo, Settings, Typing, UpdateProgress } from './bindings';
 
 export interface EventHandlers {
   engineState: (s: EngineState) => void;
@@ -8,8 +8,6 @@ export interface EventHandlers {
   changed: (id: number) => void;
   typing: (t: Typing) => void;
   presence: (p: Presence) => void;
-  /** The user left a conversation or was removed from it (live). */
-  conversationLeft: (l: ConversationLeft) => void;
   openConversation: (cid: string) => void;
   openNotifications: () => void;
   settings: (s: Settings) => void;
@@ -23,7 +21,6 @@ export async function subscribe(h: EventHandlers): Promise<UnlistenFn> {
     listen<number>('changed', (e) => h.changed(e.payload)),
     listen<Typing>('typing', (e) => h.typing(e.payload)),
     listen<Presence>('presence', (e) => h.presence(e.payload)),
-    listen<ConversationLeft>('conversation-left', (e) => h.conversationLeft(e.payload)),
     listen<string>('open-conversation', (e) => h.openConversation(e.payload)),
     listen<null>('open-notifications', () => h.openNotifications()),
     listen<Settings>('settings', (e) => h.settings(e.payload)),

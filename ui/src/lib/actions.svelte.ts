@@ -24,8 +24,6 @@ export const ui = $state({
   newConversation: false,
   /** The group settings panel beside the timeline. */
   groupSettings: false,
-  /** Bumped when a left conversation's reason is noted (the header reads it again). */
-  leftVersion: 0,
   /** Your own profile, as the server has it (null until read). */
   me: null as User | null,
 });
@@ -171,31 +169,7 @@ export const renameGroup = (cid: string, title: string) => groupChange(() => com
 export const addPeople = (cid: string, users: string[]) => groupChange(() => commands.addParticipants(cid, users));
 export const removePerson = (cid: string, user: string) => groupChange(() => commands.removeParticipant(cid, user));
 export async function leaveGroup(cid: string) {
-  if (await groupChange(() => commands.leaveConversation(cid))) {
-    noteLeft(cid, false, app.session?.user ?? '');
-    ui.groupSettings = false;
-  }
-}
-
-type LeftNote = { removed: boolean; by: string };
-
-/** How the user came to leave each conversation, kept on this device (the cache only says that they did). */
-function leftNotes(): Record<string, LeftNote> {
-  try {
-    return JSON.parse(localStorage.getItem(`tidings.left.${app.session?.user ?? ''}`) ?? '{}');
-  } catch {
-    return {};
-  }
-}
-
-export function noteLeft(cid: string, removed: boolean, by: string) {
-  const notes = { ...leftNotes(), [cid]: { removed, by } };
-  try {
-    localStorage.setItem(`tidings.left.${app.session?.user ?? ''}`, JSON.stringify(notes));
-  } catch {
-    // Storage full or off: the header falls back to a plainer sentence.
-  }
-  ui.leftVersion += 1;
+  if (await groupChange(() => commands.leaveConversation(cid))) ui.groupSettings = false;
 }
 
 export async function setNotifyLevel(level: NotifyLevel) {
@@ -230,13 +204,12 @@ export async function saveDisplayName(name: string) {
 
 /**
  * Why the user is no longer in a conversation ("You left", "You were removed by Alice"): from
- * what this device noted (its own leave, the live CONVERSATION_LEFT), else from the timeline's
- * system entries when it has them.
+ * the cache (what the engine saw happen), else from the timeline's system entries when it has
+ * them.
  */
 export function leftReason(c: CachedConversation, messages: Message[], me: string): string {
-  void ui.leftVersion;
-  const note = leftNotes()[c.id];
-  if (note) return note.removed ? `You were removed by ${nameIn(c, note.by)}` : 'You left';
+  if (c.removedBy) return `You were removed by ${nameIn(c, c.removedBy)}`;
+  if (c.leftThemselves) return 'You left';
   for (let i = messages.length - 1; i >= 0; i--) {
     const s = messages[i].system;
     if (!s) continue;

@@ -14,6 +14,8 @@ const conv = (over: Partial<CachedConversation>): CachedConversation => ({
   unreadCount: 0,
   rev: 0,
   left: false,
+  removedBy: null,
+  leftThemselves: false,
   notifyLevel: 'all',
   muted: false,
   participants: [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown, safeLink, usesMarkdown } from './markdown';
+import { markdownToText, renderMarkdown, safeLink, usesMarkdown } from './markdown';
 
 describe('renderMarkdown', () => {
   it('renders the subset: bold, italic, strikethrough, inline code, code blocks, quotes, links', () => {
@@ -64,5 +64,29 @@ describe('usesMarkdown', () => {
     for (const t of ['hello there', 'snake_case_name', '2 * 3 = 6', 'a*b', 'price: 5*', 'I <3 you', 'see https://x.org/a_b_c']) {
       expect(usesMarkdown(t), t).toBe(false);
     }
+  });
+});
+
+describe('markdownToText', () => {
+  it('reads as the rendering does, without the syntax', () => {
+    expect(markdownToText('**strong** words')).toBe('strong words');
+    expect(markdownToText('**bold** *it* _it2_ ~~gone~~ `x < y`')).toBe('bold it it2 gone x < y');
+    expect(markdownToText('see [the site](https://example.com/a) and <https://example.org>')).toBe(
+      'see the site and https://example.org',
+    );
+    expect(markdownToText('> quoted **words**')).toBe('quoted words');
+    expect(markdownToText('```\nfn main() {}\n```')).toBe('fn main() {}');
+  });
+
+  it('keeps what is not markup: escapes, entities, snake_case, raw HTML as typed', () => {
+    expect(markdownToText('\\*not italic\\* plain_snake_case 2 * 3 * 4')).toBe('*not italic* plain_snake_case 2 * 3 * 4');
+    expect(markdownToText('fish &amp; chips')).toBe('fish & chips');
+    expect(markdownToText('<b>not bold</b>')).toBe('<b>not bold</b>');
+  });
+
+  it('gives one line per paragraph or line break, and nothing for nothing', () => {
+    expect(markdownToText('first **one**\nsecond\n\nthird')).toBe('first one\nsecond\nthird');
+    expect(markdownToText('')).toBe('');
+    expect(markdownToText('**')).toBe('**');
   });
 });

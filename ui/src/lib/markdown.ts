@@ -5,8 +5,9 @@
 // data:); they open in the default browser (the view intercepts clicks). Mentions of the
 // message's `mentions` become highlighted spans.
 //
-// Also: whether a text the user wrote uses any of that syntax (the composer sends MARKDOWN
-// only then, and TEXT otherwise).
+// Also: the same subset as plain text (the conversation list's preview), and whether a text
+// the user wrote uses any of that syntax (the composer sends MARKDOWN only then, and TEXT
+// otherwise).
 
 import MarkdownIt, { type StateCore, type Token } from 'markdown-it';
 import { splitMentions, type Mentionable } from './mentions';
@@ -75,6 +76,36 @@ md.core.ruler.push('mentions', (state: StateCore) => {
 /** The HTML of a MARKDOWN message (safe to insert: no raw HTML, only safe links). */
 export function renderMarkdown(text: string, env: RenderEnv = { mentions: [], me: '' }): string {
   return md.render(text, env);
+}
+
+/**
+ * A MARKDOWN message as plain text, as it reads rendered: the syntax gone (`**strong**`
+ * reads "strong", `[site](https://…)` reads "site"), code and quotes as their text, one
+ * line per paragraph or line break. From the same parser as {@link renderMarkdown}, so
+ * what is markup there is markup here.
+ */
+export function markdownToText(text: string): string {
+  const lines: string[] = [];
+  let line = '';
+  const flush = () => {
+    if (line.trim()) lines.push(line.trim());
+    line = '';
+  };
+  for (const block of md.parse(text, { mentions: [], me: '' })) {
+    if (block.type === 'fence' || block.type === 'code_block') {
+      flush();
+      lines.push(...block.content.split('\n').filter((l) => l.trim()));
+    } else if (block.type === 'inline') {
+      for (const t of block.children ?? []) {
+        if (t.type === 'text' || t.type === 'text_special' || t.type === 'code_inline') line += t.content;
+        else if (t.type === 'softbreak' || t.type === 'hardbreak') flush();
+      }
+    } else if (block.type === 'paragraph_close') {
+      flush();
+    }
+  }
+  flush();
+  return lines.join('\n');
 }
 
 /** Whether a link target may be opened (the view checks again before opening). */

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use tidings_proto::{Conversation, ConversationKind, Participant, Timestamp};
 
 const COLUMNS: &str = "id, kind, title, created_by, created_at, last_seq, synced_seq, read_seq, \
-     rev, left, notify_level";
+     rev, left, notify_level, removed_by, left_themselves";
 
 /// Which messages of a conversation raise a notification on this device. A message that
 /// mentions the user counts under `all` and `mentions`; nothing under `none` (muted).
@@ -55,6 +55,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CachedConversation> {
         unread_count: (last_seq - read_seq).max(0),
         rev: r.get(8)?,
         left: r.get::<_, i64>(9)? != 0,
+        removed_by: r.get(11)?,
+        left_themselves: r.get::<_, i64>(12)? != 0,
         notify_level,
         muted: notify_level == NotifyLevel::None,
         participants: Vec::new(),
@@ -174,7 +176,10 @@ impl Cache {
                server_rev = max(server_rev, excluded.server_rev),
                membership = membership
                  + (left != 0 AND (?10 IS NULL OR membership = ?10)),
-               left = CASE WHEN ?10 IS NULL OR membership = ?10 THEN 0 ELSE left END",
+               left = CASE WHEN ?10 IS NULL OR membership = ?10 THEN 0 ELSE left END,
+               removed_by = CASE WHEN ?10 IS NULL OR membership = ?10 THEN NULL ELSE removed_by END,
+               left_themselves = CASE WHEN ?10 IS NULL OR membership = ?10 THEN 0
+                 ELSE left_themselves END",
             params![
                 c.id,
                 c.kind.as_str(),

@@ -28,7 +28,7 @@ mod search;
 pub use conversations::NotifyLevel;
 pub use feed::MessageFeed;
 pub use outbox::{OutboxEntry, OutboxState};
-pub use revisions::Memberships;
+pub use revisions::{Departure, Memberships};
 pub use search::{SearchHit, SEARCH_WINDOW};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -69,6 +69,12 @@ pub struct CachedConversation {
     pub rev: i64,
     /// The user left (or was removed): kept and readable, not sent to.
     pub left: bool,
+    /// Who removed the user, when the engine saw it happen (the live `CONVERSATION_LEFT`).
+    /// `None` when they are in, left themselves, or the engine only learnt that they are
+    /// out (a listing without it, a 403) while it was not connected.
+    pub removed_by: Option<String>,
+    /// The user left by themselves (here or on another device, seen live).
+    pub left_themselves: bool,
     /// Which messages raise a notification here (local to this device).
     pub notify_level: NotifyLevel,
     /// `notifyLevel` is `none`.

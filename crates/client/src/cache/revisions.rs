@@ -123,15 +123,22 @@ impl Cache {
             .unwrap_or(false))
     }
 
-    /// The user is no longer in the conversation (left, or removed): it stays cached and
-    /// readable, marked left, and nothing is fetched for it or sent to it until the user
-    /// is added again (the conversation then comes back in a listing or an update). `true`
-    /// if it was not marked yet.
-    pub fn mark_left(&self, cid: &str) -> CacheResult<bool> {
+    /// The user is no longer in the conversation (left, or removed, as `how` says): it
+    /// stays cached and readable, marked left, and nothing is fetched for it or sent to it
+    /// until the user is added again (the conversation then comes back in a listing or an
+    /// update). A known departure also fills in one marked left without a reason (the
+    /// listing came first). `true` if anything changed.
+    pub fn mark_left(&self, cid: &str, how: Departure<'_>) -> CacheResult<bool> {
+        let (removed_by, themselves) = match how {
+            Departure::Left => (None, true),
+            Departure::RemovedBy(by) => (Some(by), false),
+        };
         Ok(self.conn().execute(
-            "UPDATE conversations SET left = 1, membership = membership + 1
-             WHERE id = ?1 AND left = 0",
-            [cid],
+            "UPDATE conversations SET membership = membership + (left = 0), left = 1,
+               removed_by = ?2, left_themselves = ?3
+             WHERE id = ?1
+               AND (left = 0 OR (removed_by IS NULL AND left_themselves = 0))",
+            params![cid, removed_by, themselves],
         )? > 0)
     }
 
@@ -149,7 +156,8 @@ impl Cache {
 
     /// [`Cache::mark_left`] for an answer (a refusal, a listing without it) asked for when
     /// the membership generation was `asked`: nothing if the membership changed since (the
-    /// user was added back, say, while the answer was on its way). `true` if marked.
+    /// user was added back, say, while the answer was on its way). How the user left is
+    /// not known then (it stays so). `true` if marked.
     pub fn mark_left_as_of(&self, cid: &str, asked: i64) -> CacheResult<bool> {
         Ok(self.conn().execute(
             "UPDATE conversations SET left = 1, membership = membership + 1
@@ -194,6 +202,15 @@ impl Cache {
     }
 }
 
+/// How the user came to leave a conversation, when the engine sees it happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure<'a> {
+    /// They left by themselves.
+    Left,
+    /// Removed by this user.
+    RemovedBy(&'a str),
+}
+
 /// The membership generation of each cached conversation at one moment
 /// ([`Cache::memberships`]).
 #[derive(Debug, Clone, Default)]
@@ -202,6 +219,7 @@ pub struct Memberships(HashMap<String, i64>);
 #[cfg(test)]
 mod tests {
     use crate::cache::testing::{msg, temp_cache};
+    use crate::cache::Departure;
 
     fn at(mut m: tidings_proto::Message, rev: i64) -> tidings_proto::Message {
         m.rev = rev;
@@ -250,8 +268,8 @@ mod tests {
         let c = &t.cache;
         c.insert_messages(&[at(msg("c", 2, "bob", "kept"), 2)], "me")
             .unwrap();
-        assert!(c.mark_left("c").unwrap());
-        assert!(!c.mark_left("c").unwrap());
+        assert!(c.mark_left("c", Departure::Left).unwrap());
+        assert!(!c.mark_left("c", Departure::Left).unwrap());
         assert!(c.conversation("c").unwrap().unwrap().left);
         assert!(c.rev_gaps().unwrap().is_empty());
         assert_eq!(c.messages_after("c", 0).unwrap().len(), 1);
@@ -286,7 +304,7 @@ mod tests {
         // The list is asked for; the server answers while the user is out of both.
         let asked = c.memberships().unwrap();
         // Before the answer arrives, live: removed from g and added back.
-        assert!(c.mark_left("g").unwrap());
+        assert!(c.mark_left("g", Departure::RemovedBy("amy")).unwrap());
         c.upsert_conversation(&group("g", 3), "me").unwrap();
         assert!(!left(c, "g"));
         let marked = c.apply_listing(&asked, &[], "me").unwrap();
@@ -309,12 +327,12 @@ mod tests {
         c.upsert_conversation(&group("g", 1), "me").unwrap();
         let asked = c.memberships().unwrap();
         // The server lists g (rev 1); then, before the answer arrives, the user is removed.
-        assert!(c.mark_left("g").unwrap());
+        assert!(c.mark_left("g", Departure::RemovedBy("amy")).unwrap());
         c.apply_listing(&asked, &[group("g", 1)], "me").unwrap();
         assert!(left(c, "g"));
         // A conversation first cached after the list was asked for, and left since.
         c.upsert_conversation(&group("n", 1), "me").unwrap();
-        assert!(c.mark_left("n").unwrap());
+        assert!(c.mark_left("n", Departure::Left).unwrap());
         c.apply_listing(&asked, &[group("n", 1)], "me").unwrap();
         assert!(left(c, "n"));
         // Added back while away: the next listing has them, and they are un-marked.
@@ -331,12 +349,55 @@ mod tests {
         let c = &t.cache;
         c.upsert_conversation(&group("g", 1), "me").unwrap();
         let asked = c.membership("g").unwrap();
-        c.mark_left("g").unwrap();
+        c.mark_left("g", Departure::RemovedBy("amy")).unwrap();
         c.upsert_conversation(&group("g", 3), "me").unwrap();
         assert!(!c.mark_left_as_of("g", asked).unwrap());
         assert!(!left(c, "g"));
         let asked = c.membership("g").unwrap();
         assert!(c.mark_left_as_of("g", asked).unwrap());
         assert!(left(c, "g"));
+    }
+
+    #[test]
+    fn how_the_user_left_is_kept_until_they_are_in_again_and_unknown_from_a_listing() {
+        let t = temp_cache("departure");
+        let c = &t.cache;
+        let how = |id| {
+            let v = c.conversation(id).unwrap().unwrap();
+            (v.left, v.removed_by, v.left_themselves)
+        };
+        for id in ["r", "s", "u"] {
+            c.upsert_conversation(&group(id, 1), "me").unwrap();
+            assert_eq!(how(id), (false, None, false));
+        }
+        assert!(c.mark_left("r", Departure::RemovedBy("amy")).unwrap());
+        assert_eq!(how("r"), (true, Some("amy".to_owned()), false));
+        assert!(c.mark_left("s", Departure::Left).unwrap());
+        assert_eq!(how("s"), (true, None, true));
+        // Out of u while away: the listing lacks it (and r and s), and says no more.
+        let asked = c.memberships().unwrap();
+        let marked = c.apply_listing(&asked, &[], "me").unwrap();
+        assert_eq!(marked, vec!["u".to_owned()]);
+        assert_eq!(how("u"), (true, None, false));
+        assert_eq!(how("s"), (true, None, true));
+        // What came first stays: a later unknown departure does not erase the known one,
+        // and the known one is not replaced.
+        assert_eq!(how("r"), (true, Some("amy".to_owned()), false));
+        assert!(!c.mark_left("r", Departure::Left).unwrap());
+        assert_eq!(how("r"), (true, Some("amy".to_owned()), false));
+        // A live event after the listing fills in the reason (one membership flip only).
+        let gen = c.membership("u").unwrap();
+        assert!(c.mark_left("u", Departure::RemovedBy("bob")).unwrap());
+        assert_eq!(how("u"), (true, Some("bob".to_owned()), false));
+        assert_eq!(c.membership("u").unwrap(), gen);
+        // Added back: in, no reason; removed again by someone else: the new one.
+        c.upsert_conversation(&group("r", 4), "me").unwrap();
+        assert_eq!(how("r"), (false, None, false));
+        assert!(c.mark_left("r", Departure::RemovedBy("bob")).unwrap());
+        assert_eq!(how("r"), (true, Some("bob".to_owned()), false));
+        // The reason survives reopening the file.
+        let reopened = crate::cache::Cache::open(&t.dir.join("cache.db")).unwrap();
+        let v = reopened.conversation("s").unwrap().unwrap();
+        assert!(v.left && v.left_themselves && v.removed_by.is_none());
     }
 }

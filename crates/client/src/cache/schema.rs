@@ -163,6 +163,13 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE conversations ADD COLUMN membership INTEGER NOT NULL DEFAULT 0;
     ",
+    // 5: how the user came to be out of a conversation, when known (from the live
+    // CONVERSATION_LEFT or their own leave): removed by whom, or left themselves. Both are
+    // cleared when they are in it again; a listing or a 403 leaves them unknown.
+    "
+    ALTER TABLE conversations ADD COLUMN removed_by TEXT;
+    ALTER TABLE conversations ADD COLUMN left_themselves INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {

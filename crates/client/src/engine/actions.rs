@@ -10,6 +10,7 @@
 
 use super::catchup::CatchUp;
 use super::{Command, Engine, EngineState};
+use crate::cache::Departure;
 use crate::error::{ClientError, ClientResult};
 use crate::http::Api;
 use std::future::Future;
@@ -100,6 +101,12 @@ impl Engine {
         .await
     }
 
+    /// The signed-in user's own profile (`GET /api/users/me`).
+    pub async fn me(&self) -> ClientResult<User> {
+        self.with_token(|api, t| async move { api.me(&t).await })
+            .await
+    }
+
     /// Changes the signed-in user's display name (unique, 1-64 characters).
     pub async fn set_display_name(&self, name: &str) -> ClientResult<User> {
         let user = self
@@ -168,7 +175,7 @@ impl Engine {
             async move { api.remove_participant(&t, cid, &me).await }
         })
         .await?;
-        self.cache.mark_left(cid)?;
+        self.cache.mark_left(cid, Departure::Left)?;
         self.applied(None);
         self.command(Command::Left(cid.to_owned()));
         Ok(())

@@ -11,6 +11,7 @@
 
 use super::live::ERRORS;
 use super::run::{Background, Live, Runner};
+use crate::cache::Departure;
 use crate::error::ClientResult;
 use std::sync::Arc;
 use tidings_proto::{dest, Envelope, Event};
@@ -60,7 +61,12 @@ impl Runner {
                 }
             }
             Event::ConversationLeft(l) => {
-                self.cache.mark_left(&l.conversation_id)?;
+                let how = if l.removed {
+                    Departure::RemovedBy(&l.by)
+                } else {
+                    Departure::Left
+                };
+                self.cache.mark_left(&l.conversation_id, how)?;
                 self.forget_topic(&l.conversation_id, live);
             }
             Event::UserUpdated(u) => self.cache.set_display_name(&u.id, &u.display_name)?,
