@@ -247,7 +247,7 @@ export async function loadAround(seq: number, target: ScrollTarget | null = null
   if (!cid) return;
   const newest = await commands.history(cid, null, 1);
   const newestSeq = newest.messages.at(-1)?.seq ?? 0;
-  const from = Math.max(Math.min(seq, newestSeq - MAX_AFTER + 1), 1);
+  const from = Math.max(seq, newestSeq - MAX_AFTER + 1, 1);
   const page = await commands.history(cid, from + Math.floor(PAGE / 2), PAGE);
   let messages = page.messages;
   let quoted = page.quoted;
