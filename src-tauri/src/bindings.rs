@@ -28,6 +28,8 @@ pub fn typescript() -> String {
         tidings_client::cache::OutboxState::decl(&cfg),
         tidings_client::cache::OutboxEntry::decl(&cfg),
         tidings_client::cache::SearchHit::decl(&cfg),
+        tidings_client::cache::Draft::decl(&cfg),
+        tidings_client::cache::ScrollAnchor::decl(&cfg),
         tidings_client::engine::EngineState::decl(&cfg),
         crate::state::SessionInfo::decl(&cfg),
         crate::error::IpcCode::decl(&cfg),

@@ -53,6 +53,12 @@ pub fn handlers<R: tauri::Runtime>(
         commands::get_settings,
         commands::set_settings,
         commands::report_first_paint,
+        commands::view::drafts,
+        commands::view::save_draft,
+        commands::view::last_open,
+        commands::view::set_last_open,
+        commands::view::scroll_anchor,
+        commands::view::set_scroll_anchor,
         updates::check_update,
         updates::download_update,
         updates::install_update,
@@ -92,6 +98,7 @@ pub fn run() {
         ))
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
+        .plugin(window::state_plugin())
         .manage(updates::Pending::default())
         .manage(launch)
         .invoke_handler(handlers())

@@ -3,11 +3,45 @@
 //! and notifications going on; showing it builds it again from the configuration. (On Linux
 //! Tauri keeps the WebKit context, and with it the WebKitNetworkProcess, for the app's
 //! lifetime once a webview has existed; the WebKitWebProcess goes with the window.)
+//! Its size, position and maximized state are kept (tauri-plugin-window-state): saved when
+//! it hides and when the app quits, put back each time it is built.
 
 use crate::state::AppState;
+use tauri::plugin::TauriPlugin;
 use tauri::{AppHandle, Emitter, Manager, WebviewWindow, WebviewWindowBuilder};
+use tauri_plugin_window_state::{AppHandleExt, StateFlags};
 
 pub const MAIN: &str = "main";
+
+/// What of the window comes back: not its visibility (a start with `--hidden` stays in the
+/// tray) nor its decorations (the configuration's).
+const KEPT: StateFlags = StateFlags::SIZE
+    .union(StateFlags::POSITION)
+    .union(StateFlags::MAXIMIZED)
+    .union(StateFlags::FULLSCREEN);
+
+/// The window-state plugin: its file is in the app's config directory (`TIDINGS_APP_DIR`'s
+/// when set, as every other file of the app).
+pub fn state_plugin<R: tauri::Runtime>() -> TauriPlugin<R> {
+    let mut b = tauri_plugin_window_state::Builder::new().with_state_flags(KEPT);
+    if let Some(d) = std::env::var_os("TIDINGS_APP_DIR") {
+        // An absolute name replaces the plugin's directory.
+        let file = std::path::PathBuf::from(d)
+            .join("config")
+            .join("window-state.json");
+        b = b.with_filename(file.to_string_lossy());
+    }
+    b.build()
+}
+
+/// Writes the window's size, position and maximized state (before it goes).
+fn save_state<R: tauri::Runtime>(app: &AppHandle<R>) {
+    if app.get_webview_window(MAIN).is_some() {
+        if let Err(e) = app.save_window_state(KEPT) {
+            tracing::warn!(error = %e, "cannot save the window's size and place");
+        }
+    }
+}
 
 /// Builds the window from its configuration. The configuration says `create: false`: a start
 /// with `--hidden` never builds it, so no webview (and no WebKit process) exists until the
@@ -49,6 +83,7 @@ pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<String>) {
 
 /// Hides to the tray, releasing the webview.
 pub fn hide<R: tauri::Runtime>(app: &AppHandle<R>) {
+    save_state(app);
     if let Some(w) = app.get_webview_window(MAIN) {
         let _ = w.destroy();
     }
@@ -74,5 +109,6 @@ pub fn quit<R: tauri::Runtime>(app: &AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
         state.quitting();
     }
+    save_state(app);
     app.exit(0);
 }

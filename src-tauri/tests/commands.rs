@@ -18,6 +18,10 @@ use tidings_testkit::*;
 #[path = "commands/chat.rs"]
 mod chat;
 
+/// Drafts and where the user was (issue 15).
+#[path = "commands/drafts.rs"]
+mod drafts;
+
 struct Shell {
     _app: tauri::App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,

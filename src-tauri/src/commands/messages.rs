@@ -1,4 +1,5 @@
-//! The commands on messages beyond reading them: send (with a reply and mentions), edit,
+//! The commands on messages beyond reading them: send (with a reply and mentions; it clears
+//! the conversation's draft), edit,
 //! delete, react, and a conversation's notification level. Sends go through the outbox;
 //! the other actions are one engine call over REST whose answer is in the cache when it
 //! returns (offline they fail with the reason).
@@ -31,6 +32,10 @@ pub fn send_message(
             mentions.unwrap_or_default(),
         )
     })?;
+    // Sent: the composer's draft of this conversation is done with.
+    cache
+        .clear_draft(&conversation)
+        .map_err(ClientError::from)?;
     cache
         .outbox_entry(&id)
         .map_err(ClientError::from)?

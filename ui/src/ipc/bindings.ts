@@ -148,6 +148,12 @@ replyTo: string | null,
  */
 mentions: Array<string>, };
 export type SearchHit = { message: Message, snippet: string, };
+export type Draft = { conversationId: string, text: string, 
+/**
+ * The id of the message it replies to.
+ */
+replyTo: string | null, updatedAt: string, };
+export type ScrollAnchor = { seq: number, offset: number, };
 export type EngineState = { "state": "connecting" } | { "state": "catchingUp", done: number, total: number, } | { "state": "live" } | { "state": "reconnecting", at: string, attempt: number, reason: string, } | { "state": "offline" } | { "state": "signedOut", reason: string, } | { "state": "stopped" };
 export type SessionInfo = { server: string, user: string, };
 export type IpcCode = "not_signed_in" | "unreachable" | "refused" | "invalid" | "io" | "failed" | "update";

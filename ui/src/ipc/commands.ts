@@ -5,6 +5,7 @@ import { openUrl } from '@tauri-apps/plugin-opener';
 import type {
   CachedConversation,
   ContentType,
+  Draft,
   EngineState,
   FirstPaint,
   HistoryPage,
@@ -15,6 +16,7 @@ import type {
   NotifyLevel,
   OutboxEntry,
   PeoplePage,
+  ScrollAnchor,
   SearchHit,
   SessionInfo,
   Settings,
@@ -110,6 +112,18 @@ export const commands = {
   installUpdate: () => invoke<void>('install_update'),
   /** Startup telemetry: the first signed-in view is on screen (logged once per process). */
   reportFirstPaint: (paint: FirstPaint) => invoke<void>('report_first_paint', { paint }),
+  /** Every conversation's draft (what is typed and not sent), newest first. */
+  drafts: () => invoke<Draft[]>('drafts'),
+  /** Keeps a conversation's draft (blank text and no reply removes it). */
+  saveDraft: (conversation: string, text: string, replyTo: string | null) =>
+    invoke<boolean>('save_draft', { conversation, text, replyTo }),
+  /** The conversation that was open when the window was last used. */
+  lastOpen: () => invoke<string | null>('last_open'),
+  setLastOpen: (conversation: string | null) => invoke<void>('set_last_open', { conversation }),
+  /** Where a conversation was scrolled to (`null`: at its newest message). */
+  scrollAnchor: (conversation: string) => invoke<ScrollAnchor | null>('scroll_anchor', { conversation }),
+  setScrollAnchor: (conversation: string, anchor: ScrollAnchor | null) =>
+    invoke<void>('set_scroll_anchor', { conversation, anchor }),
   /** Opens a web address in the default browser (never inside the app). */
   openExternal: (url: string) => openUrl(url),
 };

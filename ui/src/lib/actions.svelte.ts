@@ -38,9 +38,11 @@ export function nameIn(c: CachedConversation | null, id: string): string {
   return c?.participants.find((p) => p.id === id)?.displayName ?? id;
 }
 
-/** Sends the composer's text: MARKDOWN when it uses the syntax, the reply and mentions kept. */
-export async function sendComposed(text: string, tracked: Mentionable[]) {
-  const cid = app.selected;
+/**
+ * Sends the composer's text to `cid` (the composer's own conversation): MARKDOWN when it uses
+ * the syntax, the reply and mentions kept.
+ */
+export async function sendComposed(text: string, tracked: Mentionable[], cid: string | null = app.selected) {
   if (!cid || !text.trim()) return false;
   const reply = ui.replyTo?.conversationId === cid ? ui.replyTo.id : null;
   try {

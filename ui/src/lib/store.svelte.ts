@@ -13,10 +13,23 @@ import type {
   UpdateInfo,
   UpdateProgress,
 } from '../ipc/bindings';
+import { firstUnread } from './reading';
+import { loadDrafts, scrollAnchorOf } from './place.svelte';
 
 export type Panel = 'chat' | 'notifications' | 'search' | 'settings';
 
 const PAGE = 50;
+/** At most this many messages after an opening point are loaded with it (more: it opens nearer the newest). */
+const MAX_AFTER = 2000;
+
+/**
+ * Where the timeline goes once an opened conversation is loaded: the "New messages" line,
+ * the place it was left, or its newest message.
+ */
+export type ScrollTarget =
+  | { kind: 'unread'; seq: number }
+  | { kind: 'anchor'; seq: number; offset: number }
+  | { kind: 'newest' };
 
 export const app = $state({
   ready: false,
@@ -39,6 +52,10 @@ export const app = $state({
   searchQuery: '',
   searchHits: [] as SearchHit[],
   highlight: null as number | null,
+  /** The first unread message when the open conversation was opened (the "New messages" line). */
+  unreadFrom: null as number | null,
+  /** Where the timeline scrolls once loaded (ConversationView applies it, then clears it). */
+  scrollTarget: null as ScrollTarget | null,
   error: null as IpcError | null,
   switcherOpen: false,
   update: {
@@ -95,14 +112,16 @@ export async function start() {
   app.ready = true;
   if (app.session) {
     await afterSignIn();
-    if (s.open) await openConversation(s.open);
+    // A notification's conversation, else the one that was open when the window went.
+    const open = s.open ?? (await commands.lastOpen().catch(() => null));
+    if (open && app.conversations.some((c) => c.id === open)) await openConversation(open);
     await reportFirstPaint();
   }
 }
 
 /**
- * Startup telemetry. A saved session opens on the conversation list (a conversation only when
- * a notification asked for one), so the first paint is that list as read from the cache. Once
+ * Startup telemetry. A saved session opens on the conversation list and the conversation that
+ * was open (or the one a notification asked for), so the first paint is that, read from the cache. Once
  * Svelte has applied the state (`tick`) and the browser has painted the frame (a
  * `requestAnimationFrame` callback runs just before the paint; the task queued from it runs
  * after), the backend is told; it logs the time since the process started, once per process.
@@ -132,6 +151,7 @@ export async function afterSignIn() {
   // (a newer one would be pushed after it): keep it, or the banner could stay "Connecting".
   if (pushedStates === pushed) app.engine = engine;
   app.settings = await commands.getSettings();
+  await loadDrafts();
   await refresh();
 }
 
@@ -165,20 +185,19 @@ async function reloadConversation() {
   app.pending = page.pending;
   app.quoted = page.quoted;
   if (oldest === undefined) app.hasOlder = page.messages.length === PAGE;
-  await markSeen();
 }
 
-/** Marks what is shown as read, while the window has focus. */
-export async function markSeen() {
-  const c = selectedConversation();
-  const last = app.messages.at(-1);
-  if (!c || !last || !document.hasFocus()) return;
-  if (c.readSeq < last.seq) {
-    try {
-      await commands.markRead(c.id, last.seq);
-    } catch (e) {
-      showError(e);
-    }
+/**
+ * Moves the open conversation's read marker to `seq`: the timeline calls this for what the
+ * user has actually seen (see reading.ts), never for what merely loaded.
+ */
+export async function markReadUpTo(cid: string, seq: number) {
+  const c = app.conversations.find((x) => x.id === cid);
+  if (!c || c.readSeq >= seq) return;
+  try {
+    await commands.markRead(cid, seq);
+  } catch (e) {
+    showError(e);
   }
 }
 
@@ -190,41 +209,74 @@ export async function openConversation(cid: string, highlight: number | null = n
   app.quoted = [];
   app.hasOlder = false;
   app.highlight = highlight;
+  app.scrollTarget = null;
+  const c = app.conversations.find((x) => x.id === cid);
+  // Taken once, at opening: the line stays where it was while the user reads.
+  app.unreadFrom = c && !c.left ? firstUnread(c.lastSeq, c.readSeq) : null;
+  commands.setLastOpen(cid).catch(() => {});
   try {
     await commands.focusConversation(cid);
     if (highlight !== null) {
       await loadAround(highlight);
+      return;
+    }
+    // At the first unread message; else where it was left; else at the newest.
+    const anchor = app.unreadFrom === null ? await scrollAnchorOf(cid) : null;
+    if (app.selected !== cid) return;
+    if (app.unreadFrom !== null) {
+      const seq = app.unreadFrom;
+      await loadAround(seq, { kind: 'unread', seq });
+    } else if (anchor) {
+      await loadAround(anchor.seq, { kind: 'anchor', ...anchor });
     } else {
       await reloadConversation();
+      if (app.selected === cid) app.scrollTarget = { kind: 'newest' };
     }
   } catch (e) {
     showError(e);
   }
 }
 
-/** Loads the open conversation from a page around `seq` down to the newest message. */
-export async function loadAround(seq: number) {
+/**
+ * Loads the open conversation from a page around `seq` down to the newest message, with no
+ * hole between (pages of 500 back from the newest). More than MAX_AFTER messages after `seq`:
+ * it starts MAX_AFTER before the newest instead. `target` is where the timeline then scrolls.
+ */
+export async function loadAround(seq: number, target: ScrollTarget | null = null) {
   const cid = app.selected;
   if (!cid) return;
-  const page = await commands.history(cid, seq + Math.floor(PAGE / 2), PAGE);
-  let messages = page.messages;
-  let quoted = page.quoted;
-  let pending = app.pending;
   const newest = await commands.history(cid, null, 1);
   const newestSeq = newest.messages.at(-1)?.seq ?? 0;
+  const from = Math.max(seq, newestSeq - MAX_AFTER + 1, 1);
+  const page = await commands.history(cid, from + Math.floor(PAGE / 2), PAGE);
+  let messages = page.messages;
+  let quoted = page.quoted;
+  let pending = newest.pending;
   const last = messages.at(-1)?.seq ?? 0;
-  if (newestSeq > last) {
-    const rest = await commands.history(cid, null, Math.min(500, newestSeq - last));
-    const seen = new Set(messages.map((m) => m.seq));
-    messages = [...messages, ...rest.messages.filter((m) => !seen.has(m.seq))];
+  // The newest pages, back to the first page's end.
+  const tail: typeof messages = [];
+  let before: number | null = null;
+  while (newestSeq > last) {
+    const rest = await commands.history(cid, before, 500);
+    const fresh = rest.messages.filter((m) => m.seq > last);
+    tail.unshift(...fresh);
     quoted = [...quoted, ...rest.quoted];
-    pending = rest.pending;
+    if (before === null) pending = rest.pending;
+    if (fresh.length < rest.messages.length || rest.messages.length < 500) break;
+    before = rest.messages[0].seq;
   }
+  messages = [...messages, ...tail];
   if (app.selected !== cid) return;
   app.messages = messages;
   app.quoted = quoted;
   app.pending = pending;
   app.hasOlder = page.messages.length === PAGE;
+  if (target?.kind === 'unread' && from > seq) {
+    // Too many unread to load them all: the line goes on the first one loaded.
+    app.unreadFrom = messages.find((m) => m.seq >= from)?.seq ?? null;
+    target = app.unreadFrom === null ? { kind: 'newest' } : { kind: 'unread', seq: app.unreadFrom };
+  }
+  app.scrollTarget = target;
 }
 
 export async function loadOlder() {

@@ -1,6 +1,7 @@
 //! The local cache: one SQLite file per account (WAL, forward-only migrations) holding
 //! conversations, participants, messages with full-text search (FTS5, kept in step by
-//! triggers so it cannot drift), read markers, notifications, the outbox, sync cursors and a
+//! triggers so it cannot drift), read markers, notifications, the outbox, drafts, where the
+//! user was (view state), sync cursors and a
 //! change feed (a monotonic id per change, written by triggers) that tells an embedding UI
 //! what changed since it last looked.
 //!
@@ -17,6 +18,7 @@
 //! SQLite operation; nothing awaits while holding it.
 
 mod conversations;
+mod drafts;
 mod feed;
 mod messages;
 mod notifications;
@@ -24,12 +26,15 @@ mod outbox;
 mod revisions;
 mod schema;
 mod search;
+mod view;
 
 pub use conversations::NotifyLevel;
+pub use drafts::Draft;
 pub use feed::MessageFeed;
 pub use outbox::{OutboxEntry, OutboxState};
 pub use revisions::{Departure, Memberships};
 pub use search::{SearchHit, SEARCH_WINDOW};
+pub use view::ScrollAnchor;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};

@@ -170,6 +170,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE conversations ADD COLUMN removed_by TEXT;
     ALTER TABLE conversations ADD COLUMN left_themselves INTEGER NOT NULL DEFAULT 0;
     ",
+    // 6: issue 15. A draft per conversation (what is typed in its composer, and what it
+    // replies to), and where the user was: the open conversation and each conversation's
+    // scroll position. Local to this device; nothing here goes to the server.
+    "
+    CREATE TABLE drafts (
+        conversation_id TEXT PRIMARY KEY NOT NULL,
+        text            TEXT NOT NULL,
+        reply_to        TEXT,                        -- the id of the message it replies to
+        updated_at      INTEGER NOT NULL
+    );
+    CREATE TABLE view_state (
+        key   TEXT PRIMARY KEY NOT NULL,             -- 'open', or 'scroll:' || conversation id
+        value TEXT NOT NULL
+    );
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
