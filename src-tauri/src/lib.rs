@@ -51,6 +51,7 @@ pub fn handlers<R: tauri::Runtime>(
         commands::search,
         commands::get_settings,
         commands::set_settings,
+        commands::reconnect_now,
         commands::report_first_paint,
         updates::check_update,
         updates::download_update,
