@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "set_notify_level",
     "get_settings",
     "set_settings",
+    "reconnect_now",
     "report_first_paint",
     "drafts",
     "save_draft",

@@ -52,6 +52,7 @@ pub fn handlers<R: tauri::Runtime>(
         commands::search,
         commands::get_settings,
         commands::set_settings,
+        commands::reconnect_now,
         commands::report_first_paint,
         commands::view::drafts,
         commands::view::save_draft,

@@ -78,6 +78,8 @@ pub struct Settings {
     pub close_to_tray: bool,
     /// The server last signed in to (prefills the sign-in form).
     pub server: Option<String>,
+    /// The window's text size (its webview's zoom) in percent, 50-300 (Ctrl+= / Ctrl+- / Ctrl+0).
+    pub zoom_percent: u16,
 }
 
 impl Default for Settings {
@@ -89,11 +91,29 @@ impl Default for Settings {
             start_at_login: false,
             close_to_tray: true,
             server: None,
+            zoom_percent: 100,
         }
     }
 }
 
+/// The text sizes the window accepts, in percent.
+pub const ZOOM_PERCENT: std::ops::RangeInclusive<u16> = 50..=300;
+
 impl Settings {
+    /// Checks what the user can set wrongly: the quiet hours and the text size.
+    pub fn validate(&self) -> Result<(), String> {
+        self.quiet_hours.validate()?;
+        if !ZOOM_PERCENT.contains(&self.zoom_percent) {
+            return Err(format!(
+                "the text size is {} %; choose one from {} % to {} %",
+                self.zoom_percent,
+                ZOOM_PERCENT.start(),
+                ZOOM_PERCENT.end()
+            ));
+        }
+        Ok(())
+    }
+
     pub fn path(config_dir: &Path) -> PathBuf {
         config_dir.join("settings.json")
     }
@@ -154,5 +174,22 @@ mod tests {
         }
         .validate()
         .is_err());
+    }
+
+    #[test]
+    fn text_size_defaults_to_100_and_is_checked() {
+        let old: Settings = serde_json::from_str(r#"{"doNotDisturb":true}"#).unwrap();
+        assert_eq!(old.zoom_percent, 100);
+        assert!(old.validate().is_ok());
+        let big = Settings {
+            zoom_percent: 301,
+            ..Settings::default()
+        };
+        assert!(big.validate().unwrap_err().contains("301 %"));
+        let small = Settings {
+            zoom_percent: 49,
+            ..Settings::default()
+        };
+        assert!(small.validate().is_err());
     }
 }

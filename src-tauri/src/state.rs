@@ -96,7 +96,7 @@ impl AppState {
     /// Keeps new settings: refused as [`ClientError::Config`] when not valid,
     /// [`ClientError::Io`] when the file cannot be written.
     pub fn save_settings(&self, s: Settings) -> ClientResult<()> {
-        s.quiet_hours.validate().map_err(ClientError::Config)?;
+        s.validate().map_err(ClientError::Config)?;
         s.save(&self.settings_path).map_err(ClientError::Io)?;
         *self.settings.lock().unwrap_or_else(PoisonError::into_inner) = s;
         Ok(())

@@ -54,7 +54,21 @@ pub fn build<R: tauri::Runtime>(app: &AppHandle<R>) -> tauri::Result<WebviewWind
         .iter()
         .find(|w| w.label == MAIN)
         .ok_or(tauri::Error::WindowNotFound)?;
-    WebviewWindowBuilder::from_config(app, cfg)?.build()
+    let window = WebviewWindowBuilder::from_config(app, cfg)?.build()?;
+    apply_zoom(app);
+    Ok(window)
+}
+
+/// Sets the window's zoom to the text size in the settings (at every build: a window shown
+/// again from the tray is a new webview).
+pub fn apply_zoom<R: tauri::Runtime>(app: &AppHandle<R>) {
+    let (Some(w), Some(state)) = (app.get_webview_window(MAIN), app.try_state::<AppState>()) else {
+        return;
+    };
+    let zoom = f64::from(state.settings().zoom_percent) / 100.0;
+    if let Err(e) = w.set_zoom(zoom) {
+        tracing::warn!(error = %e, "cannot set the text size");
+    }
 }
 
 /// Shows the window (building it if it was released), optionally opening a conversation.

@@ -135,7 +135,7 @@ async fn the_ui_signs_in_reads_sends_searches_and_is_told_why_when_refused() {
         err["message"]
             .as_str()
             .unwrap()
-            .contains("wrong username or password"),
+            .starts_with("Wrong username or password."),
         "{err}"
     );
     let err = call(
@@ -147,6 +147,11 @@ async fn the_ui_signs_in_reads_sends_searches_and_is_told_why_when_refused() {
     assert_eq!(err["code"], "invalid");
     let err = call(&s, "sign_in", json!({"server": "http://127.0.0.1:9", "username": "alice", "password": "alice-password", "register": false})).unwrap_err();
     assert_eq!(err["code"], "unreachable");
+    assert_eq!(
+        err["message"],
+        "Can't reach 127.0.0.1:9: the connection was refused. Check the address, or try again.",
+        "words for people, not the socket's error"
+    );
 
     // Signed in: the engine fills the cache.
     let info = call(&s, "sign_in", json!({"server": server.http(), "username": "alice", "password": "alice-password", "register": false})).unwrap();
@@ -243,9 +248,27 @@ async fn the_ui_signs_in_reads_sends_searches_and_is_told_why_when_refused() {
         "22:00",
         "the refused one changed nothing"
     );
+    settings["quietHours"]["start"] = json!("22:00");
+    settings["zoomPercent"] = json!(125);
+    call(&s, "set_settings", json!({"settings": settings})).unwrap();
+    settings["zoomPercent"] = json!(900);
+    let err = call(&s, "set_settings", json!({"settings": settings})).unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    assert!(err["message"].as_str().unwrap().contains("900 %"), "{err}");
+    assert_eq!(
+        call(&s, "get_settings", json!({})).unwrap()["zoomPercent"],
+        125,
+        "the text size is kept; the refused one changed nothing"
+    );
 
     // The engine's state, then signing out.
     until(&s, "engine_state", json!({}), "live", |v| {
+        v["state"] == "live"
+    })
+    .await;
+    // "Reconnect now" while live checks the connection, which stays live.
+    call(&s, "reconnect_now", json!({})).unwrap();
+    until(&s, "engine_state", json!({}), "still live", |v| {
         v["state"] == "live"
     })
     .await;

@@ -37,7 +37,10 @@ depends=$(dpkg-deb -f "$APP_DEB" Depends)
 case $depends in
   *libwebkit2gtk-4.1-0*libgtk-3-0*|*libgtk-3-0*libwebkit2gtk-4.1-0*) ;;
 esac
-if echo "$depends" | grep -q libwebkit2gtk-4.1-0 && echo "$depends" | grep -q libayatana-appindicator3-1; then
+# fonts-noto-color-emoji: emoji show in colour on a fresh install (WebKitGTK draws them from
+# the system's fonts).
+if echo "$depends" | grep -q libwebkit2gtk-4.1-0 && echo "$depends" | grep -q libayatana-appindicator3-1 \
+  && echo "$depends" | grep -q fonts-noto-color-emoji; then
   pass "the .deb declares its dependencies ($depends)"
 else
   fail "the .deb declares its dependencies" "Depends: $depends"

@@ -187,8 +187,22 @@ pub fn set_settings<R: tauri::Runtime>(
         autostart(&app, settings.start_at_login).map_err(invalid)?;
     }
     state.save_settings(settings.clone())?;
+    if settings.zoom_percent != before.zoom_percent {
+        crate::window::apply_zoom(&app);
+    }
     tray::refresh(&app);
     Ok(settings)
+}
+
+/// "Reconnect now", or the OS says the network is back: try at once instead of waiting out
+/// the backoff (when connected, check that the connection still answers).
+#[tauri::command]
+pub fn reconnect_now(state: State<'_, AppState>) -> Res<()> {
+    Ok(state.with_engine(|e| {
+        e.set_network(true);
+        e.nudge();
+        Ok(())
+    })?)
 }
 
 /// Turns start-at-login on or off (it starts hidden in the tray: `--hidden`).

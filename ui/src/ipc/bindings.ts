@@ -183,7 +183,11 @@ closeToTray: boolean,
 /**
  * The server last signed in to (prefills the sign-in form).
  */
-server: string | null, };
+server: string | null, 
+/**
+ * The window's text size (its webview's zoom) in percent, 50-300 (Ctrl+= / Ctrl+- / Ctrl+0).
+ */
+zoomPercent: number, };
 export type UpdateInfo = { version: string, currentVersion: string, notes: string | null, date: string | null, };
 export type UpdateProgress = { "stage": "downloading", done: number, total: number | null, } | { "stage": "verified" } | { "stage": "failed", message: string, };
 export type FirstPaint = { 

@@ -103,6 +103,8 @@ export const commands = {
   setNotifyLevel: (conversation: string, level: NotifyLevel) =>
     invoke<void>('set_notify_level', { conversation, level }),
   getSettings: () => invoke<Settings>('get_settings'),
+  /** Reconnects at once ("Reconnect now", or the OS says the network is back). */
+  reconnectNow: () => invoke<void>('reconnect_now'),
   setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
   /** Asks the update server; `null` when this is the newest version. */
   checkUpdate: () => invoke<UpdateInfo | null>('check_update'),

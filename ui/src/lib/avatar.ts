@@ -20,7 +20,28 @@ export function hue(id: string): number {
   return h % 360;
 }
 
-/** The background colour for an id: one hue, a lightness white text reads on. */
+/** The background colour for an id: its hue, at the lightest lightness (from 42 %) on which
+ * white initials keep a contrast of 4.5:1 (WCAG AA), so yellows and greens darken. */
 export function avatarColour(id: string): string {
-  return `hsl(${hue(id)} 55% 42%)`;
+  const h = hue(id);
+  return `hsl(${h} 55% ${readableLightness(h)}%)`;
+}
+
+/** The lightness (percent) for hue `h` at 55 % saturation with a 4.5:1 contrast to white. */
+export function readableLightness(h: number): number {
+  let l = 42;
+  while (l > 10 && contrastWithWhite(h, 0.55, l / 100) < 4.6) l -= 2;
+  return l;
+}
+
+/** WCAG contrast ratio of white on hsl(h, s, l). */
+export function contrastWithWhite(h: number, s: number, l: number): number {
+  const a = s * Math.min(l, 1 - l);
+  const channel = (n: number) => {
+    const k = (n + h / 30) % 12;
+    const c = l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const lum = 0.2126 * channel(0) + 0.7152 * channel(8) + 0.0722 * channel(4);
+  return 1.05 / (lum + 0.05);
 }

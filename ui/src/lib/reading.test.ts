@@ -40,10 +40,10 @@ describe('the new-messages line and the jump button', () => {
     const list = [m(1, 'bob'), m(2, 'me'), m(3, 'bob'), m(4, 'bob', true), m(5, 'carol')];
     expect(unreadBelow(list, 1, 'me')).toBe(2);
     expect(unreadBelow(list, 5, 'me')).toBe(0);
-    expect(jumpLabel(0)).toBe('↓ Newest messages');
-    expect(jumpLabel(1)).toBe('1 new message ↓');
-    expect(jumpLabel(3)).toBe('3 new messages ↓');
-    expect(jumpLabel(250)).toBe('99+ new messages ↓');
+    expect(jumpLabel(0)).toBe('Newest messages');
+    expect(jumpLabel(1)).toBe('1 new message');
+    expect(jumpLabel(3)).toBe('3 new messages');
+    expect(jumpLabel(250)).toBe('99+ new messages');
   });
 });
 

@@ -57,10 +57,10 @@ export function unreadBelow(messages: Message[], marker: number, me: string): nu
   return n;
 }
 
-/** The jump button's words: "3 new messages ↓", or "↓ Newest messages" when none are new. */
+/** The jump button's words (after a down-arrow icon): "3 new messages", or "Newest messages" when none are new. */
 export function jumpLabel(unread: number): string {
-  if (unread <= 0) return '↓ Newest messages';
-  return `${unread > 99 ? '99+' : unread} new message${unread === 1 ? '' : 's'} ↓`;
+  if (unread <= 0) return 'Newest messages';
+  return `${unread > 99 ? '99+' : unread} new message${unread === 1 ? '' : 's'}`;
 }
 
 /** Whether two instants fall on the same local calendar day. */
