@@ -27,6 +27,7 @@ mod search;
 
 pub use conversations::NotifyLevel;
 pub use feed::MessageFeed;
+pub use notifications::UnsyncedReads;
 pub use outbox::{OutboxEntry, OutboxState};
 pub use revisions::Memberships;
 pub use search::{SearchHit, SEARCH_WINDOW};
