@@ -2,15 +2,16 @@
 # End-to-end tests of the desktop app: the real app (debug build) in a virtual display
 # (Xvfb) on a private D-Bus session, driven through WebDriver (tauri-driver +
 # WebKitWebDriver), against the real server, with fake org.freedesktop.Notifications and
-# org.kde.StatusNotifierWatcher services recording what the app does. Two scripts, each with
+# org.kde.StatusNotifierWatcher services recording what the app does. Scripts, each with
 # its own server and app: test_app.py (demo data: sign-in, notifications, tray, offline,
-# updates) and test_chat.py (a new account: conversations, groups, message actions,
-# mentions, Markdown).
+# updates), test_chat.py (a new account: conversations, groups, message actions,
+# mentions, Markdown) and test_notifications.py (the notification centre: badge, mark read,
+# paging, summaries of bursts).
 #
 #   bash tests/e2e/run.sh APP_BINARY SERVER_BINARY CLI_BINARY [SCRIPT...]
 #
 # Installs its Python packages into tests/e2e/.venv (tests/desktop/venv.sh). Screenshots go to
-# tests/e2e/screenshots/. Ends with "N passed, M failed" over both scripts; exit status 0
+# tests/e2e/screenshots/. Ends with "N passed, M failed" over all scripts; exit status 0
 # only if none failed.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,7 +20,7 @@ abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 APP=$(abs "$1") SERVER=$(abs "$2") CLI=$(abs "$3")
 shift 3
 SCRIPTS=("$@")
-[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py)
+[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py test_notifications.py)
 for b in "$APP" "$SERVER" "$CLI"; do [ -x "$b" ] || { echo "e2e: $b is missing: run make build" >&2; exit 1; }; done
 command -v tauri-driver >/dev/null || { echo "e2e: tauri-driver is missing: cargo install tauri-driver --locked --version '^2'" >&2; exit 1; }
 command -v WebKitWebDriver >/dev/null || { echo "e2e: WebKitWebDriver is missing: apt-get install webkit2gtk-driver" >&2; exit 1; }
