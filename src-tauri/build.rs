@@ -24,6 +24,8 @@ const COMMANDS: &[&str] = &[
     "focus_conversation",
     "notifications",
     "mark_notification_read",
+    "mark_all_notifications_read",
+    "unread_notifications",
     "search",
     "set_notify_level",
     "get_settings",

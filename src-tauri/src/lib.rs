@@ -11,6 +11,7 @@ pub mod plain;
 mod session;
 pub mod settings;
 pub mod state;
+pub mod summary;
 pub mod telemetry;
 mod toasts;
 mod tray;
@@ -49,6 +50,8 @@ pub fn handlers<R: tauri::Runtime>(
         commands::focus_conversation,
         commands::notifications,
         commands::mark_notification_read,
+        commands::mark_all_notifications_read,
+        commands::unread_notifications,
         commands::search,
         commands::get_settings,
         commands::set_settings,

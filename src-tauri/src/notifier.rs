@@ -10,17 +10,19 @@
 //! the app gets everything regardless.
 //!
 //! One notification per conversation, replaced in place as more arrives ("5 new messages
-//! from bob"), and updated at most once per [`THROTTLE`]: a flood or a catch-up is one
-//! notification per conversation, not a storm.
+//! from bob"), and pop-ups go out at most once per [`THROTTLE`]: a flood or a catch-up is one
+//! notification per conversation, not a storm. Across conversations, a burst from many
+//! places becomes one summary ([`crate::summary`]). Being added to a conversation brings
+//! its history: none of it is news (only what follows the entry that added the user).
 
 use crate::settings::{Privacy, Settings};
+use crate::summary::{self, Burst, Plan, Tally};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tidings_client::cache::{Cache, CacheResult, CachedConversation, NotifyLevel};
-use tidings_proto::{ConversationKind, Message};
+use tidings_proto::{ConversationKind, Message, Notification, SystemAction};
 
-/// The shortest time between two updates of one conversation's notification.
-pub const THROTTLE: Duration = Duration::from_millis(1500);
+pub use crate::summary::THROTTLE;
 
 /// What the window shows, for the "is it in view" question.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +61,10 @@ pub enum Target {
         conversation: Option<String>,
         url: Option<String>,
     },
+    /// A summary: the app (its notification list when it counts only notifications).
+    Summary {
+        notifications: bool,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -67,7 +73,6 @@ struct Pending {
     senders: Vec<String>,
     count: usize,
     last_text: String,
-    last_shown: Option<Instant>,
     /// Something arrived since the notification was last shown (else showing it again would
     /// only repeat it).
     unshown: bool,
@@ -80,6 +85,9 @@ pub struct Notifier {
     told: HashMap<String, i64>,
     notification_told: i64,
     pending: HashMap<String, Pending>,
+    /// Server notifications not popped up yet (waiting for the next flush).
+    notes: Vec<Notification>,
+    burst: Burst,
     initialized: bool,
 }
 
@@ -116,6 +124,14 @@ pub fn notifies(level: NotifyLevel, m: &Message, me: &str) -> bool {
     }
 }
 
+/// Whether a timeline entry says that `me` was added (what precedes it is history, not
+/// news, for `me`).
+fn added_me(m: &Message, me: &str) -> bool {
+    m.system
+        .as_ref()
+        .is_some_and(|s| s.action == SystemAction::Added && s.users.iter().any(|u| u == me))
+}
+
 /// Whether pop-ups are allowed at all now.
 pub fn quiet(settings: &Settings, minutes_now: u32) -> bool {
     settings.do_not_disturb || settings.quiet_hours.contains(minutes_now)
@@ -140,8 +156,8 @@ impl Notifier {
     }
 
     /// Looks at the conversations and notifications that changed; returns the toasts to
-    /// show now and whether some conversation has news held back by the throttle (call
-    /// again after [`THROTTLE`]).
+    /// show now and whether news is held back by the throttle (call again after
+    /// [`THROTTLE`]).
     pub fn on_changes(
         &mut self,
         cache: &Cache,
@@ -155,16 +171,16 @@ impl Notifier {
             self.baseline(cache)?;
             return Ok((Vec::new(), false));
         }
-        let mut toasts = Vec::new();
-        let mut held = false;
         for cid in changed {
             let Some(c) = cache.conversation(cid)? else {
                 continue;
             };
             let told = *self.told.get(cid).unwrap_or(&0);
-            let fresh: Vec<Message> = cache
-                .messages_after(cid, told.max(c.read_seq))?
+            let unseen = cache.messages_after(cid, told.max(c.read_seq))?;
+            let joined = unseen.iter().rev().find(|m| added_me(m, me)).map(|m| m.seq);
+            let fresh: Vec<Message> = unseen
                 .into_iter()
+                .filter(|m| joined.is_none_or(|j| m.seq > j))
                 .filter(|m| notifies(c.notify_level, m, me))
                 .collect();
             if let Some(last) = cache.messages_after(cid, told)?.last() {
@@ -189,57 +205,105 @@ impl Notifier {
                 p.unshown = true;
             }
         }
+        if notifications_changed {
+            let mut new: Vec<Notification> = cache
+                .notifications(me, 50)?
+                .into_iter()
+                .filter(|n| !n.is_read && n.seq > self.notification_told && n.seq != 0)
+                .collect();
+            new.reverse();
+            if let Some(last) = new.last() {
+                self.notification_told = last.seq;
+            }
+            self.notes.extend(new);
+        }
         if quiet_now {
             // Held back for good: the list has them, and a pile of pop-ups when the quiet
             // ends would be the storm quiet was meant to prevent.
             self.pending.clear();
-        } else {
-            let ids: Vec<String> = self.pending.keys().cloned().collect();
-            for cid in ids {
-                let Some(c) = cache.conversation(&cid)? else {
-                    continue;
-                };
-                let p = self.pending.get_mut(&cid).unwrap_or_else(|| unreachable!());
-                if p.count == 0 || !p.unshown {
-                    continue;
-                }
-                if p.last_shown
-                    .is_some_and(|t| now.duration_since(t) < THROTTLE)
-                {
-                    held = true;
-                    continue;
-                }
-                p.last_shown = Some(now);
-                p.unshown = false;
-                toasts.push(message_toast(&c, me, p, settings.privacy));
-            }
+            self.notes.clear();
+            return Ok((Vec::new(), false));
         }
-        if notifications_changed {
-            for n in cache.notifications(me, 50)? {
-                if n.is_read || n.seq <= self.notification_told || n.seq == 0 {
-                    continue;
+        let mut ready: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.count > 0 && p.unshown)
+            .map(|(cid, _)| cid.clone())
+            .collect();
+        ready.sort();
+        let sources = ready.len() + self.notes.len();
+        if sources == 0 {
+            return Ok((Vec::new(), false));
+        }
+        if self.burst.throttled(now) {
+            return Ok((Vec::new(), true));
+        }
+        let mut toasts = Vec::new();
+        let notes: Vec<Notification> = self.notes.drain(..).collect();
+        let plan = self.burst.plan(now, sources);
+        for n in &notes {
+            self.burst.told_note(&n.title);
+        }
+        match plan {
+            Plan::Each => {
+                for cid in ready {
+                    let Some(c) = cache.conversation(&cid)? else {
+                        continue;
+                    };
+                    if let Some(p) = self.pending.get_mut(&cid) {
+                        p.unshown = false;
+                        toasts.push(message_toast(&c, me, p, settings.privacy));
+                    }
                 }
-                self.notification_told = self.notification_told.max(n.seq);
-                if quiet_now {
-                    continue;
-                }
-                let (summary, body) = match settings.privacy {
-                    Privacy::Hidden => ("New notification".to_owned(), String::new()),
-                    _ => (n.title.clone(), n.message.clone()),
+                toasts.extend(notes.iter().map(|n| note_toast(n, settings.privacy)));
+            }
+            Plan::Summary => {
+                let mut tally = Tally {
+                    notifications: self.burst.notes().to_vec(),
+                    ..Tally::default()
                 };
+                let mut unseen: Vec<(&String, &mut Pending)> = self
+                    .pending
+                    .iter_mut()
+                    .filter(|(_, p)| p.count > 0)
+                    .collect();
+                unseen.sort_by(|a, b| a.0.cmp(b.0));
+                for (cid, p) in unseen {
+                    p.unshown = false;
+                    tally.messages += p.count;
+                    if let Some(c) = cache.conversation(cid)? {
+                        tally.conversations.push(conversation_name(&c, me));
+                    }
+                }
+                let (title, body) = summary::summary_text(&tally, settings.privacy);
                 toasts.push(Toast {
-                    key: format!("notification:{}", n.id),
-                    summary,
+                    key: summary::SUMMARY_KEY.to_owned(),
+                    summary: title,
                     body,
-                    target: Target::Notification {
-                        id: n.id.clone(),
-                        conversation: n.conversation_id.clone(),
-                        url: n.url.clone(),
+                    target: Target::Summary {
+                        notifications: tally.messages == 0,
                     },
                 });
             }
         }
-        Ok((toasts, held))
+        Ok((toasts, false))
+    }
+}
+
+fn note_toast(n: &Notification, privacy: Privacy) -> Toast {
+    let (summary, body) = match privacy {
+        Privacy::Hidden => ("New notification".to_owned(), String::new()),
+        _ => (n.title.clone(), n.message.clone()),
+    };
+    Toast {
+        key: format!("notification:{}", n.id),
+        summary,
+        body,
+        target: Target::Notification {
+            id: n.id.clone(),
+            conversation: n.conversation_id.clone(),
+            url: n.url.clone(),
+        },
     }
 }
 
@@ -267,11 +331,14 @@ fn message_toast(c: &CachedConversation, me: &str, p: &Pending, privacy: Privacy
 }
 
 #[cfg(test)]
+mod burst_tests;
+#[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tidings_proto::{ContentType, Conversation, Participant, Timestamp};
 
-    fn cache() -> (Cache, std::path::PathBuf) {
+    pub(super) fn cache() -> (Cache, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!(
             "tidings-notifier-{}-{}",
             std::process::id(),
@@ -286,7 +353,7 @@ mod tests {
         N.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn conv(id: &str) -> Conversation {
+    pub(super) fn conv(id: &str) -> Conversation {
         let p = |id: &str, name: &str| Participant {
             id: id.into(),
             display_name: name.into(),
@@ -308,7 +375,7 @@ mod tests {
         }
     }
 
-    fn msg(cid: &str, seq: i64, from: &str, text: &str) -> Message {
+    pub(super) fn msg(cid: &str, seq: i64, from: &str, text: &str) -> Message {
         Message {
             id: format!("{cid}-{seq}"),
             conversation_id: cid.into(),
@@ -324,7 +391,7 @@ mod tests {
 
     /// The notifier's answer to news in `convs`, as the window, the settings and the quiet
     /// hours stand at `now`.
-    fn run(
+    pub(super) fn run(
         n: &mut Notifier,
         c: &Cache,
         convs: &[&str],

@@ -141,6 +141,12 @@ fn open_target<R: tauri::Runtime>(app: &AppHandle<R>, target: &Target) {
                 }
             }
         }
+        Target::Summary { notifications } => {
+            window::show(&app, None);
+            if notifications {
+                let _ = app.emit("open-notifications", ());
+            }
+        }
     });
 }
 

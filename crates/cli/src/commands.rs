@@ -35,9 +35,14 @@ pub async fn run(cli: Cli) -> CmdResult {
                 )
                 .await
             }
-            Cmd::Notifications { limit } => {
+            Cmd::Notifications { limit, read_all } => {
                 let cache = Cache::open(&ctx.cache_path(&format!("profile-{}", profile.name)))
                     .map_err(tidings_client::ClientError::from)?;
+                if read_all {
+                    cache
+                        .mark_all_notifications_read()
+                        .map_err(tidings_client::ClientError::from)?;
+                }
                 output::notifications(
                     &ctx,
                     &cache
@@ -175,8 +180,11 @@ pub async fn run(cli: Cli) -> CmdResult {
             output::search(&ctx, &cache, &hits);
             Ok(0)
         }
-        Cmd::Notifications { limit } => {
+        Cmd::Notifications { limit, read_all } => {
             let (engine, _) = connect_and_settle(&ctx).await?;
+            if read_all {
+                engine.read_all_notifications_now().await?;
+            }
             let user = engine.user().unwrap_or_default().to_owned();
             let list = engine
                 .cache()

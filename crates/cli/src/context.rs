@@ -149,6 +149,9 @@ pub enum Cmd {
     Notifications {
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Mark every notification read first (on the server too: every device sees it).
+        #[arg(long)]
+        read_all: bool,
     },
     /// Notify users, as a backend service does (needs the server's service token).
     Notify {

@@ -227,6 +227,17 @@ pub fn event(ctx: &Context, env: &Envelope) {
                 "you left".to_owned()
             }
         ),
+        Event::NotificationsRead(r) => match r.up_to {
+            Some(up_to) => println!(
+                "{t} notifications up to #{up_to} read elsewhere ({} unread)",
+                r.unread_count
+            ),
+            None => println!(
+                "{t} {} notification(s) read elsewhere ({} unread)",
+                r.ids.len(),
+                r.unread_count
+            ),
+        },
         Event::UserUpdated(u) => println!("{t} {} is now called {}", u.id, u.display_name),
         Event::Announcement(a) => println!("{t} announcement: {}: {}", a.title, a.message),
     }

@@ -578,3 +578,36 @@ body = "/payload/message"
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn notifications_read_all_marks_them_read_for_every_device() {
+    let (_d, server, api, alice, _bob, _cid) = setup().await;
+    for i in 0..3 {
+        let (status, _) = api
+            .post(
+                "/api/notifications",
+                SERVICE_TOKEN,
+                serde_json::json!({"users": ["alice"], "title": format!("Note {i}"), "message": "m"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let home = Home::new();
+    home.login(&server.http(), "alice").await;
+    let r = home.run(&["notifications"]).await;
+    assert_eq!(r.stdout.matches('•').count(), 3, "{}", r.stdout);
+    let r = home.run(&["notifications", "--read-all"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.matches('•').count(), 0, "{}", r.stdout);
+    assert_eq!(r.stdout.matches("Note").count(), 3, "{}", r.stdout);
+    let (_, page) = api
+        .call("GET", "/api/notifications", Some(&alice.token), None)
+        .await;
+    assert_eq!(page["unreadCount"], 0);
+    // Another device of alice's: read there too.
+    let other = Home::new();
+    other.login(&server.http(), "alice").await;
+    let r = other.run(&["notifications"]).await;
+    assert_eq!(r.stdout.matches('•').count(), 0, "{}", r.stdout);
+    server.stop().await;
+}

@@ -327,9 +327,15 @@ pub struct ConversationList {
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
 #[serde(deny_unknown_fields)]
 pub struct NotificationQuery {
-    /// Notifications with `seq` above this; with none, the newest page.
+    /// Notifications with `seq` above this (catching up); with neither this nor `before`,
+    /// the newest page.
     #[cfg_attr(feature = "openapi", param(minimum = 0))]
     pub after: Option<i64>,
+    /// Notifications with `seq` below this, the closest ones (paging back). Not with `after`.
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
+    pub before: Option<i64>,
+    /// Only the unread ones (default false).
+    pub unread: Option<bool>,
     /// 1-500, default 50.
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
@@ -377,6 +383,19 @@ pub struct CreateNotification {
     pub data: Option<serde_json::Value>,
     #[serde(default)]
     pub url: Option<String>,
+}
+
+/// `POST /api/notifications/read-all` body, optional: without it (or without `upTo`),
+/// every notification the user has is marked read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadAllRequest {
+    /// Mark read every notification with `seq` up to this one (the newest the client
+    /// showed), so one that arrived meanwhile stays unread.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
+    pub up_to: Option<i64>,
 }
 
 /// The notifications created, one per user.

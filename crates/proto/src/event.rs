@@ -72,6 +72,9 @@ pub enum Event {
     ReadReceipt(ReadReceipt),
     Presence(Presence),
     Notification(Notification),
+    /// Some of the user's notifications were marked read (on any device): every one up to
+    /// `upTo`, or those in `ids`.
+    NotificationsRead(NotificationsRead),
     /// A conversation the user is in was created, renamed or changed membership.
     ConversationUpdated(Conversation),
     /// The user is no longer in a conversation (left, or removed by its owner).
@@ -93,6 +96,7 @@ impl Event {
             Event::ReadReceipt(_) => "READ_RECEIPT",
             Event::Presence(_) => "PRESENCE",
             Event::Notification(_) => "NOTIFICATION",
+            Event::NotificationsRead(_) => "NOTIFICATIONS_READ",
             Event::ConversationUpdated(_) => "CONVERSATION_UPDATED",
             Event::ConversationLeft(_) => "CONVERSATION_LEFT",
             Event::UserUpdated(_) => "USER_UPDATED",
@@ -340,6 +344,23 @@ pub struct Notification {
     pub is_read: bool,
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: Timestamp,
+}
+
+/// Notifications marked read: the answer to `POST /api/notifications/read-all`, and the
+/// `NOTIFICATIONS_READ` event on `/user/queue/notifications` that tells the user's other
+/// sessions (after a read-all, or one `POST /api/notifications/{id}/read`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationsRead {
+    /// Every notification with `seq` up to this one is read (a read-all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_to: Option<i64>,
+    /// These notifications are read (one marked read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    /// How many of the user's notifications are still unread.
+    pub unread_count: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ mod timestamp;
 
 pub use event::{
     Announcement, ContentType, Conversation, ConversationKind, ConversationLeft, Envelope, Event,
-    Message, Notification, Participant, Presence, Reaction, ReadReceipt, ReplyRef, SystemAction,
-    SystemEntry, Typing, User,
+    Message, Notification, NotificationsRead, Participant, Presence, Reaction, ReadReceipt,
+    ReplyRef, SystemAction, SystemEntry, Typing, User,
 };
 pub use timestamp::Timestamp;
 

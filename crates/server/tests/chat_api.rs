@@ -897,6 +897,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/conversations/{cid}/read", &["post"]),
         ("/api/notifications", &["get", "post"]),
         ("/api/notifications/{id}/read", &["post"]),
+        ("/api/notifications/read-all", &["post"]),
         ("/api/notifications/stream", &["get"]),
         ("/api/notifications/stream/{user}", &["get"]),
         ("/api/announcements", &["get", "post"]),
@@ -913,7 +914,7 @@ async fn the_openapi_document_describes_every_route() {
     }
     assert_eq!(
         paths.len(),
-        21,
+        22,
         "no undocumented extra paths: {:?}",
         paths.keys()
     );
@@ -926,6 +927,8 @@ async fn the_openapi_document_describes_every_route() {
         "UpdateProfile",
         "UpdateConversation",
         "ConversationLeft",
+        "NotificationsRead",
+        "ReadAllRequest",
         "SystemEntry",
         "Reaction",
         "Notification",

@@ -576,28 +576,101 @@ async fn notifications_are_contiguous_per_user_and_all_or_none() {
             s.create_notifications(new(&["bob", "ghost"])).await,
             Err(StoreError::NotFound(_))
         ));
-        let (page, unread) = s.notifications("bob", None, 10).await.unwrap();
+        let (page, unread) = s
+            .notifications("bob", Range::Newest(10), false)
+            .await
+            .unwrap();
         assert_eq!(
             (page.items.len(), page.last_seq, unread),
             (1, 1, 1),
             "ghost made nothing for bob"
         );
-        let (page, _) = s.notifications("alice", Some(1), 10).await.unwrap();
+        let (page, _) = s
+            .notifications("alice", Range::After(1, 10), false)
+            .await
+            .unwrap();
         assert_eq!(
             page.items.iter().map(|n| n.seq).collect::<Vec<_>>(),
             vec![2]
         );
         assert_eq!(page.items[0].data, Some(serde_json::json!({"x": 1})));
-        let read = s
+        let (read, marked) = s
             .mark_notification_read("alice", &page.items[0].id)
             .await
             .unwrap();
         assert!(read.is_read);
+        assert_eq!((marked.changed, marked.unread), (1, 1), "{name}");
+        let (_, again) = s.mark_notification_read("alice", &read.id).await.unwrap();
+        assert_eq!(again.changed, 0, "{name}: marking twice changes nothing");
         assert!(matches!(
             s.mark_notification_read("bob", &read.id).await,
             Err(StoreError::NotFound(_))
         ));
-        assert_eq!(s.notifications("alice", None, 10).await.unwrap().1, 1);
+        let newest = Range::Newest(10);
+        assert_eq!(s.notifications("alice", newest, false).await.unwrap().1, 1);
+        let (unread, _) = s.notifications("alice", newest, true).await.unwrap();
+        assert_eq!(
+            unread.items.iter().map(|n| n.seq).collect::<Vec<_>>(),
+            vec![1],
+            "{name}: only the unread one"
+        );
+    }
+}
+
+#[tokio::test]
+async fn mark_all_read_marks_up_to_a_seq_and_pages_back() {
+    for (name, s, _keep) in implementations() {
+        with_users(&*s, &["alice", "bob"]).await;
+        for i in 0..5 {
+            s.create_notifications(NewNotification {
+                users: vec!["alice".into(), "bob".into()],
+                kind: "k".into(),
+                title: format!("t{i}"),
+                message: "m".into(),
+                data: None,
+                conversation_id: None,
+                url: None,
+                created_at: Timestamp::now(),
+            })
+            .await
+            .unwrap();
+        }
+        let (up_to, marked) = s.mark_notifications_read("alice", Some(3)).await.unwrap();
+        assert_eq!((up_to, marked.changed, marked.unread), (3, 3, 2), "{name}");
+        let (page, unread) = s
+            .notifications("alice", Range::Before(5, 2), false)
+            .await
+            .unwrap();
+        assert_eq!(unread, 2);
+        assert_eq!(
+            page.items
+                .iter()
+                .map(|n| (n.seq, n.is_read))
+                .collect::<Vec<_>>(),
+            vec![(3, true), (4, false)],
+            "{name}: the two before 5, ascending"
+        );
+        assert!(page.has_more);
+        // Past the last: up to the last; bob's are untouched.
+        let (up_to, marked) = s.mark_notifications_read("alice", Some(99)).await.unwrap();
+        assert_eq!((up_to, marked.changed, marked.unread), (5, 2, 0), "{name}");
+        let (up_to, marked) = s.mark_notifications_read("alice", None).await.unwrap();
+        assert_eq!(
+            (up_to, marked.changed),
+            (5, 0),
+            "{name}: nothing left to mark"
+        );
+        assert_eq!(
+            s.notifications("bob", Range::Newest(10), false)
+                .await
+                .unwrap()
+                .1,
+            5
+        );
+        assert!(matches!(
+            s.mark_notifications_read("ghost", None).await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 }
 

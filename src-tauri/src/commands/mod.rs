@@ -149,18 +149,40 @@ pub fn focus_conversation(state: State<'_, AppState>, conversation: Option<Strin
     Ok(state.focus(conversation)?)
 }
 
+/// A page of the notification list, newest first: those older than the one with id
+/// `before` (the oldest shown), or the newest. Older than the cache holds come from the
+/// server.
 #[tauri::command]
-pub fn notifications(state: State<'_, AppState>, limit: u32) -> Res<Vec<Notification>> {
-    let user = state.session_info().map(|s| s.user).unwrap_or_default();
+pub async fn notifications(
+    state: State<'_, AppState>,
+    before: Option<String>,
+    limit: u32,
+) -> Res<Vec<Notification>> {
+    let engine = state.engine()?;
+    Ok(engine
+        .notifications_page(before.as_deref(), limit.clamp(1, 500))
+        .await?)
+}
+
+/// Unread notifications in the cache: the badge, right from the first paint.
+#[tauri::command]
+pub fn unread_notifications(state: State<'_, AppState>) -> Res<i64> {
     Ok(state
         .cache()?
-        .notifications(&user, limit.clamp(1, 500))
+        .unread_notifications()
         .map_err(ClientError::from)?)
 }
 
 #[tauri::command]
 pub fn mark_notification_read(state: State<'_, AppState>, id: String) -> Res<bool> {
     Ok(state.with_engine(|e| e.mark_notification_read(&id))?)
+}
+
+/// Marks every notification read (here at once, on the server in one request); answers the
+/// unread count after.
+#[tauri::command]
+pub fn mark_all_notifications_read(state: State<'_, AppState>) -> Res<i64> {
+    Ok(state.with_engine(|e| e.mark_all_notifications_read())?)
 }
 
 #[tauri::command]

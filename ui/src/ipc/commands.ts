@@ -96,8 +96,14 @@ export const commands = {
   markRead: (conversation: string, upTo: number) => invoke<boolean>('mark_read', { conversation, upTo }),
   setTyping: (conversation: string, typing: boolean) => invoke<void>('set_typing', { conversation, typing }),
   focusConversation: (conversation: string | null) => invoke<void>('focus_conversation', { conversation }),
-  notifications: (limit: number) => invoke<Notification[]>('notifications', { limit }),
+  /** Newest first: those older than the one with id `before`, or the newest. */
+  notifications: (before: string | null, limit: number) =>
+    invoke<Notification[]>('notifications', { before, limit }),
+  /** Unread notifications in the cache (the badge). */
+  unreadNotifications: () => invoke<number>('unread_notifications'),
   markNotificationRead: (id: string) => invoke<boolean>('mark_notification_read', { id }),
+  /** Marks every notification read, here and on the server; answers the unread count after. */
+  markAllNotificationsRead: () => invoke<number>('mark_all_notifications_read'),
   search: (query: string, limit: number) => invoke<SearchHit[]>('search', { query, limit }),
   /** Which messages of this conversation notify: all, only those mentioning you, none. */
   setNotifyLevel: (conversation: string, level: NotifyLevel) =>

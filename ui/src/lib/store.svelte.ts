@@ -47,6 +47,10 @@ export const app = $state({
   /** conversation → user → expiry (ms) */
   typing: {} as Record<string, Record<string, number>>,
   notifications: [] as Notification[],
+  /** Unread notifications in the cache: the badge, from the first paint on. */
+  unreadNotifications: 0,
+  /** The notification list has older entries to load. */
+  olderNotifications: false,
   settings: null as Settings | null,
   panel: 'chat' as Panel,
   searchQuery: '',
@@ -159,9 +163,11 @@ export async function afterSignIn() {
 export async function refresh() {
   if (!app.session) return;
   try {
-    app.conversations = await commands.conversations();
+    const [conversations, unreadNotes] = await Promise.all([commands.conversations(), commands.unreadNotifications()]);
+    app.conversations = conversations;
+    app.unreadNotifications = unreadNotes;
     if (app.selected) await reloadConversation();
-    if (app.panel === 'notifications') app.notifications = await commands.notifications(100);
+    if (app.panel === 'notifications') await loadNotifications();
   } catch (e) {
     showError(e);
   }
@@ -309,7 +315,7 @@ export async function showPanel(p: Panel) {
   app.panel = p;
   if (p === 'notifications') {
     try {
-      app.notifications = await commands.notifications(100);
+      await loadNotifications();
     } catch (e) {
       showError(e);
     }
@@ -334,6 +340,58 @@ export async function runSearch(q: string) {
 export async function saveSettings(s: Settings) {
   try {
     app.settings = await commands.setSettings(s);
+  } catch (e) {
+    showError(e);
+  }
+}
+
+/** Notifications per page of the list. */
+export const NOTE_PAGE = 50;
+
+/** (Re)loads the notification list from the newest, keeping as many as were shown. */
+export async function loadNotifications() {
+  const limit = Math.max(NOTE_PAGE, app.notifications.length);
+  const list = await commands.notifications(null, limit);
+  app.notifications = list;
+  app.olderNotifications = list.length === limit;
+  app.unreadNotifications = await commands.unreadNotifications();
+}
+
+let loadingNotes = false;
+
+/** Appends the next page of older notifications (the server's, past what the cache holds). */
+export async function loadOlderNotifications() {
+  const last = app.notifications[app.notifications.length - 1];
+  if (!last || loadingNotes || !app.olderNotifications) return;
+  loadingNotes = true;
+  try {
+    const page = await commands.notifications(last.id, NOTE_PAGE);
+    const have = new Set(app.notifications.map((n) => n.id));
+    app.notifications = [...app.notifications, ...page.filter((n) => !have.has(n.id))];
+    app.olderNotifications = page.length === NOTE_PAGE;
+  } catch (e) {
+    showError(e);
+  } finally {
+    loadingNotes = false;
+  }
+}
+
+/** Marks one notification read without leaving the list. */
+export async function markNotificationRead(id: string) {
+  try {
+    await commands.markNotificationRead(id);
+    app.notifications = app.notifications.map((n) => (n.id === id ? { ...n, isRead: true } : n));
+    app.unreadNotifications = await commands.unreadNotifications();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+/** Marks every notification read, here and on the server (one request). */
+export async function markAllNotificationsRead() {
+  try {
+    app.unreadNotifications = await commands.markAllNotificationsRead();
+    app.notifications = app.notifications.map((n) => ({ ...n, isRead: true }));
   } catch (e) {
     showError(e);
   }

@@ -31,6 +31,7 @@ mod view;
 pub use conversations::NotifyLevel;
 pub use drafts::Draft;
 pub use feed::MessageFeed;
+pub use notifications::UnsyncedReads;
 pub use outbox::{OutboxEntry, OutboxState};
 pub use revisions::{Departure, Memberships};
 pub use search::{SearchHit, SEARCH_WINDOW};

@@ -62,8 +62,8 @@ pub(crate) struct CatchUp {
 }
 
 impl CatchUp {
-    /// Everything: conversations, their changes and gaps, notifications, unsent read
-    /// markers.
+    /// Everything: conversations, their changes and gaps, notifications (and what was read
+    /// of them here and elsewhere), unsent read markers.
     pub(crate) async fn full(&self, progress: &mpsc::Sender<Progress>) -> ClientResult<()> {
         self.refresh_conversations().await?;
         let token = self.tokens.get().await?;
@@ -98,6 +98,8 @@ impl CatchUp {
             self.fill_notifications(Some((progress, done, total)))
                 .await?;
         }
+        self.push_notification_reads().await?;
+        self.reconcile_notification_reads().await?;
         self.push_reads().await
     }
 

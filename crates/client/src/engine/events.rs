@@ -88,6 +88,9 @@ impl Runner {
                     }
                 }
             }
+            Event::NotificationsRead(r) => {
+                self.cache.apply_notifications_read(r)?;
+            }
             Event::Presence(p) => self.cache.set_presence(&p.user_id, p.online)?,
             Event::Announcement(a) => {
                 let n = tidings_proto::Notification {

@@ -26,6 +26,7 @@ mod auth;
 mod catchup;
 mod events;
 mod live;
+mod notifications;
 mod run;
 
 pub use auth::{MemoryRefreshStore, RefreshStore};
@@ -158,7 +159,8 @@ enum Command {
     Network(bool),
     Nudge,
     Reauth(Option<(String, Duration)>),
-    NotificationRead(String),
+    /// Notifications were marked read here: tell the server what it has not heard of.
+    PushNotificationReads,
     /// An action changed a conversation: fetch what it now misses.
     Stale(String),
     /// The user left a conversation (its topic subscription is gone on the server).
@@ -295,11 +297,13 @@ impl Engine {
         Ok(moved)
     }
 
-    /// Marks a notification read here at once, and on the server when live.
+    /// Marks a notification read here at once, and on the server when live (else at the
+    /// next connection).
     pub fn mark_notification_read(&self, id: &str) -> ClientResult<bool> {
         let was_unread = self.cache.mark_notification_read(id)?;
         if was_unread {
-            self.command(Command::NotificationRead(id.to_owned()));
+            announce_change(&self.cache, &self.changed_tx);
+            self.command(Command::PushNotificationReads);
         }
         Ok(was_unread)
     }

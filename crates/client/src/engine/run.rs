@@ -333,16 +333,15 @@ impl Runner {
                         }
                     }
                     Some(Command::Typing(cid, typing)) => self.send_typing(&live, &cid, typing).await,
-                    Some(Command::NotificationRead(id)) => {
+                    Some(Command::PushNotificationReads) => {
                         if let Some(sync) = self.sync.clone() {
+                            let changed = self.changed.clone();
                             tokio::spawn(async move {
-                                let done = async {
-                                    let token = sync.tokens.get().await?;
-                                    sync.api.mark_notification_read(&token, &id).await
-                                };
-                                if let Err(e) = done.await {
-                                    tracing::info!(error = %e, "could not mark a notification read on the server");
+                                if let Err(e) = sync.push_notification_reads().await {
+                                    // Kept as not yet told: the next connection tells it.
+                                    tracing::info!(error = %e, "could not mark notifications read on the server");
                                 }
+                                super::announce_change(&sync.cache, &changed);
                             });
                         }
                     }

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tidings_proto::api::{
     ConversationList, CreateConversation, CreateNotification, ErrorBody, LoginRequest, MessagePage,
-    NotificationPage, NotificationsCreated, ReadRequest, ReadState, RefreshRequest, SendMessage,
-    TokenResponse, User,
+    NotificationPage, NotificationsCreated, ReadAllRequest, ReadRequest, ReadState, RefreshRequest,
+    SendMessage, TokenResponse, User,
 };
-use tidings_proto::{Conversation, Message};
+use tidings_proto::{Conversation, Message, NotificationsRead};
 
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -215,6 +215,29 @@ impl Api {
         let path = format!("/api/notifications?after={after}&limit={limit}");
         self.call::<(), _>(reqwest::Method::GET, &path, Some(token), None)
             .await
+    }
+
+    /// A page of notifications: `query` is `GET /api/notifications`'s (`before=`, `after=`,
+    /// `unread=true`, `limit=`).
+    pub async fn notifications(&self, token: &str, query: &str) -> ClientResult<NotificationPage> {
+        let path = format!("/api/notifications?{query}");
+        self.call::<(), _>(reqwest::Method::GET, &path, Some(token), None)
+            .await
+    }
+
+    /// Marks every notification up to `up_to` read in one request.
+    pub async fn mark_all_notifications_read(
+        &self,
+        token: &str,
+        up_to: i64,
+    ) -> ClientResult<NotificationsRead> {
+        self.call(
+            reqwest::Method::POST,
+            "/api/notifications/read-all",
+            Some(token),
+            Some(&ReadAllRequest { up_to: Some(up_to) }),
+        )
+        .await
     }
 
     pub async fn send(&self, token: &str, cid: &str, msg: &SendMessage) -> ClientResult<Message> {

@@ -67,6 +67,10 @@ pub fn router(state: &ServerState) -> Router<ServerState> {
             get(notifications::list).post(notifications::create),
         )
         .route(
+            "/api/notifications/read-all",
+            post(notifications::mark_all_read),
+        )
+        .route(
             "/api/notifications/{id}/read",
             post(notifications::mark_read),
         )

@@ -3,6 +3,7 @@
 use super::extract::{bearer, principal_from_token, AuthUser, Body, Caller, Path, Query};
 use crate::chat::Chat;
 use crate::{ApiError, ServerState};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -14,16 +15,17 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tidings_proto::api::{
     AnnouncementPage, AnnouncementQuery, CreateAnnouncement, CreateNotification, ErrorBody,
-    NotificationPage, NotificationQuery, NotificationsCreated,
+    NotificationPage, NotificationQuery, NotificationsCreated, ReadAllRequest,
 };
-use tidings_proto::{Announcement, Envelope, Event, Notification};
+use tidings_proto::{Announcement, Envelope, Event, Notification, NotificationsRead};
 use tokio::sync::broadcast::error::RecvError;
 
 fn forbidden_to_publish() -> ApiError {
     ApiError::Forbidden("only backend services (the service token) and admins may do this")
 }
 
-/// The user's notifications in ascending `seq`: `after` to catch up, else the newest page.
+/// The user's notifications in ascending `seq`: `after` to catch up, `before` to page back,
+/// else the newest page; `unread=true` for the unread ones only.
 #[utoipa::path(get, path = "/api/notifications", tag = "notifications", security(("bearer" = [])),
     params(NotificationQuery),
     responses(
@@ -36,12 +38,7 @@ pub async fn list(
     AuthUser(me): AuthUser,
     Query(q): Query<NotificationQuery>,
 ) -> Result<Json<NotificationPage>, ApiError> {
-    Ok(Json(
-        state
-            .chat()
-            .notifications(&me.name, q.after, q.limit)
-            .await?,
-    ))
+    Ok(Json(state.chat().notifications(&me.name, q).await?))
 }
 
 /// Notify users (backend services with the service token, or admins): "your appointment
@@ -87,6 +84,46 @@ pub async fn mark_read(
 ) -> Result<Json<Notification>, ApiError> {
     Ok(Json(
         state.chat().mark_notification_read(&me.name, &id).await?,
+    ))
+}
+
+/// Mark every notification read (or every one up to `upTo`) in one request; the user's
+/// other sessions get `NOTIFICATIONS_READ` on `/user/queue/notifications`. The body is
+/// optional.
+#[utoipa::path(post, path = "/api/notifications/read-all", tag = "notifications",
+    security(("bearer" = [])),
+    request_body(content = Option<ReadAllRequest>, content_type = "application/json",
+        description = "Optional: `upTo`, the newest `seq` to mark read"),
+    responses(
+        (status = 200, description = "Marked read; the unread count after", body = NotificationsRead),
+        (status = 400, description = "Malformed body or negative upTo", body = ErrorBody),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ))]
+pub async fn mark_all_read(
+    State(state): State<ServerState>,
+    AuthUser(me): AuthUser,
+    body: Bytes,
+) -> Result<Json<NotificationsRead>, ApiError> {
+    let req = if body.iter().all(u8::is_ascii_whitespace) {
+        ReadAllRequest::default()
+    } else {
+        // An object only: serde would also read `[3]` as the struct's fields in order.
+        let malformed = |e: serde_json::Error| ApiError::Malformed(e.to_string());
+        match serde_json::from_slice::<serde_json::Value>(&body).map_err(malformed)? {
+            v @ serde_json::Value::Object(_) => serde_json::from_value(v).map_err(malformed)?,
+            _ => {
+                return Err(ApiError::Malformed(
+                    "the body must be a JSON object, such as {\"upTo\": 42}".into(),
+                ))
+            }
+        }
+    };
+    Ok(Json(
+        state
+            .chat()
+            .mark_all_notifications_read(&me.name, req)
+            .await?,
     ))
 }
 
@@ -164,7 +201,13 @@ async fn open_stream(
         .or(q.after);
     let last = match resume {
         Some(after) => after.max(0),
-        None => chat.notifications(&me.name, None, Some(1)).await?.last_seq,
+        None => {
+            let newest = NotificationQuery {
+                limit: Some(1),
+                ..NotificationQuery::default()
+            };
+            chat.notifications(&me.name, newest).await?.last_seq
+        }
     };
     let st = StreamState {
         chat,
@@ -225,11 +268,12 @@ async fn next_event(mut st: StreamState) -> Option<(Result<SseEvent, Infallible>
             return Some((Ok(ev), st));
         }
         if st.more {
-            match st
-                .chat
-                .notifications(&st.user, Some(st.last), Some(500))
-                .await
-            {
+            let next = NotificationQuery {
+                after: Some(st.last),
+                limit: Some(500),
+                ..NotificationQuery::default()
+            };
+            match st.chat.notifications(&st.user, next).await {
                 Ok(page) => {
                     st.more = page.has_more;
                     st.pending.extend(page.notifications);

@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         super::actions::edit, super::actions::delete, super::actions::react,
         super::actions::changes,
         super::notifications::list, super::notifications::create, super::notifications::mark_read,
+        super::notifications::mark_all_read,
         super::notifications::stream, super::notifications::stream_for,
         super::notifications::announcements, super::notifications::announce,
     ),

@@ -15,6 +15,7 @@ mod cursor;
 mod directory;
 mod feed;
 mod membership;
+mod notifications;
 pub mod passwords;
 mod presence;
 pub mod quota;
@@ -25,19 +26,19 @@ pub mod validate;
 use crate::app::Broker;
 use crate::rate::RateLimiter;
 use crate::store::{
-    new_id, ConversationRecord, MessageRefs, NewConversation, NewMessage, NewNotification, Range,
-    Store, StoreError, UserRecord,
+    new_id, ConversationRecord, MessageRefs, NewConversation, NewMessage, Range, Store, StoreError,
+    UserRecord,
 };
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
 use tidings_proto::api::{
     AnnouncementPage, ConversationList, ConversationQuery, CreateAnnouncement, CreateConversation,
-    CreateNotification, HistoryQuery, MessagePage, NotificationPage, ReadState, SendMessage, User,
+    HistoryQuery, MessagePage, ReadState, SendMessage, User,
 };
 use tidings_proto::{
-    dest, Announcement, Conversation, Envelope, Event, Message, Notification, Participant,
-    Presence, ReadReceipt, Timestamp,
+    dest, Announcement, Conversation, Envelope, Event, Message, Participant, Presence, ReadReceipt,
+    Timestamp,
 };
 
 pub use feed::Feed;
@@ -497,50 +498,6 @@ impl Chat {
             Some(user),
         );
         self.publish([dest::PRESENCE.to_owned()], &env, true);
-    }
-
-    // ------------------------------------------------------------------ notifications
-
-    pub async fn notify(&self, req: CreateNotification) -> ChatResult<Vec<Notification>> {
-        let new = validate::notification(req)?;
-        self.deliver_notifications(new).await
-    }
-
-    async fn deliver_notifications(&self, new: NewNotification) -> ChatResult<Vec<Notification>> {
-        let created = self.store.create_notifications(new).await?;
-        for n in &created {
-            let env = Envelope::at(Event::Notification(n.clone()), n.created_at, None);
-            self.publish(
-                [dest::for_user(&n.user_id, dest::USER_NOTIFICATIONS)],
-                &env,
-                false,
-            );
-            self.feed.publish(n);
-        }
-        Ok(created)
-    }
-
-    pub async fn notifications(
-        &self,
-        user: &str,
-        after: Option<i64>,
-        limit: Option<u32>,
-    ) -> ChatResult<NotificationPage> {
-        let limit = validate::page_limit(limit)?;
-        if after.is_some_and(|a| a < 0) {
-            return Err(ChatError::Invalid("after must be 0 or more".into()));
-        }
-        let (page, unread) = self.store.notifications(user, after, limit).await?;
-        Ok(NotificationPage {
-            notifications: page.items,
-            has_more: page.has_more,
-            last_seq: page.last_seq,
-            unread_count: unread,
-        })
-    }
-
-    pub async fn mark_notification_read(&self, user: &str, id: &str) -> ChatResult<Notification> {
-        Ok(self.store.mark_notification_read(user, id).await?)
     }
 
     // ------------------------------------------------------------------ announcements

@@ -255,7 +255,7 @@ pub struct Appended {
     pub participants: Vec<String>,
 }
 
-/// Which messages a history query wants.
+/// Which messages (or notifications) a page query wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Range {
     /// The newest `limit`.
@@ -298,20 +298,42 @@ pub struct NewNotification {
     pub created_at: Timestamp,
 }
 
+/// What marking notifications read changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marked {
+    /// How many were unread and are now read.
+    pub changed: u64,
+    /// The user's unread notifications after the change.
+    pub unread: i64,
+}
+
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
     /// Stores one notification per user, each with the user's next `seq`; all or none.
     /// `NotFound` names the users that do not exist.
     async fn create_notifications(&self, new: NewNotification) -> StoreResult<Vec<Notification>>;
-    /// Notifications with `seq > after` (or the newest page), and the unread count.
+    /// The user's notifications in `range` (only the unread ones if `unread_only`), and the
+    /// unread count.
     async fn notifications(
         &self,
         user: &str,
-        after: Option<i64>,
-        limit: u32,
+        range: Range,
+        unread_only: bool,
     ) -> StoreResult<(Page<Notification>, i64)>;
     /// Marks one of the user's notifications read; `NotFound` if it is not the user's.
-    async fn mark_notification_read(&self, user: &str, id: &str) -> StoreResult<Notification>;
+    async fn mark_notification_read(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> StoreResult<(Notification, Marked)>;
+    /// Marks read every notification of the user's with `seq` up to `up_to` (all of them
+    /// when `None`); answers the `seq` it marked up to (at most the user's last) and what
+    /// changed. `NotFound` for an unknown user.
+    async fn mark_notifications_read(
+        &self,
+        user: &str,
+        up_to: Option<i64>,
+    ) -> StoreResult<(i64, Marked)>;
 }
 
 #[async_trait]

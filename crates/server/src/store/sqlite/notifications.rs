@@ -2,7 +2,8 @@
 
 use super::{optional, users, SqliteStore};
 use crate::store::{
-    AnnouncementStore, NewNotification, NotificationStore, Page, StoreError, StoreResult,
+    AnnouncementStore, Marked, NewNotification, NotificationStore, Page, Range, StoreError,
+    StoreResult,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection, Row};
@@ -75,27 +76,38 @@ fn create(c: &Connection, new: NewNotification) -> StoreResult<Vec<Notification>
     Ok(out)
 }
 
-fn list(
-    c: &Connection,
-    user: &str,
-    after: Option<i64>,
-    limit: u32,
-) -> StoreResult<(Page<Notification>, i64)> {
-    let (last_seq, unread): (i64, i64) = optional(c.query_row(
+/// The user's last notification `seq` and unread count; `NotFound` for an unknown user.
+fn counts(c: &Connection, user: &str) -> StoreResult<(i64, i64)> {
+    optional(c.query_row(
         "SELECT notification_seq,
                 (SELECT count(*) FROM notifications WHERE user_name = ?1 AND read_at IS NULL)
          FROM users WHERE name = ?1",
         [user],
         |r| Ok((r.get(0)?, r.get(1)?)),
     ))?
-    .ok_or_else(|| StoreError::NotFound(format!("no user {user}")))?;
-    let (sql, bound, ascending) = match after {
-        Some(a) => ("seq > ?2 ORDER BY seq ASC", a, true),
-        None => ("seq <= ?2 ORDER BY seq DESC", i64::MAX, false),
+    .ok_or_else(|| StoreError::NotFound(format!("no user {user}")))
+}
+
+fn list(
+    c: &Connection,
+    user: &str,
+    range: Range,
+    unread_only: bool,
+) -> StoreResult<(Page<Notification>, i64)> {
+    let (last_seq, unread) = counts(c, user)?;
+    let (sql, bound, limit, ascending) = match range {
+        Range::After(a, limit) => ("seq > ?2 ORDER BY seq ASC", a, limit, true),
+        Range::Before(b, limit) => ("seq < ?2 ORDER BY seq DESC", b, limit, false),
+        Range::Newest(limit) => ("seq <= ?2 ORDER BY seq DESC", i64::MAX, limit, false),
+    };
+    let filter = if unread_only {
+        "AND read_at IS NULL"
+    } else {
+        ""
     };
     let items: Vec<Notification> = c
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM notifications WHERE user_name = ?1 AND {sql} LIMIT ?3"
+            "SELECT {COLUMNS} FROM notifications WHERE user_name = ?1 {filter} AND {sql} LIMIT ?3"
         ))?
         .query_map(params![user, bound, i64::from(limit) + 1], from_row)?
         .collect::<rusqlite::Result<_>>()?;
@@ -110,17 +122,43 @@ fn list(
     ))
 }
 
-fn mark_read(c: &Connection, user: &str, id: &str) -> StoreResult<Notification> {
-    c.execute(
+fn mark_read(c: &Connection, user: &str, id: &str) -> StoreResult<(Notification, Marked)> {
+    let changed = c.execute(
         "UPDATE notifications SET read_at = ?3 WHERE id = ?1 AND user_name = ?2 AND read_at IS NULL",
         params![id, user, Timestamp::now().millis()],
     )?;
-    optional(c.query_row(
+    let n = optional(c.query_row(
         &format!("SELECT {COLUMNS} FROM notifications WHERE id = ?1 AND user_name = ?2"),
         [id, user],
         from_row,
     ))?
-    .ok_or_else(|| StoreError::NotFound(format!("you have no notification {id}")))
+    .ok_or_else(|| StoreError::NotFound(format!("you have no notification {id}")))?;
+    let (_, unread) = counts(c, user)?;
+    Ok((
+        n,
+        Marked {
+            changed: changed as u64,
+            unread,
+        },
+    ))
+}
+
+fn mark_all_read(c: &Connection, user: &str, up_to: Option<i64>) -> StoreResult<(i64, Marked)> {
+    let (last_seq, _) = counts(c, user)?;
+    let up_to = up_to.map_or(last_seq, |u| u.min(last_seq));
+    let changed = c.execute(
+        "UPDATE notifications SET read_at = ?3
+         WHERE user_name = ?1 AND seq <= ?2 AND read_at IS NULL",
+        params![user, up_to, Timestamp::now().millis()],
+    )?;
+    let (_, unread) = counts(c, user)?;
+    Ok((
+        up_to,
+        Marked {
+            changed: changed as u64,
+            unread,
+        },
+    ))
 }
 
 #[async_trait]
@@ -132,16 +170,29 @@ impl NotificationStore for SqliteStore {
     async fn notifications(
         &self,
         user: &str,
-        after: Option<i64>,
-        limit: u32,
+        range: Range,
+        unread_only: bool,
     ) -> StoreResult<(Page<Notification>, i64)> {
         let user = user.to_owned();
-        self.read(move |c| list(c, &user, after, limit)).await
+        self.read(move |c| list(c, &user, range, unread_only)).await
     }
 
-    async fn mark_notification_read(&self, user: &str, id: &str) -> StoreResult<Notification> {
+    async fn mark_notification_read(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> StoreResult<(Notification, Marked)> {
         let (user, id) = (user.to_owned(), id.to_owned());
         self.write(move |c| mark_read(c, &user, &id)).await
+    }
+
+    async fn mark_notifications_read(
+        &self,
+        user: &str,
+        up_to: Option<i64>,
+    ) -> StoreResult<(i64, Marked)> {
+        let user = user.to_owned();
+        self.write(move |c| mark_all_read(c, &user, up_to)).await
     }
 }
 
