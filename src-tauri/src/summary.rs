@@ -8,8 +8,11 @@
 //! - a flush with news from fewer than [`SUMMARY_FROM`] places (conversations or server
 //!   notifications) shows each, as before; from [`SUMMARY_FROM`] on it is one summary,
 //!   replaced in place as the burst goes on;
-//! - once a summary is up, news within [`BURST_WINDOW`] of it updates the summary rather
-//!   than popping up on its own, so a burst that trickles in stays one notification.
+//! - news within [`BURST_WINDOW`] of the last flush that was a burst by itself (news from
+//!   [`SUMMARY_FROM`] places or more) updates the summary rather than popping up on its own,
+//!   so a burst that trickles in stays one notification. Only such a flush opens the window
+//!   again: a conversation that goes on chatting after a burst pops up on its own once the
+//!   window is over, however steadily it talks.
 //!
 //! Time is passed in, so the policy is tested without waiting.
 
@@ -20,7 +23,7 @@ use std::time::{Duration, Instant};
 pub const THROTTLE: Duration = Duration::from_millis(1500);
 /// News from this many places in one flush is one summary.
 pub const SUMMARY_FROM: usize = 3;
-/// After a summary, news this soon goes into the summary too.
+/// After a flush that was a burst by itself, news this soon goes into the summary too.
 pub const BURST_WINDOW: Duration = Duration::from_secs(10);
 /// The key of the summary notification (one, replaced in place).
 pub const SUMMARY_KEY: &str = "summary";
@@ -34,12 +37,15 @@ pub enum Plan {
     Summary,
 }
 
-/// The memory of the policy: when the last flush and the last summary went out, and the
+/// The memory of the policy: when the last flush and the last burst went out, and the
 /// server notifications told during the current burst (for the summary's count).
 #[derive(Debug, Default)]
 pub struct Burst {
     last_flush: Option<Instant>,
-    summary_at: Option<Instant>,
+    /// The last flush with news from [`SUMMARY_FROM`] places or more. A summary made only
+    /// because one was up does not move it, or a steady chat after a burst would be
+    /// summarised for as long as it goes on.
+    burst_at: Option<Instant>,
     notes: Vec<String>,
 }
 
@@ -59,11 +65,14 @@ impl Burst {
             self.notes.clear();
         }
         self.last_flush = Some(now);
-        let summary_up = self
-            .summary_at
+        if sources >= SUMMARY_FROM {
+            self.burst_at = Some(now);
+            return Plan::Summary;
+        }
+        let in_burst = self
+            .burst_at
             .is_some_and(|t| now.saturating_duration_since(t) < BURST_WINDOW);
-        if sources >= SUMMARY_FROM || summary_up {
-            self.summary_at = Some(now);
+        if in_burst {
             Plan::Summary
         } else {
             Plan::Each
@@ -155,6 +164,33 @@ mod tests {
         // Long after: each again.
         let later = t0 + THROTTLE * 2 + BURST_WINDOW;
         assert_eq!(b.plan(later, 1), Plan::Each);
+    }
+
+    #[test]
+    fn a_steady_chat_after_a_burst_pops_up_on_its_own_once_the_window_is_over() {
+        let mut b = Burst::default();
+        let t0 = Instant::now();
+        assert_eq!(b.plan(t0, 6), Plan::Summary);
+        // One conversation talks on, a flush every THROTTLE: summarised only within the
+        // window of the burst, then each pop-up on its own though the flushes never pause.
+        let mut at = t0;
+        let mut plans = Vec::new();
+        while at < t0 + BURST_WINDOW * 2 {
+            at += THROTTLE;
+            plans.push((at.duration_since(t0), b.plan(at, 1)));
+        }
+        for (after, plan) in plans {
+            let want = if after < BURST_WINDOW {
+                Plan::Summary
+            } else {
+                Plan::Each
+            };
+            assert_eq!(plan, want, "{after:?} after the burst");
+        }
+        // A new burst opens a new window.
+        at += THROTTLE;
+        assert_eq!(b.plan(at, 3), Plan::Summary);
+        assert_eq!(b.plan(at + THROTTLE, 1), Plan::Summary);
     }
 
     #[test]
