@@ -2,11 +2,13 @@
 # End-to-end tests of the desktop app: the real app (debug build) in a virtual display
 # (Xvfb) on a private D-Bus session, driven through WebDriver (tauri-driver +
 # WebKitWebDriver), against the real server, with fake org.freedesktop.Notifications and
-# org.kde.StatusNotifierWatcher services recording what the app does. Two scripts, each with
-# its own server and app: test_app.py (demo data: sign-in, notifications, tray, offline,
+# org.kde.StatusNotifierWatcher services recording what the app does. Four scripts, each with
+# its own servers and app: test_app.py (demo data: sign-in, notifications, tray, offline,
 # updates), test_chat.py (a new account: conversations, groups, message actions,
-# mentions, Markdown) and test_reading.py (drafts, the New messages line, what is marked
-# read, date separators, the jump button, scroll positions, the window's size).
+# mentions, Markdown), test_reading.py (drafts, the New messages line, what is marked
+# read, date separators, the jump button, scroll positions, the window's size) and
+# test_accounts.py (two accounts on two servers at once: messages, notifications, settings
+# apart, Ctrl+1/2, signing out of one).
 #
 #   bash tests/e2e/run.sh APP_BINARY SERVER_BINARY CLI_BINARY [SCRIPT...]
 #
@@ -20,7 +22,7 @@ abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 APP=$(abs "$1") SERVER=$(abs "$2") CLI=$(abs "$3")
 shift 3
 SCRIPTS=("$@")
-[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py test_reading.py)
+[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py test_reading.py test_accounts.py)
 for b in "$APP" "$SERVER" "$CLI"; do [ -x "$b" ] || { echo "e2e: $b is missing: run make build" >&2; exit 1; }; done
 command -v tauri-driver >/dev/null || { echo "e2e: tauri-driver is missing: cargo install tauri-driver --locked --version '^2'" >&2; exit 1; }
 command -v WebKitWebDriver >/dev/null || { echo "e2e: WebKitWebDriver is missing: apt-get install webkit2gtk-driver" >&2; exit 1; }
