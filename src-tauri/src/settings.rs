@@ -82,6 +82,8 @@ pub struct Settings {
     pub close_to_tray: bool,
     /// The server last signed in to (prefills the sign-in form).
     pub server: Option<String>,
+    /// The account the window showed last (the app opens on it again).
+    pub last_account: Option<String>,
 }
 
 impl Default for Settings {
@@ -93,6 +95,7 @@ impl Default for Settings {
             start_at_login: false,
             close_to_tray: true,
             server: None,
+            last_account: None,
         }
     }
 }

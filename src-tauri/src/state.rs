@@ -121,14 +121,15 @@ pub struct AppState {
 impl AppState {
     pub fn new(config_dir: PathBuf, data_dir: PathBuf) -> ClientResult<AppState> {
         let settings_path = Settings::path(&config_dir);
+        let settings = Settings::load(&settings_path);
         Ok(AppState {
             credentials: Credentials::new(&data_dir, "desktop"),
-            settings: Mutex::new(Settings::load(&settings_path)),
+            active: Mutex::new(settings.last_account.clone()),
+            settings: Mutex::new(settings),
             settings_path,
             data_dir,
             config_dir,
             sessions: Mutex::default(),
-            active: Mutex::default(),
             view: Mutex::new(View {
                 visible: true,
                 focused: true,
@@ -166,8 +167,10 @@ impl AppState {
     /// Keeps new settings: the account's part with the account (when one is signed in), the
     /// rest for the app. Refused as [`ClientError::Config`] when not valid,
     /// [`ClientError::Io`] when a file cannot be written.
-    pub fn save_settings(&self, account: Option<&str>, s: Settings) -> ClientResult<()> {
+    pub fn save_settings(&self, account: Option<&str>, mut s: Settings) -> ClientResult<()> {
         s.quiet_hours.validate().map_err(ClientError::Config)?;
+        // Which account was shown last is the app's to know, not the page's to set.
+        s.last_account = self.settings().last_account;
         if let Ok(session) = self.session(account) {
             session.save_settings(s.account_part())?;
         }
@@ -233,10 +236,17 @@ impl AppState {
         self.session(None).ok().map(|s| s.info.id.clone())
     }
 
-    /// The window shows `account` now (a signed-in one).
+    /// The window shows `account` now (a signed-in one); kept for the next start.
     pub fn set_active(&self, account: &str) -> ClientResult<()> {
         self.session(Some(account))?;
         *self.active.lock().unwrap_or_else(PoisonError::into_inner) = Some(account.to_owned());
+        let s = self.settings();
+        if s.last_account.as_deref() != Some(account) {
+            let last_account = Some(account.to_owned());
+            if let Err(e) = self.save_app_settings(Settings { last_account, ..s }) {
+                tracing::warn!(error = %e, "cannot keep the account shown");
+            }
+        }
         Ok(())
     }
 
@@ -316,7 +326,7 @@ impl AppState {
     /// follow none.
     pub fn focus(&self, account: Option<&str>, cid: Option<String>) -> ClientResult<()> {
         let session = self.session(account)?;
-        *self.active.lock().unwrap_or_else(PoisonError::into_inner) = Some(session.info.id.clone());
+        self.set_active(&session.info.id)?;
         self.view
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -486,6 +496,9 @@ mod tests {
         assert_eq!(state.active_account().as_deref(), Some(community));
         assert_eq!(state.view_of(community).conversation.as_deref(), Some("c1"));
         assert_eq!(state.view_of(work).conversation, None);
+        // The next start opens on the account shown last.
+        let next = AppState::new(dir.join("config"), dir.join("data")).unwrap();
+        assert_eq!(next.settings().last_account.as_deref(), Some(community));
 
         // Settings apart: do-not-disturb on one leaves the other's as it was.
         let mut s = state.settings_of(Some(community));

@@ -8,8 +8,9 @@ Two tidings-server processes: "work" (alice, bob: a direct conversation) and "co
 carol is added from the account switcher's "Add account" without signing alice out. Checks:
 both accounts side by side, each with its own conversations; each gets its own messages and
 desktop notifications, which name the account; the tray adds their unread up; Ctrl+1 and
-Ctrl+2 switch; do-not-disturb on one does not silence the other; signing out of one leaves
-the other working, also after a restart. One line per check, then "N passed, M failed".
+Ctrl+2 switch; do-not-disturb on one does not silence the other; after a restart both come
+back, on the one shown last, with their settings; signing out of one leaves the other
+working. One line per check, then "N passed, M failed".
 """
 
 import json
@@ -213,6 +214,36 @@ def check_settings_apart(ctx):
     a.el('[data-testid="open-chats"]').click()
 
 
+def check_restart(ctx):
+    a = ctx.app
+    press(a, "2")
+    wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "carol's account before the restart")
+    ctx.desktop.click_menu("Quit Tidings")
+    try:
+        wait_for(lambda: not window_open(a), "the app to quit")
+    finally:
+        a.quit()
+    ctx.app = a = App(ctx.work, ctx.env, APP, SHOTS)
+    # Both accounts come back, on the one shown last, each with its own settings.
+    wait_for(lambda: account_ids(a) == [ctx.alice_id, ctx.carol_id], "both accounts after the restart")
+    wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "carol's account shown again")
+    a.el('[data-testid="open-settings"]').click()
+    wait_for(lambda: a.el('[data-testid="dnd"]').is_selected(), "carol's do-not-disturb after the restart")
+    press(a, "1")
+    wait_for(lambda: shows(a, ctx.alice_id, "Bob Okafor"), "alice's account after the restart")
+    a.el('[data-testid="open-settings"]').click()
+    if a.el('[data-testid="dnd"]').is_selected():
+        raise Failure("alice's do-not-disturb is on after the restart")
+    a.el('[data-testid="open-chats"]').click()
+
+
+def window_open(a):
+    try:
+        return len(a.d.window_handles) > 0
+    except Exception:  # the session's window is gone
+        return False
+
+
 def check_sign_out_one(ctx):
     a = ctx.app
     press(a, "2")
@@ -240,6 +271,7 @@ CHECKS = [
      check_own_messages_and_notifications),
     ("Ctrl+1 and Ctrl+2 switch accounts; each keeps its open conversation", check_ctrl_switches),
     ("settings apart: do-not-disturb on carol's account does not silence alice's", check_settings_apart),
+    ("after a restart both accounts come back, on the one shown last, with their settings", check_restart),
     ("signing out of one account leaves the other working", check_sign_out_one),
 ]
 

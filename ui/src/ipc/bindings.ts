@@ -198,7 +198,11 @@ closeToTray: boolean,
 /**
  * The server last signed in to (prefills the sign-in form).
  */
-server: string | null, };
+server: string | null, 
+/**
+ * The account the window showed last (the app opens on it again).
+ */
+lastAccount: string | null, };
 export type UpdateInfo = { version: string, currentVersion: string, notes: string | null, date: string | null, };
 export type UpdateProgress = { "stage": "downloading", done: number, total: number | null, } | { "stage": "verified" } | { "stage": "failed", message: string, };
 export type FirstPaint = { 
