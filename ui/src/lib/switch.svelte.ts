@@ -25,6 +25,8 @@ function clearScreen() {
 
 /** Shows another signed-in account: its list, and the conversation it had open. */
 export async function switchAccount(id: string) {
+  // A notification's click may name an account the switcher has not loaded yet.
+  if (!app.accounts.some((a) => a.info.id === id)) await refreshAccounts();
   const info = app.accounts.find((a) => a.info.id === id)?.info;
   if (!info) return;
   app.adding = false;
