@@ -3,6 +3,8 @@ const COMMANDS: &[&str] = &[
     "session",
     "sign_in",
     "sign_out",
+    "accounts",
+    "set_active_account",
     "engine_state",
     "conversations",
     "history",

@@ -1,35 +1,59 @@
 //! The bridge from the engine to the shell: three tasks per session that carry the engine's
-//! state, the cache's changes and its live events to the UI (events), the tray and the
-//! toasts.
+//! state, the cache's changes and its live events to the UI (events, each naming its
+//! account: [`AccountEvent`]), the tray and the toasts.
 
 use crate::notifier;
-use crate::state::AppState;
+use crate::state::{AppState, SessionInfo};
 use crate::toasts;
 use crate::tray;
+use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 use tidings_client::engine::{Engine, EngineState};
 use tidings_proto::{Envelope, Event};
+
+/// What an event says, and the account it is about.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountEvent<T> {
+    pub account: String,
+    pub payload: T,
+}
+
+fn emit<R: tauri::Runtime, T: Serialize + Clone>(
+    app: &AppHandle<R>,
+    event: &str,
+    account: &str,
+    payload: T,
+) {
+    let _ = app.emit(
+        event,
+        AccountEvent {
+            account: account.to_owned(),
+            payload,
+        },
+    );
+}
 
 /// Carries engine news to the UI (events), the tray and the notifier.
 pub fn start<R: tauri::Runtime>(
     app: &AppHandle<R>,
     engine: &Engine,
-    me: &str,
+    info: &SessionInfo,
     fresh: bool,
 ) -> Vec<tauri::async_runtime::JoinHandle<()>> {
     let mut tasks = Vec::new();
-    let (app1, mut states) = (app.clone(), engine.state());
+    let (app1, mut states, id1) = (app.clone(), engine.state(), info.id.clone());
     tasks.push(tauri::async_runtime::spawn(async move {
         loop {
             let s = states.borrow_and_update().clone();
-            let _ = app1.emit("engine-state", &s);
+            emit(&app1, "engine-state", &id1, s);
             tray::refresh(&app1);
             if states.changed().await.is_err() {
                 return;
             }
         }
     }));
-    let (app2, mut changed, me2) = (app.clone(), engine.changed(), me.to_owned());
+    let (app2, mut changed, me2) = (app.clone(), engine.changed(), info.clone());
     let cache = engine.cache().clone();
     let engine_state = engine.state();
     tasks.push(tauri::async_runtime::spawn(async move {
@@ -49,7 +73,7 @@ pub fn start<R: tauri::Runtime>(
             }
             throttled = None;
             let latest = *changed.borrow_and_update();
-            let _ = app2.emit("changed", latest);
+            emit(&app2, "changed", &me2.id, latest);
             let changes = cache.changes_since(seen, 10_000).unwrap_or_default();
             seen = latest.max(seen);
             let mut convs: Vec<String> = changes
@@ -65,7 +89,9 @@ pub fn start<R: tauri::Runtime>(
                     filling = false;
                 }
                 if let Some(state) = app2.try_state::<AppState>() {
-                    let _ = state.notifier().baseline(&cache);
+                    if let Ok(session) = state.session(Some(&me2.id)) {
+                        let _ = session.notifier().baseline(&cache);
+                    }
                 }
                 tray::refresh(&app2);
                 continue;
@@ -78,11 +104,11 @@ pub fn start<R: tauri::Runtime>(
             tray::refresh(&app2);
         }
     }));
-    let (app3, mut events) = (app.clone(), engine.events());
+    let (app3, mut events, id3) = (app.clone(), engine.events(), info.id.clone());
     tasks.push(tauri::async_runtime::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(env) => forward_event(&app3, &env),
+                Ok(env) => forward_event(&app3, &id3, &env),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => return,
             }
@@ -93,14 +119,10 @@ pub fn start<R: tauri::Runtime>(
 
 /// Live events the UI shows but the cache does not keep (typing; who removed the user from
 /// a conversation), or wants at once.
-fn forward_event<R: tauri::Runtime>(app: &AppHandle<R>, env: &Envelope) {
+fn forward_event<R: tauri::Runtime>(app: &AppHandle<R>, account: &str, env: &Envelope) {
     match &env.event {
-        Event::Typing(t) => {
-            let _ = app.emit("typing", t);
-        }
-        Event::Presence(p) => {
-            let _ = app.emit("presence", p);
-        }
+        Event::Typing(t) => emit(app, "typing", account, t.clone()),
+        Event::Presence(p) => emit(app, "presence", account, p.clone()),
         _ => {}
     }
 }

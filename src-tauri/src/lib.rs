@@ -28,6 +28,8 @@ pub fn handlers<R: tauri::Runtime>(
         commands::session,
         commands::sign_in,
         commands::sign_out,
+        commands::accounts,
+        commands::set_active_account,
         commands::engine_state,
         commands::conversations,
         commands::history,
@@ -110,9 +112,9 @@ pub fn run() {
             let handle = app.handle().clone();
             let (config_dir, data_dir) = dirs(&handle)?;
             let state = AppState::new(config_dir, data_dir).map_err(|e| e.to_string())?;
-            let dnd = state.settings().do_not_disturb;
             app.manage(state);
-            let tray = tray::build(&handle, dnd)?;
+            // Do not disturb is each account's: the first drawing (below) checks it.
+            let tray = tray::build(&handle, false)?;
             app.manage(tray);
             // The window is built here, not from the configuration, so that a start in the
             // tray builds none.
@@ -175,17 +177,21 @@ fn context() -> tauri::Context<tauri::Wry> {
     ctx
 }
 
-/// At launch: the saved session, or (for `make run`) the demo account from the environment.
+/// At launch: every saved account's session, or (for `make run`) the demo account from the
+/// environment.
 fn start_session<R: tauri::Runtime>(app: &AppHandle<R>) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
-    if state.credentials.current().is_some() {
+    let accounts = state.credentials.accounts();
+    if !accounts.is_empty() {
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
             if let Some(state) = app.try_state::<AppState>() {
-                if let Err(e) = session::start(&app, &state, None) {
-                    tracing::warn!(error = %e, "cannot start the saved session");
+                for account in &accounts {
+                    if let Err(e) = session::start(&app, &state, account, None) {
+                        tracing::warn!(error = %e, "cannot start a saved session");
+                    }
                 }
             }
         });

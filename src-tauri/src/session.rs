@@ -1,18 +1,22 @@
-//! Signing in and out: the account's credentials and cache, the engine, and the bridge that
-//! carries its news, started and stopped together and kept in [`AppState`].
+//! Signing in and out, one account at a time: the account's credentials and cache, the
+//! engine, and the bridge that carries its news, started and stopped together and kept in
+//! [`AppState`] beside the other accounts' sessions.
 
 use crate::bridge;
+use crate::settings::AccountSettings;
 use crate::state::{AppState, Session, SessionInfo};
 use crate::tray;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 use tauri::AppHandle;
 use tidings_client::cache::Cache;
+use tidings_client::credentials::Account;
 use tidings_client::engine::{Engine, EngineConfig, Target as EngineTarget, TidingsServer};
 use tidings_client::http::Api;
 use tidings_client::{ClientError, ClientResult};
 
-/// Signs in over REST (or registers), keeps the session, and starts the engine.
+/// Signs in over REST (or registers), keeps the account beside the others, and starts its
+/// engine (signing in again to an account already here replaces its session).
 pub async fn sign_in<R: tauri::Runtime>(
     app: &AppHandle<R>,
     state: &AppState,
@@ -33,57 +37,58 @@ pub async fn sign_in<R: tauri::Runtime>(
     } else {
         api.login(username, password).await?
     };
-    state
+    let account = state
         .credentials
-        .save(&server, &t.user.id, &t.refresh_token)?;
+        .add(&server, &t.user.id, &t.refresh_token)?;
     let mut s = state.settings();
     s.server = Some(server.clone());
-    let _ = state.save_settings(s);
+    let _ = state.save_app_settings(s);
     start(
         app,
         state,
+        &account,
         Some((t.access_token, Duration::from_secs(t.expires_in))),
     )
 }
 
-/// Starts the engine for the saved account (at launch, after sign-in).
+/// Starts the engine of a saved account (at launch, after sign-in).
 pub fn start<R: tauri::Runtime>(
     app: &AppHandle<R>,
     state: &AppState,
+    account: &Account,
     access: Option<(String, Duration)>,
 ) -> ClientResult<SessionInfo> {
-    let account = state
-        .credentials
-        .current()
-        .ok_or_else(|| ClientError::Unauthorized("not signed in".into()))?;
-    let cache = Arc::new(Cache::open(&Cache::path_in(
-        &state.data_dir,
-        &cache_name(&account.server, &account.user),
-    ))?);
+    let id = account_id(&account.server, &account.user);
+    let cache = Arc::new(Cache::open(&Cache::path_in(&state.data_dir, &id))?);
     let target = EngineTarget::Tidings(TidingsServer {
         http: account.server.clone(),
         ws: TidingsServer::ws_url(&account.server),
         user: account.user.clone(),
-        refresh: state.credentials.refresh_store(&account),
+        refresh: state.credentials.refresh_store(account),
         access,
     });
     // A cache that never synced (a new sign-in) fills with history first: none of it is
     // news, so nothing pops up until the engine has been live once.
     let fresh = cache.conversations()?.is_empty();
     let engine = Engine::start(EngineConfig::new(target, state.tls.clone()), cache.clone())?;
-    *state.notifier() = Default::default();
-    state.notifier().baseline(&cache)?;
     let info = SessionInfo {
-        server: account.server,
-        user: account.user,
+        id: id.clone(),
+        server: account.server.clone(),
+        user: account.user.clone(),
     };
-    let bridge = bridge::start(app, &engine, &info.user, fresh);
-    let old = state.replace_session(Session {
-        info: info.clone(),
-        engine: Arc::new(engine),
-        bridge,
-    });
-    if let Some(old) = old {
+    let session = Session::new(
+        info.clone(),
+        engine,
+        AccountSettings::path(&state.config_dir, &id),
+        state.settings_path(),
+    );
+    session.notifier().baseline(&cache)?;
+    let tasks = bridge::start(app, &session.engine, &info, fresh);
+    *session
+        .bridge
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = tasks;
+    if let Some(old) = state.insert_session(session) {
         stop(old);
     }
     // The bridge may have drawn the tray before the session was here to read (and the
@@ -92,36 +97,63 @@ pub fn start<R: tauri::Runtime>(
     Ok(info)
 }
 
-/// Signs out: stops the engine, forgets the session here and revokes it on the server.
-pub async fn sign_out(state: &AppState) -> ClientResult<()> {
-    let session = state.take_session();
-    let server = session.as_ref().map(|s| s.info.server.clone());
-    if let Some(s) = session {
+/// Signs one account out: stops its engine, forgets its session here and revokes it on the
+/// server. The other accounts go on.
+pub async fn sign_out(state: &AppState, account: Option<&str>) -> ClientResult<()> {
+    let Ok(session) = state.session(account) else {
+        return Ok(());
+    };
+    let (server, user) = (session.info.server.clone(), session.info.user.clone());
+    drop(session);
+    if let Some(s) = state.take_session(&account_id(&server, &user)) {
         stop(s);
     }
-    if let (Some(token), Some(server)) = (state.credentials.forget()?, server) {
+    if let Some(token) = state.credentials.forget_account(&server, &user)? {
         if let Ok(api) = Api::new(&server, state.tls.clone()) {
             // Best effort: signing out here must work offline too.
             let _ = api.logout(&token).await;
         }
     }
-    *state.notifier() = Default::default();
     Ok(())
 }
 
-/// The account's cache name: `user@host`.
-fn cache_name(server: &str, user: &str) -> String {
+/// An account's id, and its cache's name: `user@host[:port]`.
+pub fn account_id(server: &str, user: &str) -> String {
     let host = server.split("://").nth(1).unwrap_or(server);
     format!("{user}@{host}")
 }
 
-fn stop(s: Session) {
-    for task in s.bridge {
+fn stop(s: Arc<Session>) {
+    for task in s
+        .bridge
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(..)
+    {
         task.abort();
     }
     // A command still awaiting the engine holds it: the engine stops when that call ends
     // and drops it (dropping the handle stops the engine).
-    if let Ok(engine) = Arc::try_unwrap(s.engine) {
+    let engine = match Arc::try_unwrap(s) {
+        Ok(s) => s.engine,
+        Err(_) => return,
+    };
+    if let Ok(engine) = Arc::try_unwrap(engine) {
         tauri::async_runtime::spawn(engine.shutdown());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_account_is_its_user_at_its_host() {
+        assert_eq!(
+            super::account_id("https://chat.example.com", "alice"),
+            "alice@chat.example.com"
+        );
+        assert_eq!(
+            super::account_id("http://127.0.0.1:8080", "bob"),
+            "bob@127.0.0.1:8080"
+        );
     }
 }

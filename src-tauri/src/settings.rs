@@ -1,4 +1,8 @@
-//! The user's settings, kept as JSON in the app's config directory.
+//! The user's settings, kept as JSON in the app's config directory: what belongs to an
+//! account ([`AccountSettings`]: do-not-disturb, quiet hours, privacy; one file per account)
+//! and what belongs to the app (start at login, close to tray, the last server, and the
+//! rest of [`Settings`]; one file). The UI sees them together, as one account's
+//! [`Settings`].
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -80,6 +84,8 @@ pub struct Settings {
     pub server: Option<String>,
     /// The window's text size (its webview's zoom) in percent, 50-300 (Ctrl+= / Ctrl+- / Ctrl+0).
     pub zoom_percent: u16,
+    /// The account the window showed last (the app opens on it again).
+    pub last_account: Option<String>,
 }
 
 impl Default for Settings {
@@ -92,12 +98,73 @@ impl Default for Settings {
             close_to_tray: true,
             server: None,
             zoom_percent: 100,
+            last_account: None,
         }
     }
 }
 
 /// The text sizes the window accepts, in percent.
 pub const ZOOM_PERCENT: std::ops::RangeInclusive<u16> = 50..=300;
+/// The settings that each account has for itself: a second person (or a second account)
+/// signing in on the same machine does not inherit the first one's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccountSettings {
+    pub do_not_disturb: bool,
+    pub quiet_hours: QuietHours,
+    pub privacy: Privacy,
+}
+
+/// The JSON names of the per-account fields, kept out of the app's file.
+const ACCOUNT_FIELDS: [&str; 3] = ["doNotDisturb", "quietHours", "privacy"];
+
+impl AccountSettings {
+    /// `accounts/<account id>/settings.json` in the config directory.
+    pub fn path(config_dir: &Path, account: &str) -> PathBuf {
+        let safe: String = account
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        config_dir.join("accounts").join(safe).join("settings.json")
+    }
+
+    /// The account's settings. An account without its own file takes the per-account part
+    /// of the app's settings file of before (one settings file for everything), once: they
+    /// move into this account's file and out of the app's, so the next account starts from
+    /// the defaults. Unreadable: the defaults (the file kept aside).
+    pub fn load_or_migrate(path: &Path, app_path: &Path) -> AccountSettings {
+        if path.exists() {
+            return load_json(path);
+        }
+        let Some(old) = std::fs::read_to_string(app_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .filter(|v| ACCOUNT_FIELDS.iter().any(|k| v.get(k).is_some()))
+        else {
+            return AccountSettings::default();
+        };
+        let mine: AccountSettings = serde_json::from_value(old.clone()).unwrap_or_default();
+        if let Err(e) = save_json(&mine, path) {
+            tracing::warn!(error = %e, "cannot keep the account's settings");
+            return mine;
+        }
+        let app: Settings = serde_json::from_value(old).unwrap_or_default();
+        if let Err(e) = app.save(app_path) {
+            tracing::warn!(error = %e, "cannot rewrite the app's settings");
+        }
+        mine
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        save_json(self, path)
+    }
+}
 
 impl Settings {
     /// Checks what the user can set wrongly: the quiet hours and the text size.
@@ -118,28 +185,63 @@ impl Settings {
         config_dir.join("settings.json")
     }
 
-    /// The saved settings; defaults when there are none or they cannot be read (the
-    /// unreadable file is kept aside, not lost).
-    pub fn load(path: &Path) -> Settings {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "settings unreadable; using defaults");
-                let _ = std::fs::rename(path, path.with_extension("json.unreadable"));
-                Settings::default()
-            }),
-            Err(_) => Settings::default(),
+    /// The per-account part.
+    pub fn account_part(&self) -> AccountSettings {
+        AccountSettings {
+            do_not_disturb: self.do_not_disturb,
+            quiet_hours: self.quiet_hours.clone(),
+            privacy: self.privacy,
         }
     }
 
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    /// These app settings with an account's part.
+    pub fn with_account(self, a: &AccountSettings) -> Settings {
+        Settings {
+            do_not_disturb: a.do_not_disturb,
+            quiet_hours: a.quiet_hours.clone(),
+            privacy: a.privacy,
+            ..self
         }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).unwrap_or_default())
-            .map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
     }
+
+    /// The saved app settings (the per-account part of the file of before included, until
+    /// [`AccountSettings::load_or_migrate`] moves it); defaults when there are none or they
+    /// cannot be read (the unreadable file is kept aside, not lost).
+    pub fn load(path: &Path) -> Settings {
+        load_json(path)
+    }
+
+    /// Writes the app's part (the per-account fields are each account's own).
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let mut v = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        if let Some(o) = v.as_object_mut() {
+            for k in ACCOUNT_FIELDS {
+                o.remove(k);
+            }
+        }
+        save_json(&v, path)
+    }
+}
+
+fn load_json<T: Default + serde::de::DeserializeOwned>(path: &Path) -> T {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "settings unreadable; using defaults");
+            let _ = std::fs::rename(path, path.with_extension("json.unreadable"));
+            T::default()
+        }),
+        Err(_) => T::default(),
+    }
+}
+
+fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(value).unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -191,5 +293,56 @@ mod tests {
             ..Settings::default()
         };
         assert!(small.validate().is_err());
+    }
+
+    #[test]
+    fn the_settings_of_before_go_to_the_first_account_only() {
+        let dir = std::env::temp_dir().join(format!("tidings-settings-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let app_path = Settings::path(&dir);
+        let old = Settings {
+            do_not_disturb: true,
+            privacy: Privacy::Hidden,
+            close_to_tray: false,
+            server: Some("http://work:8080".into()),
+            ..Settings::default()
+        };
+        // The single file of before, with every field.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&app_path, serde_json::to_vec(&old).unwrap()).unwrap();
+
+        let first = AccountSettings::path(&dir, "alice@work:8080");
+        assert!(first.ends_with("accounts/alice@work_8080/settings.json"));
+        let mine = AccountSettings::load_or_migrate(&first, &app_path);
+        assert_eq!(mine, old.account_part());
+        // Moved: the app's file keeps only the app's part; the account has its own file.
+        let text = std::fs::read_to_string(&app_path).unwrap();
+        assert!(
+            !text.contains("doNotDisturb") && !text.contains("privacy"),
+            "{text}"
+        );
+        let app = Settings::load(&app_path);
+        assert!(!app.close_to_tray);
+        assert_eq!(app.server.as_deref(), Some("http://work:8080"));
+        assert_eq!(AccountSettings::load_or_migrate(&first, &app_path), mine);
+
+        // A second account starts from the defaults.
+        let second = AccountSettings::path(&dir, "al@community:9090");
+        assert_eq!(
+            AccountSettings::load_or_migrate(&second, &app_path),
+            AccountSettings::default()
+        );
+        // Each keeps its own; the UI's view joins them with the app's.
+        let quiet = AccountSettings {
+            do_not_disturb: true,
+            ..AccountSettings::default()
+        };
+        quiet.save(&second).unwrap();
+        assert_eq!(AccountSettings::load_or_migrate(&second, &app_path), quiet);
+        assert_eq!(AccountSettings::load_or_migrate(&first, &app_path), mine);
+        let joined = app.clone().with_account(&quiet);
+        assert!(joined.do_not_disturb && !joined.close_to_tray);
+        assert_eq!(joined.account_part(), quiet);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

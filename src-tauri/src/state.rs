@@ -1,11 +1,15 @@
-//! The shell's state, and nothing that acts on it: the settings, the signed-in session
-//! (engine and cache), what the window shows, what the notifier has seen, the toasts on
-//! screen, and the tray's line as last drawn. The jobs over it (`session`, `bridge`, `tray`,
-//! `toasts`, `window`) import this module; it imports none of them.
+//! The shell's state, and nothing that acts on it: the app's settings, the signed-in
+//! sessions (one per account: engine and cache, what its notifier has seen, its settings),
+//! which account the window shows, what the window shows, the toasts on screen, and the
+//! tray's line as last drawn. The jobs over it (`session`, `bridge`, `tray`, `toasts`,
+//! `window`) import this module; it imports none of them.
+//!
+//! *Accounts.* A command names its account (`account`, the id of [`SessionInfo`]); one that
+//! does not acts on the active account, the one the window shows (the UI always names it).
 
 use crate::notifier::{Notifier, View};
-use crate::settings::Settings;
-use serde::Serialize;
+use crate::settings::{AccountSettings, Settings};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,21 +20,72 @@ use tidings_client::engine::Engine;
 use tidings_client::{ClientError, ClientResult};
 use tokio::sync::watch;
 
-/// Who is signed in, for the UI.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+/// A signed-in account, for the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
+    /// The account's id: `user@host[:port]` (also its cache's name).
+    pub id: String,
     pub server: String,
     pub user: String,
 }
 
-/// A signed-in session: its engine, and the tasks carrying the engine's news (`bridge`).
+/// A conversation to open, in an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenTarget {
+    pub account: String,
+    pub conversation: String,
+}
+
+/// A signed-in account's session: its engine, the tasks carrying the engine's news
+/// (`bridge`), what its notifier has told, and its settings.
 #[derive(Debug)]
 pub(crate) struct Session {
     pub info: SessionInfo,
-    /// Shared so that a command can await an engine call without holding the session lock.
+    /// Shared so that a command can await an engine call without holding any lock.
     pub engine: Arc<Engine>,
-    pub bridge: Vec<tauri::async_runtime::JoinHandle<()>>,
+    pub bridge: Mutex<Vec<tauri::async_runtime::JoinHandle<()>>>,
+    notifier: Mutex<Notifier>,
+    settings: Mutex<AccountSettings>,
+    settings_path: PathBuf,
+}
+
+impl Session {
+    pub fn new(
+        info: SessionInfo,
+        engine: Engine,
+        settings_path: PathBuf,
+        app_path: &std::path::Path,
+    ) -> Session {
+        Session {
+            info,
+            engine: Arc::new(engine),
+            bridge: Mutex::default(),
+            notifier: Mutex::default(),
+            settings: Mutex::new(AccountSettings::load_or_migrate(&settings_path, app_path)),
+            settings_path,
+        }
+    }
+
+    /// What has been notified, to tell news from old.
+    pub fn notifier(&self) -> MutexGuard<'_, Notifier> {
+        self.notifier.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn settings(&self) -> AccountSettings {
+        self.settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps the account's settings ([`ClientError::Io`] when the file cannot be written).
+    pub fn save_settings(&self, s: AccountSettings) -> ClientResult<()> {
+        s.save(&self.settings_path).map_err(ClientError::Io)?;
+        *self.settings.lock().unwrap_or_else(PoisonError::into_inner) = s;
+        Ok(())
+    }
 }
 
 /// A toast to show, run on the toasts thread.
@@ -40,13 +95,16 @@ pub(crate) type ToastJob = Box<dyn FnOnce() + Send>;
 #[derive(Debug)]
 pub struct AppState {
     pub data_dir: PathBuf,
+    pub config_dir: PathBuf,
     settings_path: PathBuf,
     pub credentials: Credentials,
     settings: Mutex<Settings>,
-    session: Mutex<Option<Session>>,
+    /// In the order the accounts were added (the switcher's order).
+    sessions: Mutex<Vec<Arc<Session>>>,
+    /// The account the window shows.
+    active: Mutex<Option<String>>,
     view: Mutex<View>,
-    notifier: Mutex<Notifier>,
-    pending_open: Mutex<Option<String>>,
+    pending_open: Mutex<Option<OpenTarget>>,
     /// OS notification ids by toast key, to replace rather than add.
     shown: Mutex<HashMap<String, u32>>,
     /// Notification ids whose click is being waited for.
@@ -63,18 +121,20 @@ pub struct AppState {
 impl AppState {
     pub fn new(config_dir: PathBuf, data_dir: PathBuf) -> ClientResult<AppState> {
         let settings_path = Settings::path(&config_dir);
+        let settings = Settings::load(&settings_path);
         Ok(AppState {
             credentials: Credentials::new(&data_dir, "desktop"),
-            settings: Mutex::new(Settings::load(&settings_path)),
+            active: Mutex::new(settings.last_account.clone()),
+            settings: Mutex::new(settings),
             settings_path,
             data_dir,
-            session: Mutex::new(None),
+            config_dir,
+            sessions: Mutex::default(),
             view: Mutex::new(View {
                 visible: true,
                 focused: true,
                 conversation: None,
             }),
-            notifier: Mutex::new(Notifier::default()),
             pending_open: Mutex::new(None),
             shown: Mutex::new(HashMap::new()),
             waiting: Arc::default(),
@@ -86,6 +146,7 @@ impl AppState {
         })
     }
 
+    /// The app's settings (the per-account fields are each session's: [`Self::settings_of`]).
     pub fn settings(&self) -> Settings {
         self.settings
             .lock()
@@ -93,13 +154,39 @@ impl AppState {
             .clone()
     }
 
-    /// Keeps new settings: refused as [`ClientError::Config`] when not valid,
-    /// [`ClientError::Io`] when the file cannot be written.
-    pub fn save_settings(&self, s: Settings) -> ClientResult<()> {
+    /// The settings as one account sees them: the app's with the account's own part (the
+    /// defaults for it when the account is not signed in).
+    pub fn settings_of(&self, account: Option<&str>) -> Settings {
+        let mine = self
+            .session(account)
+            .map(|s| s.settings())
+            .unwrap_or_default();
+        self.settings().with_account(&mine)
+    }
+
+    /// Keeps new settings: the account's part with the account (when one is signed in), the
+    /// rest for the app. Refused as [`ClientError::Config`] when not valid,
+    /// [`ClientError::Io`] when a file cannot be written.
+    pub fn save_settings(&self, account: Option<&str>, mut s: Settings) -> ClientResult<()> {
         s.validate().map_err(ClientError::Config)?;
+        // Which account was shown last is the app's to know, not the page's to set.
+        s.last_account = self.settings().last_account;
+        if let Ok(session) = self.session(account) {
+            session.save_settings(s.account_part())?;
+        }
+        self.save_app_settings(s)
+    }
+
+    /// Keeps the app's part of `s` only.
+    pub fn save_app_settings(&self, s: Settings) -> ClientResult<()> {
         s.save(&self.settings_path).map_err(ClientError::Io)?;
         *self.settings.lock().unwrap_or_else(PoisonError::into_inner) = s;
         Ok(())
+    }
+
+    /// The app's settings file (the per-account part of it moves to the first account).
+    pub(crate) fn settings_path(&self) -> &std::path::Path {
+        &self.settings_path
     }
 
     /// The tray's line as last drawn ("Tidings — 2 unread — live"), and each new one.
@@ -107,42 +194,94 @@ impl AppState {
         self.tray_line.subscribe()
     }
 
+    /// Every signed-in account, in the switcher's order.
+    pub fn session_infos(&self) -> Vec<SessionInfo> {
+        self.sessions().iter().map(|s| s.info.clone()).collect()
+    }
+
+    /// The active account, if any is signed in.
     pub fn session_info(&self) -> Option<SessionInfo> {
-        self.session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(|s| s.info.clone())
+        self.session(None).ok().map(|s| s.info.clone())
     }
 
-    /// Runs `f` with the engine, or says there is no session.
+    pub(crate) fn sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The session of `account`, or of the active account (else the first) when `None`.
+    pub(crate) fn session(&self, account: Option<&str>) -> ClientResult<Arc<Session>> {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = match account {
+            Some(id) => sessions.iter().find(|s| s.info.id == id),
+            None => {
+                let active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+                sessions
+                    .iter()
+                    .find(|s| Some(&s.info.id) == active.as_ref())
+                    .or_else(|| sessions.first())
+            }
+        };
+        match (found, account) {
+            (Some(s), _) => Ok(s.clone()),
+            (None, Some(id)) => Err(ClientError::Unauthorized(format!("not signed in to {id}"))),
+            (None, None) => Err(ClientError::Unauthorized("not signed in".into())),
+        }
+    }
+
+    /// The account the window shows.
+    pub fn active_account(&self) -> Option<String> {
+        self.session(None).ok().map(|s| s.info.id.clone())
+    }
+
+    /// The window shows `account` now (a signed-in one); kept for the next start.
+    pub fn set_active(&self, account: &str) -> ClientResult<()> {
+        self.session(Some(account))?;
+        *self.active.lock().unwrap_or_else(PoisonError::into_inner) = Some(account.to_owned());
+        let s = self.settings();
+        if s.last_account.as_deref() != Some(account) {
+            let last_account = Some(account.to_owned());
+            if let Err(e) = self.save_app_settings(Settings { last_account, ..s }) {
+                tracing::warn!(error = %e, "cannot keep the account shown");
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with the active account's engine, or says there is no session.
     pub fn with_engine<T>(&self, f: impl FnOnce(&Engine) -> ClientResult<T>) -> ClientResult<T> {
-        match self
-            .session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-        {
-            Some(s) => f(&s.engine),
-            None => Err(ClientError::Unauthorized("not signed in".into())),
-        }
+        f(&self.session(None)?.engine)
     }
 
-    /// The engine, for a call that awaits (the session lock is not held meanwhile).
+    /// Runs `f` with the engine of `account` (the active one when `None`).
+    pub fn with_engine_of<T>(
+        &self,
+        account: Option<&str>,
+        f: impl FnOnce(&Engine) -> ClientResult<T>,
+    ) -> ClientResult<T> {
+        f(&self.session(account)?.engine)
+    }
+
+    /// The engine of `account` (the active one when `None`), for a call that awaits.
+    pub fn engine_of(&self, account: Option<&str>) -> ClientResult<Arc<Engine>> {
+        Ok(self.session(account)?.engine.clone())
+    }
+
+    /// The active account's engine.
     pub fn engine(&self) -> ClientResult<Arc<Engine>> {
-        match self
-            .session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-        {
-            Some(s) => Ok(s.engine.clone()),
-            None => Err(ClientError::Unauthorized("not signed in".into())),
-        }
+        self.engine_of(None)
     }
 
+    /// The cache of `account` (the active one when `None`).
+    pub fn cache_of(&self, account: Option<&str>) -> ClientResult<Arc<Cache>> {
+        Ok(self.session(account)?.engine.cache().clone())
+    }
+
+    /// The active account's cache.
     pub fn cache(&self) -> ClientResult<Arc<Cache>> {
-        self.with_engine(|e| Ok(e.cache().clone()))
+        self.cache_of(None)
     }
 
     pub fn set_visible(&self, visible: bool) {
@@ -160,14 +299,14 @@ impl AppState {
             .focused = focused;
     }
 
-    pub fn set_pending_open(&self, cid: Option<String>) {
+    pub fn set_pending_open(&self, open: Option<OpenTarget>) {
         *self
             .pending_open
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = cid;
+            .unwrap_or_else(PoisonError::into_inner) = open;
     }
 
-    pub fn take_pending_open(&self) -> Option<String> {
+    pub fn take_pending_open(&self) -> Option<OpenTarget> {
         self.pending_open
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -182,50 +321,76 @@ impl AppState {
         self.quitting.load(Ordering::SeqCst)
     }
 
-    /// The conversation on screen (or none): followed live, and its news counts as seen.
-    pub fn focus(&self, cid: Option<String>) -> ClientResult<()> {
+    /// The account and conversation on screen (or none): the account becomes the active one;
+    /// its conversation is followed live, and its news counts as seen. The other accounts
+    /// follow none.
+    pub fn focus(&self, account: Option<&str>, cid: Option<String>) -> ClientResult<()> {
+        let session = self.session(account)?;
+        self.set_active(&session.info.id)?;
         self.view
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .conversation = cid.clone();
-        self.with_engine(|e| {
-            e.focus(cid.as_deref());
-            if let Some(cid) = &cid {
-                if let Some(c) = e.cache().conversation(cid)? {
-                    self.notifier().seen(cid, c.last_seq);
-                }
+        for other in self.sessions() {
+            if other.info.id != session.info.id {
+                other.engine.focus(None);
             }
-            Ok(())
-        })
+        }
+        let e = &session.engine;
+        e.focus(cid.as_deref());
+        if let Some(cid) = &cid {
+            if let Some(c) = e.cache().conversation(cid)? {
+                session.notifier().seen(cid, c.last_seq);
+            }
+        }
+        Ok(())
     }
 
-    /// What has been notified, to tell news from old.
-    pub(crate) fn notifier(&self) -> MutexGuard<'_, Notifier> {
-        self.notifier.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// What the window shows now.
-    pub(crate) fn view(&self) -> View {
-        self.view
+    /// What the window shows now, as `account` sees it: another account's conversation on
+    /// screen is none of its own.
+    pub(crate) fn view_of(&self, account: &str) -> View {
+        let mut v = self
+            .view
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        if self.active_account().as_deref() != Some(account) {
+            v.conversation = None;
+        }
+        v
     }
 
-    /// Keeps a new session; returns the one it replaces.
-    pub(crate) fn replace_session(&self, s: Session) -> Option<Session> {
-        self.session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(s)
+    /// Keeps a new session, in the place of the same account's if there is one (returned).
+    /// The first account signed in becomes the active one.
+    pub(crate) fn insert_session(&self, s: Session) -> Option<Arc<Session>> {
+        let id = s.info.id.clone();
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let s = Arc::new(s);
+        let old = match sessions.iter_mut().find(|x| x.info.id == id) {
+            Some(x) => Some(std::mem::replace(x, s)),
+            None => {
+                sessions.push(s);
+                None
+            }
+        };
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        if active.is_none() {
+            *active = Some(id);
+        }
+        old
     }
 
-    /// Forgets the session; returns it.
-    pub(crate) fn take_session(&self) -> Option<Session> {
-        self.session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+    /// Forgets an account's session; returns it. When it was the active account, the first
+    /// one left becomes active.
+    pub(crate) fn take_session(&self, account: &str) -> Option<Arc<Session>> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = sessions.iter().position(|s| s.info.id == account)?;
+        let s = sessions.remove(i);
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        if active.as_deref() == Some(account) {
+            *active = sessions.first().map(|s| s.info.id.clone());
+        }
+        Some(s)
     }
 
     /// Records the tray's line as drawn.
@@ -267,5 +432,97 @@ impl AppState {
 
     pub(crate) fn set_notify_broken(&self) {
         self.notify_broken.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidings_client::engine::{EngineConfig, MemoryRefreshStore, Target, TidingsServer};
+
+    /// A session whose engine points at a closed port (it only retries): the bookkeeping
+    /// around it is what is tested.
+    fn session(state: &AppState, id: &str) -> Session {
+        let (user, host) = id.split_once('@').unwrap();
+        let server = format!("http://{host}");
+        let cache = Arc::new(Cache::open(&Cache::path_in(&state.data_dir, id)).unwrap());
+        let target = Target::Tidings(TidingsServer {
+            ws: TidingsServer::ws_url(&server),
+            http: server.clone(),
+            user: user.into(),
+            refresh: Arc::new(MemoryRefreshStore::new("rt")),
+            access: None,
+        });
+        let engine = Engine::start(EngineConfig::new(target, state.tls.clone()), cache).unwrap();
+        let info = SessionInfo {
+            id: id.into(),
+            server,
+            user: user.into(),
+        };
+        let path = AccountSettings::path(&state.config_dir, id);
+        Session::new(info, engine, path, state.settings_path())
+    }
+
+    #[test]
+    fn accounts_are_kept_apart_and_one_leaving_leaves_the_others() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _in_rt = rt.enter();
+        let dir = std::env::temp_dir().join(format!("tidings-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = AppState::new(dir.join("config"), dir.join("data")).unwrap();
+        assert!(state.session(None).is_err());
+        let (work, community) = ("alice@127.0.0.1:9", "al@127.0.0.1:7");
+
+        assert!(state.insert_session(session(&state, work)).is_none());
+        assert!(state.insert_session(session(&state, community)).is_none());
+        let ids =
+            |s: &AppState| -> Vec<String> { s.session_infos().into_iter().map(|i| i.id).collect() };
+        assert_eq!(ids(&state), [work, community]);
+        // The first signed in is active; a command without an account acts on it.
+        assert_eq!(state.active_account().as_deref(), Some(work));
+        assert_eq!(state.session(None).unwrap().info.id, work);
+        let err = state.session(Some("nobody@x")).unwrap_err();
+        assert!(
+            err.to_string().contains("not signed in to nobody@x"),
+            "{err}"
+        );
+
+        // The window shows the community account's conversation: the work account's
+        // notifier sees no conversation of its own on screen.
+        state.focus(Some(community), Some("c1".into())).unwrap();
+        assert_eq!(state.active_account().as_deref(), Some(community));
+        assert_eq!(state.view_of(community).conversation.as_deref(), Some("c1"));
+        assert_eq!(state.view_of(work).conversation, None);
+        // The next start opens on the account shown last.
+        let next = AppState::new(dir.join("config"), dir.join("data")).unwrap();
+        assert_eq!(next.settings().last_account.as_deref(), Some(community));
+
+        // Settings apart: do-not-disturb on one leaves the other's as it was.
+        let mut s = state.settings_of(Some(community));
+        s.do_not_disturb = true;
+        s.close_to_tray = false;
+        state.save_settings(Some(community), s).unwrap();
+        assert!(state.settings_of(Some(community)).do_not_disturb);
+        assert!(!state.settings_of(Some(work)).do_not_disturb);
+        // The app's part is everyone's.
+        assert!(!state.settings_of(Some(work)).close_to_tray);
+
+        // Signing in again to an account replaces its session in its place.
+        let again = state.insert_session(session(&state, work));
+        assert_eq!(again.map(|s| s.info.id.clone()).as_deref(), Some(work));
+        assert_eq!(ids(&state), [work, community]);
+
+        // The active account leaves: the other goes on, and becomes the active one.
+        assert!(state.take_session(community).is_some());
+        assert_eq!(ids(&state), [work]);
+        assert_eq!(state.active_account().as_deref(), Some(work));
+        assert!(state.session(Some(community)).is_err());
+        assert!(state.take_session(community).is_none());
+        drop(state);
+        drop(rt);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,25 +1,27 @@
-//! OS notifications (toasts): runs the notifier over what changed, shows its toasts (one
-//! per conversation, replaced in place), and opens what a clicked one points at.
+//! OS notifications (toasts): runs an account's notifier over what changed, shows its
+//! toasts (one per conversation, replaced in place; naming the account when several are
+//! signed in), and opens what a clicked one points at, in its account.
 
 use crate::notifier::{self, Target, Toast};
-use crate::state::AppState;
+use crate::state::{AppState, OpenTarget, SessionInfo};
 use crate::window;
 use std::sync::PoisonError;
 use std::time::Instant;
 use tauri::{AppHandle, Emitter, Manager};
 use tidings_client::cache::Cache;
 
-/// Runs the notifier over what changed; shows its toasts. `Some(held)`: ran.
+/// Runs the account's notifier over what changed; shows its toasts. `Some(held)`: ran.
 pub fn notify<R: tauri::Runtime>(
     app: &AppHandle<R>,
     cache: &Cache,
-    me: &str,
+    account: &SessionInfo,
     convs: &[String],
     notes: bool,
 ) -> Option<bool> {
     let state = app.try_state::<AppState>()?;
-    let settings = state.settings();
-    let view = state.view();
+    let session = state.session(Some(&account.id)).ok()?;
+    let settings = state.settings_of(Some(&account.id));
+    let view = state.view_of(&account.id);
     let quiet = notifier::quiet(&settings, local_minutes());
     let moment = notifier::Moment {
         view: &view,
@@ -27,9 +29,9 @@ pub fn notify<R: tauri::Runtime>(
         quiet,
         now: Instant::now(),
     };
-    let result = state
+    let result = session
         .notifier()
-        .on_changes(cache, me, convs, notes, &moment);
+        .on_changes(cache, &account.user, convs, notes, &moment);
     let (toasts, held) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -37,10 +39,21 @@ pub fn notify<R: tauri::Runtime>(
             return None;
         }
     };
+    let several = state.sessions().len() > 1;
     for t in toasts {
-        show_toast(app, &state, t);
+        show_toast(app, &state, for_account(t, &account.id, several));
     }
     Some(held)
+}
+
+/// A toast of one account among others: its key is the account's own, and with more than
+/// one account signed in its summary says which ("Bob · alice@chat.example.com").
+pub fn for_account(mut t: Toast, account: &str, several: bool) -> (String, Toast) {
+    if several {
+        t.summary = format!("{} · {account}", t.summary);
+    }
+    t.key = format!("{account}/{}", t.key);
+    (account.to_owned(), t)
 }
 
 /// Shows (or replaces) an OS notification, then waits, on a thread of its own, for a click.
@@ -50,7 +63,7 @@ pub fn notify<R: tauri::Runtime>(
 /// the notification service in the opposite order, leaving an older text on screen for good
 /// (the e2e flood check saw "flood 49" never shown, 2 runs in 10 on a loaded machine). The id
 /// to replace is read there too, once the previous toast of the key has its id.
-fn show_toast<R: tauri::Runtime>(app: &AppHandle<R>, state: &AppState, t: Toast) {
+fn show_toast<R: tauri::Runtime>(app: &AppHandle<R>, state: &AppState, t: (String, Toast)) {
     if state.notify_broken() {
         return;
     }
@@ -59,7 +72,7 @@ fn show_toast<R: tauri::Runtime>(app: &AppHandle<R>, state: &AppState, t: Toast)
 }
 
 /// On the toasts thread: one `Notify` call, then a thread that waits for its click.
-fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, t: Toast) {
+fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, (account, t): (String, Toast)) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
@@ -99,7 +112,7 @@ fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, t: Toast) {
         let app2 = app.clone();
         handle.wait_for_action(move |action| {
             if action == "default" {
-                open_target(&app2, &target);
+                open_target(&app2, &account, &target);
             }
         });
         waiting
@@ -116,28 +129,38 @@ fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, t: Toast) {
 }
 
 /// A click on a notification: the window shows what it points at.
-fn open_target<R: tauri::Runtime>(app: &AppHandle<R>, target: &Target) {
+fn open_target<R: tauri::Runtime>(app: &AppHandle<R>, account: &str, target: &Target) {
     let app = app.clone();
     let target = target.clone();
+    let open = {
+        let account = account.to_owned();
+        move |conversation| OpenTarget {
+            account: account.clone(),
+            conversation,
+        }
+    };
+    let account = account.to_owned();
     let _ = app.clone().run_on_main_thread(move || match target {
-        Target::Conversation(cid) => window::show(&app, Some(cid)),
+        Target::Conversation(cid) => window::show(&app, Some(open(cid))),
         Target::Notification {
             id,
             conversation,
             url,
         } => {
             if let Some(s) = app.try_state::<AppState>() {
-                let _ = s.with_engine(|e| e.mark_notification_read(&id));
+                if let Ok(e) = s.engine_of(Some(&account)) {
+                    let _ = e.mark_notification_read(&id);
+                }
             }
             match (conversation, url) {
-                (Some(cid), _) => window::show(&app, Some(cid)),
+                (Some(cid), _) => window::show(&app, Some(open(cid))),
                 (None, Some(url)) => {
                     use tauri_plugin_opener::OpenerExt;
                     let _ = app.opener().open_url(url, None::<&str>);
                 }
                 (None, None) => {
                     window::show(&app, None);
-                    let _ = app.emit("open-notifications", ());
+                    let _ = app.emit("open-notifications", &account);
                 }
             }
         }
@@ -155,4 +178,28 @@ fn local_minutes() -> u32 {
     use chrono::Timelike;
     let now = chrono::Local::now();
     now.hour() * 60 + now.minute()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toast_names_its_account_only_among_several() {
+        let t = Toast {
+            key: "c1".into(),
+            summary: "Bob".into(),
+            body: "hi".into(),
+            target: Target::Conversation("c1".into()),
+        };
+        let (account, one) = for_account(t.clone(), "alice@work", false);
+        assert_eq!(account, "alice@work");
+        assert_eq!(
+            (one.summary.as_str(), one.key.as_str()),
+            ("Bob", "alice@work/c1")
+        );
+        let (_, two) = for_account(t, "alice@work", true);
+        assert_eq!(two.summary, "Bob · alice@work");
+        assert_eq!(two.body, "hi");
+    }
 }

@@ -1,7 +1,8 @@
 //! The tray icon: an unread badge, a tooltip with the unread count and connection state, and
 //! a menu with Show/Hide first (Linux trays do not deliver left clicks), Do not disturb, and
 //! Quit; what it shows, read from [`AppState`] and drawn by one task at a time
-//! ([`Refresher`]).
+//! ([`Refresher`]). With several accounts it adds them up: the unread of all, their states,
+//! and Do not disturb checked when every account has it on (the menu item sets all).
 
 use crate::state::AppState;
 use crate::window;
@@ -146,18 +147,57 @@ pub fn update<R: tauri::Runtime>(app: &AppHandle<R>, tip: String, look: Look, dn
     let _ = t.dnd.set_checked(dnd);
 }
 
-/// Flips do-not-disturb (tray menu), saves it, and tells the UI.
+/// Flips do-not-disturb (tray menu) for every account: on for all unless all have it on;
+/// saves it, and tells the UI (per account).
 pub fn toggle_dnd<R: tauri::Runtime>(app: &AppHandle<R>) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
-    let mut s = state.settings();
-    s.do_not_disturb = !s.do_not_disturb;
-    if let Err(e) = state.save_settings(s.clone()) {
-        tracing::warn!(error = %e, "cannot save settings");
+    let sessions = state.sessions();
+    let on = !all_dnd(&state);
+    for session in sessions {
+        let mut mine = session.settings();
+        mine.do_not_disturb = on;
+        if let Err(e) = session.save_settings(mine) {
+            tracing::warn!(error = %e, "cannot save settings");
+        }
+        let s = state.settings_of(Some(&session.info.id));
+        let _ = app.emit(
+            "settings",
+            crate::bridge::AccountEvent {
+                account: session.info.id.clone(),
+                payload: s,
+            },
+        );
     }
-    let _ = app.emit("settings", s);
     refresh(app);
+}
+
+/// Whether every signed-in account has do-not-disturb on (none signed in: no).
+fn all_dnd(state: &AppState) -> bool {
+    let sessions = state.sessions();
+    !sessions.is_empty() && sessions.iter().all(|s| s.settings().do_not_disturb)
+}
+
+/// The tooltip's word for several accounts' states: the one word when they agree ("live"),
+/// else how many are in each, in the order first seen ("1 live, 1 reconnecting").
+pub fn states_word(words: &[String]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for w in words {
+        match counts.iter_mut().find(|(x, _)| *x == w.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((w, 1)),
+        }
+    }
+    match counts.as_slice() {
+        [] => "signed out".into(),
+        [(w, _)] => (*w).to_owned(),
+        _ => counts
+            .iter()
+            .map(|(w, n)| format!("{n} {w}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 /// A short word for the tooltip.
@@ -200,35 +240,41 @@ fn draw<R: tauri::Runtime>(app: &AppHandle<R>) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
-    let settings = state.settings();
-    let (unread, engine_state) = state
-        .with_engine(|e| {
-            let unread: i64 = e
-                .cache()
-                .conversations()?
-                .iter()
-                .filter(|c| !c.muted)
-                .map(|c| c.unread_count)
-                .sum();
-            Ok((unread, e.state().borrow().clone()))
-        })
-        .unwrap_or((
-            0,
-            EngineState::SignedOut {
-                reason: "not signed in".into(),
-            },
-        ));
-    let look = match (&engine_state, settings.do_not_disturb, unread) {
-        (_, true, _) => Look::DoNotDisturb,
-        (EngineState::Live | EngineState::CatchingUp { .. }, _, n) if n > 0 => Look::Unread,
-        (EngineState::Live | EngineState::CatchingUp { .. } | EngineState::Connecting, _, _) => {
-            Look::Plain
-        }
-        _ => Look::Offline,
+    let dnd = all_dnd(&state);
+    let (mut unread, mut states, mut words) = (0i64, Vec::new(), Vec::new());
+    for session in state.sessions() {
+        let e = &session.engine;
+        unread += e
+            .cache()
+            .conversations()
+            .map(|cs| {
+                cs.iter()
+                    .filter(|c| !c.muted)
+                    .map(|c| c.unread_count)
+                    .sum::<i64>()
+            })
+            .unwrap_or(0);
+        let st = e.state().borrow().clone();
+        words.push(state_word(&st));
+        states.push(st);
+    }
+    let connected =
+        |s: &EngineState| matches!(s, EngineState::Live | EngineState::CatchingUp { .. });
+    let look = if dnd {
+        Look::DoNotDisturb
+    } else if unread > 0 && states.iter().any(connected) {
+        Look::Unread
+    } else if states
+        .iter()
+        .any(|s| connected(s) || *s == EngineState::Connecting)
+    {
+        Look::Plain
+    } else {
+        Look::Offline
     };
-    let line = line(unread, &state_word(&engine_state));
+    let line = line(unread, &states_word(&words));
     state.set_tray_line(line.clone());
-    update(app, line, look, settings.do_not_disturb);
+    update(app, line, look, dnd);
 }
 
 #[cfg(test)]
@@ -272,6 +318,18 @@ mod tests {
             drawn.recv_timeout(WAIT),
             Ok("live"),
             "drawn again after the change"
+        );
+    }
+
+    #[test]
+    fn several_accounts_states_are_one_word_or_counted() {
+        let w = |v: &[&str]| states_word(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(w(&[]), "signed out");
+        assert_eq!(w(&["live"]), "live");
+        assert_eq!(w(&["live", "live"]), "live");
+        assert_eq!(
+            w(&["live", "reconnecting", "live"]),
+            "2 live, 1 reconnecting"
         );
     }
 

@@ -6,7 +6,7 @@
 //! Its size, position and maximized state are kept (tauri-plugin-window-state): saved when
 //! it hides and when the app quits, put back each time it is built.
 
-use crate::state::AppState;
+use crate::state::{AppState, OpenTarget};
 use tauri::plugin::TauriPlugin;
 use tauri::{AppHandle, Emitter, Manager, WebviewWindow, WebviewWindowBuilder};
 use tauri_plugin_window_state::{AppHandleExt, StateFlags};
@@ -71,8 +71,9 @@ pub fn apply_zoom<R: tauri::Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// Shows the window (building it if it was released), optionally opening a conversation.
-pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<String>) {
+/// Shows the window (building it if it was released), optionally opening a conversation
+/// (in its account).
+pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<OpenTarget>) {
     let window = match app.get_webview_window(MAIN) {
         Some(w) => Some(w),
         None => build(app)
@@ -86,11 +87,11 @@ pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<String>) {
     }
     if let Some(state) = app.try_state::<AppState>() {
         state.set_visible(true);
-        if let Some(cid) = open {
+        if let Some(open) = open {
             // The UI asks for this once it is loaded (a rebuilt window starts empty), and is
             // also told at once if it is already there.
-            state.set_pending_open(Some(cid.clone()));
-            let _ = app.emit("open-conversation", cid);
+            state.set_pending_open(Some(open.clone()));
+            let _ = app.emit("open-conversation", open);
         }
     }
 }

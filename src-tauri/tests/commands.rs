@@ -22,6 +22,10 @@ mod chat;
 #[path = "commands/drafts.rs"]
 mod drafts;
 
+/// Several accounts at once (issue 15).
+#[path = "commands/accounts.rs"]
+mod accounts;
+
 struct Shell {
     _app: tauri::App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,

@@ -5,6 +5,12 @@
 //!
 //! Each client kind (`cli`, `desktop`) has its own session, so that one refreshing (which
 //! rotates the refresh token) never signs the other out.
+//!
+//! A client kind keeps a list of accounts (server + user), each with its own refresh token
+//! (keyed by kind, user and server): the CLI keeps one ([`Credentials::save`] replaces the
+//! list), the desktop app several ([`Credentials::add`]). The list is
+//! `<kind>-accounts.json`; the single `<kind>-account.json` of before is read as a list of
+//! one and replaced by the list at the next change.
 
 use crate::engine::RefreshStore;
 use crate::error::{ClientError, ClientResult};
@@ -62,8 +68,13 @@ impl Credentials {
         }
     }
 
-    fn index(&self) -> PathBuf {
+    /// The single-account index of before (read, never written).
+    fn legacy_index(&self) -> PathBuf {
         self.dir.join(format!("{}-account.json", self.app))
+    }
+
+    fn index(&self) -> PathBuf {
+        self.dir.join(format!("{}-accounts.json", self.app))
     }
 
     fn file(&self) -> PathBuf {
@@ -74,14 +85,57 @@ impl Credentials {
         format!("{}:{user}@{server}", self.app)
     }
 
-    /// The account signed in here, if any.
-    pub fn current(&self) -> Option<Account> {
-        let text = std::fs::read_to_string(self.index()).ok()?;
-        serde_json::from_str(&text).ok()
+    /// Every account signed in here, in the order they were added.
+    pub fn accounts(&self) -> Vec<Account> {
+        if let Ok(text) = std::fs::read_to_string(self.index()) {
+            return serde_json::from_str(&text).unwrap_or_default();
+        }
+        std::fs::read_to_string(self.legacy_index())
+            .ok()
+            .and_then(|text| serde_json::from_str::<Account>(&text).ok())
+            .into_iter()
+            .collect()
     }
 
-    /// Keeps a new session; returns where the refresh token went.
+    /// The account signed in here (the first of several), if any.
+    pub fn current(&self) -> Option<Account> {
+        self.accounts().into_iter().next()
+    }
+
+    /// Keeps a new session as the only account of this client kind; returns where the
+    /// refresh token went.
     pub fn save(&self, server: &str, user: &str, refresh_token: &str) -> ClientResult<Account> {
+        let account = self.keep_secret(server, user, refresh_token)?;
+        self.write_accounts(std::slice::from_ref(&account))?;
+        Ok(account)
+    }
+
+    /// Keeps a new session beside the accounts already signed in (replacing the same
+    /// server and user's, in its place); returns where the refresh token went.
+    pub fn add(&self, server: &str, user: &str, refresh_token: &str) -> ClientResult<Account> {
+        let account = self.keep_secret(server, user, refresh_token)?;
+        let mut list = self.accounts();
+        match list
+            .iter_mut()
+            .find(|a| a.server == account.server && a.user == account.user)
+        {
+            Some(a) => *a = account.clone(),
+            None => list.push(account.clone()),
+        }
+        self.write_accounts(&list)?;
+        Ok(account)
+    }
+
+    fn write_accounts(&self, list: &[Account]) -> ClientResult<()> {
+        write_private(
+            &self.index(),
+            &serde_json::to_vec_pretty(list).unwrap_or_default(),
+        )?;
+        let _ = std::fs::remove_file(self.legacy_index());
+        Ok(())
+    }
+
+    fn keep_secret(&self, server: &str, user: &str, refresh_token: &str) -> ClientResult<Account> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| ClientError::Io(format!("cannot create {}: {e}", self.dir.display())))?;
         let key = self.key(server, user);
@@ -99,16 +153,11 @@ impl Credentials {
                 }
             }
         };
-        let account = Account {
+        Ok(Account {
             server: server.to_owned(),
             user: user.to_owned(),
             storage,
-        };
-        write_private(
-            &self.index(),
-            &serde_json::to_vec_pretty(&account).unwrap_or_default(),
-        )?;
-        Ok(account)
+        })
     }
 
     /// The refresh store of the current account.
@@ -120,19 +169,37 @@ impl Credentials {
         })
     }
 
-    /// Forgets the session; returns the refresh token it held (to revoke it), if any.
+    /// Forgets the current session; returns the refresh token it held (to revoke it), if any.
     pub fn forget(&self) -> ClientResult<Option<String>> {
-        let Some(account) = self.current() else {
+        match self.current() {
+            Some(a) => self.forget_account(&a.server, &a.user),
+            None => Ok(None),
+        }
+    }
+
+    /// Forgets one account's session, leaving the others; returns the refresh token it held
+    /// (to revoke it), if any.
+    pub fn forget_account(&self, server: &str, user: &str) -> ClientResult<Option<String>> {
+        let mut list = self.accounts();
+        let Some(i) = list
+            .iter()
+            .position(|a| a.server == server && a.user == user)
+        else {
             return Ok(None);
         };
-        let store = self.refresh_store(&account);
-        let token = store.load();
+        let account = list.remove(i);
+        let token = self.refresh_store(&account).load();
         let key = self.key(&account.server, &account.user);
         if account.storage == Storage::Keyring {
             keyring_delete(&key);
         }
         self.file_remove(&key)?;
-        let _ = std::fs::remove_file(self.index());
+        if list.is_empty() {
+            let _ = std::fs::remove_file(self.index());
+            let _ = std::fs::remove_file(self.legacy_index());
+        } else {
+            self.write_accounts(&list)?;
+        }
         Ok(token)
     }
 
@@ -291,6 +358,70 @@ mod tests {
         assert_eq!(creds.forget().unwrap().as_deref(), Some("rt-2"));
         assert_eq!(creds.current(), None);
         assert_eq!(store.load(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn several_accounts_are_kept_apart_and_forgotten_one_at_a_time() {
+        let dir = std::env::temp_dir().join(format!("tidings-creds-many-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::env::set_var("TIDINGS_CREDENTIALS", "file");
+        // A single account saved the way it was before the list: read as a list of one.
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = Account {
+            server: "http://work:8080".into(),
+            user: "alice".into(),
+            storage: Storage::File {
+                path: dir.join("credentials.json"),
+                reason: "test".into(),
+            },
+        };
+        std::fs::write(
+            dir.join("desktop-account.json"),
+            serde_json::to_vec(&old).unwrap(),
+        )
+        .unwrap();
+        let creds = Credentials::new(&dir, "desktop");
+        creds
+            .file_set(&creds.key(&old.server, "alice"), "rt-work")
+            .unwrap();
+        assert_eq!(creds.accounts(), vec![old.clone()]);
+
+        let community = creds.add("http://community:9090", "al", "rt-com").unwrap();
+        assert!(!dir.join("desktop-account.json").exists(), "migrated");
+        let users: Vec<_> = creds.accounts().into_iter().map(|a| a.user).collect();
+        assert_eq!(users, ["alice", "al"]);
+        // Signing in again to the same account replaces it in its place.
+        creds.add("http://work:8080", "alice", "rt-work-2").unwrap();
+        assert_eq!(creds.accounts().len(), 2);
+        assert_eq!(creds.current().unwrap().user, "alice");
+        assert_eq!(
+            creds.refresh_store(&community).load().as_deref(),
+            Some("rt-com")
+        );
+
+        // Forgetting one leaves the other's session whole.
+        assert_eq!(
+            creds
+                .forget_account("http://work:8080", "alice")
+                .unwrap()
+                .as_deref(),
+            Some("rt-work-2")
+        );
+        assert_eq!(creds.accounts(), vec![community.clone()]);
+        assert_eq!(
+            creds.refresh_store(&community).load().as_deref(),
+            Some("rt-com")
+        );
+        assert_eq!(
+            creds.forget_account("http://work:8080", "alice").unwrap(),
+            None
+        );
+        // `save` (the CLI's) keeps one account only.
+        creds.save("http://work:8080", "alice", "rt-3").unwrap();
+        assert_eq!(creds.accounts().len(), 1);
+        assert_eq!(creds.forget().unwrap().as_deref(), Some("rt-3"));
+        assert!(creds.accounts().is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -16,14 +16,15 @@ use tidings_proto::{ContentType, Message};
 #[tauri::command]
 pub fn send_message(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     text: String,
     content_type: Option<ContentType>,
     reply_to: Option<String>,
     mentions: Option<Vec<String>>,
 ) -> Res<OutboxEntry> {
-    let cache = state.cache()?;
-    let id = state.with_engine(|e| {
+    let cache = state.cache_of(account.as_deref())?;
+    let id = state.with_engine_of(account.as_deref(), |e| {
         e.send(
             &conversation,
             &text,
@@ -45,6 +46,7 @@ pub fn send_message(
 #[tauri::command]
 pub async fn edit_message(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     message: String,
     text: String,
@@ -52,7 +54,7 @@ pub async fn edit_message(
     mentions: Vec<String>,
 ) -> Res<Message> {
     Ok(state
-        .engine()?
+        .engine_of(account.as_deref())?
         .edit_message(&conversation, &message, &text, content_type, mentions)
         .await?)
 }
@@ -60,11 +62,12 @@ pub async fn edit_message(
 #[tauri::command]
 pub async fn delete_message(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     message: String,
 ) -> Res<Message> {
     Ok(state
-        .engine()?
+        .engine_of(account.as_deref())?
         .delete_message(&conversation, &message)
         .await?)
 }
@@ -72,13 +75,14 @@ pub async fn delete_message(
 #[tauri::command]
 pub async fn react(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     message: String,
     emoji: String,
     on: bool,
 ) -> Res<Message> {
     Ok(state
-        .engine()?
+        .engine_of(account.as_deref())?
         .react(&conversation, &message, &emoji, on)
         .await?)
 }
@@ -87,11 +91,12 @@ pub async fn react(
 pub fn set_notify_level<R: tauri::Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     level: NotifyLevel,
 ) -> Res<()> {
     state
-        .cache()?
+        .cache_of(account.as_deref())?
         .set_notify_level(&conversation, level)
         .map_err(ClientError::from)?;
     tray::refresh(&app);

@@ -10,7 +10,7 @@ pub mod view;
 use crate::error::{invalid, IpcError};
 use crate::session;
 use crate::settings::Settings;
-use crate::state::{AppState, SessionInfo};
+use crate::state::{AppState, OpenTarget, SessionInfo};
 use crate::telemetry::{FirstPaint, Launch};
 use crate::tray;
 use serde::Serialize;
@@ -32,20 +32,35 @@ pub struct HistoryPage {
     pub quoted: Vec<Message>,
 }
 
-/// The session, and a conversation to open if a notification click asked for one.
+/// The accounts signed in, the active one, and a conversation to open if a notification
+/// click asked for one.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Startup {
+    /// The active account (the window shows it).
     pub session: Option<SessionInfo>,
-    pub open: Option<String>,
+    /// Every account signed in, in the switcher's order.
+    pub accounts: Vec<SessionInfo>,
+    pub open: Option<OpenTarget>,
     /// The server to offer on the sign-in form.
     pub server: Option<String>,
+}
+
+/// An account in the switcher: who, its unread count (as the tray counts: not muted), and
+/// its connection's state.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSummary {
+    pub info: SessionInfo,
+    pub unread: i64,
+    pub state: EngineState,
 }
 
 #[tauri::command]
 pub fn session(state: State<'_, AppState>) -> Startup {
     Startup {
         session: state.session_info(),
+        accounts: state.session_infos(),
         open: state.take_pending_open(),
         server: state
             .settings()
@@ -69,35 +84,80 @@ pub async fn sign_in<R: tauri::Runtime>(
     Ok(session::sign_in(&app, &state, &server, username.trim(), &password, register).await?)
 }
 
+/// Every account signed in, with its unread count and state (the account switcher).
 #[tauri::command]
-pub async fn sign_out<R: tauri::Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Res<()> {
-    session::sign_out(&state).await?;
+pub fn accounts(state: State<'_, AppState>) -> Vec<AccountSummary> {
+    state
+        .session_infos()
+        .into_iter()
+        .filter_map(|info| {
+            let engine = state.engine_of(Some(&info.id)).ok()?;
+            let unread = engine
+                .cache()
+                .conversations()
+                .map(|cs| {
+                    cs.iter()
+                        .filter(|c| !c.muted && !c.left)
+                        .map(|c| c.unread_count)
+                        .sum()
+                })
+                .unwrap_or(0);
+            let state = engine.state().borrow().clone();
+            Some(AccountSummary {
+                info,
+                unread,
+                state,
+            })
+        })
+        .collect()
+}
+
+/// The window shows `account` now (its news no longer counts as on screen elsewhere).
+#[tauri::command]
+pub fn set_active_account(state: State<'_, AppState>, account: String) -> Res<()> {
+    Ok(state.set_active(&account)?)
+}
+
+#[tauri::command]
+pub async fn sign_out<R: tauri::Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    account: Option<String>,
+) -> Res<()> {
+    session::sign_out(&state, account.as_deref()).await?;
     tray::refresh(&app);
     Ok(())
 }
 
 #[tauri::command]
-pub fn engine_state(state: State<'_, AppState>) -> EngineState {
+pub fn engine_state(state: State<'_, AppState>, account: Option<String>) -> EngineState {
     state
-        .with_engine(|e| Ok(e.state().borrow().clone()))
+        .with_engine_of(account.as_deref(), |e| Ok(e.state().borrow().clone()))
         .unwrap_or(EngineState::SignedOut {
             reason: "not signed in".into(),
         })
 }
 
 #[tauri::command]
-pub fn conversations(state: State<'_, AppState>) -> Res<Vec<CachedConversation>> {
-    Ok(state.cache()?.conversations().map_err(ClientError::from)?)
+pub fn conversations(
+    state: State<'_, AppState>,
+    account: Option<String>,
+) -> Res<Vec<CachedConversation>> {
+    Ok(state
+        .cache_of(account.as_deref())?
+        .conversations()
+        .map_err(ClientError::from)?)
 }
 
 #[tauri::command]
 pub fn history(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     before: Option<i64>,
     limit: u32,
 ) -> Res<HistoryPage> {
-    let cache = state.cache()?;
+    let cache = state.cache_of(account.as_deref())?;
     let limit = limit.clamp(1, 500);
     let messages = cache
         .history(&conversation, before, limit)
@@ -127,26 +187,44 @@ pub fn history(
 }
 
 #[tauri::command]
-pub fn retry_message(state: State<'_, AppState>, client_id: String) -> Res<bool> {
-    Ok(state.with_engine(|e| e.retry(&client_id))?)
+pub fn retry_message(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    client_id: String,
+) -> Res<bool> {
+    Ok(state.with_engine_of(account.as_deref(), |e| e.retry(&client_id))?)
 }
 
 #[tauri::command]
-pub fn mark_read(state: State<'_, AppState>, conversation: String, up_to: i64) -> Res<bool> {
-    Ok(state.with_engine(|e| e.mark_read(&conversation, up_to))?)
+pub fn mark_read(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    conversation: String,
+    up_to: i64,
+) -> Res<bool> {
+    Ok(state.with_engine_of(account.as_deref(), |e| e.mark_read(&conversation, up_to))?)
 }
 
 #[tauri::command]
-pub fn set_typing(state: State<'_, AppState>, conversation: String, typing: bool) -> Res<()> {
-    Ok(state.with_engine(|e| {
+pub fn set_typing(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    conversation: String,
+    typing: bool,
+) -> Res<()> {
+    Ok(state.with_engine_of(account.as_deref(), |e| {
         e.typing(&conversation, typing);
         Ok(())
     })?)
 }
 
 #[tauri::command]
-pub fn focus_conversation(state: State<'_, AppState>, conversation: Option<String>) -> Res<()> {
-    Ok(state.focus(conversation)?)
+pub fn focus_conversation(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    conversation: Option<String>,
+) -> Res<()> {
+    Ok(state.focus(account.as_deref(), conversation)?)
 }
 
 /// A page of the notification list, newest first: those older than the one with id
@@ -155,10 +233,11 @@ pub fn focus_conversation(state: State<'_, AppState>, conversation: Option<Strin
 #[tauri::command]
 pub async fn notifications(
     state: State<'_, AppState>,
+    account: Option<String>,
     before: Option<String>,
     limit: u32,
 ) -> Res<Vec<Notification>> {
-    let engine = state.engine()?;
+    let engine = state.engine_of(account.as_deref())?;
     Ok(engine
         .notifications_page(before.as_deref(), limit.clamp(1, 500))
         .await?)
@@ -166,65 +245,88 @@ pub async fn notifications(
 
 /// Unread notifications in the cache: the badge, right from the first paint.
 #[tauri::command]
-pub fn unread_notifications(state: State<'_, AppState>) -> Res<i64> {
+pub fn unread_notifications(state: State<'_, AppState>, account: Option<String>) -> Res<i64> {
     Ok(state
-        .cache()?
+        .cache_of(account.as_deref())?
         .unread_notifications()
         .map_err(ClientError::from)?)
 }
 
 #[tauri::command]
-pub fn mark_notification_read(state: State<'_, AppState>, id: String) -> Res<bool> {
-    Ok(state.with_engine(|e| e.mark_notification_read(&id))?)
+pub fn mark_notification_read(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    id: String,
+) -> Res<bool> {
+    Ok(state.with_engine_of(account.as_deref(), |e| e.mark_notification_read(&id))?)
 }
 
 /// Marks every notification read (here at once, on the server in one request); answers the
 /// unread count after.
 #[tauri::command]
-pub fn mark_all_notifications_read(state: State<'_, AppState>) -> Res<i64> {
-    Ok(state.with_engine(|e| e.mark_all_notifications_read())?)
+pub fn mark_all_notifications_read(
+    state: State<'_, AppState>,
+    account: Option<String>,
+) -> Res<i64> {
+    Ok(state.with_engine_of(account.as_deref(), |e| e.mark_all_notifications_read())?)
 }
 
 #[tauri::command]
-pub fn search(state: State<'_, AppState>, query: String, limit: u32) -> Res<Vec<SearchHit>> {
+pub fn search(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    query: String,
+    limit: u32,
+) -> Res<Vec<SearchHit>> {
     Ok(state
-        .cache()?
+        .cache_of(account.as_deref())?
         .search(&query, limit.clamp(1, 200))
         .map_err(ClientError::from)?)
 }
 
 #[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> Settings {
-    state.settings()
+pub fn get_settings(state: State<'_, AppState>, account: Option<String>) -> Settings {
+    state.settings_of(account.as_deref())
 }
 
 #[tauri::command]
 pub fn set_settings<R: tauri::Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
+    account: Option<String>,
     settings: Settings,
 ) -> Res<Settings> {
     let before = state.settings();
     if settings.start_at_login != before.start_at_login {
         autostart(&app, settings.start_at_login).map_err(invalid)?;
     }
-    state.save_settings(settings.clone())?;
+    state.save_settings(account.as_deref(), settings.clone())?;
     if settings.zoom_percent != before.zoom_percent {
         crate::window::apply_zoom(&app);
     }
     tray::refresh(&app);
-    Ok(settings)
+    Ok(state.settings_of(account.as_deref()))
 }
 
-/// "Reconnect now", or the OS says the network is back: try at once instead of waiting out
-/// the backoff (when connected, check that the connection still answers).
+/// "Reconnect now" (the account's), or the OS says the network is back (`every`: each
+/// account's): try at once instead of waiting out the backoff (when connected, check that
+/// the connection still answers).
 #[tauri::command]
-pub fn reconnect_now(state: State<'_, AppState>) -> Res<()> {
-    Ok(state.with_engine(|e| {
+pub fn reconnect_now(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    every: Option<bool>,
+) -> Res<()> {
+    let engines = if every.unwrap_or(false) {
+        state.sessions().iter().map(|s| s.engine.clone()).collect()
+    } else {
+        vec![state.engine_of(account.as_deref())?]
+    };
+    for e in engines {
         e.set_network(true);
         e.nudge();
-        Ok(())
-    })?)
+    }
+    Ok(())
 }
 
 /// Turns start-at-login on or off (it starts hidden in the tray: `--hidden`).

@@ -24,11 +24,12 @@ pub struct PeoplePage {
 #[tauri::command]
 pub async fn search_users(
     state: State<'_, AppState>,
+    account: Option<String>,
     query: String,
     limit: u32,
     cursor: Option<String>,
 ) -> Res<PeoplePage> {
-    let engine = state.engine()?;
+    let engine = state.engine_of(account.as_deref())?;
     let page = engine
         .search_users(query.trim(), limit.clamp(1, 100), cursor)
         .await?;
@@ -40,17 +41,24 @@ pub async fn search_users(
 
 /// The signed-in user's profile (display name included).
 #[tauri::command]
-pub async fn me(state: State<'_, AppState>) -> Res<User> {
-    Ok(state.engine()?.me().await?)
+pub async fn me(state: State<'_, AppState>, account: Option<String>) -> Res<User> {
+    Ok(state.engine_of(account.as_deref())?.me().await?)
 }
 
 #[tauri::command]
-pub async fn set_display_name(state: State<'_, AppState>, name: String) -> Res<User> {
+pub async fn set_display_name(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    name: String,
+) -> Res<User> {
     let name = name.trim();
     if name.is_empty() {
         return Err(invalid("enter a display name"));
     }
-    Ok(state.engine()?.set_display_name(name).await?)
+    Ok(state
+        .engine_of(account.as_deref())?
+        .set_display_name(name)
+        .await?)
 }
 
 /// Starts a direct conversation with one person (the existing one if there is one) or a
@@ -58,6 +66,7 @@ pub async fn set_display_name(state: State<'_, AppState>, name: String) -> Res<U
 #[tauri::command]
 pub async fn create_conversation(
     state: State<'_, AppState>,
+    account: Option<String>,
     title: Option<String>,
     participants: Vec<String>,
     group: bool,
@@ -85,7 +94,7 @@ pub async fn create_conversation(
             participants,
         }
     };
-    let engine = state.engine()?;
+    let engine = state.engine_of(account.as_deref())?;
     let c = engine.create_conversation(req).await?;
     engine
         .cache()
@@ -97,6 +106,7 @@ pub async fn create_conversation(
 #[tauri::command]
 pub async fn rename_conversation(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     title: String,
 ) -> Res<()> {
@@ -104,7 +114,7 @@ pub async fn rename_conversation(
         return Err(invalid("give the group a name"));
     }
     state
-        .engine()?
+        .engine_of(account.as_deref())?
         .rename_conversation(&conversation, title.trim())
         .await?;
     Ok(())
@@ -113,6 +123,7 @@ pub async fn rename_conversation(
 #[tauri::command]
 pub async fn add_participants(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     users: Vec<String>,
 ) -> Res<()> {
@@ -120,7 +131,7 @@ pub async fn add_participants(
         return Err(invalid("pick at least one person"));
     }
     state
-        .engine()?
+        .engine_of(account.as_deref())?
         .add_participants(&conversation, users)
         .await?;
     Ok(())
@@ -129,18 +140,26 @@ pub async fn add_participants(
 #[tauri::command]
 pub async fn remove_participant(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     user: String,
 ) -> Res<()> {
     state
-        .engine()?
+        .engine_of(account.as_deref())?
         .remove_participant(&conversation, &user)
         .await?;
     Ok(())
 }
 
 #[tauri::command]
-pub async fn leave_conversation(state: State<'_, AppState>, conversation: String) -> Res<()> {
-    state.engine()?.leave_conversation(&conversation).await?;
+pub async fn leave_conversation(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    conversation: String,
+) -> Res<()> {
+    state
+        .engine_of(account.as_deref())?
+        .leave_conversation(&conversation)
+        .await?;
     Ok(())
 }

@@ -15,14 +15,18 @@ use tidings_proto::Timestamp;
 pub const DRAFT_MAX_CHARS: usize = 100_000;
 
 #[tauri::command]
-pub fn drafts(state: State<'_, AppState>) -> Res<Vec<Draft>> {
-    Ok(state.cache()?.drafts().map_err(ClientError::from)?)
+pub fn drafts(state: State<'_, AppState>, account: Option<String>) -> Res<Vec<Draft>> {
+    Ok(state
+        .cache_of(account.as_deref())?
+        .drafts()
+        .map_err(ClientError::from)?)
 }
 
 /// Keeps the draft of `conversation` (blank text with no reply removes it); whether one is kept.
 #[tauri::command]
 pub fn save_draft(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     text: String,
     reply_to: Option<String>,
@@ -33,24 +37,28 @@ pub fn save_draft(
         )));
     }
     Ok(state
-        .cache()?
+        .cache_of(account.as_deref())?
         .save_draft(&conversation, &text, reply_to.as_deref(), Timestamp::now())
         .map_err(ClientError::from)?)
 }
 
 /// The conversation that was open when the window was last used.
 #[tauri::command]
-pub fn last_open(state: State<'_, AppState>) -> Res<Option<String>> {
+pub fn last_open(state: State<'_, AppState>, account: Option<String>) -> Res<Option<String>> {
     Ok(state
-        .cache()?
+        .cache_of(account.as_deref())?
         .open_conversation()
         .map_err(ClientError::from)?)
 }
 
 #[tauri::command]
-pub fn set_last_open(state: State<'_, AppState>, conversation: Option<String>) -> Res<()> {
+pub fn set_last_open(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    conversation: Option<String>,
+) -> Res<()> {
     Ok(state
-        .cache()?
+        .cache_of(account.as_deref())?
         .set_open_conversation(conversation.as_deref())
         .map_err(ClientError::from)?)
 }
@@ -59,10 +67,11 @@ pub fn set_last_open(state: State<'_, AppState>, conversation: Option<String>) -
 #[tauri::command]
 pub fn scroll_anchor(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
 ) -> Res<Option<ScrollAnchor>> {
     Ok(state
-        .cache()?
+        .cache_of(account.as_deref())?
         .scroll_anchor(&conversation)
         .map_err(ClientError::from)?)
 }
@@ -70,11 +79,12 @@ pub fn scroll_anchor(
 #[tauri::command]
 pub fn set_scroll_anchor(
     state: State<'_, AppState>,
+    account: Option<String>,
     conversation: String,
     anchor: Option<ScrollAnchor>,
 ) -> Res<()> {
     Ok(state
-        .cache()?
+        .cache_of(account.as_deref())?
         .set_scroll_anchor(&conversation, anchor)
         .map_err(ClientError::from)?)
 }

@@ -155,15 +155,30 @@ export type Draft = { conversationId: string, text: string,
 replyTo: string | null, updatedAt: string, };
 export type ScrollAnchor = { seq: number, offset: number, };
 export type EngineState = { "state": "connecting" } | { "state": "catchingUp", done: number, total: number, } | { "state": "live" } | { "state": "reconnecting", at: string, attempt: number, reason: string, } | { "state": "offline" } | { "state": "signedOut", reason: string, } | { "state": "stopped" };
-export type SessionInfo = { server: string, user: string, };
+export type SessionInfo = { 
+/**
+ * The account's id: `user@host[:port]` (also its cache's name).
+ */
+id: string, server: string, user: string, };
+export type OpenTarget = { account: string, conversation: string, };
+export type AccountEvent<T> = { account: string, payload: T, };
 export type IpcCode = "not_signed_in" | "unreachable" | "refused" | "invalid" | "io" | "failed" | "update";
 export type IpcError = { code: IpcCode, message: string, };
 export type HistoryPage = { messages: Array<Message>, pending: Array<OutboxEntry>, quoted: Array<Message>, };
-export type Startup = { session: SessionInfo | null, open: string | null, 
+export type Startup = { 
+/**
+ * The active account (the window shows it).
+ */
+session: SessionInfo | null, 
+/**
+ * Every account signed in, in the switcher's order.
+ */
+accounts: Array<SessionInfo>, open: OpenTarget | null, 
 /**
  * The server to offer on the sign-in form.
  */
 server: string | null, };
+export type AccountSummary = { info: SessionInfo, unread: number, state: EngineState, };
 export type PeoplePage = { users: Array<User>, 
 /**
  * Pass back to get the next page; `null` on the last one.
@@ -187,7 +202,11 @@ server: string | null,
 /**
  * The window's text size (its webview's zoom) in percent, 50-300 (Ctrl+= / Ctrl+- / Ctrl+0).
  */
-zoomPercent: number, };
+zoomPercent: number, 
+/**
+ * The account the window showed last (the app opens on it again).
+ */
+lastAccount: string | null, };
 export type UpdateInfo = { version: string, currentVersion: string, notes: string | null, date: string | null, };
 export type UpdateProgress = { "stage": "downloading", done: number, total: number | null, } | { "stage": "verified" } | { "stage": "failed", message: string, };
 export type FirstPaint = { 

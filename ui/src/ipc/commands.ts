@@ -1,8 +1,12 @@
 // The only place that calls the Rust backend. Every function is one Tauri command with the
 // types generated from Rust (bindings.ts); errors arrive as IpcError {code, message}.
+// Commands about an account's data name the account the window shows (`useAccount`): the
+// arguments are built when the call is made, so a call started before a switch stays with
+// its own account.
 import { invoke } from '@tauri-apps/api/core';
 import { openUrl } from '@tauri-apps/plugin-opener';
 import type {
+  AccountSummary,
   CachedConversation,
   ContentType,
   Draft,
@@ -51,15 +55,37 @@ export function asIpcError(e: unknown): IpcError {
   return { code: 'failed', message: String(e) };
 }
 
+/** The account the window shows: every account command names it. */
+let account: string | null = null;
+
+/** The window shows `id` now (commands act on it from here on). */
+export function useAccount(id: string | null) {
+  account = id;
+}
+
+export function activeAccount(): string | null {
+  return account;
+}
+
+/** Invokes a command of the active account. */
+function call<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+  return invoke<T>(cmd, { account, ...args });
+}
+
 export const commands = {
   session: () => invoke<Startup>('session'),
+  /** Signs in to one more account (the others stay signed in). */
   signIn: (server: string, username: string, password: string, register: boolean) =>
     invoke<SessionInfo>('sign_in', { server, username, password, register }),
-  signOut: () => invoke<void>('sign_out'),
-  engineState: () => invoke<EngineState>('engine_state'),
-  conversations: () => invoke<CachedConversation[]>('conversations'),
+  /** Signs the active account out (the others stay). */
+  signOut: () => call<void>('sign_out'),
+  /** Every account signed in, with its unread count and state (the switcher). */
+  accounts: () => invoke<AccountSummary[]>('accounts'),
+  setActiveAccount: (id: string) => invoke<void>('set_active_account', { account: id }),
+  engineState: () => call<EngineState>('engine_state'),
+  conversations: () => call<CachedConversation[]>('conversations'),
   history: (conversation: string, before: number | null, limit: number) =>
-    invoke<HistoryPage>('history', { conversation, before, limit }),
+    call<HistoryPage>('history', { conversation, before, limit }),
   /** Queues a message in the outbox (shown as pending at once). */
   sendMessage: (
     conversation: string,
@@ -67,51 +93,53 @@ export const commands = {
     contentType: ContentType,
     replyTo: string | null,
     mentions: string[],
-  ) => invoke<OutboxEntry>('send_message', { conversation, text, contentType, replyTo, mentions }),
+  ) => call<OutboxEntry>('send_message', { conversation, text, contentType, replyTo, mentions }),
   /** A page of the conversation centred on `seq` (to jump to a quoted message). */
   historyAround: (conversation: string, seq: number, limit: number) =>
-    invoke<HistoryPage>('history_around', { conversation, seq, limit }),
+    call<HistoryPage>('history_around', { conversation, seq, limit }),
   editMessage: (conversation: string, message: string, text: string, contentType: ContentType, mentions: string[]) =>
-    invoke<Message>('edit_message', { conversation, message, text, contentType, mentions }),
-  deleteMessage: (conversation: string, message: string) => invoke<Message>('delete_message', { conversation, message }),
+    call<Message>('edit_message', { conversation, message, text, contentType, mentions }),
+  deleteMessage: (conversation: string, message: string) => call<Message>('delete_message', { conversation, message }),
   react: (conversation: string, message: string, emoji: string, on: boolean) =>
-    invoke<Message>('react', { conversation, message, emoji, on }),
+    call<Message>('react', { conversation, message, emoji, on }),
   /** The directory: people whose id or a word of whose name starts with `query`. */
   searchUsers: (query: string, limit: number, cursor: string | null) =>
-    invoke<PeoplePage>('search_users', { query, limit, cursor }),
+    call<PeoplePage>('search_users', { query, limit, cursor }),
   /** Your own profile, as the server has it. */
-  me: () => invoke<User>('me'),
-  setDisplayName: (name: string) => invoke<User>('set_display_name', { name }),
+  me: () => call<User>('me'),
+  setDisplayName: (name: string) => call<User>('set_display_name', { name }),
   /** Starts a direct conversation (the existing one with that person if there is one) or a group. */
   createConversation: (title: string | null, participants: string[], group: boolean) =>
-    invoke<CachedConversation>('create_conversation', { title, participants, group }),
+    call<CachedConversation>('create_conversation', { title, participants, group }),
   renameConversation: (conversation: string, title: string) =>
-    invoke<void>('rename_conversation', { conversation, title }),
+    call<void>('rename_conversation', { conversation, title }),
   addParticipants: (conversation: string, users: string[]) =>
-    invoke<void>('add_participants', { conversation, users }),
+    call<void>('add_participants', { conversation, users }),
   removeParticipant: (conversation: string, user: string) =>
-    invoke<void>('remove_participant', { conversation, user }),
-  leaveConversation: (conversation: string) => invoke<void>('leave_conversation', { conversation }),
-  retryMessage: (clientId: string) => invoke<boolean>('retry_message', { clientId }),
-  markRead: (conversation: string, upTo: number) => invoke<boolean>('mark_read', { conversation, upTo }),
-  setTyping: (conversation: string, typing: boolean) => invoke<void>('set_typing', { conversation, typing }),
-  focusConversation: (conversation: string | null) => invoke<void>('focus_conversation', { conversation }),
+    call<void>('remove_participant', { conversation, user }),
+  leaveConversation: (conversation: string) => call<void>('leave_conversation', { conversation }),
+  retryMessage: (clientId: string) => call<boolean>('retry_message', { clientId }),
+  markRead: (conversation: string, upTo: number) => call<boolean>('mark_read', { conversation, upTo }),
+  setTyping: (conversation: string, typing: boolean) => call<void>('set_typing', { conversation, typing }),
+  focusConversation: (conversation: string | null) => call<void>('focus_conversation', { conversation }),
   /** Newest first: those older than the one with id `before`, or the newest. */
   notifications: (before: string | null, limit: number) =>
-    invoke<Notification[]>('notifications', { before, limit }),
+    call<Notification[]>('notifications', { before, limit }),
   /** Unread notifications in the cache (the badge). */
-  unreadNotifications: () => invoke<number>('unread_notifications'),
-  markNotificationRead: (id: string) => invoke<boolean>('mark_notification_read', { id }),
+  unreadNotifications: () => call<number>('unread_notifications'),
+  markNotificationRead: (id: string) => call<boolean>('mark_notification_read', { id }),
   /** Marks every notification read, here and on the server; answers the unread count after. */
-  markAllNotificationsRead: () => invoke<number>('mark_all_notifications_read'),
-  search: (query: string, limit: number) => invoke<SearchHit[]>('search', { query, limit }),
+  markAllNotificationsRead: () => call<number>('mark_all_notifications_read'),
+  search: (query: string, limit: number) => call<SearchHit[]>('search', { query, limit }),
   /** Which messages of this conversation notify: all, only those mentioning you, none. */
   setNotifyLevel: (conversation: string, level: NotifyLevel) =>
-    invoke<void>('set_notify_level', { conversation, level }),
-  getSettings: () => invoke<Settings>('get_settings'),
+    call<void>('set_notify_level', { conversation, level }),
+  getSettings: () => call<Settings>('get_settings'),
   /** Reconnects at once ("Reconnect now", or the OS says the network is back). */
-  reconnectNow: () => invoke<void>('reconnect_now'),
-  setSettings: (settings: Settings) => invoke<Settings>('set_settings', { settings }),
+  reconnectNow: () => call<void>('reconnect_now'),
+  /** Reconnects every account at once (the OS says the network is back). */
+  reconnectEvery: () => invoke<void>('reconnect_now', { every: true }),
+  setSettings: (settings: Settings) => call<Settings>('set_settings', { settings }),
   /** Asks the update server; `null` when this is the newest version. */
   checkUpdate: () => invoke<UpdateInfo | null>('check_update'),
   /** Downloads the update found by the last check and verifies its signature. */
@@ -121,17 +149,17 @@ export const commands = {
   /** Startup telemetry: the first signed-in view is on screen (logged once per process). */
   reportFirstPaint: (paint: FirstPaint) => invoke<void>('report_first_paint', { paint }),
   /** Every conversation's draft (what is typed and not sent), newest first. */
-  drafts: () => invoke<Draft[]>('drafts'),
+  drafts: () => call<Draft[]>('drafts'),
   /** Keeps a conversation's draft (blank text and no reply removes it). */
   saveDraft: (conversation: string, text: string, replyTo: string | null) =>
-    invoke<boolean>('save_draft', { conversation, text, replyTo }),
+    call<boolean>('save_draft', { conversation, text, replyTo }),
   /** The conversation that was open when the window was last used. */
-  lastOpen: () => invoke<string | null>('last_open'),
-  setLastOpen: (conversation: string | null) => invoke<void>('set_last_open', { conversation }),
+  lastOpen: () => call<string | null>('last_open'),
+  setLastOpen: (conversation: string | null) => call<void>('set_last_open', { conversation }),
   /** Where a conversation was scrolled to (`null`: at its newest message). */
-  scrollAnchor: (conversation: string) => invoke<ScrollAnchor | null>('scroll_anchor', { conversation }),
+  scrollAnchor: (conversation: string) => call<ScrollAnchor | null>('scroll_anchor', { conversation }),
   setScrollAnchor: (conversation: string, anchor: ScrollAnchor | null) =>
-    invoke<void>('set_scroll_anchor', { conversation, anchor }),
+    call<void>('set_scroll_anchor', { conversation, anchor }),
   /** Opens a web address in the default browser (never inside the app). */
   openExternal: (url: string) => openUrl(url),
 };

@@ -1,6 +1,7 @@
 // What the app-wide shortcuts do (which key is which action is in shortcuts.ts): moving
 // between conversations, opening the switcher, search, settings and the shortcut sheet,
-// the text size, and Escape closing what is open and going back to the composer.
+// the text size, Ctrl+1…9 switching accounts, and Escape closing what is open and going
+// back to the composer.
 
 import { tick } from 'svelte';
 import { commands } from '../ipc/commands';
@@ -8,11 +9,19 @@ import { app, openConversation, saveSettings, showPanel } from './store.svelte';
 import { focusComposer, ui } from './actions.svelte';
 import { announce } from './announce.svelte';
 import { actionFor, step, stepUnread, zoomStep, type Action } from './shortcuts';
+import { accountForKey } from './accounts';
+import { switchAccount } from './switch.svelte';
 
 export const keys = $state({ sheetOpen: false });
 
 /** The window's keydown handler: runs the shortcut's action and keeps the key from the page. */
 export function onWindowKey(e: KeyboardEvent) {
+  const account = accountForKey(e, app.accounts.map((a) => a.info.id));
+  if (account !== null) {
+    e.preventDefault();
+    void switchAccount(account);
+    return;
+  }
   const action = actionFor(e);
   if (!action || !allowed(action)) return;
   e.preventDefault();

@@ -64,3 +64,12 @@ export function flushPlace() {
   }
   persistTimers.clear();
 }
+
+/**
+ * Forgets this session's scroll positions and drafts on screen (another account is shown; its
+ * own come from its cache). Call `flushPlace` first: what waits is written to the account left.
+ */
+export function forgetPlaces() {
+  anchors.clear();
+  for (const k of Object.keys(shownDrafts)) delete shownDrafts[k];
+}

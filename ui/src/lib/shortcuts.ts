@@ -121,6 +121,7 @@ export const SHEET: { group: string; keys: { keys: string; what: string }[] }[] 
     keys: [
       { keys: 'Ctrl+F', what: 'Search messages' },
       { keys: 'Ctrl+,', what: 'Settings' },
+      { keys: 'Ctrl+1 … Ctrl+9', what: 'With several accounts: the first … ninth account' },
       { keys: 'Ctrl+= / Ctrl+- / Ctrl+0', what: 'Bigger / smaller / normal text' },
       { keys: 'Ctrl+/', what: 'This list of shortcuts' },
       { keys: 'Escape', what: 'Close a dialog, menu or panel; back to the composer' },

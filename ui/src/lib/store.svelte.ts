@@ -1,7 +1,8 @@
 // The UI's state, filled from the backend and refreshed when it says the cache changed.
 import { tick } from 'svelte';
-import { asIpcError, commands, type IpcError } from '../ipc/commands';
+import { asIpcError, commands, useAccount, type IpcError } from '../ipc/commands';
 import type {
+  AccountSummary,
   CachedConversation,
   EngineState,
   Message,
@@ -33,7 +34,12 @@ export type ScrollTarget =
 
 export const app = $state({
   ready: false,
+  /** The active account (the one the window shows). */
   session: null as SessionInfo | null,
+  /** Every account signed in, with its unread count and state (the switcher). */
+  accounts: [] as AccountSummary[],
+  /** The sign-in form is open to add an account (the others stay signed in). */
+  adding: false,
   defaultServer: '' as string,
   engine: { state: 'connecting' } as EngineState,
   conversations: [] as CachedConversation[],
@@ -111,13 +117,16 @@ export const selectedConversation = () => app.conversations.find((c) => c.id ===
 
 export async function start() {
   const s = await commands.session();
-  app.session = s.session;
+  // A notification's account, else the one the window showed.
+  app.session = s.accounts.find((a) => a.id === s.open?.account) ?? s.session;
+  useAccount(app.session?.id ?? null);
+  if (app.session) await commands.setActiveAccount(app.session.id).catch(() => {});
   app.defaultServer = s.server ?? '';
   app.ready = true;
   if (app.session) {
     await afterSignIn();
     // A notification's conversation, else the one that was open when the window went.
-    const open = s.open ?? (await commands.lastOpen().catch(() => null));
+    const open = s.open?.conversation ?? (await commands.lastOpen().catch(() => null));
     if (open && app.conversations.some((c) => c.id === open)) await openConversation(open);
     await reportFirstPaint();
   }
@@ -159,10 +168,20 @@ export async function afterSignIn() {
   await refresh();
 }
 
+/** Reloads the switcher's accounts (their unread counts and states). */
+export async function refreshAccounts() {
+  try {
+    app.accounts = await commands.accounts();
+  } catch (e) {
+    showError(e);
+  }
+}
+
 /** Reloads what is on screen from the cache. */
 export async function refresh() {
   if (!app.session) return;
   try {
+    refreshAccounts();
     const [conversations, unreadNotes] = await Promise.all([commands.conversations(), commands.unreadNotifications()]);
     app.conversations = conversations;
     app.unreadNotifications = unreadNotes;

@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Several accounts in one app, end to end (run by run.sh inside Xvfb and dbus-run-session).
+
+    test_accounts.py APP SERVER CLI SCREENSHOT_DIR
+
+Two tidings-server processes: "work" (alice, bob: a direct conversation) and "community"
+(carol, dave: a group "Board games"). The app signs alice in to work from the environment;
+carol is added from the account switcher's "Add account" without signing alice out. Checks:
+both accounts side by side, each with its own conversations; each gets its own messages and
+desktop notifications, which name the account; the tray adds their unread up; Ctrl+1 and
+Ctrl+2 switch; do-not-disturb on one does not silence the other; after a restart both come
+back, on the one shown last, with their settings; signing out of one leaves the other
+working. One line per check, then "N passed, M failed".
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import App, Desktop, Failure, rest, run_checks, wait_for  # noqa: E402
+
+APP, SERVER, CLI, SHOTS = sys.argv[1:5]
+PASSWORD = "correct horse battery"
+
+
+class Ctx:
+    pass
+
+
+class Person:
+    """Someone acting over REST on one server."""
+
+    def __init__(self, base, user, name):
+        self.user = user
+        self.base = base
+        self.token = rest(base, "POST", "/api/auth/register",
+                          body={"username": user, "password": PASSWORD, "displayName": name})["accessToken"]
+
+    def call(self, method, path, body=None):
+        return rest(self.base, method, path, token=self.token, body=body)
+
+    def send(self, cid, text):
+        return self.call("POST", f"/api/conversations/{cid}/messages",
+                         {"clientId": str(uuid.uuid4()), "content": text, "contentType": "TEXT"})
+
+
+class Server:
+    def __init__(self, work, name):
+        self.data = os.path.join(work, name)
+        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--data-dir", self.data],
+                                     stdout=subprocess.PIPE, stderr=open(os.path.join(work, f"{name}.log"), "a"),
+                                     text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("tidings-server listening on "):
+            raise Failure(f"the {name} server did not start: {line!r}")
+        self.port = int(line.strip().rsplit(":", 1)[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(15)
+
+
+def seed(ctx):
+    ctx.alice = Person(ctx.work_server.base, "alice", "Alice Martin")
+    ctx.bob = Person(ctx.work_server.base, "bob", "Bob Okafor")
+    ctx.direct = ctx.bob.call("POST", "/api/conversations", {"kind": "direct", "participants": ["alice"]})["id"]
+    ctx.bob.send(ctx.direct, "Hi Alice, from work")
+    ctx.carol = Person(ctx.community.base, "carol", "Carol Diaz")
+    ctx.dave = Person(ctx.community.base, "dave", "Dave Lee")
+    ctx.games = ctx.dave.call("POST", "/api/conversations",
+                              {"kind": "group", "title": "Board games", "participants": ["carol"]})["id"]
+    ctx.dave.send(ctx.games, "Game night on Friday?")
+    ctx.alice_id = f"alice@127.0.0.1:{ctx.work_server.port}"
+    ctx.carol_id = f"carol@127.0.0.1:{ctx.community.port}"
+
+
+# ---------------------------------------------------------------- helpers on the app
+
+
+def account_ids(a):
+    return [e.get_attribute("data-id") for e in a.els('[data-testid="account"]')]
+
+
+def active_account(a):
+    for e in a.els('[data-testid="account"]'):
+        if e.get_attribute("aria-current") == "true":
+            return e.get_attribute("data-id")
+    return None
+
+
+def account_unread(a, account):
+    for e in a.els('[data-testid="account"]'):
+        if e.get_attribute("data-id") == account:
+            found = e.find_elements(By.CSS_SELECTOR, '[data-testid="account-unread"]')
+            return found[0].get_attribute("textContent").strip() if found else ""
+    return None
+
+
+def list_names(a):
+    return [e.get_attribute("textContent").strip() for e in a.els('[data-testid="conversation"] .name')]
+
+
+def shows(a, account, conversation):
+    """The window shows `account`, its list holding `conversation` (and its alone)."""
+    return active_account(a) == account and conversation in list_names(a)
+
+
+def notes_with(ctx, text):
+    return [n for n in ctx.desktop.notes.snapshot() if text in n["body"] or text in n["summary"]]
+
+
+def press(a, key):
+    """Ctrl+`key` wherever the focus is, as the keyboard gives it."""
+    ActionChains(a.d).key_down(Keys.CONTROL).send_keys(key).key_up(Keys.CONTROL).perform()
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def check_add_account(ctx):
+    a = ctx.app
+    wait_for(lambda: a.el('[data-testid="banner"]').text == "Live", "alice's banner to say Live")
+    wait_for(lambda: shows(a, ctx.alice_id, "Bob Okafor"), "alice's list")
+    a.el('[data-testid="add-account"]').click()
+    form = a.el('[data-testid="signin"]')
+    server = form.find_element(By.NAME, "server")
+    server.clear()
+    server.send_keys(ctx.community.base)
+    form.find_element(By.NAME, "username").send_keys("carol")
+    form.find_element(By.NAME, "password").send_keys(PASSWORD)
+    a.shot("accounts-00-add-account")
+    form.find_element(By.NAME, "password").send_keys(Keys.ENTER)
+    wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "carol's list after adding her account")
+    if account_ids(a) != [ctx.alice_id, ctx.carol_id]:
+        raise Failure(f"the switcher shows {account_ids(a)}")
+    if "Bob Okafor" in list_names(a):
+        raise Failure("carol's list shows alice's conversation")
+    # Alice is still signed in: her badge counts her unread message.
+    wait_for(lambda: account_unread(a, ctx.alice_id) == "1", "alice's unread count in the switcher")
+    wait_for(lambda: a.el('[data-testid="banner"]').text == "Live", "carol's banner to say Live")
+
+
+def check_own_messages_and_notifications(ctx):
+    a = ctx.app
+    ctx.bob.send(ctx.direct, "work news for alice")
+    n = wait_for(lambda: notes_with(ctx, "work news for alice"), "alice's desktop notification")[-1]
+    if ctx.alice_id not in n["summary"] + n["body"]:
+        raise Failure(f"the notification does not say whose account: {n}")
+    ctx.dave.send(ctx.games, "community news for carol")
+    n = wait_for(lambda: notes_with(ctx, "community news for carol"), "carol's desktop notification")[-1]
+    if ctx.carol_id not in n["summary"] + n["body"]:
+        raise Failure(f"the notification does not say whose account: {n}")
+    if notes_with(ctx, "community news for carol")[-1]["summary"].find(ctx.alice_id) >= 0:
+        raise Failure("carol's notification names alice's account")
+    wait_for(lambda: account_unread(a, ctx.alice_id) == "2", "alice's unread count to be 2")
+    # The open account's own list has carol's news; the tray adds both accounts up.
+    wait_for(lambda: "community news for carol" in a.d.execute_script(
+        "return arguments[0].textContent", a.conversation_row("Board games")), "carol's list")
+    wait_for(lambda: ctx.desktop.label() == "Tidings — 4 unread — live", "the tray to add both accounts up")
+    wait_for(lambda: a.el('[data-testid="account"][aria-current="true"]'), "the active account")
+    a.shot("accounts-01-switcher")
+
+
+def check_ctrl_switches(ctx):
+    a = ctx.app
+    press(a, "1")
+    wait_for(lambda: shows(a, ctx.alice_id, "Bob Okafor"), "Ctrl+1 to show alice's account")
+    if "Board games" in list_names(a):
+        raise Failure("alice's list shows carol's conversation")
+    a.open_conversation("Bob Okafor")
+    wait_for(lambda: "work news for alice" in a.message_texts(), "alice's conversation with Bob")
+    press(a, "2")
+    wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "Ctrl+2 to show carol's account")
+    press(a, "1")
+    # Alice's account comes back with the conversation it had open.
+    wait_for(lambda: shows(a, ctx.alice_id, "Bob Okafor") and a.title() == "Bob Okafor",
+             "alice's account with Bob's conversation open again")
+    press(a, "2")
+    wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "Ctrl+2 again")
+
+
+def check_settings_apart(ctx):
+    a = ctx.app
+    # Carol's do-not-disturb, from her account's settings.
+    a.el('[data-testid="open-settings"]').click()
+    a.el('[data-testid="dnd"]').click()
+    wait_for(lambda: a.el('[data-testid="dnd"]').is_selected(), "carol's do-not-disturb on")
+    a.shot("accounts-02-settings")
+    a.el('[data-testid="open-chats"]').click()
+    ctx.dave.send(ctx.games, "said during carol's quiet")
+    wait_for(lambda: "said during carol's quiet" in a.d.execute_script(
+        "return arguments[0].textContent", a.conversation_row("Board games")), "carol's list to have it")
+    # Alice's account is not silenced: hers still pops up (and is the barrier for carol's).
+    ctx.bob.send(ctx.direct, "alice still hears")
+    wait_for(lambda: notes_with(ctx, "alice still hears"), "alice's notification while carol has DND")
+    if notes_with(ctx, "said during carol's quiet"):
+        raise Failure("carol's do-not-disturb let a notification through")
+    # And alice's settings still say do-not-disturb is off.
+    press(a, "1")
+    wait_for(lambda: shows(a, ctx.alice_id, "Bob Okafor"), "alice's account")
+    a.el('[data-testid="open-settings"]').click()
+    if a.el('[data-testid="dnd"]').is_selected():
+        raise Failure("alice's settings show carol's do-not-disturb")
+    a.el('[data-testid="open-chats"]').click()
+
+
+def check_restart(ctx):
+    a = ctx.app
+    press(a, "2")
+    wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "carol's account before the restart")
+    ctx.desktop.click_menu("Quit Tidings")
+    try:
+        wait_for(lambda: not window_open(a), "the app to quit")
+    finally:
+        a.quit()
+    ctx.app = a = App(ctx.work, ctx.env, APP, SHOTS)
+    # Both accounts come back, on the one shown last, each with its own settings.
+    wait_for(lambda: account_ids(a) == [ctx.alice_id, ctx.carol_id], "both accounts after the restart")
+    wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "carol's account shown again")
+    a.el('[data-testid="open-settings"]').click()
+    wait_for(lambda: a.el('[data-testid="dnd"]').is_selected(), "carol's do-not-disturb after the restart")
+    press(a, "1")
+    wait_for(lambda: shows(a, ctx.alice_id, "Bob Okafor"), "alice's account after the restart")
+    a.el('[data-testid="open-settings"]').click()
+    if a.el('[data-testid="dnd"]').is_selected():
+        raise Failure("alice's do-not-disturb is on after the restart")
+    a.el('[data-testid="open-chats"]').click()
+
+
+def window_open(a):
+    try:
+        return len(a.d.window_handles) > 0
+    except Exception:  # the session's window is gone
+        return False
+
+
+def check_sign_out_one(ctx):
+    a = ctx.app
+    press(a, "2")
+    wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "carol's account")
+    a.el('[data-testid="open-settings"]').click()
+    a.el('[data-testid="sign-out"]').click()
+    wait_for(lambda: account_ids(a) == [ctx.alice_id], "only alice's account left")
+    wait_for(lambda: shows(a, ctx.alice_id, "Bob Okafor"), "alice's list after carol signed out")
+    ctx.bob.send(ctx.direct, "after carol left")
+    wait_for(lambda: notes_with(ctx, "after carol left"), "alice's notification after carol signed out")
+    wait_for(lambda: "after carol left" in a.message_texts() or "after carol left" in a.d.execute_script(
+        "return arguments[0].textContent", a.conversation_row("Bob Okafor")), "alice's list or timeline")
+    # One account now: notifications do not name it.
+    n = notes_with(ctx, "after carol left")[-1]
+    if ctx.alice_id in n["summary"]:
+        raise Failure(f"with one account the notification still names it: {n}")
+    saved = json.load(open(os.path.join(ctx.app_dir, "data", "desktop-accounts.json")))
+    if [x["user"] for x in saved] != ["alice"]:
+        raise Failure(f"the saved accounts are {saved}")
+
+
+CHECKS = [
+    ("add an account beside the first: both signed in, each with its own list", check_add_account),
+    ("each account gets its own messages and notifications, which name it; the tray adds them up",
+     check_own_messages_and_notifications),
+    ("Ctrl+1 and Ctrl+2 switch accounts; each keeps its open conversation", check_ctrl_switches),
+    ("settings apart: do-not-disturb on carol's account does not silence alice's", check_settings_apart),
+    ("after a restart both accounts come back, on the one shown last, with their settings", check_restart),
+    ("signing out of one account leaves the other working", check_sign_out_one),
+]
+
+
+def main():
+    ctx = Ctx()
+    ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-accounts-")
+    ctx.desktop = Desktop(float(os.environ.get("E2E_TIMEOUT_S", "20")))
+    try:
+        ctx.work_server = Server(ctx.work, "work")
+        ctx.community = Server(ctx.work, "community")
+        seed(ctx)
+    except Exception as e:
+        print(f"FAIL e2e accounts: starting or seeding the servers failed: {e}")
+        print("0 passed, 1 failed")
+        for s in ("work_server", "community"):
+            if hasattr(ctx, s):
+                getattr(ctx, s).stop()
+        return 1
+    home = os.path.join(ctx.work, "home")
+    os.makedirs(home)
+    ctx.app_dir = os.path.join(ctx.work, "app")
+    ctx.env = dict(os.environ, TIDINGS_APP_DIR=ctx.app_dir, TIDINGS_SERVER=ctx.work_server.base,
+                   TIDINGS_DEMO_USER="alice", TIDINGS_DEMO_PASSWORD=PASSWORD,
+                   TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+                   XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
+    ctx.env.pop("TIDINGS_UPDATE_URL", None)
+    try:
+        ctx.app = App(ctx.work, ctx.env, APP, SHOTS)
+    except Exception as e:
+        print(f"FAIL e2e accounts: the app did not start under WebDriver: {e}")
+        print("0 passed, 1 failed")
+        ctx.work_server.stop()
+        ctx.community.stop()
+        return 1
+    try:
+        passed, failed = run_checks(ctx, CHECKS)
+    finally:
+        ctx.app.quit()
+        ctx.work_server.stop()
+        ctx.community.stop()
+    if failed:
+        print(f"e2e accounts: logs kept in {ctx.work}")
+    else:
+        shutil.rmtree(ctx.work, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
