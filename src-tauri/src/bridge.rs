@@ -55,12 +55,20 @@ pub fn start<R: tauri::Runtime>(
     }));
     let (app2, mut changed, me2) = (app.clone(), engine.changed(), info.clone());
     let cache = engine.cache().clone();
-    let engine_state = engine.state();
+    let mut engine_state = engine.state();
     tasks.push(tauri::async_runtime::spawn(async move {
         let mut seen = *changed.borrow();
+        // A fresh sign-in fills the cache with what was there before: none of it is news.
+        // The filling ends when the engine is live (its catch-up done); the notifier's
+        // baseline is taken then, so what comes after it, even in the same batch of
+        // changes as the last of the filling, pops up.
         let mut filling = fresh;
         let mut throttled: Option<tokio::time::Instant> = None;
         loop {
+            if filling && *engine_state.borrow_and_update() == EngineState::Live {
+                filling = false;
+                baseline(&app2, &me2, &cache);
+            }
             let wake = async {
                 match throttled {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -69,6 +77,10 @@ pub fn start<R: tauri::Runtime>(
             };
             tokio::select! {
                 r = changed.changed() => if r.is_err() { return },
+                r = engine_state.changed(), if filling => {
+                    if r.is_err() { return }
+                    continue;
+                }
                 _ = wake => {}
             }
             throttled = None;
@@ -85,14 +97,7 @@ pub fn start<R: tauri::Runtime>(
             convs.dedup();
             let notes = changes.iter().any(|c| c.kind == "notification");
             if filling {
-                if *engine_state.borrow() == EngineState::Live {
-                    filling = false;
-                }
-                if let Some(state) = app2.try_state::<AppState>() {
-                    if let Ok(session) = state.session(Some(&me2.id)) {
-                        let _ = session.notifier().baseline(&cache);
-                    }
-                }
+                baseline(&app2, &me2, &cache);
                 tray::refresh(&app2);
                 continue;
             }
@@ -115,6 +120,21 @@ pub fn start<R: tauri::Runtime>(
         }
     }));
     tasks
+}
+
+/// What the cache holds now is known: the account's notifier pops up only what comes after.
+fn baseline<R: tauri::Runtime>(
+    app: &AppHandle<R>,
+    account: &SessionInfo,
+    cache: &tidings_client::cache::Cache,
+) {
+    if let Some(state) = app.try_state::<AppState>() {
+        if let Ok(session) = state.session(Some(&account.id)) {
+            if let Err(e) = session.notifier().baseline(cache) {
+                tracing::warn!(error = %e, "notifier could not read the cache");
+            }
+        }
+    }
 }
 
 /// Live events the UI shows but the cache does not keep (typing; who removed the user from

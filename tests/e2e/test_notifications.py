@@ -176,6 +176,27 @@ def check_mark_one_without_leaving_and_page_back(ctx):
     last = a.els('[data-testid="notification"]')[-1]
     if "Appointment 1 moved" not in text(last):
         raise Failure(f"the oldest is not last: {text(last)!r}")
+    # Scrolled to the oldest, Mark all read is still in view (the header stays).
+    a.d.execute_script("document.querySelector('.panel').scrollTop = 1e9")
+    where = a.d.execute_script(
+        "const p = document.querySelector('.panel').getBoundingClientRect();"
+        "const b = document.querySelector('[data-testid=mark-all-read]').getBoundingClientRect();"
+        "const top = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);"
+        "return {inside: b.top >= p.top && b.bottom <= p.bottom,"
+        " onTop: !!top && !!top.closest('[data-testid=mark-all-read]'),"
+        " scrolled: document.querySelector('.panel').scrollTop};")
+    if where["scrolled"] <= 0 or not where["inside"] or not where["onTop"]:
+        raise Failure(f"scrolled to the end, Mark all read is out of view or covered: {where}")
+    # At the oldest there is nothing older to offer, also after the list reloads: bob's
+    # other device reads the oldest, and once the list shows it read it has reloaded.
+    page = rest(ctx.base, "GET", "/api/notifications?limit=500&unread=true", token=ctx.bob_token)
+    oldest = next(n for n in page["notifications"] if n["title"] == "Appointment 1 moved")
+    rest(ctx.base, "POST", f"/api/notifications/{oldest['id']}/read", token=ctx.bob_token)
+    wait_for(lambda: a.els('[data-testid="notification"]')[-1].get_attribute("data-read") == "true",
+             "the list to reload with the oldest read")
+    if a.els('[data-testid="older-notifications"]'):
+        raise Failure("the oldest is shown, yet the list offers older notifications")
+    a.shot("notifications-05-scrolled-header-stays")
     a.d.execute_script("document.querySelector('.panel').scrollTop = 0")
     a.shot("notifications-02-centre")
 

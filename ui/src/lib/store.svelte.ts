@@ -370,9 +370,10 @@ export const NOTE_PAGE = 50;
 /** (Re)loads the notification list from the newest, keeping as many as were shown. */
 export async function loadNotifications() {
   const limit = Math.max(NOTE_PAGE, app.notifications.length);
-  const list = await commands.notifications(null, limit);
-  app.notifications = list;
-  app.olderNotifications = list.length === limit;
+  // One more than shown: whether there are older ones is known, not guessed from a full page.
+  const list = await commands.notifications(null, limit + 1);
+  app.notifications = list.slice(0, limit);
+  app.olderNotifications = list.length > limit;
   app.unreadNotifications = await commands.unreadNotifications();
 }
 
@@ -384,10 +385,10 @@ export async function loadOlderNotifications() {
   if (!last || loadingNotes || !app.olderNotifications) return;
   loadingNotes = true;
   try {
-    const page = await commands.notifications(last.id, NOTE_PAGE);
+    const page = await commands.notifications(last.id, NOTE_PAGE + 1);
     const have = new Set(app.notifications.map((n) => n.id));
-    app.notifications = [...app.notifications, ...page.filter((n) => !have.has(n.id))];
-    app.olderNotifications = page.length === NOTE_PAGE;
+    app.notifications = [...app.notifications, ...page.slice(0, NOTE_PAGE).filter((n) => !have.has(n.id))];
+    app.olderNotifications = page.length > NOTE_PAGE;
   } catch (e) {
     showError(e);
   } finally {
