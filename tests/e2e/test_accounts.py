@@ -185,6 +185,7 @@ def check_ctrl_switches(ctx):
     # Alice's account comes back with the conversation it had open.
     wait_for(lambda: shows(a, ctx.alice_id, "Bob Okafor") and a.title() == "Bob Okafor",
              "alice's account with Bob's conversation open again")
+    a.shot("accounts-03-switched-back")
     press(a, "2")
     wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "Ctrl+2 again")
 
