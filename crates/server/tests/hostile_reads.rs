@@ -416,10 +416,11 @@ fn config_with(limits: &str) -> String {
 }
 
 /// Issue 15: the reads were unbounded per user: a script could ask for 500-message pages
-/// of a conversation of long messages, many at once, for ever. With a burst of 100, one
-/// request a second after it and at most 4 in flight, 64 concurrent workers asking for
-/// 1,500 such pages get at most the burst answered, the rest refused, and the server's
-/// resident memory stays within what 4 pages in flight take.
+/// of a conversation of long messages, many at once, for ever. Without the limits, 64
+/// concurrent workers asking for 1,500 such pages were all answered (51 s of the server's
+/// CPU here) and its resident memory peaked 119 MB above the start. With a burst of 100,
+/// one request a second after it and at most 4 in flight, at most the burst is answered,
+/// the rest refused, and memory stays within what 4 pages in flight take (24 MB here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_concurrent_flood_of_large_pages_keeps_the_servers_memory_bounded() {
     let dir = TempDir::new("readflood");
@@ -514,7 +515,7 @@ async fn a_concurrent_flood_of_large_pages_keeps_the_servers_memory_bounded() {
     assert_eq!(answered + refused, 1_500);
     // A page is about 2 MB of JSON, several times that while it is built: four in flight.
     assert!(
-        peak < 100 * MB,
+        peak < 64 * MB,
         "resident memory peaked {} MB above the start",
         peak / MB
     );
