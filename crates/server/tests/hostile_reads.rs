@@ -524,3 +524,40 @@ async fn a_concurrent_flood_of_large_pages_keeps_the_servers_memory_bounded() {
         call(&http, &base, "GET", &reads(&cid)[1], Some(&bob.token), None).await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_429_on_every_operation_with_a_token() {
+    let server = Server::chat().await;
+    let (status, doc) = server.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    for (path, method) in [
+        ("/api/users", "get"),
+        ("/api/conversations/{cid}/changes", "get"),
+        ("/api/notifications", "get"),
+        ("/api/notifications/read-all", "post"),
+        ("/api/conversations/{cid}/messages/{mid}", "patch"),
+    ] {
+        let r = &op(path, method)["responses"]["429"];
+        assert!(
+            r["description"]
+                .as_str()
+                .unwrap()
+                .contains("requests_per_minute"),
+            "{method} {path}: {r}"
+        );
+        assert!(
+            r["headers"]["Retry-After"].is_object(),
+            "{method} {path}: {r}"
+        );
+    }
+    let login = op("/api/auth/login", "post");
+    assert!(
+        !login["responses"]["429"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("requests_per_minute"),
+        "login takes no token: {login}"
+    );
+}
