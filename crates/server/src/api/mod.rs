@@ -12,6 +12,7 @@ mod extract;
 mod membership;
 mod notifications;
 mod openapi;
+mod throttle;
 
 use crate::ServerState;
 use axum::extract::DefaultBodyLimit;
@@ -84,5 +85,9 @@ pub fn router(state: &ServerState) -> Router<ServerState> {
             get(notifications::announcements).post(notifications::announce),
         )
         .route("/api/openapi.json", get(openapi::document))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle::in_flight,
+        ))
         .layer(DefaultBodyLimit::max(state.config.limits.max_request_bytes))
 }
