@@ -159,11 +159,10 @@ pub struct SendMessage {
     /// The sender's idempotency key (1-64 characters; a UUID is a good choice).
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub client_id: String,
-    /// 1-4000 characters, not only whitespace.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(min_length = 1, max_length = 4000, pattern = r"\S")
-    )]
+    /// 1-4000 characters, not only whitespace; may be empty (or left out) when the message
+    /// has attachments.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
     pub content: String,
     #[serde(default)]
     pub content_type: ContentType,
@@ -175,6 +174,24 @@ pub struct SendMessage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub mentions: Vec<String>,
+    /// Ids of finished uploads of the sender's into this conversation that no message
+    /// uses yet (see docs/protocol.md, "Attachments"), in the order to show them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+}
+
+/// The body of `201` to `POST /api/uploads` (tus creation): the upload, whose id is also
+/// the attachment's, and how much of it the server holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UploadCreated {
+    pub id: String,
+    /// Bytes the server holds (`Upload-Offset`): 0 for a new upload, more for one found
+    /// again by its `clientId`.
+    pub offset: u64,
+    /// `Upload-Length`.
+    pub length: u64,
 }
 
 /// The body of `SEND /app/conversations/{cid}/messages/{mid}/edit` and of

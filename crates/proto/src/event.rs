@@ -176,6 +176,36 @@ pub struct Message {
     /// then says it in words and `senderId` is who did it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<SystemEntry>,
+    /// Files and images sent with the message, in the order the sender gave them. Left out
+    /// when empty, so a message without attachments looks as it did before them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a message: what a client needs to show it before downloading it from
+/// `GET /api/attachments/{id}` (and `/thumbnail`). See docs/protocol.md, "Attachments".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    /// `a_` and 32 hex digits; also the upload's id.
+    pub id: String,
+    /// The file name as the sender gave it (no path separators or control characters).
+    pub name: String,
+    /// Bytes stored (for images, after their EXIF metadata was stripped).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+    /// The media type, as the server established it from the bytes.
+    pub content_type: String,
+    /// Pixels, for images (PNG, JPEG, GIF, WebP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Whether `GET /api/attachments/{id}/thumbnail` has a small preview.
+    #[serde(default)]
+    pub has_thumbnail: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -192,6 +222,7 @@ impl Message {
         self.reply_to = None;
         self.mentions.clear();
         self.reactions.clear();
+        self.attachments.clear();
     }
 }
 

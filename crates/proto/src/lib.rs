@@ -13,9 +13,9 @@ pub mod event;
 mod timestamp;
 
 pub use event::{
-    Announcement, ContentType, Conversation, ConversationKind, ConversationLeft, Envelope, Event,
-    Message, Notification, NotificationsRead, Participant, Presence, Reaction, ReadReceipt,
-    ReplyRef, SystemAction, SystemEntry, Typing, User,
+    Announcement, Attachment, ContentType, Conversation, ConversationKind, ConversationLeft,
+    Envelope, Event, Message, Notification, NotificationsRead, Participant, Presence, Reaction,
+    ReadReceipt, ReplyRef, SystemAction, SystemEntry, Typing, User,
 };
 pub use timestamp::Timestamp;
 

@@ -120,6 +120,8 @@ pub struct StorageConfig {
     /// `full` (default): a commit survives a power cut. `normal`: it survives a crash of
     /// the server but the last commits may be lost on a power cut; faster on slow disks.
     pub synchronous: crate::store::sqlite::Synchronous,
+    /// Where the disk blob store keeps attachments. Unset: `<data_dir>/blobs`.
+    pub blob_dir: Option<PathBuf>,
 }
 
 /// Rules of the chat itself.
@@ -176,6 +178,20 @@ pub struct LimitsConfig {
     pub max_sse_streams: usize,
     /// Largest REST request body.
     pub max_request_bytes: usize,
+    /// Largest attachment (`Upload-Length`), in bytes.
+    pub max_attachment_bytes: u64,
+    /// Bytes of attachments one user may hold: finished ones (until their message is
+    /// deleted) and the lengths of unfinished uploads.
+    pub attachment_quota_bytes: u64,
+    /// Unfinished uploads one user may have at once.
+    pub max_open_uploads: usize,
+    /// Largest image, in pixels (width × height, read from its header before decoding).
+    pub max_image_pixels: u64,
+    /// Hours after which an unfinished upload, or a finished attachment no message uses,
+    /// is removed.
+    pub upload_expiry_hours: u64,
+    /// Attachments one message may carry.
+    pub max_attachments_per_message: usize,
     /// How long a `typing: true` holds unless renewed; then the server says `typing: false`.
     pub typing_ttl_ms: u64,
     /// Conversations one user may create per hour (all may be spent at once; each request
@@ -235,6 +251,12 @@ impl Default for LimitsConfig {
             drain_timeout_ms: 10_000,
             max_sse_streams: 8,
             max_request_bytes: 64 * 1024,
+            max_attachment_bytes: 25 * 1024 * 1024,
+            attachment_quota_bytes: 1024 * 1024 * 1024,
+            max_open_uploads: 10,
+            max_image_pixels: 50_000_000,
+            upload_expiry_hours: 24,
+            max_attachments_per_message: 10,
             typing_ttl_ms: 5_000,
             conversations_per_hour: 100,
             participants_added_per_hour: 1_000,
@@ -287,6 +309,37 @@ impl LimitsConfig {
     }
 }
 
+impl LimitsConfig {
+    /// The attachment limits (issue 16).
+    fn validate_attachments(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.max_attachment_bytes >= 1,
+            "limits.max_attachment_bytes must be at least 1"
+        );
+        anyhow::ensure!(
+            self.attachment_quota_bytes >= self.max_attachment_bytes,
+            "limits.attachment_quota_bytes must be at least limits.max_attachment_bytes"
+        );
+        anyhow::ensure!(
+            self.max_open_uploads >= 1,
+            "limits.max_open_uploads must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_image_pixels >= 1,
+            "limits.max_image_pixels must be at least 1"
+        );
+        anyhow::ensure!(
+            self.upload_expiry_hours >= 1,
+            "limits.upload_expiry_hours must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_attachments_per_message >= 1,
+            "limits.max_attachments_per_message must be at least 1"
+        );
+        Ok(())
+    }
+}
+
 /// The soft limit on open files (`ulimit -n`).
 #[cfg(unix)]
 fn open_files_limit() -> usize {
@@ -325,6 +378,7 @@ impl Config {
 
     /// Checks values that would make the server misbehave.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.limits.validate_attachments()?;
         let l = &self.limits;
         anyhow::ensure!(
             l.max_frame_bytes >= 1024,

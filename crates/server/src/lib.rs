@@ -15,6 +15,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod files;
 pub mod hub;
 pub mod inflight;
 pub mod malloc;
@@ -58,6 +59,8 @@ pub struct Services {
     pub inflight: Arc<inflight::InFlight>,
     pub app: Arc<dyn Application>,
     pub chat: Arc<chat::Chat>,
+    /// Attachments: uploads, downloads, the blob store.
+    pub files: Arc<files::Files>,
     /// Fires when the server should stop.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -118,6 +121,28 @@ impl ServerState {
         let store = store::sqlite::SqliteStore::open(&db, config.storage.synchronous)
             .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?;
         let store: Arc<dyn store::Store> = Arc::new(store);
+        let blob_dir = config
+            .storage
+            .blob_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("blobs"));
+        let blobs = files::disk::DiskBlobStore::new(blob_dir.clone()).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the blob directory {}: {e}",
+                blob_dir.display()
+            )
+        })?;
+        let blob_gc = Arc::new(tokio::sync::Notify::new());
+        let files = Arc::new(
+            files::Files::new(
+                store.clone(),
+                Arc::new(blobs),
+                &config.data_dir,
+                files::FileLimits::from_config(&config.limits),
+                blob_gc.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("cannot create the uploads directory: {e}"))?,
+        );
         let accounts = chat::accounts::Accounts::new(
             store.clone(),
             auth.clone(),
@@ -134,7 +159,8 @@ impl ServerState {
         let quota = chat::quota::Quota::new(&config.limits, metrics.clone());
         let chat = Arc::new(
             chat.with_quota(quota)
-                .with_edit_window(std::time::Duration::from_secs(config.chat.edit_window_secs)),
+                .with_edit_window(std::time::Duration::from_secs(config.chat.edit_window_secs))
+                .with_attachments(config.limits.max_attachments_per_message, blob_gc),
         );
         let app = match make_app {
             Some(make) => make(Broker::new(hub.clone())),
@@ -151,6 +177,7 @@ impl ServerState {
             requests,
             inflight: Arc::new(inflight::InFlight::new(l.max_requests_in_flight_per_user)),
             chat,
+            files,
             config,
             auth,
             hub,
@@ -200,6 +227,13 @@ async fn request_deadline(
     next: axum::middleware::Next,
 ) -> Response {
     let limit = state.config.limits.request_timeout();
+    // An upload's PATCH may take longer than that as a whole; it ends when its body stalls
+    // for that long instead (see `files`).
+    if request.method() == axum::http::Method::PATCH
+        && request.uri().path().starts_with("/api/uploads/")
+    {
+        return next.run(request).await;
+    }
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
@@ -255,6 +289,11 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 pub async fn serve(listener: TcpListener, state: ServerState) -> anyhow::Result<()> {
     let tracker = state.tracker.clone();
     let drain = state.config.limits.drain_timeout();
+    // Uploads a crash or an expiry left behind go before anyone can upload again.
+    if let Err(e) = state.files.sweep().await {
+        tracing::warn!(error = %e, "sweeping uploads at start-up failed");
+    }
+    tokio::spawn(state.files.clone().run(state.shutdown.clone()));
     accept::run(listener, state.clone(), router(state)).await;
     tracker.close();
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {

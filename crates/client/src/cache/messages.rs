@@ -45,6 +45,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         mentions: from_json(r.get(13)?),
         reactions: from_json(r.get(14)?),
         system: system.and_then(|s| serde_json::from_str(&s).ok()),
+        attachments: Vec::new(),
     })
 }
 

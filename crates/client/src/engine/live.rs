@@ -162,6 +162,7 @@ impl Runner {
                 content_type: entry.content_type,
                 reply_to: entry.reply_to.clone(),
                 mentions: entry.mentions.clone(),
+                attachments: Vec::new(),
             };
             let receipt = Runner::receipt_id(live, "out");
             let f = Frame::new(Stomp::Send)

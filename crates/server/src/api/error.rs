@@ -5,6 +5,7 @@
 
 use crate::chat::passwords::BUSY_RETRY_AFTER_SECS;
 use crate::chat::ChatError;
+use crate::files::error::FileError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,6 +17,10 @@ use tidings_proto::api::ErrorBody;
 pub enum ApiError {
     /// The chat domain refused.
     Chat(ChatError),
+    /// An upload or a download was refused.
+    File(FileError),
+    /// A tus request without `Tus-Resumable: 1.0.0`.
+    TusVersion,
     /// No access token, or one that is not valid.
     Unauthorized(String),
     /// The caller may not do this; the sentence says why.
@@ -40,6 +45,15 @@ pub enum ApiError {
     OriginNotAllowed(String),
     /// The server is at a connection limit; the sentence names it.
     ConnectionLimit(String),
+}
+
+impl From<FileError> for ApiError {
+    fn from(e: FileError) -> ApiError {
+        match e {
+            FileError::Chat(c) => ApiError::Chat(c),
+            other => ApiError::File(other),
+        }
+    }
 }
 
 impl From<ChatError> for ApiError {
@@ -94,6 +108,31 @@ impl ApiError {
                     )
                 }
             },
+            ApiError::File(e) => {
+                let message = e.to_string();
+                let (status, code) = match e {
+                    FileError::Chat(c) => return ApiError::Chat(c).reply(),
+                    FileError::TooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "too_large"),
+                    FileError::QuotaExceeded { .. } => (S::PAYLOAD_TOO_LARGE, "quota_exceeded"),
+                    FileError::TooManyUploads { .. } => (S::TOO_MANY_REQUESTS, "too_many_uploads"),
+                    FileError::TypeMismatch(_) => (S::UNSUPPORTED_MEDIA_TYPE, "type_mismatch"),
+                    FileError::ImageTooLarge(_) => (S::UNPROCESSABLE_ENTITY, "image_too_large"),
+                    FileError::InvalidImage(_) => (S::UNPROCESSABLE_ENTITY, "invalid_image"),
+                    FileError::OffsetMismatch { .. } => (S::CONFLICT, "conflict"),
+                    FileError::UnsupportedMediaType => {
+                        (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+                    }
+                    FileError::RangeNotSatisfiable { .. } => {
+                        (S::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+                    }
+                };
+                Reply::new(status, code, message)
+            }
+            ApiError::TusVersion => Reply::new(
+                S::PRECONDITION_FAILED,
+                "tus_version",
+                "send Tus-Resumable: 1.0.0 (the tus version this server speaks)",
+            ),
             ApiError::Unauthorized(m) => Reply::new(S::UNAUTHORIZED, "unauthorized", m),
             ApiError::Forbidden(m) => Reply::new(S::FORBIDDEN, "forbidden", m),
             ApiError::Malformed(m) => Reply::new(S::BAD_REQUEST, "invalid", m),
@@ -151,7 +190,13 @@ impl IntoResponse for ApiError {
             error: reply.error.to_owned(),
             message: reply.message,
         };
+        let tus_refusal = reply.status == StatusCode::PRECONDITION_FAILED;
         let mut response = (reply.status, Json(body)).into_response();
+        if tus_refusal {
+            response
+                .headers_mut()
+                .insert("tus-version", HeaderValue::from_static("1.0.0"));
+        }
         if let Some(secs) = reply.retry_after {
             response
                 .headers_mut()

@@ -4,6 +4,7 @@
 //! including malformed JSON, queries and paths ([`ApiError`] maps them all).
 
 mod actions;
+mod attachments;
 mod auth;
 mod conversations;
 mod directory;
@@ -13,6 +14,7 @@ mod membership;
 mod notifications;
 mod openapi;
 mod throttle;
+mod uploads;
 
 use crate::ServerState;
 use axum::extract::DefaultBodyLimit;
@@ -83,6 +85,21 @@ pub fn router(state: &ServerState) -> Router<ServerState> {
         .route(
             "/api/announcements",
             get(notifications::announcements).post(notifications::announce),
+        )
+        .route(
+            "/api/uploads",
+            post(uploads::create).options(uploads::options),
+        )
+        .route(
+            "/api/uploads/{id}",
+            axum::routing::head(uploads::head)
+                .patch(uploads::patch)
+                .delete(uploads::cancel),
+        )
+        .route("/api/attachments/{id}", get(attachments::download))
+        .route(
+            "/api/attachments/{id}/thumbnail",
+            get(attachments::thumbnail),
         )
         .route("/api/openapi.json", get(openapi::document))
         .route_layer(axum::middleware::from_fn_with_state(

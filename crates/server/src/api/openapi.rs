@@ -25,6 +25,9 @@ use utoipa::{Modify, OpenApi};
         super::notifications::mark_all_read,
         super::notifications::stream, super::notifications::stream_for,
         super::notifications::announcements, super::notifications::announce,
+        super::uploads::options, super::uploads::create, super::uploads::head,
+        super::uploads::patch, super::uploads::cancel,
+        super::attachments::download, super::attachments::thumbnail,
     ),
     components(schemas(tidings_proto::Envelope, tidings_proto::Event)),
     modifiers(&BearerAuth, &RequestRate),
@@ -32,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Accounts and sessions"),
         (name = "users"), (name = "conversations"), (name = "messages"),
         (name = "notifications"), (name = "announcements"),
+        (name = "attachments", description = "Files: tus 1.0.0 uploads under /api/uploads, downloads"),
     )
 )]
 pub struct ApiDoc;

@@ -60,6 +60,8 @@ impl Chat {
         let _order = self.order_lock(cid).lock().await;
         let done = self.store.delete_message(cid, mid, by).await?;
         if done.changed {
+            // Its attachments are gone: their blobs may be unused now.
+            self.blob_gc.notify_one();
             self.publish_entry(
                 cid,
                 &done.participants,

@@ -126,6 +126,10 @@ pub struct Chat {
     order: Box<[tokio::sync::Mutex<()>]>,
     /// How long after sending a message may be edited; `None`: always.
     edit_window: Option<std::time::Duration>,
+    /// Attachments one message may carry.
+    max_attachments: usize,
+    /// Woken when a deletion may have left blobs unreferenced (the attachments' sweeper).
+    blob_gc: Arc<tokio::sync::Notify>,
 }
 
 impl Chat {
@@ -152,7 +156,20 @@ impl Chat {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             edit_window: None,
+            max_attachments: crate::config::LimitsConfig::default().max_attachments_per_message,
+            blob_gc: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Attachments per message, and what to wake when a deletion leaves blobs unused.
+    pub fn with_attachments(
+        mut self,
+        max_per_message: usize,
+        blob_gc: Arc<tokio::sync::Notify>,
+    ) -> Chat {
+        self.max_attachments = max_per_message;
+        self.blob_gc = blob_gc;
+        self
     }
 
     /// Sets the edit window (`chat.edit_window_secs`; zero: none).
@@ -347,6 +364,7 @@ impl Chat {
         let refs = MessageRefs {
             reply_to: req.reply_to,
             mentions: validate::mentions(&req.mentions)?,
+            attachments: validate::attachments(&req.attachments, self.max_attachments)?,
         };
         let _order = self.order_lock(cid).lock().await;
         let appended = self

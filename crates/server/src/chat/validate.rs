@@ -173,13 +173,36 @@ pub fn message(m: &SendMessage) -> ChatResult<()> {
     if m.client_id.chars().any(char::is_control) {
         return Err(invalid("clientId contains control characters"));
     }
-    content(&m.content)?;
+    // With attachments the text may be left out; given, it follows the usual rules.
+    if m.attachments.is_empty() || !m.content.is_empty() {
+        content(&m.content)?;
+    }
     if let Some(r) = &m.reply_to {
         if r.is_empty() || r.len() > 64 || r.chars().any(char::is_control) {
             return Err(invalid("replyTo must be a message id"));
         }
     }
     Ok(())
+}
+
+/// A message's attachment ids: at most `max`, each named once (whether each is the
+/// sender's finished upload into the conversation is the store's check).
+pub fn attachments(ids: &[String], max: usize) -> ChatResult<Vec<String>> {
+    if ids.len() > max {
+        return Err(invalid(format!(
+            "attachments names {} files; a message may carry at most {max}",
+            ids.len()
+        )));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if id.is_empty() || id.len() > 64 || id.chars().any(char::is_control) {
+            return Err(invalid("attachments must be attachment ids (a_…)"));
+        }
+        if ids[..i].contains(id) {
+            return Err(invalid(format!("attachment {id} is named twice")));
+        }
+    }
+    Ok(ids.to_vec())
 }
 
 /// Distinct, valid user names, 1 to `max` of them.

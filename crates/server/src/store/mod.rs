@@ -17,8 +17,11 @@
 //! - A refresh-token family (one sign-in) has at most one live token: exchanging one,
 //!   also again within the grace period, leaves only the new one usable.
 
+mod attachments;
 pub mod sqlite;
 mod timeline;
+
+pub use attachments::{AttachmentRecord, AttachmentStore, BlobRef, Created, Finished, NewUpload};
 
 pub use timeline::{
     search_key, ChangeSet, Changed, DirectoryStore, Edit, Membership, MembershipChange,
@@ -361,6 +364,7 @@ pub trait Store:
     + AnnouncementStore
     + TimelineStore
     + DirectoryStore
+    + AttachmentStore
     + std::fmt::Debug
 {
 }
@@ -373,6 +377,7 @@ impl<T> Store for T where
         + AnnouncementStore
         + TimelineStore
         + DirectoryStore
+        + AttachmentStore
         + std::fmt::Debug
 {
 }

@@ -19,13 +19,16 @@ use super::{Appended, ConversationRecord, NewMessage, StoreResult, UserRecord};
 use async_trait::async_trait;
 use tidings_proto::{ContentType, Message, SystemEntry, Timestamp};
 
-/// Mentions and a reply reference of a new entry; checked by the store: every mention must
-/// be a participant, the reply must be an entry of the same conversation (`Invalid`).
+/// Mentions, a reply reference and attachments of a new entry; checked by the store: every
+/// mention must be a participant, the reply must be an entry of the same conversation, each
+/// attachment a finished, unused upload of the sender's into that conversation (`Invalid`).
 #[derive(Debug, Clone, Default)]
 pub struct MessageRefs {
     pub reply_to: Option<String>,
     /// Distinct user ids.
     pub mentions: Vec<String>,
+    /// Distinct attachment ids, in the order the message shows them.
+    pub attachments: Vec<String>,
 }
 
 /// An entry after an action on it, whether the action changed anything (then it carries

@@ -38,12 +38,14 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
             .unwrap_or_default(),
         reactions: Vec::new(),
         system: system.and_then(|s| serde_json::from_str(&s).ok()),
+        attachments: Vec::new(),
     })
 }
 
-/// Fills in each message's reactions: one entry per emoji in the order each was first
-/// used, users in the order they reacted.
+/// Fills in each message's reactions (one entry per emoji in the order each was first
+/// used, users in the order they reacted) and attachments.
 pub(super) fn with_reactions(c: &Connection, mut items: Vec<Message>) -> StoreResult<Vec<Message>> {
+    super::attachments::fill(c, &mut items)?;
     let mut stmt = c.prepare_cached(
         "SELECT emoji, user_name FROM reactions WHERE message_id = ?1 ORDER BY rowid",
     )?;
@@ -240,7 +242,14 @@ pub(super) fn append(c: &Connection, new: NewMessage, refs: MessageRefs) -> Stor
         }
     };
     check_mentions(c, &new.conversation_id, &refs.mentions)?;
-    let message = insert(c, &new, reply_to, &refs.mentions, None)?;
+    let mut message = insert(c, &new, reply_to, &refs.mentions, None)?;
+    message.attachments = super::attachments::bind(
+        c,
+        &new.conversation_id,
+        &new.sender,
+        &new.id,
+        &refs.attachments,
+    )?;
     let participants = participants(c, &new.conversation_id)?;
     Ok(Appended {
         message,

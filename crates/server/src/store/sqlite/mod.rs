@@ -17,6 +17,7 @@
 //! as well as `kill -9`; `NORMAL` survives `kill -9` (the operating system still has the
 //! data) but may lose the last commits on a power cut.
 
+mod attachments;
 mod conversations;
 mod directory;
 mod membership;

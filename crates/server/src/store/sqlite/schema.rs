@@ -108,6 +108,42 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE users ADD COLUMN search_key TEXT;
     ",
+    // 4: attachments (issue 16). A blob is stored bytes, named by their SHA-256 (shared by
+    // identical files); an attachment is one upload: unfinished while blob_key is NULL,
+    // then finished, and used once message_id is set. Thumbnails are blobs too.
+    "
+    CREATE TABLE blobs (
+        key        TEXT PRIMARY KEY NOT NULL,
+        size       INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE attachments (
+        id              TEXT PRIMARY KEY NOT NULL,
+        uploader        TEXT NOT NULL REFERENCES users(name),
+        client_id       TEXT,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        name            TEXT NOT NULL,
+        declared_type   TEXT,
+        length          INTEGER NOT NULL,        -- Upload-Length
+        upload_offset   INTEGER NOT NULL DEFAULT 0,  -- bytes written and fsynced
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER,                 -- NULL once a message uses it
+        blob_key        TEXT REFERENCES blobs(key),
+        size            INTEGER,
+        content_type    TEXT,
+        width           INTEGER,
+        height          INTEGER,
+        thumbnail_key   TEXT REFERENCES blobs(key),
+        message_id      TEXT,
+        position        INTEGER
+    );
+    CREATE UNIQUE INDEX attachments_by_client_id ON attachments(uploader, client_id)
+        WHERE client_id IS NOT NULL;
+    CREATE INDEX attachments_by_message ON attachments(message_id);
+    CREATE INDEX attachments_by_blob ON attachments(blob_key);
+    CREATE INDEX attachments_by_thumbnail ON attachments(thumbnail_key);
+    CREATE INDEX attachments_by_expiry ON attachments(expires_at);
+    ",
 ];
 
 /// Brings the database up to the newest schema, in one transaction per migration.

@@ -105,6 +105,7 @@ fn delete(c: &Connection, cid: &str, id: &str, by: &str) -> StoreResult<Changed>
     .execute(params![cid, id, rev])?;
     c.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
         .execute([id])?;
+    super::attachments::drop_for_message(c, id)?;
     changed(c, cid, id, true)
 }
 
