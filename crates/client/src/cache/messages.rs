@@ -8,9 +8,9 @@ use tidings_proto::{ContentType, Message, ReplyRef, Timestamp};
 
 pub(super) const COLUMNS: &str = "id, conversation_id, seq, sender_id, client_id, content, \
      content_type, created_at, rev, edited_at, deleted, reply_to_id, reply_to_seq, mentions, \
-     reactions, system";
+     reactions, system, attachments";
 /// How many columns [`COLUMNS`] names (a query may select more after them).
-pub(super) const COLUMN_COUNT: usize = 16;
+pub(super) const COLUMN_COUNT: usize = 17;
 
 /// A JSON column: `None` (SQL NULL) for an empty list or nothing.
 fn json_column<T: serde::Serialize>(v: &T, empty: bool) -> Option<String> {
@@ -45,7 +45,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         mentions: from_json(r.get(13)?),
         reactions: from_json(r.get(14)?),
         system: system.and_then(|s| serde_json::from_str(&s).ok()),
-        attachments: Vec::new(),
+        attachments: from_json(r.get(16)?),
     })
 }
 
@@ -79,6 +79,7 @@ struct Body {
     mentions: Option<String>,
     reactions: Option<String>,
     system: Option<String>,
+    attachments: Option<String>,
 }
 
 impl Body {
@@ -91,6 +92,7 @@ impl Body {
             mentions: json_column(&m.mentions, m.mentions.is_empty()),
             reactions: json_column(&m.reactions, m.reactions.is_empty()),
             system: m.system.as_ref().and_then(|s| json_column(s, false)),
+            attachments: json_column(&m.attachments, m.attachments.is_empty()),
         }
     }
 }
@@ -115,15 +117,15 @@ pub(super) fn insert_batch(
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, content, content_type,
                                created_at, rev, edited_at, deleted, reply_to_id, reply_to_seq,
-                               mentions, reactions, system)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                               mentions, reactions, system, attachments)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          ON CONFLICT DO NOTHING",
     )?;
     // The same parameters as `insert` (the columns that never change go unused).
     let mut replace = conn.prepare_cached(
         "UPDATE messages SET content = ?6, content_type = ?7, rev = ?9, edited_at = ?10,
                 deleted = ?11, reply_to_id = ?12, reply_to_seq = ?13, mentions = ?14,
-                reactions = ?15, system = ?16
+                reactions = ?15, system = ?16, attachments = ?17
          WHERE conversation_id = ?2 AND seq = ?3 AND rev < ?9",
     )?;
     for m in messages {
@@ -160,6 +162,7 @@ pub(super) fn insert_batch(
             b.mentions,
             b.reactions,
             b.system,
+            b.attachments,
         ];
         let new = insert.execute(row)? > 0;
         if new {

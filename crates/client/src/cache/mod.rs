@@ -1,7 +1,8 @@
 //! The local cache: one SQLite file per account (WAL, forward-only migrations) holding
 //! conversations, participants, messages with full-text search (FTS5, kept in step by
 //! triggers so it cannot drift), read markers, notifications, the outbox, drafts, where the
-//! user was (view state), sync cursors and a
+//! user was (view state), sync cursors, the outbox's files and the download cache of
+//! attachments (kept in a files folder beside the database, `<name>.files/`), and a
 //! change feed (a monotonic id per change, written by triggers) that tells an embedding UI
 //! what changed since it last looked.
 //!
@@ -18,21 +19,25 @@
 //! SQLite operation; nothing awaits while holding it.
 
 mod conversations;
+mod downloads;
 mod drafts;
 mod feed;
 mod messages;
 mod notifications;
 mod outbox;
+mod outbox_files;
 mod revisions;
 mod schema;
 mod search;
 mod view;
 
 pub use conversations::NotifyLevel;
+pub use downloads::{Download, Variant, DEFAULT_DOWNLOAD_LIMIT};
 pub use drafts::Draft;
 pub use feed::MessageFeed;
 pub use notifications::UnsyncedReads;
 pub use outbox::{OutboxEntry, OutboxState};
+pub use outbox_files::{outbox_folder, NewFile, OutboxFile};
 pub use revisions::{Departure, Memberships};
 pub use search::{SearchHit, SEARCH_WINDOW};
 pub use view::ScrollAnchor;
@@ -106,6 +111,8 @@ pub struct Change {
 #[derive(Debug)]
 pub struct Cache {
     conn: Mutex<Connection>,
+    /// The files folder: outbox copies and downloaded attachments.
+    files: PathBuf,
 }
 
 impl Cache {
@@ -130,7 +137,33 @@ impl Cache {
         schema::migrate(&mut conn)?;
         Ok(Cache {
             conn: Mutex::new(conn),
+            files: path.with_extension("files"),
         })
+    }
+
+    /// The folder beside the database that holds the outbox's copies of files and the
+    /// downloaded attachments (`<name>.files/`).
+    pub fn files_dir(&self) -> &Path {
+        &self.files
+    }
+
+    /// A setting kept in this cache (see the keys where they are used).
+    pub fn setting(&self, key: &str) -> CacheResult<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> CacheResult<()> {
+        self.conn().execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

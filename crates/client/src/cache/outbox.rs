@@ -2,10 +2,13 @@
 //! `clientId`, kept across retries and restarts, so the server stores it once however often
 //! it is sent. States: `pending` (to send when live, at `next_attempt_at`), `sending` (sent,
 //! no receipt yet; back to `pending` if the connection ends), `sent` (the receipt or the
-//! message itself came back), `failed` (refused for good, with the reason).
+//! message itself came back), `failed` (refused for good, with the reason). An entry with
+//! files ([`super::outbox_files`]) stays `pending` while they upload and is sent once they
+//! are all done; its files' progress is part of the entry.
 
+use super::outbox_files::{files_of, OutboxFile};
 use super::{Cache, CacheResult};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use tidings_proto::{ContentType, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -48,6 +51,43 @@ pub struct OutboxEntry {
     pub reply_to: Option<String>,
     /// Participants it mentions, by id.
     pub mentions: Vec<String>,
+    /// Files sent with it, with their upload's progress (empty for a text message).
+    pub attachments: Vec<OutboxFile>,
+}
+
+impl OutboxEntry {
+    /// Bytes of its files the server has acknowledged.
+    pub fn sent_bytes(&self) -> i64 {
+        self.attachments
+            .iter()
+            .map(|f| if f.done { f.size } else { f.sent })
+            .sum()
+    }
+
+    /// Bytes of its files in all.
+    pub fn total_bytes(&self) -> i64 {
+        self.attachments.iter().map(|f| f.size).sum()
+    }
+
+    /// Every file is uploaded and stored: the message itself can go.
+    pub fn uploaded(&self) -> bool {
+        self.attachments
+            .iter()
+            .all(|f| f.done && f.upload_id.is_some())
+    }
+}
+
+/// Fills in the files of entries that have some.
+fn with_files(conn: &Connection, mut entries: Vec<OutboxEntry>) -> CacheResult<Vec<OutboxEntry>> {
+    let has_files: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox_files)")?
+        .query_row([], |r| r.get(0))?;
+    if has_files {
+        for e in &mut entries {
+            e.attachments = files_of(conn, &e.client_id)?;
+        }
+    }
+    Ok(entries)
 }
 
 const COLUMNS: &str = "client_id, conversation_id, content, content_type, created_at, state, \
@@ -69,6 +109,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
             .get::<_, Option<String>>(10)?
             .and_then(|m| serde_json::from_str(&m).ok())
             .unwrap_or_default(),
+        attachments: Vec::new(),
     })
 }
 
@@ -103,13 +144,14 @@ impl Cache {
     }
 
     pub fn outbox_entry(&self, client_id: &str) -> CacheResult<Option<OutboxEntry>> {
-        Ok(self
-            .conn()
+        let conn = self.conn();
+        let entry = conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM outbox WHERE client_id = ?1"
             ))?
             .query_row([client_id], from_row)
-            .optional()?)
+            .optional()?;
+        Ok(with_files(&conn, entry.into_iter().collect())?.pop())
     }
 
     /// Entries not yet confirmed (pending, sending, failed) for a conversation, oldest first.
@@ -119,7 +161,8 @@ impl Cache {
             "SELECT {COLUMNS} FROM outbox WHERE conversation_id = ?1 AND state != 'sent' ORDER BY rowid"
         ))?;
         let rows = stmt.query_map([cid], from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let entries = rows.collect::<rusqlite::Result<_>>()?;
+        with_files(&conn, entries)
     }
 
     /// Pending entries whose time has come, oldest first.
@@ -130,7 +173,8 @@ impl Cache {
              ORDER BY rowid"
         ))?;
         let rows = stmt.query_map([now.millis()], from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let entries = rows.collect::<rusqlite::Result<_>>()?;
+        with_files(&conn, entries)
     }
 
     /// When the next pending entry becomes due, if any is waiting.
@@ -143,13 +187,14 @@ impl Cache {
         Ok(at.map(Timestamp))
     }
 
-    pub fn mark_sending(&self, client_id: &str) -> CacheResult<()> {
-        self.conn().execute(
+    /// Marks a pending entry as sent and waiting for its receipt; `false` when it is no
+    /// longer pending (cancelled meanwhile): then it must not be sent.
+    pub fn mark_sending(&self, client_id: &str) -> CacheResult<bool> {
+        Ok(self.conn().execute(
             "UPDATE outbox SET state = 'sending', attempts = attempts + 1
              WHERE client_id = ?1 AND state = 'pending'",
             [client_id],
-        )?;
-        Ok(())
+        )? > 0)
     }
 
     /// The server confirmed it (a receipt, or the message came back).
@@ -167,6 +212,16 @@ impl Cache {
         self.conn().execute(
             "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, error = ?3
              WHERE client_id = ?1 AND state IN ('pending', 'sending')",
+            params![client_id, at.millis(), error],
+        )?;
+        Ok(())
+    }
+
+    /// An upload of the entry's files failed for now: try again at `at`, one attempt more.
+    pub fn retry_upload_at(&self, client_id: &str, at: Timestamp, error: &str) -> CacheResult<()> {
+        self.conn().execute(
+            "UPDATE outbox SET next_attempt_at = ?2, error = ?3, attempts = attempts + 1
+             WHERE client_id = ?1 AND state = 'pending'",
             params![client_id, at.millis(), error],
         )?;
         Ok(())

@@ -185,6 +185,46 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 7: issue 16. A message's attachments (the server's `Attachment` list, JSON). The files
+    // of an outbox entry: each a copy in the cache's files folder, its tus upload (the
+    // server's id once known, and the offset the server acknowledged) and whether it is
+    // finished. Downloaded attachments and thumbnails, with when each was last used (the
+    // download cache evicts the least recently used). Settings of this account kept by the
+    // engine (the download cache's limit, the server's largest attachment).
+    "
+    ALTER TABLE messages ADD COLUMN attachments TEXT;  -- JSON array of Attachment; NULL: none
+    CREATE TABLE outbox_files (
+        client_id    TEXT NOT NULL REFERENCES outbox (client_id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,               -- 0, 1, … in the order given
+        name         TEXT NOT NULL,                  -- the file name people see
+        path         TEXT NOT NULL,                  -- the copy, relative to the files folder
+        content_type TEXT,                           -- declared (from the extension)
+        size         INTEGER NOT NULL,
+        upload_id    TEXT,                           -- the server's upload (attachment) id
+        offset       INTEGER NOT NULL DEFAULT 0,     -- bytes the server acknowledged
+        done         INTEGER NOT NULL DEFAULT 0,     -- the server finished and stored it
+        PRIMARY KEY (client_id, position)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER changes_outbox_files AFTER UPDATE ON outbox_files BEGIN
+        INSERT INTO changes (kind, key)
+        SELECT 'outbox', conversation_id FROM outbox WHERE client_id = new.client_id;
+    END;
+    CREATE TABLE downloads (
+        attachment_id TEXT NOT NULL,
+        variant       TEXT NOT NULL CHECK (variant IN ('file', 'thumbnail')),
+        path          TEXT NOT NULL,                 -- relative to the files folder
+        size          INTEGER NOT NULL,
+        content_type  TEXT NOT NULL,
+        etag          TEXT,
+        last_used     INTEGER NOT NULL,
+        PRIMARY KEY (attachment_id, variant)
+    ) WITHOUT ROWID;
+    CREATE INDEX downloads_lru ON downloads (last_used);
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    );
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {

@@ -149,7 +149,13 @@ impl Runner {
             return Ok(());
         }
         let in_flight: std::collections::HashSet<String> = live.sending.values().cloned().collect();
+        super::attachments::sweep_sent(&self.cache);
         for entry in self.cache.due(Timestamp::now())? {
+            if !entry.uploaded() {
+                // Its files first; the job pokes when they are all stored.
+                self.start_upload(&entry.client_id);
+                continue;
+            }
             if live.sending.len() >= self.config.send_window {
                 break;
             }
@@ -162,7 +168,11 @@ impl Runner {
                 content_type: entry.content_type,
                 reply_to: entry.reply_to.clone(),
                 mentions: entry.mentions.clone(),
-                attachments: Vec::new(),
+                attachments: entry
+                    .attachments
+                    .iter()
+                    .filter_map(|f| f.upload_id.clone())
+                    .collect(),
             };
             let receipt = Runner::receipt_id(live, "out");
             let f = Frame::new(Stomp::Send)
@@ -170,7 +180,9 @@ impl Runner {
                 .with_header("content-type", "application/json")
                 .with_header("receipt", &receipt)
                 .with_body(serde_json::to_string(&body).unwrap_or_default());
-            self.cache.mark_sending(&entry.client_id)?;
+            if !self.cache.mark_sending(&entry.client_id)? {
+                continue; // cancelled meanwhile
+            }
             live.sending.insert(receipt, entry.client_id);
             sender
                 .send(&f)

@@ -12,7 +12,10 @@
 //! - The user's actions (directory, profile, conversations, edit, delete, react) go over
 //!   REST with the engine's token and are applied to the cache at once ([`actions`]).
 //! - It sends the outbox (messages written offline) with receipts, with the same `clientId`
-//!   on every attempt, so the server stores each once; and pushes read markers.
+//!   on every attempt, so the server stores each once; and pushes read markers. A message
+//!   with files uploads them first (tus, resumable, [`uploads`]), reporting progress on a
+//!   watch channel ([`Engine::upload_progress`]) and in its outbox entry; see
+//!   [`attachments`] for sending, cancelling and downloading files.
 //! - After a failure it reconnects with exponential backoff and full jitter (about 1 s
 //!   doubling to 30 s), at once when told the network came back ([`Engine::nudge`]).
 //! - It refreshes the access token before it expires; a refresh refused for good is the
@@ -22,14 +25,18 @@
 //! and the cache's latest change id whenever it wrote to the cache.
 
 mod actions;
+mod attachments;
 mod auth;
 mod catchup;
 mod events;
 mod live;
 mod notifications;
 mod run;
+mod uploads;
 
+pub use attachments::{describe_size, MAX_FILES_PER_MESSAGE};
 pub use auth::{MemoryRefreshStore, RefreshStore};
+pub use uploads::Progress;
 
 use crate::backoff::Backoff;
 use crate::cache::Cache;
@@ -43,6 +50,31 @@ use std::sync::Arc;
 use std::time::Duration;
 use tidings_proto::{ContentType, Envelope, Timestamp};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use uploads::{UploadTasks, Uploads};
+
+/// The bytes of one file sent per tus `PATCH` unless configured otherwise: 4 MiB. A cut
+/// costs at most this much again; each chunk is one request and one `fsync` on the server.
+pub const DEFAULT_UPLOAD_CHUNK: usize = 4 * 1024 * 1024;
+
+/// How far the upload of an outbox entry's files got: bytes handed to the connection
+/// (`sent`) of all its files' bytes (`total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UploadProgress {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub sent: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub total: u64,
+}
+
+/// A test hook ([`EngineConfig::upload_gate`]): the engine is about to `PATCH` the upload
+/// `upload_id` at `offset`, and waits for `go` (or for it to be dropped).
+#[derive(Debug)]
+pub struct UploadStep {
+    pub upload_id: String,
+    pub offset: u64,
+    pub go: oneshot::Sender<()>,
+}
 
 /// What the engine is doing, for a banner that tells the truth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,6 +155,10 @@ pub struct EngineConfig {
     pub backoff: Backoff,
     /// Messages sent and not yet confirmed at once.
     pub send_window: usize,
+    /// Bytes of a file per tus `PATCH` ([`DEFAULT_UPLOAD_CHUNK`]).
+    pub upload_chunk: usize,
+    /// For tests: told before every upload `PATCH`, which waits for the go-ahead.
+    pub upload_gate: Option<mpsc::Sender<UploadStep>>,
 }
 
 impl EngineConfig {
@@ -133,6 +169,8 @@ impl EngineConfig {
             heart_beat: Duration::from_secs(10),
             backoff: Backoff::default(),
             send_window: 32,
+            upload_chunk: DEFAULT_UPLOAD_CHUNK,
+            upload_gate: None,
         }
     }
 }
@@ -176,6 +214,9 @@ pub struct Engine {
     events: broadcast::Sender<Arc<Envelope>>,
     changed: watch::Receiver<i64>,
     changed_tx: Arc<watch::Sender<i64>>,
+    progress: watch::Receiver<uploads::Progress>,
+    progress_tx: Arc<watch::Sender<uploads::Progress>>,
+    uploads: UploadTasks,
     cache: Arc<Cache>,
     me: Option<String>,
     /// Tidings targets: the REST side, sharing the engine's access token.
@@ -213,14 +254,21 @@ impl Engine {
         let (events, _) = broadcast::channel(1024);
         let (changed_tx, changed_rx) = watch::channel(cache.latest_change()?);
         let changed_tx = Arc::new(changed_tx);
+        let (progress_tx, progress) = watch::channel(uploads::Progress::new());
+        let progress_tx = Arc::new(progress_tx);
+        let upload_tasks = UploadTasks::default();
+        attachments::sweep_outbox_folders(&cache);
         let runner = run::Runner::new(
             config,
             cache.clone(),
             sync.clone(),
             cmd_rx,
-            state_tx,
-            events.clone(),
-            changed_tx.clone(),
+            (state_tx, events.clone(), changed_tx.clone()),
+            Uploads {
+                tasks: upload_tasks.clone(),
+                progress: progress_tx.clone(),
+                pokes: cmd_tx.downgrade(),
+            },
         );
         let task = tokio::spawn(runner.run());
         Ok(Engine {
@@ -229,6 +277,9 @@ impl Engine {
             events,
             changed: changed_rx,
             changed_tx,
+            progress,
+            progress_tx,
+            uploads: upload_tasks,
             cache,
             me,
             sync,
@@ -257,6 +308,16 @@ impl Engine {
     /// The cache's latest change id, updated whenever the engine wrote to it.
     pub fn changed(&self) -> watch::Receiver<i64> {
         self.changed.clone()
+    }
+
+    /// How far the uploads of outbox entries got, by `clientId` (only entries uploading
+    /// now; what the server acknowledged is also in each entry's files, across restarts).
+    pub fn upload_progress(&self) -> watch::Receiver<uploads::Progress> {
+        self.progress.clone()
+    }
+
+    fn stop_upload(&self, client_id: &str) {
+        self.uploads.stop(client_id);
     }
 
     fn command(&self, c: Command) {
@@ -382,6 +443,7 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        self.uploads.stop_all();
         if let Some(task) = self.task.take() {
             task.abort();
         }

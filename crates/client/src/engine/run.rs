@@ -1,6 +1,7 @@
 //! The engine task: connect, live, fail, wait, again; until told to stop.
 
 use super::catchup::{CatchUp, Progress};
+use super::uploads::{UploadJob, Uploads};
 use super::{Command, EngineConfig, EngineState, Target};
 use crate::backoff::Backoff;
 use crate::cache::Cache;
@@ -53,6 +54,7 @@ pub(crate) struct Runner {
     /// Tidings targets: the REST side.
     pub(super) sync: Option<CatchUp>,
     pub(super) me: String,
+    uploads: Uploads,
 }
 
 /// What one connected session keeps.
@@ -80,9 +82,12 @@ impl Runner {
         cache: Arc<Cache>,
         sync: Option<CatchUp>,
         cmds: mpsc::Receiver<Command>,
-        state: watch::Sender<EngineState>,
-        events: broadcast::Sender<Arc<Envelope>>,
-        changed: Arc<watch::Sender<i64>>,
+        (state, events, changed): (
+            watch::Sender<EngineState>,
+            broadcast::Sender<Arc<Envelope>>,
+            Arc<watch::Sender<i64>>,
+        ),
+        uploads: Uploads,
     ) -> Runner {
         let me = sync.as_ref().map(|s| s.me.clone()).unwrap_or_default();
         Runner {
@@ -97,7 +102,29 @@ impl Runner {
             network_up: true,
             sync,
             me,
+            uploads,
         }
+    }
+
+    /// Starts the upload job of an outbox entry's files unless one is running.
+    pub(super) fn start_upload(&self, client_id: &str) {
+        let Some(sync) = self.sync.clone() else {
+            return;
+        };
+        if self.uploads.tasks.running(client_id) {
+            return;
+        }
+        let job = UploadJob {
+            sync,
+            client_id: client_id.to_owned(),
+            chunk: self.config.upload_chunk.max(1),
+            progress: self.uploads.progress.clone(),
+            changed: self.changed.clone(),
+            pokes: self.uploads.pokes.clone(),
+            gate: self.config.upload_gate.clone(),
+        };
+        let handle = tokio::spawn(job.run());
+        self.uploads.tasks.insert(client_id, handle.abort_handle());
     }
 
     pub(super) fn set_state(&self, s: EngineState) {

@@ -1,9 +1,13 @@
 //! The Tidings REST API as the engine uses it: sign-in, conversations, history and
 //! notifications for catch-up, the REST fallback for sending, read markers, and notifying
-//! users with a service token (the user's actions and the change log are in [`chat`]).
+//! users with a service token (the user's actions and the change log are in [`chat`];
+//! uploads with tus and downloads of attachments in [`transfer`]).
 //! Errors are sorted into [`ClientError`] kinds.
 
 mod chat;
+mod transfer;
+
+pub use transfer::{Fetched, UploadMeta, UploadState};
 
 use crate::error::{ClientError, ClientResult};
 use serde::de::DeserializeOwned;
@@ -46,6 +50,9 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
 pub struct Api {
     base: Arc<str>,
     http: reqwest::Client,
+    /// For uploads and downloads: no limit on a whole request (a large file on a slow
+    /// link takes long), only on silence ([`transfer::SILENCE`]).
+    transfer: reqwest::Client,
 }
 
 impl Api {
@@ -57,9 +64,16 @@ impl Api {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let transfer = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .read_timeout(transfer::SILENCE)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Api {
             base: base.trim_end_matches('/').into(),
             http,
+            transfer,
         })
     }
 
@@ -111,20 +125,7 @@ impl Api {
             return serde_json::from_str(text)
                 .map_err(|e| ClientError::Server(format!("unreadable answer to {path}: {e}")));
         }
-        let err: Option<ErrorBody> = serde_json::from_str(&text).ok();
-        let (code, message) = match err {
-            Some(e) => (e.error, e.message),
-            None => ("http".to_owned(), format!("{status} from {path}")),
-        };
-        match status.as_u16() {
-            401 => Err(ClientError::Unauthorized(message)),
-            s if s >= 500 => Err(ClientError::Server(message)),
-            s => Err(ClientError::Refused {
-                status: s,
-                code,
-                message,
-            }),
-        }
+        Err(refusal(status, &text, path))
     }
 
     pub async fn login(&self, username: &str, password: &str) -> ClientResult<TokenResponse> {
@@ -316,8 +317,27 @@ impl Api {
     }
 }
 
+/// The error an unsuccessful answer means: the server's `{"error", "message"}` sorted by
+/// its status.
+pub(crate) fn refusal(status: reqwest::StatusCode, text: &str, path: &str) -> ClientError {
+    let err: Option<ErrorBody> = serde_json::from_str(text).ok();
+    let (code, message) = match err {
+        Some(e) => (e.error, e.message),
+        None => ("http".to_owned(), format!("{status} from {path}")),
+    };
+    match status.as_u16() {
+        401 => ClientError::Unauthorized(message),
+        s if s >= 500 => ClientError::Server(message),
+        s => ClientError::Refused {
+            status: s,
+            code,
+            message,
+        },
+    }
+}
+
 /// The error and its causes in one line (reqwest's top-level text alone says little).
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
