@@ -4,7 +4,7 @@
 
 use super::{conversations, revisions, Cache, CacheResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use tidings_proto::{ContentType, Message, ReplyRef, Timestamp};
+use tidings_proto::{Attachment, ContentType, Message, ReplyRef, Timestamp};
 
 pub(super) const COLUMNS: &str = "id, conversation_id, seq, sender_id, client_id, content, \
      content_type, created_at, rev, edited_at, deleted, reply_to_id, reply_to_seq, mentions, \
@@ -299,6 +299,22 @@ impl Cache {
             .prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))?
             .query_row([id], from_row)
             .optional()?)
+    }
+
+    /// An attachment of a cached message, by its id.
+    pub fn attachment(&self, id: &str) -> CacheResult<Option<Attachment>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT attachments FROM messages WHERE instr(attachments, ?1) > 0 LIMIT 10",
+        )?;
+        let lists = stmt.query_map([id], |r| r.get::<_, Option<String>>(0))?;
+        for list in lists {
+            let list: Vec<Attachment> = from_json(list?);
+            if let Some(a) = list.into_iter().find(|a| a.id == id) {
+                return Ok(Some(a));
+            }
+        }
+        Ok(None)
     }
 
     /// The cached message at `seq` of a conversation (a reference such as `#12`).

@@ -12,6 +12,16 @@ use tidings_client::engine::{
 use tidings_testkit::TestUser;
 
 pub fn start_engine(http: &str, who: &TestUser, cache: Arc<Cache>) -> Engine {
+    start_engine_with(http, who, cache, |_| {})
+}
+
+/// [`start_engine`] with changes to its configuration.
+pub fn start_engine_with(
+    http: &str,
+    who: &TestUser,
+    cache: Arc<Cache>,
+    tweak: impl FnOnce(&mut EngineConfig),
+) -> Engine {
     let target = Target::Tidings(TidingsServer {
         http: http.to_owned(),
         ws: TidingsServer::ws_url(http),
@@ -22,6 +32,7 @@ pub fn start_engine(http: &str, who: &TestUser, cache: Arc<Cache>) -> Engine {
     let mut config = EngineConfig::new(target, tidings_client::tls::client_config(None).unwrap());
     // Tests wait for reconnects: keep the backoff short (the shape stays the same).
     config.backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400));
+    tweak(&mut config);
     Engine::start(config, cache).unwrap()
 }
 
