@@ -3,9 +3,9 @@
 //! first (so `#seq` references and `@mentions` resolve against the current cache), then
 //! makes one call through the engine, which applies the answer to the cache.
 
-use crate::commands::{connect_and_settle, Outcome};
 use crate::context::{Context, Failure, REFUSED, UNREACHABLE};
 use crate::output;
+use crate::session::{connect_and_settle, Outcome};
 use tidings_client::engine::Engine;
 use tidings_client::ClientError;
 use tidings_proto::api::CreateConversation;

@@ -4,11 +4,13 @@
 use crate::context::{
     Cli, Cmd, CmdResult, Context, Failure, NOT_SIGNED_IN, QUEUED, REFUSED, UNREACHABLE,
 };
-use crate::{chat, output};
+use crate::session::{
+    account_key, connect_and_settle, open_cache, settle, start, start_with, tidings_target, Outcome,
+};
+use crate::{chat, files, output};
 use std::io::BufRead;
-use std::sync::Arc;
 use tidings_client::cache::{Cache, MessageFeed, OutboxState};
-use tidings_client::engine::{Engine, EngineConfig, EngineState, Target, TidingsServer};
+use tidings_client::engine::{Engine, EngineState, Target};
 use tidings_client::http::Api;
 use tidings_client::profile::Profile;
 use tidings_proto::api::CreateNotification;
@@ -100,12 +102,21 @@ pub async fn run(cli: Cli) -> CmdResult {
             engine.shutdown().await;
             Ok(0)
         }
-        Cmd::Send { conversation, text } => send(&ctx, &conversation, &text.join(" "), None).await,
+        Cmd::Send {
+            conversation,
+            text,
+            files,
+        } => send(&ctx, &conversation, &text.join(" "), None, &files).await,
+        Cmd::Download {
+            attachment,
+            out,
+            thumbnail,
+        } => files::download(&ctx, &attachment, out, thumbnail).await,
         Cmd::Reply {
             conversation,
             message,
             text,
-        } => send(&ctx, &conversation, &text.join(" "), Some(&message)).await,
+        } => send(&ctx, &conversation, &text.join(" "), Some(&message), &[]).await,
         Cmd::Edit {
             conversation,
             message,
@@ -241,93 +252,6 @@ pub async fn run(cli: Cli) -> CmdResult {
     }
 }
 
-fn account_key(a: &tidings_client::credentials::Account) -> String {
-    let host = a.server.split("://").nth(1).unwrap_or(&a.server);
-    format!("{}@{host}", a.user)
-}
-
-fn tidings_target(ctx: &Context, account: &tidings_client::credentials::Account) -> Target {
-    Target::Tidings(TidingsServer {
-        http: account.server.clone(),
-        ws: TidingsServer::ws_url(&account.server),
-        user: account.user.clone(),
-        refresh: ctx.credentials.refresh_store(account),
-        access: None,
-    })
-}
-
-fn start(ctx: &Context, target: Target, key: &str) -> Result<Engine, Failure> {
-    start_with(ctx, target, open_cache(ctx, key)?)
-}
-
-fn open_cache(ctx: &Context, key: &str) -> Result<Arc<Cache>, Failure> {
-    Ok(Arc::new(
-        Cache::open(&ctx.cache_path(key)).map_err(tidings_client::ClientError::from)?,
-    ))
-}
-
-fn start_with(ctx: &Context, target: Target, cache: Arc<Cache>) -> Result<Engine, Failure> {
-    Ok(Engine::start(
-        EngineConfig::new(target, ctx.tls.clone()),
-        cache,
-    )?)
-}
-
-/// How a connection attempt went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Live, caught up, outbox sent.
-    Synced,
-    /// The server could not be reached (or not in time): working from the cache.
-    Offline(String),
-}
-
-/// Waits for the engine to be live with nothing left to send, or for its first failure.
-async fn settle(ctx: &Context, engine: &Engine) -> Result<Outcome, Failure> {
-    let mut state = engine.state();
-    let mut changed = engine.changed();
-    let work = async {
-        loop {
-            let s = state.borrow_and_update().clone();
-            match s {
-                EngineState::Live if engine.cache().outbox_waiting().unwrap_or(1) == 0 => {
-                    return Ok(Outcome::Synced)
-                }
-                EngineState::SignedOut { reason } => {
-                    return Err(Failure::new(
-                        NOT_SIGNED_IN,
-                        format!("signed out: {reason}; run `tidings login` again"),
-                    ))
-                }
-                EngineState::Reconnecting { reason, .. } => return Ok(Outcome::Offline(reason)),
-                _ => {}
-            }
-            tokio::select! {
-                r = state.changed() => if r.is_err() { return Ok(Outcome::Offline("the engine stopped".into())) },
-                _ = changed.changed() => {}
-            }
-        }
-    };
-    match tokio::time::timeout(ctx.timeout, work).await {
-        Ok(r) => r,
-        Err(_) => Ok(Outcome::Offline(format!(
-            "no answer within {} s",
-            ctx.timeout.as_secs()
-        ))),
-    }
-}
-
-/// Opens the engine for the signed-in account and syncs (or says it works offline).
-pub async fn connect_and_settle(ctx: &Context) -> Result<(Engine, Outcome), Failure> {
-    let account = ctx.account()?;
-    let engine = start(ctx, tidings_target(ctx, &account), &account_key(&account))?;
-    let outcome = settle(ctx, &engine).await?;
-    if let Outcome::Offline(reason) = &outcome {
-        eprintln!("tidings: offline ({reason}): showing what was cached");
-    }
-    Ok((engine, outcome))
-}
-
 async fn login(ctx: &Context, username: &str, password_stdin: bool) -> CmdResult {
     let server = ctx.server.clone().ok_or_else(|| {
         Failure::new(
@@ -396,9 +320,15 @@ async fn logout(ctx: &Context) -> CmdResult {
 }
 
 /// Sends `text` (a reply to the message `reply`, `#seq` or an id, when given), mentioning
-/// the participants it names as `@id`. A reply or a mention is resolved against the cache
-/// after a sync (or as cached, offline).
-async fn send(ctx: &Context, cid: &str, text: &str, reply: Option<&str>) -> CmdResult {
+/// the participants it names as `@id`, with `files` attached. A reply or a mention is
+/// resolved against the cache after a sync (or as cached, offline).
+async fn send(
+    ctx: &Context,
+    cid: &str,
+    text: &str,
+    reply: Option<&str>,
+    attach: &[std::path::PathBuf],
+) -> CmdResult {
     let account = ctx.account()?;
     let engine = start(ctx, tidings_target(ctx, &account), &account_key(&account))?;
     let needs_cache = reply.is_some() || text.contains('@');
@@ -418,14 +348,25 @@ async fn send(ctx: &Context, cid: &str, text: &str, reply: Option<&str>) -> CmdR
         None => None,
     };
     let mentions = chat::mentions(&engine, cid, text);
-    let client_id = match engine.send(cid, text, ContentType::Text, reply_to, mentions) {
+    let queued = if attach.is_empty() {
+        engine.send(cid, text, ContentType::Text, reply_to, mentions)
+    } else {
+        engine
+            .send_files(cid, text, attach, reply_to, mentions)
+            .await
+    };
+    let client_id = match queued {
         Ok(id) => id,
         Err(e) => {
             engine.shutdown().await;
             return Err(e.into());
         }
     };
-    let outcome = settle(ctx, &engine).await?;
+    let outcome = if attach.is_empty() {
+        settle(ctx, &engine).await?
+    } else {
+        files::wait_sent(ctx, &engine, &client_id).await?
+    };
     let entry = engine
         .cache()
         .outbox_entry(&client_id)

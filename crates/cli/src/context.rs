@@ -57,12 +57,30 @@ pub enum Cmd {
         #[arg(long)]
         before: Option<i64>,
     },
-    /// Send a message (queued in the outbox when offline). `@id` of a participant in the
-    /// text mentions them.
+    /// Send a message (queued in the outbox when offline), maybe with files. `@id` of a
+    /// participant in the text mentions them.
     Send {
         conversation: String,
-        #[arg(required = true)]
+        /// The text; optional when files are given.
+        #[arg(required_unless_present = "files")]
         text: Vec<String>,
+        /// A file to send with it (copied at once, uploaded resumably); repeat for several
+        /// (at most 10).
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
+    },
+    /// Save an attachment (its id is in `history`), from the download cache when it is
+    /// there (also offline).
+    Download {
+        /// The attachment's id (`a_…`).
+        attachment: String,
+        /// Where to save it: a file, a folder, or `-` for standard output (default: its
+        /// name in the current folder, never over an existing file).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// The image's thumbnail instead of the file.
+        #[arg(long)]
+        thumbnail: bool,
     },
     /// Reply to a message (`#seq` or its id), quoting it.
     Reply {

@@ -14,7 +14,9 @@
 mod chat;
 mod commands;
 mod context;
+mod files;
 mod output;
+mod session;
 mod timeline;
 
 use clap::Parser;

@@ -76,6 +76,15 @@ pub fn history(ctx: &Context, cache: &Cache, msgs: &[Message], pending: &[Outbox
             _ => "pending".to_owned(),
         };
         println!("({what}) {}: {}", time(p.created_at), p.content);
+        for f in &p.attachments {
+            let done = if f.done { f.size } else { f.sent };
+            println!(
+                "    📎 {} · {} · {}% uploaded",
+                f.name,
+                timeline::size_for_people(f.size as u64),
+                done * 100 / f.size.max(1)
+            );
+        }
     }
 }
 

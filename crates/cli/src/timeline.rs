@@ -1,13 +1,42 @@
 //! How timeline entries read for people: a message's line (with `#seq`, id, "(edited)",
-//! "message deleted"), the quote of what it replies to, its reactions, and system entries
-//! in words.
+//! "message deleted"), the quote of what it replies to, its reactions, its attachments
+//! (name, size, type, id), and system entries in words.
 
 use tidings_client::cache::Cache;
-use tidings_proto::{Message, Timestamp};
+use tidings_proto::{Attachment, Message, Timestamp};
 
 pub fn time(t: Timestamp) -> String {
     let s = t.to_rfc3339();
     s.get(..16).map(|d| d.replace('T', " ")).unwrap_or(s)
+}
+
+/// `1.2 MiB`, `293 KiB`, `12 B`.
+pub fn size_for_people(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB {
+        format!("{:.1} MiB", b / KIB / KIB)
+    } else if b >= KIB {
+        format!("{:.0} KiB", b / KIB)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// An attachment's line: `📎 beach.jpg · 471 KiB · image/jpeg 1600×1200 · a_3f9c…` (the id
+/// is what `tidings download` takes).
+pub fn attachment(a: &Attachment) -> String {
+    let dims = match (a.width, a.height) {
+        (Some(w), Some(h)) => format!(" {w}×{h}"),
+        _ => String::new(),
+    };
+    format!(
+        "📎 {} · {} · {}{dims} · {}",
+        a.name,
+        size_for_people(a.size),
+        a.content_type,
+        a.id
+    )
 }
 
 /// The first line of a text, at most `max` characters.
@@ -26,6 +55,11 @@ pub fn body(m: &Message) -> String {
         "message deleted".to_owned()
     } else if m.edited_at.is_some() {
         format!("{} (edited)", m.content)
+    } else if m.content.is_empty() && !m.attachments.is_empty() {
+        match m.attachments.len() {
+            1 => "(a file)".to_owned(),
+            n => format!("({n} files)"),
+        }
     } else {
         m.content.clone()
     }
@@ -71,6 +105,9 @@ pub fn lines(cache: Option<&Cache>, m: &Message) -> Vec<String> {
     let mut out = vec![head];
     if let Some(q) = quote(cache, m) {
         out.push(format!("    {q}"));
+    }
+    for a in &m.attachments {
+        out.push(format!("    {}", attachment(a)));
     }
     if !m.reactions.is_empty() {
         out.push(format!("    {}", reactions(m)));

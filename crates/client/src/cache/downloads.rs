@@ -54,8 +54,19 @@ pub struct Download {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub size: u64,
     pub content_type: String,
+    /// The file's name as the server gave it (`Content-Disposition`), when it did.
+    pub name: Option<String>,
     /// The server's `ETag` (the SHA-256 of the bytes, quoted).
     pub etag: Option<String>,
+}
+
+/// What the server said about a download, to record with it.
+#[derive(Debug, Clone, Copy)]
+pub struct DownloadInfo<'a> {
+    pub size: u64,
+    pub content_type: &'a str,
+    pub name: Option<&'a str>,
+    pub etag: Option<&'a str>,
 }
 
 impl Cache {
@@ -69,7 +80,7 @@ impl Cache {
         let conn = self.conn();
         let row = conn
             .prepare_cached(
-                "SELECT path, size, content_type, etag FROM downloads
+                "SELECT path, size, content_type, etag, name FROM downloads
                  WHERE attachment_id = ?1 AND variant = ?2",
             )?
             .query_row(params![attachment_id, variant.as_str()], |r| {
@@ -78,10 +89,11 @@ impl Cache {
                     r.get::<_, i64>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .optional()?;
-        let Some((rel, size, content_type, etag)) = row else {
+        let Some((rel, size, content_type, etag, name)) = row else {
             return Ok(None);
         };
         let path = self.files.join(&rel);
@@ -104,6 +116,7 @@ impl Cache {
             path,
             size: size as u64,
             content_type,
+            name,
             etag,
         }))
     }
@@ -115,25 +128,24 @@ impl Cache {
         &self,
         attachment_id: &str,
         variant: Variant,
-        size: u64,
-        content_type: &str,
-        etag: Option<&str>,
+        info: DownloadInfo<'_>,
     ) -> CacheResult<Vec<PathBuf>> {
         {
             let conn = self.conn();
             conn.execute(
-                "INSERT INTO downloads (attachment_id, variant, path, size, content_type, etag, last_used)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(last_used), 0) + 1 FROM downloads))
+                "INSERT INTO downloads (attachment_id, variant, path, size, content_type, name, etag, last_used)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(last_used), 0) + 1 FROM downloads))
                  ON CONFLICT (attachment_id, variant) DO UPDATE SET
                      path = excluded.path, size = excluded.size, content_type = excluded.content_type,
-                     etag = excluded.etag, last_used = excluded.last_used",
+                     name = excluded.name, etag = excluded.etag, last_used = excluded.last_used",
                 params![
                     attachment_id,
                     variant.as_str(),
                     variant.relative_path(attachment_id),
-                    size as i64,
-                    content_type,
-                    etag
+                    info.size as i64,
+                    info.content_type,
+                    info.name,
+                    info.etag
                 ],
             )?;
         }
@@ -223,8 +235,13 @@ mod tests {
         let path = c.files_dir().join(Variant::File.relative_path(id));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, vec![b'x'; size as usize]).unwrap();
-        c.record_download(id, Variant::File, size, "text/plain", None)
-            .unwrap()
+        let info = DownloadInfo {
+            size,
+            content_type: "text/plain",
+            name: Some("a.txt"),
+            etag: None,
+        };
+        c.record_download(id, Variant::File, info).unwrap()
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod search;
 mod view;
 
 pub use conversations::NotifyLevel;
-pub use downloads::{Download, Variant, DEFAULT_DOWNLOAD_LIMIT};
+pub use downloads::{Download, DownloadInfo, Variant, DEFAULT_DOWNLOAD_LIMIT};
 pub use drafts::Draft;
 pub use feed::MessageFeed;
 pub use notifications::UnsyncedReads;

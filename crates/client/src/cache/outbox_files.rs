@@ -3,7 +3,8 @@
 //! the original changes nothing; with it its tus upload: the server's upload id once the
 //! creation was answered, the offset the server acknowledged (the progress shown), and
 //! whether the server finished and stored it. An entry is sent once all its files are
-//! done. The copies go when the entry is sent or cancelled.
+//! done. The copies go when the entry is sent (the rows stay, naming the attachments) or
+//! cancelled (the rows go too).
 
 use super::{Cache, CacheResult};
 use rusqlite::{params, Connection, Row};
@@ -175,29 +176,34 @@ impl Cache {
         Ok((removed > 0).then_some(files))
     }
 
-    /// Entries whose copies can go: sent ones that still have files' rows. Their rows are
-    /// removed here; the caller removes the folders.
+    /// Entries whose copies can go: sent ones whose files still have copies. The rows stay
+    /// (they name the attachments' ids) with their copies marked gone (`path` empty); the
+    /// caller removes the folders.
     pub fn take_sent_files(&self) -> CacheResult<Vec<String>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let ids: Vec<String> = tx
             .prepare_cached(
                 "SELECT DISTINCT f.client_id FROM outbox_files f JOIN outbox o USING (client_id)
-                 WHERE o.state = 'sent'",
+                 WHERE o.state = 'sent' AND f.path != ''",
             )?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for id in &ids {
-            tx.execute("DELETE FROM outbox_files WHERE client_id = ?1", [id])?;
+            tx.execute(
+                "UPDATE outbox_files SET path = '' WHERE client_id = ?1",
+                [id],
+            )?;
         }
         tx.commit()?;
         Ok(ids)
     }
 
-    /// Every outbox entry that still has files' rows (to keep their folders).
+    /// Every outbox entry whose files still have copies (to keep their folders).
     pub fn entries_with_files(&self) -> CacheResult<Vec<String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT DISTINCT client_id FROM outbox_files")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT DISTINCT client_id FROM outbox_files WHERE path != ''")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -246,8 +252,11 @@ mod tests {
         assert!(c.take_sent_files().unwrap().is_empty());
         c.mark_sent("id1", Some(3)).unwrap();
         assert_eq!(c.take_sent_files().unwrap(), vec!["id1".to_owned()]);
+        assert!(c.take_sent_files().unwrap().is_empty(), "once");
         let e = c.outbox_entry("id1").unwrap().unwrap();
-        assert_eq!((e.state, e.attachments.len()), (OutboxState::Sent, 0));
+        assert_eq!((e.state, e.attachments.len()), (OutboxState::Sent, 2));
+        assert_eq!(e.attachments[0].upload_id.as_deref(), Some("a_1"));
+        assert!(c.entries_with_files().unwrap().is_empty());
     }
 
     #[test]

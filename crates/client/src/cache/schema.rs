@@ -215,8 +215,9 @@ const MIGRATIONS: &[&str] = &[
         path          TEXT NOT NULL,                 -- relative to the files folder
         size          INTEGER NOT NULL,
         content_type  TEXT NOT NULL,
+        name          TEXT,                          -- from Content-Disposition
         etag          TEXT,
-        last_used     INTEGER NOT NULL,
+        last_used     INTEGER NOT NULL,              -- a use counter: higher is more recent
         PRIMARY KEY (attachment_id, variant)
     ) WITHOUT ROWID;
     CREATE INDEX downloads_lru ON downloads (last_used);

@@ -10,7 +10,7 @@
 //! has never been known, the server's `413` fails the entry later with its sentence).
 
 use super::{announce_change, Engine, EngineState};
-use crate::cache::{outbox_folder, Download, NewFile, Variant};
+use crate::cache::{outbox_folder, Download, DownloadInfo, NewFile, Variant};
 use crate::error::{ClientError, ClientResult};
 use std::path::{Path, PathBuf};
 use tidings_proto::ContentType;
@@ -147,9 +147,16 @@ fn copy_all(
     Ok(out)
 }
 
-/// Removes outbox folders that no entry has (left by a crash between copying and queueing,
-/// or during a cancel).
-pub(super) fn sweep_outbox_folders(cache: &crate::cache::Cache) {
+/// Removes what a crash can leave in the files folder: outbox folders that no entry has
+/// (between copying and queueing, or during a cancel) and partial downloads.
+pub(super) fn sweep_leftovers(cache: &crate::cache::Cache) {
+    if let Ok(downloads) = std::fs::read_dir(cache.files_dir().join("downloads")) {
+        for f in downloads.flatten() {
+            if f.path().extension().is_some_and(|e| e == "part") {
+                let _ = std::fs::remove_file(f.path());
+            }
+        }
+    }
     let keep: std::collections::HashSet<PathBuf> = cache
         .entries_with_files()
         .unwrap_or_default()
@@ -342,13 +349,13 @@ impl Engine {
                 other => other,
             }?
         };
-        let evicted = self.cache.record_download(
-            attachment_id,
-            variant,
-            fetched.size,
-            &fetched.content_type,
-            fetched.etag.as_deref(),
-        )?;
+        let info = DownloadInfo {
+            size: fetched.size,
+            content_type: &fetched.content_type,
+            name: fetched.name.as_deref(),
+            etag: fetched.etag.as_deref(),
+        };
+        let evicted = self.cache.record_download(attachment_id, variant, info)?;
         for path in evicted {
             let _ = std::fs::remove_file(path);
         }
@@ -358,6 +365,7 @@ impl Engine {
             path: dest,
             size: fetched.size,
             content_type: fetched.content_type,
+            name: fetched.name,
             etag: fetched.etag,
         })
     }

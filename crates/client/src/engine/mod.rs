@@ -257,7 +257,7 @@ impl Engine {
         let (progress_tx, progress) = watch::channel(uploads::Progress::new());
         let progress_tx = Arc::new(progress_tx);
         let upload_tasks = UploadTasks::default();
-        attachments::sweep_outbox_folders(&cache);
+        attachments::sweep_leftovers(&cache);
         let runner = run::Runner::new(
             config,
             cache.clone(),

@@ -231,8 +231,8 @@ impl Api {
         }
     }
 
-    /// Downloads an attachment (`thumbnail`: its thumbnail) into `dest`: written to
-    /// `dest.part`, checked against the `ETag`'s SHA-256 when there is one, then renamed,
+    /// Downloads an attachment (`thumbnail`: its thumbnail) into `dest`: written to a
+    /// `.part` file beside it, checked against the `ETag`'s SHA-256 when there is one, then renamed,
     /// so `dest` is never a partial file.
     pub async fn download_attachment(
         &self,
@@ -274,7 +274,8 @@ impl Api {
         if let Some(dir) = dest.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(io)?;
         }
-        let part = dest.with_extension("part");
+        // Its own name: two downloads of the same file at once do not mix their bytes.
+        let part = dest.with_extension(format!("{}.part", uuid::Uuid::new_v4().simple()));
         let mut file = tokio::fs::File::create(&part).await.map_err(io)?;
         let mut hash = Sha256::new();
         let mut size = 0u64;
