@@ -34,7 +34,7 @@ fn invalid(message: String) -> ClientError {
 /// `26214400 bytes (25 MiB)`.
 pub fn describe_size(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{bytes} bytes ({} MiB)", bytes / MIB)
     } else if bytes >= MIB {
         format!("{bytes} bytes ({:.1} MiB)", bytes as f64 / MIB as f64)
