@@ -143,11 +143,13 @@ pub fn process(src: &Path, declared: Option<&str>, max_pixels: u64) -> FileResul
         });
     };
     let bytes = std::fs::read(src)?;
-    let (w, h) = ImageReader::with_format(Cursor::new(&bytes), format)
-        .into_dimensions()
-        .map_err(|e| {
-            FileError::InvalidImage(format!("the {content_type} image cannot be read: {e}"))
-        })?;
+    // The header only: no pixel buffer is allocated, so the decoder's memory limits (which
+    // would refuse a huge image with a less telling error) are not needed here.
+    let mut header = ImageReader::with_format(Cursor::new(&bytes), format);
+    header.no_limits();
+    let (w, h) = header.into_dimensions().map_err(|e| {
+        FileError::InvalidImage(format!("the {content_type} image cannot be read: {e}"))
+    })?;
     if u64::from(w) * u64::from(h) > max_pixels {
         return Err(FileError::ImageTooLarge(format!(
             "the image is {w} × {h} pixels ({} megapixels); the largest this server takes is {max_pixels} pixels",
