@@ -75,7 +75,7 @@ pub fn settle_type(declared: Option<&str>, head: &[u8]) -> FileResult<String> {
         if !confirmed {
             let what = sniffed.as_deref().map_or_else(
                 || "not recognised as that type".to_owned(),
-                |s| format!("{s}"),
+                |s| s.to_owned(),
             );
             return Err(FileError::TypeMismatch(format!(
                 "the file is declared {d} but its content is {what}"
