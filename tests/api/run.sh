@@ -73,8 +73,9 @@ printf '[parameters]\n"path.cid" = "%s"\n"path.mid" = "%s"\n"path.uid" = "carol"
 # in a thread race with "SystemError: AST constructor recursion depth mismatch" (CPython
 # gh-106905, fixed in 3.12), which schemathesis reports as a runtime error of the run.
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+# hooks.py: how to send the bodies of tus's application/offset+octet-stream (uploads).
 run() {
-  (cd "$WORK" && "$PY_VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" run "$BASE/api/openapi.json" \
+  (cd "$WORK" && PYTHONPATH="$HERE" SCHEMATHESIS_HOOKS=hooks "$PY_VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" run "$BASE/api/openapi.json" \
      --checks "$CHECKS" --phases examples,coverage,fuzzing --max-examples "$MAX_EXAMPLES" -w 1 \
      --exclude-path-regex '/stream' "$@")
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Third-party STOMP client interop run (@stomp/stompjs and stomp.py) against Tidings or,
-# as a reference, RabbitMQ Web-STOMP.
+# as a reference, RabbitMQ Web-STOMP; against Tidings also the tus client tuspy (uploads).
 #
 #   bash tests/interop/run.sh tidings path/to/tidings-server
 #   bash tests/interop/run.sh rabbitmq
@@ -202,6 +202,8 @@ run_script() {
 
 run_script stompjs node stompjs_interop.mjs
 run_script stomppy "$PY" stomppy_interop.py
+# Attachments: a third-party tus client against the upload endpoint (Tidings only).
+[ "$TARGET" = tidings ] && run_script tuspy "$PY" tuspy_interop.py
 # The desktop engine's connection profiles against RabbitMQ, through the tidings CLI.
 if [ "$TARGET" = rabbitmq ] && [ -n "${CLI_BINARY:-}" ]; then
   [ -x "$CLI_BINARY" ] || die "the tidings CLI $CLI_BINARY does not exist or is not executable"

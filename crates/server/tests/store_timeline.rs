@@ -131,6 +131,7 @@ async fn every_change_advances_rev_by_one_and_no_op_by_none() {
                 MessageRefs {
                     reply_to: Some(m1.id.clone()),
                     mentions: vec!["alice".into()],
+                    ..Default::default()
                 },
             )
             .await
@@ -251,6 +252,7 @@ async fn actions_are_refused_where_the_contract_says_and_change_nothing() {
                 MessageRefs {
                     reply_to: Some(foreign.id.clone()),
                     mentions: vec![],
+                    ..Default::default()
                 },
             )
             .await;
@@ -261,6 +263,7 @@ async fn actions_are_refused_where_the_contract_says_and_change_nothing() {
                 MessageRefs {
                     reply_to: None,
                     mentions: vec!["eve".into()],
+                    ..Default::default()
                 },
             )
             .await;

@@ -19,9 +19,11 @@ use tidings_server::{Config, ServerState};
 mod chat;
 mod process;
 mod stomp;
+mod upload;
 pub use chat::{expect_ok, id_of, participant_ids};
 pub use process::{spawn_listening, Process};
 pub use stomp::{body, http_get, http_get_over, http_get_with, Client};
+pub use upload::{open_patch, Download, Meta, TusAnswer};
 
 pub const SECRET: &str = "testkit-secret-0123456789";
 pub const SERVICE_TOKEN: &str = "testkit-service-token-0123";

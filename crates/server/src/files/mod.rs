@@ -490,13 +490,12 @@ impl Files {
             let id = name.split('.').next().unwrap_or_default();
             if name.contains('.') || !open.contains(id) {
                 let _lock = self.locks.lock(id).await;
-                if name.contains('.')
-                    || !self
-                        .store
-                        .attachment(id)
-                        .await?
-                        .is_some_and(|a| a.finished.is_none())
-                {
+                let still_open = self
+                    .store
+                    .attachment(id)
+                    .await?
+                    .is_some_and(|a| a.finished.is_none());
+                if name.contains('.') || !still_open {
                     let _ = tokio::fs::remove_file(entry.path()).await;
                 }
             }
