@@ -104,7 +104,13 @@ async fn a_file_sent_while_the_server_is_stopped_goes_out_once_and_bob_downloads
     let bytes = noise(300_000, 1);
     let original = write(files.path(), "report.bin", &bytes);
     let id = engine
-        .send_files(&cid, "the report", &[original.clone()], None, vec![])
+        .send_files(
+            &cid,
+            "the report",
+            std::slice::from_ref(&original),
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     // The engine kept its own copy: the original can go.
@@ -405,7 +411,7 @@ async fn bad_files_are_refused_before_anything_is_queued() {
     assert!(message.ends_with("is a folder, not a file"), "{message}");
     let (status, message) = refused(
         engine
-            .send_files(&cid, "", &[big.clone()], None, vec![])
+            .send_files(&cid, "", std::slice::from_ref(&big), None, vec![])
             .await,
     );
     assert_eq!(status, 413);

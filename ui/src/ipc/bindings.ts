@@ -45,7 +45,37 @@ reactions?: Array<Reaction>,
  * Set for a system entry of the timeline (a membership change, a rename); `content`
  * then says it in words and `senderId` is who did it.
  */
-system?: SystemEntry | null, };
+system?: SystemEntry | null, 
+/**
+ * Files and images sent with the message, in the order the sender gave them. Left out
+ * when empty, so a message without attachments looks as it did before them.
+ */
+attachments?: Array<Attachment>, };
+export type Attachment = { 
+/**
+ * `a_` and 32 hex digits; also the upload's id.
+ */
+id: string, 
+/**
+ * The file name as the sender gave it (no path separators or control characters).
+ */
+name: string, 
+/**
+ * Bytes stored (for images, after their EXIF metadata was stripped).
+ */
+size: number, 
+/**
+ * The media type, as the server established it from the bytes.
+ */
+contentType: string, 
+/**
+ * Pixels, for images (PNG, JPEG, GIF, WebP).
+ */
+width?: number | null, height?: number | null, 
+/**
+ * Whether `GET /api/attachments/{id}/thumbnail` has a small preview.
+ */
+hasThumbnail: boolean, };
 export type ReplyRef = { messageId: string, 
 /**
  * The original's `seq`, to find it (or load history up to it).
@@ -146,7 +176,47 @@ replyTo: string | null,
 /**
  * Participants it mentions, by id.
  */
-mentions: Array<string>, };
+mentions: Array<string>, 
+/**
+ * Files sent with it, with their upload's progress (empty for a text message).
+ */
+attachments: Array<OutboxFile>, };
+export type OutboxFile = { 
+/**
+ * 0, 1, … in the order the user gave the files.
+ */
+position: number, name: string, 
+/**
+ * The declared media type (from the name's extension), if any.
+ */
+contentType: string | null, size: number, 
+/**
+ * Bytes the server has acknowledged.
+ */
+sent: number, 
+/**
+ * The server's upload (and attachment) id, once it answered the creation.
+ */
+uploadId: string | null, 
+/**
+ * The server finished and stored the file.
+ */
+done: boolean, };
+export type Variant = "file" | "thumbnail";
+export type Download = { attachmentId: string, variant: Variant, 
+/**
+ * Where the bytes are (absolute).
+ */
+path: string, size: number, contentType: string, 
+/**
+ * The file's name as the server gave it (`Content-Disposition`), when it did.
+ */
+name: string | null, 
+/**
+ * The server's `ETag` (the SHA-256 of the bytes, quoted).
+ */
+etag: string | null, };
+export type UploadProgress = { sent: number, total: number, };
 export type SearchHit = { message: Message, snippet: string, };
 export type Draft = { conversationId: string, text: string, 
 /**

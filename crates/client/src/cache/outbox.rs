@@ -179,12 +179,39 @@ impl Cache {
 
     /// When the next pending entry becomes due, if any is waiting.
     pub fn next_due(&self) -> CacheResult<Option<Timestamp>> {
-        let at: Option<i64> = self.conn().query_row(
-            "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
+        self.next_due_except(&[], Timestamp::now())
+    }
+
+    /// When the next pending entry becomes due, if any is waiting, leaving out the entries
+    /// in `busy` (whose files are uploading) that are due already: their job says when it
+    /// is done. One of them due later (its job just failed and set when to try again)
+    /// counts.
+    pub fn next_due_except(
+        &self,
+        busy: &[String],
+        now: Timestamp,
+    ) -> CacheResult<Option<Timestamp>> {
+        let conn = self.conn();
+        if busy.is_empty() {
+            let at: Option<i64> = conn.query_row(
+                "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )?;
+            return Ok(at.map(Timestamp));
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT client_id, next_attempt_at FROM outbox WHERE state = 'pending'",
         )?;
-        Ok(at.map(Timestamp))
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut next: Option<i64> = None;
+        for row in rows {
+            let (id, at) = row?;
+            if at > now.millis() || !busy.contains(&id) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        Ok(next.map(Timestamp))
     }
 
     /// Marks a pending entry as sent and waiting for its receipt; `false` when it is no
@@ -301,6 +328,32 @@ mod tests {
         let e = c.outbox_entry(&id).unwrap().unwrap();
         assert_eq!((e.state, e.seq), (OutboxState::Sent, Some(7)));
         assert_eq!(c.outbox_waiting().unwrap(), 0);
+    }
+
+    #[test]
+    fn an_entry_uploading_now_does_not_wake_the_engine_until_its_job_sets_a_retry() {
+        let t = temp_cache("busy");
+        let c = &t.cache;
+        let a = c.enqueue("c1", "a", ContentType::Text, None, &[]).unwrap();
+        let now = Timestamp::now();
+        let busy = [a.clone()];
+        assert_eq!(
+            c.next_due_except(&busy, now).unwrap(),
+            None,
+            "a is uploading"
+        );
+        assert_eq!(c.next_due_except(&[], now).unwrap(), Some(Timestamp(0)));
+        let b = c.enqueue("c1", "b", ContentType::Text, None, &[]).unwrap();
+        assert_eq!(
+            c.next_due_except(&busy, now).unwrap(),
+            Some(Timestamp(0)),
+            "b is due"
+        );
+        c.mark_sending(&b).unwrap();
+        let later = Timestamp(now.millis() + 5_000);
+        c.retry_upload_at(&a, later, "unreachable").unwrap();
+        assert_eq!(c.next_due_except(&busy, now).unwrap(), Some(later));
+        assert_eq!(c.outbox_entry(&a).unwrap().unwrap().attempts, 1);
     }
 
     #[test]

@@ -509,7 +509,14 @@ impl Runner {
     }
 
     fn next_outbox_wakeup(&self) -> Option<tokio::time::Instant> {
-        let at = self.cache.next_due().ok().flatten()?;
+        // An entry whose files are uploading is pending and due, but its job pokes when it
+        // is done: waking for it now would spin.
+        let busy = self.uploads.tasks.running_ids();
+        let at = self
+            .cache
+            .next_due_except(&busy, Timestamp::now())
+            .ok()
+            .flatten()?;
         let wait = (at.millis() - Timestamp::now().millis()).max(0) as u64;
         Some(tokio::time::Instant::now() + Duration::from_millis(wait))
     }

@@ -302,6 +302,15 @@ impl UploadTasks {
         self.lock().get(client_id).is_some_and(|h| !h.is_finished())
     }
 
+    /// The entries whose jobs are running.
+    pub fn running_ids(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter(|(_, h)| !h.is_finished())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     pub fn insert(&self, client_id: &str, handle: AbortHandle) {
         let mut tasks = self.lock();
         tasks.retain(|_, h| !h.is_finished());
