@@ -101,7 +101,9 @@ async fn a_file_sent_while_the_server_is_stopped_goes_out_once_and_bob_downloads
     .await;
 
     let files = TempDir::new("att-offline-files");
-    let bytes = noise(300_000, 1);
+    // Over two chunks of the default size (4 MiB): three PATCHes.
+    const SIZE: usize = 9 * 1024 * 1024 + 17;
+    let bytes = noise(SIZE, 1);
     let original = write(files.path(), "report.bin", &bytes);
     let id = engine
         .send_files(
@@ -119,7 +121,7 @@ async fn a_file_sent_while_the_server_is_stopped_goes_out_once_and_bob_downloads
     assert_eq!(entry.state, OutboxState::Pending);
     assert_eq!(
         (entry.attachments[0].name.as_str(), entry.total_bytes()),
-        ("report.bin", 300_000)
+        ("report.bin", SIZE as i64)
     );
     assert_eq!(
         engine.cache().unconfirmed(&cid).unwrap().len(),
@@ -136,7 +138,7 @@ async fn a_file_sent_while_the_server_is_stopped_goes_out_once_and_bob_downloads
     let att = &sent[0]["attachments"][0];
     assert_eq!(
         (att["name"].as_str(), att["size"].as_u64()),
-        (Some("report.bin"), Some(300_000))
+        (Some("report.bin"), Some(SIZE as u64))
     );
     let att_id = att["id"].as_str().unwrap().to_owned();
     until(&engine, "the copy removed once sent", |c| {
@@ -155,10 +157,13 @@ async fn a_file_sent_while_the_server_is_stopped_goes_out_once_and_bob_downloads
     })
     .await;
     let cached = bobs.cache().attachment(&att_id).unwrap().unwrap();
-    assert_eq!((cached.name.as_str(), cached.size), ("report.bin", 300_000));
+    assert_eq!(
+        (cached.name.as_str(), cached.size),
+        ("report.bin", SIZE as u64)
+    );
     let d = bobs.download(&att_id, Variant::File).await.unwrap();
     assert_eq!(std::fs::read(&d.path).unwrap(), bytes);
-    assert_eq!(d.size, 300_000);
+    assert_eq!(d.size, SIZE as u64);
 
     // With the server gone, the download is served from the cache.
     server.stop().await;

@@ -20,6 +20,8 @@ use tidings_proto::ContentType;
 pub const MAX_FILES_PER_MESSAGE: usize = 10;
 /// The longest file name, in characters (as the server).
 const MAX_NAME_CHARS: usize = 255;
+/// How long a send waits for the server to say its largest attachment.
+const ASK_LIMIT_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 /// Where the server's largest attachment is kept in the cache's settings.
 const MAX_SIZE_KEY: &str = "max_attachment_bytes";
 
@@ -186,9 +188,19 @@ impl Engine {
     /// The largest attachment the server takes: asked now when it can be, else as last
     /// known for this account (`None`: never known).
     async fn max_attachment(&self) -> Option<u64> {
+        // Not when the server is known to be away, and not for long: a send while offline
+        // is queued at once.
+        let reachable = !matches!(
+            *self.state.borrow(),
+            EngineState::Offline | EngineState::Reconnecting { .. }
+        );
         let asked = match &self.sync {
-            Some(sync) if *self.state.borrow() != EngineState::Offline => {
-                sync.api.max_upload_size().await.ok().flatten()
+            Some(sync) if reachable => {
+                tokio::time::timeout(ASK_LIMIT_WITHIN, sync.api.max_upload_size())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
             }
             _ => None,
         };
