@@ -13,6 +13,7 @@ pub fn typescript() -> String {
         tidings_proto::ContentType::decl(&cfg),
         tidings_proto::ConversationKind::decl(&cfg),
         tidings_proto::Message::decl(&cfg),
+        tidings_proto::Attachment::decl(&cfg),
         tidings_proto::ReplyRef::decl(&cfg),
         tidings_proto::Reaction::decl(&cfg),
         tidings_proto::SystemAction::decl(&cfg),
