@@ -45,7 +45,37 @@ reactions?: Array<Reaction>,
  * Set for a system entry of the timeline (a membership change, a rename); `content`
  * then says it in words and `senderId` is who did it.
  */
-system?: SystemEntry | null, };
+system?: SystemEntry | null, 
+/**
+ * Files and images sent with the message, in the order the sender gave them. Left out
+ * when empty, so a message without attachments looks as it did before them.
+ */
+attachments?: Array<Attachment>, };
+export type Attachment = { 
+/**
+ * `a_` and 32 hex digits; also the upload's id.
+ */
+id: string, 
+/**
+ * The file name as the sender gave it (no path separators or control characters).
+ */
+name: string, 
+/**
+ * Bytes stored (for images, after their EXIF metadata was stripped).
+ */
+size: number, 
+/**
+ * The media type, as the server established it from the bytes.
+ */
+contentType: string, 
+/**
+ * Pixels, for images (PNG, JPEG, GIF, WebP).
+ */
+width?: number | null, height?: number | null, 
+/**
+ * Whether `GET /api/attachments/{id}/thumbnail` has a small preview.
+ */
+hasThumbnail: boolean, };
 export type ReplyRef = { messageId: string, 
 /**
  * The original's `seq`, to find it (or load history up to it).
