@@ -131,7 +131,9 @@ async fn bad_uploads_are_refused_and_leave_nothing() {
     let api = server.api();
     let (alice, cid) = pair(&api).await;
     // 30 MB against the default limit of 25 MiB: refused before a byte is sent.
-    let big = api.tus_create(&alice, 30_000_000, &meta("big.mov", &cid)).await;
+    let big = api
+        .tus_create(&alice, 30_000_000, &meta("big.mov", &cid))
+        .await;
     assert_eq!(big.status, 413);
     assert_eq!(
         big.body["message"],
