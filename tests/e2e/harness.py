@@ -133,9 +133,11 @@ class App:
     def __init__(self, work, env, binary, shots):
         self.shots = shots
         self.port = free_port()
-        self.driver_log = open(os.path.join(work, "tauri-driver.log"), "w")
+        # WebKitWebDriver's port: a free one too (port + 1 may still be held by the last one).
+        native = wait_for(lambda: (lambda p: p if p != self.port else None)(free_port()), "a second free port")
+        self.driver_log = open(os.path.join(work, "tauri-driver.log"), "a")
         self.env = env
-        self.proc = subprocess.Popen(["tauri-driver", "--port", str(self.port), "--native-port", str(self.port + 1)],
+        self.proc = subprocess.Popen(["tauri-driver", "--port", str(self.port), "--native-port", str(native)],
                                      stdout=self.driver_log, stderr=subprocess.STDOUT, env=env)
         wait_port(self.port)
         opts = ArgOptions()

@@ -88,7 +88,8 @@ def active_account(a):
 def account_unread(a, account):
     for e in a.els('[data-testid="account"]'):
         if e.get_attribute("data-id") == account:
-            found = e.find_elements(By.CSS_SELECTOR, '[data-testid="account-unread"]')
+            # (the badge is beside the account's button, in its slot)
+            found = e.find_element(By.XPATH, "..").find_elements(By.CSS_SELECTOR, '[data-testid="account-unread"]')
             return found[0].get_attribute("textContent").strip() if found else ""
     return None
 
