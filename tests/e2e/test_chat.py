@@ -12,10 +12,7 @@ records the OS notifications. One line per check, then "N passed, M failed".
 """
 
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import uuid
 
 from selenium.webdriver.common.action_chains import ActionChains
@@ -23,15 +20,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import App, Desktop, Failure, rest, rest_status, run_checks, wait_for  # noqa: E402
+from harness import Ctx, Failure, app_env, rest, rest_status, run_suite, start_server, wait_for  # noqa: E402
 
-APP, SERVER, CLI, SHOTS = sys.argv[1:5]
 PASSWORD = "correct horse battery"
 PEOPLE = {"bob": "Bob Okafor", "carol": "Carol Diaz", "dave": "Dave Lindqvist"}
-
-
-class Ctx:
-    pass
 
 
 class Person:
@@ -58,15 +50,6 @@ class Person:
 
     def conversations(self):
         return self.call("GET", "/api/conversations?limit=500")["conversations"]
-
-
-def start_server(ctx):
-    ctx.server = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--data-dir", ctx.data],
-                                  stdout=subprocess.PIPE, stderr=open(os.path.join(ctx.work, "server.log"), "a"), text=True)
-    line = ctx.server.stdout.readline()
-    if not line.startswith("tidings-server listening on "):
-        raise Failure(f"the server did not start: {line!r}")
-    ctx.base = f"http://127.0.0.1:{int(line.strip().rsplit(':', 1)[1])}"
 
 
 # ---------------------------------------------------------------- helpers on the app
@@ -485,38 +468,14 @@ CHECKS = [
 ]
 
 
-def main():
-    ctx = Ctx()
-    ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-chat-")
-    ctx.data = os.path.join(ctx.work, "server-data")
-    ctx.desktop = Desktop(float(os.environ.get("E2E_TIMEOUT_S", "20")))
+def seed(ctx):
     start_server(ctx)
     ctx.bob, ctx.carol, ctx.dave = (Person(ctx.base, u, n) for u, n in PEOPLE.items())
-    home = os.path.join(ctx.work, "home")
-    os.makedirs(home)
-    ctx.env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=ctx.base,
-                   TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
-    for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD", "TIDINGS_UPDATE_URL"):
-        ctx.env.pop(k, None)
-    try:
-        ctx.app = App(ctx.work, ctx.env, APP, SHOTS)
-    except Exception as e:
-        print(f"FAIL e2e chat: the app did not start under WebDriver: {e}")
-        print("0 passed, 1 failed")
-        return 1
-    try:
-        passed, failed = run_checks(ctx, CHECKS)
-    finally:
-        ctx.app.quit()
-        ctx.server.terminate()
-        ctx.server.wait(15)
-    if failed:
-        print(f"e2e chat: logs kept in {ctx.work}")
-    else:
-        shutil.rmtree(ctx.work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    ctx.env = app_env(ctx, ctx.base)
+
+
+def main():
+    return run_suite("chat", Ctx("tidings-e2e-chat-"), CHECKS, seed)
 
 
 if __name__ == "__main__":
