@@ -16,6 +16,7 @@ import time
 import traceback
 import urllib.error
 import urllib.request
+import uuid
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -29,7 +30,7 @@ AXE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "ui",
 
 __all__ = ["T", "App", "Ctx", "Desktop", "Failure", "Server", "app_env", "axe", "free_port", "launch_app",
            "no_violations", "rest", "rest_status", "run_checks", "run_suite", "start_server", "stop_server",
-           "wait_for", "wait_port"]
+           "wait_for", "wait_port", "Person"]
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "desktop"))
 from fake_desktop import Desktop, Failure  # noqa: E402,F401  (the fake notification and tray services)
@@ -61,6 +62,38 @@ def rest(base, method, path, token=None, body=None):
     with urllib.request.urlopen(req, timeout=10) as resp:
         text = resp.read()
         return json.loads(text) if text else None
+
+
+class Person:
+    """Someone acting over REST on one server, registered with `password`."""
+
+    def __init__(self, base, user, name, password):
+        self.base, self.user, self.name = base, user, name
+        self.token = rest(base, "POST", "/api/auth/register",
+                          body={"username": user, "password": password, "displayName": name})["accessToken"]
+
+    def call(self, method, path, body=None):
+        return rest(self.base, method, path, token=self.token, body=body)
+
+    def send(self, cid, text, content_type="TEXT", reply_to=None, mentions=None):
+        body = {"clientId": str(uuid.uuid4()), "content": text, "contentType": content_type}
+        if reply_to:
+            body["replyTo"] = reply_to
+        if mentions:
+            body["mentions"] = mentions
+        return self.call("POST", f"/api/conversations/{cid}/messages", body)
+
+    def history(self, cid):
+        return self.call("GET", f"/api/conversations/{cid}/messages?limit=500")["messages"]
+
+    def conversations(self):
+        return self.call("GET", "/api/conversations?limit=500")["conversations"]
+
+    def read_seq(self, cid):
+        """This person's read marker in `cid`, as the server has it."""
+        c = self.call("GET", f"/api/conversations/{cid}")
+        return next(p["readSeq"] for p in c["participants"] if p["id"] == self.user)
+
 
 
 # ---------------------------------------------------------------- the server
@@ -139,7 +172,10 @@ class App:
         self.env = env
         self.proc = subprocess.Popen(["tauri-driver", "--port", str(self.port), "--native-port", str(native)],
                                      stdout=self.driver_log, stderr=subprocess.STDOUT, env=env)
+        # tauri-driver starts WebKitWebDriver beside itself and forwards the new session to
+        # it: both must be listening (on a loaded machine WebKitWebDriver can come second).
         wait_port(self.port)
+        wait_port(native)
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": binary})

@@ -17,45 +17,31 @@ working. One line per check, then "N passed, M failed".
 import json
 import os
 import sys
-import uuid
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import App, Ctx, Failure, Server, app_env, axe, no_violations, rest, run_suite, wait_for  # noqa: E402
+from harness import App, Ctx, Failure, Person, Server, app_env, axe, no_violations, run_suite, wait_for  # noqa: E402
 
 APP, SERVER, CLI, SHOTS = sys.argv[1:5]
 PASSWORD = "correct horse battery"
 
 
-class Person:
-    """Someone acting over REST on one server."""
-
-    def __init__(self, base, user, name):
-        self.user = user
-        self.base = base
-        self.token = rest(base, "POST", "/api/auth/register",
-                          body={"username": user, "password": PASSWORD, "displayName": name})["accessToken"]
-
-    def call(self, method, path, body=None):
-        return rest(self.base, method, path, token=self.token, body=body)
-
-    def send(self, cid, text):
-        return self.call("POST", f"/api/conversations/{cid}/messages",
-                         {"clientId": str(uuid.uuid4()), "content": text, "contentType": "TEXT"})
+def person(base, user, name):
+    return Person(base, user, name, PASSWORD)
 
 
 def seed(ctx):
     ctx.work_server = Server(ctx, "work")
     ctx.community = Server(ctx, "community")
-    ctx.alice = Person(ctx.work_server.base, "alice", "Alice Martin")
-    ctx.bob = Person(ctx.work_server.base, "bob", "Bob Okafor")
+    ctx.alice = person(ctx.work_server.base, "alice", "Alice Martin")
+    ctx.bob = person(ctx.work_server.base, "bob", "Bob Okafor")
     ctx.direct = ctx.bob.call("POST", "/api/conversations", {"kind": "direct", "participants": ["alice"]})["id"]
     ctx.bob.send(ctx.direct, "Hi Alice, from work")
-    ctx.carol = Person(ctx.community.base, "carol", "Carol Diaz")
-    ctx.dave = Person(ctx.community.base, "dave", "Dave Lee")
+    ctx.carol = person(ctx.community.base, "carol", "Carol Diaz")
+    ctx.dave = person(ctx.community.base, "dave", "Dave Lee")
     ctx.games = ctx.dave.call("POST", "/api/conversations",
                               {"kind": "group", "title": "Board games", "participants": ["carol"]})["id"]
     ctx.dave.send(ctx.games, "Game night on Friday?")

@@ -13,43 +13,20 @@ records the OS notifications. One line per check, then "N passed, M failed".
 
 import os
 import sys
-import uuid
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Ctx, Failure, app_env, rest, rest_status, run_suite, start_server, wait_for  # noqa: E402
+from harness import Ctx, Failure, Person, app_env, rest, rest_status, run_suite, start_server, wait_for  # noqa: E402
 
 PASSWORD = "correct horse battery"
 PEOPLE = {"bob": "Bob Okafor", "carol": "Carol Diaz", "dave": "Dave Lindqvist"}
 
 
-class Person:
-    """Someone other than alice, acting over REST."""
-
-    def __init__(self, base, user, name):
-        self.base, self.user, self.name = base, user, name
-        self.token = rest(base, "POST", "/api/auth/register",
-                          body={"username": user, "password": PASSWORD, "displayName": name})["accessToken"]
-
-    def call(self, method, path, body=None):
-        return rest(self.base, method, path, token=self.token, body=body)
-
-    def send(self, cid, text, content_type="TEXT", reply_to=None, mentions=None):
-        body = {"clientId": str(uuid.uuid4()), "content": text, "contentType": content_type}
-        if reply_to:
-            body["replyTo"] = reply_to
-        if mentions:
-            body["mentions"] = mentions
-        return self.call("POST", f"/api/conversations/{cid}/messages", body)
-
-    def history(self, cid):
-        return self.call("GET", f"/api/conversations/{cid}/messages?limit=200")["messages"]
-
-    def conversations(self):
-        return self.call("GET", "/api/conversations?limit=500")["conversations"]
+def person(base, user, name):
+    return Person(base, user, name, PASSWORD)
 
 
 # ---------------------------------------------------------------- helpers on the app
@@ -470,7 +447,7 @@ CHECKS = [
 
 def seed(ctx):
     start_server(ctx)
-    ctx.bob, ctx.carol, ctx.dave = (Person(ctx.base, u, n) for u, n in PEOPLE.items())
+    ctx.bob, ctx.carol, ctx.dave = (person(ctx.base, u, n) for u, n in PEOPLE.items())
     ctx.env = app_env(ctx, ctx.base)
 
 

@@ -20,12 +20,11 @@ import os
 import sqlite3
 import sys
 import time
-import uuid
 
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import App, Ctx, Failure, app_env, rest, run_suite, start_server, stop_server, wait_for  # noqa: E402
+from harness import App, Ctx, Failure, Person, app_env, run_suite, start_server, stop_server, wait_for  # noqa: E402
 
 APP, SERVER, CLI, SHOTS = sys.argv[1:5]
 PASSWORD = "correct horse battery"
@@ -33,34 +32,13 @@ DRAFT = "half a thought for the team"
 DAY_MS = 86_400_000
 
 
-class Person:
-    """Someone acting over REST."""
-
-    def __init__(self, base, user, name):
-        self.user = user
-        self.base = base
-        self.token = rest(base, "POST", "/api/auth/register",
-                          body={"username": user, "password": PASSWORD, "displayName": name})["accessToken"]
-
-    def call(self, method, path, body=None):
-        return rest(self.base, method, path, token=self.token, body=body)
-
-    def send(self, cid, text):
-        return self.call("POST", f"/api/conversations/{cid}/messages",
-                         {"clientId": str(uuid.uuid4()), "content": text, "contentType": "TEXT"})
-
-    def history(self, cid):
-        return self.call("GET", f"/api/conversations/{cid}/messages?limit=500")["messages"]
-
-    def read_seq(self, cid):
-        """This person's read marker in `cid`, as the server has it."""
-        c = self.call("GET", f"/api/conversations/{cid}")
-        return next(p["readSeq"] for p in c["participants"] if p["id"] == self.user)
+def person(base, user, name):
+    return Person(base, user, name, PASSWORD)
 
 
 def seed(ctx):
     """The people and conversations; the Reading club's first eight messages backdated."""
-    ctx.alice, ctx.bob, ctx.carol = (Person(ctx.base, u, n) for u, n in
+    ctx.alice, ctx.bob, ctx.carol = (person(ctx.base, u, n) for u, n in
                                      (("alice", "Alice Martin"), ("bob", "Bob Okafor"), ("carol", "Carol Diaz")))
     ctx.team = ctx.alice.call("POST", "/api/conversations",
                               {"kind": "group", "title": "Team", "participants": ["bob", "carol"]})["id"]
