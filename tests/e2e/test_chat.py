@@ -417,6 +417,16 @@ def check_narrow(ctx):
         a.el('[data-testid="back"]').click()
         wait_for(lambda: a.el('[data-testid="conversations"]').is_displayed(), "the list after ←")
         a.shot("chat-19-narrow-list")
+        # Nothing wider than the window: the list fits beside the accounts column.
+        wide = a.d.execute_script(
+            "return [...document.querySelectorAll('.shell, .shell *')]"
+            ".filter((e) => !e.closest('.visually-hidden'))"
+            ".filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')"
+            ".map((e) => `${e.className || e.tagName} ${e.scrollWidth}>${e.clientWidth}`)"
+            ".concat(document.documentElement.scrollWidth > window.innerWidth"
+            " ? [`page ${document.documentElement.scrollWidth}>${window.innerWidth}`] : [])")
+        if wide:
+            raise Failure(f"in a narrow window these are wider than their box: {wide}")
     finally:
         a.d.set_window_size(size["width"], size["height"])
 
