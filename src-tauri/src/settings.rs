@@ -121,16 +121,7 @@ const ACCOUNT_FIELDS: [&str; 3] = ["doNotDisturb", "quietHours", "privacy"];
 impl AccountSettings {
     /// `accounts/<account id>/settings.json` in the config directory.
     pub fn path(config_dir: &Path, account: &str) -> PathBuf {
-        let safe: String = account
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe = tidings_client::fsname::safe_file_name(account);
         config_dir.join("accounts").join(safe).join("settings.json")
     }
 

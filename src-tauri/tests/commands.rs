@@ -77,10 +77,26 @@ async fn until(
     what: &str,
     ok: impl Fn(&Value) -> bool,
 ) -> Value {
+    until_of(s, None, cmd, args, what, ok).await
+}
+
+/// [`until`] with a command of `account` (named in its arguments), woken by that account's
+/// engine; the active account's when `None`.
+async fn until_of(
+    s: &Shell,
+    account: Option<&str>,
+    cmd: &str,
+    mut args: Value,
+    what: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
+    if let Some(a) = account {
+        args["account"] = serde_json::json!(a);
+    }
     let state = s.window.app_handle().state::<AppState>();
-    let (mut changed, mut engine) = state
-        .with_engine(|e| Ok((e.changed(), e.state())))
-        .expect("signed in");
+    let engine = state.engine_of(account).expect("signed in");
+    let (mut changed, mut st) = (engine.changed(), engine.state());
+    drop(engine);
     let work = async {
         loop {
             if let Ok(v) = call(s, cmd, args.clone()) {
@@ -90,7 +106,7 @@ async fn until(
             }
             tokio::select! {
                 _ = changed.changed() => {}
-                _ = engine.changed() => {}
+                _ = st.changed() => {}
             }
         }
     };

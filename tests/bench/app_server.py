@@ -27,6 +27,7 @@ class Server:
         self.config = os.path.join(work, "server.toml")
         with open(self.config, "w") as f:
             f.write("[limits]\nsends_per_minute = 1000000\nconversations_per_hour = 100000\n"
+                    "requests_per_minute = 1000000\nrequest_burst = 1000000\nmax_requests_in_flight_per_user = 1000000\n"
                     "[auth]\nlogin_attempts_per_minute = 1000\n"
                     "login_attempts_per_minute_per_address = 100000\n")
         self.proc = None

@@ -18,12 +18,12 @@ pub struct Tidings {
     pub auth: Authenticator,
 }
 
-/// The config the benchmarks run the server with: defaults, but a per-user send budget a
-/// load generator cannot exhaust (the default, 100 per minute, is for people), and no cap
+/// The config the benchmarks run the server with: defaults, but per-user send and REST
+/// request budgets a load generator cannot exhaust (the defaults are for people), and no cap
 /// per client address (the load comes from four loopback addresses, thousands each).
 pub fn tidings_config(data_dir: &Path, secret: &str) -> String {
     format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[jwt]\nsecret = \"{secret}\"\n[limits]\nsends_per_minute = 100000000\nmax_connections_per_address = 1000000\n",
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[jwt]\nsecret = \"{secret}\"\n[limits]\nsends_per_minute = 100000000\nrequests_per_minute = 100000000\nrequest_burst = 100000000\nmax_requests_in_flight_per_user = 1000000\nmax_connections_per_address = 1000000\n",
         data_dir.display()
     )
 }

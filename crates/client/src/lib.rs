@@ -8,6 +8,7 @@ pub mod connection;
 pub mod credentials;
 pub mod engine;
 pub mod error;
+pub mod fsname;
 pub mod http;
 pub mod profile;
 pub mod tls;

@@ -460,3 +460,52 @@ async fn when_the_server_ends_the_session_at_token_expiry_the_engine_renews_it_q
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_catch_up_larger_than_the_servers_request_burst_slows_down_and_completes() {
+    // A server that answers a user one request a second: a first sign-in to 12
+    // conversations asks more often than that (however slow this machine), so the server
+    // says 429 with Retry-After.
+    // Seeded with the limits lifted, then the same data served with them.
+    let dir = TempDir::new("rate");
+    let seeding = Server::start(dir.path(), None, |_| {}).await;
+    let api = seeding.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let mut cids = Vec::new();
+    for i in 0..12 {
+        let cid = api.group(&bob, &[&alice]).await;
+        api.send(&bob, &cid, &format!("m{i}"), &format!("hello {i}"))
+            .await;
+        cids.push(cid);
+    }
+    seeding.stop().await;
+    let server = Server::start(dir.path(), None, |c| {
+        c.limits.requests_per_minute = 60;
+        c.limits.request_burst = 1;
+    })
+    .await;
+    let cache_dir = TempDir::new("rate-cache");
+    let cache = Arc::new(Cache::open(&cache_dir.0.join("c.db")).unwrap());
+    let engine = start_engine(&server.http(), &alice, cache.clone());
+    until(&engine, "every conversation and its message cached", |c| {
+        cids.iter().all(|cid| {
+            c.messages_after(cid, 0)
+                .map(|m| m.len() == 1)
+                .unwrap_or(false)
+        })
+    })
+    .await;
+    until_state(&engine, "live", |s| *s == EngineState::Live).await;
+    // The server did refuse some: the engine waited them out instead of failing.
+    let metrics = server.state.metrics.render();
+    let refused = metrics
+        .lines()
+        .find(|l| l.contains("requests_rate_limited") && !l.starts_with('#'))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(refused >= 1.0, "no request was refused: {metrics}");
+    engine.shutdown().await;
+    server.stop().await;
+}

@@ -83,6 +83,9 @@ pub struct AuthConfig {
     pub login_attempts_per_minute_per_address: u32,
     /// Accounts created per client address per hour.
     pub registrations_per_hour_per_address: u32,
+    /// `POST /api/auth/refresh` and `POST /api/auth/logout` per client address per minute
+    /// (each looks up, and a refresh rewrites, a stored token).
+    pub refreshes_per_minute_per_address: u32,
     /// Password hashes and verifications computed at once (each Argon2 hash takes ~19 MiB).
     pub max_concurrent_hashes: usize,
     /// Requests that may wait for a hashing slot; past that they get 503 at once.
@@ -102,6 +105,7 @@ impl Default for AuthConfig {
             login_attempts_per_minute: 10,
             login_attempts_per_minute_per_address: 30,
             registrations_per_hour_per_address: 20,
+            refreshes_per_minute_per_address: 300,
             max_concurrent_hashes: 2,
             max_hash_waiters: 32,
             refresh_reuse_grace_secs: 60,
@@ -138,6 +142,14 @@ pub struct LimitsConfig {
     pub max_header_line: usize,
     /// `SEND` frames per user per minute, over all the user's connections.
     pub sends_per_minute: u32,
+    /// REST requests with a user's access token, per user per minute over all the user's
+    /// devices, after a burst of `request_burst` (see docs/server.md for the sizing).
+    pub requests_per_minute: u32,
+    /// REST requests a user may make at once before `requests_per_minute` paces them.
+    pub request_burst: u32,
+    /// REST requests of one user being answered at once (an answer counts until its body
+    /// is sent); event streams are not counted (see `max_sse_streams`).
+    pub max_requests_in_flight_per_user: usize,
     /// Time from the WebSocket upgrade to the `CONNECT` frame.
     pub connect_timeout_ms: u64,
     pub max_subscriptions: usize,
@@ -223,6 +235,9 @@ impl Default for LimitsConfig {
             max_headers: 64,
             max_header_line: 8 * 1024,
             sends_per_minute: 100,
+            requests_per_minute: 600,
+            request_burst: 2_000,
+            max_requests_in_flight_per_user: 16,
             connect_timeout_ms: 10_000,
             max_subscriptions: 256,
             outbound_queue: 1024,
@@ -382,6 +397,14 @@ impl Config {
             "limits.sends_per_minute must be at least 1"
         );
         anyhow::ensure!(
+            l.requests_per_minute >= 1 && l.request_burst >= 1,
+            "limits.requests_per_minute and limits.request_burst must be at least 1"
+        );
+        anyhow::ensure!(
+            l.max_requests_in_flight_per_user >= 1,
+            "limits.max_requests_in_flight_per_user must be at least 1"
+        );
+        anyhow::ensure!(
             l.conversations_per_hour >= 1 && l.participants_added_per_hour >= 1,
             "limits.conversations_per_hour and limits.participants_added_per_hour must be at least 1"
         );
@@ -443,6 +466,10 @@ impl Config {
             "auth.registrations_per_hour_per_address must be at least 1"
         );
         anyhow::ensure!(
+            self.auth.refreshes_per_minute_per_address >= 1,
+            "auth.refreshes_per_minute_per_address must be at least 1"
+        );
+        anyhow::ensure!(
             self.auth.max_concurrent_hashes >= 1,
             "auth.max_concurrent_hashes must be at least 1"
         );
@@ -469,5 +496,28 @@ mod tests {
         let c: Config = toml::from_str("[chat]\nedit_window_secs = 900\n").unwrap_or_default();
         assert_eq!(c.chat.edit_window_secs, 900);
         assert!(toml::from_str::<Config>("[chat]\nedit_window = 1\n").is_err());
+    }
+
+    #[test]
+    fn a_request_rate_of_zero_is_refused_with_a_sentence() {
+        let mut c = Config::default();
+        assert!(c.validate().is_ok());
+        c.limits.request_burst = 0;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("limits.request_burst must be at least 1"),
+            "{err}"
+        );
+        let mut c: Config =
+            toml::from_str("[limits]\nrequests_per_minute = 0\n").unwrap_or_default();
+        assert_eq!(c.limits.requests_per_minute, 0);
+        assert!(c.validate().is_err());
+        c.limits.requests_per_minute = 1;
+        c.auth.refreshes_per_minute_per_address = 0;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("auth.refreshes_per_minute_per_address"),
+            "{err}"
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod files;
 pub mod hub;
+pub mod inflight;
 pub mod malloc;
 pub mod metrics;
 pub mod rate;
@@ -52,6 +53,10 @@ pub struct Services {
     pub hub: Arc<hub::Hub>,
     pub metrics: Arc<metrics::Metrics>,
     pub rate: Arc<rate::RateLimiter>,
+    /// REST requests per user (`limits.requests_per_minute`, `limits.request_burst`).
+    pub requests: rate::RateLimiter,
+    /// REST requests in flight per user (`limits.max_requests_in_flight_per_user`).
+    pub inflight: Arc<inflight::InFlight>,
     pub app: Arc<dyn Application>,
     pub chat: Arc<chat::Chat>,
     /// Attachments: uploads, downloads, the blob store.
@@ -161,9 +166,16 @@ impl ServerState {
             Some(make) => make(Broker::new(hub.clone())),
             None => Arc::new(chat::stomp::ChatApp(chat.clone())),
         };
+        let requests = rate::RateLimiter::with_burst(
+            l.requests_per_minute,
+            std::time::Duration::from_secs(60),
+            l.request_burst,
+        );
         Ok(ServerState(Arc::new(Services {
             rules: access::AccessRules::new(&config.access),
             rate,
+            requests,
+            inflight: Arc::new(inflight::InFlight::new(l.max_requests_in_flight_per_user)),
             chat,
             files,
             config,

@@ -1,6 +1,7 @@
 //! Per-user rate limits: a token bucket per user, shared by all the user's connections, so
-//! opening more connections does not buy more. Used for `SEND`s (per minute), and for
-//! creating conversations and adding participants (per hour).
+//! opening more connections does not buy more. Used for `SEND`s (per minute), for
+//! creating conversations and adding participants (per hour), and for authenticated REST
+//! requests (per minute, with a larger burst).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,11 +14,14 @@ struct Bucket {
 }
 
 /// `budget` actions per user per `period`, refilled continuously; a user may spend the whole
-/// budget at once. Time is passed in so that tests decide it.
+/// budget at once (or a larger `burst`, see [`RateLimiter::with_burst`]). Time is passed in
+/// so that tests decide it.
 #[derive(Debug)]
 pub struct RateLimiter {
     budget: f64,
     period: Duration,
+    /// What a full bucket holds: the most that may be spent at once.
+    burst: f64,
     // A plain mutex: the critical section is a hash lookup and some arithmetic.
     buckets: Mutex<Buckets>,
 }
@@ -41,9 +45,15 @@ impl RateLimiter {
 
     /// `budget` actions per user per `period` (not zero).
     pub fn per_period(budget: u32, period: Duration) -> RateLimiter {
+        RateLimiter::with_burst(budget, period, budget)
+    }
+
+    /// `budget` actions per user per `period`, of which up to `burst` may be spent at once.
+    pub fn with_burst(budget: u32, period: Duration, burst: u32) -> RateLimiter {
         RateLimiter {
             budget: f64::from(budget),
             period: period.max(Duration::from_millis(1)),
+            burst: f64::from(burst.max(1)),
             buckets: Mutex::new(Buckets {
                 map: HashMap::new(),
                 prune_above: PRUNE_AT,
@@ -67,31 +77,45 @@ impl RateLimiter {
     }
 
     /// Takes `n` tokens for `user` at once, or none: `false` when fewer are left (always for
-    /// more than the budget).
+    /// more than the burst).
     pub fn allow_n(&self, user: &str, n: u32, now: Instant) -> bool {
+        self.take_n(user, n, now).is_ok()
+    }
+
+    /// Takes one token for `user`, or says how long until one is there (for `Retry-After`).
+    pub fn take(&self, user: &str, now: Instant) -> Result<(), Duration> {
+        self.take_n(user, 1, now)
+    }
+
+    /// Takes `n` tokens for `user` at once, or none and says how long until there are `n`
+    /// (`Duration::MAX` for more than the burst).
+    fn take_n(&self, user: &str, n: u32, now: Instant) -> Result<(), Duration> {
         let rate = self.budget / self.period.as_secs_f64();
         let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let buckets = &mut *guard;
         if buckets.map.len() > buckets.prune_above {
-            let full = self.period;
+            // Empty buckets are full again after burst / rate.
+            let full = self.period.mul_f64(self.burst / self.budget.max(1.0));
             buckets
                 .map
                 .retain(|_, b| now.saturating_duration_since(b.at) < full);
             buckets.prune_above = (buckets.map.len() * 2).max(PRUNE_AT);
         }
         let b = buckets.map.entry(user.to_owned()).or_insert(Bucket {
-            tokens: self.budget,
+            tokens: self.burst,
             at: now,
         });
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * rate).min(self.budget);
+        b.tokens = (b.tokens + elapsed * rate).min(self.burst);
         b.at = now;
         let n = f64::from(n);
         if b.tokens >= n {
             b.tokens -= n;
-            true
+            Ok(())
+        } else if n > self.burst {
+            Err(Duration::MAX)
         } else {
-            false
+            Err(Duration::from_secs_f64((n - b.tokens) / rate))
         }
     }
 }
@@ -133,6 +157,33 @@ mod tests {
         assert!(r.allow_n("alice", 100, t0 + Duration::from_secs(7200)));
         assert_eq!(r.budget(), 100);
         assert_eq!(RateLimiter::new(100).per_minute(), 100);
+    }
+
+    #[test]
+    fn a_burst_larger_than_the_budget_then_the_rate_and_how_long_to_wait() {
+        // 60 per minute (one a second), 300 at once.
+        let r = RateLimiter::with_burst(60, Duration::from_secs(60), 300);
+        let t0 = Instant::now();
+        assert!((0..300).all(|_| r.take("alice", t0).is_ok()), "the burst");
+        assert_eq!(r.take("alice", t0), Err(Duration::from_secs(1)));
+        let t1 = t0 + Duration::from_millis(400);
+        let wait = r.take("alice", t1).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(590) && wait < Duration::from_millis(610),
+            "{wait:?}"
+        );
+        assert!(r.take("alice", t0 + Duration::from_secs(1)).is_ok());
+        assert!(r.take("bob", t0).is_ok(), "others have their own buckets");
+        // After a long pause the burst is back, no more.
+        let t2 = t0 + Duration::from_secs(3600);
+        assert_eq!(
+            (0..400).filter(|_| r.take("alice", t2).is_ok()).count(),
+            300
+        );
+        assert!(
+            !r.allow_n("carol", 301, t2),
+            "more than the burst never passes"
+        );
     }
 
     #[test]

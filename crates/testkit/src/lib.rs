@@ -67,9 +67,14 @@ pub fn config(data_dir: &Path, addr: SocketAddr) -> Config {
     c.auth.service_token = Some(SERVICE_TOKEN.into());
     // Tests send in bursts from a few users.
     c.limits.sends_per_minute = 1_000_000;
+    // ... make REST requests in bursts (hostile tests set their own request limits) ...
+    c.limits.requests_per_minute = 1_000_000;
+    c.limits.request_burst = 1_000_000;
+    c.limits.max_requests_in_flight_per_user = 1_000_000;
     // ... and register and sign in many users from 127.0.0.1, several at once.
     c.auth.login_attempts_per_minute_per_address = 1_000_000;
     c.auth.registrations_per_hour_per_address = 1_000_000;
+    c.auth.refreshes_per_minute_per_address = 1_000_000;
     c.auth.max_hash_waiters = 100_000;
     c
 }
@@ -79,9 +84,13 @@ pub fn config(data_dir: &Path, addr: SocketAddr) -> Config {
 pub const BIN_CONFIG: &str = "\
 [limits]
 sends_per_minute = 1000000
+requests_per_minute = 1000000
+request_burst = 1000000
+max_requests_in_flight_per_user = 1000000
 [auth]
 login_attempts_per_minute_per_address = 1000000
 registrations_per_hour_per_address = 1000000
+refreshes_per_minute_per_address = 1000000
 max_hash_waiters = 100000
 ";
 

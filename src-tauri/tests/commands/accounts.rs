@@ -2,45 +2,11 @@
 //! account has its own engine, cache, messages and settings; commands name their account;
 //! the tray adds them up; signing out of one leaves the other working.
 
-use super::{call, shell, tray_says, Shell};
-use serde_json::{json, Value};
-use std::time::Duration;
+use super::{call, shell, tray_says, until_of, Shell};
+use serde_json::json;
 use tauri::Manager;
 use tidings_app::state::AppState;
 use tidings_testkit::*;
-
-/// Calls a command of `account` until `ok` holds, again each time that account's engine
-/// changed its cache or state; bounded.
-async fn until_in(
-    s: &Shell,
-    account: &str,
-    cmd: &str,
-    mut args: Value,
-    what: &str,
-    ok: impl Fn(&Value) -> bool,
-) -> Value {
-    args["account"] = json!(account);
-    let state = s.window.app_handle().state::<AppState>();
-    let engine = state.engine_of(Some(account)).expect("signed in");
-    let (mut changed, mut st) = (engine.changed(), engine.state());
-    drop(engine);
-    let work = async {
-        loop {
-            if let Ok(v) = call(s, cmd, args.clone()) {
-                if ok(&v) {
-                    return v;
-                }
-            }
-            tokio::select! {
-                _ = changed.changed() => {}
-                _ = st.changed() => {}
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), work)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
 
 fn sign_in(s: &Shell, server: &Server, user: &str) -> String {
     let info = call(s, "sign_in", json!({"server": server.http(), "username": user, "password": format!("{user}-password"), "register": false})).unwrap();
@@ -80,15 +46,20 @@ async fn two_accounts_on_two_servers_live_side_by_side() {
     assert_eq!(startup["session"]["id"], a.as_str());
 
     // Each account sees its own server's conversations only.
-    let wl = until_in(&s, &a, "conversations", json!({}), "work's list", |v| {
-        v[0]["lastSeq"] == 1
-    })
+    let wl = until_of(
+        &s,
+        Some(&a),
+        "conversations",
+        json!({}),
+        "work's list",
+        |v| v[0]["lastSeq"] == 1,
+    )
     .await;
     assert_eq!(wl.as_array().unwrap().len(), 1);
     assert_eq!(wl[0]["id"], wcid.as_str());
-    let cl = until_in(
+    let cl = until_of(
         &s,
-        &c,
+        Some(&c),
         "conversations",
         json!({}),
         "community's list",
@@ -107,11 +78,16 @@ async fn two_accounts_on_two_servers_live_side_by_side() {
     assert_eq!(page["messages"], json!([]));
 
     // The switcher's counts, and the tray's sum over both.
-    until_in(&s, &c, "engine_state", json!({}), "community live", |v| {
-        v["state"] == "live"
-    })
+    until_of(
+        &s,
+        Some(&c),
+        "engine_state",
+        json!({}),
+        "community live",
+        |v| v["state"] == "live",
+    )
     .await;
-    until_in(&s, &a, "engine_state", json!({}), "work live", |v| {
+    until_of(&s, Some(&a), "engine_state", json!({}), "work live", |v| {
         v["state"] == "live"
     })
     .await;
@@ -137,9 +113,9 @@ async fn two_accounts_on_two_servers_live_side_by_side() {
         json!({"account": c, "conversation": ccid, "text": "I'll bring chips"}),
     )
     .unwrap();
-    until_in(
+    until_of(
         &s,
-        &c,
+        Some(&c),
         "history",
         json!({"conversation": ccid, "before": null, "limit": 50}),
         "sent",
@@ -208,9 +184,14 @@ async fn two_accounts_on_two_servers_live_side_by_side() {
         .collect();
     assert_eq!(saved, ["alice"]);
     wapi.send(&bob, &wcid, "w2", "still here?").await;
-    until_in(&s, &a, "conversations", json!({}), "work goes on", |v| {
-        v[0]["lastSeq"] == 2
-    })
+    until_of(
+        &s,
+        Some(&a),
+        "conversations",
+        json!({}),
+        "work goes on",
+        |v| v[0]["lastSeq"] == 2,
+    )
     .await;
     tray_says(&s, "Tidings — 2 unread — live").await;
     work.stop().await;

@@ -110,19 +110,10 @@ pub struct Cache {
 
 impl Cache {
     /// Where the cache named `name` (an account, a profile) lives under `home`:
-    /// `home/cache/<name>.db`, with every character but ASCII letters, digits and `-_.@` made
-    /// `_`, so that any name is one plain file name.
+    /// `home/cache/<name>.db`, the name made one plain file name
+    /// ([`crate::fsname::safe_file_name`]).
     pub fn path_in(home: &Path, name: &str) -> PathBuf {
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe = crate::fsname::safe_file_name(name);
         home.join("cache").join(format!("{safe}.db"))
     }
 

@@ -22,6 +22,25 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Conversations asked for per page of the list (the server's default page).
 const CONVERSATION_PAGE: u32 = 100;
 
+/// The most one call waits in all for a server that says "too many requests" (429), as its
+/// `Retry-After` asks; past it the 429 is the call's answer.
+const MAX_RATE_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait a 429 answer asks for (`Retry-After` in seconds, 1 s when absent or not a
+/// number of seconds, at most 30 s); `None` for any other answer.
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    if resp.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let secs = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1);
+    Some(Duration::from_secs(secs.clamp(1, 30)))
+}
+
 /// A REST client for one server. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -55,17 +74,33 @@ impl Api {
         token: Option<&str>,
         body: Option<&B>,
     ) -> ClientResult<T> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| ClientError::Unreachable(self.base.to_string(), describe(&e)))?;
+        let mut waited = Duration::ZERO;
+        let resp = loop {
+            let mut req = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| ClientError::Unreachable(self.base.to_string(), describe(&e)))?;
+            // Too many requests: the server refused before doing anything, so asking again
+            // after the wait it names is safe, also for a POST. A catch-up larger than the
+            // server's burst slows down instead of failing.
+            match retry_after(&resp) {
+                Some(wait) if waited + wait <= MAX_RATE_WAIT => {
+                    tracing::debug!(path, ?wait, "rate limited; asking again after the wait");
+                    waited += wait;
+                    tokio::time::sleep(wait).await;
+                }
+                _ => break resp,
+            }
+        };
         let status = resp.status();
         let text = resp
             .text()

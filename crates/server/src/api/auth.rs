@@ -70,12 +70,18 @@ pub async fn login(
         (status = 401, description = "Invalid, expired or revoked refresh token", body = ErrorBody),
         (status = 403, description = "Accounts are managed elsewhere", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Too many refreshes and sign-outs from this address", body = ErrorBody),
     ))]
 pub async fn refresh(
     State(state): State<ServerState>,
+    ClientAddr(from): ClientAddr,
     Body(req): Body<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let s = state.chat().accounts.refresh(&req.refresh_token).await?;
+    let s = state
+        .chat()
+        .accounts
+        .refresh(&req.refresh_token, from)
+        .await?;
     Ok(Json(token_response(&state, s)))
 }
 
@@ -87,12 +93,18 @@ pub async fn refresh(
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Invalid, expired or already revoked refresh token", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Too many refreshes and sign-outs from this address", body = ErrorBody),
     ))]
 pub async fn logout(
     State(state): State<ServerState>,
+    ClientAddr(from): ClientAddr,
     Body(req): Body<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.chat().accounts.logout(&req.refresh_token).await?;
+    state
+        .chat()
+        .accounts
+        .logout(&req.refresh_token, from)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -31,6 +31,12 @@ pub enum ApiError {
     TooLarge,
     /// No route for this path (the path only: a query string may hold a token).
     NoRoute(String),
+    /// A caller over a request rate (`limits.requests_per_minute`): the sentence names it;
+    /// a token is there again after `retry_after`.
+    RateLimited {
+        message: String,
+        retry_after: Duration,
+    },
     /// A user's notification streams are at `limits.max_sse_streams`.
     TooManyStreams { max: usize },
     /// The request took longer than `limits.request_timeout_ms`.
@@ -138,6 +144,13 @@ impl ApiError {
             ApiError::NoRoute(path) => {
                 Reply::new(S::NOT_FOUND, "not_found", format!("no route for {path}"))
             }
+            ApiError::RateLimited {
+                message,
+                retry_after,
+            } => Reply {
+                retry_after: Some(retry_after_secs(retry_after)),
+                ..Reply::new(S::TOO_MANY_REQUESTS, "rate_limited", message)
+            },
             ApiError::TooManyStreams { max } => Reply::new(
                 S::TOO_MANY_REQUESTS,
                 "too_many_streams",
@@ -161,6 +174,13 @@ impl ApiError {
             }
         }
     }
+}
+
+/// Whole seconds for `Retry-After`, rounded up: at least 1, so that a client that waits
+/// that long finds a token.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
 }
 
 impl IntoResponse for ApiError {
@@ -240,6 +260,20 @@ mod tests {
         assert_eq!((status, retry), (500, None));
         assert_eq!(body.error, "internal");
         assert_eq!(body.message, "the server could not complete the request");
+    }
+
+    #[tokio::test]
+    async fn a_request_rate_refusal_says_when_to_come_back_in_whole_seconds() {
+        let e = |ms| ApiError::RateLimited {
+            message: "m".into(),
+            retry_after: Duration::from_millis(ms),
+        };
+        assert_eq!(
+            answer(e(50)).await,
+            (429, body("rate_limited", "m"), Some("1".into()))
+        );
+        assert_eq!(answer(e(2001)).await.2, Some("3".into()));
+        assert_eq!(answer(e(4000)).await.2, Some("4".into()));
     }
 
     #[tokio::test]

@@ -25,7 +25,9 @@ pub async fn user_from_token(
     Ok(principal_from_token(state, token).await?.1)
 }
 
-/// Checks an access token: what it says (its `exp` and session) and its account.
+/// Checks an access token: what it says (its `exp` and session) and its account. Every
+/// request with a user's token passes here, so here it is charged to the user's request
+/// budget: before the account is looked up, so a refused request costs no database work.
 pub async fn principal_from_token(
     state: &ServerState,
     token: Option<&str>,
@@ -37,8 +39,30 @@ pub async fn principal_from_token(
         .auth
         .verify(token)
         .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    charge_request(state, &principal.name)?;
     let user = state.chat().accounts.resolve(&principal).await?;
     Ok((principal, user))
+}
+
+/// Takes one request from `user`'s budget (429 with `Retry-After` when it is spent).
+fn charge_request(state: &ServerState, user: &str) -> Result<(), ApiError> {
+    state
+        .requests
+        .take(user, std::time::Instant::now())
+        .map_err(|retry_after| {
+            state.metrics.error("requests_rate_limited");
+            let l = &state.config.limits;
+            ApiError::RateLimited {
+                message: format!(
+                    "too many requests: at most {} per minute per user after a burst of {}; \
+                     try again in {} s",
+                    l.requests_per_minute,
+                    l.request_burst,
+                    super::error::retry_after_secs(retry_after)
+                ),
+                retry_after,
+            }
+        })
 }
 
 /// The address the request came from (the TCP peer; forwarded-for headers are not

@@ -13,6 +13,7 @@ mod extract;
 mod membership;
 mod notifications;
 mod openapi;
+mod throttle;
 mod uploads;
 
 use crate::ServerState;
@@ -101,5 +102,9 @@ pub fn router(state: &ServerState) -> Router<ServerState> {
             get(attachments::thumbnail),
         )
         .route("/api/openapi.json", get(openapi::document))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle::in_flight,
+        ))
         .layer(DefaultBodyLimit::max(state.config.limits.max_request_bytes))
 }

@@ -30,7 +30,7 @@ use utoipa::{Modify, OpenApi};
         super::attachments::download, super::attachments::thumbnail,
     ),
     components(schemas(tidings_proto::Envelope, tidings_proto::Event)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &RequestRate),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "users"), (name = "conversations"), (name = "messages"),
@@ -57,6 +57,58 @@ impl Modify for BearerAuth {
                         .build(),
                 ),
             );
+        }
+    }
+}
+
+/// Every operation that takes a user's token may answer 429 (`limits.requests_per_minute`)
+/// with `Retry-After`: added here once rather than on every handler.
+struct RequestRate;
+
+const RATE_LIMITED: &str = "Too many requests from this user (limits.requests_per_minute); \
+    Retry-After says when to try again";
+
+impl Modify for RequestRate {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Type};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                if op.security.as_ref().is_none_or(Vec::is_empty) {
+                    continue;
+                }
+                let retry_after = HeaderBuilder::new()
+                    .schema(utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("Seconds until a request is accepted again"))
+                    .build();
+                let responses = &mut op.responses.responses;
+                match responses.get_mut("429") {
+                    // Already refused for another reason: one more.
+                    Some(RefOr::T(r)) => {
+                        r.description = format!("{}; or: {RATE_LIMITED}", r.description);
+                        r.headers.insert("Retry-After".into(), retry_after);
+                    }
+                    Some(RefOr::Ref(_)) => {}
+                    None => {
+                        let content = ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build();
+                        let response = ResponseBuilder::new()
+                            .description(RATE_LIMITED)
+                            .content("application/json", content)
+                            .header("Retry-After", retry_after)
+                            .build();
+                        responses.insert("429".into(), RefOr::T(response));
+                    }
+                }
+            }
         }
     }
 }

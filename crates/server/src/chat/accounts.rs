@@ -10,7 +10,8 @@
 //! from then on (see [`crate::auth::Revocations`]).
 //!
 //! Abuse limits: logins per (username, client address) and per address, registrations per
-//! address, and password hashing through [`PasswordGate`].
+//! address, refreshes and sign-outs per address, and password hashing through
+//! [`PasswordGate`].
 //!
 //! With an RS256 public key configured, tokens come from an outside identity provider:
 //! this server cannot mint them, so registration, login and refresh are refused, and an
@@ -51,6 +52,8 @@ pub struct Accounts {
     /// Keyed by client address.
     login_rate_per_address: RateLimiter,
     registration_rate: RateLimiter,
+    /// Refreshes and sign-outs, keyed by client address.
+    refresh_rate_per_address: RateLimiter,
     passwords: PasswordGate,
     metrics: Arc<Metrics>,
     service_digest: Option<[u8; 32]>,
@@ -91,6 +94,7 @@ impl Accounts {
                 config.registrations_per_hour_per_address,
                 Duration::from_secs(3600),
             ),
+            refresh_rate_per_address: RateLimiter::new(config.refreshes_per_minute_per_address),
             passwords: PasswordGate::new(config.max_concurrent_hashes, config.max_hash_waiters),
             metrics,
             service_digest: config
@@ -252,8 +256,27 @@ impl Accounts {
         }
     }
 
-    pub async fn refresh(&self, refresh_token: &str) -> ChatResult<SignedIn> {
+    /// Refuses a refresh or sign-out from an address over its budget: each costs a lookup
+    /// of a stored token, and a refresh a write.
+    fn charge_refresh(&self, from: IpAddr) -> ChatResult<()> {
+        if self
+            .refresh_rate_per_address
+            .allow(&address_key(from), Instant::now())
+        {
+            return Ok(());
+        }
+        let per = self.config.refreshes_per_minute_per_address;
+        Err(self.refused(
+            "refresh_rate_limited",
+            ChatError::RateLimited(format!(
+                "too many token refreshes and sign-outs from your address: at most {per} per minute"
+            )),
+        ))
+    }
+
+    pub async fn refresh(&self, refresh_token: &str, from: IpAddr) -> ChatResult<SignedIn> {
         self.refuse_external()?;
+        self.charge_refresh(from)?;
         let (token, hash) = new_refresh_token();
         let now = Timestamp::now();
         let rotation = self
@@ -297,7 +320,8 @@ impl Accounts {
     }
 
     /// Signs out: revokes the refresh token's whole family and its access tokens.
-    pub async fn logout(&self, refresh_token: &str) -> ChatResult<()> {
+    pub async fn logout(&self, refresh_token: &str, from: IpAddr) -> ChatResult<()> {
+        self.charge_refresh(from)?;
         match self
             .store
             .revoke_refresh_family(digest(refresh_token.trim().as_bytes()))
