@@ -1,15 +1,22 @@
-"""What the app's end-to-end scripts share (test_app.py, test_chat.py): bounded waits, free
-ports, REST calls, and the app driven through WebDriver (tauri-driver + WebKitWebDriver)."""
+"""What the app's end-to-end scripts share (test_app.py, test_chat.py, test_reading.py,
+test_keyboard.py, test_notifications.py, test_accounts.py): bounded waits, free ports, REST
+calls, the real tidings-server started and stopped, the app's environment, the app driven
+through WebDriver (tauri-driver + WebKitWebDriver), axe-core over what is on screen, and the
+run of a script's checks (`run_suite`: one PASS/FAIL line each, then "N passed, M failed",
+the line run.sh adds up)."""
 
 import json
 import os
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import urllib.error
 import urllib.request
+import uuid
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -18,7 +25,12 @@ from selenium.webdriver.common.options import ArgOptions
 
 T = float(os.environ.get("E2E_TIMEOUT_S", "20"))
 
-__all__ = ["T", "App", "Desktop", "Failure", "free_port", "rest", "rest_status", "run_checks", "wait_for", "wait_port"]
+AXE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "ui", "node_modules", "axe-core",
+                   "axe.min.js")
+
+__all__ = ["T", "App", "Ctx", "Desktop", "Failure", "Server", "app_env", "axe", "free_port", "launch_app",
+           "no_violations", "rest", "rest_status", "run_checks", "run_suite", "start_server", "stop_server",
+           "wait_for", "wait_port", "Person"]
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "desktop"))
 from fake_desktop import Desktop, Failure  # noqa: E402,F401  (the fake notification and tray services)
@@ -52,6 +64,101 @@ def rest(base, method, path, token=None, body=None):
         return json.loads(text) if text else None
 
 
+class Person:
+    """Someone acting over REST on one server, registered with `password`."""
+
+    def __init__(self, base, user, name, password):
+        self.base, self.user, self.name = base, user, name
+        self.token = rest(base, "POST", "/api/auth/register",
+                          body={"username": user, "password": password, "displayName": name})["accessToken"]
+
+    def call(self, method, path, body=None):
+        return rest(self.base, method, path, token=self.token, body=body)
+
+    def send(self, cid, text, content_type="TEXT", reply_to=None, mentions=None):
+        body = {"clientId": str(uuid.uuid4()), "content": text, "contentType": content_type}
+        if reply_to:
+            body["replyTo"] = reply_to
+        if mentions:
+            body["mentions"] = mentions
+        return self.call("POST", f"/api/conversations/{cid}/messages", body)
+
+    def history(self, cid):
+        return self.call("GET", f"/api/conversations/{cid}/messages?limit=500")["messages"]
+
+    def conversations(self):
+        return self.call("GET", "/api/conversations?limit=500")["conversations"]
+
+    def read_seq(self, cid):
+        """This person's read marker in `cid`, as the server has it."""
+        c = self.call("GET", f"/api/conversations/{cid}")
+        return next(p["readSeq"] for p in c["participants"] if p["id"] == self.user)
+
+
+
+# ---------------------------------------------------------------- the server
+
+
+class Ctx:
+    """What one script's checks share: the binaries and the screenshot folder from its command
+    line (APP SERVER CLI SCREENSHOT_DIR), a fresh work folder (the server's data in
+    WORK/server-data), and whatever the script's seed and checks add (people, ids, the app)."""
+
+    def __init__(self, prefix):
+        self.app_bin, self.server_bin, self.cli_bin, self.shots = sys.argv[1:5]
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        self.data = os.path.join(self.work, "server-data")
+
+
+class Server:
+    """One real tidings-server on 127.0.0.1:`port` (0: a free one), its data in WORK/NAME-data
+    (or `data`) and its log in WORK/NAME.log; `demo` seeds the demo data, `env` adds to its
+    environment. Started when made: its first line on stdout says where it listens."""
+
+    def __init__(self, ctx, name="server", port=0, demo=False, env=None, data=None):
+        self.data = data or os.path.join(ctx.work, f"{name}-data")
+        args = [ctx.server_bin, "--listen", f"127.0.0.1:{port}", "--data-dir", self.data] + (["--demo"] if demo else [])
+        log = open(os.path.join(ctx.work, f"{name}.log"), "a")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
+                                     env=dict(os.environ, **(env or {})))
+        line = self.proc.stdout.readline()
+        if not line.startswith("tidings-server listening on "):
+            self.stop()
+            which = "server" if name == "server" else f"{name} server"
+            raise Failure(f"the {which} did not start: {line!r}")
+        self.port = int(line.strip().rsplit(":", 1)[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(15)
+
+
+def start_server(ctx, port=0, demo=False, env=None):
+    """The script's server (again on `port` after stop_server): ctx.server, ctx.port, ctx.base."""
+    ctx.server = Server(ctx, port=port, demo=demo, env=env, data=ctx.data)
+    ctx.port, ctx.base = ctx.server.port, ctx.server.base
+
+
+def stop_server(ctx):
+    ctx.server.stop()
+
+
+def app_env(ctx, base, **extra):
+    """The app's environment: its folders and a home under the work folder, `base` as its
+    server, credentials in a file, no demo sign-in or update URL unless given in `extra`."""
+    home = os.path.join(ctx.work, "home")
+    os.makedirs(home, exist_ok=True)
+    env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=base,
+               TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+               XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
+    for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD", "TIDINGS_UPDATE_URL"):
+        env.pop(k, None)
+    env.update(extra)
+    return env
+
+
 # ---------------------------------------------------------------- the app
 
 
@@ -59,11 +166,16 @@ class App:
     def __init__(self, work, env, binary, shots):
         self.shots = shots
         self.port = free_port()
-        self.driver_log = open(os.path.join(work, "tauri-driver.log"), "w")
+        # WebKitWebDriver's port: a free one too (port + 1 may still be held by the last one).
+        native = wait_for(lambda: (lambda p: p if p != self.port else None)(free_port()), "a second free port")
+        self.driver_log = open(os.path.join(work, "tauri-driver.log"), "a")
         self.env = env
-        self.proc = subprocess.Popen(["tauri-driver", "--port", str(self.port), "--native-port", str(self.port + 1)],
+        self.proc = subprocess.Popen(["tauri-driver", "--port", str(self.port), "--native-port", str(native)],
                                      stdout=self.driver_log, stderr=subprocess.STDOUT, env=env)
+        # tauri-driver starts WebKitWebDriver beside itself and forwards the new session to
+        # it: both must be listening (on a loaded machine WebKitWebDriver can come second).
         wait_port(self.port)
+        wait_port(native)
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": binary})
@@ -128,6 +240,31 @@ class App:
             self.proc.kill()
 
 
+def launch_app(ctx):
+    """The app (ctx.app) under WebDriver with ctx.env."""
+    ctx.app = App(ctx.work, ctx.env, ctx.app_bin, ctx.shots)
+
+
+def axe(a, screen):
+    """axe-core's serious and critical violations on what is on screen."""
+    if not a.d.execute_script("return !!window.axe"):
+        with open(AXE) as f:
+            a.d.execute_script(f.read() + "\nwindow.axe = axe;")
+    result = a.d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        window.axe.run(document, { resultTypes: ['violations'] })
+          .then((r) => done(r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                           nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))))
+          .catch((e) => done([{ id: 'axe-error', impact: 'critical', help: String(e), nodes: [] }]));""")
+    return [dict(v, screen=screen) for v in result]
+
+
+def no_violations(violations):
+    """Fails with each of axe's violations (from `axe`), one line each, if there are any."""
+    if violations:
+        lines = [f"{v['screen']}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for v in violations]
+        raise Failure("axe-core found serious or critical violations:\n  " + "\n  ".join(lines))
 
 
 def rest_status(base, method, path, token=None, body=None):
@@ -157,3 +294,41 @@ def run_checks(ctx, checks):
             print(f"FAIL {name}: {detail}", flush=True)
             ctx.app.shot("failed-" + fn.__name__)
     return passed, failed
+
+
+def run_suite(name, ctx, checks, seed, launch=launch_app, stop=stop_server, summary=None):
+    """A script's whole run: seed(ctx) (start its servers, its people, ctx.env), launch(ctx)
+    (the app), the checks, then the app quit and stop(ctx) whatever happened. The work folder
+    is removed if all passed, else kept and named; summary(ctx) may print its own lines before
+    the last one, "N passed, M failed". The exit status."""
+    label = f"e2e {name}" if name else "e2e"
+    ctx.desktop = Desktop(T)
+    passed, failed = 0, 1
+    try:
+        try:
+            seed(ctx)
+        except Exception as e:
+            print(f"FAIL {label}: starting or seeding the server(s) failed: {e}", flush=True)
+            return 1
+        try:
+            launch(ctx)
+        except Exception as e:
+            print(f"FAIL {label}: the app did not start under WebDriver: {e}", flush=True)
+            return 1
+        try:
+            passed, failed = run_checks(ctx, checks)
+        finally:
+            ctx.app.quit()
+    finally:
+        try:
+            stop(ctx)
+        except Exception:
+            pass
+        if failed:
+            print(f"{label}: logs kept in {ctx.work}")
+        else:
+            shutil.rmtree(ctx.work, ignore_errors=True)
+        if summary:
+            summary(ctx)
+        print(f"{passed} passed, {failed} failed", flush=True)
+    return 0 if failed == 0 else 1

@@ -7,7 +7,8 @@ Two tidings-server processes: "work" (alice, bob: a direct conversation) and "co
 (carol, dave: a group "Board games"). The app signs alice in to work from the environment;
 carol is added from the account switcher's "Add account" without signing alice out. Checks:
 both accounts side by side, each with its own conversations; each gets its own messages and
-desktop notifications, which name the account; the tray adds their unread up; Ctrl+1 and
+desktop notifications, which name the account; the tray adds their unread up; axe-core finds
+no serious or critical violation in the switcher or the Add account form; Ctrl+1 and
 Ctrl+2 switch; do-not-disturb on one does not silence the other; after a restart both come
 back, on the one shown last, with their settings; signing out of one leaves the other
 working. One line per check, then "N passed, M failed".
@@ -15,73 +16,45 @@ working. One line per check, then "N passed, M failed".
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import uuid
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import App, Desktop, Failure, rest, run_checks, wait_for  # noqa: E402
+from harness import App, Ctx, Failure, Person, Server, app_env, axe, no_violations, run_suite, wait_for  # noqa: E402
 
 APP, SERVER, CLI, SHOTS = sys.argv[1:5]
 PASSWORD = "correct horse battery"
 
 
-class Ctx:
-    pass
-
-
-class Person:
-    """Someone acting over REST on one server."""
-
-    def __init__(self, base, user, name):
-        self.user = user
-        self.base = base
-        self.token = rest(base, "POST", "/api/auth/register",
-                          body={"username": user, "password": PASSWORD, "displayName": name})["accessToken"]
-
-    def call(self, method, path, body=None):
-        return rest(self.base, method, path, token=self.token, body=body)
-
-    def send(self, cid, text):
-        return self.call("POST", f"/api/conversations/{cid}/messages",
-                         {"clientId": str(uuid.uuid4()), "content": text, "contentType": "TEXT"})
-
-
-class Server:
-    def __init__(self, work, name):
-        self.data = os.path.join(work, name)
-        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--data-dir", self.data],
-                                     stdout=subprocess.PIPE, stderr=open(os.path.join(work, f"{name}.log"), "a"),
-                                     text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("tidings-server listening on "):
-            raise Failure(f"the {name} server did not start: {line!r}")
-        self.port = int(line.strip().rsplit(":", 1)[1])
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(15)
+def person(base, user, name):
+    return Person(base, user, name, PASSWORD)
 
 
 def seed(ctx):
-    ctx.alice = Person(ctx.work_server.base, "alice", "Alice Martin")
-    ctx.bob = Person(ctx.work_server.base, "bob", "Bob Okafor")
+    ctx.work_server = Server(ctx, "work")
+    ctx.community = Server(ctx, "community")
+    ctx.alice = person(ctx.work_server.base, "alice", "Alice Martin")
+    ctx.bob = person(ctx.work_server.base, "bob", "Bob Okafor")
     ctx.direct = ctx.bob.call("POST", "/api/conversations", {"kind": "direct", "participants": ["alice"]})["id"]
     ctx.bob.send(ctx.direct, "Hi Alice, from work")
-    ctx.carol = Person(ctx.community.base, "carol", "Carol Diaz")
-    ctx.dave = Person(ctx.community.base, "dave", "Dave Lee")
+    ctx.carol = person(ctx.community.base, "carol", "Carol Diaz")
+    ctx.dave = person(ctx.community.base, "dave", "Dave Lee")
     ctx.games = ctx.dave.call("POST", "/api/conversations",
                               {"kind": "group", "title": "Board games", "participants": ["carol"]})["id"]
     ctx.dave.send(ctx.games, "Game night on Friday?")
     ctx.alice_id = f"alice@127.0.0.1:{ctx.work_server.port}"
     ctx.carol_id = f"carol@127.0.0.1:{ctx.community.port}"
+    ctx.env = app_env(ctx, ctx.work_server.base, TIDINGS_DEMO_USER="alice", TIDINGS_DEMO_PASSWORD=PASSWORD)
+    ctx.app_dir = ctx.env["TIDINGS_APP_DIR"]
+
+
+def stop_servers(ctx):
+    for s in ("work_server", "community"):
+        if hasattr(ctx, s):
+            getattr(ctx, s).stop()
 
 
 # ---------------------------------------------------------------- helpers on the app
@@ -101,7 +74,8 @@ def active_account(a):
 def account_unread(a, account):
     for e in a.els('[data-testid="account"]'):
         if e.get_attribute("data-id") == account:
-            found = e.find_elements(By.CSS_SELECTOR, '[data-testid="account-unread"]')
+            # (the badge is beside the account's button, in its slot)
+            found = e.find_element(By.XPATH, "..").find_elements(By.CSS_SELECTOR, '[data-testid="account-unread"]')
             return found[0].get_attribute("textContent").strip() if found else ""
     return None
 
@@ -169,6 +143,21 @@ def check_own_messages_and_notifications(ctx):
     wait_for(lambda: ctx.desktop.label() == "Tidings — 4 unread — live", "the tray to add both accounts up")
     wait_for(lambda: a.el('[data-testid="account"][aria-current="true"]'), "the active account")
     a.shot("accounts-01-switcher")
+
+
+def check_axe(ctx):
+    a = ctx.app
+    # Two accounts signed in: the switcher with alice's unread badge, carol's account shown.
+    wait_for(lambda: account_unread(a, ctx.alice_id) == "2" and active_account(a) == ctx.carol_id,
+             "the switcher with alice's badge, carol's account shown")
+    violations = axe(a, "two accounts (the switcher with unread badges)")
+    # The Add account form over the others, then cancelled: carol's account again.
+    a.el('[data-testid="add-account"]').click()
+    a.el('[data-testid="cancel-add-account"]')
+    violations += axe(a, "add account")
+    a.el('[data-testid="cancel-add-account"]').click()
+    wait_for(lambda: shows(a, ctx.carol_id, "Board games"), "carol's account after cancelling the form")
+    no_violations(violations)
 
 
 def check_ctrl_switches(ctx):
@@ -270,6 +259,8 @@ CHECKS = [
     ("add an account beside the first: both signed in, each with its own list", check_add_account),
     ("each account gets its own messages and notifications, which name it; the tray adds them up",
      check_own_messages_and_notifications),
+    ("axe-core: no serious or critical violation with two accounts signed in (the switcher with unread badges) "
+     "or on the Add account form over them", check_axe),
     ("Ctrl+1 and Ctrl+2 switch accounts; each keeps its open conversation", check_ctrl_switches),
     ("settings apart: do-not-disturb on carol's account does not silence alice's", check_settings_apart),
     ("after a restart both accounts come back, on the one shown last, with their settings", check_restart),
@@ -278,48 +269,7 @@ CHECKS = [
 
 
 def main():
-    ctx = Ctx()
-    ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-accounts-")
-    ctx.desktop = Desktop(float(os.environ.get("E2E_TIMEOUT_S", "20")))
-    try:
-        ctx.work_server = Server(ctx.work, "work")
-        ctx.community = Server(ctx.work, "community")
-        seed(ctx)
-    except Exception as e:
-        print(f"FAIL e2e accounts: starting or seeding the servers failed: {e}")
-        print("0 passed, 1 failed")
-        for s in ("work_server", "community"):
-            if hasattr(ctx, s):
-                getattr(ctx, s).stop()
-        return 1
-    home = os.path.join(ctx.work, "home")
-    os.makedirs(home)
-    ctx.app_dir = os.path.join(ctx.work, "app")
-    ctx.env = dict(os.environ, TIDINGS_APP_DIR=ctx.app_dir, TIDINGS_SERVER=ctx.work_server.base,
-                   TIDINGS_DEMO_USER="alice", TIDINGS_DEMO_PASSWORD=PASSWORD,
-                   TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
-    ctx.env.pop("TIDINGS_UPDATE_URL", None)
-    try:
-        ctx.app = App(ctx.work, ctx.env, APP, SHOTS)
-    except Exception as e:
-        print(f"FAIL e2e accounts: the app did not start under WebDriver: {e}")
-        print("0 passed, 1 failed")
-        ctx.work_server.stop()
-        ctx.community.stop()
-        return 1
-    try:
-        passed, failed = run_checks(ctx, CHECKS)
-    finally:
-        ctx.app.quit()
-        ctx.work_server.stop()
-        ctx.community.stop()
-    if failed:
-        print(f"e2e accounts: logs kept in {ctx.work}")
-    else:
-        shutil.rmtree(ctx.work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return run_suite("accounts", Ctx("tidings-e2e-accounts-"), CHECKS, seed, stop=stop_servers)
 
 
 if __name__ == "__main__":

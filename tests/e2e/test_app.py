@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 
 import stomp
@@ -27,10 +26,11 @@ from selenium.webdriver.common.by import By
 
 APP, SERVER, CLI, SHOTS = sys.argv[1:5]
 PASSWORD = "tidings-demo"
+SERVER_ENV = {"TIDINGS_SERVICE_TOKEN": "e2e-service-token-0123456789"}
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import T, App, Desktop, Failure, rest, run_checks, wait_for  # noqa: E402
+from harness import T, Ctx, Failure, app_env, rest, run_suite, start_server, stop_server, wait_for  # noqa: E402
 
 # ---------------------------------------------------------------- an update server
 
@@ -132,29 +132,6 @@ class Bob:
 
 
 # ---------------------------------------------------------------- the checks
-
-
-class Ctx:
-    pass
-
-
-def start_server(ctx, port=None):
-    listen = f"127.0.0.1:{port or 0}"
-    out = open(os.path.join(ctx.work, "server.out"), "w")
-    ctx.server = subprocess.Popen([SERVER, "--listen", listen, "--data-dir", ctx.data, "--demo"],
-                                  stdout=subprocess.PIPE, stderr=open(os.path.join(ctx.work, "server.log"), "a"),
-                                  text=True, env=dict(os.environ, TIDINGS_SERVICE_TOKEN="e2e-service-token-0123456789"))
-    line = ctx.server.stdout.readline()
-    if not line.startswith("tidings-server listening on "):
-        raise Failure(f"the server did not start: {line!r}")
-    out.write(line)
-    ctx.port = int(line.strip().rsplit(":", 1)[1])
-    ctx.base = f"http://127.0.0.1:{ctx.port}"
-
-
-def stop_server(ctx):
-    ctx.server.terminate()
-    ctx.server.wait(15)
 
 
 def alice_conversations(ctx):
@@ -355,7 +332,7 @@ def check_offline(ctx):
     wait_for(lambda: any(text in p.text and p.get_attribute("data-state") == "pending"
                          for p in a.els('[data-testid="pending"]')), "the message shown as pending")
     a.shot("07-pending")
-    start_server(ctx, ctx.port)
+    start_server(ctx, ctx.port, demo=True, env=SERVER_ENV)
     wait_for(lambda: a.el('[data-testid="banner"]').text == "Live", "live again", timeout=60)
     wait_for(lambda: text in a.message_texts() and not a.els('[data-testid="pending"]'), "the message sent", timeout=30)
     stored = [m for m in ctx.bob.history(ctx.team) if m["content"] == text]
@@ -548,45 +525,20 @@ CHECKS = [
 ]
 
 
-def main():
-    ctx = Ctx()
-    ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-")
-    ctx.data = os.path.join(ctx.work, "server-data")
-    passed = failed = 0
-    ctx.desktop = Desktop(T)
-    start_server(ctx)
+def seed(ctx):
+    start_server(ctx, demo=True, env=SERVER_ENV)
     ctx.bob = Bob(ctx.base, ctx.work)
-    home = os.path.join(ctx.work, "home")
-    os.makedirs(home)
     ctx.updates = UpdateServer()
-    ctx.env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=ctx.base,
-                   TIDINGS_UPDATE_URL=ctx.updates.url,
-                   TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
-    for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD"):
-        ctx.env.pop(k, None)
-    try:
-        ctx.app = App(ctx.work, ctx.env, APP, SHOTS)
-    except Exception as e:
-        print(f"FAIL e2e: the app did not start under WebDriver: {e}")
-        print("0 passed, 1 failed")
-        return 1
-    try:
-        passed, failed = run_checks(ctx, CHECKS)
-    finally:
-        ctx.app.quit()
-        try:
-            stop_server(ctx)
-        except Exception:
-            pass
-    if failed:
-        print(f"e2e: logs kept in {ctx.work}")
-    else:
-        shutil.rmtree(ctx.work, ignore_errors=True)
+    ctx.env = app_env(ctx, ctx.base, TIDINGS_UPDATE_URL=ctx.updates.url)
+
+
+def summary(ctx):
     if hasattr(ctx, "flood_updates"):
         print(f"e2e: the 50-message flood updated its one notification {ctx.flood_updates} time(s)")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+
+
+def main():
+    return run_suite("", Ctx("tidings-e2e-"), CHECKS, seed, summary=summary)
 
 
 if __name__ == "__main__":

@@ -12,61 +12,21 @@ records the OS notifications. One line per check, then "N passed, M failed".
 """
 
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import uuid
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import App, Desktop, Failure, rest, rest_status, run_checks, wait_for  # noqa: E402
+from harness import Ctx, Failure, Person, app_env, rest, rest_status, run_suite, start_server, wait_for  # noqa: E402
 
-APP, SERVER, CLI, SHOTS = sys.argv[1:5]
 PASSWORD = "correct horse battery"
 PEOPLE = {"bob": "Bob Okafor", "carol": "Carol Diaz", "dave": "Dave Lindqvist"}
 
 
-class Ctx:
-    pass
-
-
-class Person:
-    """Someone other than alice, acting over REST."""
-
-    def __init__(self, base, user, name):
-        self.base, self.user, self.name = base, user, name
-        self.token = rest(base, "POST", "/api/auth/register",
-                          body={"username": user, "password": PASSWORD, "displayName": name})["accessToken"]
-
-    def call(self, method, path, body=None):
-        return rest(self.base, method, path, token=self.token, body=body)
-
-    def send(self, cid, text, content_type="TEXT", reply_to=None, mentions=None):
-        body = {"clientId": str(uuid.uuid4()), "content": text, "contentType": content_type}
-        if reply_to:
-            body["replyTo"] = reply_to
-        if mentions:
-            body["mentions"] = mentions
-        return self.call("POST", f"/api/conversations/{cid}/messages", body)
-
-    def history(self, cid):
-        return self.call("GET", f"/api/conversations/{cid}/messages?limit=200")["messages"]
-
-    def conversations(self):
-        return self.call("GET", "/api/conversations?limit=500")["conversations"]
-
-
-def start_server(ctx):
-    ctx.server = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--data-dir", ctx.data],
-                                  stdout=subprocess.PIPE, stderr=open(os.path.join(ctx.work, "server.log"), "a"), text=True)
-    line = ctx.server.stdout.readline()
-    if not line.startswith("tidings-server listening on "):
-        raise Failure(f"the server did not start: {line!r}")
-    ctx.base = f"http://127.0.0.1:{int(line.strip().rsplit(':', 1)[1])}"
+def person(base, user, name):
+    return Person(base, user, name, PASSWORD)
 
 
 # ---------------------------------------------------------------- helpers on the app
@@ -457,6 +417,16 @@ def check_narrow(ctx):
         a.el('[data-testid="back"]').click()
         wait_for(lambda: a.el('[data-testid="conversations"]').is_displayed(), "the list after ←")
         a.shot("chat-19-narrow-list")
+        # Nothing wider than the window: the list fits beside the accounts column.
+        wide = a.d.execute_script(
+            "return [...document.querySelectorAll('.shell, .shell *')]"
+            ".filter((e) => !e.closest('.visually-hidden'))"
+            ".filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')"
+            ".map((e) => `${e.className || e.tagName} ${e.scrollWidth}>${e.clientWidth}`)"
+            ".concat(document.documentElement.scrollWidth > window.innerWidth"
+            " ? [`page ${document.documentElement.scrollWidth}>${window.innerWidth}`] : [])")
+        if wide:
+            raise Failure(f"in a narrow window these are wider than their box: {wide}")
     finally:
         a.d.set_window_size(size["width"], size["height"])
 
@@ -485,38 +455,14 @@ CHECKS = [
 ]
 
 
-def main():
-    ctx = Ctx()
-    ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-chat-")
-    ctx.data = os.path.join(ctx.work, "server-data")
-    ctx.desktop = Desktop(float(os.environ.get("E2E_TIMEOUT_S", "20")))
+def seed(ctx):
     start_server(ctx)
-    ctx.bob, ctx.carol, ctx.dave = (Person(ctx.base, u, n) for u, n in PEOPLE.items())
-    home = os.path.join(ctx.work, "home")
-    os.makedirs(home)
-    ctx.env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=ctx.base,
-                   TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
-    for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD", "TIDINGS_UPDATE_URL"):
-        ctx.env.pop(k, None)
-    try:
-        ctx.app = App(ctx.work, ctx.env, APP, SHOTS)
-    except Exception as e:
-        print(f"FAIL e2e chat: the app did not start under WebDriver: {e}")
-        print("0 passed, 1 failed")
-        return 1
-    try:
-        passed, failed = run_checks(ctx, CHECKS)
-    finally:
-        ctx.app.quit()
-        ctx.server.terminate()
-        ctx.server.wait(15)
-    if failed:
-        print(f"e2e chat: logs kept in {ctx.work}")
-    else:
-        shutil.rmtree(ctx.work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    ctx.bob, ctx.carol, ctx.dave = (person(ctx.base, u, n) for u, n in PEOPLE.items())
+    ctx.env = app_env(ctx, ctx.base)
+
+
+def main():
+    return run_suite("chat", Ctx("tidings-e2e-chat-"), CHECKS, seed)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,7 @@ main screens (no serious or critical violation). One line per check, then "N pas
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
@@ -25,16 +22,12 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import App, Desktop, Failure, free_port, rest, run_checks, wait_for, wait_port  # noqa: E402
+from harness import (App, Ctx, Failure, app_env, axe, free_port, no_violations, rest, run_suite,  # noqa: E402
+                     start_server, stop_server, wait_for, wait_port)
 
 APP, SERVER, CLI, SHOTS = sys.argv[1:5]
 PASSWORD = "correct horse battery"
 PEOPLE = {"alice": "Alice Martin", "bob": "Bob Okafor", "carol": "Carol Diaz", "dave": "Dave Lindqvist"}
-AXE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "ui", "node_modules", "axe-core", "axe.min.js")
-
-
-class Ctx:
-    pass
 
 
 # ---------------------------------------------------------------- keys, and what has focus
@@ -79,21 +72,6 @@ def settings_file(ctx):
 
 def history(ctx, cid, who="alice"):
     return rest(ctx.base, "GET", f"/api/conversations/{cid}/messages?limit=200", token=ctx.tokens[who])["messages"]
-
-
-def axe(a, screen):
-    """axe-core's serious and critical violations on what is on screen."""
-    if not a.d.execute_script("return !!window.axe"):
-        with open(AXE) as f:
-            a.d.execute_script(f.read() + "\nwindow.axe = axe;")
-    result = a.d.execute_async_script("""
-        const done = arguments[arguments.length - 1];
-        window.axe.run(document, { resultTypes: ['violations'] })
-          .then((r) => done(r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-            .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
-                           nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))))
-          .catch((e) => done([{ id: 'axe-error', impact: 'critical', help: String(e), nodes: [] }]));""")
-    return [dict(v, screen=screen) for v in result]
 
 
 # ---------------------------------------------------------------- the checks
@@ -308,15 +286,6 @@ def check_zoom(ctx):
     wait_for(lambda: settings_file(ctx).get("zoomPercent") == 100, "Ctrl+0")
 
 
-def start_server(ctx, port=0):
-    ctx.server = subprocess.Popen([SERVER, "--listen", f"127.0.0.1:{port}", "--data-dir", ctx.data],
-                                  stdout=subprocess.PIPE, stderr=open(os.path.join(ctx.work, "server.log"), "a"), text=True)
-    line = ctx.server.stdout.readline()
-    if not line.startswith("tidings-server listening on "):
-        raise Failure(f"the server did not start: {line!r}")
-    ctx.base = f"http://127.0.0.1:{int(line.strip().rsplit(':', 1)[1])}"
-
-
 def announcements(a, after=0):
     """What the live region said after announcement number `after`: [(number, text)]."""
     return [(n, t) for n, t in a.d.execute_script(
@@ -339,8 +308,7 @@ def reconnect_before_backoff(ctx, how, act):
     a = ctx.app
     port = int(ctx.base.rsplit(":", 1)[1])
     before = max([n for n, _ in announcements(a)], default=0)
-    ctx.server.terminate()
-    ctx.server.wait(15)
+    stop_server(ctx)
     secs = wait_for(lambda: waiting_long(a), "a reconnect countdown of 5 s or more", timeout=120, interval=0.2)
     pressed_by = time.monotonic() + secs - 1
     said = [t for _, t in announcements(a, before) if "reconnecting" in t.lower()]
@@ -387,9 +355,7 @@ def check_axe(ctx):
         a.el(f'[data-testid="open-{panel}"]').click()
         ctx.violations += axe(a, panel)
     press(a, Keys.ESCAPE)
-    if ctx.violations:
-        lines = [f"{v['screen']}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for v in ctx.violations]
-        raise Failure("axe-core found serious or critical violations:\n  " + "\n  ".join(lines))
+    no_violations(ctx.violations)
 
 
 CHECKS = [
@@ -408,52 +374,25 @@ CHECKS = [
 ]
 
 
-def main():
-    ctx = Ctx()
-    ctx.violations = []
-    ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-keys-")
-    ctx.data = os.path.join(ctx.work, "server-data")
-    ctx.desktop = Desktop(float(os.environ.get("E2E_TIMEOUT_S", "20")))
-    try:
-        start_server(ctx)
-    except Failure as e:
-        print(f"FAIL e2e keyboard: {e}")
-        print("0 passed, 1 failed")
-        return 1
+def seed(ctx):
+    start_server(ctx)
     ctx.tokens = {u: rest(ctx.base, "POST", "/api/auth/register",
                           body={"username": u, "password": PASSWORD, "displayName": n})["accessToken"]
                   for u, n in PEOPLE.items()}
     ctx.direct = {}
     for u in ("bob", "carol", "dave"):
-        c = rest(ctx.base, "POST", "/api/conversations", token=ctx.tokens[u], body={"kind": "direct", "participants": ["alice"]})
+        c = rest(ctx.base, "POST", "/api/conversations", token=ctx.tokens[u],
+                 body={"kind": "direct", "participants": ["alice"]})
         ctx.direct[u] = c["id"]
         rest(ctx.base, "POST", f"/api/conversations/{c['id']}/messages", token=ctx.tokens[u],
              body={"clientId": str(uuid.uuid4()), "content": f"hello from {u}", "contentType": "TEXT"})
-    home = os.path.join(ctx.work, "home")
-    os.makedirs(home)
-    ctx.env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=ctx.base,
-                   TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
-    for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD", "TIDINGS_UPDATE_URL"):
-        ctx.env.pop(k, None)
-    try:
-        ctx.app = App(ctx.work, ctx.env, APP, SHOTS)
-    except Exception as e:
-        print(f"FAIL e2e keyboard: the app did not start under WebDriver: {e}")
-        print("0 passed, 1 failed")
-        return 1
-    try:
-        passed, failed = run_checks(ctx, CHECKS)
-    finally:
-        ctx.app.quit()
-        ctx.server.terminate()
-        ctx.server.wait(15)
-    if failed:
-        print(f"e2e keyboard: logs kept in {ctx.work}")
-    else:
-        shutil.rmtree(ctx.work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    ctx.env = app_env(ctx, ctx.base)
+
+
+def main():
+    ctx = Ctx("tidings-e2e-keys-")
+    ctx.violations = []
+    return run_suite("keyboard", ctx, CHECKS, seed)
 
 
 if __name__ == "__main__":

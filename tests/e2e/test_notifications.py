@@ -13,41 +13,21 @@ call. One line per check, then "N passed, M failed".
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import App, Desktop, Failure, rest, run_checks, wait_for  # noqa: E402
+from harness import (Ctx, Failure, app_env, launch_app, rest, run_suite, start_server, stop_server,  # noqa: E402
+                     wait_for)
 
 APP, SERVER, CLI, SHOTS = sys.argv[1:5]
 PASSWORD = "correct horse battery"
 SERVICE = "e2e-service-token-0123456789"
+SERVER_ENV = {"TIDINGS_SERVICE_TOKEN": SERVICE}
 NOTES = 60  # more than one page of the list (50)
-
-
-class Ctx:
-    pass
-
-
-def start_server(ctx, port=0):
-    ctx.server = subprocess.Popen([SERVER, "--listen", f"127.0.0.1:{port}", "--data-dir", ctx.data],
-                                  stdout=subprocess.PIPE, stderr=open(os.path.join(ctx.work, "server.log"), "a"),
-                                  text=True, env=dict(os.environ, TIDINGS_SERVICE_TOKEN=SERVICE))
-    line = ctx.server.stdout.readline()
-    if not line.startswith("tidings-server listening on "):
-        raise Failure(f"the server did not start: {line!r}")
-    ctx.port = int(line.strip().rsplit(":", 1)[1])
-    ctx.base = f"http://127.0.0.1:{ctx.port}"
-
-
-def stop_server(ctx):
-    ctx.server.terminate()
-    ctx.server.wait(15)
 
 
 def register(ctx, user, name):
@@ -100,10 +80,6 @@ def show_window(ctx):
     wait_for(lambda: ctx.app.els('[data-testid="conversations"]'), "the window's content")
 
 
-def launch(ctx):
-    ctx.app = App(ctx.work, ctx.env, APP, SHOTS)
-
-
 def notes_since(ctx, before):
     return ctx.desktop.notes.snapshot()[before:]
 
@@ -142,7 +118,7 @@ def check_badge_right_after_relaunch(ctx):
     ctx.app.quit()
     # The server is down: whatever the badge says comes from the cache.
     stop_server(ctx)
-    launch(ctx)
+    launch_app(ctx)
     a = ctx.app
     wait_for(lambda: a.els('[data-testid="conversations"]'), "the app to open on the cache")
     wait_for(lambda: badge(a) == str(NOTES), f"the badge to say {NOTES} right after the relaunch, server down")
@@ -150,7 +126,7 @@ def check_badge_right_after_relaunch(ctx):
     a.shot("notifications-01-badge-after-relaunch")
     if badge(a) != str(NOTES):
         raise Failure(f"the badge changed to {badge(a)!r} with the server down")
-    start_server(ctx, ctx.port)
+    start_server(ctx, ctx.port, env=SERVER_ENV)
     wait_for(lambda: a.el('[data-testid="banner"]').text == "Live", "live again", timeout=60)
 
 
@@ -287,46 +263,23 @@ CHECKS = [
 ]
 
 
-def main():
-    ctx = Ctx()
-    ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-notes-")
-    ctx.data = os.path.join(ctx.work, "server-data")
-    ctx.desktop = Desktop(float(os.environ.get("E2E_TIMEOUT_S", "20")))
-    start_server(ctx)
+def seed(ctx):
+    start_server(ctx, env=SERVER_ENV)
     ctx.bob_token = register(ctx, "bob", "Bob Okafor")
     ctx.alice_token = register(ctx, "alice", "Alice Martin")
     ctx.carol_token = register(ctx, "carol", "Carol Diaz")
     ctx.cli_env = dict(os.environ, TIDINGS_HOME=os.path.join(ctx.work, "bob-cli"), TIDINGS_CREDENTIALS="file")
     bob_cli(ctx, ["login", "--server", ctx.base, "--username", "bob", "--password-stdin"], input=PASSWORD + "\n")
-    home = os.path.join(ctx.work, "home")
-    os.makedirs(home)
-    ctx.env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=ctx.base,
-                   TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
-    for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD", "TIDINGS_UPDATE_URL"):
-        ctx.env.pop(k, None)
-    try:
-        launch(ctx)
-    except Exception as e:
-        print(f"FAIL e2e notifications: the app did not start under WebDriver: {e}")
-        print("0 passed, 1 failed")
-        return 1
-    try:
-        passed, failed = run_checks(ctx, CHECKS)
-    finally:
-        ctx.app.quit()
-        try:
-            stop_server(ctx)
-        except Exception:
-            pass
-    if failed:
-        print(f"e2e notifications: logs kept in {ctx.work}")
-    else:
-        shutil.rmtree(ctx.work, ignore_errors=True)
+    ctx.env = app_env(ctx, ctx.base)
+
+
+def summary(ctx):
     if hasattr(ctx, "shown_for_forty"):
         print(f"e2e: 40 groups at once made {ctx.shown_for_forty} OS notification call(s)")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+
+
+def main():
+    return run_suite("notifications", Ctx("tidings-e2e-notes-"), CHECKS, seed, summary=summary)
 
 
 if __name__ == "__main__":

@@ -17,18 +17,14 @@ conversation's scroll position; the window's size after a restart. One line per 
 
 import glob
 import os
-import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import App, Desktop, Failure, rest, run_checks, wait_for  # noqa: E402
+from harness import App, Ctx, Failure, Person, app_env, run_suite, start_server, stop_server, wait_for  # noqa: E402
 
 APP, SERVER, CLI, SHOTS = sys.argv[1:5]
 PASSWORD = "correct horse battery"
@@ -36,53 +32,13 @@ DRAFT = "half a thought for the team"
 DAY_MS = 86_400_000
 
 
-class Ctx:
-    pass
-
-
-class Person:
-    """Someone acting over REST."""
-
-    def __init__(self, base, user, name):
-        self.user = user
-        self.base = base
-        self.token = rest(base, "POST", "/api/auth/register",
-                          body={"username": user, "password": PASSWORD, "displayName": name})["accessToken"]
-
-    def call(self, method, path, body=None):
-        return rest(self.base, method, path, token=self.token, body=body)
-
-    def send(self, cid, text):
-        return self.call("POST", f"/api/conversations/{cid}/messages",
-                         {"clientId": str(uuid.uuid4()), "content": text, "contentType": "TEXT"})
-
-    def history(self, cid):
-        return self.call("GET", f"/api/conversations/{cid}/messages?limit=500")["messages"]
-
-    def read_seq(self, cid):
-        """This person's read marker in `cid`, as the server has it."""
-        c = self.call("GET", f"/api/conversations/{cid}")
-        return next(p["readSeq"] for p in c["participants"] if p["id"] == self.user)
-
-
-def start_server(ctx, port=0):
-    ctx.server = subprocess.Popen([SERVER, "--listen", f"127.0.0.1:{port}", "--data-dir", ctx.data],
-                                  stdout=subprocess.PIPE, stderr=open(os.path.join(ctx.work, "server.log"), "a"), text=True)
-    line = ctx.server.stdout.readline()
-    if not line.startswith("tidings-server listening on "):
-        raise Failure(f"the server did not start: {line!r}")
-    ctx.port = int(line.strip().rsplit(":", 1)[1])
-    ctx.base = f"http://127.0.0.1:{ctx.port}"
-
-
-def stop_server(ctx):
-    ctx.server.terminate()
-    ctx.server.wait(15)
+def person(base, user, name):
+    return Person(base, user, name, PASSWORD)
 
 
 def seed(ctx):
     """The people and conversations; the Reading club's first eight messages backdated."""
-    ctx.alice, ctx.bob, ctx.carol = (Person(ctx.base, u, n) for u, n in
+    ctx.alice, ctx.bob, ctx.carol = (person(ctx.base, u, n) for u, n in
                                      (("alice", "Alice Martin"), ("bob", "Bob Okafor"), ("carol", "Carol Diaz")))
     ctx.team = ctx.alice.call("POST", "/api/conversations",
                               {"kind": "group", "title": "Team", "participants": ["bob", "carol"]})["id"]
@@ -325,43 +281,14 @@ CHECKS = [
 ]
 
 
-def main():
-    ctx = Ctx()
-    ctx.work = tempfile.mkdtemp(prefix="tidings-e2e-reading-")
-    ctx.data = os.path.join(ctx.work, "server-data")
-    ctx.desktop = Desktop(float(os.environ.get("E2E_TIMEOUT_S", "20")))
+def start(ctx):
     start_server(ctx)
-    try:
-        seed(ctx)
-    except Exception as e:
-        print(f"FAIL e2e reading: seeding the server failed: {e}")
-        print("0 passed, 1 failed")
-        stop_server(ctx)
-        return 1
-    home = os.path.join(ctx.work, "home")
-    os.makedirs(home)
-    ctx.env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=ctx.base,
-                   TIDINGS_DEMO_USER="alice", TIDINGS_DEMO_PASSWORD=PASSWORD,
-                   TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
-    ctx.env.pop("TIDINGS_UPDATE_URL", None)
-    try:
-        ctx.app = App(ctx.work, ctx.env, APP, SHOTS)
-    except Exception as e:
-        print(f"FAIL e2e reading: the app did not start under WebDriver: {e}")
-        print("0 passed, 1 failed")
-        return 1
-    try:
-        passed, failed = run_checks(ctx, CHECKS)
-    finally:
-        ctx.app.quit()
-        stop_server(ctx)
-    if failed:
-        print(f"e2e reading: logs kept in {ctx.work}")
-    else:
-        shutil.rmtree(ctx.work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    seed(ctx)
+    ctx.env = app_env(ctx, ctx.base, TIDINGS_DEMO_USER="alice", TIDINGS_DEMO_PASSWORD=PASSWORD)
+
+
+def main():
+    return run_suite("reading", Ctx("tidings-e2e-reading-"), CHECKS, start)
 
 
 if __name__ == "__main__":

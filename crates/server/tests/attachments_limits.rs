@@ -70,7 +70,7 @@ async fn size_quota_and_open_uploads_are_limited_with_a_sentence_and_freed_by_de
     assert_eq!(big.body["error"], "too_large");
     assert_eq!(
         big.body["message"],
-        "the file is 1001 bytes; the largest attachment is 1000 bytes (0 MiB)"
+        "the file is 1001 bytes; the largest attachment is 1000 bytes"
     );
     // Two open uploads at most.
     let a = api.tus_create(&alice, 1000, &meta("a", &cid)).await;
@@ -130,6 +130,15 @@ async fn bad_uploads_are_refused_and_leave_nothing() {
     let server = Server::chat().await;
     let api = server.api();
     let (alice, cid) = pair(&api).await;
+    // 30 MB against the default limit of 25 MiB: refused before a byte is sent.
+    let big = api
+        .tus_create(&alice, 30_000_000, &meta("big.mov", &cid))
+        .await;
+    assert_eq!(big.status, 413);
+    assert_eq!(
+        big.body["message"],
+        "the file is 30000000 bytes; the largest attachment is 26214400 bytes (25 MiB)"
+    );
     // Empty files, bad names, no conversation, a bad declared type.
     let empty = api.tus_create(&alice, 0, &meta("e", &cid)).await;
     assert_eq!(

@@ -482,11 +482,12 @@ async fn sqlite_migrates_a_database_from_before_revisions() {
         }
         cid
     };
-    // Take the database back to schema 2 (what migration 3 added, removed).
+    // Take the database back to schema 2 (what migrations 3 and 4 added, removed).
     {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
-            "DROP INDEX messages_by_rev; DROP TABLE reactions;
+            "DROP TABLE attachments; DROP TABLE blobs;
+             DROP INDEX messages_by_rev; DROP TABLE reactions;
              ALTER TABLE messages DROP COLUMN rev; ALTER TABLE messages DROP COLUMN edited_at;
              ALTER TABLE messages DROP COLUMN deleted; ALTER TABLE messages DROP COLUMN reply_to_id;
              ALTER TABLE messages DROP COLUMN reply_to_seq; ALTER TABLE messages DROP COLUMN mentions;

@@ -9,7 +9,7 @@ pub enum FileError {
     #[error(transparent)]
     Chat(#[from] ChatError),
     /// `Upload-Length` above `limits.max_attachment_bytes`.
-    #[error("the file is {length} bytes; the largest attachment is {max} bytes ({} MiB)", max / (1024 * 1024))]
+    #[error("the file is {length} bytes; the largest attachment is {max} bytes{}", in_mib(*max))]
     TooLarge { length: u64, max: u64 },
     #[error("this upload of {length} bytes would pass your attachment quota of {quota} bytes: {used} bytes are in use ({} left); delete messages with attachments or finish or cancel open uploads", quota.saturating_sub(*used))]
     QuotaExceeded { length: u64, used: u64, quota: u64 },
@@ -49,6 +49,16 @@ impl From<std::io::Error> for FileError {
 }
 
 pub type FileResult<T> = Result<T, FileError>;
+
+/// " (25 MiB)" for sizes of a MiB or more, else nothing.
+fn in_mib(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB {
+        format!(" ({} MiB)", bytes / MIB)
+    } else {
+        String::new()
+    }
+}
 
 pub fn invalid(m: impl Into<String>) -> FileError {
     FileError::Chat(ChatError::Invalid(m.into()))

@@ -289,7 +289,11 @@ impl Files {
         }
         let (written, outcome) = self.append(&a, body).await?;
         let offset = a.offset + written;
-        if written > 0 {
+        // The last bytes are recorded by finishing itself (offset = length in the same
+        // transaction as the attachment): a crash while finishing leaves the previous
+        // offset, so the client sends the last piece again, and HEAD never reports a
+        // complete upload that is not an attachment.
+        if written > 0 && offset < a.length {
             self.store.set_upload_offset(id, offset).await?;
         }
         outcome?;
@@ -311,16 +315,21 @@ impl Files {
         E: std::fmt::Display,
     {
         let path = self.partial_path(&a.id);
+        let lost = |detail: String| {
+            FileError::Chat(crate::chat::ChatError::Internal(format!(
+                "upload {}: {detail}; cancel it (DELETE) and upload the file again",
+                a.id
+            )))
+        };
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
+            .create(a.offset == 0)
             .open(&path)
             .await
-            .map_err(|e| {
-                FileError::Chat(crate::chat::ChatError::Internal(format!(
-                    "upload file {} cannot be opened: {e}",
-                    path.display()
-                )))
-            })?;
+            .map_err(|e| lost(format!("its file cannot be opened: {e}")))?;
+        if file.metadata().await?.len() < a.offset {
+            return Err(lost("its stored bytes were lost".into()));
+        }
         // Bytes past the recorded offset were never counted (a crash before it was
         // recorded): they go.
         file.set_len(a.offset).await?;
