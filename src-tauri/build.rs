@@ -43,6 +43,18 @@ const COMMANDS: &[&str] = &[
     "check_update",
     "download_update",
     "install_update",
+    "local_files",
+    "pick_files",
+    "paste_file",
+    "discard_files",
+    "largest_attachment",
+    "send_files",
+    "cancel_message",
+    "attachment_bytes",
+    "open_attachment",
+    "save_attachment",
+    "download_limit",
+    "set_download_limit",
 ];
 
 fn main() {

@@ -45,6 +45,7 @@ pub fn typescript() -> String {
         crate::commands::Startup::decl(&cfg),
         crate::commands::AccountSummary::decl(&cfg),
         crate::commands::people::PeoplePage::decl(&cfg),
+        crate::commands::files::LocalFile::decl(&cfg),
         crate::settings::Privacy::decl(&cfg),
         crate::settings::QuietHours::decl(&cfg),
         crate::settings::Settings::decl(&cfg),

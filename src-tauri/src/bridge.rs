@@ -1,6 +1,6 @@
-//! The bridge from the engine to the shell: three tasks per session that carry the engine's
-//! state, the cache's changes and its live events to the UI (events, each naming its
-//! account: [`AccountEvent`]), the tray and the toasts.
+//! The bridge from the engine to the shell: tasks per session that carry the engine's
+//! state, the cache's changes, its live events and its upload progress (`progress`) to the
+//! UI (events, each naming its account: [`AccountEvent`]), the tray and the toasts.
 
 use crate::notifier;
 use crate::state::{AppState, SessionInfo};
@@ -19,7 +19,7 @@ pub struct AccountEvent<T> {
     pub payload: T,
 }
 
-fn emit<R: tauri::Runtime, T: Serialize + Clone>(
+pub(crate) fn emit<R: tauri::Runtime, T: Serialize + Clone>(
     app: &AppHandle<R>,
     event: &str,
     account: &str,
@@ -109,6 +109,7 @@ pub fn start<R: tauri::Runtime>(
             tray::refresh(&app2);
         }
     }));
+    tasks.push(crate::progress::start(app, engine, &info.id));
     let (app3, mut events, id3) = (app.clone(), engine.events(), info.id.clone());
     tasks.push(tauri::async_runtime::spawn(async move {
         loop {

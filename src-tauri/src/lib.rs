@@ -8,6 +8,8 @@ pub mod commands;
 pub mod error;
 pub mod notifier;
 pub mod plain;
+mod progress;
+mod scratch;
 mod session;
 pub mod settings;
 pub mod state;
@@ -65,6 +67,18 @@ pub fn handlers<R: tauri::Runtime>(
         commands::view::set_last_open,
         commands::view::scroll_anchor,
         commands::view::set_scroll_anchor,
+        commands::files::local_files,
+        commands::files::pick_files,
+        commands::files::paste_file,
+        commands::files::discard_files,
+        commands::files::largest_attachment,
+        commands::files::send_files,
+        commands::files::cancel_message,
+        commands::files::attachment_bytes,
+        commands::files::open_attachment,
+        commands::files::save_attachment,
+        commands::files::download_limit,
+        commands::files::set_download_limit,
         updates::check_update,
         updates::download_update,
         updates::install_update,
@@ -103,6 +117,7 @@ pub fn run() {
             Some(vec!["--hidden"]),
         ))
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
         .plugin(window::state_plugin())
         .manage(updates::Pending::default())
@@ -111,6 +126,8 @@ pub fn run() {
         .setup(move |app| {
             let handle = app.handle().clone();
             let (config_dir, data_dir) = dirs(&handle)?;
+            // Pasted files and opened copies of the last run are done with.
+            scratch::sweep(&data_dir);
             let state = AppState::new(config_dir, data_dir).map_err(|e| e.to_string())?;
             app.manage(state);
             // Do not disturb is each account's: the first drawing (below) checks it.

@@ -1,8 +1,10 @@
 //! The commands the UI calls. Each parses, calls one thing on the engine, cache or state,
 //! and maps the error to `{code, message}` ([`IpcError`]). This module has the session,
 //! reading, settings and search; `messages` the actions on messages, `people` the
-//! directory, the profile and conversations' membership; `view` drafts and where the user was.
+//! directory, the profile and conversations' membership; `view` drafts and where the user was;
+//! `files` attachments (choosing, sending, cancelling, downloading, opening, saving).
 
+pub mod files;
 pub mod messages;
 pub mod people;
 pub mod view;

@@ -254,6 +254,16 @@ export type PeoplePage = { users: Array<User>,
  * Pass back to get the next page; `null` on the last one.
  */
 nextCursor: string | null, };
+export type LocalFile = { path: string, name: string, size: number, 
+/**
+ * Why it cannot be sent (over the server's limit, empty, a folder, …), in a sentence;
+ * `null` when it can.
+ */
+refused: string | null, 
+/**
+ * Written from pasted bytes into the app's scratch folder (removed once sent or dropped).
+ */
+pasted: boolean, };
 export type Privacy = "full" | "senderOnly" | "hidden";
 export type QuietHours = { enabled: boolean, start: string, end: string, };
 export type Settings = { doNotDisturb: boolean, quietHours: QuietHours, privacy: Privacy, 

@@ -15,6 +15,7 @@ import type {
   HistoryPage,
   IpcCode,
   IpcError,
+  LocalFile,
   Message,
   Notification,
   NotifyLevel,
@@ -160,6 +161,33 @@ export const commands = {
   scrollAnchor: (conversation: string) => call<ScrollAnchor | null>('scroll_anchor', { conversation }),
   setScrollAnchor: (conversation: string, anchor: ScrollAnchor | null) =>
     call<void>('set_scroll_anchor', { conversation, anchor }),
+  /** Files by path (dropped on the window): each checked as sending will check it. */
+  localFiles: (paths: string[]) => call<LocalFile[]>('local_files', { paths }),
+  /** The OS's file dialog (several files); none when cancelled. */
+  pickFiles: () => call<LocalFile[]>('pick_files'),
+  /** A pasted file's bytes, written where the engine takes it from (refused over the server's limit). */
+  pasteFile: (name: string, bytes: Uint8Array) =>
+    invoke<LocalFile>('paste_file', bytes, {
+      headers: { 'tidings-name': encodeURIComponent(name), 'tidings-account': encodeURIComponent(account ?? '') },
+    }),
+  /** Chips removed: their pasted files are deleted (other files are left alone). */
+  discardFiles: (paths: string[]) => invoke<void>('discard_files', { paths }),
+  /** The server's largest attachment in bytes, as last known (`null`: never known). */
+  largestAttachment: () => call<number | null>('largest_attachment'),
+  /** Queues a message with files (and maybe text); shown as pending at once. */
+  sendFiles: (conversation: string, text: string, paths: string[], replyTo: string | null, mentions: string[]) =>
+    call<OutboxEntry>('send_files', { conversation, text, paths, replyTo, mentions }),
+  /** Cancels a message not sent yet (its upload stops); `false` when it is gone already. */
+  cancelMessage: (clientId: string) => call<boolean>('cancel_message', { clientId }),
+  /** An attachment's bytes (or its thumbnail's), from the download cache (downloaded first if needed). */
+  attachmentBytes: (id: string, thumbnail: boolean) => call<ArrayBuffer>('attachment_bytes', { id, thumbnail }),
+  /** Opens an attachment with the OS's application for its type. */
+  openAttachment: (id: string) => call<void>('open_attachment', { id }),
+  /** Saves a copy where the user says (the OS's save dialog); the path, or `null` if cancelled. */
+  saveAttachment: (id: string) => call<string | null>('save_attachment', { id }),
+  /** This account's download cache limit in bytes. */
+  downloadLimit: () => call<number>('download_limit'),
+  setDownloadLimit: (bytes: number) => call<number>('set_download_limit', { bytes }),
   /** Opens a web address in the default browser (never inside the app). */
   openExternal: (url: string) => openUrl(url),
 };

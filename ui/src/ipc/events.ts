@@ -12,6 +12,7 @@ import type {
   Settings,
   Typing,
   UpdateProgress,
+  UploadProgress,
 } from './bindings';
 
 export interface EventHandlers {
@@ -27,6 +28,8 @@ export interface EventHandlers {
   settings: (s: Settings) => void;
   session: (s: SessionInfo) => void;
   updateProgress: (p: UpdateProgress) => void;
+  /** The active account's uploads now: clientId → bytes sent of the entry's total. */
+  uploadProgress: (p: Record<string, UploadProgress>) => void;
 }
 
 export async function subscribe(h: EventHandlers): Promise<UnlistenFn> {
@@ -46,6 +49,9 @@ export async function subscribe(h: EventHandlers): Promise<UnlistenFn> {
     mine<Settings>('settings', h.settings),
     listen<SessionInfo>('session', (e) => h.session(e.payload)),
     listen<UpdateProgress>('update-progress', (e) => h.updateProgress(e.payload)),
+    listen<AccountEvent<Record<string, UploadProgress>>>('upload-progress', (e) => {
+      if (e.payload.account === activeAccount()) h.uploadProgress(e.payload.payload);
+    }),
   ]);
   return () => offs.forEach((off) => off());
 }

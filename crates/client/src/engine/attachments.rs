@@ -218,6 +218,27 @@ impl Engine {
         }
     }
 
+    /// Checks files as [`Engine::send_files`] will, one answer per path, without queueing
+    /// anything: each file's name and size, or the sentence that refuses it (for the app to
+    /// say so as the file is chosen, before the message is written).
+    pub async fn check_files(&self, files: &[PathBuf]) -> Vec<ClientResult<(String, u64)>> {
+        let max = self.max_attachment().await;
+        files
+            .iter()
+            .map(|p| {
+                let g = check_file(p, max)?;
+                let size = std::fs::metadata(&g.source).map(|m| m.len()).unwrap_or(0);
+                Ok((g.name, size))
+            })
+            .collect()
+    }
+
+    /// The largest attachment the server takes (as [`Engine::send_files`] checks it):
+    /// asked now when the server is reachable, else as last known; `None` if never known.
+    pub async fn largest_attachment(&self) -> Option<u64> {
+        self.max_attachment().await
+    }
+
     /// Queues a message with files (and maybe text, a reply, mentions) in the outbox: each
     /// file is checked and copied into the cache's files folder, so it can be moved or
     /// deleted now; the files upload and the message goes when live, exactly once. Returns
