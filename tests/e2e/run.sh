@@ -2,15 +2,17 @@
 # End-to-end tests of the desktop app: the real app (debug build) in a virtual display
 # (Xvfb) on a private D-Bus session, driven through WebDriver (tauri-driver +
 # WebKitWebDriver), against the real server, with fake org.freedesktop.Notifications and
-# org.kde.StatusNotifierWatcher services recording what the app does. Six scripts, each
+# org.kde.StatusNotifierWatcher services recording what the app does. Seven scripts, each
 # with its own servers and app: test_app.py (demo data: sign-in, notifications, tray, offline,
 # updates), test_chat.py (a new account: conversations, groups, message actions, mentions,
 # Markdown), test_reading.py (drafts, the New messages line, what is marked read, date
 # separators, the jump button, scroll positions, the window's size), test_keyboard.py
 # (keyboard only, shortcuts, text size, axe-core), test_notifications.py (the notification
-# centre: badge, mark read, paging, summaries of bursts) and test_accounts.py (two accounts
+# centre: badge, mark read, paging, summaries of bursts), test_accounts.py (two accounts
 # on two servers at once: messages, notifications, settings apart, Ctrl+1/2, signing out of
-# one).
+# one) and test_attachments.py (a pasted image inline and byte-equal in bob's CLI download,
+# the viewer, file cards, a 30 MB file refused, a file sent offline goes once, cancel, images
+# from the download cache with the server stopped, the cache limit setting).
 #
 #   bash tests/e2e/run.sh APP_BINARY SERVER_BINARY CLI_BINARY [SCRIPT...]
 #
@@ -24,7 +26,7 @@ abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 APP=$(abs "$1") SERVER=$(abs "$2") CLI=$(abs "$3")
 shift 3
 SCRIPTS=("$@")
-[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py test_reading.py test_keyboard.py test_notifications.py test_accounts.py)
+[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py test_reading.py test_keyboard.py test_notifications.py test_accounts.py test_attachments.py)
 for b in "$APP" "$SERVER" "$CLI"; do [ -x "$b" ] || { echo "e2e: $b is missing: run make build" >&2; exit 1; }; done
 command -v tauri-driver >/dev/null || { echo "e2e: tauri-driver is missing: cargo install tauri-driver --locked --version '^2'" >&2; exit 1; }
 command -v WebKitWebDriver >/dev/null || { echo "e2e: WebKitWebDriver is missing: apt-get install webkit2gtk-driver" >&2; exit 1; }

@@ -35,8 +35,28 @@ pub struct LocalFile {
     pub pasted: bool,
 }
 
+/// The engine's error about files, for people. Its refusals start with the file's name
+/// ("photo.raw is 31457280 bytes (30 MiB); …"), kept as written: a name is not capitalised.
+fn file_error(e: ClientError) -> IpcError {
+    let own = match &e {
+        ClientError::Refused {
+            status, message, ..
+        } if *status != 429 => Some(message.trim().to_owned()),
+        ClientError::Io(m) | ClientError::Config(m) => Some(m.trim().to_owned()),
+        _ => None,
+    };
+    let mut err = IpcError::from(e);
+    if let Some(mut m) = own.filter(|m| !m.is_empty()) {
+        if !m.ends_with(['.', '!', '?']) {
+            m.push('.');
+        }
+        err.message = m;
+    }
+    err
+}
+
 fn words(e: ClientError) -> String {
-    IpcError::from(e).message
+    file_error(e).message
 }
 
 async fn describe(
