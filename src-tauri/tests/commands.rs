@@ -26,6 +26,10 @@ mod drafts;
 #[path = "commands/accounts.rs"]
 mod accounts;
 
+/// Attachments (issue 16).
+#[path = "commands/files.rs"]
+mod files;
+
 struct Shell {
     _app: tauri::App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,

@@ -352,8 +352,11 @@ def check_keyboard_and_narrow(ctx):
     box = a.el('[data-testid="composer"]')
     box.click()
     ActionChains(a.d).send_keys(Keys.TAB).perform()
+    if active_testid(a) != "composer-emoji":
+        raise Failure(f"Tab from the composer reaches {active_testid(a)!r}, not the emoji button")
+    ActionChains(a.d).send_keys(Keys.TAB).perform()
     if active_testid(a) != "composer-attach":
-        raise Failure(f"Tab from the composer reaches {active_testid(a)!r}, not the attach button")
+        raise Failure(f"Tab from the emoji button reaches {active_testid(a)!r}, not the attach button")
     label = a.d.execute_script("return document.activeElement.getAttribute('aria-label')")
     if label != "Attach files":
         raise Failure(f"the attach button is labelled {label!r}")
@@ -406,7 +409,7 @@ CHECKS = [
     ("Cancel on a pending file: it never reaches the server", check_cancel),
     ("a received image shows from the download cache with the server stopped (thumbnail and full size)",
      check_received_image_offline),
-    ("keyboard: Tab reaches the attach button; axe-core; a narrow window keeps cards and images inside",
+    ("keyboard: Tab reaches the attach button (after the emoji button); axe-core; a narrow window keeps cards and images inside",
      check_keyboard_and_narrow),
     ("the download cache limit in Settings is saved and kept", check_download_limit_setting),
 ]

@@ -105,6 +105,15 @@ export const SHEET: { group: string; keys: { keys: string; what: string }[] }[] 
       { keys: 'Shift+Enter', what: 'New line' },
       { keys: '↑ in an empty composer', what: 'Edit your last message' },
       { keys: '@', what: 'Mention someone (arrows, Enter or Tab inserts)' },
+      { keys: 'Ctrl+V', what: 'Paste an image or file (it waits above the composer)' },
+    ],
+  },
+  {
+    group: 'An image (Tab to it)',
+    keys: [
+      { keys: 'Enter', what: 'Open it in the viewer' },
+      { keys: '+ / - / 0', what: 'In the viewer: zoom in / out / fit' },
+      { keys: 'Escape', what: 'Close the viewer' },
     ],
   },
   {
