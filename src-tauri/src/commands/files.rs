@@ -35,9 +35,10 @@ pub struct LocalFile {
     pub pasted: bool,
 }
 
-/// The engine's error about files, for people. Its refusals start with the file's name
-/// ("photo.raw is 31457280 bytes (30 MiB); …"), kept as written: a name is not capitalised.
-fn file_error(e: ClientError) -> IpcError {
+/// The engine's error about files, for people. Its refusals that start with a file's name
+/// ("photo.raw is 31457280 bytes (30 MiB); …") keep it as written (a name is not
+/// capitalised); the others start with a capital, as every sentence the UI shows.
+fn file_error(e: ClientError, paths: &[PathBuf]) -> IpcError {
     let own = match &e {
         ClientError::Refused {
             status, message, ..
@@ -47,16 +48,23 @@ fn file_error(e: ClientError) -> IpcError {
     };
     let mut err = IpcError::from(e);
     if let Some(mut m) = own.filter(|m| !m.is_empty()) {
+        let named = paths
+            .iter()
+            .filter_map(|p| p.file_name())
+            .any(|n| m.starts_with(n.to_string_lossy().trim()));
+        if !named {
+            let mut chars = m.chars();
+            m = chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default();
+        }
         if !m.ends_with(['.', '!', '?']) {
             m.push('.');
         }
         err.message = m;
     }
     err
-}
-
-fn words(e: ClientError) -> String {
-    file_error(e).message
 }
 
 async fn describe(
@@ -77,7 +85,11 @@ async fn describe(
                 .unwrap_or_else(|| path.display().to_string());
             let (name, size, refused) = match c {
                 Ok((name, size)) => (name, size, None),
-                Err(e) => (fallback, 0, Some(words(e))),
+                Err(e) => (
+                    fallback,
+                    0,
+                    Some(file_error(e, std::slice::from_ref(&path)).message),
+                ),
             };
             LocalFile {
                 path: path.to_string_lossy().into_owned(),
@@ -226,7 +238,8 @@ pub async fn send_files(
             reply_to,
             mentions.unwrap_or_default(),
         )
-        .await?;
+        .await
+        .map_err(|e| file_error(e, &files))?;
     for f in &files {
         scratch::remove_pasted(&state.data_dir, f);
     }
