@@ -23,6 +23,7 @@ pub mod disk;
 pub mod error;
 mod locks;
 pub mod media;
+mod metadata;
 
 use crate::config::LimitsConfig;
 use crate::store::{AttachmentRecord, BlobRef, Created, Finished, NewUpload, Store};
