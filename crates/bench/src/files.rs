@@ -134,11 +134,7 @@ async fn download(
         at += piece.len();
     }
     let s = start.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        at == data.len(),
-        "downloaded {at} bytes of {}",
-        data.len()
-    );
+    anyhow::ensure!(at == data.len(), "downloaded {at} bytes of {}", data.len());
     Ok(s)
 }
 

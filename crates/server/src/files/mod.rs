@@ -27,6 +27,7 @@ pub mod media;
 mod metadata;
 
 use crate::config::LimitsConfig;
+use crate::metrics::Metrics;
 use crate::store::{AttachmentRecord, BlobRef, Created, Finished, NewUpload, Store};
 use blob::{BlobRead, BlobStore};
 use bytes::Bytes;
@@ -95,6 +96,7 @@ pub struct Files {
     gate: RwLock<()>,
     /// Woken when blobs may have become unused.
     gc: Arc<Notify>,
+    metrics: Arc<Metrics>,
 }
 
 /// A file name as people see it: trimmed, 1-255 characters, no path separators, control
@@ -140,6 +142,7 @@ impl Files {
         data_dir: &Path,
         limits: FileLimits,
         gc: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> std::io::Result<Files> {
         let partial = data_dir.join("uploads");
         if !partial.is_dir() {
@@ -155,6 +158,7 @@ impl Files {
             decodes: Semaphore::new(DECODES),
             gate: RwLock::new(()),
             gc,
+            metrics,
         })
     }
 
@@ -306,6 +310,7 @@ impl Files {
             return Ok(a.offset);
         }
         let (written, outcome) = self.append(&a, body).await?;
+        self.metrics.upload_bytes.inc_by(written);
         let offset = a.offset + written;
         // The last bytes are recorded by finishing itself (offset = length in the same
         // transaction as the attachment): a crash while finishing leaves the previous
@@ -440,6 +445,7 @@ impl Files {
             .await?;
         drop(_gate);
         self.remove_partial(&a.id).await;
+        self.metrics.uploads_finished.inc();
         Ok(done)
     }
 
