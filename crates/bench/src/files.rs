@@ -1,9 +1,10 @@
-//! Scenario 6: file throughput (issue 16). A file of `size` bytes goes up to the server
-//! binary with tus in `chunk`-byte PATCHes (each `fsync`ed before it is answered; the last
-//! one also hashes the whole file and moves it into the blob store), travels with a message,
-//! and comes down to the other participant; MB/s each way. Beside them the ceiling: the
-//! same file copied on the same disk (`std::fs::copy`, then `fsync`), in MB/s. MB is 10⁶
-//! bytes. Each run uploads different bytes (identical ones would be stored once).
+//! Scenario 8 (6 and 7 are the app's, in tests/bench): file throughput (issue 16). A file
+//! of `size` bytes goes up to the server binary with tus in `chunk`-byte PATCHes (each
+//! `fsync`ed before it is answered; the last one also hashes the whole file and moves it
+//! into the blob store), travels with a message, and comes down to the other participant;
+//! MB/s each way. Beside them the ceiling: the same file copied on the same disk
+//! (`std::fs::copy`, then `fsync`), in MB/s. MB is 10⁶ bytes. Each run uploads different
+//! bytes (identical ones would be stored once).
 
 use crate::report::Report;
 use crate::targets::Tidings;

@@ -387,7 +387,7 @@ async fn run_scenarios(
     }
 
     if want(args, "files") {
-        println!("\n== 6. file upload and download");
+        println!("\n== 8. files: upload and download beside a disk copy");
         let mut r = Report::new("files");
         conditions(&mut r);
         let opts = if smoke {
