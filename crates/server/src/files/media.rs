@@ -158,8 +158,7 @@ pub fn process(src: &Path, declared: Option<&str>, max_pixels: u64) -> FileResul
             u64::from(w) * u64::from(h) / 1_000_000
         )));
     }
-    let orientation = metadata::orientation(format, &bytes);
-    let kept = metadata::strip(format, bytes, orientation);
+    let (kept, orientation) = metadata::strip(format, bytes);
     let thumbnail = thumbnail(&kept, format, (w, h), orientation, &content_type)?;
     let file = write_synced(&with_suffix(src, "final"), &kept)?;
     let thumbnail = match thumbnail {

@@ -12,21 +12,9 @@ use image::{DynamicImage, ImageFormat};
 use img_parts::{Bytes, ImageEXIF};
 use std::io::Cursor;
 
-/// The EXIF orientation of an image (1…8; 1 when absent, unreadable or out of range).
-pub fn orientation(format: ImageFormat, bytes: &[u8]) -> u16 {
-    let b = Bytes::copy_from_slice(bytes);
-    let exif = match format {
-        ImageFormat::Jpeg => img_parts::jpeg::Jpeg::from_bytes(b)
-            .ok()
-            .and_then(|j| j.exif()),
-        ImageFormat::Png => img_parts::png::Png::from_bytes(b)
-            .ok()
-            .and_then(|p| p.exif()),
-        ImageFormat::WebP => img_parts::webp::WebP::from_bytes(b)
-            .ok()
-            .and_then(|w| w.exif()),
-        _ => None,
-    };
+/// The orientation an EXIF block (a TIFF structure) gives: 1…8, or 1 when it is
+/// unreadable, absent or out of range.
+fn orientation_in(exif: Option<Bytes>) -> u16 {
     exif.and_then(|raw| Reader::new().read_raw(raw.to_vec()).ok())
         .and_then(|e| {
             e.get_field(Tag::Orientation, In::PRIMARY)
@@ -77,44 +65,50 @@ fn orientation_only(orientation: u16) -> Option<Vec<u8>> {
 }
 
 /// The image without EXIF, XMP and IPTC, but for its orientation when that is not 1 (see
-/// the module doc); pixels and colour profile kept. An image `img-parts` cannot parse is
-/// kept as it is (the decoder judges it next).
-pub fn strip(format: ImageFormat, bytes: Vec<u8>, orientation: u16) -> Vec<u8> {
-    let keep = if orientation > 1 {
-        orientation_only(orientation).map(Bytes::from)
-    } else {
-        None
+/// the module doc), and that orientation (1…8); pixels and colour profile kept. An image
+/// `img-parts` cannot parse is kept as it is, upright (the decoder judges it next).
+pub fn strip(format: ImageFormat, bytes: Vec<u8>) -> (Vec<u8>, u16) {
+    let keep = |o: u16| {
+        if o > 1 {
+            orientation_only(o).map(Bytes::from)
+        } else {
+            None
+        }
     };
     let b = Bytes::from(bytes);
     let out = match format {
         ImageFormat::Jpeg => img_parts::jpeg::Jpeg::from_bytes(b.clone())
             .ok()
             .map(|mut j| {
+                let o = orientation_in(j.exif());
                 // APP1 carries EXIF and XMP; APP13 carries IPTC (Photoshop).
                 j.remove_segments_by_marker(img_parts::jpeg::markers::APP1);
                 j.remove_segments_by_marker(img_parts::jpeg::markers::APP13);
-                j.set_exif(keep);
-                j.encoder().bytes()
+                j.set_exif(keep(o));
+                (j.encoder().bytes(), o)
             }),
         ImageFormat::Png => img_parts::png::Png::from_bytes(b.clone())
             .ok()
             .map(|mut p| {
+                let o = orientation_in(p.exif());
                 for kind in [*b"tEXt", *b"zTXt", *b"iTXt", *b"eXIf"] {
                     p.remove_chunks_by_type(kind);
                 }
-                p.set_exif(keep);
-                p.encoder().bytes()
+                p.set_exif(keep(o));
+                (p.encoder().bytes(), o)
             }),
         ImageFormat::WebP => img_parts::webp::WebP::from_bytes(b.clone())
             .ok()
             .map(|mut w| {
+                let o = orientation_in(w.exif());
                 w.remove_chunks_by_id(*b"XMP ");
-                w.set_exif(keep);
-                w.encoder().bytes()
+                w.set_exif(keep(o));
+                (w.encoder().bytes(), o)
             }),
         _ => None,
     };
-    out.unwrap_or(b).to_vec()
+    let (bytes, o) = out.unwrap_or((b, 1));
+    (bytes.to_vec(), o)
 }
 
 #[cfg(test)]
@@ -128,6 +122,10 @@ mod tests {
         out.into_inner()
     }
 
+    fn orientation(jpeg: &[u8]) -> u16 {
+        strip(ImageFormat::Jpeg, jpeg.to_vec()).1
+    }
+
     fn with_exif(jpeg: Vec<u8>, tiff: Vec<u8>) -> Vec<u8> {
         let mut j = img_parts::jpeg::Jpeg::from_bytes(jpeg.into()).unwrap();
         j.set_exif(Some(tiff.into()));
@@ -138,9 +136,9 @@ mod tests {
     fn the_orientation_alone_survives_stripping() {
         for o in 1..=8u16 {
             let src = with_exif(jpeg(8, 4), orientation_only(o).unwrap());
-            assert_eq!(orientation(ImageFormat::Jpeg, &src), o);
-            let kept = strip(ImageFormat::Jpeg, src, o);
-            assert_eq!(orientation(ImageFormat::Jpeg, &kept), o);
+            let (kept, found) = strip(ImageFormat::Jpeg, src);
+            assert_eq!(found, o);
+            assert_eq!(orientation(&kept), o);
             let j = img_parts::jpeg::Jpeg::from_bytes(kept.into()).unwrap();
             // Orientation 1 needs no EXIF at all.
             assert_eq!(j.exif().is_some(), o > 1, "orientation {o}");
@@ -157,11 +155,11 @@ mod tests {
 
     #[test]
     fn unreadable_or_absent_exif_means_upright() {
-        assert_eq!(orientation(ImageFormat::Jpeg, &jpeg(4, 4)), 1);
+        assert_eq!(orientation(&jpeg(4, 4)), 1);
         let junk = with_exif(jpeg(4, 4), b"MM\0*not a tiff".to_vec());
-        assert_eq!(orientation(ImageFormat::Jpeg, &junk), 1);
-        assert_eq!(orientation(ImageFormat::Gif, b"GIF89a"), 1);
+        assert_eq!(orientation(&junk), 1);
+        assert_eq!(strip(ImageFormat::Gif, b"GIF89a".to_vec()).1, 1);
         let nine = with_exif(jpeg(4, 4), orientation_only(9).unwrap());
-        assert_eq!(orientation(ImageFormat::Jpeg, &nine), 1);
+        assert_eq!(orientation(&nine), 1);
     }
 }
