@@ -65,6 +65,24 @@ async fn create_users(state: &tidings_server::ServerState, names: &[String]) -> 
     Ok(())
 }
 
+/// Two users and their direct conversation (its id).
+pub async fn seed_direct(dir: &Path, secret: &str, a: &str, b: &str) -> anyhow::Result<String> {
+    let state = seeding_state(dir, secret)?;
+    create_users(&state, &[a.into(), b.into()]).await?;
+    let (conv, _) = state
+        .chat()
+        .create_conversation(
+            a,
+            CreateConversation {
+                kind: ConversationKind::Direct,
+                title: None,
+                participants: vec![b.into()],
+            },
+        )
+        .await?;
+    Ok(conv.id)
+}
+
 /// `users` users in `groups` group conversations of equal size. Returns the conversation
 /// of each user.
 pub async fn seed_groups(

@@ -1,7 +1,7 @@
 //! `tidings-bench`: the benchmarks of issue 7 for the server and the desktop cache.
 //!
 //! ```text
-//! tidings-bench run [--smoke] [--out DIR] [--only idle,fanout,chat,catchup,cache]
+//! tidings-bench run [--smoke] [--out DIR] [--only idle,fanout,chat,catchup,cache,files]
 //! tidings-bench report DIR          # merge DIR/*.json, print the table, draw the SVGs
 //! tidings-bench broadcaster --listen 127.0.0.1:0
 //! ```
@@ -14,6 +14,7 @@ mod broadcaster;
 mod cache;
 mod chat;
 mod fanout;
+mod files;
 mod idle;
 mod load;
 mod report;
@@ -65,11 +66,11 @@ struct RunArgs {
     /// Scratch space for data directories and logs (emptied first).
     #[arg(long, default_value = "target/bench-work")]
     work: PathBuf,
-    /// Comma-separated scenarios: idle, fanout, chat, catchup, cache.
+    /// Comma-separated scenarios: idle, fanout, chat, catchup, cache, files.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "idle,fanout,chat,catchup,cache"
+        default_value = "idle,fanout,chat,catchup,cache,files"
     )]
     only: Vec<String>,
     /// The server binary (use a release build for figures).
@@ -383,6 +384,40 @@ async fn run_scenarios(
         tokio::task::spawn_blocking(move || cache::run(&dir, &opts, &mut r).map(|_| r))
             .await??
             .save(&args.out)?;
+    }
+
+    if want(args, "files") {
+        println!("\n== 8. files: upload and download beside a disk copy");
+        let mut r = Report::new("files");
+        conditions(&mut r);
+        let opts = if smoke {
+            files::FilesOpts {
+                size: 4_000_000,
+                chunk: 1024 * 1024,
+                runs: 1,
+            }
+        } else {
+            files::FilesOpts {
+                size: 100_000_000,
+                chunk: 8 * 1024 * 1024,
+                runs: 3,
+            }
+        };
+        r.condition("files_size_bytes", opts.size);
+        r.condition("files_chunk_bytes", opts.chunk);
+        r.condition("files_runs", opts.runs);
+        r.condition(
+            "storage",
+            "data directory and the copy on the same file system; each PATCH fsynced",
+        );
+        let dir = work.join("files");
+        let secret = targets::secret();
+        let cid = files::seed(&dir, &secret).await?;
+        let srv = targets::Tidings::start(server_bin, &dir, &secret)?;
+        let result = files::run(&srv, &cid, &dir, &opts, &mut r).await;
+        srv.proc.stop();
+        result?;
+        r.save(&args.out)?;
     }
     Ok(())
 }

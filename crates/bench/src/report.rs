@@ -316,7 +316,7 @@ pub fn merge(dir: &Path) -> anyhow::Result<usize> {
 
 fn order(p: &Path) -> usize {
     let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    ["idle", "fanout", "chat", "catchup", "cache", "app"]
+    ["idle", "fanout", "chat", "catchup", "cache", "files", "app"]
         .iter()
         .position(|s| *s == stem)
         .unwrap_or(99)

@@ -19,11 +19,12 @@ pub struct Tidings {
 }
 
 /// The config the benchmarks run the server with: defaults, but per-user send and REST
-/// request budgets a load generator cannot exhaust (the defaults are for people), and no cap
-/// per client address (the load comes from four loopback addresses, thousands each).
+/// request budgets a load generator cannot exhaust (the defaults are for people), no cap
+/// per client address (the load comes from four loopback addresses, thousands each), and
+/// room for the file scenario's 100 MB files.
 pub fn tidings_config(data_dir: &Path, secret: &str) -> String {
     format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[jwt]\nsecret = \"{secret}\"\n[limits]\nsends_per_minute = 100000000\nrequests_per_minute = 100000000\nrequest_burst = 100000000\nmax_requests_in_flight_per_user = 1000000\nmax_connections_per_address = 1000000\n",
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[jwt]\nsecret = \"{secret}\"\n[limits]\nsends_per_minute = 100000000\nrequests_per_minute = 100000000\nrequest_burst = 100000000\nmax_requests_in_flight_per_user = 1000000\nmax_connections_per_address = 1000000\nmax_attachment_bytes = 1073741824\nattachment_quota_bytes = 68719476736\n",
         data_dir.display()
     )
 }

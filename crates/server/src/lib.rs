@@ -140,6 +140,7 @@ impl ServerState {
                 &config.data_dir,
                 files::FileLimits::from_config(&config.limits),
                 blob_gc.clone(),
+                metrics.clone(),
             )
             .map_err(|e| anyhow::anyhow!("cannot create the uploads directory: {e}"))?,
         );

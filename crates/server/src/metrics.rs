@@ -1,4 +1,5 @@
-//! Prometheus metrics: connections, subscriptions, frames in and out, errors by kind.
+//! Prometheus metrics: connections, subscriptions, frames in and out, errors by kind, and
+//! uploads (bytes received, uploads finished, tus requests refused by kind).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -26,6 +27,12 @@ pub struct Metrics {
     pub frames_out: Counter,
     pub messages_dropped: Counter,
     pub errors: Family<KindLabel, Counter>,
+    /// Upload bytes received and synced to disk (tus `PATCH` bodies).
+    pub upload_bytes: Counter,
+    /// Uploads finished into attachments.
+    pub uploads_finished: Counter,
+    /// tus requests answered with an error, by its code (`too_large`, `quota_exceeded`, ...).
+    pub uploads_refused: Family<KindLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -37,6 +44,9 @@ impl Default for Metrics {
         let frames_out = Counter::default();
         let messages_dropped = Counter::default();
         let errors = Family::<KindLabel, Counter>::default();
+        let upload_bytes = Counter::default();
+        let uploads_finished = Counter::default();
+        let uploads_refused = Family::<KindLabel, Counter>::default();
         registry.register(
             "stomp_connections",
             "STOMP sessions currently connected",
@@ -67,6 +77,21 @@ impl Default for Metrics {
             "Errors reported to clients, by kind",
             errors.clone(),
         );
+        registry.register(
+            "upload_bytes",
+            "Bytes of uploads received and synced to disk",
+            upload_bytes.clone(),
+        );
+        registry.register(
+            "uploads_finished",
+            "Uploads finished into attachments",
+            uploads_finished.clone(),
+        );
+        registry.register(
+            "uploads_refused",
+            "Upload (tus) requests answered with an error, by error code",
+            uploads_refused.clone(),
+        );
         Metrics {
             registry,
             connections,
@@ -75,6 +100,9 @@ impl Default for Metrics {
             frames_out,
             messages_dropped,
             errors,
+            upload_bytes,
+            uploads_finished,
+            uploads_refused,
         }
     }
 }
@@ -82,6 +110,12 @@ impl Default for Metrics {
 impl Metrics {
     pub fn error(&self, kind: &'static str) {
         self.errors.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    pub fn upload_refused(&self, kind: &'static str) {
+        self.uploads_refused
+            .get_or_create(&KindLabel { kind })
+            .inc();
     }
 
     /// The Prometheus text exposition.

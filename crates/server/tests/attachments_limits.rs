@@ -1,6 +1,7 @@
 //! Attachment limits and bad input, each with its answer, and nothing half-stored: size,
 //! quota, open uploads, pixels, attachments per message, empty files, bad names, types
-//! that lie, the tus version; and the sweep that removes what a crash left behind.
+//! that lie, the tus version; and the sweep that removes what a crash left behind. The
+//! upload metrics count it all.
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{json, Value};
@@ -122,7 +123,31 @@ async fn size_quota_and_open_uploads_are_limited_with_a_sentence_and_freed_by_de
         201
     );
     let _ = second;
+    // /metrics counts what went up, what finished and each refusal by its code.
+    let metrics = server.metrics().await;
+    for (name, value) in [
+        ("tidings_upload_bytes_total", 2000.0),
+        ("tidings_uploads_finished_total", 2.0),
+        ("tidings_uploads_refused_total{kind=\"too_large\"}", 1.0),
+        (
+            "tidings_uploads_refused_total{kind=\"too_many_uploads\"}",
+            1.0,
+        ),
+        (
+            "tidings_uploads_refused_total{kind=\"quota_exceeded\"}",
+            1.0,
+        ),
+        ("tidings_uploads_refused_total{kind=\"not_found\"}", 1.0),
+    ] {
+        assert_eq!(metric(&metrics, name), Some(value), "{name} in\n{metrics}");
+    }
     server.stop().await;
+}
+
+/// The value of one sample (`name{labels}`) in a Prometheus text exposition.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[tokio::test]

@@ -71,6 +71,8 @@ async fn serves_health_and_metrics_and_never_logs_a_token() {
         "tidings_stomp_frames_in_total{command=\"SEND\"} 1",
         "tidings_stomp_frames_out_total",
         "kind=\"token_bad_signature\"",
+        "tidings_upload_bytes_total 0",
+        "tidings_uploads_finished_total 0",
     ] {
         assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
     }

@@ -183,6 +183,11 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     secs.max(1)
 }
 
+/// The `error` code of an error answer, kept in the response's extensions for the layers
+/// that count refusals by kind (the upload metrics).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let reply = self.reply();
@@ -192,6 +197,7 @@ impl IntoResponse for ApiError {
         };
         let tus_refusal = reply.status == StatusCode::PRECONDITION_FAILED;
         let mut response = (reply.status, Json(body)).into_response();
+        response.extensions_mut().insert(ErrorCode(reply.error));
         if tus_refusal {
             response
                 .headers_mut()

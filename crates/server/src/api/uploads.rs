@@ -19,9 +19,12 @@ pub const TUS_VERSION: &str = "1.0.0";
 const TUS_EXTENSIONS: &str = "creation,termination,expiration";
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
 
-/// Adds `Tus-Resumable` to an answer, refusals included.
-fn tus(result: Result<Response, ApiError>) -> Response {
+/// Adds `Tus-Resumable` to an answer, refusals included; counts refusals by their code.
+fn tus(state: &ServerState, result: Result<Response, ApiError>) -> Response {
     let mut r = result.unwrap_or_else(IntoResponse::into_response);
+    if let Some(code) = r.extensions().get::<super::error::ErrorCode>() {
+        state.metrics.upload_refused(code.0);
+    }
     r.headers_mut().insert(
         HeaderName::from_static("tus-resumable"),
         HeaderValue::from_static(TUS_VERSION),
@@ -119,15 +122,18 @@ fn expires(a: &AttachmentRecord) -> Option<String> {
         ("Tus-Max-Size" = u64, description = "limits.max_attachment_bytes"),
     ))))]
 pub async fn options(State(state): State<ServerState>) -> Response {
-    tus(Ok((
-        StatusCode::NO_CONTENT,
-        [
-            ("tus-version", TUS_VERSION.to_owned()),
-            ("tus-extension", TUS_EXTENSIONS.to_owned()),
-            ("tus-max-size", state.files.limits.max_bytes.to_string()),
-        ],
+    tus(
+        &state,
+        Ok((
+            StatusCode::NO_CONTENT,
+            [
+                ("tus-version", TUS_VERSION.to_owned()),
+                ("tus-extension", TUS_EXTENSIONS.to_owned()),
+                ("tus-max-size", state.files.limits.max_bytes.to_string()),
+            ],
+        )
+            .into_response()),
     )
-        .into_response()))
 }
 
 /// Create an upload (tus creation). `Upload-Metadata` gives `filename` and `conversation`
@@ -158,33 +164,36 @@ pub async fn create(
     caller: Result<AuthUser, ApiError>,
     headers: HeaderMap,
 ) -> Response {
-    tus(async {
-        let AuthUser(me) = caller?;
-        check_version(&headers)?;
-        let req = upload_request(&headers)?;
-        let (a, _new) = state.files.create(&me.name, req).await?;
-        let mut r = (
-            StatusCode::CREATED,
-            [
-                (header::LOCATION, format!("/api/uploads/{}", a.id)),
-                (
-                    HeaderName::from_static("upload-offset"),
-                    a.offset.to_string(),
-                ),
-            ],
-            Json(UploadCreated {
-                id: a.id.clone(),
-                offset: a.offset,
-                length: a.length,
-            }),
-        )
-            .into_response();
-        if let Some(v) = expires(&a).and_then(|e| HeaderValue::from_str(&e).ok()) {
-            r.headers_mut().insert("upload-expires", v);
+    tus(
+        &state,
+        async {
+            let AuthUser(me) = caller?;
+            check_version(&headers)?;
+            let req = upload_request(&headers)?;
+            let (a, _new) = state.files.create(&me.name, req).await?;
+            let mut r = (
+                StatusCode::CREATED,
+                [
+                    (header::LOCATION, format!("/api/uploads/{}", a.id)),
+                    (
+                        HeaderName::from_static("upload-offset"),
+                        a.offset.to_string(),
+                    ),
+                ],
+                Json(UploadCreated {
+                    id: a.id.clone(),
+                    offset: a.offset,
+                    length: a.length,
+                }),
+            )
+                .into_response();
+            if let Some(v) = expires(&a).and_then(|e| HeaderValue::from_str(&e).ok()) {
+                r.headers_mut().insert("upload-expires", v);
+            }
+            Ok(r)
         }
-        Ok(r)
-    }
-    .await)
+        .await,
+    )
 }
 
 /// How much of an upload the server holds (the uploader only).
@@ -208,31 +217,34 @@ pub async fn head(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    tus(async {
-        let AuthUser(me) = caller?;
-        check_version(&headers)?;
-        let a = state.files.status(&me.name, &id).await?;
-        let mut r = (
-            StatusCode::OK,
-            [
-                (
-                    HeaderName::from_static("upload-offset"),
-                    a.offset.to_string(),
-                ),
-                (
-                    HeaderName::from_static("upload-length"),
-                    a.length.to_string(),
-                ),
-                (header::CACHE_CONTROL, "no-store".to_owned()),
-            ],
-        )
-            .into_response();
-        if let Some(v) = expires(&a).and_then(|e| HeaderValue::from_str(&e).ok()) {
-            r.headers_mut().insert("upload-expires", v);
+    tus(
+        &state,
+        async {
+            let AuthUser(me) = caller?;
+            check_version(&headers)?;
+            let a = state.files.status(&me.name, &id).await?;
+            let mut r = (
+                StatusCode::OK,
+                [
+                    (
+                        HeaderName::from_static("upload-offset"),
+                        a.offset.to_string(),
+                    ),
+                    (
+                        HeaderName::from_static("upload-length"),
+                        a.length.to_string(),
+                    ),
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+            )
+                .into_response();
+            if let Some(v) = expires(&a).and_then(|e| HeaderValue::from_str(&e).ok()) {
+                r.headers_mut().insert("upload-expires", v);
+            }
+            Ok(r)
         }
-        Ok(r)
-    }
-    .await)
+        .await,
+    )
 }
 
 /// Append bytes at `Upload-Offset`. The PATCH that completes the file also finishes it
@@ -263,31 +275,34 @@ pub async fn patch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    tus(async {
-        let AuthUser(me) = caller?;
-        check_version(&headers)?;
-        let ctype = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !ctype.trim().eq_ignore_ascii_case(OFFSET_STREAM) {
-            return Err(FileError::UnsupportedMediaType.into());
+    tus(
+        &state,
+        async {
+            let AuthUser(me) = caller?;
+            check_version(&headers)?;
+            let ctype = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !ctype.trim().eq_ignore_ascii_case(OFFSET_STREAM) {
+                return Err(FileError::UnsupportedMediaType.into());
+            }
+            let offset = number(&headers, "upload-offset")?
+                .ok_or_else(|| ApiError::Malformed("Upload-Offset is required".into()))?;
+            let len = number(&headers, "content-length")?;
+            let stream = body.into_data_stream();
+            let offset = state
+                .files
+                .write(&me.name, &id, offset, len, stream)
+                .await?;
+            Ok((
+                StatusCode::NO_CONTENT,
+                [(HeaderName::from_static("upload-offset"), offset.to_string())],
+            )
+                .into_response())
         }
-        let offset = number(&headers, "upload-offset")?
-            .ok_or_else(|| ApiError::Malformed("Upload-Offset is required".into()))?;
-        let len = number(&headers, "content-length")?;
-        let stream = body.into_data_stream();
-        let offset = state
-            .files
-            .write(&me.name, &id, offset, len, stream)
-            .await?;
-        Ok((
-            StatusCode::NO_CONTENT,
-            [(HeaderName::from_static("upload-offset"), offset.to_string())],
-        )
-            .into_response())
-    }
-    .await)
+        .await,
+    )
 }
 
 /// Cancel an upload, or delete a finished attachment no message uses (tus termination).
@@ -308,13 +323,16 @@ pub async fn cancel(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    tus(async {
-        let AuthUser(me) = caller?;
-        check_version(&headers)?;
-        state.files.cancel(&me.name, &id).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await)
+    tus(
+        &state,
+        async {
+            let AuthUser(me) = caller?;
+            check_version(&headers)?;
+            state.files.cancel(&me.name, &id).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
 }
 
 #[cfg(test)]

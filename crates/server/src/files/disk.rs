@@ -1,6 +1,7 @@
 //! The blob store on disk: `<root>/<first two hex digits>/<key>`. A file comes in already
 //! written; it is `fsync`ed, renamed into place (copied first when it lives on another file
-//! system) and its directory `fsync`ed, so a crash leaves either no blob or a whole one.
+//! system) and its directory `fsync`ed (and the root too when that fan-out directory is
+//! new), so a crash or a power cut leaves either no blob or a whole one.
 
 use super::blob::{BlobRead, BlobStore};
 use async_trait::async_trait;
@@ -16,7 +17,12 @@ pub struct DiskBlobStore {
 
 impl DiskBlobStore {
     pub fn new(root: PathBuf) -> io::Result<DiskBlobStore> {
-        std::fs::create_dir_all(&root)?;
+        if !root.is_dir() {
+            std::fs::create_dir_all(&root)?;
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
+        }
         Ok(DiskBlobStore { root })
     }
 
@@ -30,7 +36,9 @@ impl DiskBlobStore {
     }
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+/// Makes the names in `dir` (files created, renamed in or removed) survive a power cut:
+/// a file's own `fsync` does not record its directory entry.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     // Directories can be opened and synced on Unix; elsewhere the rename is what we have.
     #[cfg(unix)]
     std::fs::File::open(dir)?.sync_all()?;
@@ -46,6 +54,8 @@ fn put_blocking(file: &Path, target: &Path) -> io::Result<()> {
     }
     std::fs::File::open(file)?.sync_all()?;
     let dir = target.parent().unwrap_or(Path::new("."));
+    // A new fan-out directory is itself a name in the root, synced below with the rest.
+    let new_dir = !dir.is_dir();
     std::fs::create_dir_all(dir)?;
     if std::fs::rename(file, target).is_err() {
         // Another file system: copy beside the target, sync, rename there.
@@ -61,7 +71,11 @@ fn put_blocking(file: &Path, target: &Path) -> io::Result<()> {
         std::fs::rename(&tmp, target)?;
         std::fs::remove_file(file)?;
     }
-    sync_dir(dir)
+    sync_dir(dir)?;
+    if new_dir {
+        sync_dir(dir.parent().unwrap_or(Path::new(".")))?;
+    }
+    Ok(())
 }
 
 #[async_trait]

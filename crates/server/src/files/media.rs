@@ -1,14 +1,16 @@
 //! What an uploaded file is, established from its bytes when the upload finishes: its type
 //! (sniffed with `infer`; a declared image type the bytes do not confirm is refused), and
 //! for PNG, JPEG, GIF and WebP the dimensions (from the header, checked against the pixel
-//! limit before anything is decoded), the file with its EXIF/XMP metadata removed
-//! losslessly (`img-parts`), and a thumbnail. Then the SHA-256 of the bytes kept.
+//! limit before anything is decoded; reported as displayed, i.e. turned by the EXIF
+//! orientation), the file with its metadata removed losslessly but for the orientation
+//! (`metadata`), and an upright thumbnail. Then the SHA-256 of the bytes kept.
 //!
 //! Synchronous and CPU-bound: the caller runs it on the blocking pool, a few at a time.
 //! An image is read whole into memory (at most `limits.max_attachment_bytes`) to strip and
 //! decode it; other files are only streamed through the hash.
 
 use super::error::{FileError, FileResult};
+use super::metadata;
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 use std::io::{Cursor, Read, Write};
@@ -156,8 +158,8 @@ pub fn process(src: &Path, declared: Option<&str>, max_pixels: u64) -> FileResul
             u64::from(w) * u64::from(h) / 1_000_000
         )));
     }
-    let kept = strip_metadata(format, bytes);
-    let thumbnail = thumbnail(&kept, format, w, h, &content_type)?;
+    let (kept, orientation) = metadata::strip(format, bytes);
+    let thumbnail = thumbnail(&kept, format, (w, h), orientation, &content_type)?;
     let file = write_synced(&with_suffix(src, "final"), &kept)?;
     let thumbnail = match thumbnail {
         Some((data, t)) => Some((write_synced(&with_suffix(src, "thumb"), &data)?, t)),
@@ -166,7 +168,7 @@ pub fn process(src: &Path, declared: Option<&str>, max_pixels: u64) -> FileResul
     Ok(Processed {
         file,
         content_type,
-        dimensions: Some((w, h)),
+        dimensions: Some(metadata::displayed_size(orientation, (w, h))),
         thumbnail,
     })
 }
@@ -178,49 +180,14 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The image without EXIF (camera, GPS), XMP and IPTC; pixels and colour profile kept.
-/// An image `img-parts` cannot parse is kept as it is (the decoder judges it next).
-fn strip_metadata(format: ImageFormat, bytes: Vec<u8>) -> Vec<u8> {
-    use img_parts::{Bytes, ImageEXIF};
-    let b = Bytes::from(bytes);
-    let out = match format {
-        ImageFormat::Jpeg => img_parts::jpeg::Jpeg::from_bytes(b.clone())
-            .ok()
-            .map(|mut j| {
-                j.set_exif(None);
-                // APP1 also carries XMP; APP13 carries IPTC (Photoshop).
-                j.remove_segments_by_marker(img_parts::jpeg::markers::APP1);
-                j.remove_segments_by_marker(img_parts::jpeg::markers::APP13);
-                j.encoder().bytes()
-            }),
-        ImageFormat::Png => img_parts::png::Png::from_bytes(b.clone())
-            .ok()
-            .map(|mut p| {
-                p.set_exif(None);
-                for kind in [*b"tEXt", *b"zTXt", *b"iTXt", *b"eXIf"] {
-                    p.remove_chunks_by_type(kind);
-                }
-                p.encoder().bytes()
-            }),
-        ImageFormat::WebP => img_parts::webp::WebP::from_bytes(b.clone())
-            .ok()
-            .map(|mut w| {
-                w.set_exif(None);
-                w.remove_chunks_by_id(*b"XMP ");
-                w.encoder().bytes()
-            }),
-        _ => None,
-    };
-    out.unwrap_or(b).to_vec()
-}
-
 /// A thumbnail no larger than [`THUMBNAIL_SIDE`] a side (JPEG for JPEG, PNG otherwise),
-/// decoded under limits from the header's dimensions.
+/// decoded under limits from the header's dimensions, its pixels turned upright (it carries
+/// no EXIF).
 fn thumbnail(
     bytes: &[u8],
     format: ImageFormat,
-    w: u32,
-    h: u32,
+    (w, h): (u32, u32),
+    orientation: u16,
     content_type: &str,
 ) -> FileResult<Option<(Vec<u8>, String)>> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -231,6 +198,7 @@ fn thumbnail(
     let img = reader.decode().map_err(|e| {
         FileError::InvalidImage(format!("the {content_type} image cannot be decoded: {e}"))
     })?;
+    let img = metadata::upright(img, orientation);
     let small = if w <= THUMBNAIL_SIDE && h <= THUMBNAIL_SIDE {
         img
     } else {

@@ -4,7 +4,8 @@
 //! An upload's bytes go to `<data_dir>/uploads/<id>` as they arrive (streamed, never held
 //! whole), `fsync`ed before the offset that counts them is recorded, so a cut or a crash
 //! loses at most bytes the client is told to send again. A file's lifecycle:
-//! 1. `create`: the database row (quota, open-upload count, participant) and an empty file.
+//! 1. `create`: the database row (quota, open-upload count, participant) and an empty file
+//!    whose directory entry is synced (power cuts).
 //! 2. `write`: appends at the recorded offset; the one that reaches the length finishes:
 //!    [`media::process`] (type, image checks, EXIF, thumbnail, SHA-256), then the blob
 //!    store's atomic `put`, then the row finished, in one transaction.
@@ -23,8 +24,10 @@ pub mod disk;
 pub mod error;
 mod locks;
 pub mod media;
+mod metadata;
 
 use crate::config::LimitsConfig;
+use crate::metrics::Metrics;
 use crate::store::{AttachmentRecord, BlobRef, Created, Finished, NewUpload, Store};
 use blob::{BlobRead, BlobStore};
 use bytes::Bytes;
@@ -93,6 +96,7 @@ pub struct Files {
     gate: RwLock<()>,
     /// Woken when blobs may have become unused.
     gc: Arc<Notify>,
+    metrics: Arc<Metrics>,
 }
 
 /// A file name as people see it: trimmed, 1-255 characters, no path separators, control
@@ -138,9 +142,13 @@ impl Files {
         data_dir: &Path,
         limits: FileLimits,
         gc: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> std::io::Result<Files> {
         let partial = data_dir.join("uploads");
-        std::fs::create_dir_all(&partial)?;
+        if !partial.is_dir() {
+            std::fs::create_dir_all(&partial)?;
+            disk::sync_dir(data_dir)?;
+        }
         Ok(Files {
             store,
             blobs,
@@ -150,6 +158,7 @@ impl Files {
             decodes: Semaphore::new(DECODES),
             gate: RwLock::new(()),
             gc,
+            metrics,
         })
     }
 
@@ -226,13 +235,26 @@ impl Files {
                 quota: self.limits.quota,
             }),
             Created::New(a) => {
-                if let Err(e) = tokio::fs::File::create(self.partial_path(&a.id)).await {
+                if let Err(e) = self.create_partial(&a.id).await {
                     let _ = self.store.delete_upload(&a.id, user).await;
+                    let _ = tokio::fs::remove_file(self.partial_path(&a.id)).await;
                     return Err(e.into());
                 }
                 Ok((a, true))
             }
         }
+    }
+
+    /// The empty file of a new upload, its name synced into `uploads/`: each `PATCH`
+    /// syncs the file's bytes, not its directory entry, so without this a power cut could
+    /// lose a new upload's file while its recorded offset says its bytes are there. (No
+    /// test can cut the power; kill -9 does not need it, the page cache survives.)
+    async fn create_partial(&self, id: &str) -> std::io::Result<()> {
+        tokio::fs::File::create(self.partial_path(id)).await?;
+        let dir = self.partial.clone();
+        tokio::task::spawn_blocking(move || disk::sync_dir(&dir))
+            .await
+            .map_err(std::io::Error::other)?
     }
 
     /// The user's own upload (finished or not), once no request is writing it.
@@ -288,6 +310,7 @@ impl Files {
             return Ok(a.offset);
         }
         let (written, outcome) = self.append(&a, body).await?;
+        self.metrics.upload_bytes.inc_by(written);
         let offset = a.offset + written;
         // The last bytes are recorded by finishing itself (offset = length in the same
         // transaction as the attachment): a crash while finishing leaves the previous
@@ -422,6 +445,7 @@ impl Files {
             .await?;
         drop(_gate);
         self.remove_partial(&a.id).await;
+        self.metrics.uploads_finished.inc();
         Ok(done)
     }
 
