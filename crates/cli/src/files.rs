@@ -180,7 +180,7 @@ mod tests {
             save_name(Some("p.jpg"), "a_1", Variant::Thumbnail, "image/jpeg"),
             "p.jpg.thumbnail.jpg"
         );
-        assert_eq!(size_for_people(300_000), "293 KiB");
-        assert_eq!(size_for_people(2 * 1024 * 1024 + 200_000), "2.2 MiB");
+        assert_eq!(size_for_people(300_000), "293 KB");
+        assert_eq!(size_for_people(2 * 1024 * 1024 + 200_000), "2.2 MB");
     }
 }

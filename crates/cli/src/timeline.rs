@@ -10,20 +10,13 @@ pub fn time(t: Timestamp) -> String {
     s.get(..16).map(|d| d.replace('T', " ")).unwrap_or(s)
 }
 
-/// `1.2 MiB`, `293 KiB`, `12 B`.
+/// A size as the app says it (`tidings_client::engine::describe_size`): "293 KB", "2.2 MB",
+/// "12 bytes".
 pub fn size_for_people(bytes: u64) -> String {
-    const KIB: f64 = 1024.0;
-    let b = bytes as f64;
-    if b >= KIB * KIB {
-        format!("{:.1} MiB", b / KIB / KIB)
-    } else if b >= KIB {
-        format!("{:.0} KiB", b / KIB)
-    } else {
-        format!("{bytes} B")
-    }
+    tidings_client::engine::describe_size(bytes)
 }
 
-/// An attachment's line: `📎 beach.jpg · 471 KiB · image/jpeg 1600×1200 · a_3f9c…` (the id
+/// An attachment's line: `📎 beach.jpg · 471 KB · image/jpeg 1600×1200 · a_3f9c…` (the id
 /// is what `tidings download` takes).
 pub fn attachment(a: &Attachment) -> String {
     let dims = match (a.width, a.height) {

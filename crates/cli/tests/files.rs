@@ -114,14 +114,14 @@ async fn send_with_files_then_download_byte_equal_also_offline() {
     let note_id = first[1]["id"].as_str().unwrap();
     assert!(
         r.stdout.contains(&format!(
-            "📎 a.bin · 195 KiB · application/octet-stream · {a_id}"
+            "📎 a.bin · 195 KB · application/octet-stream · {a_id}"
         )),
         "{}",
         r.stdout
     );
     assert!(
         r.stdout
-            .contains(&format!("📎 note.txt · 18 B · text/plain · {note_id}")),
+            .contains(&format!("📎 note.txt · 18 bytes · text/plain · {note_id}")),
         "{}",
         r.stdout
     );
@@ -134,7 +134,7 @@ async fn send_with_files_then_download_byte_equal_also_offline() {
         .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout.starts_with("saved a.bin (195 KiB) to "),
+        r.stdout.starts_with("saved a.bin (195 KB) to "),
         "{}",
         r.stdout
     );
@@ -207,7 +207,7 @@ async fn each_bad_input_exits_non_zero_with_a_sentence_and_stores_nothing() {
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("big.bin is 1001 bytes; the largest attachment is 1000 bytes"),
+            .contains("big.bin is 1001 bytes; the largest file this server takes is 1000 bytes"),
         "{}",
         r.stderr
     );

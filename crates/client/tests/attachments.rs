@@ -422,7 +422,7 @@ async fn bad_files_are_refused_before_anything_is_queued() {
     assert_eq!(status, 413);
     assert_eq!(
         message,
-        "big.bin is 1001 bytes; the largest attachment is 1000 bytes"
+        "big.bin is 1001 bytes; the largest file this server takes is 1000 bytes"
     );
     assert!(
         engine.cache().unconfirmed(&cid).unwrap().is_empty(),
@@ -521,4 +521,76 @@ async fn the_download_cache_evicts_the_least_recently_used_under_its_limit() {
     carols.shutdown().await;
     bobs.shutdown().await;
     server.stop().await;
+}
+
+#[tokio::test]
+async fn many_messages_with_files_upload_a_few_at_a_time_and_all_go_once() {
+    let dir = TempDir::new("att-jobs");
+    let server = Server::start(dir.path(), None, |_| {}).await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let cid = api.group(&alice, &[&bob]).await;
+    let cache_dir = TempDir::new("att-jobs-alice");
+    const CHUNK: usize = 16 * 1024;
+    const JOBS: usize = 2;
+    let (gate_tx, mut gate) = mpsc::channel(16);
+    let engine = start_engine_with(&server.http(), &alice, open_cache(&cache_dir), |c| {
+        c.upload_chunk = CHUNK;
+        c.upload_jobs = JOBS;
+        c.upload_gate = Some(gate_tx);
+    });
+    until_state(&engine, "live", |s| *s == EngineState::Live).await;
+    let files = TempDir::new("att-jobs-files");
+    let mut ids = Vec::new();
+    for i in 0..5u64 {
+        let path = write(
+            files.path(),
+            &format!("f{i}.bin"),
+            &noise(2 * CHUNK, 10 + i),
+        );
+        ids.push(
+            engine
+                .send_files(&cid, &format!("file {i}"), &[path], None, vec![])
+                .await
+                .unwrap(),
+        );
+    }
+    // Each file is two PATCHes. Every step waits for the go-ahead, so what has started and
+    // not ended is known when a new upload asks for its first PATCH.
+    let (mut started, mut ended) = (Vec::new(), 0);
+    for _ in 0..10 {
+        let step = next_step(&mut gate).await;
+        if step.offset == 0 {
+            assert!(
+                started.len() - ended < JOBS,
+                "upload {} started while {} others were running",
+                step.upload_id,
+                started.len() - ended
+            );
+            started.push(step.upload_id.clone());
+        } else {
+            ended += 1; // Its last PATCH: the job ends once it is answered.
+        }
+        step.go.send(()).unwrap();
+    }
+    assert_eq!(started.len(), 5, "{started:?}");
+    for id in &ids {
+        until_entry(&engine, id, OutboxState::Sent).await;
+    }
+    let history = expect_ok(
+        api.get(
+            &format!("/api/conversations/{cid}/messages?limit=50"),
+            &bob.token,
+        )
+        .await,
+    );
+    let with_files = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["attachments"].as_array().is_some_and(|a| a.len() == 1))
+        .count();
+    assert_eq!(with_files, 5, "each message once, with its file");
+    engine.shutdown().await;
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, State};
 use tidings_client::cache::{Download, OutboxEntry, Variant};
-use tidings_client::engine::describe_size;
+use tidings_client::engine::check_size;
 use tidings_client::ClientError;
 
 /// Pasted bytes taken when the server's largest attachment was never known.
@@ -36,7 +36,7 @@ pub struct LocalFile {
 }
 
 /// The engine's error about files, for people. Its refusals that start with a file's name
-/// ("photo.raw is 31457280 bytes (30 MiB); …") keep it as written (a name is not
+/// ("photo.raw is 30 MB; …") keep it as written (a name is not
 /// capitalised); the others start with a capital, as every sentence the UI shows.
 fn file_error(e: ClientError, paths: &[PathBuf]) -> IpcError {
     let own = match &e {
@@ -46,7 +46,13 @@ fn file_error(e: ClientError, paths: &[PathBuf]) -> IpcError {
         ClientError::Io(m) | ClientError::Config(m) => Some(m.trim().to_owned()),
         _ => None,
     };
+    // The engine's own checks (empty, a bad name, too many) are bad input, as the server's
+    // `invalid` is; a refusal for another reason (too large, not a participant) is refused.
+    let invalid = matches!(&e, ClientError::Refused { code, .. } if code == "invalid");
     let mut err = IpcError::from(e);
+    if invalid {
+        err.code = IpcCode::Invalid;
+    }
     if let Some(mut m) = own.filter(|m| !m.is_empty()) {
         let named = paths
             .iter()
@@ -164,21 +170,8 @@ pub async fn paste_file(state: State<'_, AppState>, request: Request<'_>) -> Res
     let engine = state.engine_of(account.as_deref())?;
     let max = engine.largest_attachment().await;
     let size = bytes.len() as u64;
-    if size == 0 {
-        return Err(invalid(format!(
-            "{name} is empty (0 bytes): an attachment cannot be empty"
-        )));
-    }
-    if size > max.unwrap_or(PASTE_CAP) {
-        return Err(IpcError::new(
-            IpcCode::Refused,
-            format!(
-                "{name} is {}; the largest attachment is {}.",
-                describe_size(size),
-                describe_size(max.unwrap_or(PASTE_CAP))
-            ),
-        ));
-    }
+    check_size(&name, size, Some(max.unwrap_or(PASTE_CAP)))
+        .map_err(|e| file_error(e, &[PathBuf::from(&name)]))?;
     let path = scratch::write_pasted(&state.data_dir, &name, bytes).map_err(|e| {
         IpcError::new(
             IpcCode::Io,

@@ -107,7 +107,7 @@ async fn files_are_checked_pasted_sent_downloaded_and_the_cache_limit_kept() {
     );
     assert_eq!(
         refused(2),
-        "photo.raw is 2000 bytes; the largest attachment is 1000 bytes.",
+        "photo.raw is 2 KB; the largest file this server takes is 1000 bytes.",
         "the name as written"
     );
     assert!(refused(3).contains("is a folder"), "{files}");
@@ -137,7 +137,7 @@ async fn files_are_checked_pasted_sent_downloaded_and_the_cache_limit_kept() {
     assert_eq!(err["code"], "refused");
     assert_eq!(
         err["message"],
-        "Pasted image 2026-12-02 14.03.png is 1001 bytes; the largest attachment is 1000 bytes."
+        "Pasted image 2026-12-02 14.03.png is 1001 bytes; the largest file this server takes is 1000 bytes."
     );
     for bad in ["..", "a%2Fb.png", "x%0Ay.png", ""] {
         assert_eq!(
@@ -186,7 +186,7 @@ async fn files_are_checked_pasted_sent_downloaded_and_the_cache_limit_kept() {
         err["message"]
             .as_str()
             .unwrap()
-            .starts_with("photo.raw is 2000 bytes"),
+            .starts_with("photo.raw is 2 KB; the largest file this server takes is 1000 bytes"),
         "{err}"
     );
     let page = until(

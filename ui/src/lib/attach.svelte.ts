@@ -86,7 +86,7 @@ export async function attachPasted(files: File[], cid: string | null = app.selec
     const name = pastedName(f.name, f.type, now);
     if (max !== null && f.size > max) {
       checked.push({ path: '', name, size: f.size, pasted: true,
-        refused: `${name} is ${formatSize(f.size)}; the largest attachment is ${formatSize(max)}.` });
+        refused: `${name} is ${formatSize(f.size)}; the largest file this server takes is ${formatSize(max)}.` });
       continue;
     }
     try {

@@ -33,16 +33,27 @@ fn invalid(message: String) -> ClientError {
     }
 }
 
-/// `26214400 bytes (25 MiB)`.
+/// A size in people's words: "12 bytes", "1.5 KB", "25 MB" *(choice: units of 1024, named
+/// KB/MB/GB as file managers and Slack show them; one decimal below 100, none when it is 0;
+/// the same rule as the app's `formatSize` in ui/src/lib/files.ts)*.
 pub fn describe_size(bytes: u64) -> String {
-    const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{bytes} bytes ({} MiB)", bytes / MIB)
-    } else if bytes >= MIB {
-        format!("{bytes} bytes ({:.1} MiB)", bytes as f64 / MIB as f64)
+    const KIB: f64 = 1024.0;
+    let units = [("KB", KIB), ("MB", KIB * KIB), ("GB", KIB * KIB * KIB)];
+    let b = bytes as f64;
+    let Some((unit, size)) = units.iter().rev().find(|(_, size)| b >= *size) else {
+        return if bytes == 1 {
+            "1 byte".to_owned()
+        } else {
+            format!("{bytes} bytes")
+        };
+    };
+    let n = b / size;
+    let shown = if n >= 100.0 {
+        n.round()
     } else {
-        format!("{bytes} bytes")
-    }
+        (n * 10.0).round() / 10.0
+    };
+    format!("{shown} {unit}")
 }
 
 /// The name the server will be given: the path's last part, checked as the server does.
@@ -95,7 +106,9 @@ fn check_file(path: &Path, max: Option<u64>) -> ClientResult<Given> {
     })
 }
 
-fn check_size(name: &str, size: u64, max: Option<u64>) -> ClientResult<()> {
+/// Whether a file of `size` bytes named `name` can go to a server whose largest attachment
+/// is `max` (unknown: `None`); the refusal says both sizes in people's words.
+pub fn check_size(name: &str, size: u64, max: Option<u64>) -> ClientResult<()> {
     if size == 0 {
         return Err(invalid(format!(
             "{name} is empty (0 bytes): an attachment cannot be empty"
@@ -106,7 +119,7 @@ fn check_size(name: &str, size: u64, max: Option<u64>) -> ClientResult<()> {
             status: 413,
             code: "too_large".into(),
             message: format!(
-                "{name} is {}; the largest attachment is {}",
+                "{name} is {}; the largest file this server takes is {}",
                 describe_size(size),
                 describe_size(max)
             ),
@@ -432,9 +445,17 @@ mod tests {
 
     #[test]
     fn sizes_read_for_people() {
-        assert_eq!(describe_size(26_214_400), "26214400 bytes (25 MiB)");
-        assert_eq!(describe_size(31_457_281), "31457281 bytes (30.0 MiB)");
+        assert_eq!(describe_size(26_214_400), "25 MB");
+        assert_eq!(describe_size(31_457_281), "30 MB");
+        assert_eq!(describe_size(1), "1 byte");
+        assert_eq!(describe_size(300_000), "293 KB");
+        assert_eq!(describe_size(15 * 1024 * 1024 + 600 * 1024), "15.6 MB");
         assert_eq!(describe_size(12), "12 bytes");
+        assert_eq!(describe_size(1023), "1023 bytes");
+        assert_eq!(describe_size(1536), "1.5 KB");
+        assert_eq!(describe_size(5 * 1024 * 1024 + 300 * 1024), "5.3 MB");
+        assert_eq!(describe_size(3 * 1024 * 1024 * 1024), "3 GB");
+        assert_eq!(describe_size(2000), "2 KB");
         assert!(check_size("a", 0, None).is_err());
         assert!(check_size("a", 11, Some(10)).is_err());
         assert!(check_size("a", 10, Some(10)).is_ok());

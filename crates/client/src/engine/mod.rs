@@ -34,7 +34,7 @@ mod notifications;
 mod run;
 mod uploads;
 
-pub use attachments::{describe_size, MAX_FILES_PER_MESSAGE};
+pub use attachments::{check_size, describe_size, MAX_FILES_PER_MESSAGE};
 pub use auth::{MemoryRefreshStore, RefreshStore};
 pub use uploads::Progress;
 
@@ -55,6 +55,10 @@ use uploads::{UploadTasks, Uploads};
 /// The bytes of one file sent per tus `PATCH` unless configured otherwise: 4 MiB. A cut
 /// costs at most this much again; each chunk is one request and one `fsync` on the server.
 pub const DEFAULT_UPLOAD_CHUNK: usize = 4 * 1024 * 1024;
+
+/// Outbox entries uploading their files at once unless configured otherwise: 3, as browsers
+/// and Slack's client do a few at a time; more only share the same link.
+pub const DEFAULT_UPLOAD_JOBS: usize = 3;
 
 /// How far the upload of an outbox entry's files got: bytes handed to the connection
 /// (`sent`) of all its files' bytes (`total`).
@@ -157,6 +161,10 @@ pub struct EngineConfig {
     pub send_window: usize,
     /// Bytes of a file per tus `PATCH` ([`DEFAULT_UPLOAD_CHUNK`]).
     pub upload_chunk: usize,
+    /// Outbox entries whose files upload at once ([`DEFAULT_UPLOAD_JOBS`]); the others wait
+    /// for one to end. The server takes `limits.max_open_uploads` (10) open uploads and 16
+    /// requests in flight per user: a queue of many files must not run into either.
+    pub upload_jobs: usize,
     /// For tests: told before every upload `PATCH`, which waits for the go-ahead.
     pub upload_gate: Option<mpsc::Sender<UploadStep>>,
 }
@@ -170,6 +178,7 @@ impl EngineConfig {
             backoff: Backoff::default(),
             send_window: 32,
             upload_chunk: DEFAULT_UPLOAD_CHUNK,
+            upload_jobs: DEFAULT_UPLOAD_JOBS,
             upload_gate: None,
         }
     }

@@ -114,6 +114,9 @@ impl Runner {
         if self.uploads.tasks.running(client_id) {
             return;
         }
+        if self.uploads.tasks.running_ids().len() >= self.config.upload_jobs.max(1) {
+            return; // Waits its turn: a job that ends pokes the engine.
+        }
         let job = UploadJob {
             sync,
             client_id: client_id.to_owned(),
@@ -511,7 +514,17 @@ impl Runner {
     fn next_outbox_wakeup(&self) -> Option<tokio::time::Instant> {
         // An entry whose files are uploading is pending and due, but its job pokes when it
         // is done: waking for it now would spin.
-        let busy = self.uploads.tasks.running_ids();
+        let mut busy = self.uploads.tasks.running_ids();
+        if busy.len() >= self.config.upload_jobs.max(1) {
+            // Entries waiting for a free upload job wait for a job's end, not a timer.
+            if let Ok(due) = self.cache.due(Timestamp::now()) {
+                busy.extend(
+                    due.into_iter()
+                        .filter(|e| !e.uploaded())
+                        .map(|e| e.client_id),
+                );
+            }
+        }
         let at = self
             .cache
             .next_due_except(&busy, Timestamp::now())
