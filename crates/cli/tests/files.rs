@@ -5,30 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tidings_testkit::*;
 
 mod common;
 use common::{Home, Run};
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    (0..len)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) as u8
-        })
-        .collect()
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
 
 /// Runs `tidings` in the folder `cwd`; stdout as bytes too.
 async fn run_in(home: &Home, cwd: &Path, args: &[&str]) -> (Run, Vec<u8>) {
@@ -69,8 +51,8 @@ async fn send_with_files_then_download_byte_equal_also_offline() {
     bobs.login(&server.http(), "bob").await;
     let files = TempDir::new("cli-files-src");
     let big = noise(200_000, 1);
-    let a = write(files.path(), "a.bin", &big);
-    let note = write(files.path(), "note.txt", b"hello from a file\n");
+    let a = write_file(files.path(), "a.bin", &big);
+    let note = write_file(files.path(), "note.txt", b"hello from a file\n");
 
     let r = alices
         .run(&[
@@ -187,9 +169,9 @@ async fn each_bad_input_exits_non_zero_with_a_sentence_and_stores_nothing() {
     let alices = Home::new();
     alices.login(&server.http(), "alice").await;
     let files = TempDir::new("cli-files-bad-src");
-    let big = write(files.path(), "big.bin", &noise(1001, 2));
-    let empty = write(files.path(), "empty.txt", b"");
-    let small = write(files.path(), "small.txt", b"small\n");
+    let big = write_file(files.path(), "big.bin", &noise(1001, 2));
+    let empty = write_file(files.path(), "empty.txt", b"");
+    let small = write_file(files.path(), "small.txt", b"small\n");
     let missing = files.path().join("missing.pdf");
 
     let r = alices

@@ -6,7 +6,7 @@
 //! 127.0.0.1, real cache files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tidings_client::cache::{Cache, OutboxState, Variant};
@@ -17,27 +17,6 @@ use tokio::sync::mpsc;
 
 mod common;
 use common::{start_engine, start_engine_with, until, until_state};
-
-/// Bytes that no type sniffer recognises, different for each `seed`.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) as u8
-        })
-        .collect()
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
 
 fn open_cache(dir: &TempDir) -> Arc<Cache> {
     Arc::new(Cache::open(&dir.0.join("c.db")).unwrap())
@@ -88,9 +67,7 @@ async fn a_file_sent_while_the_server_is_stopped_goes_out_once_and_bob_downloads
     let server = Server::start(dir.path(), None, |_| {}).await;
     let addr = server.addr;
     let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let cid = api.group(&alice, &[&bob]).await;
+    let (alice, bob, cid) = api.alice_and_bob().await;
     let cache_dir = TempDir::new("att-offline-alice");
     let engine = start_engine(&server.http(), &alice, open_cache(&cache_dir));
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
@@ -104,7 +81,7 @@ async fn a_file_sent_while_the_server_is_stopped_goes_out_once_and_bob_downloads
     // Over two chunks of the default size (4 MiB): three PATCHes.
     const SIZE: usize = 9 * 1024 * 1024 + 17;
     let bytes = noise(SIZE, 1);
-    let original = write(files.path(), "report.bin", &bytes);
+    let original = write_file(files.path(), "report.bin", &bytes);
     let id = engine
         .send_files(
             &cid,
@@ -190,9 +167,7 @@ async fn an_upload_cut_by_an_engine_restart_resumes_from_the_servers_offset_and_
     let dir = TempDir::new("att-restart");
     let server = Server::start(dir.path(), None, |_| {}).await;
     let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let cid = api.group(&alice, &[&bob]).await;
+    let (alice, _bob, cid) = api.alice_and_bob().await;
     let cache_dir = TempDir::new("att-restart-alice");
     const CHUNK: usize = 64 * 1024;
     let (gate_tx, mut gate) = mpsc::channel(4);
@@ -203,7 +178,7 @@ async fn an_upload_cut_by_an_engine_restart_resumes_from_the_servers_offset_and_
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
     let files = TempDir::new("att-restart-files");
     let bytes = noise(4 * CHUNK + 1000, 2);
-    let path = write(files.path(), "big.bin", &bytes);
+    let path = write_file(files.path(), "big.bin", &bytes);
     let id = engine
         .send_files(&cid, "", &[path], None, vec![])
         .await
@@ -267,9 +242,7 @@ async fn a_server_restart_in_the_middle_of_an_upload_resumes_from_its_offset() {
     let server = Server::start(dir.path(), None, |_| {}).await;
     let addr = server.addr;
     let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let cid = api.group(&alice, &[&bob]).await;
+    let (alice, _bob, cid) = api.alice_and_bob().await;
     let cache_dir = TempDir::new("att-srv-alice");
     const CHUNK: usize = 32 * 1024;
     let (gate_tx, mut gate) = mpsc::channel(4);
@@ -280,7 +253,7 @@ async fn a_server_restart_in_the_middle_of_an_upload_resumes_from_its_offset() {
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
     let files = TempDir::new("att-srv-files");
     let bytes = noise(3 * CHUNK, 3);
-    let path = write(files.path(), "three.bin", &bytes);
+    let path = write_file(files.path(), "three.bin", &bytes);
     let id = engine
         .send_files(&cid, "three chunks", &[path], None, vec![])
         .await
@@ -324,9 +297,7 @@ async fn a_server_restart_in_the_middle_of_an_upload_resumes_from_its_offset() {
 async fn cancel_removes_the_upload_on_the_server_the_entry_and_its_copy() {
     let server = Server::chat().await;
     let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let cid = api.group(&alice, &[&bob]).await;
+    let (alice, _bob, cid) = api.alice_and_bob().await;
     let cache_dir = TempDir::new("att-cancel");
     let (gate_tx, mut gate) = mpsc::channel(4);
     let engine = start_engine_with(&server.http(), &alice, open_cache(&cache_dir), |c| {
@@ -335,7 +306,7 @@ async fn cancel_removes_the_upload_on_the_server_the_entry_and_its_copy() {
     });
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
     let files = TempDir::new("att-cancel-files");
-    let path = write(files.path(), "long.bin", &noise(100_000, 4));
+    let path = write_file(files.path(), "long.bin", &noise(100_000, 4));
     let id = engine
         .send_files(&cid, "", &[path], None, vec![])
         .await
@@ -384,12 +355,10 @@ async fn bad_files_are_refused_before_anything_is_queued() {
     .await;
     let addr = server.addr;
     let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let cid = api.group(&alice, &[&bob]).await;
+    let (alice, _bob, cid) = api.alice_and_bob().await;
     let files = TempDir::new("att-bad-files");
-    let empty = write(files.path(), "empty.txt", b"");
-    let big = write(files.path(), "big.bin", &noise(1001, 5));
+    let empty = write_file(files.path(), "empty.txt", b"");
+    let big = write_file(files.path(), "big.bin", &noise(1001, 5));
     let cache_dir = TempDir::new("att-bad-alice");
     let engine = start_engine(&server.http(), &alice, open_cache(&cache_dir));
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
@@ -465,15 +434,13 @@ async fn bad_files_are_refused_before_anything_is_queued() {
 async fn the_download_cache_evicts_the_least_recently_used_under_its_limit() {
     let server = Server::chat().await;
     let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let cid = api.group(&alice, &[&bob]).await;
+    let (alice, bob, cid) = api.alice_and_bob().await;
     let alice_dir = TempDir::new("att-lru-alice");
     let engine = start_engine(&server.http(), &alice, open_cache(&alice_dir));
     until_state(&engine, "live", |s| *s == EngineState::Live).await;
     let files = TempDir::new("att-lru-files");
     let paths: Vec<PathBuf> = (0..3)
-        .map(|i| write(files.path(), &format!("f{i}.bin"), &noise(100_000, 10 + i)))
+        .map(|i| write_file(files.path(), &format!("f{i}.bin"), &noise(100_000, 10 + i)))
         .collect();
     let id = engine
         .send_files(&cid, "three files", &paths, None, vec![])
@@ -528,9 +495,7 @@ async fn many_messages_with_files_upload_a_few_at_a_time_and_all_go_once() {
     let dir = TempDir::new("att-jobs");
     let server = Server::start(dir.path(), None, |_| {}).await;
     let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let cid = api.group(&alice, &[&bob]).await;
+    let (alice, bob, cid) = api.alice_and_bob().await;
     let cache_dir = TempDir::new("att-jobs-alice");
     const CHUNK: usize = 16 * 1024;
     const JOBS: usize = 2;
@@ -544,7 +509,7 @@ async fn many_messages_with_files_upload_a_few_at_a_time_and_all_go_once() {
     let files = TempDir::new("att-jobs-files");
     let mut ids = Vec::new();
     for i in 0..5u64 {
-        let path = write(
+        let path = write_file(
             files.path(),
             &format!("f{i}.bin"),
             &noise(2 * CHUNK, 10 + i),

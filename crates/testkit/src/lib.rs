@@ -23,7 +23,7 @@ mod upload;
 pub use chat::{expect_ok, id_of, participant_ids};
 pub use process::{spawn_listening, Process};
 pub use stomp::{body, http_get, http_get_over, http_get_with, Client};
-pub use upload::{open_patch, Download, Meta, TusAnswer};
+pub use upload::{noise, open_patch, write_file, Download, Meta, TusAnswer};
 
 pub const SECRET: &str = "testkit-secret-0123456789";
 pub const SERVICE_TOKEN: &str = "testkit-service-token-0123";
@@ -430,6 +430,14 @@ impl Api {
             refresh: body["refreshToken"].as_str().unwrap().to_owned(),
             expires_in: body["expiresIn"].as_u64().unwrap(),
         }
+    }
+
+    /// alice and bob registered, and a group of the two: (alice, bob, its id).
+    pub async fn alice_and_bob(&self) -> (TestUser, TestUser, String) {
+        let alice = self.register("alice").await;
+        let bob = self.register("bob").await;
+        let cid = self.group(&alice, &[&bob]).await;
+        (alice, bob, cid)
     }
 
     /// A group of `creator` and `others`; returns its id.

@@ -233,3 +233,26 @@ pub async fn open_patch(
     s.flush().await.unwrap();
     s
 }
+
+/// `len` bytes that no type sniffer recognises, different for each `seed` (a file's
+/// content for tests that must not be taken for an image or a document).
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        })
+        .collect()
+}
+
+/// Writes `bytes` to `dir/name`; answers the path.
+pub fn write_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}

@@ -236,14 +236,7 @@ pub async fn send_files(
     for f in &files {
         scratch::remove_pasted(&state.data_dir, f);
     }
-    let cache = engine.cache();
-    cache
-        .clear_draft(&conversation)
-        .map_err(ClientError::from)?;
-    cache
-        .outbox_entry(&id)
-        .map_err(ClientError::from)?
-        .ok_or_else(|| invalid("the message vanished from the outbox"))
+    super::messages::queued(engine.cache(), &conversation, &id)
 }
 
 /// Cancels an outbox entry not sent yet (its upload stops, the server drops what it has);

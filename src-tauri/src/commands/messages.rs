@@ -33,14 +33,19 @@ pub fn send_message(
             mentions.unwrap_or_default(),
         )
     })?;
-    // Sent: the composer's draft of this conversation is done with.
-    cache
-        .clear_draft(&conversation)
-        .map_err(ClientError::from)?;
-    cache
-        .outbox_entry(&id)
-        .map_err(ClientError::from)?
-        .ok_or_else(|| invalid("the message vanished from the outbox"))
+    queued(&cache, &conversation, &id)
+}
+
+/// A message just queued in `conversation`'s outbox as `id`: the composer's draft of the
+/// conversation is done with; answers the outbox entry.
+pub(super) fn queued(
+    cache: &tidings_client::cache::Cache,
+    conversation: &str,
+    id: &str,
+) -> Res<OutboxEntry> {
+    cache.clear_draft(conversation).map_err(ClientError::from)?;
+    let entry = cache.outbox_entry(id).map_err(ClientError::from)?;
+    entry.ok_or_else(|| invalid("the message vanished from the outbox"))
 }
 
 #[tauri::command]

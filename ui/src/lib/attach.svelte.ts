@@ -129,6 +129,36 @@ export async function objectUrl(id: string, thumbnail: boolean, type: string): P
   return URL.createObjectURL(new Blob([bytes], { type }));
 }
 
+/**
+ * Loads an attachment (or its thumbnail) as an object URL for an `<img>`: `shown` gets the
+ * URL, `failed` the error (an `IpcError`'s code and words). Returns the cleanup for an
+ * `$effect`: a load that ends after it is dropped, and the URL made is revoked.
+ */
+export function loadImage(
+  id: string,
+  thumbnail: boolean,
+  type: string,
+  shown: (url: string) => void,
+  failed: (code: string, message: string) => void,
+): () => void {
+  let current = true;
+  let made = '';
+  objectUrl(id, thumbnail, type)
+    .then((u) => {
+      if (current) shown((made = u));
+      else URL.revokeObjectURL(u);
+    })
+    .catch((e) => {
+      if (!current) return;
+      const err = asIpcError(e);
+      failed(err.code, err.message);
+    });
+  return () => {
+    current = false;
+    if (made) URL.revokeObjectURL(made);
+  };
+}
+
 /** A thumbnail's type: JPEG for JPEG images, PNG for the others (as the server makes them). */
 export const thumbnailType = (contentType: string) => (contentType === 'image/jpeg' ? 'image/jpeg' : 'image/png');
 

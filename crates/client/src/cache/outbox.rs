@@ -125,20 +125,14 @@ impl Cache {
         mentions: &[String],
     ) -> CacheResult<String> {
         let client_id = uuid::Uuid::new_v4().to_string();
-        let mentions =
-            (!mentions.is_empty()).then(|| serde_json::to_string(mentions).unwrap_or_default());
-        self.conn().execute(
-            "INSERT INTO outbox (client_id, conversation_id, content, content_type, created_at, state, reply_to, mentions)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
-            params![
-                client_id,
-                cid,
-                content,
-                content_type.as_str(),
-                Timestamp::now().millis(),
-                reply_to,
-                mentions
-            ],
+        self.enqueue_with_files(
+            &client_id,
+            cid,
+            content,
+            content_type,
+            reply_to,
+            mentions,
+            &[],
         )?;
         Ok(client_id)
     }
