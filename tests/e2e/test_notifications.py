@@ -208,7 +208,11 @@ def check_joined_history_is_not_news(ctx):
          body={"clientId": str(uuid.uuid4()), "content": "welcome, bob"})
     # The message after joining pops up: a barrier after which any pop-up of the history
     # would have come.
-    ctx.desktop.notes.wait_text("welcome, bob", 20)
+    try:
+        ctx.desktop.notes.wait_text("welcome, bob", 20)
+    except Failure as e:
+        shown = [(n["id"], n["summary"], n["body"]) for n in notes_since(ctx, before)]
+        raise Failure(f"{e}; shown meanwhile: {shown}")
     old = [n for n in notes_since(ctx, before) if "old history" in n["body"] or "old history" in n["summary"]]
     if old:
         raise Failure(f"the history before joining popped up: {old}")
