@@ -83,13 +83,7 @@ impl Api {
             .header("tus-resumable", "1.0.0")
             .header("upload-length", length.to_string())
             .header("upload-metadata", meta.header());
-        answer(
-            tokio::time::timeout(WAIT, req.send())
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
+        send(req).await
     }
 
     /// `PATCH /api/uploads/{id}` at `offset` with `body`.
@@ -108,13 +102,7 @@ impl Api {
             .header("content-type", "application/offset+octet-stream")
             .header("upload-offset", offset.to_string())
             .body(body);
-        answer(
-            tokio::time::timeout(WAIT, req.send())
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
+        send(req).await
     }
 
     /// `HEAD /api/uploads/{id}`.
@@ -124,13 +112,7 @@ impl Api {
             .head(format!("{}/api/uploads/{id}", self.base))
             .bearer_auth(&who.token)
             .header("tus-resumable", "1.0.0");
-        answer(
-            tokio::time::timeout(WAIT, req.send())
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
+        send(req).await
     }
 
     /// `DELETE /api/uploads/{id}`.
@@ -140,13 +122,7 @@ impl Api {
             .delete(format!("{}/api/uploads/{id}", self.base))
             .bearer_auth(&who.token)
             .header("tus-resumable", "1.0.0");
-        answer(
-            tokio::time::timeout(WAIT, req.send())
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
+        send(req).await
     }
 
     /// Uploads `bytes` into `cid` in one `PATCH` and answers the attachment id; panics on
@@ -255,4 +231,15 @@ pub fn write_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path:
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
     p
+}
+
+/// Sends a tus request (bounded by [`WAIT`]) and reads its answer.
+async fn send(req: reqwest::RequestBuilder) -> TusAnswer {
+    answer(
+        tokio::time::timeout(WAIT, req.send())
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .await
 }
