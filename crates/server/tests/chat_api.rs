@@ -3,7 +3,6 @@
 //! notifications, JSON errors for malformed input, and the OpenAPI document.
 #![allow(clippy::unwrap_used)]
 
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tidings_testkit::*;
 
@@ -662,71 +661,6 @@ async fn notifications_are_stored_per_user_and_marked_read() {
         )
         .await;
     assert_eq!(status, 403, "alice is no admin");
-}
-
-/// Reads SSE events (name, id, data) from a streaming response.
-struct Sse {
-    stream:
-        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buf: String,
-}
-
-impl Sse {
-    async fn open(
-        api: &Api,
-        path: &str,
-        token: Option<&str>,
-        last_event_id: Option<&str>,
-    ) -> (u16, Option<Sse>) {
-        let mut req = api.http.get(format!("{}{path}", api.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(id) = last_event_id {
-            req = req.header("Last-Event-ID", id);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return (status, None);
-        }
-        assert_eq!(resp.headers()["content-type"], "text/event-stream");
-        (
-            status,
-            Some(Sse {
-                stream: Box::pin(resp.bytes_stream()),
-                buf: String::new(),
-            }),
-        )
-    }
-
-    async fn next(&mut self) -> (String, Option<String>, String) {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let (mut name, mut id, mut data) = (String::from("message"), None, String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        name = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("id:") {
-                        id = Some(v.trim().to_owned());
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if data.is_empty() && name == "message" {
-                    continue; // a keep-alive comment
-                }
-                return (name, id, data);
-            }
-            let chunk = tokio::time::timeout(WAIT, self.stream.next())
-                .await
-                .expect("SSE timed out")
-                .unwrap()
-                .unwrap();
-            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
 }
 
 #[tokio::test]

@@ -17,11 +17,15 @@ use std::time::Duration;
 use tidings_server::{Config, ServerState};
 
 mod chat;
+mod haproxy;
 mod process;
+mod sse;
 mod stomp;
 mod upload;
 pub use chat::{expect_ok, id_of, participant_ids};
+pub use haproxy::Haproxy;
 pub use process::{spawn_listening, Process};
+pub use sse::Sse;
 pub use stomp::{body, http_get, http_get_over, http_get_with, Client};
 pub use upload::{noise, open_patch, write_file, Download, Meta, TusAnswer};
 
