@@ -95,7 +95,7 @@ bindings:
 	TIDINGS_WRITE_BINDINGS=1 $(CARGO) test -p tidings-app --lib bindings
 
 ## System packages the build and the tests need; each is installed only when missing.
-DEBS := python3-venv rabbitmq-server \
+DEBS := python3-venv rabbitmq-server postgresql redis-server haproxy \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev \
   pkg-config build-essential file xvfb xauth webkit2gtk-driver dbus imagemagick librsvg2-bin \
   gnome-keyring libsecret-tools fonts-noto-color-emoji

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the tidings-server Debian package from the release binary, with dpkg-deb:
-# /usr/bin/tidings-server, a systemd unit (its own user, /var/lib/tidings), and the
-# configuration in /etc/tidings/ (conffiles: an upgrade keeps the administrator's edits).
+# /usr/bin/tidings-server, a systemd unit (its own user, /var/lib/tidings), a template unit
+# for cluster nodes, and the configuration in /etc/tidings/ (conffiles: an upgrade keeps the administrator's edits).
 #
 #   tools/package-server.sh RELEASE_BINARY OUT_DIR
 set -euo pipefail
@@ -18,6 +18,13 @@ install -D -m 0644 "$HERE/packaging/server/server.toml" "$STAGE/etc/tidings/serv
 install -D -m 0640 "$HERE/packaging/server/server.env" "$STAGE/etc/tidings/server.env"
 install -D -m 0644 "$HERE/README.md" "$STAGE/usr/share/doc/tidings-server/README.md"
 install -D -m 0644 "$HERE/docs/server.md" "$STAGE/usr/share/doc/tidings-server/server.md"
+# The cluster (docs/cluster.md): the template unit for several nodes on one host (not
+# enabled), and HAProxy's configuration and the env files as examples to copy.
+install -D -m 0644 "$HERE/packaging/cluster/tidings-server@.service" "$STAGE/lib/systemd/system/tidings-server@.service"
+install -D -m 0644 "$HERE/docs/cluster.md" "$STAGE/usr/share/doc/tidings-server/cluster.md"
+for f in haproxy.cfg node.env.example server.env.example; do
+  install -D -m 0644 "$HERE/packaging/cluster/$f" "$STAGE/usr/share/doc/tidings-server/cluster/$f"
+done
 mkdir -p "$STAGE/DEBIAN"
 for f in postinst prerm postrm; do install -m 0755 "$HERE/packaging/server/$f" "$STAGE/DEBIAN/$f"; done
 printf '/etc/tidings/server.toml\n/etc/tidings/server.env\n' > "$STAGE/DEBIAN/conffiles"

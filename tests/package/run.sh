@@ -119,6 +119,13 @@ if out=$(systemd-analyze verify /lib/systemd/system/tidings-server.service 2>&1)
 else
   fail "systemd-analyze verify accepts the unit" "$out"
 fi
+if out=$(systemd-analyze verify /lib/systemd/system/tidings-server@.service 2>&1) \
+   && out=$(haproxy -c -f /usr/share/doc/tidings-server/cluster/haproxy.cfg 2>&1) \
+   && [ -f /usr/share/doc/tidings-server/cluster.md ] && [ -f /usr/share/doc/tidings-server/cluster/node.env.example ]; then
+  pass "it ships the cluster's template unit (verified), haproxy.cfg (haproxy -c) and docs"
+else
+  fail "it ships the cluster's template unit, haproxy.cfg and docs" "$out"
+fi
 if ss -ltn 2>/dev/null | grep -q '127.0.0.1:8080 '; then
   fail "the installed server serves /healthz with its packaged configuration" "port 8080 is taken on this machine"
 else
