@@ -18,10 +18,12 @@ use tidings_server::{Config, ServerState};
 
 mod chat;
 mod process;
+mod redis;
 mod stomp;
 mod upload;
 pub use chat::{expect_ok, id_of, participant_ids};
 pub use process::{spawn_listening, Process};
+pub use redis::Redis;
 pub use stomp::{body, http_get, http_get_over, http_get_with, Client};
 pub use upload::{noise, open_patch, write_file, Download, Meta, TusAnswer};
 
