@@ -6,6 +6,7 @@
 //! to [`Application::authorize_subscribe`] (e.g. conversation participants only).
 
 use crate::auth::Principal;
+use crate::cluster::Bus;
 use crate::hub::{Hub, HubError, Published, SessionId};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -101,21 +102,54 @@ pub struct NoApplication;
 
 impl Application for NoApplication {}
 
-/// What an application uses to publish: the broker's routing, without its sessions.
+/// What an application uses to publish: the broker's routing, without its sessions. With a
+/// bus between nodes ([`crate::cluster`]), what it publishes reaches the other nodes too,
+/// except `/queue/**`, which stays on this node.
 #[derive(Debug, Clone)]
 pub struct Broker {
     hub: Arc<Hub>,
+    bus: Bus,
 }
 
 impl Broker {
-    pub(crate) fn new(hub: Arc<Hub>) -> Broker {
-        Broker { hub }
+    pub(crate) fn new(hub: Arc<Hub>, bus: Bus) -> Broker {
+        Broker { hub, bus }
     }
 
     /// Publishes to a destination as a client would name it in `SEND` (`/topic/x`,
-    /// `/queue/x`, `/user/{name}/queue/x`). `droppable`: may be skipped for slow
-    /// consumers (typing, presence).
+    /// `/queue/x`, `/user/{name}/queue/x`), on every node. `droppable`: may be skipped for
+    /// slow consumers (typing, presence).
     pub fn publish(
+        &self,
+        destination: &str,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+        droppable: bool,
+    ) -> Result<(), HubError> {
+        self.publish_message(
+            destination,
+            Published::new(destination.to_owned(), headers, body),
+            droppable,
+        )
+    }
+
+    /// [`Broker::publish`] of a message already built (a client's `SEND`).
+    pub fn publish_message(
+        &self,
+        destination: &str,
+        message: Arc<Published>,
+        droppable: bool,
+    ) -> Result<(), HubError> {
+        self.hub.publish(destination, message.clone(), droppable)?;
+        if !destination.starts_with("/queue/") {
+            self.bus.publish(destination, &message, droppable);
+        }
+        Ok(())
+    }
+
+    /// Publishes to this node's subscribers only (what came from another node, and
+    /// presence, which each node derives on its own).
+    pub fn publish_local(
         &self,
         destination: &str,
         headers: Vec<(String, String)>,
@@ -129,14 +163,32 @@ impl Broker {
         )
     }
 
-    /// Ends every subscription of `user` to `destination` on all their sessions, before
-    /// anything further is published there (see [`Hub::drop_subscriptions`]).
+    /// Ends every subscription of `user` to `destination` on all their sessions on every
+    /// node, before anything further is published there from this node (see
+    /// [`Hub::drop_subscriptions`]).
     pub fn drop_subscriptions(&self, user: &str, destination: &str) -> usize {
+        let n = self.hub.drop_subscriptions(user, destination);
+        self.bus.drop_subscriptions(user, destination);
+        n
+    }
+
+    /// [`Broker::drop_subscriptions`] on this node only.
+    pub fn drop_local(&self, user: &str, destination: &str) -> usize {
         self.hub.drop_subscriptions(user, destination)
     }
 
-    /// Sessions the user has open.
+    /// Ends every STOMP session on this node with an `ERROR` saying `message`.
+    pub fn end_sessions(&self, message: &str, detail: &str) -> usize {
+        self.hub.end_sessions(message, detail)
+    }
+
+    /// Sessions the user has open on this node.
     pub fn user_sessions(&self, user: &str) -> usize {
         self.hub.user_sessions(user)
+    }
+
+    /// The bus between nodes.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
     }
 }

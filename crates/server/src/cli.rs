@@ -75,6 +75,12 @@ pub struct Options {
         global = true
     )]
     pub allowed_origins: Option<Vec<String>>,
+    /// The bus between nodes: redis://host:port (unset: this node alone).
+    #[arg(long, env = "TIDINGS_BUS", hide_env_values = true, global = true)]
+    pub bus: Option<String>,
+    /// This node's name in logs, /healthz and on the bus (default: random).
+    #[arg(long, env = "TIDINGS_NODE_ID", global = true)]
+    pub node_id: Option<String>,
 }
 
 impl Options {
@@ -101,6 +107,12 @@ impl Options {
         }
         if let Some(v) = &self.allowed_origins {
             config.allowed_origins = v.clone();
+        }
+        if let Some(v) = &self.bus {
+            config.cluster.bus = Some(v.clone());
+        }
+        if let Some(v) = &self.node_id {
+            config.cluster.node_id = Some(v.clone());
         }
         config.validate()?;
         Ok(config)

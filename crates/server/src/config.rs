@@ -21,6 +21,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub storage: StorageConfig,
     pub chat: ChatConfig,
+    /// Several nodes: the bus between them.
+    pub cluster: ClusterConfig,
     /// `Origin` values allowed to open a WebSocket. `"*"` allows any. Requests without an
     /// `Origin` header (non-browser clients) are always allowed; a browser page served by
     /// this server (same host) and the Tauri app origins are allowed by default.
@@ -42,6 +44,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
             chat: ChatConfig::default(),
+            cluster: ClusterConfig::default(),
             allowed_origins: Vec::new(),
             limits: LimitsConfig::default(),
             access: Vec::new(),
@@ -122,6 +125,77 @@ pub struct StorageConfig {
     pub synchronous: crate::store::sqlite::Synchronous,
     /// Where the disk blob store keeps attachments. Unset: `<data_dir>/blobs`.
     pub blob_dir: Option<PathBuf>,
+}
+
+/// Several nodes sharing one store: the bus that carries what one publishes to the others
+/// (docs/server.md, "Redis bus").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Unset: this node alone (the in-process broker). `redis://[:password@]host:port[/db]`:
+    /// the Redis bus.
+    pub bus: Option<String>,
+    /// This node's name in logs, `/healthz` and on the bus. Unset: a random one at start.
+    pub node_id: Option<String>,
+    /// How often this node tells the others it is alive.
+    pub heartbeat_ms: u64,
+    /// A node not heard from for this long is taken for dead: its users go offline.
+    pub node_timeout_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            bus: None,
+            node_id: None,
+            heartbeat_ms: 1000,
+            node_timeout_ms: 5000,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// The configured node id, or a new random one.
+    pub fn node_id(&self) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            format!("node-{}", &id[..8])
+        })
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(bus) = &self.bus {
+            anyhow::ensure!(
+                bus.starts_with("redis://"),
+                "cluster.bus must be a redis://host:port URL (or unset for a single node), not {}",
+                crate::cluster::redis::redact(bus)
+            );
+            ::redis::Client::open(bus.as_str()).map_err(|e| {
+                anyhow::anyhow!(
+                    "cluster.bus {} is not a valid Redis URL: {e}",
+                    crate::cluster::redis::redact(bus)
+                )
+            })?;
+        }
+        if let Some(id) = &self.node_id {
+            anyhow::ensure!(
+                (1..=64).contains(&id.len())
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')),
+                "cluster.node_id must be 1-64 letters, digits, '-', '_' or '.'"
+            );
+        }
+        anyhow::ensure!(
+            self.heartbeat_ms >= 50,
+            "cluster.heartbeat_ms must be at least 50"
+        );
+        anyhow::ensure!(
+            self.node_timeout_ms >= 3 * self.heartbeat_ms,
+            "cluster.node_timeout_ms must be at least 3 times cluster.heartbeat_ms"
+        );
+        Ok(())
+    }
 }
 
 /// Rules of the chat itself.
@@ -379,6 +453,7 @@ impl Config {
     /// Checks values that would make the server misbehave.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.limits.validate_attachments()?;
+        self.cluster.validate()?;
         let l = &self.limits;
         anyhow::ensure!(
             l.max_frame_bytes >= 1024,
@@ -496,6 +571,31 @@ mod tests {
         let c: Config = toml::from_str("[chat]\nedit_window_secs = 900\n").unwrap_or_default();
         assert_eq!(c.chat.edit_window_secs, 900);
         assert!(toml::from_str::<Config>("[chat]\nedit_window = 1\n").is_err());
+    }
+
+    #[test]
+    fn a_bad_bus_or_node_id_is_refused_with_a_sentence() {
+        let bad = |toml_text: &str| {
+            let c: Config = toml::from_str(toml_text).unwrap_or_default();
+            c.validate()
+                .map_err(|e| e.to_string())
+                .err()
+                .unwrap_or_default()
+        };
+        assert!(bad("[cluster]\nbus = \"nats://x:1\"\n").contains("cluster.bus must be a redis://"));
+        let e = bad("[cluster]\nbus = \"http://u:hunter22@x:1\"\n");
+        assert!(!e.contains("hunter22"), "{e}");
+        assert!(bad("[cluster]\nnode_id = \"a b\"\n").contains("cluster.node_id"));
+        assert!(
+            bad("[cluster]\nheartbeat_ms = 1000\nnode_timeout_ms = 2000\n")
+                .contains("cluster.node_timeout_ms")
+        );
+        let c: Config =
+            toml::from_str("[cluster]\nbus = \"redis://127.0.0.1:6379\"\nnode_id = \"n1\"\n")
+                .unwrap_or_default();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.cluster.node_id(), "n1");
+        assert!(Config::default().cluster.node_id().starts_with("node-"));
     }
 
     #[test]

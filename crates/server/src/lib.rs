@@ -13,6 +13,7 @@ pub mod auth;
 pub mod budget;
 pub mod chat;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod files;
@@ -52,9 +53,12 @@ pub struct Services {
     pub rules: access::AccessRules,
     pub hub: Arc<hub::Hub>,
     pub metrics: Arc<metrics::Metrics>,
-    pub rate: Arc<rate::RateLimiter>,
+    /// `SEND`s per user (across nodes on the Redis bus).
+    pub rate: Arc<cluster::Limiter>,
     /// REST requests per user (`limits.requests_per_minute`, `limits.request_burst`).
-    pub requests: rate::RateLimiter,
+    pub requests: cluster::Limiter,
+    /// The bus between nodes (none: this node alone).
+    pub bus: cluster::Bus,
     /// REST requests in flight per user (`limits.max_requests_in_flight_per_user`).
     pub inflight: Arc<inflight::InFlight>,
     pub app: Arc<dyn Application>,
@@ -116,7 +120,9 @@ impl ServerState {
             },
             metrics.clone(),
         ));
-        let rate = Arc::new(rate::RateLimiter::new(l.sends_per_minute));
+        let bus = cluster::Bus::from_config(&config.cluster, metrics.clone())?;
+        tracing::info!(node = %bus.node_id(), bus = %bus.describe(), "cluster bus");
+        let rate = Arc::new(bus.limiter("sends", rate::RateLimiter::new(l.sends_per_minute)));
         let db = config.data_dir.join("tidings.db");
         let store = store::sqlite::SqliteStore::open(&db, config.storage.synchronous)
             .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?;
@@ -149,28 +155,32 @@ impl ServerState {
             auth.clone(),
             config.auth.clone(),
             metrics.clone(),
+            bus.clone(),
         );
         let chat = chat::Chat::new(
             store,
             accounts,
-            Broker::new(hub.clone()),
+            Broker::new(hub.clone(), bus.clone()),
             rate.clone(),
             std::time::Duration::from_millis(config.limits.typing_ttl_ms),
         );
-        let quota = chat::quota::Quota::new(&config.limits, metrics.clone());
+        let quota = chat::quota::Quota::new(&config.limits, metrics.clone(), &bus);
         let chat = Arc::new(
             chat.with_quota(quota)
                 .with_edit_window(std::time::Duration::from_secs(config.chat.edit_window_secs))
                 .with_attachments(config.limits.max_attachments_per_message, blob_gc),
         );
         let app = match make_app {
-            Some(make) => make(Broker::new(hub.clone())),
+            Some(make) => make(Broker::new(hub.clone(), bus.clone())),
             None => Arc::new(chat::stomp::ChatApp(chat.clone())),
         };
-        let requests = rate::RateLimiter::with_burst(
-            l.requests_per_minute,
-            std::time::Duration::from_secs(60),
-            l.request_burst,
+        let requests = bus.limiter(
+            "requests",
+            rate::RateLimiter::with_burst(
+                l.requests_per_minute,
+                std::time::Duration::from_secs(60),
+                l.request_burst,
+            ),
         );
         Ok(ServerState(Arc::new(Services {
             rules: access::AccessRules::new(&config.access),
@@ -183,6 +193,7 @@ impl ServerState {
             auth,
             hub,
             metrics,
+            bus,
             app,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -198,7 +209,14 @@ impl ServerState {
 
     /// A handle to publish through the broker, as an application does.
     pub fn broker(&self) -> Broker {
-        Broker::new(self.hub.clone())
+        Broker::new(self.hub.clone(), self.bus.clone())
+    }
+
+    /// Connects the bus between nodes (nothing to do without one); idempotent, and
+    /// [`serve`] calls it. Fails with a sentence when the bus cannot be reached.
+    pub async fn start_bus(&self) -> anyhow::Result<()> {
+        let inbound: Arc<dyn cluster::Inbound> = self.chat.clone();
+        self.bus.start(inbound, self.shutdown.clone()).await
     }
 }
 
@@ -249,8 +267,17 @@ async fn request_deadline(
     }
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// `status` is `degraded` while the bus between nodes is down (this node still serves its
+/// own sessions).
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<ServerState>,
+) -> Json<serde_json::Value> {
+    let status = if state.bus.up() { "ok" } else { "degraded" };
+    Json(serde_json::json!({
+        "status": status,
+        "node": state.bus.node_id(),
+        "bus": state.bus.health(),
+    }))
 }
 
 /// Prometheus text. Unless `metrics_public`, only for the service token or an admin: the
@@ -295,6 +322,8 @@ pub async fn serve(listener: TcpListener, state: ServerState) -> anyhow::Result<
         tracing::warn!(error = %e, "sweeping uploads at start-up failed");
     }
     tokio::spawn(state.files.clone().run(state.shutdown.clone()));
+    state.start_bus().await?;
+    let bus = state.bus.clone();
     accept::run(listener, state.clone(), router(state)).await;
     tracker.close();
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
@@ -303,5 +332,6 @@ pub async fn serve(listener: TcpListener, state: ServerState) -> anyhow::Result<
             "drain deadline passed; closing remaining connections"
         );
     }
+    bus.stop().await;
     Ok(())
 }

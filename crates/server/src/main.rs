@@ -31,6 +31,8 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let state = ServerState::new(config)?;
+    // Before listening: a node that cannot reach its bus says so and exits.
+    state.start_bus().await?;
     if cli.options.demo {
         let seeded = tidings_server::demo::seed(state.chat())
             .await

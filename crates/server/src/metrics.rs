@@ -1,10 +1,13 @@
 //! Prometheus metrics: connections, subscriptions, frames in and out, errors by kind, and
-//! uploads (bytes received, uploads finished, tus requests refused by kind).
+//! uploads (bytes received, uploads finished, tus requests refused by kind), and the
+//! cross-node bus (up, publish latency, errors, reconnects, events received, rate-limit
+//! fallbacks).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -33,6 +36,17 @@ pub struct Metrics {
     pub uploads_finished: Counter,
     /// tus requests answered with an error, by its code (`too_large`, `quota_exceeded`, ...).
     pub uploads_refused: Family<KindLabel, Counter>,
+    /// 1 while the bus carries events between nodes (always 0 without a bus).
+    pub bus_up: Gauge,
+    /// Seconds one batch of events took to publish to the bus.
+    pub bus_publish_seconds: Histogram,
+    /// Bus failures by kind (`publish`, `disconnected`, `queue_full`, `decode`).
+    pub bus_errors: Family<KindLabel, Counter>,
+    pub bus_reconnects: Counter,
+    /// Events applied from other nodes.
+    pub bus_received: Counter,
+    /// Rate-limit checks counted on this node because Redis could not be reached.
+    pub bus_limiter_fallbacks: Counter,
 }
 
 impl Default for Metrics {
@@ -92,8 +106,46 @@ impl Default for Metrics {
             "Upload (tus) requests answered with an error, by error code",
             uploads_refused.clone(),
         );
+        let bus_up = Gauge::default();
+        let bus_publish_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        let bus_errors = Family::<KindLabel, Counter>::default();
+        let bus_reconnects = Counter::default();
+        let bus_received = Counter::default();
+        let bus_limiter_fallbacks = Counter::default();
+        registry.register(
+            "bus_up",
+            "1 while the bus carries events between nodes",
+            bus_up.clone(),
+        );
+        registry.register(
+            "bus_publish_seconds",
+            "Time to publish one batch of events to the bus",
+            bus_publish_seconds.clone(),
+        );
+        registry.register("bus_errors", "Bus failures, by kind", bus_errors.clone());
+        registry.register(
+            "bus_reconnects",
+            "Times the bus came back after being lost",
+            bus_reconnects.clone(),
+        );
+        registry.register(
+            "bus_received",
+            "Events applied from other nodes",
+            bus_received.clone(),
+        );
+        registry.register(
+            "bus_limiter_fallbacks",
+            "Rate-limit checks counted on this node because Redis could not be reached",
+            bus_limiter_fallbacks.clone(),
+        );
         Metrics {
             registry,
+            bus_up,
+            bus_publish_seconds,
+            bus_errors,
+            bus_reconnects,
+            bus_received,
+            bus_limiter_fallbacks,
             connections,
             subscriptions,
             frames_in,
@@ -110,6 +162,10 @@ impl Default for Metrics {
 impl Metrics {
     pub fn error(&self, kind: &'static str) {
         self.errors.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    pub fn bus_error(&self, kind: &'static str) {
+        self.bus_errors.get_or_create(&KindLabel { kind }).inc();
     }
 
     pub fn upload_refused(&self, kind: &'static str) {

@@ -87,9 +87,14 @@ impl RateLimiter {
         self.take_n(user, 1, now)
     }
 
+    /// Tokens per second, and what a full bucket holds (for the shared limiter's script).
+    pub fn rate_and_burst(&self) -> (f64, f64) {
+        (self.budget / self.period.as_secs_f64(), self.burst)
+    }
+
     /// Takes `n` tokens for `user` at once, or none and says how long until there are `n`
     /// (`Duration::MAX` for more than the burst).
-    fn take_n(&self, user: &str, n: u32, now: Instant) -> Result<(), Duration> {
+    pub fn take_n(&self, user: &str, n: u32, now: Instant) -> Result<(), Duration> {
         let rate = self.budget / self.period.as_secs_f64();
         let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let buckets = &mut *guard;

@@ -31,7 +31,7 @@ pub async fn edit(
     Body(req): Body<EditMessage>,
 ) -> Result<Json<Message>, ApiError> {
     let chat = state.chat();
-    chat.charge_send(&me.name)?;
+    chat.charge_send(&me.name).await?;
     Ok(Json(chat.edit_message(&me.name, &cid, &mid, req).await?))
 }
 
@@ -56,7 +56,7 @@ pub async fn delete(
     Path((cid, mid)): Path<(String, String)>,
 ) -> Result<Json<Message>, ApiError> {
     let chat = state.chat();
-    chat.charge_send(&me.name)?;
+    chat.charge_send(&me.name).await?;
     Ok(Json(chat.delete_message(&me.name, &cid, &mid).await?))
 }
 
@@ -83,7 +83,7 @@ pub async fn react(
     Body(req): Body<ReactRequest>,
 ) -> Result<Json<Message>, ApiError> {
     let chat = state.chat();
-    chat.charge_send(&me.name)?;
+    chat.charge_send(&me.name).await?;
     Ok(Json(chat.react(&me.name, &cid, &mid, req).await?))
 }
 

@@ -142,7 +142,7 @@ pub async fn send(
     Body(req): Body<SendMessage>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let chat = state.chat();
-    chat.charge_send(&me.name)?;
+    chat.charge_send(&me.name).await?;
     let sent = chat.send_message(&me.name, &cid, req).await?;
     let status = if sent.created {
         StatusCode::CREATED

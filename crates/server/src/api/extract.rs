@@ -39,16 +39,17 @@ pub async fn principal_from_token(
         .auth
         .verify(token)
         .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    charge_request(state, &principal.name)?;
+    charge_request(state, &principal.name).await?;
     let user = state.chat().accounts.resolve(&principal).await?;
     Ok((principal, user))
 }
 
 /// Takes one request from `user`'s budget (429 with `Retry-After` when it is spent).
-fn charge_request(state: &ServerState, user: &str) -> Result<(), ApiError> {
+async fn charge_request(state: &ServerState, user: &str) -> Result<(), ApiError> {
     state
         .requests
         .take(user, std::time::Instant::now())
+        .await
         .map_err(|retry_after| {
             state.metrics.error("requests_rate_limited");
             let l = &state.config.limits;

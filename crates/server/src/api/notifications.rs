@@ -188,6 +188,8 @@ async fn open_stream(
         ));
     }
     let chat = state.chat().clone();
+    // Ends the stream when the bus between nodes lost events (the client resumes).
+    let bus_gap = chat.feed.ended();
     // Subscribe before reading the store, so nothing committed in between is missed.
     let rx = chat.feed.subscribe(&me.name);
     let max = state.config.limits.max_sse_streams;
@@ -227,6 +229,7 @@ async fn open_stream(
     let ends = async move {
         tokio::select! {
             () = shutdown.cancelled_owned() => {}
+            () = bus_gap => {}
             e = token_end => metrics.error(e.kind()),
         }
     };

@@ -20,6 +20,7 @@
 use super::passwords::{PasswordGate, Queue};
 use super::{validate, ChatError, ChatResult};
 use crate::auth::{Authenticator, Principal};
+use crate::cluster::{Bus, Limiter};
 use crate::config::AuthConfig;
 use crate::metrics::Metrics;
 use crate::rate::RateLimiter;
@@ -48,12 +49,14 @@ pub struct Accounts {
     auth: Authenticator,
     config: AuthConfig,
     /// Keyed by (client address, username).
-    login_rate: RateLimiter,
+    login_rate: Limiter,
     /// Keyed by client address.
-    login_rate_per_address: RateLimiter,
-    registration_rate: RateLimiter,
+    login_rate_per_address: Limiter,
+    registration_rate: Limiter,
     /// Refreshes and sign-outs, keyed by client address.
-    refresh_rate_per_address: RateLimiter,
+    refresh_rate_per_address: Limiter,
+    /// Sign-outs reach the other nodes through it.
+    bus: Bus,
     passwords: PasswordGate,
     metrics: Arc<Metrics>,
     service_digest: Option<[u8; 32]>,
@@ -86,15 +89,26 @@ impl Accounts {
         auth: Authenticator,
         config: AuthConfig,
         metrics: Arc<Metrics>,
+        bus: Bus,
     ) -> Accounts {
         Accounts {
-            login_rate: RateLimiter::new(config.login_attempts_per_minute),
-            login_rate_per_address: RateLimiter::new(config.login_attempts_per_minute_per_address),
-            registration_rate: RateLimiter::per_period(
-                config.registrations_per_hour_per_address,
-                Duration::from_secs(3600),
+            login_rate: bus.limiter("login", RateLimiter::new(config.login_attempts_per_minute)),
+            login_rate_per_address: bus.limiter(
+                "login_address",
+                RateLimiter::new(config.login_attempts_per_minute_per_address),
             ),
-            refresh_rate_per_address: RateLimiter::new(config.refreshes_per_minute_per_address),
+            registration_rate: bus.limiter(
+                "registration",
+                RateLimiter::per_period(
+                    config.registrations_per_hour_per_address,
+                    Duration::from_secs(3600),
+                ),
+            ),
+            refresh_rate_per_address: bus.limiter(
+                "refresh",
+                RateLimiter::new(config.refreshes_per_minute_per_address),
+            ),
+            bus,
             passwords: PasswordGate::new(config.max_concurrent_hashes, config.max_hash_waiters),
             metrics,
             service_digest: config
@@ -154,6 +168,7 @@ impl Accounts {
         if !self
             .registration_rate
             .allow(&address_key(from), Instant::now())
+            .await
         {
             let per = self.config.registrations_per_hour_per_address;
             return Err(self.refused(
@@ -223,7 +238,7 @@ impl Accounts {
         }
         let now = Instant::now();
         let address = address_key(from);
-        if !self.login_rate_per_address.allow(&address, now) {
+        if !self.login_rate_per_address.allow(&address, now).await {
             let per = self.config.login_attempts_per_minute_per_address;
             return Err(self.refused(
                 "login_rate_limited",
@@ -234,7 +249,11 @@ impl Accounts {
         }
         // Per username *and* address: someone else's failures elsewhere do not lock the
         // user out.
-        if !self.login_rate.allow(&format!("{address} {name}"), now) {
+        if !self
+            .login_rate
+            .allow(&format!("{address} {name}"), now)
+            .await
+        {
             return Err(self.refused(
                 "login_rate_limited",
                 ChatError::RateLimited(format!(
@@ -258,10 +277,11 @@ impl Accounts {
 
     /// Refuses a refresh or sign-out from an address over its budget: each costs a lookup
     /// of a stored token, and a refresh a write.
-    fn charge_refresh(&self, from: IpAddr) -> ChatResult<()> {
+    async fn charge_refresh(&self, from: IpAddr) -> ChatResult<()> {
         if self
             .refresh_rate_per_address
             .allow(&address_key(from), Instant::now())
+            .await
         {
             return Ok(());
         }
@@ -276,7 +296,7 @@ impl Accounts {
 
     pub async fn refresh(&self, refresh_token: &str, from: IpAddr) -> ChatResult<SignedIn> {
         self.refuse_external()?;
-        self.charge_refresh(from)?;
+        self.charge_refresh(from).await?;
         let (token, hash) = new_refresh_token();
         let now = Timestamp::now();
         let rotation = self
@@ -321,7 +341,7 @@ impl Accounts {
 
     /// Signs out: revokes the refresh token's whole family and its access tokens.
     pub async fn logout(&self, refresh_token: &str, from: IpAddr) -> ChatResult<()> {
-        self.charge_refresh(from)?;
+        self.charge_refresh(from).await?;
         match self
             .store
             .revoke_refresh_family(digest(refresh_token.trim().as_bytes()))
@@ -343,6 +363,12 @@ impl Accounts {
         let until = jsonwebtoken::get_current_timestamp()
             + self.config.access_ttl_secs
             + self.auth.leeway_secs();
+        self.auth.revocations().revoke(sid, until);
+        self.bus.revoke(sid, until);
+    }
+
+    /// A sign-out on another node: refuse its tokens here too, and close its connections.
+    pub(super) fn revoke_from_peer(&self, sid: &str, until: u64) {
         self.auth.revocations().revoke(sid, until);
     }
 

@@ -93,7 +93,8 @@ impl Chat {
             ));
         }
         self.quota
-            .charge_participants(by, joining.len(), Instant::now())?;
+            .charge_participants(by, joining.len(), Instant::now())
+            .await?;
         let content = format!(
             "{} added {}",
             Self::display_name_in(&conv, by),

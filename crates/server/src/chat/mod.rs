@@ -19,12 +19,13 @@ mod notifications;
 pub mod passwords;
 mod presence;
 pub mod quota;
+mod remote;
 pub mod stomp;
 mod typing;
 pub mod validate;
 
 use crate::app::Broker;
-use crate::rate::RateLimiter;
+use crate::cluster::Limiter;
 use crate::store::{
     new_id, ConversationRecord, MessageRefs, NewConversation, NewMessage, Range, Store, StoreError,
     UserRecord,
@@ -120,7 +121,7 @@ pub struct Chat {
     presence: presence::PresenceMap,
     typing: typing::TypingState,
     pub feed: Feed,
-    rate: Arc<RateLimiter>,
+    rate: Arc<Limiter>,
     quota: quota::Quota,
     /// Held across append and publish, per conversation (striped): see the module doc.
     order: Box<[tokio::sync::Mutex<()>]>,
@@ -137,7 +138,7 @@ impl Chat {
         store: Arc<dyn Store>,
         accounts: accounts::Accounts,
         broker: Broker,
-        rate: Arc<RateLimiter>,
+        rate: Arc<Limiter>,
         typing_ttl: std::time::Duration,
     ) -> Chat {
         Chat {
@@ -151,6 +152,7 @@ impl Chat {
             quota: quota::Quota::new(
                 &crate::config::LimitsConfig::default(),
                 Arc::new(crate::metrics::Metrics::default()),
+                &crate::cluster::Bus::none(),
             ),
             order: (0..ORDER_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
@@ -218,8 +220,9 @@ impl Chat {
         }
     }
 
+    /// Whether the user has a session on any node.
     pub fn online(&self, user: &str) -> bool {
-        self.presence.online(user)
+        self.presence.online(user) || self.broker.bus().online_elsewhere(user)
     }
 
     pub fn user_view(&self, u: &UserRecord) -> User {
@@ -325,7 +328,8 @@ impl Chat {
         let (title, others) = validate::new_conversation(creator, &req)?;
         self.quota.check_new_group(others.len() + 1)?;
         self.quota
-            .charge_conversation(creator, others.len(), Instant::now())?;
+            .charge_conversation(creator, others.len(), Instant::now())
+            .await?;
         let mut participants = vec![creator.to_owned()];
         participants.extend(others);
         let (conv, created) = self
@@ -408,8 +412,8 @@ impl Chat {
     }
 
     /// Takes one `SEND` from the user's per-minute budget (REST sends share it with STOMP).
-    pub fn charge_send(&self, user: &str) -> ChatResult<()> {
-        if self.rate.allow(user, Instant::now()) {
+    pub async fn charge_send(&self, user: &str) -> ChatResult<()> {
+        if self.rate.allow(user, Instant::now()).await {
             Ok(())
         } else {
             Err(ChatError::RateLimited(format!(
@@ -493,9 +497,15 @@ impl Chat {
 
     // ------------------------------------------------------------------ presence
 
+    /// A session opened on this node. `PRESENCE` online when it is the user's first
+    /// anywhere; the other nodes hear of it through the bus and decide on their own.
     pub fn session_opened(&self, user: &str) {
         if self.presence.connect(user) {
-            self.publish_presence(user, true);
+            let bus = self.broker.bus();
+            bus.local_presence(user, true);
+            if !bus.online_elsewhere(user) {
+                self.publish_presence(user, true);
+            }
         }
     }
 
@@ -503,10 +513,16 @@ impl Chat {
         if self.presence.disconnect(user) {
             self.typing
                 .stop_all(user, |d, e| self.publish([d], e, true));
-            self.publish_presence(user, false);
+            let bus = self.broker.bus();
+            bus.local_presence(user, false);
+            if !bus.online_elsewhere(user) {
+                self.publish_presence(user, false);
+            }
         }
     }
 
+    /// To this node's subscribers only: each node derives presence events from its own
+    /// view of the cluster (see [`crate::cluster`]).
     fn publish_presence(&self, user: &str, online: bool) {
         let env = Envelope::new(
             Event::Presence(Presence {
@@ -515,7 +531,14 @@ impl Chat {
             }),
             Some(user),
         );
-        self.publish([dest::PRESENCE.to_owned()], &env, true);
+        let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        let body = Bytes::from(env.to_json());
+        if let Err(e) = self
+            .broker
+            .publish_local(dest::PRESENCE, headers, body, true)
+        {
+            tracing::warn!(error = %e, "could not publish a presence event");
+        }
     }
 
     // ------------------------------------------------------------------ announcements

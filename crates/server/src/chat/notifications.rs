@@ -26,6 +26,7 @@ impl Chat {
                 false,
             );
             self.feed.publish(n);
+            self.broker.bus().notification(n);
         }
         Ok(created)
     }

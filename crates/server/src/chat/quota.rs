@@ -4,6 +4,7 @@
 //! counted in the `errors` metric under its kind.
 
 use super::{ChatError, ChatResult};
+use crate::cluster::{Bus, Limiter};
 use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
 use crate::rate::RateLimiter;
@@ -16,18 +17,24 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// over all the user's sessions).
 #[derive(Debug)]
 pub struct Quota {
-    conversations: RateLimiter,
-    participants: RateLimiter,
+    conversations: Limiter,
+    participants: Limiter,
     max_per_request: usize,
     max_group_size: usize,
     metrics: Arc<Metrics>,
 }
 
 impl Quota {
-    pub fn new(limits: &LimitsConfig, metrics: Arc<Metrics>) -> Quota {
+    pub fn new(limits: &LimitsConfig, metrics: Arc<Metrics>, bus: &Bus) -> Quota {
         Quota {
-            conversations: RateLimiter::per_period(limits.conversations_per_hour, HOUR),
-            participants: RateLimiter::per_period(limits.participants_added_per_hour, HOUR),
+            conversations: bus.limiter(
+                "conversations",
+                RateLimiter::per_period(limits.conversations_per_hour, HOUR),
+            ),
+            participants: bus.limiter(
+                "participants",
+                RateLimiter::per_period(limits.participants_added_per_hour, HOUR),
+            ),
             max_per_request: limits.max_participants_per_request,
             max_group_size: limits.max_group_size,
             metrics,
@@ -68,21 +75,31 @@ impl Quota {
     }
 
     /// Takes one conversation and `adding` participants from `user`'s budgets (429).
-    pub fn charge_conversation(&self, user: &str, adding: usize, now: Instant) -> ChatResult<()> {
-        if !self.conversations.allow(user, now) {
+    pub async fn charge_conversation(
+        &self,
+        user: &str,
+        adding: usize,
+        now: Instant,
+    ) -> ChatResult<()> {
+        if !self.conversations.allow(user, now).await {
             self.metrics.error("conversations_rate_limited");
             return Err(ChatError::RateLimited(format!(
                 "too many new conversations: at most {} per hour per user; try again later",
                 self.conversations.budget()
             )));
         }
-        self.charge_participants(user, adding, now)
+        self.charge_participants(user, adding, now).await
     }
 
     /// Takes `adding` participants from `user`'s budget (429).
-    pub fn charge_participants(&self, user: &str, adding: usize, now: Instant) -> ChatResult<()> {
+    pub async fn charge_participants(
+        &self,
+        user: &str,
+        adding: usize,
+        now: Instant,
+    ) -> ChatResult<()> {
         let n = u32::try_from(adding).unwrap_or(u32::MAX);
-        if n == 0 || self.participants.allow_n(user, n, now) {
+        if n == 0 || self.participants.allow_n(user, n, now).await {
             return Ok(());
         }
         self.metrics.error("participants_rate_limited");

@@ -220,6 +220,18 @@ impl Hub {
         }
     }
 
+    /// Ends every session with an `ERROR` saying `message` (the bus lost events: see
+    /// [`crate::cluster`]). Returns how many.
+    pub fn end_sessions(&self, message: &str, detail: &str) -> usize {
+        let st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        for entry in st.sessions.values() {
+            entry
+                .control
+                .fail(error_frame(entry.version, message, detail, None, &[]));
+        }
+        st.sessions.len()
+    }
+
     /// How many sessions `user` has open (presence).
     pub fn user_sessions(&self, user: &str) -> usize {
         self.state

@@ -80,7 +80,7 @@ impl Session {
     /// `SEND`: checked now (rate, access), then delivered or staged in its transaction.
     async fn on_send(&mut self, principal: &Principal, frame: Frame) -> Result<Flow, StompError> {
         let destination = required(&frame, "destination")?;
-        let allowed = if self.state.rate.allow(&principal.name, Instant::now()) {
+        let allowed = if self.state.rate.allow(&principal.name, Instant::now()).await {
             self.check_access(principal, Action::Send, destination)
         } else {
             Err(StompError::RateLimited {
@@ -129,7 +129,11 @@ impl Session {
                 .cloned()
                 .collect();
             let message = Published::new(destination.clone(), headers, frame.body.clone());
-            if let Err(e) = self.state.hub.publish(&destination, message, false) {
+            let published = self
+                .state
+                .broker()
+                .publish_message(&destination, message, false);
+            if let Err(e) = published {
                 return self.refuse_send(&frame, e.into()).await;
             }
         }
