@@ -136,13 +136,37 @@ struct Shared {
     last_error: std::sync::Mutex<String>,
 }
 
+/// What a chat run held.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChatResult {
+    /// Persisted messages/s at the highest step held.
+    pub persisted: f64,
+    pub receipt_p99: f64,
+    pub delivery_p99: f64,
+}
+
 pub async fn run(
     server: &Tidings,
     convs: &[String],
     opts: &ChatOpts,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let t: Target = server.target("");
+    run_on(&[server], "tidings", convs, opts, report)
+        .await
+        .map(drop)
+}
+
+/// The chat run with user `i` connected to `nodes[i % nodes.len()]` (the nodes share one
+/// store and secret), its figures under `name` (the goals apply to `tidings`).
+pub async fn run_on(
+    nodes: &[&Tidings],
+    name: &str,
+    convs: &[String],
+    opts: &ChatOpts,
+    report: &mut Report,
+) -> anyhow::Result<ChatResult> {
+    let server = nodes[0];
+    let ts: Vec<Target> = nodes.iter().map(|s| s.target("")).collect();
     let n = opts.users;
     let shared = Arc::new(Shared {
         receipts: (0..MAX_STEPS).map(|_| Latencies::new()).collect(),
@@ -155,7 +179,7 @@ pub async fn run(
         .collect::<anyhow::Result<_>>()?;
     let conns = load::connect_many(n, 64, |i| {
         let tok = tokens[i].clone();
-        let t = &t;
+        let t = &ts[i % ts.len()];
         async move {
             let mut c = load::open(t, i, Some(&tok), (0, 0)).await?;
             c.subscribe("/user/queue/messages", "messages").await?;
@@ -217,9 +241,12 @@ pub async fn run(
     }
 
     println!(
-        "  tidings chat: {n} users in {} groups, sending with receipts:",
-        opts.groups
+        "  {name} chat: {n} users in {} groups over {} node(s), sending with receipts:",
+        opts.groups,
+        nodes.len()
     );
+    let ours = name == "tidings";
+    let goal = |g: Option<Goal>| if ours { g } else { None };
     let mut rate = opts.start_rate;
     let mut best: Option<(f64, usize)> = None;
     let mut pts_rate = Vec::new();
@@ -274,40 +301,40 @@ pub async fn run(
     let (persisted, step) = best.unwrap_or((0.0, 0));
     let at_rate = pts_rate.get(step).map_or(0.0, |p| p.1);
     report.figure(
-        "tidings",
+        name,
         &format!(
             "chat: persisted messages/s held (receipt p99 < {:.0} ms)",
             opts.receipt_p99_bound_ms
         ),
         persisted,
         "msg/s",
-        Goal::at_least(10_000.0),
+        goal(Goal::at_least(10_000.0)),
     );
     let r = shared.receipts[step].merged();
     let d = shared.deliveries[step].merged();
     report.figure(
-        "tidings",
+        name,
         "chat: receipt p50 at that rate",
         load::ms(&r, 50.0),
         "ms",
         None,
     );
     report.figure(
-        "tidings",
+        name,
         "chat: receipt p99 at that rate",
         load::ms(&r, 99.0),
         "ms",
-        Goal::at_most(50.0),
+        goal(Goal::at_most(50.0)),
     );
     report.figure(
-        "tidings",
+        name,
         "chat: delivery p50 at that rate",
         load::ms(&d, 50.0),
         "ms",
         None,
     );
     report.figure(
-        "tidings",
+        name,
         "chat: delivery p99 at that rate",
         load::ms(&d, 99.0),
         "ms",
@@ -318,7 +345,7 @@ pub async fn run(
         title: "Chat with persistence: persisted vs offered".into(),
         x_label: "offered messages/s".into(),
         y_label: "persisted/s".into(),
-        name: "tidings".into(),
+        name: name.into(),
         points: pts_rate,
     });
     report.series(Series {
@@ -326,16 +353,39 @@ pub async fn run(
         title: "Chat with persistence: receipt p99 by offered load".into(),
         x_label: "offered messages/s".into(),
         y_label: "receipt p99 ms".into(),
-        name: "tidings".into(),
+        name: name.into(),
         points: pts_p99,
     });
+    let result = ChatResult {
+        persisted,
+        receipt_p99: load::ms(&r, 99.0),
+        delivery_p99: load::ms(&d, 99.0),
+    };
+    if ours {
+        latency_series(report, at_rate, &r, &d);
+    }
+    for mut s in senders {
+        let _ = s.close().await;
+    }
+    for r in readers {
+        r.abort();
+    }
+    Ok(result)
+}
+
+fn latency_series(
+    report: &mut Report,
+    at_rate: f64,
+    r: &hdrhistogram::Histogram<u64>,
+    d: &hdrhistogram::Histogram<u64>,
+) {
     report.series(Series {
         chart: "chat-latency".into(),
         title: format!("Chat latency distribution at {at_rate:.0} messages/s"),
         x_label: "percentile".into(),
         y_label: "ms".into(),
         name: "receipt".into(),
-        points: percentile_points(&r),
+        points: percentile_points(r),
     });
     report.series(Series {
         chart: "chat-latency".into(),
@@ -343,15 +393,8 @@ pub async fn run(
         x_label: "percentile".into(),
         y_label: "ms".into(),
         name: "delivery".into(),
-        points: percentile_points(&d),
+        points: percentile_points(d),
     });
-    for mut s in senders {
-        let _ = s.close().await;
-    }
-    for r in readers {
-        r.abort();
-    }
-    Ok(())
 }
 
 /// Every user sends at rate/users per second for `duration`; the total rate is `rate`.

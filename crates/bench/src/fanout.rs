@@ -47,12 +47,16 @@ struct Shared {
     lost: AtomicU64,
 }
 
+/// The fan-out on `ts`: subscriber `i` connects to `ts[i % ts.len()]` (the nodes of a
+/// cluster; one target otherwise), the publisher to the first. Figures are named by the
+/// first target.
 pub async fn run(
-    t: &Target,
+    ts: &[Target],
     opts: &FanoutOpts,
     token: &(dyn Fn(usize) -> anyhow::Result<Option<String>> + Sync),
     report: &mut Report,
 ) -> anyhow::Result<FanoutResult> {
+    let t = &ts[0];
     let s = opts.subscribers;
     let shared = Arc::new(Shared {
         lat: (0..MAX_STEPS).map(|_| Latencies::new()).collect(),
@@ -61,6 +65,7 @@ pub async fn run(
     let tokens: Vec<Option<String>> = (0..=s).map(token).collect::<anyhow::Result<_>>()?;
     let conns = load::connect_many(s, 64, |i| {
         let tok = tokens[i].clone();
+        let t = &ts[i % ts.len()];
         async move {
             let mut c = load::open(t, i, tok.as_deref(), (0, 0)).await?;
             if !matches!(t.kind, Kind::Bare) {

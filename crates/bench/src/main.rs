@@ -268,7 +268,7 @@ async fn run_scenarios(
         chat::seed_users(&dir, &secret, "fan", opts.subscribers + 1).await?;
         let srv = targets::Tidings::start(server_bin, &dir, &secret)?;
         let tid = fanout::run(
-            &srv.target(topic),
+            &[srv.target(topic)],
             &opts,
             &|i| Ok(Some(srv.token(&format!("fan{i}"))?)),
             &mut r,
@@ -276,11 +276,11 @@ async fn run_scenarios(
         .await?;
         srv.proc.stop();
         let rmq = match rabbit {
-            Some(rb) => Some(fanout::run(&rb.target(topic), &opts, &|_| Ok(None), &mut r).await?),
+            Some(rb) => Some(fanout::run(&[rb.target(topic)], &opts, &|_| Ok(None), &mut r).await?),
             None => None,
         };
         let bare = targets::Bare::start(&work.join("bare-fanout"))?;
-        let b = fanout::run(&bare.target(), &opts, &|_| Ok(None), &mut r).await?;
+        let b = fanout::run(&[bare.target()], &opts, &|_| Ok(None), &mut r).await?;
         bare.proc.stop();
         if let Some(rmq) = rmq {
             if rmq.kept_up_per_s > 0.0 {

@@ -31,15 +31,27 @@ pub fn tidings_config(data_dir: &Path, secret: &str) -> String {
 
 impl Tidings {
     pub fn start(bin: &Path, data_dir: &Path, secret: &str) -> anyhow::Result<Tidings> {
+        Tidings::start_node(bin, data_dir, secret, "server", "")
+    }
+
+    /// One of several nodes on `data_dir`: its config file and log are named `name`, and
+    /// `extra` (e.g. `[storage]`, `[cluster]`) is appended to [`tidings_config`]'s.
+    pub fn start_node(
+        bin: &Path,
+        data_dir: &Path,
+        secret: &str,
+        name: &str,
+        extra: &str,
+    ) -> anyhow::Result<Tidings> {
         std::fs::create_dir_all(data_dir)?;
-        let config = data_dir.join("server.toml");
-        std::fs::write(&config, tidings_config(data_dir, secret))?;
+        let config = data_dir.join(format!("{name}.toml"));
+        std::fs::write(&config, tidings_config(data_dir, secret) + extra)?;
         let mut cmd = Command::new(bin);
         cmd.arg("--config").arg(&config);
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "warn");
         }
-        let proc = Process::spawn(cmd, &data_dir.join("server.log"), "tidings-server")?;
+        let proc = Process::spawn(cmd, &data_dir.join(format!("{name}.log")), "tidings-server")?;
         Ok(Tidings {
             proc,
             auth: Authenticator::hs256(secret.as_bytes(), 0),

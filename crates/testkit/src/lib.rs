@@ -17,6 +17,7 @@ use std::time::Duration;
 use tidings_server::{Config, ServerState};
 
 mod chat;
+mod cluster;
 mod haproxy;
 mod process;
 mod redis;
@@ -24,6 +25,7 @@ mod sse;
 mod stomp;
 mod upload;
 pub use chat::{expect_ok, id_of, participant_ids};
+pub use cluster::Cluster;
 pub use haproxy::Haproxy;
 pub use process::{spawn_listening, Process};
 pub use redis::Redis;
