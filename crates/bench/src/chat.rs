@@ -25,10 +25,20 @@ use tokio_tungstenite::tungstenite::Message;
 /// Opens the data directory the way the server will, with `synchronous = normal` to seed
 /// quickly (the server itself then runs with the default, `full`).
 fn seeding_state(dir: &Path, secret: &str) -> anyhow::Result<tidings_server::ServerState> {
+    seeding_state_on(dir, secret, None)
+}
+
+/// [`seeding_state`] on `store` (a `postgres://` URL) when given.
+fn seeding_state_on(
+    dir: &Path,
+    secret: &str,
+    store: Option<&str>,
+) -> anyhow::Result<tidings_server::ServerState> {
     let mut cfg = Config {
         data_dir: dir.to_owned(),
         ..Config::default()
     };
+    cfg.storage.store = store.map(str::to_owned);
     cfg.jwt.secret = Some(secret.to_owned());
     cfg.storage.synchronous = Synchronous::Normal;
     std::fs::create_dir_all(dir)?;
@@ -43,7 +53,18 @@ pub async fn seed_users(
     prefix: &str,
     count: usize,
 ) -> anyhow::Result<()> {
-    let state = seeding_state(dir, secret)?;
+    seed_users_on(dir, secret, None, prefix, count).await
+}
+
+/// [`seed_users`] into `store` when given.
+pub async fn seed_users_on(
+    dir: &Path,
+    secret: &str,
+    store: Option<&str>,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    let state = seeding_state_on(dir, secret, store)?;
     let names: Vec<String> = (0..count).map(|i| format!("{prefix}{i}")).collect();
     create_users(&state, &names).await
 }
@@ -91,7 +112,18 @@ pub async fn seed_groups(
     users: usize,
     groups: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let state = seeding_state(dir, secret)?;
+    seed_groups_on(dir, secret, None, users, groups).await
+}
+
+/// [`seed_groups`] into `store` when given.
+pub async fn seed_groups_on(
+    dir: &Path,
+    secret: &str,
+    store: Option<&str>,
+    users: usize,
+    groups: usize,
+) -> anyhow::Result<Vec<String>> {
+    let state = seeding_state_on(dir, secret, store)?;
     let names: Vec<String> = (0..users).map(|i| format!("user{i}")).collect();
     create_users(&state, &names).await?;
     let mut of_user = vec![String::new(); users];

@@ -1,7 +1,7 @@
 //! `tidings-bench`: the benchmarks of issue 7 for the server and the desktop cache.
 //!
 //! ```text
-//! tidings-bench run [--smoke] [--out DIR] [--only idle,fanout,chat,catchup,cache,files]
+//! tidings-bench run [--smoke] [--out DIR] [--only idle,fanout,chat,catchup,cache,files,cluster]
 //! tidings-bench report DIR          # merge DIR/*.json, print the table, draw the SVGs
 //! tidings-bench broadcaster --listen 127.0.0.1:0
 //! ```
@@ -13,6 +13,7 @@
 mod broadcaster;
 mod cache;
 mod chat;
+mod cluster;
 mod fanout;
 mod files;
 mod idle;
@@ -66,11 +67,11 @@ struct RunArgs {
     /// Scratch space for data directories and logs (emptied first).
     #[arg(long, default_value = "target/bench-work")]
     work: PathBuf,
-    /// Comma-separated scenarios: idle, fanout, chat, catchup, cache, files.
+    /// Comma-separated scenarios: idle, fanout, chat, catchup, cache, files, cluster.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "idle,fanout,chat,catchup,cache,files"
+        default_value = "idle,fanout,chat,catchup,cache,files,cluster"
     )]
     only: Vec<String>,
     /// The server binary (use a release build for figures).
@@ -419,5 +420,74 @@ async fn run_scenarios(
         result?;
         r.save(&args.out)?;
     }
+
+    if want(args, "cluster") {
+        println!("\n== 9. cluster: 1 node vs 3 (PostgreSQL + Redis), PostgreSQL vs SQLite");
+        let mut r = Report::new("cluster");
+        conditions(&mut r);
+        let (chat_opts, fanout_opts) = cluster_opts(smoke, args.fixed_rate);
+        r.condition("cluster_chat_users", chat_opts.users);
+        r.condition("cluster_chat_groups", chat_opts.groups);
+        r.condition("cluster_fanout_subscribers", fanout_opts.subscribers);
+        r.condition(
+            "cluster_storage",
+            "SQLite synchronous=normal; PostgreSQL 15 (testkit instance, fsync=off) with synchronous_commit=on: a commit is written to the OS before it is acknowledged, on both",
+        );
+        r.condition(
+            "cluster_placement",
+            "every node, PostgreSQL, Redis and the load generator on this one machine; user i on node i % 3",
+        );
+        cluster::run(server_bin, work, &chat_opts, &fanout_opts, &mut r).await?;
+        r.save(&args.out)?;
+    }
     Ok(())
+}
+
+/// The cluster scenario's chat and fan-out sizes.
+fn cluster_opts(smoke: bool, fixed_rate: Option<f64>) -> (chat::ChatOpts, fanout::FanoutOpts) {
+    if smoke {
+        (
+            chat::ChatOpts {
+                users: 30,
+                groups: 3,
+                step: Duration::from_millis(500),
+                start_rate: 20.0,
+                growth: 2.0,
+                max_steps: 2,
+                receipt_p99_bound_ms: 50.0,
+            },
+            fanout::FanoutOpts {
+                subscribers: 30,
+                body_bytes: 100,
+                step: Duration::from_millis(500),
+                start_rate: 20.0,
+                growth: 2.0,
+                max_steps: 2,
+                fixed_rate: fixed_rate.unwrap_or(10.0),
+                p99_bound_ms: 100.0,
+            },
+        )
+    } else {
+        (
+            chat::ChatOpts {
+                users: 1000,
+                groups: 100,
+                step: Duration::from_secs(3),
+                start_rate: 250.0,
+                growth: 1.4,
+                max_steps: 20,
+                receipt_p99_bound_ms: 50.0,
+            },
+            fanout::FanoutOpts {
+                subscribers: 3_000,
+                body_bytes: 100,
+                step: Duration::from_secs(3),
+                start_rate: 2.0,
+                growth: 1.4,
+                max_steps: 25,
+                fixed_rate: fixed_rate.unwrap_or(1.0),
+                p99_bound_ms: 100.0,
+            },
+        )
+    }
 }

@@ -98,8 +98,8 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 async fn run(failure: Failure) {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let pg = Postgres::start();
-    let cluster = Cluster::start(3, &pg.url()).await;
+    let store = Postgres::shared().create_database();
+    let cluster = Cluster::start(3, &store).await;
     let mut d = OnCluster {
         cluster,
         failure,

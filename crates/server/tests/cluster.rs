@@ -29,8 +29,8 @@ async fn presence_of(c: &mut Client, user: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_crosses_the_nodes_of_a_cluster() {
-    let pg = Postgres::start();
-    let cluster = Cluster::start(3, &pg.url()).await;
+    let store = Postgres::shared().create_database();
+    let cluster = Cluster::start(3, &store).await;
     let lb = Api::new(&cluster.http());
     let node: Vec<Api> = (0..3).map(|i| Api::new(&cluster.node_http(i))).collect();
 
@@ -80,13 +80,22 @@ async fn everything_crosses_the_nodes_of_a_cluster() {
     )
     .await;
     let t = a.next_event("conv", "TYPING").await;
-    assert_eq!((&t["senderId"], &t["payload"]["typing"]), (&json!("bob"), &json!(true)));
+    assert_eq!(
+        (&t["senderId"], &t["payload"]["typing"]),
+        (&json!("bob"), &json!(true))
+    );
 
     // A read receipt on node 3, seen on node 1; dave's own queue on node 3 hears it too.
-    d.send_json(&format!("/app/conversations/{cid}/read"), json!({"upTo": 2}))
-        .await;
+    d.send_json(
+        &format!("/app/conversations/{cid}/read"),
+        json!({"upTo": 2}),
+    )
+    .await;
     let r = a.next_event("conv", "READ_RECEIPT").await;
-    assert_eq!((&r["payload"]["userId"], &r["payload"]["upTo"]), (&json!("dave"), &json!(2)));
+    assert_eq!(
+        (&r["payload"]["userId"], &r["payload"]["upTo"]),
+        (&json!("dave"), &json!(2))
+    );
 
     // Presence: eve comes online on node 3 and leaves; alice on node 1 sees both.
     a.subscribe("/topic/presence", "p", "auto").await;
@@ -119,11 +128,21 @@ async fn everything_crosses_the_nodes_of_a_cluster() {
         )
         .await;
     assert!(status == 201 || status == 200, "{status} {body}");
-    assert_eq!(a.next_event("ann", "ANNOUNCEMENT").await["payload"]["title"], "maintenance");
+    assert_eq!(
+        a.next_event("ann", "ANNOUNCEMENT").await["payload"]["title"],
+        "maintenance"
+    );
 
     // A notification raised on node 1 reaches bob over STOMP on node 2 and over SSE on node 3.
-    b.subscribe("/user/queue/notifications", "notes", "auto").await;
-    let (_, sse) = Sse::open(&node[2], "/api/notifications/stream", Some(&bob.token), None).await;
+    b.subscribe("/user/queue/notifications", "notes", "auto")
+        .await;
+    let (_, sse) = Sse::open(
+        &node[2],
+        "/api/notifications/stream",
+        Some(&bob.token),
+        None,
+    )
+    .await;
     let mut sse = sse.expect("bob's stream on node 3");
     assert_eq!(sse.next().await.0, "connected");
     let (status, body) = node[0]
@@ -138,7 +157,10 @@ async fn everything_crosses_the_nodes_of_a_cluster() {
     assert_eq!(n["payload"]["title"], "moved");
     let (name, _, data) = sse.next().await;
     assert_eq!(name, "notification");
-    assert_eq!(serde_json::from_str::<Value>(&data).unwrap()["payload"]["title"], "moved");
+    assert_eq!(
+        serde_json::from_str::<Value>(&data).unwrap()["payload"]["title"],
+        "moved"
+    );
 
     // An attachment uploaded in two PATCHes through HAProxy (one node takes every request
     // about one upload), sent, and downloaded from another node.
@@ -151,10 +173,14 @@ async fn everything_crosses_the_nodes_of_a_cluster() {
     let up = lb.tus_create(&alice, bytes.len() as u64, &meta).await;
     assert_eq!(up.status, 201, "{up:?}");
     let id = up.body["id"].as_str().unwrap().to_owned();
-    let half = lb.tus_patch(&alice, &id, 0, bytes[..150_000].to_vec()).await;
+    let half = lb
+        .tus_patch(&alice, &id, 0, bytes[..150_000].to_vec())
+        .await;
     assert_eq!((half.status, half.offset), (204, Some(150_000)), "{half:?}");
     assert_eq!(lb.tus_head(&alice, &id).await.offset, Some(150_000));
-    let done = lb.tus_patch(&alice, &id, 150_000, bytes[150_000..].to_vec()).await;
+    let done = lb
+        .tus_patch(&alice, &id, 150_000, bytes[150_000..].to_vec())
+        .await;
     assert_eq!(done.status, 204, "{done:?}");
     let (status, sent) = lb
         .post(
@@ -173,7 +199,10 @@ async fn everything_crosses_the_nodes_of_a_cluster() {
     // Every node reads one history, seq contiguous.
     let first = node[0].all_messages(&bob, &cid).await;
     assert_eq!(
-        first.iter().map(|m| m["seq"].as_i64().unwrap()).collect::<Vec<_>>(),
+        first
+            .iter()
+            .map(|m| m["seq"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
         vec![1, 2, 3]
     );
     for api in &node[1..] {
@@ -183,8 +212,8 @@ async fn everything_crosses_the_nodes_of_a_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_takes_its_presence_along_and_comes_back() {
-    let pg = Postgres::start();
-    let mut cluster = Cluster::start(3, &pg.url()).await;
+    let store = Postgres::shared().create_database();
+    let mut cluster = Cluster::start(3, &store).await;
     let node: Vec<Api> = (0..3).map(|i| Api::new(&cluster.node_http(i))).collect();
     let alice = node[0].register("alice").await;
     let bob = node[0].register("bob").await;
@@ -197,7 +226,10 @@ async fn a_killed_node_takes_its_presence_along_and_comes_back() {
 
     // Node 3 dies with bob's session: the others notice (bounded by the node timeout).
     cluster.kill(2);
-    assert!(!presence_of(&mut a, "bob").await, "bob offline once node 3 is gone");
+    assert!(
+        !presence_of(&mut a, "bob").await,
+        "bob offline once node 3 is gone"
+    );
     // Through HAProxy the cluster still serves: bob signs in and sends (his token is good
     // on every node).
     let lb = Api::new(&cluster.http());
