@@ -13,7 +13,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 APP := target/debug/tidings-app
 
-.PHONY: run test deps ui lint unit interop differential api e2e stress bench-smoke build build-release bench bindings package package-test clean
+.PHONY: run test deps ui lint unit interop differential api e2e stress cluster bench-smoke build build-release bench bindings package package-test clean
 
 ## The server on its embedded default (127.0.0.1:8080) with demo data (users alice, bob,
 ## carol; password tidings-demo) and the desktop app signed in to it as alice.
@@ -59,6 +59,14 @@ api: build
 
 e2e: build
 	bash tests/e2e/run.sh $(APP) $(SERVER) $(CLI)
+
+## The cluster tests alone (`make unit` runs them too): HAProxy with the shipped
+## packaging/cluster/haproxy.cfg, three nodes on private PostgreSQL and Redis with everything
+## crossing them, and the engine's chaos run through HAProxy with a node killed and with Redis
+## restarted. Each test starts and stops its own instances.
+cluster: build
+	$(CARGO) test -p tidings-server --test load_balancer --test cluster
+	$(CARGO) test -p tidings-client --test chaos_cluster
 
 ## The attacks of issue 12 alone (each is bounded and stops by itself; `make unit` runs them
 ## too): floods against password hashing, transactions, pings, sockets, queues and groups,
