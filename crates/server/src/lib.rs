@@ -117,10 +117,7 @@ impl ServerState {
             metrics.clone(),
         ));
         let rate = Arc::new(rate::RateLimiter::new(l.sends_per_minute));
-        let db = config.data_dir.join("tidings.db");
-        let store = store::sqlite::SqliteStore::open(&db, config.storage.synchronous)
-            .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?;
-        let store: Arc<dyn store::Store> = Arc::new(store);
+        let store = open_store(&config, &metrics)?;
         let blob_dir = config
             .storage
             .blob_dir
@@ -190,6 +187,35 @@ impl ServerState {
     }
 }
 
+/// The store `storage.store` names: SQLite in the data directory, or PostgreSQL (reached
+/// and migrated before the server starts; the pool belongs to the caller's runtime).
+fn open_store(
+    config: &Config,
+    metrics: &metrics::Metrics,
+) -> anyhow::Result<Arc<dyn store::Store>> {
+    match config.storage.kind()? {
+        config::StoreKind::Sqlite => {
+            let db = config.data_dir.join("tidings.db");
+            let store = store::sqlite::SqliteStore::open(&db, config.storage.synchronous)
+                .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?;
+            Ok(Arc::new(store))
+        }
+        config::StoreKind::Postgres(url) => {
+            let options = config.storage.pg_options(&url);
+            let masked = store::postgres::masked_url(&url);
+            let store = store::postgres::PostgresStore::open_blocking(&options)
+                .map_err(|e| anyhow::anyhow!("cannot use the PostgreSQL store {masked}: {e}"))?
+                .with_observer(metrics.store.clone());
+            tracing::info!(
+                url = %masked,
+                pool_size = options.pool_size,
+                "store: PostgreSQL, schema up to date"
+            );
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 impl ServerState {
     /// The chat domain.
     pub fn chat(&self) -> &Arc<chat::Chat> {
@@ -249,8 +275,33 @@ async fn request_deadline(
     }
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// Liveness and the store: `{"status": "ok", "store": {"kind", "ok", "latencyMs"}}`; while
+/// the store cannot be reached, `status` is `degraded`, `store.ok` false with `store.error`
+/// (still 200: restarting the node would not help). The probe waits at most 2 s.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<ServerState>,
+) -> Json<serde_json::Value> {
+    let store = &state.chat.store;
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(2), store.ping()).await;
+    let (ok, detail) = match probe {
+        Ok(Ok(latency)) => (
+            true,
+            serde_json::json!({"latencyMs": latency.as_secs_f64() * 1000.0}),
+        ),
+        Ok(Err(e)) => (false, serde_json::json!({"error": e.to_string()})),
+        Err(_) => (
+            false,
+            serde_json::json!({"error": "the database did not answer within 2 s"}),
+        ),
+    };
+    let mut report = serde_json::json!({"kind": store.kind(), "ok": ok});
+    if let (Some(r), Some(d)) = (report.as_object_mut(), detail.as_object()) {
+        r.extend(d.clone());
+    }
+    Json(serde_json::json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "store": report,
+    }))
 }
 
 /// Prometheus text. Unless `metrics_public`, only for the service token or an admin: the

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub uploads_finished: Counter,
     /// tus requests answered with an error, by its code (`too_large`, `quota_exceeded`, ...).
     pub uploads_refused: Family<KindLabel, Counter>,
+    /// The store's calls (PostgreSQL): seconds each took, and failures by kind.
+    pub store: crate::store::postgres::StoreObserver,
 }
 
 impl Default for Metrics {
@@ -47,6 +49,17 @@ impl Default for Metrics {
         let upload_bytes = Counter::default();
         let uploads_finished = Counter::default();
         let uploads_refused = Family::<KindLabel, Counter>::default();
+        let store = crate::store::postgres::StoreObserver::default();
+        registry.register(
+            "store_query_seconds",
+            "Seconds each store call took (a transaction or a read; PostgreSQL store)",
+            store.latency.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Store calls that failed, by kind (unavailable: the database could not be reached)",
+            store.errors.clone(),
+        );
         registry.register(
             "stomp_connections",
             "STOMP sessions currently connected",
@@ -103,6 +116,7 @@ impl Default for Metrics {
             upload_bytes,
             uploads_finished,
             uploads_refused,
+            store,
         }
     }
 }

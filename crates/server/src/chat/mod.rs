@@ -61,6 +61,9 @@ pub enum ChatError {
     /// Overloaded for a moment (password hashing): try again shortly.
     #[error("{0}")]
     Busy(String),
+    /// The database cannot be reached (PostgreSQL down): nothing was stored.
+    #[error("{0}")]
+    StoreUnavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -77,6 +80,7 @@ impl ChatError {
             ChatError::Conflict(_) => "conflict",
             ChatError::RateLimited(_) => "rate_limited",
             ChatError::Busy(_) => "busy",
+            ChatError::StoreUnavailable(_) => "store_unavailable",
             ChatError::Internal(_) => "internal",
         }
     }
@@ -90,6 +94,7 @@ impl From<StoreError> for ChatError {
             StoreError::Conflict(m) => ChatError::Conflict(m),
             StoreError::Invalid(m) => ChatError::Invalid(m),
             StoreError::Internal(m) => ChatError::Internal(m),
+            StoreError::Unavailable(m) => ChatError::StoreUnavailable(m),
         }
     }
 }

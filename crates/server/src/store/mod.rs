@@ -18,6 +18,7 @@
 //!   also again within the grace period, leaves only the new one usable.
 
 mod attachments;
+pub mod postgres;
 pub mod sqlite;
 mod timeline;
 
@@ -46,6 +47,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("storage failed: {0}")]
     Internal(String),
+    /// The database cannot be reached (PostgreSQL down or the connection lost): the write
+    /// was not made; trying again later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -355,6 +360,15 @@ pub trait AnnouncementStore: Send + Sync {
     ) -> StoreResult<Page<Announcement>>;
 }
 
+/// What `/healthz` asks of the store.
+#[async_trait]
+pub trait StoreHealth: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
+    /// One round trip to the database: its latency, or why it failed.
+    async fn ping(&self) -> StoreResult<std::time::Duration>;
+}
+
 /// Everything the domain needs.
 pub trait Store:
     UserStore
@@ -365,6 +379,7 @@ pub trait Store:
     + TimelineStore
     + DirectoryStore
     + AttachmentStore
+    + StoreHealth
     + std::fmt::Debug
 {
 }
@@ -378,6 +393,7 @@ impl<T> Store for T where
         + TimelineStore
         + DirectoryStore
         + AttachmentStore
+        + StoreHealth
         + std::fmt::Debug
 {
 }
