@@ -203,23 +203,45 @@ async fn with_last(
     Ok(Some((conv, last)))
 }
 
+/// How long the first page waits for the transactions running at its start to end.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The first page's snapshot: the next transaction id at the start (`xmax`), once every
+/// transaction below it has ended, so "inserted by a transaction below it" is a set no
+/// later commit changes, and holds everything committed before the request. Store
+/// transactions take milliseconds; if one below is still running after [`SETTLE`] (a
+/// foreign long transaction on the same server), the page goes on (that one's rows, if it
+/// commits later, may then move a conversation between pages).
+async fn settled_horizon(store: &PostgresStore) -> StoreResult<i64> {
+    let mut c = store.pool.acquire().await?;
+    let horizon: i64 =
+        sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+            .fetch_one(&mut *c)
+            .await?;
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let oldest: i64 =
+            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                .fetch_one(&mut *c)
+                .await?;
+        if oldest >= horizon || tokio::time::Instant::now() >= deadline {
+            return Ok(horizon);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
 /// See [`ConversationStore::conversation_page`] and the module doc of `postgres` for the
-/// snapshot: the `xmin` of the first page's snapshot. A conversation's activity as of it
-/// is the time of its last message inserted by a transaction below it, or its creation.
+/// snapshot `upto` ([`settled_horizon`] for a first page). A conversation's activity as
+/// of it is the time of its last message inserted by a transaction below it, or its
+/// creation.
 async fn page_of(
     c: &mut PgConnection,
     user: &str,
+    upto: i64,
     after: Option<ConversationCursor>,
     limit: u32,
 ) -> StoreResult<ConversationPage> {
-    let upto: i64 = match &after {
-        Some(a) => a.messages_upto,
-        None => {
-            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-                .fetch_one(&mut *c)
-                .await?
-        }
-    };
     let (activity, id) = match &after {
         Some(a) => (Some(a.activity), a.id.as_str()),
         None => (None, ""),
@@ -312,7 +334,11 @@ impl ConversationStore for PostgresStore {
         after: Option<ConversationCursor>,
         limit: u32,
     ) -> StoreResult<ConversationPage> {
-        read_tx!(self, |c| page_of(c, user, after, limit))
+        let upto = match &after {
+            Some(a) => a.messages_upto,
+            None => self.observe(settled_horizon(self)).await?,
+        };
+        read_tx!(self, |c| page_of(c, user, upto, after, limit))
     }
 
     async fn is_participant(&self, conversation: &str, user: &str) -> StoreResult<bool> {

@@ -27,13 +27,12 @@
 //!   same statement, so they never move backwards nor past the last `seq`.
 //! - **Conversation pages' snapshot** ([`crate::store::ConversationCursor`]): a bigserial
 //!   would not do (a lower value may commit after a higher one is seen). Each message and
-//!   conversation row records the id of the transaction that inserted it (`xid`); the
-//!   first page takes the snapshot's `xmin`, the oldest transaction still running, as
-//!   `messages_upto` = `conversations_upto`. Every transaction below it has ended, so "rows
-//!   inserted by a transaction below `xmin`" is a set that no later commit changes: every
-//!   page orders by the activity as of that set. (A write that committed after an older,
-//!   still running transaction started counts as after the snapshot; clients hear of it
-//!   through `CONVERSATION_UPDATED` as of any write after the snapshot.)
+//!   conversation row records the id of the transaction that inserted it (`xid`). The
+//!   first page takes the next transaction id (the snapshot's `xmax`) as `messages_upto` =
+//!   `conversations_upto`, and waits (milliseconds; at most 2 s) until every transaction
+//!   below it has ended. From then on "rows inserted by a transaction below it" is a set
+//!   no later commit changes, and it holds everything committed before the request (your
+//!   own new conversation is in your list): every page orders by the activity as of it.
 //! - **Accounts**: creating one and changing a display name take one advisory lock, so
 //!   the cross-column uniqueness rules (display key vs. login name) hold across nodes.
 //!   Uploads are checked against an uploader's quota under an advisory lock per uploader;
