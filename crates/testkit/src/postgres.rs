@@ -10,8 +10,9 @@
 //! one thread that lives as long as the test process, so the kernel kills it when the
 //! process ends, however it ends (statics are never dropped; a panic or `kill -9` of the
 //! test binary included); its backends notice the postmaster's death and exit. An instance
-//! that is dropped is stopped at once (SIGQUIT, then SIGKILL). Data directories of test
-//! processes that no longer exist are removed by the next start.
+//! that is dropped is stopped at once (SIGQUIT, then SIGKILL). A small `sh` watcher removes
+//! the data directory once the test process is gone (within a second), and the next start
+//! sweeps any directory of an ended process that is still there.
 //!
 //! The instance trades durability for speed (`fsync=off`, `synchronous_commit=off`): a test
 //! database is not a place to test PostgreSQL's crash safety.
@@ -166,6 +167,19 @@ impl Postgres {
                 .args(["--locale", "C.UTF-8"]),
             "initdb",
         );
+        // Removes the directory once this process has ended (the shared instance's
+        // `TempDir` is never dropped); the postmaster dies with the process.
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {} 2>/dev/null; do sleep 1; done; rm -rf '{}'",
+                std::process::id(),
+                dir.path().display()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
         let pg = Postgres {
             dir,
             port: free_port(),

@@ -150,18 +150,11 @@ impl PostgresStore {
         .await
         .map_err(|_| {
             StoreError::Unavailable(format!(
-                "the database {} did not answer within {} ms",
-                masked_url(&options.url),
+                "the database did not answer within {} ms",
                 options.pool_timeout.as_millis()
             ))
         })?
-        .map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot reach the database {}: {}",
-                masked_url(&options.url),
-                e
-            ))
-        })?;
+        .map_err(|e| StoreError::Unavailable(format!("the database is unreachable: {e}")))?;
         let migrated = migrator().run(&mut conn).await.map_err(migrate_error);
         let _ = conn.close().await;
         migrated
