@@ -13,7 +13,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 APP := target/debug/tidings-app
 
-.PHONY: run test deps ui lint unit interop differential api e2e stress cluster bench-smoke build build-release bench bindings package package-test clean
+.PHONY: run test deps ui lint unit unit-postgres interop differential api e2e stress cluster bench-smoke build build-release bench bindings package package-test clean
 
 ## The server on its embedded default (127.0.0.1:8080) with demo data (users alice, bob,
 ## carol; password tidings-demo) and the desktop app signed in to it as alice.
@@ -23,7 +23,7 @@ run: deps build
 ## Everything: formatting and lints (Rust and the UI), unit and integration tests (Rust and
 ## Vitest), third-party clients against Tidings and RabbitMQ Web-STOMP, schemathesis against
 ## the OpenAPI document, and the desktop app end to end under Xvfb.
-test: deps lint unit interop differential api e2e bench-smoke
+test: deps lint unit unit-postgres interop differential api e2e bench-smoke
 
 ## The UI's packages and its built files (the app embeds them).
 ui: ui/node_modules/.package-lock.json
@@ -47,6 +47,12 @@ lint: ui
 unit: build
 	$(CARGO) test --workspace
 	npm --prefix ui test --silent
+
+## The server's chat tests again with every in-process server on PostgreSQL (a private
+## instance the tests start; the store suites run on both stores in `unit` already).
+unit-postgres: build
+	TIDINGS_TEST_STORE=postgres $(CARGO) test -p tidings-server --test chat_api --test chat_stomp \
+	  --test chat_actions --test membership --test notifications --test directory
 
 interop: build
 	bash tests/interop/run.sh tidings $(SERVER)

@@ -46,6 +46,9 @@ pub enum AppError {
     /// Overloaded for a moment: try again shortly.
     #[error("{0}")]
     Busy(String),
+    /// The database cannot be reached: nothing was stored; try again later.
+    #[error("{0}")]
+    StoreUnavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -62,6 +65,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::RateLimited(_) => "rate_limited",
             AppError::Busy(_) => "busy",
+            AppError::StoreUnavailable(_) => "store_unavailable",
             AppError::Internal(_) => "internal",
         }
     }

@@ -64,6 +64,10 @@ pub struct Options {
         global = true
     )]
     pub service_token: Option<String>,
+    /// The store: `sqlite` (default, a file in the data directory) or a
+    /// `postgres://user:password@host:port/database` URL.
+    #[arg(long, env = "TIDINGS_STORE", hide_env_values = true, global = true)]
+    pub store: Option<String>,
     /// Seed demo users (alice, bob, carol), conversations and a notification, once.
     #[arg(long, global = true)]
     pub demo: bool,
@@ -104,6 +108,9 @@ impl Options {
         }
         if let Some(v) = &self.service_token {
             config.auth.service_token = Some(v.clone());
+        }
+        if let Some(v) = &self.store {
+            config.storage.store = Some(v.clone());
         }
         if let Some(v) = &self.allowed_origins {
             config.allowed_origins = v.clone();

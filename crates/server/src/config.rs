@@ -125,6 +125,50 @@ pub struct StorageConfig {
     pub synchronous: crate::store::sqlite::Synchronous,
     /// Where the disk blob store keeps attachments. Unset: `<data_dir>/blobs`.
     pub blob_dir: Option<PathBuf>,
+    /// Which store: unset or `sqlite` = the embedded SQLite file in `data_dir`; a
+    /// `postgres://user[:password]@host[:port]/database` URL = PostgreSQL (several nodes may
+    /// share it).
+    pub store: Option<String>,
+    /// PostgreSQL: connections each node keeps at most (default 16).
+    pub pool_size: Option<u32>,
+    /// PostgreSQL: how long a request waits for a connection (the database being down)
+    /// before it is refused with `store_unavailable` (default 5000).
+    pub pool_timeout_ms: Option<u64>,
+}
+
+/// Which store [`StorageConfig::store`] names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    /// The URL (with its password: never log it; see `store::postgres::masked_url`).
+    Postgres(String),
+}
+
+impl StorageConfig {
+    pub fn kind(&self) -> anyhow::Result<StoreKind> {
+        match self.store.as_deref().map(str::trim) {
+            None | Some("") | Some("sqlite") => Ok(StoreKind::Sqlite),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(StoreKind::Postgres(url.to_owned()))
+            }
+            Some(other) => anyhow::bail!(
+                "storage.store must be \"sqlite\" or a postgres:// URL, not {:?}",
+                crate::store::postgres::masked_url(other)
+            ),
+        }
+    }
+
+    /// The PostgreSQL pool's settings for `url`.
+    pub fn pg_options(&self, url: &str) -> crate::store::postgres::PgOptions {
+        let mut o = crate::store::postgres::PgOptions::new(url);
+        if let Some(n) = self.pool_size {
+            o.pool_size = n;
+        }
+        if let Some(ms) = self.pool_timeout_ms {
+            o.pool_timeout = Duration::from_millis(ms);
+        }
+        o
+    }
 }
 
 /// Several nodes sharing one store: the bus that carries what one publishes to the others
@@ -454,6 +498,11 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.limits.validate_attachments()?;
         self.cluster.validate()?;
+        self.storage.kind()?;
+        anyhow::ensure!(
+            self.storage.pool_size != Some(0),
+            "storage.pool_size must be at least 1"
+        );
         let l = &self.limits;
         anyhow::ensure!(
             l.max_frame_bytes >= 1024,

@@ -123,10 +123,7 @@ impl ServerState {
         let bus = cluster::Bus::from_config(&config.cluster, metrics.clone())?;
         tracing::info!(node = %bus.node_id(), bus = %bus.describe(), "cluster bus");
         let rate = Arc::new(bus.limiter("sends", rate::RateLimiter::new(l.sends_per_minute)));
-        let db = config.data_dir.join("tidings.db");
-        let store = store::sqlite::SqliteStore::open(&db, config.storage.synchronous)
-            .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?;
-        let store: Arc<dyn store::Store> = Arc::new(store);
+        let store = open_store(&config, &metrics)?;
         let blob_dir = config
             .storage
             .blob_dir
@@ -201,6 +198,35 @@ impl ServerState {
     }
 }
 
+/// The store `storage.store` names: SQLite in the data directory, or PostgreSQL (reached
+/// and migrated before the server starts; the pool belongs to the caller's runtime).
+fn open_store(
+    config: &Config,
+    metrics: &metrics::Metrics,
+) -> anyhow::Result<Arc<dyn store::Store>> {
+    match config.storage.kind()? {
+        config::StoreKind::Sqlite => {
+            let db = config.data_dir.join("tidings.db");
+            let store = store::sqlite::SqliteStore::open(&db, config.storage.synchronous)
+                .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?;
+            Ok(Arc::new(store))
+        }
+        config::StoreKind::Postgres(url) => {
+            let options = config.storage.pg_options(&url);
+            let masked = store::postgres::masked_url(&url);
+            let store = store::postgres::PostgresStore::open_blocking(&options)
+                .map_err(|e| anyhow::anyhow!("cannot use the PostgreSQL store {masked}: {e}"))?
+                .with_observer(metrics.store.clone());
+            tracing::info!(
+                url = %masked,
+                pool_size = options.pool_size,
+                "store: PostgreSQL, schema up to date"
+            );
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 impl ServerState {
     /// The chat domain.
     pub fn chat(&self) -> &Arc<chat::Chat> {
@@ -267,16 +293,36 @@ async fn request_deadline(
     }
 }
 
-/// `status` is `degraded` while the bus between nodes is down (this node still serves its
-/// own sessions).
+/// Liveness, the store and the bus: `{"status", "node", "bus", "store": {"kind", "ok",
+/// "latencyMs"}}`. `status` is `degraded` while the store cannot be reached (`store.ok`
+/// false with `store.error`) or the bus between nodes is down (this node still serves its
+/// own sessions); still 200: restarting the node would not help. The store probe waits at
+/// most 2 s.
 async fn healthz(
     axum::extract::State(state): axum::extract::State<ServerState>,
 ) -> Json<serde_json::Value> {
-    let status = if state.bus.up() { "ok" } else { "degraded" };
+    let store = &state.chat.store;
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(2), store.ping()).await;
+    let (ok, detail) = match probe {
+        Ok(Ok(latency)) => (
+            true,
+            serde_json::json!({"latencyMs": latency.as_secs_f64() * 1000.0}),
+        ),
+        Ok(Err(e)) => (false, serde_json::json!({"error": e.to_string()})),
+        Err(_) => (
+            false,
+            serde_json::json!({"error": "the database did not answer within 2 s"}),
+        ),
+    };
+    let mut report = serde_json::json!({"kind": store.kind(), "ok": ok});
+    if let (Some(r), Some(d)) = (report.as_object_mut(), detail.as_object()) {
+        r.extend(d.clone());
+    }
     Json(serde_json::json!({
-        "status": status,
+        "status": if ok && state.bus.up() { "ok" } else { "degraded" },
         "node": state.bus.node_id(),
         "bus": state.bus.health(),
+        "store": report,
     }))
 }
 

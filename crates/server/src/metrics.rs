@@ -47,6 +47,8 @@ pub struct Metrics {
     pub bus_received: Counter,
     /// Rate-limit checks counted on this node because Redis could not be reached.
     pub bus_limiter_fallbacks: Counter,
+    /// The store's calls (PostgreSQL): seconds each took, and failures by kind.
+    pub store: crate::store::postgres::StoreObserver,
 }
 
 impl Default for Metrics {
@@ -61,6 +63,17 @@ impl Default for Metrics {
         let upload_bytes = Counter::default();
         let uploads_finished = Counter::default();
         let uploads_refused = Family::<KindLabel, Counter>::default();
+        let store = crate::store::postgres::StoreObserver::default();
+        registry.register(
+            "store_query_seconds",
+            "Seconds each store call took (a transaction or a read; PostgreSQL store)",
+            store.latency.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Store calls that failed, by kind (unavailable: the database could not be reached)",
+            store.errors.clone(),
+        );
         registry.register(
             "stomp_connections",
             "STOMP sessions currently connected",
@@ -155,6 +168,7 @@ impl Default for Metrics {
             upload_bytes,
             uploads_finished,
             uploads_refused,
+            store,
         }
     }
 }

@@ -433,7 +433,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn deleted_and_replaced_text_is_gone_from_the_database_files() {
-    let server = Server::chat().await;
+    // The SQLite store's own files (also when `TIDINGS_TEST_STORE=postgres`).
+    let server = Server::chat_with(|c| c.storage.store = Some("sqlite".into())).await;
     let (api, alice, bob, cid) = two_users(&server).await;
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let (kept, deleted, replaced) = (

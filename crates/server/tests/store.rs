@@ -1,6 +1,7 @@
 //! The store contract (see `store/mod.rs`), written once against the traits and run against
-//! every implementation. Today that is SQLite (a real file); a PostgreSQL store would be
-//! added to `implementations()` and must pass the same suite.
+//! every implementation: SQLite (a real file) and PostgreSQL (a fresh database of a private
+//! server, `tidings_testkit::Postgres`). Several nodes writing to one PostgreSQL at once:
+//! `store_postgres.rs`.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -13,7 +14,15 @@ use tidings_testkit::TempDir;
 fn implementations() -> Vec<(&'static str, Arc<dyn Store>, TempDir)> {
     let dir = TempDir::new("store");
     let sqlite = SqliteStore::open(&dir.0.join("t.db"), Synchronous::Full).unwrap();
-    vec![("sqlite", Arc::new(sqlite), dir)]
+    vec![
+        ("sqlite", Arc::new(sqlite), dir),
+        // A fresh database of the test binary's private PostgreSQL.
+        (
+            "postgres",
+            Arc::new(tidings_testkit::postgres_store()),
+            TempDir::new("store-pg"),
+        ),
+    ]
 }
 
 fn user(name: &str) -> UserRecord {

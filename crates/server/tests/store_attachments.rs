@@ -12,7 +12,15 @@ use tidings_testkit::TempDir;
 fn implementations() -> Vec<(&'static str, Arc<dyn Store>, TempDir)> {
     let dir = TempDir::new("store-att");
     let sqlite = SqliteStore::open(&dir.0.join("t.db"), Synchronous::Full).unwrap();
-    vec![("sqlite", Arc::new(sqlite), dir)]
+    vec![
+        ("sqlite", Arc::new(sqlite), dir),
+        // A fresh database of the test binary's private PostgreSQL.
+        (
+            "postgres",
+            Arc::new(tidings_testkit::postgres_store()),
+            TempDir::new("store-pg"),
+        ),
+    ]
 }
 
 async fn setup(s: &dyn Store) -> String {

@@ -19,6 +19,7 @@ use tidings_server::{Config, ServerState};
 mod chat;
 mod cluster;
 mod haproxy;
+mod postgres;
 mod process;
 mod redis;
 mod sse;
@@ -27,6 +28,7 @@ mod upload;
 pub use chat::{expect_ok, id_of, participant_ids};
 pub use cluster::Cluster;
 pub use haproxy::Haproxy;
+pub use postgres::{postgres_store, postgres_store_at, servers_on_postgres, Postgres};
 pub use process::{spawn_listening, Process};
 pub use redis::Redis;
 pub use sse::Sse;
@@ -102,6 +104,20 @@ refreshes_per_minute_per_address = 1000000
 max_hash_waiters = 100000
 ";
 
+/// `TIDINGS_TEST_STORE=postgres`: the database of the server on `data_dir`, a fresh one of
+/// the shared private PostgreSQL the first time, the same one when the server restarts on
+/// the directory (its URL is kept in it).
+fn test_database(data_dir: &Path) -> String {
+    let file = data_dir.join("testkit-postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return url;
+    }
+    let url = Postgres::shared().create_database();
+    std::fs::create_dir_all(data_dir).unwrap();
+    std::fs::write(&file, &url).unwrap();
+    url
+}
+
 /// The server in this process, on `127.0.0.1:0` (or a given address), with [`config`]'s
 /// lifted limits.
 #[derive(Debug)]
@@ -176,6 +192,9 @@ impl Server {
         make: impl FnOnce(Config) -> anyhow::Result<ServerState>,
     ) -> Server {
         tweak(&mut c);
+        if servers_on_postgres() && c.storage.store.is_none() {
+            c.storage.store = Some(test_database(&c.data_dir));
+        }
         let state = make(c).expect("server state");
         let listener = tokio::net::TcpListener::bind(state.config.listen)
             .await

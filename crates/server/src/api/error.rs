@@ -98,6 +98,17 @@ impl ApiError {
                     retry_after: Some(BUSY_RETRY_AFTER_SECS),
                     ..Reply::new(S::SERVICE_UNAVAILABLE, "busy", m)
                 },
+                ChatError::StoreUnavailable(detail) => {
+                    tracing::warn!(error = %detail, "request refused: the database is unreachable");
+                    Reply {
+                        retry_after: Some(BUSY_RETRY_AFTER_SECS),
+                        ..Reply::new(
+                            S::SERVICE_UNAVAILABLE,
+                            "store_unavailable",
+                            "the database is unreachable; nothing was stored, try again shortly",
+                        )
+                    }
+                }
                 ChatError::Internal(detail) => {
                     // The detail is for the log; the client gets a generic sentence.
                     tracing::error!(error = %detail, "request failed");

@@ -62,6 +62,9 @@ pub enum ChatError {
     /// Overloaded for a moment (password hashing): try again shortly.
     #[error("{0}")]
     Busy(String),
+    /// The database cannot be reached (PostgreSQL down): nothing was stored.
+    #[error("{0}")]
+    StoreUnavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -78,6 +81,7 @@ impl ChatError {
             ChatError::Conflict(_) => "conflict",
             ChatError::RateLimited(_) => "rate_limited",
             ChatError::Busy(_) => "busy",
+            ChatError::StoreUnavailable(_) => "store_unavailable",
             ChatError::Internal(_) => "internal",
         }
     }
@@ -91,6 +95,7 @@ impl From<StoreError> for ChatError {
             StoreError::Conflict(m) => ChatError::Conflict(m),
             StoreError::Invalid(m) => ChatError::Invalid(m),
             StoreError::Internal(m) => ChatError::Internal(m),
+            StoreError::Unavailable(m) => ChatError::StoreUnavailable(m),
         }
     }
 }

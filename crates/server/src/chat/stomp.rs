@@ -113,6 +113,7 @@ impl From<ChatError> for AppError {
             ChatError::Conflict(m) => AppError::Conflict(m),
             ChatError::RateLimited(m) => AppError::RateLimited(m),
             ChatError::Busy(m) => AppError::Busy(m),
+            ChatError::StoreUnavailable(m) => AppError::StoreUnavailable(m),
             ChatError::Internal(m) => AppError::Internal(anyhow::anyhow!(m)),
         }
     }

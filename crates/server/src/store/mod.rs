@@ -1,7 +1,9 @@
 //! Storage: the record of accounts, conversations, messages, read markers, notifications
-//! and announcements. The domain talks to it through one trait per area, so another
-//! database (PostgreSQL for clusters) can be added without touching the domain; the
-//! embedded default is [`sqlite::SqliteStore`].
+//! and announcements. The domain talks to it through one trait per area; two
+//! implementations keep the same contracts: the embedded default [`sqlite::SqliteStore`]
+//! (one writer thread: order is trivial) and [`postgres::PostgresStore`] for several nodes
+//! on one database (row locks and unique indexes: its module doc says how each contract
+//! holds with many writers on many nodes).
 //!
 //! Contracts every implementation keeps (checked by `tests/store.rs`, one suite run against
 //! each implementation):
@@ -11,13 +13,19 @@
 //!   of the same conversation (or user), so a cursor that read up to `n` never skips one.
 //! - `(sender, clientId)` identifies a message: appending it again returns the stored one
 //!   with `duplicate: true` and changes nothing.
+//! - A catch-up cursor never skips: whatever a reader sees up to `n` (messages by `seq`,
+//!   changes by rev, notifications by `seq`, announcements by `seq`) nothing below `n` commits
+//!   later; [`ConversationCursor`]'s snapshot is likewise a set no later commit changes.
 //! - Read markers never move backwards and never pass the conversation's last `seq`.
 //! - Display names are unique under [`display_key`], and no display name's key is another
 //!   account's login name.
 //! - A refresh-token family (one sign-in) has at most one live token: exchanging one,
 //!   also again within the grace period, leaves only the new one usable.
+//! - A database that cannot be reached is [`StoreError::Unavailable`] (the server answers
+//!   `store_unavailable`), never a hang: the PostgreSQL pool waits a bounded time.
 
 mod attachments;
+pub mod postgres;
 pub mod sqlite;
 mod timeline;
 
@@ -46,6 +54,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("storage failed: {0}")]
     Internal(String),
+    /// The database cannot be reached (PostgreSQL down or the connection lost): the write
+    /// was not made; trying again later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -355,6 +367,15 @@ pub trait AnnouncementStore: Send + Sync {
     ) -> StoreResult<Page<Announcement>>;
 }
 
+/// What `/healthz` asks of the store.
+#[async_trait]
+pub trait StoreHealth: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
+    /// One round trip to the database: its latency, or why it failed.
+    async fn ping(&self) -> StoreResult<std::time::Duration>;
+}
+
 /// Everything the domain needs.
 pub trait Store:
     UserStore
@@ -365,6 +386,7 @@ pub trait Store:
     + TimelineStore
     + DirectoryStore
     + AttachmentStore
+    + StoreHealth
     + std::fmt::Debug
 {
 }
@@ -378,6 +400,7 @@ impl<T> Store for T where
         + TimelineStore
         + DirectoryStore
         + AttachmentStore
+        + StoreHealth
         + std::fmt::Debug
 {
 }

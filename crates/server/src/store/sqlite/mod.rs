@@ -233,6 +233,20 @@ fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::store::StoreHealth for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<std::time::Duration> {
+        let start = std::time::Instant::now();
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await?;
+        Ok(start.elapsed())
+    }
+}
+
 /// Pages are queried with one row more than asked for, nearest first: this drops the extra
 /// row (it only tells that more exist) and puts the page in ascending order.
 fn trim_page<T>(mut items: Vec<T>, limit: u32, ascending: bool) -> (Vec<T>, bool) {
