@@ -17,6 +17,17 @@ async fn on(url: &str, who: &TestUser) -> Client {
     c
 }
 
+/// The next CHAT_MESSAGE on `subscription` with this `clientId` (earlier ones, such as
+/// one's own, are skipped).
+async fn chat_message(c: &mut Client, subscription: &str, client_id: &str) -> Value {
+    loop {
+        let m = c.next_event(subscription, "CHAT_MESSAGE").await;
+        if m["payload"]["clientId"] == client_id {
+            return m;
+        }
+    }
+}
+
 /// The next PRESENCE event about `user` (others are skipped).
 async fn presence_of(c: &mut Client, user: &str) -> bool {
     loop {
@@ -59,16 +70,15 @@ async fn everything_crosses_the_nodes_of_a_cluster() {
     )
     .await;
     for cl in [&mut b, &mut c, &mut d] {
-        let m = cl.next_event("mine", "CHAT_MESSAGE").await;
+        let m = chat_message(cl, "mine", "c-1").await;
         assert_eq!(m["payload"]["content"], "hello from node 1");
         assert_eq!(m["payload"]["seq"], 1);
-        let t = cl.next_event("conv", "CHAT_MESSAGE").await;
-        assert_eq!(t["payload"]["clientId"], "c-1");
+        chat_message(cl, "conv", "c-1").await;
     }
     // One sent over REST through the balancer, the same.
     lb.send(&carol, &cid, "c-2", "hello through haproxy").await;
     for cl in [&mut a, &mut b, &mut d] {
-        let m = cl.next_event("mine", "CHAT_MESSAGE").await;
+        let m = chat_message(cl, "mine", "c-2").await;
         assert_eq!(m["payload"]["content"], "hello through haproxy");
         assert_eq!(m["payload"]["seq"], 2);
     }
@@ -235,7 +245,7 @@ async fn a_killed_node_takes_its_presence_along_and_comes_back() {
     let lb = Api::new(&cluster.http());
     lb.send(&bob, &cid, "after-kill", "still here").await;
     assert_eq!(
-        a.next_event("mine", "CHAT_MESSAGE").await["payload"]["content"],
+        chat_message(&mut a, "mine", "after-kill").await["payload"]["content"],
         "still here"
     );
     // Node 3 comes back on its port; HAProxy takes it back; it serves the same history.
