@@ -81,14 +81,23 @@ async fn cluster() -> (Vec<Arc<PostgresStore>>, Vec<String>) {
 /// Pages `After(cursor)` until `stop` is set and one more pass finds nothing new: every
 /// page must start right after the cursor and be contiguous (a later seq visible before an
 /// earlier one would be a skip). Answers the ids in seq order.
-async fn read_messages(node: Arc<PostgresStore>, cid: String, stop: Arc<AtomicBool>) -> Vec<String> {
+async fn read_messages(
+    node: Arc<PostgresStore>,
+    cid: String,
+    stop: Arc<AtomicBool>,
+) -> Vec<String> {
     let mut seen = Vec::new();
     let mut cursor = 0;
     loop {
         let done = stop.load(Ordering::SeqCst);
         let page = node.messages(&cid, Range::After(cursor, 7)).await.unwrap();
         for m in &page.items {
-            assert_eq!(m.seq, cursor + 1, "a page skipped from {cursor} to {}", m.seq);
+            assert_eq!(
+                m.seq,
+                cursor + 1,
+                "a page skipped from {cursor} to {}",
+                m.seq
+            );
             cursor = m.seq;
             seen.push(m.id.clone());
         }
@@ -109,7 +118,12 @@ async fn read_changes(node: Arc<PostgresStore>, cid: String, stop: Arc<AtomicBoo
         let done = stop.load(Ordering::SeqCst);
         let set = node.changes(&cid, rev, 5).await.unwrap();
         for m in &set.items {
-            assert_eq!(m.rev, rev + 1, "the change log skipped from {rev} to {}", m.rev);
+            assert_eq!(
+                m.rev,
+                rev + 1,
+                "the change log skipped from {rev} to {}",
+                m.rev
+            );
             rev = m.rev;
             seen.push(m.id.clone());
         }
@@ -124,7 +138,11 @@ async fn read_changes(node: Arc<PostgresStore>, cid: String, stop: Arc<AtomicBoo
 }
 
 /// Reads a user's notifications after a seq, the same way.
-async fn read_notifications(node: Arc<PostgresStore>, user: &str, stop: Arc<AtomicBool>) -> Vec<String> {
+async fn read_notifications(
+    node: Arc<PostgresStore>,
+    user: &str,
+    stop: Arc<AtomicBool>,
+) -> Vec<String> {
     let mut seen = Vec::new();
     let mut cursor = 0;
     loop {
@@ -134,7 +152,12 @@ async fn read_notifications(node: Arc<PostgresStore>, user: &str, stop: Arc<Atom
             .await
             .unwrap();
         for n in &page.items {
-            assert_eq!(n.seq, cursor + 1, "notifications skipped from {cursor} to {}", n.seq);
+            assert_eq!(
+                n.seq,
+                cursor + 1,
+                "notifications skipped from {cursor} to {}",
+                n.seq
+            );
             cursor = n.seq;
             seen.push(n.id.clone());
         }
@@ -307,6 +330,12 @@ async fn a_node_that_loses_postgres_refuses_writes_and_recovers_by_itself() {
     assert_eq!(health["store"]["kind"], "postgres");
     assert_eq!(health["store"]["ok"], true);
 
+    // A session connected before the outage stays connected through it.
+    let mut client = Client::signed_in(&server, &alice).await;
+    client
+        .subscribe("/user/queue/errors", "errors", "auto")
+        .await;
+
     pg.stop();
     let (status, body) = api.post_message(&alice, &cid, "during", "during").await;
     assert_eq!(status, 503, "{body}");
@@ -323,8 +352,6 @@ async fn a_node_that_loses_postgres_refuses_writes_and_recovers_by_itself() {
     assert!(metrics.contains("tidings_store_query_seconds_bucket"));
 
     // Over STOMP: the refusal goes to the sender's error queue with its code.
-    let mut client = Client::signed_in(&server, &alice).await;
-    client.subscribe("/user/queue/errors", "errors", "auto").await;
     let error = client
         .send_refused(
             &format!("/app/conversations/{cid}/send"),
@@ -332,6 +359,18 @@ async fn a_node_that_loses_postgres_refuses_writes_and_recovers_by_itself() {
         )
         .await;
     assert!(error.to_string().contains("store_unavailable"), "{error}");
+    // A new session cannot sign in meanwhile (its account cannot be read): an ERROR that
+    // says why.
+    let mut late = Client::open(&server.url()).await;
+    let refused = late.connect(&alice.token, "0,0").await;
+    assert!(
+        refused.command == tidings_stomp::Command::Error
+            && refused
+                .header("message")
+                .unwrap_or("")
+                .contains("database is unreachable"),
+        "{refused:?}"
+    );
 
     pg.start_again();
     // The pool reconnects by itself: the next writes succeed (bounded wait).

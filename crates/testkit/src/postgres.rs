@@ -155,7 +155,9 @@ impl Postgres {
         let dir = TempDir::new("pg");
         if running_as_root() {
             run(
-                Command::new("chown").args(["postgres:postgres"]).arg(dir.path()),
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(dir.path()),
                 "chown of the PostgreSQL directory",
             );
         }
@@ -223,7 +225,14 @@ impl Postgres {
         run(
             Command::new("psql")
                 .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-                .args(["-p", &self.port.to_string(), "-U", PG_USER, "-d", "postgres"])
+                .args([
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    PG_USER,
+                    "-d",
+                    "postgres",
+                ])
                 .args(["-c", sql]),
             &format!("psql -c {sql:?}"),
         );
@@ -287,7 +296,10 @@ impl Postgres {
             if exited || Instant::now() > deadline {
                 let log = std::fs::read_to_string(self.dir.path().join("postgres.log"))
                     .unwrap_or_default();
-                panic!("PostgreSQL did not start on port {}; its log:\n{log}", self.port);
+                panic!(
+                    "PostgreSQL did not start on port {}; its log:\n{log}",
+                    self.port
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -4,7 +4,7 @@
 //! open-upload count and the quota are checked against committed rows); finishing uploads
 //! and forgetting blobs exclude each other with one more.
 
-use super::{sql, advisory_lock, advisory_lock_shared, conversations, write_tx, PostgresStore};
+use super::{advisory_lock, advisory_lock_shared, conversations, sql, write_tx, PostgresStore};
 use crate::store::{
     AttachmentRecord, AttachmentStore, BlobRef, Created, Finished, NewUpload, StoreError,
     StoreResult,
@@ -154,21 +154,24 @@ async fn create(c: &mut PgConnection, new: NewUpload) -> StoreResult<Created> {
 }
 
 async fn add_blob(c: &mut PgConnection, blob: &BlobRef) -> StoreResult<()> {
-    sqlx::query("INSERT INTO blobs (key, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(&blob.key)
-        .bind(blob.size as i64)
-        .bind(Timestamp::now().millis())
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "INSERT INTO blobs (key, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(&blob.key)
+    .bind(blob.size as i64)
+    .bind(Timestamp::now().millis())
+    .execute(c)
+    .await?;
     Ok(())
 }
 
 async fn finish(c: &mut PgConnection, id: &str, f: Finished) -> StoreResult<AttachmentRecord> {
     advisory_lock_shared(c, BLOBS_LOCK).await?;
-    let locked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM attachments WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await?;
+    let locked: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM attachments WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?;
     if locked.is_none() {
         return Err(StoreError::NotFound(format!("no upload {id}")));
     }
@@ -221,7 +224,11 @@ async fn delete_unused(
     Ok((gone > 0).then_some(a))
 }
 
-async fn readable(c: &mut PgConnection, id: &str, user: &str) -> StoreResult<Option<AttachmentRecord>> {
+async fn readable(
+    c: &mut PgConnection,
+    id: &str,
+    user: &str,
+) -> StoreResult<Option<AttachmentRecord>> {
     let Some(a) = by_id(c, id).await? else {
         return Ok(None);
     };
@@ -266,10 +273,11 @@ pub(super) async fn bind(
     let mut views = Vec::with_capacity(ids.len());
     for (position, id) in ids.iter().enumerate() {
         // The row's lock: a deletion of the upload (or its expiry) waits, or wins first.
-        let _: Option<i32> = sqlx::query_scalar("SELECT 1 FROM attachments WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *c)
-            .await?;
+        let _: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM attachments WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *c)
+                .await?;
         let usable = by_id(c, id)
             .await?
             .filter(|a| a.uploader == sender && a.conversation_id == cid && a.finished.is_some());

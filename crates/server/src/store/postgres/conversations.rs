@@ -2,7 +2,7 @@
 //! PostgreSQL. (Membership changes after creation are in `timeline`: they are part of the
 //! change log.)
 
-use super::{sql, read_tx, users, write_tx, PostgresStore};
+use super::{read_tx, sql, users, write_tx, PostgresStore};
 use crate::store::{
     ConversationCursor, ConversationPage, ConversationRecord, ConversationStore, NewConversation,
     ParticipantRecord, ReadMarker, StoreError, StoreResult,
@@ -52,7 +52,10 @@ async fn with_participants(
     Ok(conv)
 }
 
-pub(super) async fn load(c: &mut PgConnection, id: &str) -> StoreResult<Option<ConversationRecord>> {
+pub(super) async fn load(
+    c: &mut PgConnection,
+    id: &str,
+) -> StoreResult<Option<ConversationRecord>> {
     let row = sqlx::query(sql!("SELECT {HEAD} FROM conversations WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *c)
@@ -83,7 +86,11 @@ pub(super) async fn exists(c: &mut PgConnection, cid: &str) -> StoreResult<bool>
     Ok(found.is_some())
 }
 
-pub(super) async fn is_participant(c: &mut PgConnection, cid: &str, user: &str) -> StoreResult<bool> {
+pub(super) async fn is_participant(
+    c: &mut PgConnection,
+    cid: &str,
+    user: &str,
+) -> StoreResult<bool> {
     let found: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM participants WHERE conversation_id = $1 AND user_name = $2",
     )
@@ -100,7 +107,10 @@ fn direct_key(participants: &[String]) -> String {
     pair.join("|")
 }
 
-async fn create(c: &mut PgConnection, new: NewConversation) -> StoreResult<(ConversationRecord, bool)> {
+async fn create(
+    c: &mut PgConnection,
+    new: NewConversation,
+) -> StoreResult<(ConversationRecord, bool)> {
     let missing = users::missing(c, &new.participants).await?;
     if !missing.is_empty() {
         return Err(users::unknown_users(&missing));
@@ -148,7 +158,12 @@ async fn create(c: &mut PgConnection, new: NewConversation) -> StoreResult<(Conv
     Ok((conv, true))
 }
 
-async fn mark_read(c: &mut PgConnection, cid: &str, user: &str, up_to: i64) -> StoreResult<ReadMarker> {
+async fn mark_read(
+    c: &mut PgConnection,
+    cid: &str,
+    user: &str,
+    up_to: i64,
+) -> StoreResult<ReadMarker> {
     // One statement: the cap is the committed last seq, and the marker only grows.
     let moved = sqlx::query(
         "UPDATE participants p SET read_seq = LEAST($3, c.last_seq)

@@ -1,7 +1,7 @@
 //! The user directory (search by id or display name) and profile changes, in PostgreSQL.
 
 use super::users::{from_row, load, ACCOUNTS_LOCK, COLUMNS};
-use super::{sql, advisory_lock, write_tx, PostgresStore};
+use super::{advisory_lock, sql, write_tx, PostgresStore};
 use crate::store::{display_key, search_key, DirectoryStore, StoreError, StoreResult, UserRecord};
 use async_trait::async_trait;
 use sqlx::PgConnection;
@@ -79,7 +79,8 @@ impl DirectoryStore for PostgresStore {
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await?;
-            let mut items: Vec<UserRecord> = rows.iter().map(from_row).collect::<StoreResult<_>>()?;
+            let mut items: Vec<UserRecord> =
+                rows.iter().map(from_row).collect::<StoreResult<_>>()?;
             let more = items.len() > limit as usize;
             items.truncate(limit as usize);
             Ok((items, more))

@@ -2,7 +2,7 @@
 //! lock (idempotent per sender and `clientId` across nodes), pages of history by `seq`, and
 //! reading entries with their reactions and attachments.
 
-use super::{sql, conversations, read_tx, PostgresStore};
+use super::{conversations, read_tx, sql, PostgresStore};
 use crate::store::{
     Appended, MessageRefs, MessageStore, NewMessage, Page, Range, StoreError, StoreResult,
 };
@@ -102,7 +102,11 @@ pub(super) async fn at(c: &mut PgConnection, cid: &str, seq: i64) -> StoreResult
 }
 
 /// The entry `id` of conversation `cid`, if any.
-pub(super) async fn by_id(c: &mut PgConnection, cid: &str, id: &str) -> StoreResult<Option<Message>> {
+pub(super) async fn by_id(
+    c: &mut PgConnection,
+    cid: &str,
+    id: &str,
+) -> StoreResult<Option<Message>> {
     let row = sqlx::query(sql!(
         "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND id = $2"
     ))
@@ -308,8 +312,7 @@ pub(super) async fn append(
         }
     };
     check_mentions(c, &new.conversation_id, &refs.mentions).await?;
-    let Some(mut message) = insert(c, last_seq, &new, reply_to, &refs.mentions, None).await?
-    else {
+    let Some(mut message) = insert(c, last_seq, &new, reply_to, &refs.mentions, None).await? else {
         // Stored by another transaction (another node) since the first look.
         return stored(c, &new)
             .await?

@@ -94,9 +94,9 @@ pub struct StoreObserver {
 impl Default for StoreObserver {
     fn default() -> Self {
         StoreObserver {
-            latency: Histogram::new(
-                [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0].into_iter(),
-            ),
+            latency: Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+            ]),
             errors: Family::default(),
         }
     }
@@ -231,9 +231,7 @@ impl PostgresStore {
     ) -> StoreResult<T> {
         let start = Instant::now();
         let result = call.await;
-        self.observer
-            .latency
-            .observe(start.elapsed().as_secs_f64());
+        self.observer.latency.observe(start.elapsed().as_secs_f64());
         let kind = match &result {
             Err(StoreError::Unavailable(_)) => Some("unavailable"),
             Err(StoreError::Internal(_)) => Some("internal"),
@@ -352,13 +350,11 @@ pub(crate) use read_tx;
 pub(crate) use sql;
 pub(crate) use write_tx;
 
-
 /// Maps a database error: the connection gone or refused is `Unavailable`, the rest
 /// `Internal` (with the database's own words, for the log).
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
-    let unreachable = |detail: String| {
-        StoreError::Unavailable(format!("the database is unreachable ({detail})"))
-    };
+    let unreachable =
+        |detail: String| StoreError::Unavailable(format!("the database is unreachable ({detail})"));
     match e {
         sqlx::Error::Io(e) => unreachable(e.to_string()),
         sqlx::Error::Tls(e) => unreachable(e.to_string()),
@@ -378,6 +374,12 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
             }
         }
         other => StoreError::Internal(other.to_string()),
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        db_error(e)
     }
 }
 
@@ -438,11 +440,5 @@ mod tests {
             "postgres://tidings@db/tidings"
         );
         assert_eq!(masked_url("postgres://db/x?a=b"), "postgres://db/x?a=b");
-    }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> StoreError {
-        db_error(e)
     }
 }

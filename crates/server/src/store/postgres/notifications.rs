@@ -1,7 +1,7 @@
 //! Notifications (per-user `seq`, under the user's row lock) and announcements (global
 //! `seq`, under an advisory lock), in PostgreSQL.
 
-use super::{sql, advisory_lock, read_tx, users, write_tx, PostgresStore};
+use super::{advisory_lock, read_tx, sql, users, write_tx, PostgresStore};
 use crate::store::{
     AnnouncementStore, Marked, NewNotification, NotificationStore, Page, Range, StoreError,
     StoreResult,
@@ -41,10 +41,12 @@ async fn create(c: &mut PgConnection, new: NewNotification) -> StoreResult<Vec<N
     }
     // Lock every recipient's row in name order first: two notifications for overlapping
     // users (on two nodes) then wait for each other instead of deadlocking.
-    sqlx::query("SELECT 1 FROM users WHERE name = ANY($1) ORDER BY name COLLATE \"C\" FOR NO KEY UPDATE")
-        .bind(&new.users)
-        .execute(&mut *c)
-        .await?;
+    sqlx::query(
+        "SELECT 1 FROM users WHERE name = ANY($1) ORDER BY name COLLATE \"C\" FOR NO KEY UPDATE",
+    )
+    .bind(&new.users)
+    .execute(&mut *c)
+    .await?;
     let data = new.data.as_ref().map(|d| d.to_string());
     let mut out = Vec::with_capacity(new.users.len());
     for user in &new.users {
@@ -140,7 +142,11 @@ async fn list(
     ))
 }
 
-async fn mark_read(c: &mut PgConnection, user: &str, id: &str) -> StoreResult<(Notification, Marked)> {
+async fn mark_read(
+    c: &mut PgConnection,
+    user: &str,
+    id: &str,
+) -> StoreResult<(Notification, Marked)> {
     let changed = sqlx::query(
         "UPDATE notifications SET read_at = $3 WHERE id = $1 AND user_name = $2 AND read_at IS NULL",
     )

@@ -6,7 +6,7 @@
 use super::messages::{
     self, by_id, check_mentions, mentions_json, next_rev, participants, with_reactions, COLUMNS,
 };
-use super::{sql, conversations, read_tx, users, write_tx, PostgresStore};
+use super::{conversations, read_tx, sql, users, write_tx, PostgresStore};
 use crate::store::{
     Appended, ChangeSet, Changed, Edit, Membership, MembershipChange, MembershipChanged,
     MessageRefs, NewMessage, NewReaction, StoreError, StoreResult, TimelineStore,
@@ -158,12 +158,14 @@ async fn react(c: &mut PgConnection, r: NewReaction) -> StoreResult<Changed> {
         .execute(&mut *c)
         .await?;
     } else {
-        sqlx::query("DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_name = $3")
-            .bind(&r.message_id)
-            .bind(&r.emoji)
-            .bind(&r.user)
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(
+            "DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_name = $3",
+        )
+        .bind(&r.message_id)
+        .bind(&r.emoji)
+        .bind(&r.user)
+        .execute(&mut *c)
+        .await?;
     }
     let rev = next_rev(c, cid).await?;
     sqlx::query("UPDATE messages SET rev = $3 WHERE conversation_id = $1 AND id = $2")
@@ -175,7 +177,10 @@ async fn react(c: &mut PgConnection, r: NewReaction) -> StoreResult<Changed> {
     changed(c, cid, &r.message_id, true).await
 }
 
-async fn change_membership(c: &mut PgConnection, ch: MembershipChange) -> StoreResult<MembershipChanged> {
+async fn change_membership(
+    c: &mut PgConnection,
+    ch: MembershipChange,
+) -> StoreResult<MembershipChanged> {
     let cid = &ch.conversation_id;
     let (last_seq, _) = conversations::lock(c, cid).await?;
     let conv = conversations::load(c, cid)
@@ -275,7 +280,12 @@ async fn change_membership(c: &mut PgConnection, ch: MembershipChange) -> StoreR
     })
 }
 
-async fn changes(c: &mut PgConnection, cid: &str, after: i64, limit: u32) -> StoreResult<ChangeSet> {
+async fn changes(
+    c: &mut PgConnection,
+    cid: &str,
+    after: i64,
+    limit: u32,
+) -> StoreResult<ChangeSet> {
     let rev: i64 = sqlx::query_scalar("SELECT rev FROM conversations WHERE id = $1")
         .bind(cid)
         .fetch_optional(&mut *c)

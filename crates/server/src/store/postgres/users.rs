@@ -1,6 +1,6 @@
 //! Accounts and refresh tokens in PostgreSQL.
 
-use super::{sql, advisory_lock, write_tx, PostgresStore};
+use super::{advisory_lock, sql, write_tx, PostgresStore};
 use crate::store::{
     display_key, RefreshRecord, Rotation, StoreError, StoreResult, UserRecord, UserStore,
 };
@@ -179,13 +179,12 @@ impl UserStore for PostgresStore {
 
     async fn users(&self, names: &[String]) -> StoreResult<Vec<UserRecord>> {
         self.observe(async {
-            let rows = sqlx::query(sql!(
-                "SELECT {COLUMNS} FROM users WHERE name = ANY($1)"
-            ))
-            .bind(names)
-            .fetch_all(&self.pool)
-            .await?;
-            let mut found: Vec<UserRecord> = rows.iter().map(from_row).collect::<StoreResult<_>>()?;
+            let rows = sqlx::query(sql!("SELECT {COLUMNS} FROM users WHERE name = ANY($1)"))
+                .bind(names)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut found: Vec<UserRecord> =
+                rows.iter().map(from_row).collect::<StoreResult<_>>()?;
             // In the order asked for, as the SQLite store answers.
             let mut out = Vec::with_capacity(found.len());
             for n in names {
