@@ -109,8 +109,18 @@ pub struct PostgresStore {
     observer: StoreObserver,
 }
 
-/// `url` with its password replaced by `***`, for logs.
+/// `url` with its password (in the user part or a `password=` parameter) replaced by
+/// `***`, for logs.
 pub fn masked_url(url: &str) -> String {
+    let url = match url.find("password=") {
+        Some(at) => {
+            let start = at + "password=".len();
+            let end = url[start..].find('&').map_or(url.len(), |e| start + e);
+            format!("{}***{}", &url[..start], &url[end..])
+        }
+        None => url.to_owned(),
+    };
+    let url = url.as_str();
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
@@ -440,5 +450,9 @@ mod tests {
             "postgres://tidings@db/tidings"
         );
         assert_eq!(masked_url("postgres://db/x?a=b"), "postgres://db/x?a=b");
+        assert_eq!(
+            masked_url("postgres://u@db/x?password=pw&sslmode=disable"),
+            "postgres://u@db/x?password=***&sslmode=disable"
+        );
     }
 }
