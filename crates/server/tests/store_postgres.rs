@@ -330,6 +330,12 @@ async fn a_node_that_loses_postgres_refuses_writes_and_recovers_by_itself() {
     assert_eq!(health["store"]["kind"], "postgres");
     assert_eq!(health["store"]["ok"], true);
 
+    // A session connected before the outage stays connected through it.
+    let mut client = Client::signed_in(&server, &alice).await;
+    client
+        .subscribe("/user/queue/errors", "errors", "auto")
+        .await;
+
     pg.stop();
     let (status, body) = api.post_message(&alice, &cid, "during", "during").await;
     assert_eq!(status, 503, "{body}");
@@ -346,10 +352,6 @@ async fn a_node_that_loses_postgres_refuses_writes_and_recovers_by_itself() {
     assert!(metrics.contains("tidings_store_query_seconds_bucket"));
 
     // Over STOMP: the refusal goes to the sender's error queue with its code.
-    let mut client = Client::signed_in(&server, &alice).await;
-    client
-        .subscribe("/user/queue/errors", "errors", "auto")
-        .await;
     let error = client
         .send_refused(
             &format!("/app/conversations/{cid}/send"),
@@ -357,6 +359,18 @@ async fn a_node_that_loses_postgres_refuses_writes_and_recovers_by_itself() {
         )
         .await;
     assert!(error.to_string().contains("store_unavailable"), "{error}");
+    // A new session cannot sign in meanwhile (its account cannot be read): an ERROR that
+    // says why.
+    let mut late = Client::open(&server.url()).await;
+    let refused = late.connect(&alice.token, "0,0").await;
+    assert!(
+        refused.command == tidings_stomp::Command::Error
+            && refused
+                .header("message")
+                .unwrap_or("")
+                .contains("database is unreachable"),
+        "{refused:?}"
+    );
 
     pg.start_again();
     // The pool reconnects by itself: the next writes succeed (bounded wait).

@@ -94,12 +94,9 @@ pub struct StoreObserver {
 impl Default for StoreObserver {
     fn default() -> Self {
         StoreObserver {
-            latency: Histogram::new(
-                [
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
-                ]
-                .into_iter(),
-            ),
+            latency: Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+            ]),
             errors: Family::default(),
         }
     }
@@ -112,8 +109,18 @@ pub struct PostgresStore {
     observer: StoreObserver,
 }
 
-/// `url` with its password replaced by `***`, for logs.
+/// `url` with its password (in the user part or a `password=` parameter) replaced by
+/// `***`, for logs.
 pub fn masked_url(url: &str) -> String {
+    let url = match url.find("password=") {
+        Some(at) => {
+            let start = at + "password=".len();
+            let end = url[start..].find('&').map_or(url.len(), |e| start + e);
+            format!("{}***{}", &url[..start], &url[end..])
+        }
+        None => url.to_owned(),
+    };
+    let url = url.as_str();
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
@@ -380,6 +387,12 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     }
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        db_error(e)
+    }
+}
+
 /// Pages are queried with one row more than asked for, nearest first: this drops the extra
 /// row (it only tells that more exist) and puts the page in ascending order.
 fn trim_page<T>(mut items: Vec<T>, limit: u32, ascending: bool) -> (Vec<T>, bool) {
@@ -437,11 +450,9 @@ mod tests {
             "postgres://tidings@db/tidings"
         );
         assert_eq!(masked_url("postgres://db/x?a=b"), "postgres://db/x?a=b");
-    }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> StoreError {
-        db_error(e)
+        assert_eq!(
+            masked_url("postgres://u@db/x?password=pw&sslmode=disable"),
+            "postgres://u@db/x?password=***&sslmode=disable"
+        );
     }
 }
