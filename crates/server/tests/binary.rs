@@ -49,6 +49,7 @@ async fn serves_health_and_metrics_and_never_logs_a_token() {
     assert_eq!(health["status"], "ok", "{body}");
     assert_eq!(health["store"]["kind"], "sqlite", "{body}");
     assert_eq!(health["store"]["ok"], true, "{body}");
+    assert_eq!(health["bus"]["kind"], "none", "one node, no bus: {body}");
     // Tokens are accepted for accounts the server has.
     srv.api().register("alice").await;
     let tok = token(&["--jwt-secret", secret], "alice");
