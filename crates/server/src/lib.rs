@@ -69,6 +69,10 @@ pub struct Services {
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
     pub tracker: TaskTracker,
+    /// The last `/healthz` answer and when its probe started: one probe of the store at a
+    /// time, shared by every request that arrived before it started (the endpoint is
+    /// public; a flood costs the database one query at a time).
+    health: tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>>,
 }
 
 impl std::fmt::Debug for dyn Application {
@@ -194,6 +198,7 @@ impl ServerState {
             app,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            health: tokio::sync::Mutex::new(None),
         })))
     }
 }
@@ -301,6 +306,23 @@ async fn request_deadline(
 async fn healthz(
     axum::extract::State(state): axum::extract::State<ServerState>,
 ) -> Json<serde_json::Value> {
+    // One probe at a time; a request waiting while one ran takes its answer if that probe
+    // started after the request arrived (so the answer is never older than the question).
+    let asked = std::time::Instant::now();
+    let mut last = state.health.lock().await;
+    if let Some((started, answer)) = last.as_ref() {
+        if *started >= asked {
+            return Json(answer.clone());
+        }
+    }
+    let started = std::time::Instant::now();
+    let answer = probe_health(&state).await;
+    *last = Some((started, answer.clone()));
+    Json(answer)
+}
+
+/// The node, its bus and its store, as `/healthz` reports them.
+async fn probe_health(state: &ServerState) -> serde_json::Value {
     let store = &state.chat.store;
     let probe = tokio::time::timeout(std::time::Duration::from_secs(2), store.ping()).await;
     let (ok, detail) = match probe {
@@ -318,12 +340,12 @@ async fn healthz(
     if let (Some(r), Some(d)) = (report.as_object_mut(), detail.as_object()) {
         r.extend(d.clone());
     }
-    Json(serde_json::json!({
+    serde_json::json!({
         "status": if ok && state.bus.up() { "ok" } else { "degraded" },
         "node": state.bus.node_id(),
         "bus": state.bus.health(),
         "store": report,
-    }))
+    })
 }
 
 /// Prometheus text. Unless `metrics_public`, only for the service token or an admin: the

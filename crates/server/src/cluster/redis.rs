@@ -265,7 +265,6 @@ impl RedisBus {
             .nodes();
         serde_json::json!({
             "kind": "redis",
-            "url": self.shown_url,
             "up": self.up(),
             "peers": peers,
         })
