@@ -48,10 +48,11 @@ unit: build
 	$(CARGO) test --workspace
 	npm --prefix ui test --silent
 
-## The server's chat tests again with every in-process server on PostgreSQL (a private
-## instance the tests start; the store suites run on both stores in `unit` already).
+## The server's chat tests again with every in-process server a node on PostgreSQL with the
+## Redis bus (private instances the tests start; the store suites run on both stores in
+## `unit` already).
 unit-postgres: build
-	TIDINGS_TEST_STORE=postgres $(CARGO) test -p tidings-server --test chat_api --test chat_stomp \
+	TIDINGS_TEST_STORE=postgres TIDINGS_TEST_BUS=redis $(CARGO) test -p tidings-server --test chat_api --test chat_stomp \
 	  --test chat_actions --test membership --test notifications --test directory
 
 interop: build

@@ -181,6 +181,10 @@ pub struct ClusterConfig {
     pub bus: Option<String>,
     /// This node's name in logs, `/healthz` and on the bus. Unset: a random one at start.
     pub node_id: Option<String>,
+    /// The cluster's name: its nodes meet on the Redis channel `{name}:bus` and count rate
+    /// limits under `{name}:rate:…`, so several clusters (or test servers) can share one
+    /// Redis without hearing each other. Every node of a cluster must use the same.
+    pub name: String,
     /// How often this node tells the others it is alive.
     pub heartbeat_ms: u64,
     /// A node not heard from for this long is taken for dead: its users go offline.
@@ -192,6 +196,7 @@ impl Default for ClusterConfig {
         ClusterConfig {
             bus: None,
             node_id: None,
+            name: "tidings".to_owned(),
             heartbeat_ms: 1000,
             node_timeout_ms: 5000,
         }
@@ -230,6 +235,14 @@ impl ClusterConfig {
                 "cluster.node_id must be 1-64 letters, digits, '-', '_' or '.'"
             );
         }
+        anyhow::ensure!(
+            (1..=64).contains(&self.name.len())
+                && self
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')),
+            "cluster.name must be 1-64 letters, digits, '-', '_' or '.'"
+        );
         anyhow::ensure!(
             self.heartbeat_ms >= 50,
             "cluster.heartbeat_ms must be at least 50"
@@ -635,6 +648,8 @@ mod tests {
         let e = bad("[cluster]\nbus = \"http://u:hunter22@x:1\"\n");
         assert!(!e.contains("hunter22"), "{e}");
         assert!(bad("[cluster]\nnode_id = \"a b\"\n").contains("cluster.node_id"));
+        assert!(bad("[cluster]\nname = \"a:b\"\n").contains("cluster.name"));
+        assert!(bad("[cluster]\nname = \"\"\n").contains("cluster.name"));
         assert!(
             bad("[cluster]\nheartbeat_ms = 1000\nnode_timeout_ms = 2000\n")
                 .contains("cluster.node_timeout_ms")

@@ -30,7 +30,7 @@ pub use cluster::Cluster;
 pub use haproxy::Haproxy;
 pub use postgres::{postgres_store, postgres_store_at, servers_on_postgres, Postgres};
 pub use process::{spawn_listening, Process};
-pub use redis::Redis;
+pub use redis::{servers_on_redis, Redis};
 pub use sse::Sse;
 pub use stomp::{body, http_get, http_get_over, http_get_with, Client};
 pub use upload::{noise, open_patch, write_file, Download, Meta, TusAnswer};
@@ -194,6 +194,14 @@ impl Server {
         tweak(&mut c);
         if servers_on_postgres() && c.storage.store.is_none() {
             c.storage.store = Some(test_database(&c.data_dir));
+        }
+        if servers_on_redis() && c.cluster.bus.is_none() {
+            // One Redis for the test binary; each server its own cluster on it (the tests
+            // run in parallel with the same user names).
+            c.cluster.bus = Some(Redis::shared().url());
+            static CLUSTERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = CLUSTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            c.cluster.name = format!("test-{}-{n}", std::process::id());
         }
         let state = make(c).expect("server state");
         let listener = tokio::net::TcpListener::bind(state.config.listen)

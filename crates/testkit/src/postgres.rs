@@ -83,7 +83,7 @@ fn as_postgres(program: &Path, pdeathsig: bool) -> Command {
 
 /// Spawns `cmd` from the one thread that lives as long as the process, so a parent-death
 /// signal set for the child fires when the process ends, not when a test's thread does.
-fn spawn_from_keeper(cmd: Command) -> std::io::Result<Child> {
+pub(crate) fn spawn_from_keeper(cmd: Command) -> std::io::Result<Child> {
     type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
     static KEEPER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
     let keeper = KEEPER.get_or_init(|| {

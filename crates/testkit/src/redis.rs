@@ -2,6 +2,11 @@
 //! temporary directory, with persistence off (`--save '' --appendonly no`). It can be
 //! stopped and started again on the same port (outage tests), and is killed when dropped,
 //! also when the test panics, so no `redis-server` outlives its test.
+//!
+//! [`Redis::shared`] is one per test process, for the in-process servers of a run with
+//! `TIDINGS_TEST_BUS=redis` (the chat tests on a node with the Redis bus): statics are never
+//! dropped, so it is started through `setpriv --pdeathsig KILL` from the thread that lives
+//! as long as the process (as the shared PostgreSQL is) and dies with the process.
 
 use crate::{TempDir, WAIT};
 use std::io::{Read, Write};
@@ -14,11 +19,28 @@ pub struct Redis {
     dir: TempDir,
     port: u16,
     child: Option<Child>,
+    /// Killed by the kernel when the test process ends (the shared instance).
+    with_process: bool,
+}
+
+/// Whether the in-process [`crate::Server`]s use the Redis bus (`TIDINGS_TEST_BUS=redis`).
+pub fn servers_on_redis() -> bool {
+    std::env::var("TIDINGS_TEST_BUS").is_ok_and(|v| v == "redis")
 }
 
 impl Redis {
     /// Starts one; panics with a sentence when `redis-server` is not installed.
     pub fn start() -> Redis {
+        Redis::start_with(false)
+    }
+
+    /// The one of this test process, started on first use, ended with the process.
+    pub fn shared() -> &'static Redis {
+        static SHARED: std::sync::OnceLock<Redis> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| Redis::start_with(true))
+    }
+
+    fn start_with(with_process: bool) -> Redis {
         let mut dir = TempDir::new("redis");
         // A free port: taken by the OS, released, then given to redis-server. Another
         // process may take it in between; then try another.
@@ -31,6 +53,7 @@ impl Redis {
                 dir,
                 port,
                 child: None,
+                with_process,
             };
             if r.spawn() {
                 return r;
@@ -48,8 +71,14 @@ impl Redis {
     /// Starts redis-server on `self.port`; `false` if it did not come up.
     fn spawn(&mut self) -> bool {
         let log = self.dir.path().join("redis.log");
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
+        let mut cmd = if self.with_process {
+            let mut c = Command::new("setpriv");
+            c.args(["--pdeathsig", "KILL", "--", "redis-server"]);
+            c
+        } else {
+            Command::new("redis-server")
+        };
+        cmd.args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
@@ -61,8 +90,12 @@ impl Redis {
             .arg(&log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
+            .stderr(Stdio::null());
+        let child = if self.with_process {
+            crate::postgres::spawn_from_keeper(cmd)
+        } else {
+            cmd.spawn()
+        };
         let mut child = match child {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(

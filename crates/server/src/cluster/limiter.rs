@@ -44,7 +44,7 @@ return {ok, wait}
 
 static BUCKET: LazyLock<::redis::Script> = LazyLock::new(|| ::redis::Script::new(SCRIPT));
 
-/// A rate limiter named `name` (it names its keys in Redis: `tidings:rate:{name}:{key}`).
+/// A rate limiter named `name` (it names its keys in Redis: `{cluster.name}:rate:{name}:{key}`).
 #[derive(Debug)]
 pub struct Limiter {
     name: &'static str,
@@ -103,7 +103,7 @@ impl Limiter {
         };
         let (rate, burst) = self.local.rate_and_burst();
         let answer: Result<(i64, i64), _> = BUCKET
-            .key(format!("tidings:rate:{}:{key}", self.name))
+            .key(format!("{}rate:{}:{key}", bus.prefix, self.name))
             .arg(rate / 1000.0)
             .arg(burst)
             .arg(n)

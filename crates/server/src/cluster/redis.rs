@@ -27,8 +27,6 @@ use tokio_util::sync::CancellationToken;
 
 use ::redis as redis_crate;
 
-/// The pub/sub channel every node of a cluster listens on.
-pub const CHANNEL: &str = "tidings:bus";
 /// Events waiting to be published; past this they are dropped and counted.
 const OUTBOX: usize = 65_536;
 /// How long connecting (at start, or again) may take.
@@ -45,6 +43,10 @@ struct Local {
 
 pub struct RedisBus {
     node: Arc<str>,
+    /// The pub/sub channel every node of the cluster listens on: `{cluster.name}:bus`.
+    channel: String,
+    /// What this cluster's keys start with: `{cluster.name}:`.
+    pub(super) prefix: String,
     client: redis_crate::Client,
     shown_url: String,
     heartbeat: Duration,
@@ -104,6 +106,8 @@ impl RedisBus {
         let (tx, rx) = mpsc::channel(OUTBOX);
         Ok(RedisBus {
             node,
+            channel: format!("{}:bus", config.name),
+            prefix: format!("{}:", config.name),
             client,
             shown_url,
             heartbeat: Duration::from_millis(config.heartbeat_ms),
@@ -192,14 +196,14 @@ impl RedisBus {
         };
         let bye = event::encode(&self.node, &Event::Bye, &[]);
         let mut publish = redis_crate::cmd("PUBLISH");
-        publish.arg(CHANNEL).arg(bye.as_ref());
+        publish.arg(&self.channel).arg(bye.as_ref());
         let _ = tokio::time::timeout(RESPONSE_TIMEOUT, publish.query_async::<()>(&mut conn)).await;
     }
 
     async fn subscribe(&self) -> anyhow::Result<PubSub> {
         let connect = async {
             let mut pubsub = self.client.get_async_pubsub().await?;
-            pubsub.subscribe(CHANNEL).await?;
+            pubsub.subscribe(&self.channel).await?;
             Ok::<_, redis_crate::RedisError>(pubsub)
         };
         Ok(tokio::time::timeout(CONNECT_TIMEOUT, connect)
@@ -279,7 +283,10 @@ impl RedisBus {
         while rx.recv_many(&mut batch, 256).await > 0 {
             let mut pipe = redis_crate::pipe();
             for b in batch.drain(..) {
-                pipe.cmd("PUBLISH").arg(CHANNEL).arg(b.as_ref()).ignore();
+                pipe.cmd("PUBLISH")
+                    .arg(&self.channel)
+                    .arg(b.as_ref())
+                    .ignore();
             }
             let t = Instant::now();
             match pipe.query_async::<()>(&mut conn).await {
