@@ -7,6 +7,7 @@ the line run.sh adds up)."""
 
 import json
 import os
+import re
 import socket
 import shutil
 import subprocess
@@ -165,6 +166,7 @@ def app_env(ctx, base, **extra):
 class App:
     def __init__(self, work, env, binary, shots):
         self.shots = shots
+        self.binary = binary
         self.port = free_port()
         # WebKitWebDriver's port: a free one too (port + 1 may still be held by the last one).
         native = wait_for(lambda: (lambda p: p if p != self.port else None)(free_port()), "a second free port")
@@ -238,6 +240,33 @@ class App:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        # WebDriver's quit ends the app; on a loaded machine the app can outlive it (seen in
+        # CI: its web process gone, the app still up). A relaunch would then only hand over
+        # to it (the app is single-instance) and WebDriver would wait for a window forever.
+        end_processes(self.binary)
+
+
+def end_processes(binary):
+    """Ends every process running `binary` (SIGTERM, SIGKILL after 10 s) and waits until
+    they are gone."""
+    def running():
+        pattern = re.escape(os.path.abspath(binary)) + "( .*)?"
+        found = subprocess.run(["pgrep", "-f", "-x", pattern], capture_output=True, text=True)
+        return [int(p) for p in found.stdout.split()]
+    for pid in running():
+        try:
+            os.kill(pid, 15)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in running():
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not running(), f"every {os.path.basename(binary)} process to end", timeout=10)
 
 
 def launch_app(ctx):
