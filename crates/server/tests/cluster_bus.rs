@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 use tidings_stomp::{Command, Frame};
-use tidings_testkit::{Client, Redis, Server, TempDir, TestUser, SERVICE_TOKEN, WAIT};
+use tidings_testkit::{Client, Redis, Server, Sse, TempDir, TestUser, SERVICE_TOKEN, WAIT};
 
 /// A node on `data_dir` and the bus at `redis`, named `node`.
 async fn node(dir: &Path, redis: &Redis, node: &str) -> Server {
@@ -258,7 +258,7 @@ async fn a_notification_made_on_one_node_reaches_an_sse_stream_on_the_other() {
     let dir = TempDir::new("bus");
     let (a, b) = pair(dir.path(), &redis).await;
     let alice = a.api().register("alice").await;
-    let mut sse = Sse::open(&b, &alice).await;
+    let mut sse = sse(&b, &alice).await;
     assert_eq!(sse.next().await.0, "connected");
     notify(&a, "from node a").await;
     let (name, _, data) = sse.next().await;
@@ -337,7 +337,7 @@ async fn a_redis_outage_ends_sessions_with_an_error_then_everything_works_again(
     let (a, b) = pair(dir.path(), &redis).await;
     let (alice, bob, cid) = a.api().alice_and_bob().await;
     let mut alice_a = Client::signed_in(&a, &alice).await;
-    let mut sse = Sse::open(&a, &alice).await;
+    let mut sse = sse(&a, &alice).await;
     assert_eq!(sse.next().await.0, "connected");
     redis.stop();
     until("A reports the bus down", || !a.state.bus.up()).await;
@@ -470,65 +470,15 @@ async fn notify(server: &Server, title: &str) {
     assert_eq!(s, 201, "{b}");
 }
 
-/// Reads SSE events (name, id, data) from `/api/notifications/stream`.
-struct Sse {
-    stream:
-        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buf: String,
-}
-
-impl Sse {
-    async fn open(server: &Server, who: &TestUser) -> Sse {
-        let api = server.api();
-        let resp = api
-            .http
-            .get(format!("{}/api/notifications/stream", api.base))
-            .bearer_auth(&who.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 200);
-        Sse {
-            stream: Box::pin(resp.bytes_stream()),
-            buf: String::new(),
-        }
-    }
-
-    /// The next chunk, `None` at the end of the stream.
-    async fn chunk(&mut self) -> Option<bytes::Bytes> {
-        use futures_util::StreamExt;
-        tokio::time::timeout(WAIT, self.stream.next())
-            .await
-            .expect("SSE timed out")
-            .and_then(Result::ok)
-    }
-
-    async fn next(&mut self) -> (String, Option<String>, String) {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let (mut name, mut id, mut data) = (String::from("message"), None, String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        name = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("id:") {
-                        id = Some(v.trim().to_owned());
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if data.is_empty() && name == "message" {
-                    continue;
-                }
-                return (name, id, data);
-            }
-            let chunk = self.chunk().await.expect("the SSE stream ended");
-            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
-
-    /// Waits for the server to end the stream.
-    async fn closed(&mut self) {
-        while self.chunk().await.is_some() {}
-    }
+/// `who`'s notification stream on `server`.
+async fn sse(server: &Server, who: &TestUser) -> Sse {
+    let (status, sse) = Sse::open(
+        &server.api(),
+        "/api/notifications/stream",
+        Some(&who.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    sse.unwrap()
 }

@@ -74,4 +74,13 @@ impl Sse {
             self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
         }
     }
+
+    /// Waits for the server to end the stream (what comes before is skipped).
+    pub async fn closed(&mut self) {
+        while tokio::time::timeout(WAIT, self.stream.next())
+            .await
+            .expect("SSE timed out waiting for the end")
+            .is_some()
+        {}
+    }
 }
