@@ -135,7 +135,8 @@ else
   SERVER_PID=$!
   for _ in $(seq 1 100); do grep -q 'listening on' "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
   health=$(curl -fsS http://127.0.0.1:8080/healthz 2>&1)
-  if printf '%s' "$health" | grep -q '^{"status":"ok","store":{"kind":"sqlite"' && [ "$(stat -c %U /var/lib/tidings/tidings.db 2>/dev/null)" = tidings ]; then
+  if printf '%s' "$health" | python3 -c 'import json, sys; h = json.load(sys.stdin); sys.exit(0 if h["status"] == "ok" and h["store"]["kind"] == "sqlite" and h["store"]["ok"] else 1)' 2>/dev/null \
+     && [ "$(stat -c %U /var/lib/tidings/tidings.db 2>/dev/null)" = tidings ]; then
     pass "the installed server serves /healthz with its packaged configuration, as the tidings user"
   else
     fail "the installed server serves /healthz" "answer: $health; $(tail -n 3 "$WORK/server.err")"
