@@ -19,18 +19,48 @@
 //! title = "title"
 //! body = "message"
 //! ```
+//!
+//! A Socket.IO backend (the casting platform, the mini-Facebook) takes `kind = "socketio"`,
+//! an `http(s)://` URL, the token in the handshake's `auth.token` (`header = "handshake"`),
+//! an `Authorization` header or the query string, the events to emit after each connect
+//! (joining a room, say) and the events to follow instead of destinations:
+//!
+//! ```toml
+//! name = "Casting"
+//! kind = "socketio"
+//! url = "http://127.0.0.1:3000"
+//! [auth]
+//! type = "login"
+//! url = "http://127.0.0.1:3000/api/auth/login"
+//! username = "sam@example.com"
+//! password_env = "CASTING_PASSWORD"
+//! token_field = "token"
+//! header = "handshake"
+//! [socketio]
+//! namespace = "/"
+//! [[socketio.emit]]
+//! event = "join"
+//! data = { room = "casting-42" }
+//! [[subscribe]]
+//! event = "notification:new"
+//! title = "title"
+//! body = "message"
+//! ```
 
 use crate::error::{ClientError, ClientResult};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tidings_proto::{Envelope, Event, Notification, Timestamp};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Shown as the title when a message names none.
     pub name: String,
-    /// `ws://` or `wss://`.
+    /// What the server speaks.
+    #[serde(default)]
+    pub kind: ProfileKind,
+    /// `ws://` or `wss://` for STOMP; `http(s)://` (or `ws(s)://`) for Socket.IO.
     pub url: String,
     /// One more CA (PEM) to trust besides the system's.
     #[serde(default)]
@@ -39,11 +69,59 @@ pub struct Profile {
     pub auth: ProfileAuth,
     #[serde(default)]
     pub stomp: StompSettings,
+    #[serde(default)]
+    pub socketio: SocketIoSettings,
     pub subscribe: Vec<Subscription>,
 }
 
+/// The protocol of a profile's server.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileKind {
+    /// STOMP 1.2 over WebSocket (Spring, RabbitMQ Web-STOMP, Tidings).
+    #[default]
+    Stomp,
+    /// Socket.IO v4.
+    Socketio,
+}
+
+/// Socket.IO settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocketIoSettings {
+    /// The namespace to connect to.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Events emitted after every (re)connect, in order (joining rooms, say).
+    #[serde(default)]
+    pub emit: Vec<Emit>,
+}
+
+impl Default for SocketIoSettings {
+    fn default() -> Self {
+        SocketIoSettings {
+            namespace: default_namespace(),
+            emit: Vec::new(),
+        }
+    }
+}
+
+fn default_namespace() -> String {
+    "/".into()
+}
+
+/// One event to emit after connecting.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Emit {
+    pub event: String,
+    /// The event's argument (any JSON; none when unset).
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+}
+
 /// Where a secret comes from: the file itself, or an environment variable (better).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 #[derive(Default)]
 pub enum ProfileAuth {
@@ -81,18 +159,23 @@ pub enum ProfileAuth {
     },
 }
 
-/// Where the token goes in `CONNECT`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+/// Where the token goes: in STOMP's `CONNECT`, or in Socket.IO's handshake.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenHeader {
-    /// `Authorization: Bearer <token>` (Spring, Tidings).
+    /// `Authorization: Bearer <token>` (Spring, Tidings; for Socket.IO the HTTP header of
+    /// the handshake).
     #[default]
     Authorization,
-    /// `passcode: <token>`.
+    /// `passcode: <token>` (STOMP only).
     Passcode,
+    /// Socket.IO's handshake `auth: { token }` (the seeds' usual way).
+    Handshake,
+    /// Socket.IO's handshake query string, `?token=<token>`.
+    Query,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StompSettings {
     /// The `host` header (RabbitMQ's virtual host, `/`); the URL's host when unset.
@@ -115,7 +198,7 @@ fn default_heart_beat() -> u64 {
     10_000
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// The Tidings envelope.
@@ -127,10 +210,15 @@ pub enum Format {
     Text,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
+    /// The STOMP destination to subscribe to (STOMP profiles).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub destination: String,
+    /// The Socket.IO event to follow (Socket.IO profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
     #[serde(default)]
     pub format: Format,
     /// Field (or JSON pointer) holding a stable id; else the `message-id` header.
@@ -160,17 +248,70 @@ impl Profile {
     }
 
     pub fn validate(&self) -> ClientResult<()> {
-        if !(self.url.starts_with("ws://") || self.url.starts_with("wss://")) {
-            return Err(ClientError::Config(format!(
-                "profile {}: url must start with ws:// or wss://, not {:?}",
-                self.name, self.url
-            )));
+        let bad = |why: String| Err(ClientError::Config(format!("profile {}: {why}", self.name)));
+        let ws = self.url.starts_with("ws://") || self.url.starts_with("wss://");
+        let http = self.url.starts_with("http://") || self.url.starts_with("https://");
+        let header = match &self.auth {
+            ProfileAuth::Token { header, .. } | ProfileAuth::Login { header, .. } => Some(*header),
+            _ => None,
+        };
+        match self.kind {
+            ProfileKind::Stomp => {
+                if !ws {
+                    return bad(format!(
+                        "url must start with ws:// or wss://, not {:?}",
+                        self.url
+                    ));
+                }
+                if matches!(header, Some(TokenHeader::Handshake | TokenHeader::Query)) {
+                    return bad(
+                        "the token goes in \"authorization\" or \"passcode\" for a STOMP server"
+                            .into(),
+                    );
+                }
+                if let Some(s) = self
+                    .subscribe
+                    .iter()
+                    .find(|s| s.destination.is_empty() || s.event.is_some())
+                {
+                    return bad(format!(
+                        "each [[subscribe]] of a STOMP profile names a destination and no event ({:?})",
+                        s.event.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            ProfileKind::Socketio => {
+                if !(ws || http) {
+                    return bad(format!(
+                        "url must start with http://, https://, ws:// or wss://, not {:?}",
+                        self.url
+                    ));
+                }
+                if matches!(self.auth, ProfileAuth::Stomp { .. })
+                    || header == Some(TokenHeader::Passcode)
+                {
+                    return bad(
+                        "STOMP login and passcode do not apply to a Socket.IO server".into(),
+                    );
+                }
+                if !self.socketio.namespace.starts_with('/') {
+                    return bad(format!(
+                        "the namespace starts with /, not {:?}",
+                        self.socketio.namespace
+                    ));
+                }
+                if let Some(s) = self.subscribe.iter().find(|s| {
+                    s.event.as_deref().unwrap_or("").is_empty() || !s.destination.is_empty()
+                }) {
+                    return bad(format!(
+                        "each [[subscribe]] of a Socket.IO profile names an event and no destination ({:?})",
+                        s.destination
+                    ));
+                }
+            }
         }
         if self.subscribe.is_empty() {
-            return Err(ClientError::Config(format!(
-                "profile {}: name at least one [[subscribe]] destination",
-                self.name
-            )));
+            return bad("name at least one [[subscribe]] destination or event".into());
         }
         Ok(())
     }
@@ -207,6 +348,11 @@ pub fn field(v: &serde_json::Value, name: &str) -> Option<String> {
 }
 
 impl Subscription {
+    /// What this subscription follows: the destination, or the Socket.IO event.
+    pub fn source(&self) -> &str {
+        self.event.as_deref().unwrap_or(&self.destination)
+    }
+
     /// Turns one received message into a notification, or `None` if this subscription does
     /// not make notifications out of it (a typing event, say).
     pub fn notification(
@@ -224,10 +370,10 @@ impl Subscription {
         let kind = self
             .kind
             .clone()
-            .unwrap_or_else(|| self.destination.clone());
+            .unwrap_or_else(|| self.source().to_owned());
         let fallback_id = || {
             message_id
-                .map(|m| format!("{}:{m}", self.destination))
+                .map(|m| format!("{}:{m}", self.source()))
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
         };
         let base = |id: String, title: String, message: String, data| Notification {
@@ -251,7 +397,7 @@ impl Subscription {
                     .id
                     .as_deref()
                     .and_then(|f| field(&v, f))
-                    .map(|i| format!("{}:{i}", self.destination))
+                    .map(|i| format!("{}:{i}", self.source()))
                     .unwrap_or_else(fallback_id);
                 let title = self
                     .title
@@ -341,5 +487,62 @@ mod tests {
             Some("3")
         );
         assert!(secret(&None, &Some("TIDINGS_SURELY_UNSET_VAR".into()), "password").is_err());
+    }
+
+    #[test]
+    fn socketio_profiles_follow_events_not_destinations() {
+        let p: Profile = toml::from_str(
+            r#"
+            name = "Casting"
+            kind = "socketio"
+            url = "http://127.0.0.1:3000"
+            [auth]
+            type = "token"
+            token = "abc"
+            header = "handshake"
+            [[socketio.emit]]
+            event = "join"
+            data = { room = "casting-42" }
+            [[subscribe]]
+            event = "notification:new"
+            id = "id"
+            title = "title"
+            body = "message"
+            "#,
+        )
+        .unwrap();
+        p.validate().unwrap();
+        assert_eq!(p.socketio.namespace, "/");
+        assert_eq!(
+            p.socketio.emit[0].data.as_ref().unwrap()["room"],
+            "casting-42"
+        );
+        let n = p.subscribe[0]
+            .notification(
+                &p.name,
+                None,
+                br#"{"id": "n1", "title": "Callback", "message": "Tuesday 10:00"}"#,
+            )
+            .unwrap();
+        assert_eq!(
+            (n.id.as_str(), n.kind.as_str(), n.title.as_str()),
+            ("notification:new:n1", "notification:new", "Callback")
+        );
+
+        let mut stomp_sub = p.clone();
+        stomp_sub.subscribe[0].destination = "/topic/a".into();
+        assert!(stomp_sub
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("no destination"));
+        let mut as_stomp = p.clone();
+        as_stomp.kind = ProfileKind::Stomp;
+        as_stomp.url = "ws://127.0.0.1:3000/ws".into();
+        assert!(as_stomp
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("authorization"));
     }
 }

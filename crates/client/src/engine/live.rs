@@ -228,7 +228,7 @@ impl Runner {
                             if let Some(n) =
                                 s.notification(&p.name, f.header("message-id"), &f.body)
                             {
-                                self.cache.insert_foreign_notification(&n, &s.destination)?;
+                                self.cache.insert_foreign_notification(&n, s.source())?;
                                 let _ = self
                                     .events
                                     .send(Arc::new(Envelope::new(Event::Notification(n), None)));
