@@ -42,9 +42,17 @@ async fn run() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", state.config.listen))?;
+    let stomp = tidings_server::stomp_tcp::StompListener::bind(&state.config).await?;
     let addr = listener.local_addr()?;
-    // One machine-readable line on stdout, for scripts that start the server on port 0.
+    // One machine-readable line on stdout, for scripts that start the server on port 0
+    // (and a second one for STOMP over TCP, when it is on).
     println!("tidings-server listening on {addr}");
+    if let Some(s) = &stomp {
+        let stomp_addr = s.local_addr()?;
+        let tls = if s.is_tls() { " (TLS)" } else { "" };
+        println!("tidings-server STOMP over TCP listening on {stomp_addr}{tls}");
+        tracing::info!(addr = %stomp_addr, tls = s.is_tls(), "STOMP over TCP listening");
+    }
     std::io::stdout().flush()?;
     tracing::info!(%addr, "listening");
     let shutdown = state.shutdown.clone();
@@ -53,7 +61,7 @@ async fn run() -> anyhow::Result<()> {
         tracing::info!("shutting down");
         shutdown.cancel();
     });
-    tidings_server::serve(listener, state).await
+    tidings_server::serve_with(listener, stomp, state).await
 }
 
 async fn wait_for_signal() {
