@@ -102,12 +102,13 @@ async fn frames_split_at_every_byte_or_sent_together_with_eols_are_read_alike() 
 async fn heart_beats_flow_both_ways_and_a_silent_peer_is_dropped() {
     let server = broker(|c| {
         c.limits.heart_beat_send_ms = 50;
-        c.limits.heart_beat_receive_ms = 100;
+        c.limits.heart_beat_receive_ms = 1000;
     })
     .await;
     let mut c = TcpClient::open(server.stomp_addr.unwrap()).await;
-    let connected = c.connect(&server.token("alice"), "100,50").await;
-    assert_eq!(connected.header("heart-beat"), Some("50,100"));
+    // We promise a beat every second (the server allows as much again before it gives up).
+    let connected = c.connect(&server.token("alice"), "1000,50").await;
+    assert_eq!(connected.header("heart-beat"), Some("50,1000"));
     for _ in 0..3 {
         c.next_heart_beat().await;
     }
@@ -210,7 +211,8 @@ async fn an_oversize_frame_ends_the_connection_with_the_limit_named() {
     let mut c = tcp_client(&server, "alice").await;
     let mut raw = b"SEND\ndestination:/topic/big\n\n".to_vec();
     raw.extend(std::iter::repeat_n(b'y', 4096));
-    assert!(c.try_send_raw(&raw).await || true);
+    // The server may close before it has read everything.
+    let _ = c.try_send_raw(&raw).await;
     let error = c.expect_error().await;
     assert!(
         error.header("message").unwrap().contains("too large"),
@@ -267,7 +269,7 @@ async fn missing_or_bad_tokens_are_refused_with_a_sentence() {
     let server = broker(|_| {}).await;
     let addr = server.stomp_addr.unwrap();
     let mut c = TcpClient::open(addr).await;
-    let error = c.connect_with(&[("accept-version", "1.2")]).await;
+    let error = c.connect_with(&[]).await;
     assert_eq!(error.command, Command::Error);
     assert!(
         error

@@ -122,6 +122,15 @@ impl TcpClient {
         self.io.write_all(bytes).await.is_ok() && self.io.flush().await.is_ok()
     }
 
+    /// Every byte until the server closes (within [`WAIT`]), undecoded: for answers that
+    /// are not STOMP.
+    pub async fn read_to_end(&mut self) -> Vec<u8> {
+        let mut all = Vec::new();
+        let read = tokio::time::timeout(WAIT, self.io.read_to_end(&mut all)).await;
+        assert!(read.is_ok(), "the server did not close within {WAIT:?}");
+        all
+    }
+
     /// Reads more bytes into the decoder; `false` when the socket closed or failed.
     async fn fill(&mut self, deadline: tokio::time::Instant, what: &str) -> bool {
         let mut buf = [0u8; 8192];
