@@ -108,8 +108,17 @@ start_tidings() {
   JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
   SERVICE_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   mkdir -p "$WORK/data"
+  # The scripts run twice on this one server (WebSocket, then TCP), all from 127.0.0.1 as
+  # the same users: the per-address sign-up and per-user SEND budgets are raised so that
+  # the second run is not refused for the first one's use (no check is about them).
+  cat > "$WORK/server.toml" <<'TOML'
+[auth]
+registrations_per_hour_per_address = 1000
+[limits]
+sends_per_minute = 100000
+TOML
   # setsid: the server gets its own process group, so cleanup also ends anything it spawned.
-  setsid "$SERVER_BINARY" --listen 127.0.0.1:0 --stomp-listen 127.0.0.1:0 --jwt-secret "$JWT_SECRET" --service-token "$SERVICE_TOKEN" --data-dir "$WORK/data" \
+  setsid "$SERVER_BINARY" --listen 127.0.0.1:0 --stomp-listen 127.0.0.1:0 --config "$WORK/server.toml" --jwt-secret "$JWT_SECRET" --service-token "$SERVICE_TOKEN" --data-dir "$WORK/data" \
     > "$WORK/server.stdout" 2> "$WORK/server.stderr" < /dev/null &
   SERVER_PID=$!
   local deadline=$((SECONDS + START_TIMEOUT)) line stomp_line

@@ -4,7 +4,7 @@
 stomp.py connects with ``stomp.WSConnection([(host, port)], ws_path='/ws', vhost='/')``.
 It sends the ``STOMP`` command (not ``CONNECT``), a ``host`` header, and no WebSocket
 subprotocol: a server must cope with all three. With INTEROP_TRANSPORT=tcp the same checks
-run over ``stomp.Connection([(host, stomp_port)])`` (STOMP over TCP, tidings-server's
+run over ``stomp.Connection12([(host, stomp_port)])`` (STOMP over TCP, tidings-server's
 ``--stomp-listen``); the WebSocket-only ones (``?token=``, ``/ws/websocket``) are skipped.
 
 Target server from the environment (run.sh sets these):
@@ -195,7 +195,7 @@ class Conn(stomp.ConnectionListener):
         if IS_TCP:
             if query or path != "/ws":
                 raise ValueError("?token= and paths are WebSocket-only")
-            self.conn = stomp.Connection(
+            self.conn = stomp.Connection12(
                 [(HOST, STOMP_PORT)], vhost="/", heartbeats=heartbeats,
                 reconnect_attempts_max=1, timeout=T,
             )
