@@ -78,7 +78,7 @@ async fn frames_split_at_every_byte_or_sent_together_with_eols_are_read_alike() 
     for b in frame {
         c.send_raw(&[*b]).await;
     }
-    let mut got = vec![c.next_frame().await, c.next_frame().await];
+    let mut got = [c.next_frame().await, c.next_frame().await];
     got.sort_by_key(|f| f.command == Command::Receipt);
     assert_eq!(body(&got[0]), "one byte at a time");
     // Two frames and heart-beat EOLs (LF and CRLF) in one write.
