@@ -344,3 +344,18 @@ async fn a_bad_tls_setting_is_refused_with_the_file_named() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn shutdown_tells_tcp_sessions_and_closes_them() {
+    let server = broker(|_| {}).await;
+    let mut c = tcp_client(&server, "alice").await;
+    c.subscribe("/topic/x", "s").await;
+    let stopping = tokio::spawn(server.stop());
+    let error = c.expect_error().await;
+    assert_eq!(
+        error.header("message"),
+        Some("server is shutting down"),
+        "{error:?}"
+    );
+    stopping.await.unwrap();
+}
