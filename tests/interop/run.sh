@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Third-party STOMP client interop run (@stomp/stompjs and stomp.py) against Tidings or,
-# as a reference, RabbitMQ Web-STOMP; against Tidings also the tus client tuspy (uploads).
+# as a reference, RabbitMQ Web-STOMP; against Tidings also the tus client tuspy (uploads),
+# and both STOMP clients again over plain TCP (the server's --stomp-listen).
 #
 #   bash tests/interop/run.sh tidings path/to/tidings-server
 #   bash tests/interop/run.sh rabbitmq
@@ -65,6 +66,7 @@ ensure_node_deps() {
   command -v node > /dev/null || die "node is not installed (apt-get install nodejs npm)"
   local stamp=$HERE/node_modules/.package-lock.json
   if [ ! -d "$HERE/node_modules/@stomp/stompjs" ] || [ ! -d "$HERE/node_modules/ws" ] \
+     || [ ! -d "$HERE/node_modules/@stomp/tcp-wrapper" ] \
      || [ "$HERE/package-lock.json" -nt "$stamp" ]; then
     echo "run.sh: installing npm dependencies (npm ci)"
     (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error > "$WORK/npm.log" 2>&1) \
@@ -106,29 +108,42 @@ start_tidings() {
   JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
   SERVICE_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   mkdir -p "$WORK/data"
+  # The scripts run twice on this one server (WebSocket, then TCP), all from 127.0.0.1 as
+  # the same users: the per-address sign-up and per-user SEND budgets are raised so that
+  # the second run is not refused for the first one's use (no check is about them).
+  cat > "$WORK/server.toml" <<'TOML'
+[auth]
+registrations_per_hour_per_address = 1000
+[limits]
+sends_per_minute = 100000
+TOML
   # setsid: the server gets its own process group, so cleanup also ends anything it spawned.
-  setsid "$SERVER_BINARY" --listen 127.0.0.1:0 --jwt-secret "$JWT_SECRET" --service-token "$SERVICE_TOKEN" --data-dir "$WORK/data" \
+  setsid "$SERVER_BINARY" --listen 127.0.0.1:0 --stomp-listen 127.0.0.1:0 --config "$WORK/server.toml" --jwt-secret "$JWT_SECRET" --service-token "$SERVICE_TOKEN" --data-dir "$WORK/data" \
     > "$WORK/server.stdout" 2> "$WORK/server.stderr" < /dev/null &
   SERVER_PID=$!
-  local deadline=$((SECONDS + START_TIMEOUT)) line
+  local deadline=$((SECONDS + START_TIMEOUT)) line stomp_line
   while :; do
     line=$(grep -m1 -E '^tidings-server listening on 127\.0\.0\.1:[0-9]+' "$WORK/server.stdout" 2>/dev/null || true)
-    if [ -n "$line" ]; then
+    # The second line, printed with the first: STOMP over TCP (--stomp-listen).
+    stomp_line=$(grep -m1 -E '^tidings-server STOMP over TCP listening on 127\.0\.0\.1:[0-9]+' "$WORK/server.stdout" 2>/dev/null || true)
+    if [ -n "$line" ] && [ -n "$stomp_line" ]; then
       PORT=${line##*:}
       PORT=${PORT%%[!0-9]*}
+      STOMP_PORT=${stomp_line##*:}
+      STOMP_PORT=${STOMP_PORT%%[!0-9]*}
       break
     fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
       tail -n 20 "$WORK/server.stderr" >&2
-      die "$SERVER_BINARY exited before printing 'tidings-server listening on 127.0.0.1:PORT'"
+      die "$SERVER_BINARY exited before printing 'tidings-server listening on 127.0.0.1:PORT' and its STOMP over TCP line"
     fi
     if [ $SECONDS -ge $deadline ]; then
       tail -n 20 "$WORK/server.stderr" >&2
-      die "$SERVER_BINARY did not print 'tidings-server listening on 127.0.0.1:PORT' within ${START_TIMEOUT}s"
+      die "$SERVER_BINARY did not print 'tidings-server listening on 127.0.0.1:PORT' and 'tidings-server STOMP over TCP listening on 127.0.0.1:PORT' within ${START_TIMEOUT}s"
     fi
     sleep 0.1
   done
-  echo "run.sh: $SERVER_BINARY listening on 127.0.0.1:$PORT (pid $SERVER_PID, data in $WORK/data)"
+  echo "run.sh: $SERVER_BINARY listening on 127.0.0.1:$PORT, STOMP over TCP on 127.0.0.1:$STOMP_PORT (pid $SERVER_PID, data in $WORK/data)"
 }
 
 # The CLI's `token` subcommand mints the same HS256 JWTs the scripts mint with PyJWT / node:crypto.
@@ -171,7 +186,7 @@ esac
 # ------------------------------------------------------------------ the scripts
 
 export INTEROP_TARGET=$TARGET INTEROP_HOST=127.0.0.1 INTEROP_PORT=$PORT INTEROP_JWT_SECRET=$JWT_SECRET \
-  INTEROP_SERVICE_TOKEN=${SERVICE_TOKEN:-}
+  INTEROP_SERVICE_TOKEN=${SERVICE_TOKEN:-} INTEROP_STOMP_PORT=${STOMP_PORT:-61613}
 
 TOTAL_PASSED=$EXTRA_PASSED
 TOTAL_FAILED=$EXTRA_FAILED
@@ -202,6 +217,11 @@ run_script() {
 
 run_script stompjs node stompjs_interop.mjs
 run_script stomppy "$PY" stomppy_interop.py
+# The same two clients over STOMP over TCP (Tidings' --stomp-listen).
+if [ "$TARGET" = tidings ]; then
+  run_script stompjs-tcp env INTEROP_TRANSPORT=tcp node stompjs_interop.mjs
+  run_script stomppy-tcp env INTEROP_TRANSPORT=tcp "$PY" stomppy_interop.py
+fi
 # Attachments: a third-party tus client against the upload endpoint (Tidings only).
 [ "$TARGET" = tidings ] && run_script tuspy "$PY" tuspy_interop.py
 # The desktop engine's connection profiles against RabbitMQ, through the tidings CLI.

@@ -1,10 +1,14 @@
-// Interop checks for a STOMP 1.2-over-WebSocket server, driven by @stomp/stompjs 7
-// (the client that web and Tauri front ends use) with `ws` as the WebSocket in Node.
+// Interop checks for a STOMP 1.2 server, driven by @stomp/stompjs 7 (the client that web
+// and Tauri front ends use) with `ws` as the WebSocket in Node or, with
+// INTEROP_TRANSPORT=tcp, over plain TCP through @stomp/tcp-wrapper (tidings-server's
+// --stomp-listen); the WebSocket-only checks (?token=, /ws/websocket) are skipped there.
 //
 // Target server from the environment (run.sh sets these):
 //   INTEROP_TARGET      tidings | rabbitmq
 //   INTEROP_HOST        default 127.0.0.1
-//   INTEROP_PORT        default 15674
+//   INTEROP_PORT        default 15674 (the HTTP/WebSocket port; REST calls go there)
+//   INTEROP_TRANSPORT   ws (default) | tcp
+//   INTEROP_STOMP_PORT  the STOMP-over-TCP port (default 61613), for INTEROP_TRANSPORT=tcp
 //   INTEROP_JWT_SECRET  (tidings) HS256 secret the server was started with; tokens are minted here
 //   INTEROP_ONLY        optional regex: run only the checks whose name matches
 //   INTEROP_TIMEOUT_MS  optional: how long each wait may take (default 5000)
@@ -18,8 +22,10 @@
 // would have been wrongly delivered) or a receipt round trip.
 
 import { Client } from '@stomp/stompjs';
+import { TCPWrapper } from '@stomp/tcp-wrapper';
 import WebSocket from 'ws';
 import crypto from 'node:crypto';
+import net from 'node:net';
 
 const TARGET = process.env.INTEROP_TARGET || 'rabbitmq';
 const HOST = process.env.INTEROP_HOST || '127.0.0.1';
@@ -30,6 +36,14 @@ const T = Number(process.env.INTEROP_TIMEOUT_MS || 5000);
 const DEBUG = !!process.env.INTEROP_DEBUG;
 const PROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 const IS_TIDINGS = TARGET === 'tidings';
+const TRANSPORT = process.env.INTEROP_TRANSPORT || 'ws';
+const STOMP_PORT = Number(process.env.INTEROP_STOMP_PORT || 61613);
+const IS_TCP = TRANSPORT === 'tcp';
+const TAG = IS_TCP ? ' (tcp)' : '';
+if (!['ws', 'tcp'].includes(TRANSPORT)) {
+  console.error(`INTEROP_TRANSPORT must be ws or tcp, not ${TRANSPORT}`);
+  process.exit(2);
+}
 
 if (!['tidings', 'rabbitmq'].includes(TARGET)) {
   console.error(`INTEROP_TARGET must be tidings or rabbitmq, not ${TARGET}`);
@@ -157,7 +171,7 @@ class Conn {
     const url = wsUrl(path, query);
     return within(new Promise((resolve, reject) => {
       const client = new Client({
-        webSocketFactory: () => new WebSocket(url, PROTOCOLS),
+        webSocketFactory: () => (IS_TCP ? new TCPWrapper(HOST, STOMP_PORT) : new WebSocket(url, PROTOCOLS)),
         connectHeaders: headers,
         heartbeatIncoming: heartbeat[0],
         heartbeatOutgoing: heartbeat[1],
@@ -294,6 +308,7 @@ class RawPeer {
     ctx.track(this);
   }
   open(url) {
+    if (IS_TCP) return this.openTcp();
     return within(new Promise((resolve, reject) => {
       this.ws = new WebSocket(url, PROTOCOLS);
       this.ws.on('open', resolve);
@@ -305,8 +320,28 @@ class RawPeer {
       });
     }), T, `${this.label}: WebSocket upgrade to ${url.replace(/token=[^&]+/, 'token=…')}`);
   }
+  /** Over TCP: a socket; frames are parsed once their NUL has arrived. */
+  openTcp() {
+    return within(new Promise((resolve, reject) => {
+      let pending = Buffer.alloc(0);
+      this.sock = net.connect(STOMP_PORT, HOST, resolve);
+      this.sock.on('error', reject);
+      this.sock.on('data', data => {
+        pending = Buffer.concat([pending, data]);
+        const cut = pending.lastIndexOf(0);
+        if (cut < 0) return;
+        for (const f of parseFrames(pending.subarray(0, cut + 1).toString('utf8'))) this.frames.push(f);
+        pending = pending.subarray(cut + 1);
+      });
+      this.sock.on('close', () => {
+        this.closed = { code: null, reason: 'socket closed' };
+        for (const w of this.closeWaiters) w(this.closed);
+      });
+    }), T, `${this.label}: TCP connection to ${HOST}:${STOMP_PORT}`);
+  }
   sendRaw(text) {
-    this.ws.send(text);
+    if (this.sock) this.sock.write(text);
+    else this.ws.send(text);
   }
   frame(command, headers = {}, body = '') {
     const head = Object.entries(headers).map(([k, v]) => `${k}:${v}`).join('\n');
@@ -325,6 +360,7 @@ class RawPeer {
     return within(new Promise(r => this.closeWaiters.push(r)), T, `${this.label}: ${what}`);
   }
   async destroy() {
+    if (this.sock) this.sock.destroy();
     if (this.ws && this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
   }
 }
@@ -621,7 +657,7 @@ for (const auth of ['bearer', 'passcode', 'query']) {
     const c = await connected(ctx, `alice-${auth}`, { user: 'alice', auth });
     assertEq(c.connectedFrame.headers['user-name'], 'alice', 'CONNECTED user-name');
     await c.barrier();
-  }, { tidingsOnly: TIDINGS_ONLY });
+  }, { tidingsOnly: TIDINGS_ONLY, wsOnly: auth === 'query' ? 'a URL query is WebSocket-only' : undefined });
 }
 
 check('CONNECTED carries user-name = JWT sub and a server header starting with "tidings"', async ctx => {
@@ -772,7 +808,7 @@ check('path /ws/websocket works too', async ctx => {
   const inbox = await c.subscribe(dest);
   c.send(dest, 'via /ws/websocket');
   await inbox.waitFor(m => m.body === 'via /ws/websocket', 'the round-tripped MESSAGE');
-}, { tidingsOnly: 'RabbitMQ Web-STOMP serves /ws only' });
+}, { tidingsOnly: 'RabbitMQ Web-STOMP serves /ws only', wsOnly: 'a WebSocket path' });
 
 // ---------------------------------------------------------------- runner
 
@@ -793,7 +829,7 @@ async function runCheck(c) {
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-console.log(`stompjs interop against ${TARGET} at ${wsUrl('/ws')}`);
+console.log(`stompjs interop against ${TARGET} at ${IS_TCP ? `tcp://${HOST}:${STOMP_PORT}` : wsUrl('/ws')}`);
 // The users the checks connect as: Tidings accepts a token only for an account it has.
 if (IS_TIDINGS) {
   for (const username of ['alice', 'bob']) {
@@ -810,13 +846,18 @@ for (const c of checks) {
     skipped += 1;
     continue;
   }
+  if (IS_TCP && c.wsOnly) {
+    console.log(`skip (tcp): stompjs ${c.name} — ${c.wsOnly}`);
+    skipped += 1;
+    continue;
+  }
   const r = await runCheck(c);
   if (r.ok) {
     passed += 1;
-    console.log(`PASS stompjs ${c.name} (${r.ms} ms)`);
+    console.log(`PASS stompjs${TAG} ${c.name} (${r.ms} ms)`);
   } else {
     failed += 1;
-    console.log(`FAIL stompjs ${c.name} (${r.ms} ms): ${r.error}`);
+    console.log(`FAIL stompjs${TAG} ${c.name} (${r.ms} ms): ${r.error}`);
   }
 }
 console.log(`stompjs: ${skipped} skipped`);

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Interop checks for a STOMP 1.2-over-WebSocket server, driven by stomp.py 9.
+"""Interop checks for a STOMP 1.2 server over WebSocket or plain TCP, driven by stomp.py 9.
 
 stomp.py connects with ``stomp.WSConnection([(host, port)], ws_path='/ws', vhost='/')``.
 It sends the ``STOMP`` command (not ``CONNECT``), a ``host`` header, and no WebSocket
-subprotocol: a server must cope with all three.
+subprotocol: a server must cope with all three. With INTEROP_TRANSPORT=tcp the same checks
+run over ``stomp.Connection12([(host, stomp_port)])`` (STOMP over TCP, tidings-server's
+``--stomp-listen``); the WebSocket-only ones (``?token=``, ``/ws/websocket``) are skipped.
 
 Target server from the environment (run.sh sets these):
   INTEROP_TARGET      tidings | rabbitmq
   INTEROP_HOST        default 127.0.0.1
-  INTEROP_PORT        default 15674
+  INTEROP_PORT        default 15674 (the HTTP/WebSocket port; REST calls go there)
+  INTEROP_TRANSPORT   ws (default) | tcp
+  INTEROP_STOMP_PORT  the STOMP-over-TCP port (default 61613), for INTEROP_TRANSPORT=tcp
   INTEROP_JWT_SECRET  (tidings) HS256 secret the server was started with; tokens are minted
                       here with PyJWT: {"sub": user, "exp": now + 3600}
   INTEROP_ONLY        optional regex: run only the checks whose name matches
@@ -27,6 +31,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -46,6 +51,12 @@ SECRET = os.environ.get("INTEROP_JWT_SECRET", "")
 ONLY = re.compile(os.environ["INTEROP_ONLY"]) if os.environ.get("INTEROP_ONLY") else None
 T = float(os.environ.get("INTEROP_TIMEOUT_S", "5"))
 IS_TIDINGS = TARGET == "tidings"
+TRANSPORT = os.environ.get("INTEROP_TRANSPORT", "ws")
+STOMP_PORT = int(os.environ.get("INTEROP_STOMP_PORT", "61613"))
+IS_TCP = TRANSPORT == "tcp"
+TAG = " (tcp)" if IS_TCP else ""
+if TRANSPORT not in ("ws", "tcp"):
+    sys.exit(f"INTEROP_TRANSPORT must be ws or tcp, not {TRANSPORT}")
 
 if TARGET not in ("tidings", "rabbitmq"):
     sys.exit(f"INTEROP_TARGET must be tidings or rabbitmq, not {TARGET}")
@@ -181,15 +192,23 @@ class Conn(stomp.ConnectionListener):
                 query = f"?token={token}"
             elif auth != "none":
                 raise ValueError(auth)
-        self.conn = stomp.WSConnection(
-            [(HOST, PORT)], ws_path=path + query, vhost="/", heartbeats=heartbeats,
-            reconnect_attempts_max=1, timeout=T,
-        )
+        if IS_TCP:
+            if query or path != "/ws":
+                raise ValueError("?token= and paths are WebSocket-only")
+            self.conn = stomp.Connection12(
+                [(HOST, STOMP_PORT)], vhost="/", heartbeats=heartbeats,
+                reconnect_attempts_max=1, timeout=T,
+            )
+        else:
+            self.conn = stomp.WSConnection(
+                [(HOST, PORT)], ws_path=path + query, vhost="/", heartbeats=heartbeats,
+                reconnect_attempts_max=1, timeout=T,
+            )
         self.conn.set_listener("interop", self)
         try:
             self.conn.connect(username=login, passcode=passcode, headers=headers, wait=False)
         except stomp.exception.ConnectFailedException:
-            raise CheckFailure(f"{self.label}: WebSocket connection to ws://{HOST}:{PORT}{path} failed")
+            raise CheckFailure(f"{self.label}: connection to {endpoint(path)} failed")
         self.box.wait(lambda: self.connected_frame or self.errors or self.disconnected,
                       f"{self.label}: CONNECTED")
         if self.errors:
@@ -291,8 +310,13 @@ def parse_frames(text):
         frames.append({"command": lines[0], "headers": headers, "body": body})
 
 
+def endpoint(path="/ws"):
+    return f"tcp://{HOST}:{STOMP_PORT}" if IS_TCP else f"ws://{HOST}:{PORT}{path}"
+
+
 class RawPeer:
-    """A WebSocket speaking STOMP by hand (websocket-client), for frames no client would send."""
+    """A WebSocket (websocket-client) or, over TCP, a socket, speaking STOMP by hand, for
+    frames no client would send."""
 
     def __init__(self, ctx, label):
         ctx.append(self)
@@ -303,6 +327,14 @@ class RawPeer:
         self.ws = None
 
     def open(self, path="/ws"):
+        if IS_TCP:
+            try:
+                self.sock = socket.create_connection((HOST, STOMP_PORT), timeout=T)
+            except OSError as e:
+                raise CheckFailure(f"{self.label}: TCP connection to {endpoint()} failed: {e}")
+            self.sock.settimeout(None)
+            threading.Thread(target=self._read_tcp, daemon=True).start()
+            return
         url = f"ws://{HOST}:{PORT}{path}"
         try:
             self.ws = websocket.create_connection(url, subprotocols=["v12.stomp", "v11.stomp", "v10.stomp"], timeout=T)
@@ -324,9 +356,31 @@ class RawPeer:
             pass
         self.box.notify(lambda: setattr(self, "closed", True))
 
+    def _read_tcp(self):
+        """Frames from the byte stream: complete ones (up to the last NUL) are parsed."""
+        pending = b""
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                pending += data
+                cut = pending.rfind(b"\0")
+                if cut >= 0:
+                    frames = parse_frames(pending[:cut + 1].decode("utf-8", "replace"))
+                    pending = pending[cut + 1:]
+                    self.box.notify(lambda: self.frames.extend(frames))
+        except OSError:
+            pass
+        self.box.notify(lambda: setattr(self, "closed", True))
+
     def frame(self, command, headers=None, body=""):
         head = "".join(f"{k}:{v}\n" for k, v in (headers or {}).items())
-        self.ws.send(f"{command}\n{head}\n{body}\0")
+        text = f"{command}\n{head}\n{body}\0"
+        if IS_TCP:
+            self.sock.sendall(text.encode("utf-8"))
+        else:
+            self.ws.send(text)
 
     def wait_frame(self, command, what=None):
         """Waits for a frame; an unexpected ERROR frame fails at once, with its message."""
@@ -341,6 +395,11 @@ class RawPeer:
         self.box.wait(lambda: self.closed, f"{self.label}: {what}")
 
     def destroy(self):
+        if getattr(self, "sock", None) is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
         if self.ws is not None:
             try:
                 self.ws.abort()
@@ -363,10 +422,11 @@ def raw_connect_headers(user="alice"):
 CHECKS = []
 
 
-def check(name, tidings_only=None, skip_on_rabbit=None, timeout=20):
+def check(name, tidings_only=None, skip_on_rabbit=None, ws_only=None, timeout=20):
     """Registers fn(ctx) as a check; ctx is a list whose connections are closed afterwards."""
     def register(fn):
-        CHECKS.append(dict(name=name, fn=fn, skip=tidings_only or skip_on_rabbit, timeout=timeout))
+        CHECKS.append(dict(name=name, fn=fn, skip=tidings_only or skip_on_rabbit, ws_only=ws_only,
+                           timeout=timeout))
         return fn
     return register
 
@@ -659,7 +719,8 @@ for _auth, _how in (("passcode", "passcode header (passcode=token)"),
             check_eq(c.connected_frame.headers.get("user-name"), "alice", "CONNECTED user-name")
             c.barrier()
         return run
-    check(f"auth: token via {_how} is accepted", tidings_only=TIDINGS_AUTH)(_make(_auth))
+    check(f"auth: token via {_how} is accepted", tidings_only=TIDINGS_AUTH,
+          ws_only="a URL query is WebSocket-only" if _auth == "query" else None)(_make(_auth))
 
 
 @check("CONNECTED carries user-name = JWT sub and a server header starting with \"tidings\"",
@@ -707,7 +768,8 @@ def _(ctx):
     check_that(body not in watcher.bodies(sw), "the forbidden SEND was delivered to /topic/announcements subscribers")
 
 
-@check("path /ws/websocket works too", tidings_only="RabbitMQ Web-STOMP serves /ws only")
+@check("path /ws/websocket works too", tidings_only="RabbitMQ Web-STOMP serves /ws only",
+       ws_only="a WebSocket path")
 def _(ctx):
     c = connected(ctx, "client", path="/ws/websocket")
     dest = f"/topic/interop.{rand()}"
@@ -770,7 +832,7 @@ def ensure_accounts():
 
 def main():
     passed = failed = skipped = 0
-    print(f"stomp.py interop against {TARGET} at ws://{HOST}:{PORT}/ws", flush=True)
+    print(f"stomp.py interop against {TARGET} at {endpoint()}", flush=True)
     if IS_TIDINGS:
         ensure_accounts()
     for c in CHECKS:
@@ -780,13 +842,17 @@ def main():
             print(f"skip (rabbitmq): stomp.py {c['name']} — {c['skip']}", flush=True)
             skipped += 1
             continue
+        if IS_TCP and c["ws_only"]:
+            print(f"skip (tcp): stomp.py {c['name']} — {c['ws_only']}", flush=True)
+            skipped += 1
+            continue
         result, ms = run_check(c)
         if result.get("ok"):
             passed += 1
-            print(f"PASS stomp.py {c['name']} ({ms} ms)", flush=True)
+            print(f"PASS stomp.py{TAG} {c['name']} ({ms} ms)", flush=True)
         else:
             failed += 1
-            print(f"FAIL stomp.py {c['name']} ({ms} ms): {result['error']}", flush=True)
+            print(f"FAIL stomp.py{TAG} {c['name']} ({ms} ms): {result['error']}", flush=True)
     print(f"stomp.py: {skipped} skipped")
     print(f"{passed} passed, {failed} failed", flush=True)
     # os._exit: stomp.py receiver threads of a timed-out check must not keep us alive.

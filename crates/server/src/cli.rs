@@ -85,6 +85,20 @@ pub struct Options {
     /// This node's name in logs, /healthz and on the bus (default: random).
     #[arg(long, env = "TIDINGS_NODE_ID", global = true)]
     pub node_id: Option<String>,
+    /// Address for STOMP over TCP (e.g. 127.0.0.1:61613), for broker relays (unset: off).
+    #[arg(long, env = "TIDINGS_STOMP_LISTEN", global = true)]
+    pub stomp_listen: Option<SocketAddr>,
+    /// The broker relay's system login on the STOMP TCP listener.
+    #[arg(long, env = "TIDINGS_STOMP_SYSTEM_LOGIN", global = true)]
+    pub stomp_system_login: Option<String>,
+    /// The system login's passcode (at least 16 characters); prefer the environment.
+    #[arg(
+        long,
+        env = "TIDINGS_STOMP_SYSTEM_PASSCODE",
+        hide_env_values = true,
+        global = true
+    )]
+    pub stomp_system_passcode: Option<String>,
 }
 
 impl Options {
@@ -120,6 +134,15 @@ impl Options {
         }
         if let Some(v) = &self.node_id {
             config.cluster.node_id = Some(v.clone());
+        }
+        if let Some(v) = self.stomp_listen {
+            config.stomp_tcp.listen = Some(v);
+        }
+        if let Some(v) = &self.stomp_system_login {
+            config.stomp_tcp.system_login = Some(v.clone());
+        }
+        if let Some(v) = &self.stomp_system_passcode {
+            config.stomp_tcp.system_passcode = Some(v.clone());
         }
         config.validate()?;
         Ok(config)

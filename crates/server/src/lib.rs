@@ -23,6 +23,7 @@ pub mod malloc;
 pub mod metrics;
 pub mod rate;
 pub mod session;
+pub mod stomp_tcp;
 pub mod store;
 mod ws;
 
@@ -381,8 +382,19 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 
 /// Serves until `state.shutdown` fires: then stops accepting, tells every connection
 /// (an `ERROR` frame "server is shutting down") and waits for them up to the drain deadline.
-/// Connections are admitted and timed as [`accept`] describes.
+/// Connections are admitted and timed as [`accept`] describes. With `stomp_tcp.listen`
+/// set, STOMP over TCP is served too, bound here (see [`serve_with`] to bind it first).
 pub async fn serve(listener: TcpListener, state: ServerState) -> anyhow::Result<()> {
+    let stomp = stomp_tcp::StompListener::bind(&state.config).await?;
+    serve_with(listener, stomp, state).await
+}
+
+/// [`serve`] with the STOMP TCP listener already bound (so its address is known first).
+pub async fn serve_with(
+    listener: TcpListener,
+    stomp: Option<stomp_tcp::StompListener>,
+    state: ServerState,
+) -> anyhow::Result<()> {
     let tracker = state.tracker.clone();
     let drain = state.config.limits.drain_timeout();
     // Uploads a crash or an expiry left behind go before anyone can upload again.
@@ -392,6 +404,9 @@ pub async fn serve(listener: TcpListener, state: ServerState) -> anyhow::Result<
     tokio::spawn(state.files.clone().run(state.shutdown.clone()));
     state.start_bus().await?;
     let bus = state.bus.clone();
+    if let Some(stomp) = stomp {
+        tokio::spawn(stomp_tcp::run(stomp, state.clone()));
+    }
     accept::run(listener, state.clone(), router(state)).await;
     tracker.close();
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {

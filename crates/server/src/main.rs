@@ -42,9 +42,21 @@ async fn run() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", state.config.listen))?;
+    let stomp = tidings_server::stomp_tcp::StompListener::bind(&state.config).await?;
     let addr = listener.local_addr()?;
-    // One machine-readable line on stdout, for scripts that start the server on port 0.
-    println!("tidings-server listening on {addr}");
+    // One machine-readable line on stdout, for scripts that start the server on port 0
+    // (and a second one for STOMP over TCP, when it is on).
+    let mut lines = format!("tidings-server listening on {addr}\n");
+    if let Some(s) = &stomp {
+        let stomp_addr = s.local_addr()?;
+        let tls = if s.is_tls() { " (TLS)" } else { "" };
+        lines.push_str(&format!(
+            "tidings-server STOMP over TCP listening on {stomp_addr}{tls}\n"
+        ));
+        tracing::info!(addr = %stomp_addr, tls = s.is_tls(), "STOMP over TCP listening");
+    }
+    // One write: a script that reads the first line finds the second beside it.
+    std::io::stdout().write_all(lines.as_bytes())?;
     std::io::stdout().flush()?;
     tracing::info!(%addr, "listening");
     let shutdown = state.shutdown.clone();
@@ -53,7 +65,7 @@ async fn run() -> anyhow::Result<()> {
         tracing::info!("shutting down");
         shutdown.cancel();
     });
-    tidings_server::serve(listener, state).await
+    tidings_server::serve_with(listener, stomp, state).await
 }
 
 async fn wait_for_signal() {

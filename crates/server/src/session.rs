@@ -10,6 +10,12 @@
 //! it has one, and the connection goes on; without that subscription it is an `ERROR` too.
 //! Either way nothing is delivered and nothing stored is touched. Every error is a
 //! `StompError`; its one mapping to the wire is in `error`.
+//!
+//! Transports. A session knows no WebSocket or TCP: it reads [`Inbound`] items and writes
+//! encoded frames (`Bytes`) to a sink. `ws` adapts a WebSocket (one message may hold
+//! several frames; each message is charged to the frame budget), `stomp_tcp` a byte stream
+//! (NUL-terminated frames, EOLs between them as heart-beats; reads are not charged, frames
+//! are).
 
 mod commands;
 mod connect;
@@ -21,7 +27,6 @@ use crate::auth::{Principal, TokenError};
 use crate::budget::FrameBudget;
 use crate::hub::{Closer, Outbound, SessionId};
 use crate::ServerState;
-use axum::extract::ws::Message;
 use bytes::Bytes;
 use error::StompError;
 use futures_util::{Sink, Stream, StreamExt};
@@ -33,12 +38,29 @@ use tracing::Instrument;
 use transactions::{Transactions, TxLimits};
 use writer::{write_loop, WriterConfig};
 
-/// What the upgrade request told us.
+/// What the transport told us before the first frame.
 #[derive(Debug, Default)]
 pub struct Upgrade {
     /// `?token=` or an HTTP `Authorization: Bearer` on the upgrade request.
     pub token: Option<String>,
     pub remote: Option<std::net::SocketAddr>,
+    /// The relay's system login, on a listener that accepts one (STOMP over TCP).
+    pub system: Option<Arc<crate::stomp_tcp::system::SystemLogin>>,
+}
+
+/// One item from the transport.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A WebSocket message's payload: charged to the frame budget, then decoded.
+    Message(Bytes),
+    /// Bytes read from a stream: decoded; only the frames in them are charged.
+    Bytes(Bytes),
+    /// A WebSocket ping or pong: charged, nothing to decode.
+    Control,
+    /// The transport refused a message past its size cap.
+    TooLarge,
+    /// The peer closed, or the transport failed (it cannot be answered in STOMP).
+    Closed,
 }
 
 /// Whether the connection goes on after a frame.
@@ -47,15 +69,16 @@ enum Flow {
     Close,
 }
 
-/// Runs a connection to its end. Generic over the socket so tests can use any transport.
-pub async fn run<S>(socket: S, state: ServerState, upgrade: Upgrade)
+/// Runs a connection to its end: frames come from `stream`, encoded frames go to `sink`.
+/// Generic over both so that every transport (and a test) drives the same session.
+pub async fn run<R, W>(stream: R, sink: W, state: ServerState, upgrade: Upgrade)
 where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Send + 'static,
-    <S as Sink<Message>>::Error: std::fmt::Display,
+    R: Stream<Item = Inbound> + Unpin + Send + 'static,
+    W: Sink<Bytes> + Unpin + Send + 'static,
+    W::Error: std::fmt::Display,
 {
     let span = tracing::info_span!("conn", remote = ?upgrade.remote, session = tracing::field::Empty, user = tracing::field::Empty);
     async move {
-        let (sink, stream) = socket.split();
         let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
         let control = Arc::new(Closer::default());
         let (cfg_tx, cfg_rx) = watch::channel(WriterConfig {
@@ -82,6 +105,7 @@ where
             writer_cfg: cfg_tx,
             id: None,
             principal: None,
+            system: false,
             version: Version::V1_2,
             incoming: None,
             token_end: None,
@@ -104,6 +128,8 @@ struct Session {
     writer_cfg: watch::Sender<WriterConfig>,
     id: Option<SessionId>,
     principal: Option<Principal>,
+    /// Connected with the relay's system login (see `stomp_tcp::system`).
+    system: bool,
     version: Version,
     /// How long the peer may stay silent once connected.
     incoming: Option<Duration>,
@@ -138,7 +164,7 @@ enum Read {
 impl Session {
     async fn read_loop<R>(&mut self, mut stream: R)
     where
-        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+        R: Stream<Item = Inbound> + Unpin,
     {
         let connect_deadline =
             tokio::time::Instant::now() + self.state.config.limits.connect_timeout();
@@ -181,10 +207,7 @@ impl Session {
     }
 
     /// Sorts what the socket gave (`None`: the read deadline passed) and charges it.
-    fn received(
-        &mut self,
-        msg: Option<Option<Result<Message, axum::Error>>>,
-    ) -> Result<Read, StompError> {
+    fn received(&mut self, msg: Option<Option<Inbound>>) -> Result<Read, StompError> {
         let data = match msg {
             None if self.id.is_none() => {
                 let secs = self.state.config.limits.connect_timeout().as_secs_f64();
@@ -194,21 +217,16 @@ impl Session {
                 let ms = self.incoming.map(|d| d.as_millis()).unwrap_or_default();
                 return Err(StompError::HeartbeatTimeout { ms });
             }
-            Some(None) | Some(Some(Ok(Message::Close(_)))) => return Ok(Read::End),
-            Some(Some(Err(e))) => {
-                if is_capacity_error(e) {
-                    let limit = self.state.config.limits.max_frame_bytes;
-                    return Err(DecodeError::FrameTooLarge { limit }.into());
-                }
-                // A reset or a protocol violation at the WebSocket level: the peer is gone
-                // or cannot be answered in STOMP.
-                tracing::debug!("websocket read failed; closing");
-                return Ok(Read::End);
+            Some(None) | Some(Some(Inbound::Closed)) => return Ok(Read::End),
+            Some(Some(Inbound::TooLarge)) => {
+                let limit = self.state.config.limits.max_frame_bytes;
+                return Err(DecodeError::FrameTooLarge { limit }.into());
             }
-            Some(Some(Ok(Message::Text(t)))) => Read::Bytes(Bytes::from(t)),
-            Some(Some(Ok(Message::Binary(b)))) => Read::Bytes(b),
+            // Not the peer's unit: the frames decoded from them are charged.
+            Some(Some(Inbound::Bytes(b))) => return Ok(Read::Bytes(b)),
+            Some(Some(Inbound::Message(b))) => Read::Bytes(b),
             // A ping (answered by the WebSocket layer) or a pong: charged like a frame.
-            Some(Some(Ok(_))) => Read::Skip,
+            Some(Some(Inbound::Control)) => Read::Skip,
         };
         self.charge()?;
         Ok(data)
@@ -268,7 +286,9 @@ impl Session {
     async fn finish(&mut self) {
         if let (Some(id), Some(p)) = (self.id, self.principal.clone()) {
             self.state.hub.unregister(id);
-            self.state.app.on_disconnect(&p, id).await;
+            if !self.system {
+                self.state.app.on_disconnect(&p, id).await;
+            }
         }
         self.transactions.clear();
     }
@@ -290,13 +310,4 @@ impl Session {
     fn session_id(&self) -> SessionId {
         self.id.unwrap_or_default()
     }
-}
-
-/// Whether a WebSocket read failed because a message or frame passed the size cap.
-fn is_capacity_error(e: axum::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error;
-    matches!(
-        e.into_inner().downcast_ref::<Error>(),
-        Some(Error::Capacity(_))
-    )
 }

@@ -1,11 +1,13 @@
 //! The WebSocket endpoint: origin check, subprotocol choice, size caps, then a session.
 
-use crate::session::{self, Upgrade};
+use crate::session::{self, Inbound, Upgrade};
 use crate::{ApiError, ServerState};
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -51,6 +53,7 @@ pub async fn upgrade(
     let upgrade = Upgrade {
         token,
         remote: extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+        system: None,
     };
     let tracker = state.tracker.clone();
     ws.protocols(["v12.stomp", "v11.stomp", "v10.stomp"])
@@ -67,7 +70,40 @@ pub async fn upgrade(
         .max_write_buffer_size(WRITE_BUFFER + cap + 4096)
         .max_message_size(cap)
         .max_frame_size(cap)
-        .on_upgrade(move |socket| tracker.track_future(session::run(socket, state, upgrade)))
+        .on_upgrade(move |socket| tracker.track_future(run(socket, state, upgrade)))
+}
+
+/// A STOMP session over a WebSocket: each message is STOMP bytes (text or binary), and
+/// each frame the session writes goes as one message (text when it is UTF-8).
+async fn run(socket: WebSocket, state: ServerState, upgrade: Upgrade) {
+    let (sink, stream) = socket.split();
+    let stream = stream.map(|m| match m {
+        Ok(Message::Text(t)) => Inbound::Message(Bytes::from(t)),
+        Ok(Message::Binary(b)) => Inbound::Message(b),
+        Ok(Message::Close(_)) => Inbound::Closed,
+        Ok(_) => Inbound::Control,
+        // A reset or a protocol violation at the WebSocket level: the peer is gone or
+        // cannot be answered in STOMP.
+        Err(e) if is_capacity_error(&e) => Inbound::TooLarge,
+        Err(_) => Inbound::Closed,
+    });
+    let sink = sink.with(|b: Bytes| std::future::ready(Ok::<_, axum::Error>(to_message(b))));
+    session::run(stream, sink, state, upgrade).await;
+}
+
+fn to_message(bytes: Bytes) -> Message {
+    match axum::extract::ws::Utf8Bytes::try_from(bytes.clone()) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::Binary(bytes),
+    }
+}
+
+/// Whether a WebSocket read failed because a message or frame passed the size cap.
+fn is_capacity_error(e: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    let inner: &(dyn std::error::Error + 'static) = e;
+    std::iter::successors(Some(inner), |e| e.source())
+        .any(|e| matches!(e.downcast_ref::<Error>(), Some(Error::Capacity(_))))
 }
 
 /// The WebSocket read buffer of a connection.

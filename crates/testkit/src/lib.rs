@@ -24,6 +24,7 @@ mod process;
 mod redis;
 mod sse;
 mod stomp;
+mod stomp_tcp;
 mod upload;
 pub use chat::{expect_ok, id_of, participant_ids};
 pub use cluster::Cluster;
@@ -33,6 +34,7 @@ pub use process::{spawn_listening, Process};
 pub use redis::{servers_on_redis, Redis};
 pub use sse::Sse;
 pub use stomp::{body, http_get, http_get_over, http_get_with, Client};
+pub use stomp_tcp::{TcpClient, TestCert};
 pub use upload::{noise, open_patch, write_file, Download, Meta, TusAnswer};
 
 pub const SECRET: &str = "testkit-secret-0123456789";
@@ -123,6 +125,8 @@ fn test_database(data_dir: &Path) -> String {
 #[derive(Debug)]
 pub struct Server {
     pub addr: SocketAddr,
+    /// The STOMP-over-TCP listener's address, when `stomp_tcp.listen` is set.
+    pub stomp_addr: Option<SocketAddr>,
     pub state: ServerState,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// The data directory, when this server owns it (removed on drop).
@@ -208,9 +212,14 @@ impl Server {
             .await
             .expect("bind");
         let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(tidings_server::serve(listener, state.clone()));
+        let stomp = tidings_server::stomp_tcp::StompListener::bind(&state.config)
+            .await
+            .expect("bind STOMP over TCP");
+        let stomp_addr = stomp.as_ref().map(|s| s.local_addr().unwrap());
+        let task = tokio::spawn(tidings_server::serve_with(listener, stomp, state.clone()));
         Server {
             addr,
+            stomp_addr,
             state,
             task,
             dir,

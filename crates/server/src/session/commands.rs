@@ -80,7 +80,14 @@ impl Session {
     /// `SEND`: checked now (rate, access), then delivered or staged in its transaction.
     async fn on_send(&mut self, principal: &Principal, frame: Frame) -> Result<Flow, StompError> {
         let destination = required(&frame, "destination")?;
-        let allowed = if self.state.rate.allow(&principal.name, Instant::now()).await {
+        // The system session speaks for everyone: only its frame budget bounds it, and the
+        // chat's commands (`/app/**`) act for a user (see `stomp_tcp::system`).
+        let allowed = if self.system && destination.starts_with("/app/") {
+            Err(StompError::Forbidden {
+                action: Action::Send,
+                destination: destination.to_owned(),
+            })
+        } else if self.system || self.state.rate.allow(&principal.name, Instant::now()).await {
             self.check_access(principal, Action::Send, destination)
         } else {
             Err(StompError::RateLimited {
@@ -175,6 +182,9 @@ impl Session {
         principal: &Principal,
         frame: &Frame,
     ) -> Result<Flow, StompError> {
+        if self.system {
+            return Err(StompError::SystemSubscribe);
+        }
         let destination = required(frame, "destination")?;
         let id = match (frame.header("id"), self.version) {
             (Some(id), _) => id,

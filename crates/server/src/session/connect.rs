@@ -1,9 +1,12 @@
-//! `CONNECT` (and `STOMP`): version and heart-beat negotiation, the access token, the
-//! application's consent, registration with the hub, and the `CONNECTED` reply.
+//! `CONNECT` (and `STOMP`): version and heart-beat negotiation, the access token (or, on
+//! a listener that has one, the relay's system login), the application's consent,
+//! registration with the hub, and the `CONNECTED` reply.
 
 use super::error::StompError;
 use super::writer::WriterConfig;
 use super::Session;
+use crate::auth::Principal;
+use crate::stomp_tcp::system::{SystemCheck, SystemLogin};
 use std::time::Duration;
 use tidings_stomp::{Command, Frame, HeartBeat, Version};
 
@@ -19,16 +22,14 @@ impl Session {
         let theirs = HeartBeat::parse(frame.header("heart-beat")).ok_or(StompError::BadHeader(
             "malformed heart-beat header: expected two integers, as in 10000,10000",
         ))?;
-        let token = frame
-            .header("Authorization")
-            .or_else(|| frame.header("authorization"))
-            .map(|v| strip_bearer(v).to_owned())
-            .or_else(|| frame.header("passcode").map(str::to_owned))
-            .or_else(|| self.upgrade.token.clone())
-            .unwrap_or_default();
-        let principal = self.state.auth.verify(&token)?;
-        self.state.app.authorize_connect(&principal).await?;
-        self.token_end = Some(Box::pin(self.state.auth.token_end(&principal)));
+        let principal = match self.system_check(frame) {
+            SystemCheck::Granted => {
+                self.system = true;
+                SystemLogin::principal()
+            }
+            SystemCheck::WrongPasscode => return Err(StompError::SystemPasscode),
+            SystemCheck::NotSystem => self.user(frame).await?,
+        };
         let limits = &self.state.config.limits;
         let ours = HeartBeat {
             send_ms: if theirs.receive_ms == 0 {
@@ -71,10 +72,44 @@ impl Session {
                 .with_header("user-name", &*principal.name),
         )
         .await;
-        tracing::info!(version = %version, "connected");
-        self.state.app.on_connect(&principal, id).await;
+        tracing::info!(version = %version, system = self.system, "connected");
+        if !self.system {
+            self.state.app.on_connect(&principal, id).await;
+        }
         Ok(())
     }
+
+    /// Whether this `CONNECT` claims the relay's system login. A frame with an
+    /// `Authorization` header is a user's, whatever its `login`: a relay forwards each
+    /// client's own headers with its `clientLogin`/`clientPasscode` put in.
+    fn system_check(&self, frame: &Frame) -> SystemCheck {
+        match &self.upgrade.system {
+            Some(system) if authorization(frame).is_none() => {
+                system.check(frame.header("login"), frame.header("passcode"))
+            }
+            _ => SystemCheck::NotSystem,
+        }
+    }
+
+    /// The user an access token names, with the application's consent; the session ends
+    /// when the token does.
+    async fn user(&mut self, frame: &Frame) -> Result<Principal, StompError> {
+        let token = authorization(frame)
+            .map(|v| strip_bearer(v).to_owned())
+            .or_else(|| frame.header("passcode").map(str::to_owned))
+            .or_else(|| self.upgrade.token.clone())
+            .unwrap_or_default();
+        let principal = self.state.auth.verify(&token)?;
+        self.state.app.authorize_connect(&principal).await?;
+        self.token_end = Some(Box::pin(self.state.auth.token_end(&principal)));
+        Ok(principal)
+    }
+}
+
+fn authorization(frame: &Frame) -> Option<&str> {
+    frame
+        .header("Authorization")
+        .or_else(|| frame.header("authorization"))
 }
 
 fn strip_bearer(v: &str) -> &str {

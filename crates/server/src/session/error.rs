@@ -48,6 +48,11 @@ pub enum StompError {
     NotAClientFrame(Command),
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The relay's system login with a wrong passcode.
+    #[error("wrong passcode for the system login: check the relay's systemPasscode against stomp_tcp.system_passcode")]
+    SystemPasscode,
+    #[error("the relay's system session may not SUBSCRIBE: it only sends for the application")]
+    SystemSubscribe,
     #[error("rate limit exceeded: at most {per_minute} SEND frames per minute per user")]
     RateLimited { per_minute: u32 },
     /// The access rules deny the action.
@@ -102,6 +107,8 @@ impl StompError {
             StompError::AlreadyConnected => "already_connected",
             StompError::NotAClientFrame(_) => "not_a_client_frame",
             StompError::Token(e) => e.kind(),
+            StompError::SystemPasscode => "system_login_refused",
+            StompError::SystemSubscribe => "forbidden",
             StompError::RateLimited { .. } => "rate_limited",
             StompError::Forbidden { .. } => "forbidden",
             StompError::UnknownDestination(_) => "unknown_destination",

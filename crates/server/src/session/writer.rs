@@ -7,7 +7,6 @@
 
 use crate::hub::{Closer, Delivery, Outbound, SessionId};
 use crate::metrics::Metrics;
-use axum::extract::ws::Message;
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt};
 use std::sync::Arc;
@@ -36,7 +35,7 @@ pub(super) async fn write_loop<W>(
     cfg: watch::Receiver<WriterConfig>,
     metrics: Arc<Metrics>,
 ) where
-    W: Sink<Message> + Unpin,
+    W: Sink<Bytes> + Unpin,
     W::Error: std::fmt::Display,
 {
     let token = control.token().clone();
@@ -103,23 +102,16 @@ pub(super) async fn write_loop<W>(
     }
 }
 
-fn to_message(bytes: Bytes) -> Message {
-    match axum::extract::ws::Utf8Bytes::try_from(bytes.clone()) {
-        Ok(text) => Message::Text(text),
-        Err(_) => Message::Binary(bytes),
-    }
-}
-
 /// Writes the frames in order and flushes once, within one write deadline.
 async fn write_batch<W>(sink: &mut W, batch: &mut Vec<Bytes>, metrics: &Metrics) -> Result<(), ()>
 where
-    W: Sink<Message> + Unpin,
+    W: Sink<Bytes> + Unpin,
     W::Error: std::fmt::Display,
 {
     let frames = batch.iter().filter(|b| b.as_ref() != b"\n").count() as u64;
     let all = async {
         for b in batch.drain(..) {
-            sink.feed(to_message(b)).await?;
+            sink.feed(b).await?;
         }
         sink.flush().await
     };
@@ -129,11 +121,11 @@ where
             Ok(())
         }
         Ok(Err(e)) => {
-            tracing::debug!(error = %e, "websocket write failed");
+            tracing::debug!(error = %e, "write failed");
             Err(())
         }
         Err(_) => {
-            tracing::info!("websocket write timed out; closing");
+            tracing::info!("write timed out; closing");
             Err(())
         }
     }
