@@ -33,6 +33,8 @@ pub struct Config {
     /// Whether `GET /metrics` answers anyone. Off: it needs the service token or an admin's
     /// access token as `Authorization: Bearer`.
     pub metrics_public: bool,
+    /// The Socket.IO endpoint (`[socketio]`, see docs/socketio.md).
+    pub socketio: crate::socketio::SocketIoConfig,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             access: Vec::new(),
             metrics_public: false,
+            socketio: Default::default(),
         }
     }
 }
@@ -511,6 +514,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.limits.validate_attachments()?;
         self.cluster.validate()?;
+        self.socketio.validate(self.limits.request_timeout_ms)?;
         self.storage.kind()?;
         anyhow::ensure!(
             self.storage.pool_size != Some(0),

@@ -23,6 +23,7 @@ pub mod malloc;
 pub mod metrics;
 pub mod rate;
 pub mod session;
+pub mod socketio;
 pub mod store;
 mod ws;
 
@@ -253,8 +254,10 @@ impl ServerState {
 
 /// The HTTP surface: `/ws`, `/ws/websocket`, `/api/**`, `/healthz`, `/metrics`.
 pub fn router(state: ServerState) -> Router {
+    let socketio = socketio::router(&state).unwrap_or_default();
     Router::new()
         .merge(api::router(&state))
+        .merge(socketio)
         .route("/ws", get(ws::upgrade))
         .route("/ws/websocket", get(ws::upgrade))
         .route("/healthz", get(healthz))
