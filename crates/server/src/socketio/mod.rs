@@ -48,7 +48,9 @@ pub struct Sio {
 /// A place among `socketio.max_connections`, held in the socket's extensions and given
 /// back when the socket ends.
 #[derive(Debug, Clone)]
-pub struct Slot(Arc<SlotGuard>);
+pub struct Slot {
+    _guard: Arc<SlotGuard>,
+}
 
 #[derive(Debug)]
 struct SlotGuard(Arc<AtomicUsize>);
@@ -68,7 +70,9 @@ impl Sio {
                 (n < limit).then_some(n + 1)
             });
         match taken {
-            Ok(_) => Ok(Slot(Arc::new(SlotGuard(self.connections.clone())))),
+            Ok(_) => Ok(Slot {
+                _guard: Arc::new(SlotGuard(self.connections.clone())),
+            }),
             Err(_) => Err(ConnectError::TooMany(limit)),
         }
     }
