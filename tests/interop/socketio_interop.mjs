@@ -97,12 +97,26 @@ async function signUp(prefix, port = PORT) {
   const login = await rest('POST', '/api/auth/login', { body: { username, password }, port });
   return { name: username, token: login.body.accessToken };
 }
+// Registrations are rate-limited per address (and the other scripts register too): the
+// checks share a few users, each check in a conversation of its own.
+const pools = new Map();
+let turn = 0;
+async function users(port) {
+  if (!pools.has(port)) {
+    const list = [];
+    for (const p of ['sio-a', 'sio-b', 'sio-c', 'sio-d']) list.push(await signUp(p, port));
+    pools.set(port, list);
+  }
+  return pools.get(port);
+}
+/** A fresh conversation between two of the shared users (alice creates it), and an outsider. */
 async function chat(port = PORT) {
-  const alice = await signUp('alice', port);
-  const bob = await signUp('bob', port);
+  const u = await users(port);
+  const i = turn++ % u.length;
+  const alice = u[i], bob = u[(i + 1) % u.length], mallory = u[(i + 2) % u.length];
   const c = await rest('POST', '/api/conversations', { token: alice.token, body: { kind: 'group', title: 'Socket.IO', participants: [bob.name] }, port });
-  assertEq(c.status, 201, 'create conversation');
-  return { alice, bob, cid: c.body.id };
+  assertEq(c.status, 201, `create conversation: ${JSON.stringify(c.body)}`);
+  return { alice, bob, mallory, cid: c.body.id };
 }
 
 const checks = [];
@@ -191,7 +205,9 @@ check('read: message:read moves the marker and tells the room', async ctx => {
 });
 
 check('presence: user:online and user:offline', async ctx => {
-  const { alice, bob } = await chat();
+  // Users of its own: a shared user may still be online from an earlier check.
+  const alice = await signUp('sio-p');
+  const bob = await signUp('sio-q');
   const a = await connected(ctx, alice.token);
   const b = await connected(ctx, bob.token);
   await a.on('user:online', d => d.userId === bob.name, 'user:online for bob');
@@ -206,7 +222,7 @@ check('notifications: a service notification arrives as notification:new (and on
   const created = await rest('POST', '/api/notifications', { token: SERVICE_TOKEN, body: { users: [bob.name], kind: 'appointment.moved', title: 'Appointment moved', message: 'Thursday 10:30' } });
   assertEq(created.status, 201, 'service notification');
   const n = await b.on('notification:new');
-  assertEq([n.data.type, n.data.title, n.data.message, n.data.isRead, n.data.seq], ['appointment.moved', 'Appointment moved', 'Thursday 10:30', false, 1], 'notification:new');
+  assertEq([n.data.type, n.data.title, n.data.message, n.data.isRead, typeof n.data.seq], ['appointment.moved', 'Appointment moved', 'Thursday 10:30', false, 'number'], 'notification:new');
   const s = await sse.waitFor(e => e.event === 'notification', 'SSE notification');
   const env = JSON.parse(s.data);
   assertEq([(env.payload || env).seq, (env.payload || env).id], [n.data.seq, n.data.id], 'the same notification on SSE');
@@ -229,8 +245,7 @@ check('reconnect: after the transport drops, the client reconnects and the chat 
 // ---------------------------------------------------------------- bad input
 
 check('bad input: unknown conversation, not a member, oversize content, unknown event get message:error', async ctx => {
-  const { cid } = await chat();
-  const mallory = await signUp('mallory');
+  const { cid, mallory } = await chat();
   const m = await connected(ctx, mallory.token);
   const unknown = await call(m, 'conversation:join', 'c_does_not_exist');
   assertEq([unknown.ok, unknown.code], [false, 'not_found'], `unknown conversation: ${JSON.stringify(unknown)}`);
@@ -330,7 +345,7 @@ async function limitsServer() {
 
 check('limit: socketio.max_connections refuses the next connection with connect_error', async ctx => {
   const { port } = await limitsServer();
-  const u = await signUp('many', port);
+  const u = (await users(port))[0];
   for (let i = 0; i < LIMITS.max_connections; i++) await connected(ctx, u.token, { port });
   const extra = client(ctx, u.token, { port });
   const e = await extra.on('connect_error');
