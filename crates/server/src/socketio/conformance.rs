@@ -8,6 +8,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, SerializeTuple, Serializer};
 use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
 use socketioxide::SocketIo;
+use std::sync::Arc;
 
 /// A JSON value that may hold binary attachments, echoed as it came.
 #[derive(Debug, Clone)]
@@ -128,17 +129,51 @@ impl Serialize for Args {
     }
 }
 
+/// Deserialized as a tuple: socketioxide then hands over every argument, not the first.
 impl<'de> Deserialize<'de> for Args {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Args, D::Error> {
-        match Echo::deserialize(d)? {
-            Echo::Seq(items) => Ok(Args(items)),
-            one => Ok(Args(vec![one])),
+        struct ArgsVisitor;
+        impl<'de> Visitor<'de> for ArgsVisitor {
+            type Value = Args;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the arguments of an event")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Args, A::Error> {
+                let mut items = Vec::new();
+                while let Some(i) = seq.next_element()? {
+                    items.push(i);
+                }
+                Ok(Args(items))
+            }
         }
+        d.deserialize_tuple(usize::MAX, ArgsVisitor)
+    }
+}
+
+/// The Engine.IO suite's server: every message and binary packet echoed back.
+#[derive(Debug)]
+pub struct EngineEcho;
+
+impl engineioxide::handler::EngineIoHandler for EngineEcho {
+    type Data = ();
+    fn on_connect(self: Arc<Self>, _socket: Arc<engineioxide::Socket<()>>) {}
+    fn on_disconnect(
+        &self,
+        _socket: Arc<engineioxide::Socket<()>>,
+        _reason: engineioxide::DisconnectReason,
+    ) {
+    }
+    fn on_message(self: &Arc<Self>, msg: engineioxide::Str, socket: Arc<engineioxide::Socket<()>>) {
+        let _ = socket.emit(msg);
+    }
+    fn on_binary(self: &Arc<Self>, data: bytes::Bytes, socket: Arc<engineioxide::Socket<()>>) {
+        let _ = socket.emit_binary(data);
     }
 }
 
 async fn on_connect(s: SocketRef, TryData(auth): TryData<Echo>) {
-    let _ = s.emit("auth", &auth.unwrap_or(Echo::Null));
+    // No payload: `{}`, as the reference server's `socket.handshake.auth`.
+    let _ = s.emit("auth", &auth.unwrap_or(Echo::Map(Vec::new())));
     s.on("message", async |s: SocketRef, Data(args): Data<Args>| {
         let _ = s.emit("message-back", &args);
     });

@@ -84,20 +84,42 @@ pub fn router(state: &ServerState) -> Option<Router<ServerState>> {
     if !cfg.enabled {
         return None;
     }
-    let payload = usize::try_from(cfg.max_payload_bytes).unwrap_or(usize::MAX);
-    let (svc, io) = SocketIo::builder()
-        .req_path("/socket.io")
-        .ping_interval(cfg.ping_interval())
-        .ping_timeout(cfg.ping_timeout())
-        .connect_timeout(cfg.connect_timeout())
-        .max_payload(cfg.max_payload_bytes)
-        .ws_max_message_size(payload)
-        .ws_max_frame_size(payload)
-        .max_buffer_size(cfg.max_buffer_size)
-        .build_svc();
+    let build = |path: &'static str| {
+        let payload = usize::try_from(cfg.max_payload_bytes).unwrap_or(usize::MAX);
+        SocketIo::builder()
+            .req_path(path)
+            .ping_interval(cfg.ping_interval())
+            .ping_timeout(cfg.ping_timeout())
+            .connect_timeout(cfg.connect_timeout())
+            .max_payload(cfg.max_payload_bytes)
+            .ws_max_message_size(payload)
+            .ws_max_frame_size(payload)
+            .max_buffer_size(cfg.max_buffer_size)
+            .build_svc()
+    };
+    let (svc, io) = build("/socket.io");
+    let mut routes = Router::new();
     if cfg.conformance {
         tracing::warn!("socketio.conformance is on: /socket.io/ serves the conformance suite's echo handlers, not the chat");
         conformance::mount(&io);
+        // The Engine.IO suite speaks to /engine.io/: the same engine, echoing each packet.
+        let payload = usize::try_from(cfg.max_payload_bytes).unwrap_or(usize::MAX);
+        let engine_config = engineioxide::config::EngineIoConfig::builder()
+            .req_path("/engine.io")
+            .ping_interval(cfg.ping_interval())
+            .ping_timeout(cfg.ping_timeout())
+            .max_payload(cfg.max_payload_bytes)
+            .ws_max_message_size(payload)
+            .ws_max_frame_size(payload)
+            .max_buffer_size(cfg.max_buffer_size)
+            .build();
+        let engine = engineioxide::service::EngineIoService::with_config(
+            Arc::new(conformance::EngineEcho),
+            engine_config,
+        );
+        routes = routes
+            .route_service("/engine.io", engine.clone())
+            .route_service("/engine.io/", engine);
     } else {
         let sio = Arc::new(Sio {
             state: state.clone(),
@@ -118,7 +140,7 @@ pub fn router(state: &ServerState) -> Option<Router<ServerState>> {
         io.ns("/", on_connect.with(middleware));
     }
     Some(
-        Router::new()
+        routes
             .route_service("/socket.io", svc.clone())
             .route_service("/socket.io/", svc)
             .layer(axum::middleware::from_fn_with_state(
