@@ -37,7 +37,7 @@ cleanup() {
     kill -KILL "$SERVER_PID" 2>/dev/null
     wait "$SERVER_PID" 2>/dev/null
   fi
-  rm -rf "$WORK"
+  [ -n "${SIO_KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -51,7 +51,10 @@ max_payload_bytes = 1000000
 connect_timeout_ms = 1000
 TOML
 mkdir -p "$WORK/data"
-"$SERVER_BINARY" --listen 127.0.0.1:0 --data-dir "$WORK/data" --config "$WORK/server.toml" \
+# The engine's debug lines (heartbeat start and failure, with each connection's id) are the
+# evidence the classification below reads.
+RUST_LOG=info,engineioxide::socket=debug NO_COLOR=1 \
+  "$SERVER_BINARY" --listen 127.0.0.1:0 --data-dir "$WORK/data" --config "$WORK/server.toml" \
   > "$WORK/server.stdout" 2> "$WORK/server.stderr" < /dev/null &
 SERVER_PID=$!
 PORT=
@@ -94,28 +97,36 @@ for suite in engine.io-protocol socket.io-protocol; do
     || { echo "sio_conformance.sh: could not point $suite's URL at the server" >&2; exit 1; }
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error > "$WORK/$suite.npm.log" 2>&1) \
     || { cat "$WORK/$suite.npm.log" >&2; echo "sio_conformance.sh: npm ci failed for $suite" >&2; exit 1; }
-  (cd "$dir" && SIO_REPORT="$WORK/$suite.json" timeout 300 npx mocha --reporter "$WORK/recorder.cjs" test-suite.js \
+  cp "$WORK/recorder.cjs" "$dir/tidings-recorder.cjs"   # beside the suite's own mocha
+  (cd "$dir" && SIO_REPORT="$WORK/$suite.json" timeout 300 npx mocha --reporter ./tidings-recorder.cjs test-suite.js \
     > "$WORK/$suite.stdout" 2>&1)
   # Classify each failed case by its cause, never by its name. The known cause: the server's
   # first PING, sent at the handshake rather than one ping interval later. It shows either
   # (1) as the PING packet "2" where the case expected another packet, or (2) as the case's
   # connection closed because that PING went unanswered (the case does not expect a PING
   # yet, so it never answers): the server logged a heartbeat-timeout close of a connection
-  # opened while the case ran, and the case then failed (a timeout, or the close packet "1").
+  # opened while the case ran, and the case then failed (a timeout, or the close packet "1"),
+  # as the engine's own log shows (`heartbeat sender routine started` / `heartbeat error`).
   read -r p k o < <(node - "$WORK/$suite.json" "$suite" "$WORK/server.stderr" <<'JS'
 const fs = require('fs');
 const [file, suite, log] = process.argv.slice(2);
 let cases;
 try { cases = JSON.parse(fs.readFileSync(file, 'utf8')); }
 catch (e) { console.error(`FAIL ${suite}: mocha wrote no report (${e.message})`); console.log('0 0 1'); process.exit(0); }
-const closes = [];
+// The engine's debug log: when each connection's heartbeat started (its handshake) and
+// which connections it closed for a PING left unanswered ("heartbeat error").
+const started = new Map(), closes = [];
 for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
-  if (!line.includes('conformance: connection closed: heartbeat timeout')) continue;
-  const opened = /opened_ms\D*(\d+)/.exec(line), closed = /closed_ms\D*(\d+)/.exec(line);
-  if (opened && closed) closes.push({ opened: Number(opened[1]), closed: Number(closed[1]) });
+  const plain = line.replace(/\x1b\[[0-9;]*m/g, '');   // the log's colours
+  const at = Date.parse(plain.split(' ')[0]);
+  const sid = /\b(?:sid|id)=(\S+)/.exec(plain);
+  if (!sid || Number.isNaN(at)) continue;
+  if (plain.includes('heartbeat sender routine started')) started.set(sid[1], at);
+  else if (plain.includes('heartbeat error')) closes.push({ opened: started.get(sid[1]), closed: at });
 }
 const pingShown = t => /^2(\x1e|$)/.test(t.actual || '') || /^expected '?2(\\u001e[^']*)?'? to /.test(t.message);
-const unansweredPing = t => closes.some(c => c.opened >= t.start && c.opened <= t.end && c.closed <= t.end + 500);
+// Whole milliseconds on both sides; a few ms of slack for the two processes' rounding.
+const unansweredPing = t => closes.some(c => c.opened !== undefined && c.opened >= t.start - 5 && c.opened <= t.end && c.closed <= t.end + 500);
 let passed = 0, known = 0, other = 0;
 for (const t of cases) {
   if (t.ok) { passed += 1; console.error(`PASS ${suite}: ${t.title}`); continue; }

@@ -154,68 +154,24 @@ impl<'de> Deserialize<'de> for Args {
 #[derive(Debug)]
 pub struct EngineEcho;
 
-/// When an Engine.IO connection of the echo opened (ms since the epoch).
-#[derive(Debug, Default)]
-pub struct OpenedAt(std::sync::atomic::AtomicU64);
-
 impl engineioxide::handler::EngineIoHandler for EngineEcho {
-    type Data = OpenedAt;
-    fn on_connect(self: Arc<Self>, socket: Arc<engineioxide::Socket<OpenedAt>>) {
-        socket
-            .data
-            .0
-            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
-    }
+    type Data = ();
+    fn on_connect(self: Arc<Self>, _socket: Arc<engineioxide::Socket<()>>) {}
     fn on_disconnect(
         &self,
-        socket: Arc<engineioxide::Socket<OpenedAt>>,
-        reason: engineioxide::DisconnectReason,
+        _socket: Arc<engineioxide::Socket<()>>,
+        _reason: engineioxide::DisconnectReason,
     ) {
-        if matches!(reason, engineioxide::DisconnectReason::HeartbeatTimeout) {
-            let opened = socket.data.0.load(std::sync::atomic::Ordering::Relaxed);
-            log_heartbeat_timeout(&socket.id.to_string(), opened);
-        }
     }
-    fn on_message(
-        self: &Arc<Self>,
-        msg: engineioxide::Str,
-        socket: Arc<engineioxide::Socket<OpenedAt>>,
-    ) {
+    fn on_message(self: &Arc<Self>, msg: engineioxide::Str, socket: Arc<engineioxide::Socket<()>>) {
         let _ = socket.emit(msg);
     }
-    fn on_binary(self: &Arc<Self>, data: bytes::Bytes, socket: Arc<engineioxide::Socket<OpenedAt>>) {
+    fn on_binary(self: &Arc<Self>, data: bytes::Bytes, socket: Arc<engineioxide::Socket<()>>) {
         let _ = socket.emit_binary(data);
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
-
-/// Logs a connection closed because a PING went unanswered, with the wall-clock time, so
-/// `sio_conformance.sh` can tell a case that failed for the known cause (the early PING
-/// its connection never answered) from any other failure.
-fn log_heartbeat_timeout(sid: &str, opened_ms: u64) {
-    tracing::info!(
-        sid,
-        opened_ms,
-        closed_ms = now_ms(),
-        "conformance: connection closed: heartbeat timeout"
-    );
-}
-
 async fn on_connect(s: SocketRef, TryData(auth): TryData<Echo>) {
-    let opened = now_ms();
-    s.on_disconnect(
-        async move |s: SocketRef, reason: socketioxide::socket::DisconnectReason| {
-            if matches!(reason, socketioxide::socket::DisconnectReason::HeartbeatTimeout) {
-                log_heartbeat_timeout(&s.id.to_string(), opened);
-            }
-        },
-    );
     // No payload: `{}`, as the reference server's `socket.handshake.auth`.
     let _ = s.emit("auth", &auth.unwrap_or(Echo::Map(Vec::new())));
     s.on("message", async |s: SocketRef, Data(args): Data<Args>| {
