@@ -39,7 +39,9 @@ pub enum EventError {
     Hub(#[from] HubError),
     #[error("rate limit exceeded: at most {0} events per minute on one connection")]
     RateLimited(u32),
-    #[error("too many events waiting on this connection: wait for the answers before sending more")]
+    #[error(
+        "too many events waiting on this connection: wait for the answers before sending more"
+    )]
     Overloaded,
 }
 

@@ -10,8 +10,8 @@
 //! - `error`: what a refused handshake or event tells the client.
 //! - `conformance`: the echo handlers of the test-only conformance mode.
 
-mod conformance;
 mod config;
+mod conformance;
 mod error;
 mod inbound;
 pub mod outbound;

@@ -141,8 +141,10 @@ mod tests {
     use super::*;
 
     fn env(kind: &str, payload: Value) -> Vec<u8> {
-        serde_json::to_vec(&json!({"type": kind, "timestamp": "2026-01-01T00:00:00Z", "payload": payload}))
-            .unwrap()
+        serde_json::to_vec(
+            &json!({"type": kind, "timestamp": "2026-01-01T00:00:00Z", "payload": payload}),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -99,9 +99,12 @@ pub async fn authenticate(
         let slot = sio.take_slot()?;
         let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
         let closer = Arc::new(Closer::default());
-        let session = state
-            .hub
-            .register(principal.clone(), tidings_stomp::Version::V1_2, tx, closer.clone())?;
+        let session = state.hub.register(
+            principal.clone(),
+            tidings_stomp::Version::V1_2,
+            tx,
+            closer.clone(),
+        )?;
         let conn = Arc::new(Conn {
             principal,
             session,
@@ -112,7 +115,11 @@ pub async fn authenticate(
         });
         for d in STANDING {
             let key = dest::for_user(&conn.principal.name, d);
-            let key = if d.starts_with("/user/") { key } else { d.to_owned() };
+            let key = if d.starts_with("/user/") {
+                key
+            } else {
+                d.to_owned()
+            };
             if let Err(e) = state.hub.subscribe(session, d, &key, d, AckMode::Auto) {
                 state.hub.unregister(session);
                 return Err(e.into());
@@ -150,7 +157,10 @@ pub async fn connected(sio: Arc<Sio>, s: SocketRef) {
     {
         let sio = sio.clone();
         s.on_fallback(
-            move |s: SocketRef, Event(name): Event, ack: AckSender, TryData(data): TryData<Value>| {
+            move |s: SocketRef,
+                  Event(name): Event,
+                  ack: AckSender,
+                  TryData(data): TryData<Value>| {
                 // Runs in the order the packets arrived; the worker keeps that order.
                 let data = data.unwrap_or(Value::Null);
                 let refusal = if !sio.events.allow(&s.id.to_string(), Instant::now()) {
