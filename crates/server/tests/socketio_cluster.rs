@@ -71,7 +71,9 @@ impl Sio {
         }
         loop {
             let p = self.packet().await;
-            let Some(body) = p.strip_prefix("42") else { continue };
+            let Some(body) = p.strip_prefix("42") else {
+                continue;
+            };
             let v: Value = serde_json::from_str(body).unwrap();
             let (n, data) = (v[0].as_str().unwrap().to_owned(), v[1].clone());
             if n == name {
@@ -114,7 +116,10 @@ async fn socketio_and_stomp_share_one_chat_across_nodes() {
 
     // bob on node 2 over STOMP; alice on node 1 over Socket.IO.
     let mut b = Client::open(&cluster.node_url(1)).await;
-    assert_eq!(b.connect(&bob.token, "0,0").await.command, Command::Connected);
+    assert_eq!(
+        b.connect(&bob.token, "0,0").await.command,
+        Command::Connected
+    );
     b.subscribe("/user/queue/messages", "mine", "auto").await;
     let topic = format!("/topic/conversations/{cid}");
     b.subscribe(&topic, "conv", "auto").await;
@@ -131,7 +136,10 @@ async fn socketio_and_stomp_share_one_chat_across_nodes() {
             json!({"conversationId": cid, "content": "from Socket.IO", "clientId": "sio-1"}),
         )
         .await;
-    assert_eq!((ack["ok"].clone(), ack["message"]["seq"].clone()), (json!(true), json!(1)));
+    assert_eq!(
+        (ack["ok"].clone(), ack["message"]["seq"].clone()),
+        (json!(true), json!(1))
+    );
     let m = b.next_event("mine", "CHAT_MESSAGE").await;
     assert_eq!(m["payload"]["clientId"], "sio-1");
     assert_eq!(m["payload"]["seq"], 1);
@@ -147,9 +155,15 @@ async fn socketio_and_stomp_share_one_chat_across_nodes() {
     )
     .await;
     let got = a.event("message:received").await;
-    assert_eq!((got["clientId"].clone(), got["seq"].clone()), (json!("stomp-1"), json!(2)));
+    assert_eq!(
+        (got["clientId"].clone(), got["seq"].clone()),
+        (json!("stomp-1"), json!(2))
+    );
     let room = a.event("message:new").await;
-    assert_eq!(room["message"]["clientId"], "sio-1", "the room had alice's own first");
+    assert_eq!(
+        room["message"]["clientId"], "sio-1",
+        "the room had alice's own first"
+    );
     let room = a.event("message:new").await;
     assert_eq!(room["seq"], 2);
 
@@ -166,8 +180,17 @@ async fn socketio_and_stomp_share_one_chat_across_nodes() {
     for i in 0..2 {
         let mut m = Sio::connect(&cluster.node_http(i), &mallory.token).await;
         let refused = m.call("conversation:join", json!(cid)).await;
-        assert_eq!((refused["ok"].clone(), refused["code"].clone()), (json!(false), json!("forbidden")));
+        assert_eq!(
+            (refused["ok"].clone(), refused["code"].clone()),
+            (json!(false), json!("forbidden"))
+        );
         let error = m.event("message:error").await;
-        assert!(error["error"].as_str().unwrap().contains("not a participant"), "{error}");
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a participant"),
+            "{error}"
+        );
     }
 }
