@@ -5,9 +5,11 @@
 // input; the limits (on a private server with small limits); and the same chat across
 // protocols (Socket.IO <-> STOMP via @stomp/stompjs, notifications on SSE).
 //
-// Environment (run.sh sets these): INTEROP_HOST, INTEROP_PORT, INTEROP_JWT_SECRET,
-// INTEROP_SERVICE_TOKEN, INTEROP_SERVER_BINARY (for the limits server), INTEROP_ONLY
-// (regex), INTEROP_TIMEOUT_MS (default 5000).
+// Environment (run.sh sets these): INTEROP_SERVER_BINARY (the checks start private servers
+// with it: one for the chat, whose registration budget the other scripts have not spent,
+// and one with small limits), INTEROP_JWT_SECRET, INTEROP_SERVICE_TOKEN; without the
+// binary, INTEROP_HOST and INTEROP_PORT name the server (the limit checks then fail).
+// Also INTEROP_ONLY (regex), INTEROP_TIMEOUT_MS (default 5000).
 // One line per check, then "N passed, M failed". Every wait has a deadline.
 
 import { io } from 'socket.io-client';
@@ -20,9 +22,11 @@ import os from 'node:os';
 import path from 'node:path';
 
 const HOST = process.env.INTEROP_HOST || '127.0.0.1';
-const PORT = Number(process.env.INTEROP_PORT || 8080);
-const SECRET = process.env.INTEROP_JWT_SECRET || '';
-const SERVICE_TOKEN = process.env.INTEROP_SERVICE_TOKEN || '';
+// The server under test: a private one this script starts (see the runner), or, without
+// INTEROP_SERVER_BINARY, the one at INTEROP_PORT.
+let PORT = Number(process.env.INTEROP_PORT || 8080);
+const SECRET = process.env.INTEROP_JWT_SECRET || 'socketio-interop-secret-0123456789';
+let SERVICE_TOKEN = process.env.INTEROP_SERVICE_TOKEN || '';
 const SERVER_BINARY = process.env.INTEROP_SERVER_BINARY || '';
 const ONLY = process.env.INTEROP_ONLY ? new RegExp(process.env.INTEROP_ONLY) : null;
 const T = Number(process.env.INTEROP_TIMEOUT_MS || 5000);
@@ -325,21 +329,32 @@ async function openSse(ctx, token) {
 // ---------------------------------------------------------------- limits (a private server)
 
 const LIMITS = { max_connections: 3, event_burst: 5, events_per_minute: 5, max_payload_bytes: 4096, connect_timeout_ms: 800 };
+const servers = [];
 let limited = null;
 
-async function limitsServer() {
-  if (limited) return limited;
-  assert(SERVER_BINARY, 'INTEROP_SERVER_BINARY is not set: the limit checks start their own server');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-sio-limits-'));
+/** A private tidings-server with `toml` as its config file; resolves with its port. */
+async function startServer(toml) {
+  assert(SERVER_BINARY, 'INTEROP_SERVER_BINARY is not set: these checks start their own server');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-sio-'));
   const cfg = path.join(dir, 'server.toml');
-  fs.writeFileSync(cfg, `[socketio]\n${Object.entries(LIMITS).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
-  const proc = spawn(SERVER_BINARY, ['--listen', '127.0.0.1:0', '--jwt-secret', SECRET, '--data-dir', path.join(dir, 'data'), '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  fs.writeFileSync(cfg, toml);
+  const args = ['--listen', '127.0.0.1:0', '--jwt-secret', SECRET,
+    '--service-token', SERVICE_TOKEN || 'socketio-interop-service-token', '--data-dir', path.join(dir, 'data'), '--config', cfg];
+  const proc = spawn(SERVER_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stderr.resume();
+  const server = { proc, dir };
+  servers.push(server);
   let out = '';
-  const port = await within(new Promise((resolve, reject) => {
+  server.port = await within(new Promise((resolve, reject) => {
     proc.stdout.on('data', d => { out += d; const m = out.match(/listening on 127\.0\.0\.1:(\d+)/); if (m) resolve(Number(m[1])); });
-    proc.on('exit', code => reject(new CheckFailure(`the limits server exited (${code})`)));
-  }), 30000, 'the limits server to listen');
-  limited = { port, proc, dir };
+    proc.on('exit', code => reject(new CheckFailure(`the private server exited (${code})`)));
+    proc.on('error', e => reject(new CheckFailure(`cannot start ${SERVER_BINARY}: ${e.message}`)));
+  }), 30000, 'a private server to listen');
+  return server;
+}
+
+async function limitsServer() {
+  if (!limited) limited = await startServer(`[socketio]\n${Object.entries(LIMITS).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
   return limited;
 }
 
@@ -386,6 +401,12 @@ check('limit: socketio.connect_timeout_ms closes an Engine.IO connection that ne
 // ---------------------------------------------------------------- runner
 
 let passed = 0, failed = 0;
+// The chat checks register a dozen users: on a private server of their own, whose
+// per-address registration budget the other interop scripts have not spent.
+if (SERVER_BINARY) {
+  SERVICE_TOKEN = SERVICE_TOKEN || 'socketio-interop-service-token';
+  PORT = (await startServer('[auth]\nregistrations_per_hour_per_address = 1000\n')).port;
+}
 console.log(`socket.io-client interop against ${base(PORT)}/socket.io/`);
 for (const c of checks) {
   if (ONLY && !ONLY.test(c.name)) continue;
@@ -403,6 +424,8 @@ for (const c of checks) {
     for (const x of tracked) { try { x.disconnect(); } catch { /* gone */ } }
   }
 }
-if (limited) { limited.proc.kill('SIGTERM'); fs.rmSync(limited.dir, { recursive: true, force: true }); }
+for (const s of servers) { s.proc.kill('SIGTERM'); }
+await Promise.all(servers.map(s => new Promise(r => (s.proc.exitCode !== null ? r() : s.proc.once('exit', r)))));
+for (const s of servers) fs.rmSync(s.dir, { recursive: true, force: true });
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
