@@ -34,6 +34,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Log directives the server adds to `RUST_LOG`: socketioxide and Engine.IO log handshakes
+/// and requests (with the `auth` payload and headers, so tokens) at debug level; they stay at
+/// `info` even under `RUST_LOG=debug`. Engine.IO's socket module (heartbeats, packets the
+/// server sends) may still go to debug when asked for by name, as the conformance script does.
+pub const LOG_CEILING: [&str; 2] = ["socketioxide=info", "engineioxide=info"];
+
 /// What every socket's handlers share.
 #[derive(Debug)]
 pub struct Sio {
