@@ -153,6 +153,17 @@ check('a bad or missing token gets connect_error with a clear message', async ct
   assert(/malformed/.test(e3.data.message), `malformed: ${e3.data.message}`);
 });
 
+check('a browser page from an origin not in allowed_origins is refused with 403 and a sentence', async () => {
+  const url = `${base(PORT)}/socket.io/?EIO=4&transport=polling`;
+  const evil = await within(fetch(url, { headers: { Origin: 'http://evil.example' } }), T, 'the refused handshake');
+  assertEq(evil.status, 403, 'status');
+  const body = await evil.json();
+  assert(/allowed_origins/.test(body.message), `message: ${body.message}`);
+  const plain = await within(fetch(url), T, 'a handshake without Origin');
+  assertEq(plain.status, 200, 'no Origin (not a browser): allowed');
+  assert((await plain.text()).startsWith('0{'), 'the Engine.IO open packet');
+});
+
 // ---------------------------------------------------------------- the chat
 
 check('join, send, receive: message:sent to the sender, message:received and message:new to the other', async ctx => {
