@@ -42,10 +42,10 @@ function within(p, ms, what) {
 }
 const rand = () => crypto.randomBytes(5).toString('hex');
 const b64url = b => Buffer.from(b).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-function mintJwt(sub, secret = SECRET) {
+function mintJwt(sub, secret = SECRET, expIn = 3600) {
   const now = Math.floor(Date.now() / 1000);
   const h = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const p = b64url(JSON.stringify({ sub, iat: now, exp: now + 3600 }));
+  const p = b64url(JSON.stringify({ sub, iat: now, exp: now + expIn }));
   return `${h}.${p}.${b64url(crypto.createHmac('sha256', secret).update(`${h}.${p}`).digest())}`;
 }
 
@@ -73,7 +73,7 @@ function client(ctx, token, { port = PORT, opts = {} } = {}) {
   socket.on('connect_error', err => inbox.push({ event: 'connect_error', data: err }));
   socket.on('disconnect', reason => inbox.push({ event: 'disconnect', data: reason }));
   ctx.track(socket);
-  return { socket, inbox, on: (ev, pred = () => true, what = ev) => inbox.waitFor(x => x.event === ev && pred(x.data), what) };
+  return { socket, inbox, on: (ev, pred = () => true, what = ev, ms = T) => inbox.waitFor(x => x.event === ev && pred(x.data), what, ms) };
 }
 async function connected(ctx, token, o) {
   const c = client(ctx, token, o);
@@ -163,6 +163,15 @@ check('a browser page from an origin not in allowed_origins is refused with 403 
   assertEq(plain.status, 200, 'no Origin (not a browser): allowed');
   assert((await plain.text()).startsWith('0{'), 'the Engine.IO open packet');
 });
+
+check('a token that expires while connected ends the socket with message:error, then disconnect', async ctx => {
+  const { alice } = await chat();
+  const a = await connected(ctx, mintJwt(alice.name, SECRET, 2));
+  const e = await a.on('message:error', d => d.code === 'disconnected', 'message:error disconnected', 10000);
+  assert(/access token expired/.test(e.data.error), `message: ${e.data.error}`);
+  const d = await a.on('disconnect', () => true, 'disconnect', 5000);
+  assertEq(d.data, 'io server disconnect', 'disconnect reason');
+}, 20000);
 
 // ---------------------------------------------------------------- the chat
 
