@@ -13,7 +13,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 APP := target/debug/tidings-app
 
-.PHONY: run test deps ui lint unit unit-postgres interop differential api e2e stress cluster bench-smoke build build-release bench bindings package package-test clean
+.PHONY: run test deps ui lint unit unit-postgres interop sio-conformance differential api e2e stress cluster bench-smoke build build-release bench bindings package package-test clean
 
 ## The server on its embedded default (127.0.0.1:8080) with demo data (users alice, bob,
 ## carol; password tidings-demo) and the desktop app signed in to it as alice.
@@ -23,7 +23,7 @@ run: deps build
 ## Everything: formatting and lints (Rust and the UI), unit and integration tests (Rust and
 ## Vitest), third-party clients against Tidings and RabbitMQ Web-STOMP, schemathesis against
 ## the OpenAPI document, and the desktop app end to end under Xvfb.
-test: deps lint unit unit-postgres interop differential api e2e bench-smoke
+test: deps lint unit unit-postgres interop sio-conformance differential api e2e bench-smoke
 
 ## The UI's packages and its built files (the app embeds them).
 ui: ui/node_modules/.package-lock.json
@@ -57,6 +57,11 @@ unit-postgres: build
 
 interop: build
 	bash tests/interop/run.sh tidings $(SERVER)
+
+## The Socket.IO project's conformance suites (../shared/peers/) against /socket.io/ in its
+## test-only conformance mode (docs/socketio.md).
+sio-conformance: build
+	bash tests/interop/sio_conformance.sh $(SERVER)
 
 differential: build
 	bash tests/interop/run.sh rabbitmq $(CLI)

@@ -67,6 +67,7 @@ ensure_node_deps() {
   local stamp=$HERE/node_modules/.package-lock.json
   if [ ! -d "$HERE/node_modules/@stomp/stompjs" ] || [ ! -d "$HERE/node_modules/ws" ] \
      || [ ! -d "$HERE/node_modules/@stomp/tcp-wrapper" ] \
+     || [ ! -d "$HERE/node_modules/socket.io-client" ] \
      || [ "$HERE/package-lock.json" -nt "$stamp" ]; then
     echo "run.sh: installing npm dependencies (npm ci)"
     (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error > "$WORK/npm.log" 2>&1) \
@@ -186,7 +187,8 @@ esac
 # ------------------------------------------------------------------ the scripts
 
 export INTEROP_TARGET=$TARGET INTEROP_HOST=127.0.0.1 INTEROP_PORT=$PORT INTEROP_JWT_SECRET=$JWT_SECRET \
-  INTEROP_SERVICE_TOKEN=${SERVICE_TOKEN:-} INTEROP_STOMP_PORT=${STOMP_PORT:-61613}
+  INTEROP_SERVICE_TOKEN=${SERVICE_TOKEN:-} INTEROP_STOMP_PORT=${STOMP_PORT:-61613} \
+  INTEROP_SERVER_BINARY=${SERVER_BINARY:+$(cd "$(dirname "$SERVER_BINARY")" && pwd)/$(basename "$SERVER_BINARY")}
 
 TOTAL_PASSED=$EXTRA_PASSED
 TOTAL_FAILED=$EXTRA_FAILED
@@ -224,6 +226,8 @@ if [ "$TARGET" = tidings ]; then
 fi
 # Attachments: a third-party tus client against the upload endpoint (Tidings only).
 [ "$TARGET" = tidings ] && run_script tuspy "$PY" tuspy_interop.py
+# Socket.IO: socket.io-client in the seeds' shapes, and across protocols (Tidings only).
+[ "$TARGET" = tidings ] && run_script socketio node socketio_interop.mjs
 # The desktop engine's connection profiles against RabbitMQ, through the tidings CLI.
 if [ "$TARGET" = rabbitmq ] && [ -n "${CLI_BINARY:-}" ]; then
   [ -x "$CLI_BINARY" ] || die "the tidings CLI $CLI_BINARY does not exist or is not executable"

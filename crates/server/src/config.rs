@@ -35,6 +35,8 @@ pub struct Config {
     pub metrics_public: bool,
     /// STOMP over TCP for broker relays and native clients (off unless `listen` is set).
     pub stomp_tcp: crate::stomp_tcp::config::StompTcpConfig,
+    /// The Socket.IO endpoint (`[socketio]`, see docs/socketio.md).
+    pub socketio: crate::socketio::SocketIoConfig,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             access: Vec::new(),
             metrics_public: false,
             stomp_tcp: Default::default(),
+            socketio: Default::default(),
         }
     }
 }
@@ -515,6 +518,7 @@ impl Config {
         self.limits.validate_attachments()?;
         self.cluster.validate()?;
         self.stomp_tcp.validate()?;
+        self.socketio.validate(self.limits.request_timeout_ms)?;
         self.storage.kind()?;
         anyhow::ensure!(
             self.storage.pool_size != Some(0),

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod rate;
 pub mod session;
 pub mod stomp_tcp;
+pub mod socketio;
 pub mod store;
 mod ws;
 
@@ -254,8 +255,10 @@ impl ServerState {
 
 /// The HTTP surface: `/ws`, `/ws/websocket`, `/api/**`, `/healthz`, `/metrics`.
 pub fn router(state: ServerState) -> Router {
+    let socketio = socketio::router(&state).unwrap_or_default();
     Router::new()
         .merge(api::router(&state))
+        .merge(socketio)
         .route("/ws", get(ws::upgrade))
         .route("/ws/websocket", get(ws::upgrade))
         .route("/healthz", get(healthz))

@@ -23,11 +23,13 @@ async fn run() -> anyhow::Result<()> {
         println!("{}", auth.mint(sub, role, *ttl)?);
         return Ok(());
     }
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for d in tidings_server::socketio::LOG_CEILING {
+        filter = filter.add_directive(d.parse()?);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let state = ServerState::new(config)?;

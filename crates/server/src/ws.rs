@@ -114,7 +114,7 @@ const WRITE_BUFFER: usize = 128 * 1024;
 
 /// No `Origin` (not a browser) is handled by the caller. Allowed: `"*"`, a listed origin,
 /// the app's own origins, and a page served from this same host.
-fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+pub(crate) fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
     if allowed
         .iter()
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
