@@ -23,8 +23,8 @@ pub mod malloc;
 pub mod metrics;
 pub mod rate;
 pub mod session;
-pub mod stomp_tcp;
 pub mod socketio;
+pub mod stomp_tcp;
 pub mod store;
 mod ws;
 
