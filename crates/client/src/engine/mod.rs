@@ -32,11 +32,14 @@ mod events;
 mod live;
 mod notifications;
 mod run;
+mod socketio;
 mod uploads;
 
 pub use attachments::{check_size, describe_size, MAX_FILES_PER_MESSAGE};
 pub use auth::{MemoryRefreshStore, RefreshStore};
 pub use uploads::Progress;
+pub(crate) use run::{profile_token, stomp_headers};
+pub(crate) use socketio::socketio_check;
 
 use crate::backoff::Backoff;
 use crate::cache::Cache;

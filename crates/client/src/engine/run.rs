@@ -581,37 +581,19 @@ pub(super) fn classify(e: ClientError) -> Ended {
     }
 }
 
-/// `CONNECT` headers for a connection profile.
-async fn profile_headers(
+/// The token a profile's `[auth]` gives and where it goes: a fixed one, or one fresh from
+/// its login endpoint. `None` without a token (no auth, or STOMP `login`/`passcode`).
+pub(crate) async fn profile_token(
     p: &Profile,
     tls: &Arc<rustls::ClientConfig>,
-) -> ClientResult<Vec<(String, String)>> {
-    let mut headers = Vec::new();
-    if let Some(host) = &p.stomp.host {
-        headers.push(("host".to_owned(), host.clone()));
-    }
-    let token_header = |token: String, header: TokenHeader| match header {
-        TokenHeader::Authorization => ("Authorization".to_owned(), format!("Bearer {token}")),
-        TokenHeader::Passcode => ("passcode".to_owned(), token),
-    };
+) -> ClientResult<Option<(String, TokenHeader)>> {
     match &p.auth {
-        ProfileAuth::None => {}
+        ProfileAuth::None | ProfileAuth::Stomp { .. } => Ok(None),
         ProfileAuth::Token {
             token,
             token_env,
             header,
-        } => headers.push(token_header(secret(token, token_env, "token")?, *header)),
-        ProfileAuth::Stomp {
-            login,
-            passcode,
-            passcode_env,
-        } => {
-            headers.push(("login".to_owned(), login.clone()));
-            headers.push((
-                "passcode".to_owned(),
-                secret(passcode, passcode_env, "passcode")?,
-            ));
-        }
+        } => Ok(Some((secret(token, token_env, "token")?, *header))),
         ProfileAuth::Login {
             url,
             username,
@@ -623,8 +605,53 @@ async fn profile_headers(
             let password = secret(password, password_env, "password")?;
             let token =
                 crate::http::login_anywhere(url, username, &password, token_field, tls).await?;
-            headers.push(token_header(token, *header));
+            Ok(Some((token, *header)))
+        }
+    }
+}
+
+/// `CONNECT` headers for a STOMP connection profile, given its token (from
+/// [`profile_token`]).
+pub(crate) fn stomp_headers(
+    p: &Profile,
+    token: Option<(String, TokenHeader)>,
+) -> ClientResult<Vec<(String, String)>> {
+    let mut headers = Vec::new();
+    if let Some(host) = &p.stomp.host {
+        headers.push(("host".to_owned(), host.clone()));
+    }
+    if let ProfileAuth::Stomp {
+        login,
+        passcode,
+        passcode_env,
+    } = &p.auth
+    {
+        headers.push(("login".to_owned(), login.clone()));
+        headers.push((
+            "passcode".to_owned(),
+            secret(passcode, passcode_env, "passcode")?,
+        ));
+    }
+    match token {
+        None => {}
+        Some((token, TokenHeader::Authorization)) => {
+            headers.push(("Authorization".to_owned(), format!("Bearer {token}")))
+        }
+        Some((token, TokenHeader::Passcode)) => headers.push(("passcode".to_owned(), token)),
+        Some((_, TokenHeader::Handshake | TokenHeader::Query)) => {
+            return Err(ClientError::Config(format!(
+                "profile {}: the token goes in \"authorization\" or \"passcode\" for a STOMP server",
+                p.name
+            )))
         }
     }
     Ok(headers)
+}
+
+/// `CONNECT` headers for a connection profile.
+async fn profile_headers(
+    p: &Profile,
+    tls: &Arc<rustls::ClientConfig>,
+) -> ClientResult<Vec<(String, String)>> {
+    stomp_headers(p, profile_token(p, tls).await?)
 }
