@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 use std::path::PathBuf;
-use tidings_testkit::*;
 
 mod common;
 use common::{setup, Home};
@@ -50,12 +49,8 @@ async fn test_json(home: &Home, profile: &std::path::Path, password: &str) -> (i
         !stdout.contains(password) || password.is_empty(),
         "the password is never shown: {stdout}"
     );
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap_or(-1), report)
 }
 

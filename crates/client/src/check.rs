@@ -98,9 +98,7 @@ async fn run(
     };
     match p.kind {
         ProfileKind::Stomp => stomp(p, token, tls, timeout, report).await,
-        ProfileKind::Socketio => {
-            crate::engine::socketio_check(p, token, tls, timeout, report).await
-        }
+        ProfileKind::Socketio => crate::engine::socketio_check(p, token, timeout, report).await,
     }
 }
 
@@ -119,7 +117,9 @@ fn token_success(p: &Profile) -> String {
             format!("the login endpoint {url} gave a token for {username}")
         }
         ProfileAuth::Stomp { login, .. } => {
-            format!("STOMP login {login:?} and a passcode are given; the broker checks them on connect")
+            format!(
+                "STOMP login {login:?} and a passcode are given; the broker checks them on connect"
+            )
         }
     }
 }
@@ -199,7 +199,7 @@ async fn stomp(
         let receipt = format!("check-{i}");
         let frame = Frame::new(Stomp::Subscribe)
             .with_header("destination", &s.destination)
-            .with_header("id", &format!("p{i}"))
+            .with_header("id", format!("p{i}"))
             .with_header("ack", "auto")
             .with_header("receipt", &receipt);
         if let Err(e) = sender.send(&frame).await {
@@ -254,9 +254,7 @@ async fn stomp(
             }
         };
     }
-    let _ = sender
-        .send(&Frame::new(Stomp::Disconnect))
-        .await;
+    let _ = sender.send(&Frame::new(Stomp::Disconnect)).await;
 }
 
 impl CheckReport {

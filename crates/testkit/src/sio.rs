@@ -82,7 +82,10 @@ impl SioBackend {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "the Socket.IO backend is not ready");
+            assert!(
+                Instant::now() < deadline,
+                "the Socket.IO backend is not ready"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
@@ -131,7 +134,13 @@ impl SioBackend {
     }
 
     /// `message:new` to a conversation's room (and `message:received` to the receiver).
-    pub async fn message(&self, conversation: &str, sender: &str, receiver: &str, content: &str) -> Value {
+    pub async fn message(
+        &self,
+        conversation: &str,
+        sender: &str,
+        receiver: &str,
+        content: &str,
+    ) -> Value {
         self.post(
             "/api/messages",
             serde_json::json!({
@@ -170,7 +179,17 @@ impl SioBackend {
 
     /// The events clients emitted: `[{"user", "event", "data"}]`.
     pub async fn received(&self) -> Vec<Value> {
-        let r = self.http.get(self.url("/test/received")).send().await.unwrap();
-        r.json::<Value>().await.unwrap().as_array().cloned().unwrap_or_default()
+        let r = self
+            .http
+            .get(self.url("/test/received"))
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>()
+            .await
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 }

@@ -37,9 +37,9 @@ mod uploads;
 
 pub use attachments::{check_size, describe_size, MAX_FILES_PER_MESSAGE};
 pub use auth::{MemoryRefreshStore, RefreshStore};
-pub use uploads::Progress;
 pub(crate) use run::{profile_token, stomp_headers};
 pub(crate) use socketio::socketio_check;
+pub use uploads::Progress;
 
 use crate::backoff::Backoff;
 use crate::cache::Cache;
