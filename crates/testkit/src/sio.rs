@@ -21,6 +21,8 @@ pub struct SioBackend {
     /// The ping interval and timeout it runs with (ms), as the server's command line takes.
     ping: Option<(u64, u64)>,
     starts: u32,
+    /// The secret its tokens are signed with (a new one makes earlier tokens invalid).
+    secret: String,
     http: reqwest::Client,
 }
 
@@ -44,12 +46,14 @@ impl SioBackend {
             "{} has no node_modules: run `make deps` (or `npm ci --prefix tests/sio-backend`)",
             here.display()
         );
+        crate::http_client_provider();
         let mut b = SioBackend {
             dir: TempDir::new("sio-backend"),
             process: None,
             addr: "127.0.0.1:0".parse().unwrap(),
             ping,
             starts: 0,
+            secret: "sio-backend-secret-0".into(),
             http: reqwest::Client::new(),
         };
         b.spawn(0);
@@ -62,7 +66,8 @@ impl SioBackend {
         let mut cmd = Command::new("node");
         cmd.current_dir(sio_backend_dir())
             .arg("server.mjs")
-            .args(["--port", &port.to_string()]);
+            .args(["--port", &port.to_string()])
+            .args(["--secret", &self.secret]);
         if let Some((interval, timeout)) = self.ping {
             cmd.args(["--ping-interval", &interval.to_string()])
                 .args(["--ping-timeout", &timeout.to_string()]);
@@ -109,6 +114,24 @@ impl SioBackend {
         self.spawn(port);
         assert_eq!(self.addr.port(), port, "restarted on another port");
         self.wait_ready().await;
+    }
+
+    /// Starts it again on the same port with a new signing secret: the tokens it gave out
+    /// are refused from then on (as after a key rotation or a revocation).
+    pub async fn restart_with_new_secret(&mut self) {
+        self.secret = format!("sio-backend-secret-{}", self.starts);
+        self.restart().await;
+    }
+
+    /// A token for `user` from its login endpoint.
+    pub async fn login(&self, user: &str) -> String {
+        let v = self
+            .post(
+                "/api/auth/login",
+                serde_json::json!({"username": user, "password": format!("{user}-password")}),
+            )
+            .await;
+        v["token"].as_str().unwrap().to_owned()
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {

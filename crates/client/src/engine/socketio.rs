@@ -343,11 +343,13 @@ impl Runner {
                 (v, _) => v.to_string().into_bytes(),
             };
             if let Some(n) = s.notification(&p.name, None, &body) {
-                self.cache.insert_foreign_notification(&n, s.source())?;
-                let _ = self
-                    .events
-                    .send(Arc::new(Envelope::new(TidingsEvent::Notification(n), None)));
-                stored = true;
+                // A notification seen before (the server sent it again) is not news.
+                if self.cache.insert_foreign_notification(&n, s.source())? {
+                    let _ = self
+                        .events
+                        .send(Arc::new(Envelope::new(TidingsEvent::Notification(n), None)));
+                    stored = true;
+                }
             }
         }
         if stored {
