@@ -5,6 +5,9 @@
 
 use serde_json::Value;
 use std::path::PathBuf;
+use std::time::Duration;
+use tidings_testkit::SioBackend;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 mod common;
 use common::{setup, Home};
@@ -131,4 +134,192 @@ async fn test_says_what_worked_and_what_did_not_for_a_stomp_profile() {
     assert!(text.contains("FAILED token"), "{text}");
     assert!(text.contains("does not work"), "{text}");
     server.stop().await;
+}
+
+/// A casting-platform profile for alice (password from `$HM_PASSWORD`): joins c-1, follows
+/// `notification:new` and `message:new`.
+fn sio_profile(home: &Home, backend: &SioBackend) -> PathBuf {
+    let p = home.0.path().join("casting.toml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"
+name = "Casting"
+kind = "socketio"
+url = "{url}"
+[auth]
+type = "login"
+url = "{url}/api/auth/login"
+username = "alice"
+password_env = "HM_PASSWORD"
+token_field = "token"
+header = "handshake"
+[[socketio.emit]]
+event = "join-conversation"
+data = "c-1"
+[[subscribe]]
+event = "notification:new"
+id = "id"
+title = "title"
+body = "message"
+[[subscribe]]
+event = "message:new"
+id = "id"
+body = "content"
+conversation = "conversationId"
+default_title = "New message"
+"#,
+            url = backend.url("")
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[tokio::test]
+async fn test_says_what_worked_and_what_did_not_for_a_socketio_profile() {
+    let backend = SioBackend::start().await;
+    let home = Home::new();
+    let p = sio_profile(&home, &backend);
+    let (code, report) = test_json(&home, &p, "alice-password").await;
+    assert_eq!(code, 0, "{report}");
+    let names: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "profile",
+            "token",
+            "connect",
+            "emit",
+            "subscribe",
+            "subscribe"
+        ]
+    );
+    assert!(step(&report, "connect")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Socket.IO connected"));
+    // The emit really reached the server.
+    let got = backend.received().await;
+    assert!(
+        got.iter().any(|e| e["event"] == "join-conversation"),
+        "{got:?}"
+    );
+
+    let (code, report) = test_json(&home, &p, "wrong-password").await;
+    assert_eq!(code, 1, "{report}");
+    assert!(step(&report, "token")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("wrong username or password"));
+
+    // A token the server refuses: the connect step carries the server's own words.
+    let bad = home.0.path().join("bad-token.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            "name = \"x\"\nkind = \"socketio\"\nurl = \"{}\"\n[auth]\ntype = \"token\"\ntoken = \"stale-token-123\"\nheader = \"handshake\"\n[[subscribe]]\nevent = \"notification:new\"\n",
+            backend.url("")
+        ),
+    )
+    .unwrap();
+    let (code, report) = test_json(&home, &bad, "").await;
+    assert_eq!(code, 1, "{report}");
+    let connect = step(&report, "connect");
+    assert_eq!(connect["ok"], false);
+    let detail = connect["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("refused the connection: Invalid authentication token"),
+        "{detail}"
+    );
+    assert!(!detail.contains("stale-token-123"), "{detail}");
+}
+
+/// The next line of `tail --json` whose payload has this message (bounded wait).
+async fn next_notification(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    message: &str,
+) -> Value {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let l = lines.next_line().await.unwrap().expect("tail ended");
+            let v: Value = serde_json::from_str(&l).unwrap_or_else(|_| panic!("not JSON: {l}"));
+            if v["type"] == "NOTIFICATION" && v["payload"]["message"] == message {
+                return v;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no notification {message:?} on tail"))
+}
+
+#[tokio::test]
+async fn tail_receives_socketio_notifications_and_messages_through_a_restart() {
+    let mut backend = SioBackend::start().await;
+    let home = Home::new();
+    let p = sio_profile(&home, &backend);
+    let mut cmd = home.command(&["--profile", p.to_str().unwrap(), "--json", "tail"]);
+    cmd.env("HM_PASSWORD", "alice-password");
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    backend.wait_connected("alice").await;
+    wait_joined(&backend).await;
+    backend.notify("alice", "Callback", "Tuesday 10:00").await;
+    let n = next_notification(&mut lines, "Tuesday 10:00").await;
+    assert_eq!(n["payload"]["title"], "Callback");
+    backend
+        .message("c-1", "bob", "alice", "Bring your headshots")
+        .await;
+    let n = next_notification(&mut lines, "Bring your headshots").await;
+    assert_eq!(n["payload"]["title"], "New message");
+    assert_eq!(n["payload"]["conversationId"], "c-1");
+
+    backend.restart().await;
+    backend.wait_connected("alice").await;
+    wait_joined(&backend).await;
+    backend
+        .notify("alice", "Callback moved", "Wednesday 9:00")
+        .await;
+    next_notification(&mut lines, "Wednesday 9:00").await;
+    backend.message("c-1", "bob", "alice", "Room 4").await;
+    next_notification(&mut lines, "Room 4").await;
+    drop(child);
+
+    // All of it is in the profile's cache, for `notifications` (offline too).
+    let r = home
+        .run(&["--profile", p.to_str().unwrap(), "--json", "notifications"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cached: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(cached.as_array().unwrap().len(), 4, "{cached}");
+
+    // A wrong password: `sync` ends with the not-signed-in code and a sentence.
+    let mut cmd = home.command(&["--profile", p.to_str().unwrap(), "--timeout", "5", "sync"]);
+    cmd.env("HM_PASSWORD", "wrong");
+    let out = cmd.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("refused the login"), "{stderr}");
+}
+
+/// Waits until the backend has seen alice's `join-conversation` since its last start.
+async fn wait_joined(backend: &SioBackend) {
+    let deadline = std::time::Instant::now() + tidings_testkit::WAIT;
+    while !backend
+        .received()
+        .await
+        .iter()
+        .any(|e| e["event"] == "join-conversation" && e["user"] == "alice")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice did not join c-1"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
