@@ -403,3 +403,50 @@ pub(crate) async fn socketio_check(
     }
     conn.close().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(url: &str) -> Profile {
+        toml::from_str(&format!(
+            "name = \"x\"\nkind = \"socketio\"\nurl = \"{url}\"\n[[subscribe]]\nevent = \"e\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_url_is_http_and_carries_the_token_only_when_asked() {
+        let p = profile("ws://127.0.0.1:3000");
+        assert_eq!(endpoint(&p, None).unwrap(), "http://127.0.0.1:3000/");
+        let p = profile("https://example.com/app?v=1");
+        let t = ("a b&c".to_owned(), TokenHeader::Query);
+        assert_eq!(
+            endpoint(&p, Some(&t)).unwrap(),
+            "https://example.com/app?v=1&token=a+b%26c"
+        );
+        let t = ("secret".to_owned(), TokenHeader::Handshake);
+        assert!(!endpoint(&p, Some(&t)).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn a_connect_error_reads_as_the_servers_sentence() {
+        assert_eq!(
+            refusal(
+                r#"Received an ConnectError frame: {"message":"Invalid authentication token"}"#
+            )
+            .as_deref(),
+            Some("Invalid authentication token")
+        );
+        assert_eq!(
+            refusal("Received an ConnectError frame: \"No error message provided\"").as_deref(),
+            Some("No error message provided")
+        );
+        assert_eq!(refusal("IO error: Connection reset"), None);
+        assert_eq!(
+            payload_value(Payload::Text(vec![serde_json::json!({"a": 1})])),
+            serde_json::json!({"a": 1})
+        );
+        assert_eq!(payload_value(Payload::Text(Vec::new())), Value::Null);
+    }
+}
