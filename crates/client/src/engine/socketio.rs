@@ -59,6 +59,35 @@ pub(crate) struct SioConn {
     client: Client,
     pub(crate) events: mpsc::Receiver<SioEvent>,
     url: String,
+    scrub: Scrub,
+}
+
+/// Takes the token out of a library's error text (a URL with `?token=` in it, say): what
+/// the engine reports is shown and logged.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scrub(Vec<String>);
+
+impl Scrub {
+    fn new(token: Option<&(String, TokenHeader)>) -> Scrub {
+        let Some((t, _)) = token else {
+            return Scrub::default();
+        };
+        let mut forms = vec![t.clone()];
+        if let Ok(mut u) = reqwest::Url::parse("http://h/") {
+            u.query_pairs_mut().append_pair("t", t);
+            if let Some(q) = u.query().and_then(|q| q.strip_prefix("t=")) {
+                forms.push(q.to_owned());
+            }
+        }
+        forms.retain(|f| !f.is_empty());
+        Scrub(forms)
+    }
+
+    pub(crate) fn text(&self, s: &str) -> String {
+        self.0
+            .iter()
+            .fold(s.to_owned(), |acc, f| acc.replace(f.as_str(), "[token]"))
+    }
 }
 
 impl std::fmt::Debug for SioConn {
@@ -133,6 +162,7 @@ pub(crate) async fn open(
     timeout: Duration,
 ) -> Result<SioConn, SioError> {
     let url = endpoint(p, token.as_ref())?;
+    let scrub = Scrub::new(token.as_ref());
     let (tx, mut events) = mpsc::channel::<SioEvent>(1024);
     let mut b = ClientBuilder::new(url.clone())
         .namespace(p.socketio.namespace.clone())
@@ -194,15 +224,15 @@ pub(crate) async fn open(
         let client = b
             .connect()
             .await
-            .map_err(|e| SioError::Io(p.url.clone(), e.to_string()))?;
+            .map_err(|e| SioError::Io(p.url.clone(), scrub.text(&e.to_string())))?;
         loop {
             match events.recv().await {
                 Some(SioEvent::Connected) => return Ok(client),
                 Some(SioEvent::Error(text)) => {
                     let _ = client.disconnect().await;
                     return Err(match refusal(&text) {
-                        Some(why) => SioError::Refused(why),
-                        None => SioError::Io(p.url.clone(), text),
+                        Some(why) => SioError::Refused(scrub.text(&why)),
+                        None => SioError::Io(p.url.clone(), scrub.text(&text)),
                     });
                 }
                 Some(SioEvent::Closed) | None => {
@@ -222,6 +252,7 @@ pub(crate) async fn open(
         client,
         events,
         url: p.url.clone(),
+        scrub,
     })
 }
 
@@ -236,7 +267,7 @@ impl SioConn {
             self.client
                 .emit(e.event.as_str(), data)
                 .await
-                .map_err(|err| format!("cannot emit {}: {err}", e.event))?;
+                .map_err(|err| self.scrub.text(&format!("cannot emit {}: {err}", e.event)))?;
         }
         Ok(())
     }
@@ -295,6 +326,7 @@ impl Runner {
                     }
                     Some(SioEvent::Connected) => {}
                     Some(SioEvent::Error(e)) => {
+                        let e = conn.scrub.text(&e);
                         conn.close().await;
                         return Ended::Failed(format!("the connection failed: {e}"));
                     }
@@ -443,6 +475,12 @@ mod tests {
             Some("No error message provided")
         );
         assert_eq!(refusal("IO error: Connection reset"), None);
+        let t = ("a b/c".to_owned(), TokenHeader::Query);
+        let scrub = Scrub::new(Some(&t));
+        assert_eq!(
+            scrub.text("cannot open http://h/?token=a+b%2Fc and a b/c"),
+            "cannot open http://h/?token=[token] and [token]"
+        );
         assert_eq!(
             payload_value(Payload::Text(vec![serde_json::json!({"a": 1})])),
             serde_json::json!({"a": 1})
