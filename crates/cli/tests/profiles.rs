@@ -125,6 +125,23 @@ async fn test_says_what_worked_and_what_did_not_for_a_stomp_profile() {
         "{connect}"
     );
 
+    // A destination the server refuses: that subscribe step fails with the server's words.
+    let refused = stomp_profile(&home, &addr, &["/user/queue/notifications", "/elsewhere"]);
+    let (code, report) = test_json(&home, &refused, "alice-password").await;
+    assert_eq!(code, 1, "{report}");
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5, "{report}");
+    assert_eq!(steps[3]["ok"], true, "{report}");
+    assert_eq!(steps[4]["ok"], false, "{report}");
+    assert!(
+        steps[4]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the server refused /elsewhere: "),
+        "{report}"
+    );
+    let p = stomp_profile(&home, &addr, &["/user/queue/notifications"]);
+
     // The text form, for people: one line per step and a verdict.
     let mut cmd = home.command(&["--profile", p.to_str().unwrap(), "test"]);
     cmd.env("HM_PASSWORD", "wrong-password");
