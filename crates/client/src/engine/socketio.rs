@@ -370,11 +370,7 @@ impl Runner {
             .iter()
             .filter(|s| s.event.as_deref() == Some(name))
         {
-            let body = match (&value, s.format) {
-                (Value::String(text), Format::Text) => text.clone().into_bytes(),
-                (v, _) => v.to_string().into_bytes(),
-            };
-            if let Some(n) = s.notification(&p.name, None, &body) {
+            if let Some(n) = event_notification(p, s, &value) {
                 // A notification seen before (the server sent it again) is not news.
                 if self.cache.insert_foreign_notification(&n, s.source())? {
                     let _ = self
@@ -388,6 +384,26 @@ impl Runner {
             self.touched();
         }
         Ok(())
+    }
+}
+
+/// The notification a followed event makes: from its first argument, read as the
+/// subscription's format says. *(choice)* An argument that is a bare string is the body
+/// (format "json" or "text" alike), under the subscription's default title.
+fn event_notification(
+    p: &Profile,
+    s: &crate::profile::Subscription,
+    value: &Value,
+) -> Option<tidings_proto::Notification> {
+    match (value, s.format) {
+        (Value::String(text), Format::Text | Format::Json) => {
+            let as_text = crate::profile::Subscription {
+                format: Format::Text,
+                ..s.clone()
+            };
+            as_text.notification(&p.name, None, text.as_bytes())
+        }
+        (v, _) => s.notification(&p.name, None, v.to_string().as_bytes()),
     }
 }
 
@@ -486,5 +502,26 @@ mod tests {
             serde_json::json!({"a": 1})
         );
         assert_eq!(payload_value(Payload::Text(Vec::new())), Value::Null);
+    }
+
+    #[test]
+    fn an_event_argument_becomes_a_notification() {
+        let mut p = profile("http://h");
+        p.subscribe[0].title = Some("title".into());
+        p.subscribe[0].body = Some("/detail/text".into());
+        let s = &p.subscribe[0];
+        let n = event_notification(
+            &p,
+            s,
+            &serde_json::json!({"title": "Callback", "detail": {"text": "Tuesday"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            (n.title.as_str(), n.message.as_str()),
+            ("Callback", "Tuesday")
+        );
+        let n = event_notification(&p, s, &Value::String("just text".into())).unwrap();
+        assert_eq!((n.title.as_str(), n.message.as_str()), ("x", "just text"));
+        assert_eq!(n.kind, "e");
     }
 }
