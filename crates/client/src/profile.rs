@@ -45,6 +45,10 @@
 //! event = "notification:new"
 //! title = "title"
 //! body = "message"
+//! [[subscribe]]
+//! event = "message:new"                # a chat message becomes a notification too,
+//! body = "content"
+//! conversation = "conversationId"      # naming its conversation
 //! ```
 
 use crate::error::{ClientError, ClientResult};
