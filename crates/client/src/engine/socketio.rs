@@ -28,6 +28,9 @@ use std::time::Duration;
 use tidings_proto::{Envelope, Event as TidingsEvent};
 use tokio::sync::mpsc;
 
+/// How long a goodbye to the server may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// What the library reports, in order.
 #[derive(Debug)]
 pub(crate) enum SioEvent {
@@ -220,20 +223,23 @@ pub(crate) async fn open(
             }
             .boxed()
         });
-    let opening = async {
-        let client = b
-            .connect()
-            .await
-            .map_err(|e| SioError::Io(p.url.clone(), scrub.text(&e.to_string())))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let timed_out = || SioError::Timeout(p.url.clone(), timeout);
+    let client = tokio::time::timeout_at(deadline, b.connect())
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|e| SioError::Io(p.url.clone(), scrub.text(&e.to_string())))?;
+    // The namespace's answer; the client is in hand, so a failure or the deadline closes it
+    // (its polling task would otherwise keep the connection).
+    let answer = tokio::time::timeout_at(deadline, async {
         loop {
             match events.recv().await {
-                Some(SioEvent::Connected) => return Ok(client),
+                Some(SioEvent::Connected) => return Ok(()),
                 Some(SioEvent::Error(text)) => {
-                    let _ = client.disconnect().await;
                     return Err(match refusal(&text) {
                         Some(why) => SioError::Refused(scrub.text(&why)),
                         None => SioError::Io(p.url.clone(), scrub.text(&text)),
-                    });
+                    })
                 }
                 Some(SioEvent::Closed) | None => {
                     return Err(SioError::Io(
@@ -244,10 +250,13 @@ pub(crate) async fn open(
                 Some(SioEvent::Event(..)) => {}
             }
         }
-    };
-    let client = tokio::time::timeout(timeout, opening)
-        .await
-        .map_err(|_| SioError::Timeout(p.url.clone(), timeout))??;
+    })
+    .await
+    .unwrap_or_else(|_| Err(timed_out()));
+    if let Err(e) = answer {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.disconnect()).await;
+        return Err(e);
+    }
     Ok(SioConn {
         client,
         events,
@@ -272,8 +281,9 @@ impl SioConn {
         Ok(())
     }
 
+    /// Says goodbye (bounded: the connection may be dead already).
     pub(crate) async fn close(self) {
-        let _ = self.client.disconnect().await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.client.disconnect()).await;
     }
 }
 
