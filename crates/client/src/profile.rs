@@ -45,6 +45,10 @@
 //! event = "notification:new"
 //! title = "title"
 //! body = "message"
+//! [[subscribe]]
+//! event = "message:new"                # a chat message becomes a notification too,
+//! body = "content"
+//! conversation = "conversationId"      # naming its conversation
 //! ```
 
 use crate::error::{ClientError, ClientResult};
@@ -231,9 +235,13 @@ pub struct Subscription {
     /// The title when the message has none (else the profile's name).
     #[serde(default)]
     pub default_title: Option<String>,
-    /// The notification kind (default: the destination).
+    /// The notification kind (default: the destination or event).
     #[serde(default)]
     pub kind: Option<String>,
+    /// Field (or JSON pointer) holding the conversation the message belongs to (a chat
+    /// message, `message:new`'s `conversationId`): the notification names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<String>,
 }
 
 impl Profile {
@@ -409,7 +417,11 @@ impl Subscription {
                     .as_deref()
                     .and_then(|f| field(&v, f))
                     .unwrap_or_else(|| text.clone());
-                Some(base(id, title, message, Some(v)))
+                let conversation_id = self.conversation.as_deref().and_then(|f| field(&v, f));
+                Some(Notification {
+                    conversation_id,
+                    ..base(id, title, message, Some(v))
+                })
             }
             Format::Tidings => {
                 let env: Envelope = serde_json::from_str(&text).ok()?;
@@ -528,6 +540,17 @@ mod tests {
             (n.id.as_str(), n.kind.as_str(), n.title.as_str()),
             ("notification:new:n1", "notification:new", "Callback")
         );
+        assert_eq!(n.conversation_id, None);
+        let mut chat = p.subscribe[0].clone();
+        chat.conversation = Some("conversationId".into());
+        let n = chat
+            .notification(
+                &p.name,
+                None,
+                br#"{"id": "m1", "conversationId": "c-9", "content": "hi"}"#,
+            )
+            .unwrap();
+        assert_eq!(n.conversation_id.as_deref(), Some("c-9"));
 
         let mut stomp_sub = p.clone();
         stomp_sub.subscribe[0].destination = "/topic/a".into();
