@@ -591,7 +591,10 @@ async fn profile_headers(
         headers.push(("host".to_owned(), host.clone()));
     }
     let token_header = |token: String, header: TokenHeader| match header {
-        TokenHeader::Authorization => ("Authorization".to_owned(), format!("Bearer {token}")),
+        // (Handshake and query are Socket.IO's: `validate` refuses them for STOMP.)
+        TokenHeader::Authorization | TokenHeader::Handshake | TokenHeader::Query => {
+            ("Authorization".to_owned(), format!("Bearer {token}"))
+        }
         TokenHeader::Passcode => ("passcode".to_owned(), token),
     };
     match &p.auth {
