@@ -158,6 +158,10 @@ def check_add_from_sign_in(ctx):
     if "connect" not in names or "subscribe" not in names:
         raise Failure(f"the test did not show the connect and subscribe steps: {steps(a)}")
     a.shot("profiles-01-test-passed")
+
+
+def check_save(ctx):
+    a = ctx.app
     a.el('[data-testid="save-profile"]').click()
     ctx.account = wait_for(lambda: (account_ids(a) or [None])[0], "the new account in the switcher")
     if a.el(f'[data-testid="account"][data-id="{ctx.account}"]').get_attribute("data-kind") != "rabbitmq":
@@ -291,8 +295,9 @@ def check_restart_offline(ctx):
 
 
 CHECKS = [
-    ("a RabbitMQ Web-STOMP profile added from the sign-in screen: Test connection passes step by step; "
-     "the new account says what it waits for", check_add_from_sign_in),
+    ("a RabbitMQ Web-STOMP profile filled in from the sign-in screen: Test connection passes step by step",
+     check_add_from_sign_in),
+    ("saved, it is an account that says what it waits for", check_save),
     ("a message published to its topic by a third party pops up with the configured title and body, "
      "is in the list and counts in the tray", check_notification),
     ("the password is in neither the saved form nor the log", check_secret_kept_apart),
