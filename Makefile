@@ -13,7 +13,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 APP := target/debug/tidings-app
 
-.PHONY: run test deps ui lint unit unit-postgres interop differential api e2e stress cluster bench-smoke build build-release bench bindings package package-test clean
+.PHONY: run test deps ui sio-backend lint unit unit-postgres interop differential api e2e stress cluster bench-smoke build build-release bench bindings package package-test clean
 
 ## The server on its embedded default (127.0.0.1:8080) with demo data (users alice, bob,
 ## carol; password tidings-demo) and the desktop app signed in to it as alice.
@@ -32,6 +32,12 @@ ui: ui/node_modules/.package-lock.json
 ui/node_modules/.package-lock.json: ui/package-lock.json
 	npm --prefix ui ci --no-audit --no-fund --loglevel=error
 
+## The seed-style Socket.IO backend the client's tests run (tests/sio-backend).
+sio-backend: tests/sio-backend/node_modules/.package-lock.json
+
+tests/sio-backend/node_modules/.package-lock.json: tests/sio-backend/package-lock.json
+	npm --prefix tests/sio-backend ci --no-audit --no-fund --loglevel=error
+
 build: ui
 	$(CARGO) build -p tidings-server -p tidings-cli -p tidings-app -p tidings-bench
 
@@ -43,8 +49,9 @@ lint: ui
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	npm --prefix ui run check --silent
 
-# The client's end-to-end tests run the server binary: build the binaries first.
-unit: build
+# The client's end-to-end tests run the server binary: build the binaries first. The
+# Socket.IO profile tests run a Node.js socket.io backend (tests/sio-backend).
+unit: build sio-backend
 	$(CARGO) test --workspace
 	npm --prefix ui test --silent
 
@@ -113,7 +120,7 @@ bindings:
 DEBS := python3-venv rabbitmq-server postgresql redis-server haproxy \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev \
   pkg-config build-essential file xvfb xauth webkit2gtk-driver dbus imagemagick librsvg2-bin \
-  gnome-keyring libsecret-tools fonts-noto-color-emoji
+  gnome-keyring libsecret-tools fonts-noto-color-emoji libssl-dev
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
 	@missing=""; for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
@@ -127,4 +134,4 @@ deps:
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/interop/node_modules tests/interop/.venv tests/e2e/.venv ui/node_modules ui/dist tools/tauri/node_modules dist
+	rm -rf tests/interop/node_modules tests/sio-backend/node_modules tests/interop/.venv tests/e2e/.venv ui/node_modules ui/dist tools/tauri/node_modules dist

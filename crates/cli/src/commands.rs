@@ -53,13 +53,18 @@ pub async fn run(cli: Cli) -> CmdResult {
                 );
                 Ok(0)
             }
+            Cmd::Test => test_profile(&ctx, &profile).await,
             _ => Err(Failure::new(
                 2,
-                "with --profile, use tail, sync or notifications",
+                "with --profile, use tail, sync, notifications or test",
             )),
         };
     }
     match cli.command {
+        Cmd::Test => Err(Failure::new(
+            2,
+            "test tries a connection profile: tidings --profile FILE test",
+        )),
         Cmd::Login {
             username,
             password_stdin,
@@ -518,4 +523,15 @@ async fn shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `--profile FILE test`: each step of the profile's connection, tried once.
+async fn test_profile(ctx: &Context, profile: &Profile) -> CmdResult {
+    let tls = match &profile.extra_ca {
+        Some(ca) => tidings_client::tls::client_config(Some(ca))?,
+        None => ctx.tls.clone(),
+    };
+    let report = tidings_client::check::test_connection(profile, &tls, ctx.timeout).await;
+    output::check(ctx, &report);
+    Ok(if report.ok { 0 } else { 1 })
 }

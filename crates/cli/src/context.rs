@@ -15,7 +15,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "TIDINGS_SERVER")]
     pub server: Option<String>,
     /// A connection profile (TOML) for a server that is not Tidings (Spring STOMP,
-    /// RabbitMQ Web-STOMP): `tail`, `sync` and `notifications` work with it.
+    /// RabbitMQ Web-STOMP, Socket.IO): `tail`, `sync`, `notifications` and `test` work
+    /// with it.
     #[arg(long, global = true)]
     pub profile: Option<PathBuf>,
     /// Print JSON (one object per line for `tail`) instead of text for people.
@@ -156,6 +157,10 @@ pub enum Cmd {
     Tail,
     /// Catch up with the server and send the outbox.
     Sync,
+    /// With `--profile`: try the profile's connection once, step by step (the token, the
+    /// connection, each subscription), and say what worked and what did not; exit 1 when a
+    /// step failed.
+    Test,
     /// Search cached messages (works offline).
     Search {
         #[arg(required = true)]

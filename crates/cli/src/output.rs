@@ -251,3 +251,23 @@ pub fn event(ctx: &Context, env: &Envelope) {
         Event::Announcement(a) => println!("{t} announcement: {}: {}", a.title, a.message),
     }
 }
+
+/// A connection test: one line per step (`ok` or `FAILED`), or the report as JSON.
+pub fn check(ctx: &Context, report: &tidings_client::check::CheckReport) {
+    if ctx.json {
+        json_line(report);
+        return;
+    }
+    for s in &report.steps {
+        let mark = if s.ok { "ok    " } else { "FAILED" };
+        println!("{mark} {:<9} {}", s.name, s.detail);
+    }
+    println!(
+        "{}",
+        if report.ok {
+            "The connection works."
+        } else {
+            "The connection does not work."
+        }
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod backoff;
 pub mod cache;
+pub mod check;
 pub mod connection;
 pub mod credentials;
 pub mod engine;

@@ -231,9 +231,13 @@ pub struct Subscription {
     /// The title when the message has none (else the profile's name).
     #[serde(default)]
     pub default_title: Option<String>,
-    /// The notification kind (default: the destination).
+    /// The notification kind (default: the destination or event).
     #[serde(default)]
     pub kind: Option<String>,
+    /// Field (or JSON pointer) holding the conversation the message belongs to (a chat
+    /// message, `message:new`'s `conversationId`): the notification names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<String>,
 }
 
 impl Profile {
@@ -409,7 +413,11 @@ impl Subscription {
                     .as_deref()
                     .and_then(|f| field(&v, f))
                     .unwrap_or_else(|| text.clone());
-                Some(base(id, title, message, Some(v)))
+                let conversation_id = self.conversation.as_deref().and_then(|f| field(&v, f));
+                Some(Notification {
+                    conversation_id,
+                    ..base(id, title, message, Some(v))
+                })
             }
             Format::Tidings => {
                 let env: Envelope = serde_json::from_str(&text).ok()?;

@@ -32,10 +32,13 @@ mod events;
 mod live;
 mod notifications;
 mod run;
+mod socketio;
 mod uploads;
 
 pub use attachments::{check_size, describe_size, MAX_FILES_PER_MESSAGE};
 pub use auth::{MemoryRefreshStore, RefreshStore};
+pub(crate) use run::{profile_token, stomp_headers};
+pub(crate) use socketio::socketio_check;
 pub use uploads::Progress;
 
 use crate::backoff::Backoff;

@@ -7,7 +7,7 @@ use crate::backoff::Backoff;
 use crate::cache::Cache;
 use crate::connection::{self, ConnError, ConnectOptions, FrameSender};
 use crate::error::{ClientError, ClientResult};
-use crate::profile::{secret, Profile, ProfileAuth, TokenHeader};
+use crate::profile::{secret, Profile, ProfileAuth, ProfileKind, TokenHeader};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use tidings_stomp::{Command as Stomp, Frame, HeartBeat};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// How long opening a connection may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a liveness probe (after a nudge) may wait for its receipt.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -30,6 +30,8 @@ pub(super) enum Ended {
     /// The server ended a live session because its access token expired or was signed
     /// out: connect again at once with a fresh token (catch-up fills the gap).
     Renew,
+    /// Connect again at once (a Socket.IO session after a nudge).
+    Reconnect,
 }
 
 /// Work running beside the connection, reporting back.
@@ -44,17 +46,19 @@ pub(super) enum Background {
 pub(crate) struct Runner {
     pub(super) config: EngineConfig,
     pub(super) cache: Arc<Cache>,
-    cmds: mpsc::Receiver<Command>,
+    pub(super) cmds: mpsc::Receiver<Command>,
     state: watch::Sender<EngineState>,
     pub(super) events: broadcast::Sender<Arc<Envelope>>,
     changed: Arc<watch::Sender<i64>>,
-    backoff: Backoff,
+    pub(super) backoff: Backoff,
     pub(super) focus: Option<String>,
-    network_up: bool,
+    pub(super) network_up: bool,
     /// Tidings targets: the REST side.
     pub(super) sync: Option<CatchUp>,
     pub(super) me: String,
     uploads: Uploads,
+    /// A Socket.IO profile's token while the server takes it.
+    pub(super) sio_token: Option<(String, TokenHeader)>,
 }
 
 /// What one connected session keeps.
@@ -103,6 +107,7 @@ impl Runner {
             sync,
             me,
             uploads,
+            sio_token: None,
         }
     }
 
@@ -160,13 +165,18 @@ impl Runner {
             if !std::mem::take(&mut renewing) {
                 self.set_state(EngineState::Connecting);
             }
-            let ended = self.session().await;
+            let socketio = matches!(&self.config.target, Target::Profile(p) if p.kind == ProfileKind::Socketio);
+            let ended = if socketio {
+                self.sio_session().await
+            } else {
+                self.session().await
+            };
             // A session can end between a write to the cache and the news of it (a catch-up
             // page merged, then the connection lost): tell watchers now.
             self.touched();
             match ended {
                 Ended::Shutdown(stop) => break stop,
-                Ended::NetworkDown => continue,
+                Ended::NetworkDown | Ended::Reconnect => continue,
                 Ended::Renew => {
                     tracing::info!("the access token of the live session ended; renewing it");
                     renewing = true;
@@ -581,40 +591,19 @@ pub(super) fn classify(e: ClientError) -> Ended {
     }
 }
 
-/// `CONNECT` headers for a connection profile.
-async fn profile_headers(
+/// The token a profile's `[auth]` gives and where it goes: a fixed one, or one fresh from
+/// its login endpoint. `None` without a token (no auth, or STOMP `login`/`passcode`).
+pub(crate) async fn profile_token(
     p: &Profile,
     tls: &Arc<rustls::ClientConfig>,
-) -> ClientResult<Vec<(String, String)>> {
-    let mut headers = Vec::new();
-    if let Some(host) = &p.stomp.host {
-        headers.push(("host".to_owned(), host.clone()));
-    }
-    let token_header = |token: String, header: TokenHeader| match header {
-        // (Handshake and query are Socket.IO's: `validate` refuses them for STOMP.)
-        TokenHeader::Authorization | TokenHeader::Handshake | TokenHeader::Query => {
-            ("Authorization".to_owned(), format!("Bearer {token}"))
-        }
-        TokenHeader::Passcode => ("passcode".to_owned(), token),
-    };
+) -> ClientResult<Option<(String, TokenHeader)>> {
     match &p.auth {
-        ProfileAuth::None => {}
+        ProfileAuth::None | ProfileAuth::Stomp { .. } => Ok(None),
         ProfileAuth::Token {
             token,
             token_env,
             header,
-        } => headers.push(token_header(secret(token, token_env, "token")?, *header)),
-        ProfileAuth::Stomp {
-            login,
-            passcode,
-            passcode_env,
-        } => {
-            headers.push(("login".to_owned(), login.clone()));
-            headers.push((
-                "passcode".to_owned(),
-                secret(passcode, passcode_env, "passcode")?,
-            ));
-        }
+        } => Ok(Some((secret(token, token_env, "token")?, *header))),
         ProfileAuth::Login {
             url,
             username,
@@ -626,8 +615,53 @@ async fn profile_headers(
             let password = secret(password, password_env, "password")?;
             let token =
                 crate::http::login_anywhere(url, username, &password, token_field, tls).await?;
-            headers.push(token_header(token, *header));
+            Ok(Some((token, *header)))
+        }
+    }
+}
+
+/// `CONNECT` headers for a STOMP connection profile, given its token (from
+/// [`profile_token`]).
+pub(crate) fn stomp_headers(
+    p: &Profile,
+    token: Option<(String, TokenHeader)>,
+) -> ClientResult<Vec<(String, String)>> {
+    let mut headers = Vec::new();
+    if let Some(host) = &p.stomp.host {
+        headers.push(("host".to_owned(), host.clone()));
+    }
+    if let ProfileAuth::Stomp {
+        login,
+        passcode,
+        passcode_env,
+    } = &p.auth
+    {
+        headers.push(("login".to_owned(), login.clone()));
+        headers.push((
+            "passcode".to_owned(),
+            secret(passcode, passcode_env, "passcode")?,
+        ));
+    }
+    match token {
+        None => {}
+        Some((token, TokenHeader::Authorization)) => {
+            headers.push(("Authorization".to_owned(), format!("Bearer {token}")))
+        }
+        Some((token, TokenHeader::Passcode)) => headers.push(("passcode".to_owned(), token)),
+        Some((_, TokenHeader::Handshake | TokenHeader::Query)) => {
+            return Err(ClientError::Config(format!(
+                "profile {}: the token goes in \"authorization\" or \"passcode\" for a STOMP server",
+                p.name
+            )))
         }
     }
     Ok(headers)
+}
+
+/// `CONNECT` headers for a connection profile.
+async fn profile_headers(
+    p: &Profile,
+    tls: &Arc<rustls::ClientConfig>,
+) -> ClientResult<Vec<(String, String)>> {
+    stomp_headers(p, profile_token(p, tls).await?)
 }
