@@ -1,53 +1,27 @@
-//! "Test connection" for the form: the form checked as a profile, then the engine's own
-//! step-by-step check of it (`tidings_client::check`), each step a sentence on what worked
-//! and what did not. (Interim until that check is merged: the form's step only.)
+//! "Test connection" for the form: the engine's own step-by-step check of its profile
+//! ([`tidings_client::check`]: the settings, the token, the connection, each destination or
+//! event followed), each step a sentence on what worked and what did not. A form that is
+//! not a profile yet fails at the first step, with its sentence.
 
 use super::form::ProfileForm;
-use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
+pub use tidings_client::check::{CheckReport, CheckStep};
 
-/// One step of a connection test.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
-pub struct CheckStep {
-    /// `profile`, `token`, `connect` or `subscribe`.
-    pub name: String,
-    pub ok: bool,
-    /// What worked, or what did not and why, in a sentence.
-    pub detail: String,
-}
-
-/// What a connection test found: the steps tried, in order.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
-pub struct CheckReport {
-    /// Every step worked.
-    pub ok: bool,
-    pub steps: Vec<CheckStep>,
-}
+/// How long each step may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Tries the form's connection once.
-pub async fn test(form: &ProfileForm, _tls: &Arc<rustls::ClientConfig>) -> CheckReport {
-    let mut steps = Vec::new();
+pub async fn test(form: &ProfileForm, tls: &Arc<rustls::ClientConfig>) -> CheckReport {
     match form.to_profile() {
-        Err(e) => steps.push(CheckStep {
-            name: "profile".into(),
+        Ok(profile) => tidings_client::check::test_connection(&profile, tls, STEP_TIMEOUT).await,
+        Err(e) => CheckReport {
             ok: false,
-            detail: e.message,
-        }),
-        Ok(_) => {
-            steps.push(CheckStep {
+            steps: vec![CheckStep {
                 name: "profile".into(),
-                ok: true,
-                detail: "The settings are complete.".into(),
-            });
-            steps.push(CheckStep {
-                name: "connect".into(),
                 ok: false,
-                detail: "This build cannot test a connection yet.".into(),
-            });
-        }
-    }
-    CheckReport {
-        ok: steps.iter().all(|s| s.ok),
-        steps,
+                detail: e.message,
+            }],
+        },
     }
 }

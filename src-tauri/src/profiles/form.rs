@@ -318,6 +318,7 @@ impl ProfileForm {
                 body: blank_none(&self.body_field),
                 default_title: None,
                 kind: None,
+                conversation: None,
             })
             .collect();
         let profile = Profile {

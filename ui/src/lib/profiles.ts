@@ -145,6 +145,8 @@ export function stepLabel(s: CheckStep): string {
       return 'Token';
     case 'connect':
       return 'Connect';
+    case 'emit':
+      return 'Emit on connect';
     case 'subscribe':
       return 'Follow';
     default:
