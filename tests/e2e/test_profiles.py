@@ -157,6 +157,7 @@ def check_add_from_sign_in(ctx):
     names = [n for n, _, _ in steps(a)]
     if "connect" not in names or "subscribe" not in names:
         raise Failure(f"the test did not show the connect and subscribe steps: {steps(a)}")
+    a.d.execute_script("arguments[0].scrollIntoView({block: 'end'})", a.el('[data-testid="check-steps"]'))
     a.shot("profiles-01-test-passed")
 
 
@@ -225,16 +226,18 @@ def check_wrong_password_keyboard(ctx):
         raise Failure(f"the test does not say plainly what failed: {verdict!r} {steps(a)}")
     if "not-the-password" in a.d.page_source:
         raise Failure("the page shows the password")
+    a.d.execute_script("arguments[0].scrollIntoView({block: 'end'})", a.el('[data-testid="check-steps"]'))
     a.shot("profiles-04-wrong-password")
     # Saved anyway (Enter in a field): the account says why it cannot connect.
     field(a, "name").click()
     ActionChains(a.d).send_keys(Keys.ENTER).perform()
-    wait_for(lambda: len(account_ids(a)) == 2, "the second account")
+    ctx.wrong = wait_for(lambda: account_ids(a)[1] if len(account_ids(a)) == 2 else None, "the second account")
+    wait_for(lambda: a.els(f'[data-testid="account"][data-id="{ctx.wrong}"][aria-current="true"]'),
+             "the second account shown")
     trouble = wait_for(lambda: (a.els('[data-testid="profile-trouble"]') or [None])[0], "the account's trouble line")
     if not any(w in trouble.text.lower() for w in ("refused", "password", "login")):
         raise Failure(f"the account's line is not clear: {trouble.text!r}")
     a.shot("profiles-05-cannot-connect")
-    ctx.wrong = account_ids(a)[1]
 
 
 def check_axe(ctx):
@@ -247,6 +250,7 @@ def check_axe(ctx):
         raise Failure("the edit form shows the stored password")
     violations += axe(a, "the edit form")
     a.el('[data-testid="cancel-profile"]').click()
+    wait_for(lambda: not a.els('[data-testid="profile-form"]'), "the form to close")
     no_violations(violations)
 
 
@@ -264,6 +268,7 @@ def check_narrow(ctx):
             raise Failure(f"the form is {form.size['width']} px wide in a 520 px window")
         a.shot("profiles-06-narrow")
         a.el('[data-testid="cancel-profile"]').click()
+        wait_for(lambda: not a.els('[data-testid="profile-form"]'), "the form to close")
     finally:
         a.d.set_window_size(size["width"], size["height"])
 
