@@ -258,16 +258,20 @@ def check_narrow(ctx):
     a = ctx.app
     size = a.d.get_window_size()
     try:
-        a.d.set_window_size(520, 700)
+        a.d.set_window_size(520, 700)  # (the window's minimum width, 640, wins)
         a.el('[data-testid="edit-profile"]').click()
         form = a.el('[data-testid="profile-form"]')
+        # (The form's own width: the top bar's sections are the banner's, not the form's.)
         wait_for(lambda: a.d.execute_script(
-            "return document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"),
+            "const f = arguments[0], r = f.getBoundingClientRect();"
+            "return r.right <= window.innerWidth + 1 && f.scrollWidth <= f.clientWidth + 1", form),
             "the form to fit a narrow window")
-        if form.size["width"] > 520:
-            raise Failure(f"the form is {form.size['width']} px wide in a 520 px window")
         a.shot("profiles-06-narrow")
-        a.el('[data-testid="cancel-profile"]').click()
+        cancel = a.el('[data-testid="cancel-profile"]')
+        # (WebDriver's own scrolling can leave a button at the very bottom edge of the form's
+        # scrolling box, where its click is lost: centred first.)
+        a.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", cancel)
+        cancel.click()
         wait_for(lambda: not a.els('[data-testid="profile-form"]'), "the form to close")
     finally:
         a.d.set_window_size(size["width"], size["height"])
