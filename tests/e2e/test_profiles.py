@@ -26,6 +26,7 @@ import sys
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.support.ui import Select
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import App, Ctx, Failure, Server, app_env, axe, no_violations, run_suite, wait_for  # noqa: E402
@@ -63,13 +64,56 @@ def seed(ctx):
     rabbitmqctl(ctx, "set_permissions", "-p", "/", ctx.user, ".*", ".*", ".*")
     ctx.topic = "/topic/tidings.e2e." + secrets.token_hex(4)
     ctx.server = Server(ctx)
+    ctx.sio = SioBackend(ctx)
     ctx.env = app_env(ctx, ctx.server.base)
     ctx.app_dir = ctx.env["TIDINGS_APP_DIR"]
+
+
+SIO_DIR = os.path.join(HERE, "..", "sio-backend")
+
+
+class SioBackend:
+    """The seed-style Socket.IO backend (tests/sio-backend, node), on `port` (0: a free one)."""
+
+    def __init__(self, ctx, port=0):
+        if not os.path.isdir(os.path.join(SIO_DIR, "node_modules", "socket.io")):
+            raise Failure("tests/sio-backend has no node_modules: run make deps (npm ci --prefix tests/sio-backend)")
+        log = open(os.path.join(ctx.work, "sio-backend.log"), "a")
+        self.proc = subprocess.Popen(["node", "server.mjs", "--port", str(port)], cwd=SIO_DIR, stdout=subprocess.PIPE,
+                                     stderr=log, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("sio-backend listening on "):
+            self.stop()
+            raise Failure(f"the Socket.IO backend did not start: {line!r}")
+        self.port = int(line.strip().rsplit(":", 1)[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(15)
+
+    def post(self, path, body):
+        import urllib.request
+        req = urllib.request.Request(self.base + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+
+    def sockets(self, user):
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"{self.base}/test/sockets?user={user}", timeout=5) as resp:
+                return json.loads(resp.read())["count"]
+        except OSError:
+            return 0
 
 
 def stop_all(ctx):
     if hasattr(ctx, "server"):
         ctx.server.stop()
+    if getattr(ctx, "sio", None):
+        ctx.sio.stop()
     if getattr(ctx, "rabbit_up", False):
         rabbit(ctx, "stop")
 
@@ -303,6 +347,51 @@ def check_restart_offline(ctx):
     a.shot("profiles-07-offline-after-restart")
 
 
+def check_socketio(ctx):
+    a = ctx.app
+    a.el('[data-testid="add-other-server-switcher"]').click()
+    a.el('[data-testid="kind-socketio"]').click()
+    fill(a, "name", "Casting")
+    fill(a, "url", ctx.sio.base)
+    Select(field(a, "auth")).select_by_value("login")
+    fill(a, "loginUrl", ctx.sio.base + "/api/auth/login")
+    fill(a, "username", "alice")
+    fill(a, "secret", "alice-password")
+    fill(a, "tokenField", "token")
+    Select(field(a, "placement")).select_by_value("handshake")
+    fill(a, "follow", "notification:new")
+    fill(a, "titleField", "title")
+    fill(a, "bodyField", "message")
+    fill(a, "idField", "id")
+    a.el('[data-testid="test-connection"]').click()
+    wait_for(lambda: a.els('[data-testid="check-verdict"]') and len(steps(a)) >= 3, "the test's steps")
+    if a.el('[data-testid="check-verdict"]').text != "The connection works.":
+        raise Failure(f"the Socket.IO test failed: {steps(a)}")
+    a.d.execute_script("arguments[0].scrollIntoView({block: 'end'})", a.el('[data-testid="check-steps"]'))
+    a.shot("profiles-08-socketio-test")
+    a.el('[data-testid="save-profile"]').click()
+    ctx.casting = wait_for(lambda: next((i for i in account_ids(a) if i.startswith("casting@")), None),
+                           "the Socket.IO account")
+    wait_for(lambda: ctx.sio.sockets("alice") >= 1, "the app's socket at the backend")
+    ctx.sio.post("/api/notifications", {"userId": "alice", "title": "Callback", "message": "Tuesday 10:00"})
+    n = wait_for(lambda: notes_with(ctx, "Tuesday 10:00"), "the Socket.IO notification")[-1]
+    if not n["summary"].startswith("Callback"):
+        raise Failure(f"the notification's title is not the configured field: {n}")
+    wait_for(lambda: "Callback" in note_titles(a), "the notification in the Socket.IO account's list")
+    a.shot("profiles-09-socketio-notification")
+
+
+def check_socketio_restart(ctx):
+    port = ctx.sio.port
+    ctx.sio.stop()
+    ctx.sio = None
+    ctx.sio = SioBackend(ctx, port)
+    wait_for(lambda: ctx.sio.sockets("alice") >= 1, "the app to connect again after the backend's restart", timeout=60)
+    ctx.sio.post("/api/notifications", {"userId": "alice", "title": "Callback moved", "message": "Wednesday 11:00"})
+    wait_for(lambda: notes_with(ctx, "Wednesday 11:00"), "the notification after the restart")
+    wait_for(lambda: "Callback moved" in note_titles(ctx.app), "it in the list")
+
+
 CHECKS = [
     ("a RabbitMQ Web-STOMP profile filled in from the sign-in screen: Test connection passes step by step",
      check_add_from_sign_in),
@@ -318,6 +407,9 @@ CHECKS = [
     ("removing a profile account removes it and its saved form", check_remove),
     ("after a restart with RabbitMQ stopped the account and its notification are still there",
      check_restart_offline),
+    ("a Socket.IO profile (login endpoint, token in the handshake) tests and saves; the Node backend's "
+     "notification:new pops up with the configured title and body", check_socketio),
+    ("after the Socket.IO backend restarts, its notifications arrive again", check_socketio_restart),
 ]
 
 
