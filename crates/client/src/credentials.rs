@@ -213,7 +213,10 @@ impl Credentials {
     pub fn named(&self, name: &str) -> Option<String> {
         let key = self.key(name, "secret");
         // The file first: a secret that went to the keyring has no copy there.
-        self.file_map().get(&key).cloned().or_else(|| keyring_get(&key))
+        self.file_map()
+            .get(&key)
+            .cloned()
+            .or_else(|| keyring_get(&key))
     }
 
     /// Forgets the secret kept under `name`, in both places.

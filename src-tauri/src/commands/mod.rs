@@ -100,15 +100,15 @@ pub fn accounts(state: State<'_, AppState>) -> Vec<AccountSummary> {
                 engine.cache().unread_notifications().unwrap_or(0)
             } else {
                 engine
-                .cache()
-                .conversations()
-                .map(|cs| {
-                    cs.iter()
-                        .filter(|c| !c.muted && !c.left)
-                        .map(|c| c.unread_count)
-                        .sum()
-                })
-                .unwrap_or(0)
+                    .cache()
+                    .conversations()
+                    .map(|cs| {
+                        cs.iter()
+                            .filter(|c| !c.muted && !c.left)
+                            .map(|c| c.unread_count)
+                            .sum()
+                    })
+                    .unwrap_or(0)
             };
             let state = engine.state().borrow().clone();
             Some(AccountSummary {

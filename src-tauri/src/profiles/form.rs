@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 use tidings_client::profile::{
-    Emit, Format, Profile, ProfileAuth, ProfileKind, SocketIoSettings, StompSettings,
-    Subscription, TokenHeader,
+    Emit, Format, Profile, ProfileAuth, ProfileKind, SocketIoSettings, StompSettings, Subscription,
+    TokenHeader,
 };
 
 /// The kind of server, in the user's words.
@@ -206,11 +206,7 @@ impl ProfileForm {
             }
             _ => {}
         }
-        let follow: Vec<String> = self
-            .follow
-            .iter()
-            .filter_map(|f| blank_none(f))
-            .collect();
+        let follow: Vec<String> = self.follow.iter().filter_map(|f| blank_none(f)).collect();
         if follow.is_empty() {
             let what = match self.kind {
                 ServerKind::Socketio => "Name at least one event to follow.",
@@ -405,7 +401,9 @@ mod tests {
         assert_eq!(p.subscribe[0].destination, "/topic/alerts");
         assert_eq!(p.subscribe[0].title.as_deref(), Some("title"));
         assert_eq!(p.stomp.host.as_deref(), Some("/"));
-        assert!(matches!(p.auth, ProfileAuth::Stomp { ref passcode, .. } if passcode.as_deref() == Some("guest")));
+        assert!(
+            matches!(p.auth, ProfileAuth::Stomp { ref passcode, .. } if passcode.as_deref() == Some("guest"))
+        );
         let saved = rabbit().without_secret();
         assert_eq!(saved.auth.secret(), "");
         assert_eq!(saved.auth.with_secret("guest".into()), rabbit().auth);

@@ -80,8 +80,8 @@ pub fn save<R: tauri::Runtime>(
         Some(a) => a.to_owned(),
         None => {
             let id = store::account_id(&form);
-            let taken = store.get(&id).is_some()
-                || state.session_infos().iter().any(|s| s.id == id);
+            let taken =
+                store.get(&id).is_some() || state.session_infos().iter().any(|s| s.id == id);
             if taken {
                 return Err(ClientError::Config(format!(
                     "an account named {id} is already here: give this server another name"

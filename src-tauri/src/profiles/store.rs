@@ -190,7 +190,10 @@ mod tests {
         assert_eq!(id, "disk-alerts@127.0.0.1:15674");
         store.save(&id, &form()).unwrap();
         let text = std::fs::read_to_string(dir.join("config/profiles.json")).unwrap();
-        assert!(!text.contains("pass-1"), "the secret is not in the file: {text}");
+        assert!(
+            !text.contains("pass-1"),
+            "the secret is not in the file: {text}"
+        );
         assert_eq!(store.get(&id).unwrap().form.auth.secret(), "");
         // The engine's profile has it back.
         let p = store.profile(&id).unwrap();

@@ -52,7 +52,10 @@ async fn a_spring_style_profile_runs_as_an_account_of_notifications() {
     let e = call(&s, "save_profile", json!({"account": null, "form": bad})).unwrap_err();
     assert_eq!(e["code"], "invalid");
     assert!(
-        e["message"].as_str().unwrap().contains("at least one destination"),
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least one destination"),
         "{e}"
     );
     assert_eq!(call(&s, "accounts", json!({})).unwrap(), json!([]));
@@ -73,7 +76,8 @@ async fn a_spring_style_profile_runs_as_an_account_of_notifications() {
     .await;
 
     // A message on the user queue is a notification: title and body from the fields.
-    api.send(&bob, &cid, "b1", "your checkup moved to 3pm").await;
+    api.send(&bob, &cid, "b1", "your checkup moved to 3pm")
+        .await;
     let list = until_of(
         &s,
         Some(&id),
@@ -101,17 +105,17 @@ async fn a_spring_style_profile_runs_as_an_account_of_notifications() {
     // Editing with the password left blank keeps it: the same account goes live again.
     let mut changed = edit["form"].clone();
     changed["name"] = json!("HealthMate (clinic)");
-    let again = call(
-        &s,
-        "save_profile",
-        json!({"account": id, "form": changed}),
-    )
-    .unwrap();
+    let again = call(&s, "save_profile", json!({"account": id, "form": changed})).unwrap();
     assert_eq!(again["id"], id.as_str(), "editing keeps the account");
     assert_eq!(again["user"], "HealthMate (clinic)");
-    until_of(&s, Some(&id), "engine_state", json!({}), "live again", |v| {
-        v["state"] == "live"
-    })
+    until_of(
+        &s,
+        Some(&id),
+        "engine_state",
+        json!({}),
+        "live again",
+        |v| v["state"] == "live",
+    )
     .await;
     // Its notifications stayed (the same cache).
     let list = call(
