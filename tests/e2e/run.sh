@@ -15,8 +15,9 @@
 # from the download cache with the server stopped, the cache limit setting) and
 # test_profiles.py (servers of another kind: a RabbitMQ Web-STOMP profile added through the
 # form, Test connection, a third party's message as an OS notification with the configured
-# title and body, a wrong password, the list after a restart with RabbitMQ stopped; it runs
-# tests/interop/rabbitmq.sh, whose ports are fixed).
+# title and body, a wrong password, the list after a restart with RabbitMQ stopped, a Socket.IO
+# profile against tests/sio-backend through its restart; it runs tests/interop/rabbitmq.sh,
+# whose ports are fixed).
 #
 #   bash tests/e2e/run.sh APP_BINARY SERVER_BINARY CLI_BINARY [SCRIPT...]
 #

@@ -14,7 +14,10 @@ app's files nor its log; a second profile with a wrong password, filled in and t
 the keyboard only from the accounts switcher, gets a clear sentence from the test and on its
 account, and is removed; axe-core finds no serious or critical violation on the form or the
 account; a narrow window holds the form; after a restart with RabbitMQ stopped, the account
-and its notification are still there. One line per check, then "N passed, M failed".
+and its notification are still there. Then a Socket.IO profile against the seed-style Node
+backend (tests/sio-backend: a login endpoint, the token in the handshake): its test passes,
+its `notification:new` pops up with the configured title and body, and again after that
+backend restarts. One line per check, then "N passed, M failed".
 """
 
 import json
