@@ -125,6 +125,23 @@ async fn test_says_what_worked_and_what_did_not_for_a_stomp_profile() {
         "{connect}"
     );
 
+    // A destination the server refuses: that subscribe step fails with the server's words.
+    let refused = stomp_profile(&home, &addr, &["/user/queue/notifications", "/elsewhere"]);
+    let (code, report) = test_json(&home, &refused, "alice-password").await;
+    assert_eq!(code, 1, "{report}");
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5, "{report}");
+    assert_eq!(steps[3]["ok"], true, "{report}");
+    assert_eq!(steps[4]["ok"], false, "{report}");
+    assert!(
+        steps[4]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the server refused /elsewhere: "),
+        "{report}"
+    );
+    let p = stomp_profile(&home, &addr, &["/user/queue/notifications"]);
+
     // The text form, for people: one line per step and a verdict.
     let mut cmd = home.command(&["--profile", p.to_str().unwrap(), "test"]);
     cmd.env("HM_PASSWORD", "wrong-password");
@@ -238,6 +255,35 @@ async fn test_says_what_worked_and_what_did_not_for_a_socketio_profile() {
         "{detail}"
     );
     assert!(!detail.contains("stale-token-123"), "{detail}");
+
+    // A server that takes the TCP connection and never answers: the connect step ends at
+    // the timeout and says so.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mute = home.0.path().join("mute.toml");
+    std::fs::write(
+        &mute,
+        format!(
+            "name = \"x\"\nkind = \"socketio\"\nurl = \"http://{}\"\n[[subscribe]]\nevent = \"notification:new\"\n",
+            silent.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = home
+        .command(&[
+            "--profile",
+            mute.to_str().unwrap(),
+            "--timeout",
+            "2",
+            "test",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAILED connect"), "{text}");
+    assert!(text.contains("within 2s"), "{text}");
+    drop(silent);
 }
 
 /// The next line of `tail --json` whose payload has this message (bounded wait).

@@ -45,6 +45,10 @@
 //! event = "notification:new"
 //! title = "title"
 //! body = "message"
+//! [[subscribe]]
+//! event = "message:new"                # a chat message becomes a notification too,
+//! body = "content"
+//! conversation = "conversationId"      # naming its conversation
 //! ```
 
 use crate::error::{ClientError, ClientResult};
@@ -536,6 +540,17 @@ mod tests {
             (n.id.as_str(), n.kind.as_str(), n.title.as_str()),
             ("notification:new:n1", "notification:new", "Callback")
         );
+        assert_eq!(n.conversation_id, None);
+        let mut chat = p.subscribe[0].clone();
+        chat.conversation = Some("conversationId".into());
+        let n = chat
+            .notification(
+                &p.name,
+                None,
+                br#"{"id": "m1", "conversationId": "c-9", "content": "hi"}"#,
+            )
+            .unwrap();
+        assert_eq!(n.conversation_id.as_deref(), Some("c-9"));
 
         let mut stomp_sub = p.clone();
         stomp_sub.subscribe[0].destination = "/topic/a".into();

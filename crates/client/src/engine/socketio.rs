@@ -28,6 +28,9 @@ use std::time::Duration;
 use tidings_proto::{Envelope, Event as TidingsEvent};
 use tokio::sync::mpsc;
 
+/// How long a goodbye to the server may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// What the library reports, in order.
 #[derive(Debug)]
 pub(crate) enum SioEvent {
@@ -59,6 +62,35 @@ pub(crate) struct SioConn {
     client: Client,
     pub(crate) events: mpsc::Receiver<SioEvent>,
     url: String,
+    scrub: Scrub,
+}
+
+/// Takes the token out of a library's error text (a URL with `?token=` in it, say): what
+/// the engine reports is shown and logged.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scrub(Vec<String>);
+
+impl Scrub {
+    fn new(token: Option<&(String, TokenHeader)>) -> Scrub {
+        let Some((t, _)) = token else {
+            return Scrub::default();
+        };
+        let mut forms = vec![t.clone()];
+        if let Ok(mut u) = reqwest::Url::parse("http://h/") {
+            u.query_pairs_mut().append_pair("t", t);
+            if let Some(q) = u.query().and_then(|q| q.strip_prefix("t=")) {
+                forms.push(q.to_owned());
+            }
+        }
+        forms.retain(|f| !f.is_empty());
+        Scrub(forms)
+    }
+
+    pub(crate) fn text(&self, s: &str) -> String {
+        self.0
+            .iter()
+            .fold(s.to_owned(), |acc, f| acc.replace(f.as_str(), "[token]"))
+    }
 }
 
 impl std::fmt::Debug for SioConn {
@@ -133,6 +165,7 @@ pub(crate) async fn open(
     timeout: Duration,
 ) -> Result<SioConn, SioError> {
     let url = endpoint(p, token.as_ref())?;
+    let scrub = Scrub::new(token.as_ref());
     let (tx, mut events) = mpsc::channel::<SioEvent>(1024);
     let mut b = ClientBuilder::new(url.clone())
         .namespace(p.socketio.namespace.clone())
@@ -190,20 +223,23 @@ pub(crate) async fn open(
             }
             .boxed()
         });
-    let opening = async {
-        let client = b
-            .connect()
-            .await
-            .map_err(|e| SioError::Io(p.url.clone(), e.to_string()))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let timed_out = || SioError::Timeout(p.url.clone(), timeout);
+    let client = tokio::time::timeout_at(deadline, b.connect())
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|e| SioError::Io(p.url.clone(), scrub.text(&e.to_string())))?;
+    // The namespace's answer; the client is in hand, so a failure or the deadline closes it
+    // (its polling task would otherwise keep the connection).
+    let answer = tokio::time::timeout_at(deadline, async {
         loop {
             match events.recv().await {
-                Some(SioEvent::Connected) => return Ok(client),
+                Some(SioEvent::Connected) => return Ok(()),
                 Some(SioEvent::Error(text)) => {
-                    let _ = client.disconnect().await;
                     return Err(match refusal(&text) {
-                        Some(why) => SioError::Refused(why),
-                        None => SioError::Io(p.url.clone(), text),
-                    });
+                        Some(why) => SioError::Refused(scrub.text(&why)),
+                        None => SioError::Io(p.url.clone(), scrub.text(&text)),
+                    })
                 }
                 Some(SioEvent::Closed) | None => {
                     return Err(SioError::Io(
@@ -214,14 +250,18 @@ pub(crate) async fn open(
                 Some(SioEvent::Event(..)) => {}
             }
         }
-    };
-    let client = tokio::time::timeout(timeout, opening)
-        .await
-        .map_err(|_| SioError::Timeout(p.url.clone(), timeout))??;
+    })
+    .await
+    .unwrap_or_else(|_| Err(timed_out()));
+    if let Err(e) = answer {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.disconnect()).await;
+        return Err(e);
+    }
     Ok(SioConn {
         client,
         events,
         url: p.url.clone(),
+        scrub,
     })
 }
 
@@ -236,13 +276,14 @@ impl SioConn {
             self.client
                 .emit(e.event.as_str(), data)
                 .await
-                .map_err(|err| format!("cannot emit {}: {err}", e.event))?;
+                .map_err(|err| self.scrub.text(&format!("cannot emit {}: {err}", e.event)))?;
         }
         Ok(())
     }
 
+    /// Says goodbye (bounded: the connection may be dead already).
     pub(crate) async fn close(self) {
-        let _ = self.client.disconnect().await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.client.disconnect()).await;
     }
 }
 
@@ -295,6 +336,7 @@ impl Runner {
                     }
                     Some(SioEvent::Connected) => {}
                     Some(SioEvent::Error(e)) => {
+                        let e = conn.scrub.text(&e);
                         conn.close().await;
                         return Ended::Failed(format!("the connection failed: {e}"));
                     }
@@ -338,11 +380,7 @@ impl Runner {
             .iter()
             .filter(|s| s.event.as_deref() == Some(name))
         {
-            let body = match (&value, s.format) {
-                (Value::String(text), Format::Text) => text.clone().into_bytes(),
-                (v, _) => v.to_string().into_bytes(),
-            };
-            if let Some(n) = s.notification(&p.name, None, &body) {
+            if let Some(n) = event_notification(p, s, &value) {
                 // A notification seen before (the server sent it again) is not news.
                 if self.cache.insert_foreign_notification(&n, s.source())? {
                     let _ = self
@@ -356,6 +394,26 @@ impl Runner {
             self.touched();
         }
         Ok(())
+    }
+}
+
+/// The notification a followed event makes: from its first argument, read as the
+/// subscription's format says. *(choice)* An argument that is a bare string is the body
+/// (format "json" or "text" alike), under the subscription's default title.
+fn event_notification(
+    p: &Profile,
+    s: &crate::profile::Subscription,
+    value: &Value,
+) -> Option<tidings_proto::Notification> {
+    match (value, s.format) {
+        (Value::String(text), Format::Text | Format::Json) => {
+            let as_text = crate::profile::Subscription {
+                format: Format::Text,
+                ..s.clone()
+            };
+            as_text.notification(&p.name, None, text.as_bytes())
+        }
+        (v, _) => s.notification(&p.name, None, v.to_string().as_bytes()),
     }
 }
 
@@ -402,4 +460,78 @@ pub(crate) async fn socketio_check(
         }
     }
     conn.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(url: &str) -> Profile {
+        toml::from_str(&format!(
+            "name = \"x\"\nkind = \"socketio\"\nurl = \"{url}\"\n[[subscribe]]\nevent = \"e\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_url_is_http_and_carries_the_token_only_when_asked() {
+        let p = profile("ws://127.0.0.1:3000");
+        assert_eq!(endpoint(&p, None).unwrap(), "http://127.0.0.1:3000/");
+        let p = profile("https://example.com/app?v=1");
+        let t = ("a b&c".to_owned(), TokenHeader::Query);
+        assert_eq!(
+            endpoint(&p, Some(&t)).unwrap(),
+            "https://example.com/app?v=1&token=a+b%26c"
+        );
+        let t = ("secret".to_owned(), TokenHeader::Handshake);
+        assert!(!endpoint(&p, Some(&t)).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn a_connect_error_reads_as_the_servers_sentence() {
+        assert_eq!(
+            refusal(
+                r#"Received an ConnectError frame: {"message":"Invalid authentication token"}"#
+            )
+            .as_deref(),
+            Some("Invalid authentication token")
+        );
+        assert_eq!(
+            refusal("Received an ConnectError frame: \"No error message provided\"").as_deref(),
+            Some("No error message provided")
+        );
+        assert_eq!(refusal("IO error: Connection reset"), None);
+        let t = ("a b/c".to_owned(), TokenHeader::Query);
+        let scrub = Scrub::new(Some(&t));
+        assert_eq!(
+            scrub.text("cannot open http://h/?token=a+b%2Fc and a b/c"),
+            "cannot open http://h/?token=[token] and [token]"
+        );
+        assert_eq!(
+            payload_value(Payload::Text(vec![serde_json::json!({"a": 1})])),
+            serde_json::json!({"a": 1})
+        );
+        assert_eq!(payload_value(Payload::Text(Vec::new())), Value::Null);
+    }
+
+    #[test]
+    fn an_event_argument_becomes_a_notification() {
+        let mut p = profile("http://h");
+        p.subscribe[0].title = Some("title".into());
+        p.subscribe[0].body = Some("/detail/text".into());
+        let s = &p.subscribe[0];
+        let n = event_notification(
+            &p,
+            s,
+            &serde_json::json!({"title": "Callback", "detail": {"text": "Tuesday"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            (n.title.as_str(), n.message.as_str()),
+            ("Callback", "Tuesday")
+        );
+        let n = event_notification(&p, s, &Value::String("just text".into())).unwrap();
+        assert_eq!((n.title.as_str(), n.message.as_str()), ("x", "just text"));
+        assert_eq!(n.kind, "e");
+    }
 }
