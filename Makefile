@@ -76,7 +76,7 @@ differential: build
 api: build
 	bash tests/api/run.sh $(SERVER)
 
-e2e: build
+e2e: build sio-backend
 	bash tests/e2e/run.sh $(APP) $(SERVER) $(CLI)
 
 ## The cluster tests alone (`make unit` runs them too): HAProxy with the shipped

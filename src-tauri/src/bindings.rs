@@ -52,6 +52,15 @@ pub fn typescript() -> String {
         crate::updates::UpdateInfo::decl(&cfg),
         crate::updates::UpdateProgress::decl(&cfg),
         crate::telemetry::FirstPaint::decl(&cfg),
+        crate::profiles::form::ServerKind::decl(&cfg),
+        crate::profiles::form::TokenSource::decl(&cfg),
+        crate::profiles::form::TokenPlacement::decl(&cfg),
+        crate::profiles::form::MessageFormat::decl(&cfg),
+        crate::profiles::form::EmitForm::decl(&cfg),
+        crate::profiles::form::ProfileForm::decl(&cfg),
+        crate::commands::profiles::SavedProfile::decl(&cfg),
+        crate::profiles::check::CheckStep::decl(&cfg),
+        crate::profiles::check::CheckReport::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:\n// run `make bindings`.\n\n",

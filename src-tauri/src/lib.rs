@@ -8,6 +8,7 @@ pub mod commands;
 pub mod error;
 pub mod notifier;
 pub mod plain;
+pub mod profiles;
 mod progress;
 mod scratch;
 mod session;
@@ -61,6 +62,10 @@ pub fn handlers<R: tauri::Runtime>(
         commands::set_settings,
         commands::reconnect_now,
         commands::report_first_paint,
+        commands::profiles::profile_form,
+        commands::profiles::save_profile,
+        commands::profiles::test_profile,
+        commands::profiles::remove_profile,
         commands::view::drafts,
         commands::view::save_draft,
         commands::view::last_open,
@@ -201,15 +206,18 @@ fn start_session<R: tauri::Runtime>(app: &AppHandle<R>) {
         return;
     };
     let accounts = state.credentials.accounts();
-    if !accounts.is_empty() {
+    let others = !profiles::store(&state).list().is_empty();
+    if !accounts.is_empty() || others {
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
             if let Some(state) = app.try_state::<AppState>() {
+                // Servers of another kind too (connection profiles), after the Tidings ones.
                 for account in &accounts {
                     if let Err(e) = session::start(&app, &state, account, None) {
                         tracing::warn!(error = %e, "cannot start a saved session");
                     }
                 }
+                profiles::start_all(&app, &state);
             }
         });
         return;

@@ -84,6 +84,9 @@ pub struct Notifier {
     /// Per conversation: the last seq told or seen.
     told: HashMap<String, i64>,
     notification_told: i64,
+    /// Notifications from a server of another kind have no `seq`: the newest one told (its
+    /// time), and the ids told at that very millisecond.
+    foreign_told: (i64, Vec<String>),
     pending: HashMap<String, Pending>,
     /// Server notifications not popped up yet (waiting for the next flush).
     notes: Vec<Notification>,
@@ -144,8 +147,27 @@ impl Notifier {
             self.told.insert(c.id.clone(), c.last_seq.max(c.read_seq));
         }
         self.notification_told = cache.notification_cursor()?;
+        let foreign: Vec<Notification> = cache
+            .notifications("", 50)?
+            .into_iter()
+            .filter(|n| n.seq == 0)
+            .collect();
+        self.tell_foreign(&foreign);
         self.initialized = true;
         Ok(())
+    }
+
+    /// Notifications without a seq (a server of another kind's) told up to these.
+    fn tell_foreign(&mut self, told: &[Notification]) {
+        for n in told {
+            let t = n.created_at.millis();
+            if t > self.foreign_told.0 {
+                self.foreign_told = (t, Vec::new());
+            }
+            if t == self.foreign_told.0 {
+                self.foreign_told.1.push(n.id.clone());
+            }
+        }
     }
 
     /// The user looks at this conversation: what is there counts as seen.
@@ -216,6 +238,20 @@ impl Notifier {
                 self.notification_told = last.seq;
             }
             self.notes.extend(new);
+            // A server of another kind's (no seq): newer than the newest told.
+            let (at, ids) = &self.foreign_told;
+            let mut foreign: Vec<Notification> = cache
+                .notifications(me, 50)?
+                .into_iter()
+                .filter(|n| n.seq == 0 && !n.is_read)
+                .filter(|n| {
+                    let t = n.created_at.millis();
+                    t > *at || (t == *at && !ids.contains(&n.id))
+                })
+                .collect();
+            foreign.reverse();
+            self.tell_foreign(&foreign);
+            self.notes.extend(foreign);
         }
         if quiet_now {
             // Held back for good: the list has them, and a pile of pop-ups when the quiet
@@ -637,6 +673,58 @@ mod tests {
         assert!(run(&mut n, &c, &["c1"], &View::default(), &s, false, later)
             .0
             .is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_server_of_another_kinds_notifications_pop_up_once_and_none_from_before() {
+        let (c, dir) = cache();
+        let note = |id: &str, at: i64| Notification {
+            id: id.into(),
+            user_id: String::new(),
+            seq: 0,
+            kind: "/topic/a".into(),
+            title: format!("T {id}"),
+            message: format!("B {id}"),
+            data: None,
+            conversation_id: None,
+            url: None,
+            is_read: false,
+            created_at: Timestamp(at),
+        };
+        c.insert_foreign_notification(&note("old", 5), "/topic/a")
+            .unwrap();
+        let mut n = Notifier::default();
+        n.baseline(&c).unwrap();
+        let (view, settings) = (View::default(), Settings::default());
+        let start = Instant::now();
+        let mut at = |quiet: bool, step: u32| {
+            let moment = Moment {
+                view: &view,
+                settings: &settings,
+                quiet,
+                now: start + THROTTLE * step,
+            };
+            let (toasts, _) = n.on_changes(&c, "me", &[], true, &moment).unwrap();
+            toasts
+                .into_iter()
+                .map(|t| (t.summary, t.body))
+                .collect::<Vec<_>>()
+        };
+        assert!(at(false, 1).is_empty(), "what was there before is not news");
+        c.insert_foreign_notification(&note("a", 7), "/topic/a")
+            .unwrap();
+        assert_eq!(at(false, 2), [("T a".to_owned(), "B a".to_owned())]);
+        // The same millisecond, another id: news too; told once only.
+        c.insert_foreign_notification(&note("b", 7), "/topic/a")
+            .unwrap();
+        assert_eq!(at(false, 3), [("T b".to_owned(), "B b".to_owned())]);
+        assert!(at(false, 4).is_empty());
+        // Do not disturb: held back for good (the list has it).
+        c.insert_foreign_notification(&note("q", 8), "/topic/a")
+            .unwrap();
+        assert!(at(true, 5).is_empty());
+        assert!(at(false, 6).is_empty());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -58,8 +58,6 @@ pub fn start<R: tauri::Runtime>(
     account: &Account,
     access: Option<(String, Duration)>,
 ) -> ClientResult<SessionInfo> {
-    let id = account_id(&account.server, &account.user);
-    let cache = Arc::new(Cache::open(&Cache::path_in(&state.data_dir, &id))?);
     let target = EngineTarget::Tidings(TidingsServer {
         http: account.server.clone(),
         ws: TidingsServer::ws_url(&account.server),
@@ -67,15 +65,29 @@ pub fn start<R: tauri::Runtime>(
         refresh: state.credentials.refresh_store(account),
         access,
     });
+    let info = SessionInfo {
+        id: account_id(&account.server, &account.user),
+        server: account.server.clone(),
+        user: account.user.clone(),
+        kind: None,
+    };
+    run(app, state, info, target)
+}
+
+/// Starts an account's engine on `target`, with the bridge that carries its news, in the
+/// place of the same account's session if there is one.
+pub(crate) fn run<R: tauri::Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    info: SessionInfo,
+    target: EngineTarget,
+) -> ClientResult<SessionInfo> {
+    let id = info.id.clone();
+    let cache = Arc::new(Cache::open(&Cache::path_in(&state.data_dir, &id))?);
     // A cache that never synced (a new sign-in) fills with history first: none of it is
     // news, so nothing pops up until the engine has been live once.
     let fresh = cache.conversations()?.is_empty();
     let engine = Engine::start(EngineConfig::new(target, state.tls.clone()), cache.clone())?;
-    let info = SessionInfo {
-        id: id.clone(),
-        server: account.server.clone(),
-        user: account.user.clone(),
-    };
     let session = Session::new(
         info.clone(),
         engine,
@@ -104,9 +116,16 @@ pub async fn sign_out(state: &AppState, account: Option<&str>) -> ClientResult<(
         return Ok(());
     };
     let (server, user) = (session.info.server.clone(), session.info.user.clone());
+    let id = session.info.id.clone();
+    let other_kind = session.info.kind.is_some();
     drop(session);
-    if let Some(s) = state.take_session(&account_id(&server, &user)) {
+    if let Some(s) = state.take_session(&id) {
         stop(s);
+    }
+    if other_kind {
+        // A server of another kind has no sign-in to revoke: signing out removes it.
+        crate::profiles::forget(state, &id)?;
+        return Ok(());
     }
     if let Some(token) = state.credentials.forget_account(&server, &user)? {
         if let Ok(api) = Api::new(&server, state.tls.clone()) {
@@ -123,7 +142,7 @@ pub fn account_id(server: &str, user: &str) -> String {
     format!("{user}@{host}")
 }
 
-fn stop(s: Arc<Session>) {
+pub(crate) fn stop(s: Arc<Session>) {
     for task in s
         .bridge
         .lock()

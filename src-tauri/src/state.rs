@@ -28,6 +28,9 @@ pub struct SessionInfo {
     pub id: String,
     pub server: String,
     pub user: String,
+    /// A server of another kind (a connection profile: `user` is its name, `server` its
+    /// URL); `None` for a Tidings account.
+    pub kind: Option<crate::profiles::form::ServerKind>,
 }
 
 /// A conversation to open, in an account.
@@ -458,6 +461,7 @@ mod tests {
             id: id.into(),
             server,
             user: user.into(),
+            kind: None,
         };
         let path = AccountSettings::path(&state.config_dir, id);
         Session::new(info, engine, path, state.settings_path())

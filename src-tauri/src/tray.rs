@@ -254,6 +254,10 @@ fn draw<R: tauri::Runtime>(app: &AppHandle<R>) {
                     .sum::<i64>()
             })
             .unwrap_or(0);
+        if session.info.kind.is_some() {
+            // A server of another kind has only notifications: its unread ones count.
+            unread += e.cache().unread_notifications().unwrap_or(0);
+        }
         let st = e.state().borrow().clone();
         words.push(state_word(&st));
         states.push(st);

@@ -30,6 +30,10 @@ mod accounts;
 #[path = "commands/files.rs"]
 mod files;
 
+/// Servers of another kind: connection profiles (issue 18).
+#[path = "commands/profiles.rs"]
+mod profiles;
+
 struct Shell {
     _app: tauri::App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,

@@ -1,5 +1,5 @@
 """What the app's end-to-end scripts share (test_app.py, test_chat.py, test_reading.py,
-test_keyboard.py, test_notifications.py, test_accounts.py, test_attachments.py): bounded
+test_keyboard.py, test_notifications.py, test_accounts.py, test_attachments.py, test_profiles.py): bounded
 waits, free ports, REST calls, the real tidings-server started and stopped, the app's environment, the app driven
 through WebDriver (tauri-driver + WebKitWebDriver), axe-core over what is on screen, and the
 run of a script's checks (`run_suite`: one PASS/FAIL line each, then "N passed, M failed",

@@ -2,7 +2,7 @@
 # End-to-end tests of the desktop app: the real app (debug build) in a virtual display
 # (Xvfb) on a private D-Bus session, driven through WebDriver (tauri-driver +
 # WebKitWebDriver), against the real server, with fake org.freedesktop.Notifications and
-# org.kde.StatusNotifierWatcher services recording what the app does. Seven scripts, each
+# org.kde.StatusNotifierWatcher services recording what the app does. Eight scripts, each
 # with its own servers and app: test_app.py (demo data: sign-in, notifications, tray, offline,
 # updates), test_chat.py (a new account: conversations, groups, message actions, mentions,
 # Markdown), test_reading.py (drafts, the New messages line, what is marked read, date
@@ -12,7 +12,12 @@
 # on two servers at once: messages, notifications, settings apart, Ctrl+1/2, signing out of
 # one) and test_attachments.py (a pasted image inline and byte-equal in bob's CLI download,
 # the viewer, file cards, a 30 MB file refused, a file sent offline goes once, cancel, images
-# from the download cache with the server stopped, the cache limit setting).
+# from the download cache with the server stopped, the cache limit setting) and
+# test_profiles.py (servers of another kind: a RabbitMQ Web-STOMP profile added through the
+# form, Test connection, a third party's message as an OS notification with the configured
+# title and body, a wrong password, the list after a restart with RabbitMQ stopped, a Socket.IO
+# profile against tests/sio-backend through its restart; it runs tests/interop/rabbitmq.sh,
+# whose ports are fixed).
 #
 #   bash tests/e2e/run.sh APP_BINARY SERVER_BINARY CLI_BINARY [SCRIPT...]
 #
@@ -26,7 +31,7 @@ abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 APP=$(abs "$1") SERVER=$(abs "$2") CLI=$(abs "$3")
 shift 3
 SCRIPTS=("$@")
-[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py test_reading.py test_keyboard.py test_notifications.py test_accounts.py test_attachments.py)
+[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py test_reading.py test_keyboard.py test_notifications.py test_accounts.py test_attachments.py test_profiles.py)
 for b in "$APP" "$SERVER" "$CLI"; do [ -x "$b" ] || { echo "e2e: $b is missing: run make build" >&2; exit 1; }; done
 command -v tauri-driver >/dev/null || { echo "e2e: tauri-driver is missing: cargo install tauri-driver --locked --version '^2'" >&2; exit 1; }
 command -v WebKitWebDriver >/dev/null || { echo "e2e: WebKitWebDriver is missing: apt-get install webkit2gtk-driver" >&2; exit 1; }

@@ -203,6 +203,29 @@ impl Credentials {
         Ok(token)
     }
 
+    /// Keeps another secret of this client kind under `name` (a connection profile's
+    /// password or token), in the keyring or else the private file, as refresh tokens are.
+    pub fn keep_named(&self, name: &str, secret: &str) -> ClientResult<Storage> {
+        Ok(self.keep_secret(name, "secret", secret)?.storage)
+    }
+
+    /// The secret kept under `name`, wherever it went.
+    pub fn named(&self, name: &str) -> Option<String> {
+        let key = self.key(name, "secret");
+        // The file first: a secret that went to the keyring has no copy there.
+        self.file_map()
+            .get(&key)
+            .cloned()
+            .or_else(|| keyring_get(&key))
+    }
+
+    /// Forgets the secret kept under `name`, in both places.
+    pub fn forget_named(&self, name: &str) -> ClientResult<()> {
+        let key = self.key(name, "secret");
+        keyring_delete(&key);
+        self.file_remove(&key)
+    }
+
     fn file_map(&self) -> BTreeMap<String, String> {
         std::fs::read_to_string(self.file())
             .ok()
@@ -358,6 +381,21 @@ mod tests {
         assert_eq!(creds.forget().unwrap().as_deref(), Some("rt-2"));
         assert_eq!(creds.current(), None);
         assert_eq!(store.load(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn named_secrets_are_kept_and_forgotten_beside_the_accounts() {
+        let dir = std::env::temp_dir().join(format!("tidings-creds-named-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::env::set_var("TIDINGS_CREDENTIALS", "file");
+        let creds = Credentials::new(&dir, "desktop");
+        let storage = creds.keep_named("profile:alerts@h", "s3cret").unwrap();
+        assert!(matches!(storage, Storage::File { .. }));
+        assert_eq!(creds.named("profile:alerts@h").as_deref(), Some("s3cret"));
+        assert!(creds.accounts().is_empty(), "a named secret is no account");
+        creds.forget_named("profile:alerts@h").unwrap();
+        assert_eq!(creds.named("profile:alerts@h"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -7,6 +7,7 @@
 pub mod files;
 pub mod messages;
 pub mod people;
+pub mod profiles;
 pub mod view;
 
 use crate::error::{invalid, IpcError};
@@ -94,16 +95,21 @@ pub fn accounts(state: State<'_, AppState>) -> Vec<AccountSummary> {
         .into_iter()
         .filter_map(|info| {
             let engine = state.engine_of(Some(&info.id)).ok()?;
-            let unread = engine
-                .cache()
-                .conversations()
-                .map(|cs| {
-                    cs.iter()
-                        .filter(|c| !c.muted && !c.left)
-                        .map(|c| c.unread_count)
-                        .sum()
-                })
-                .unwrap_or(0);
+            // A server of another kind has notifications only: its unread ones count.
+            let unread = if info.kind.is_some() {
+                engine.cache().unread_notifications().unwrap_or(0)
+            } else {
+                engine
+                    .cache()
+                    .conversations()
+                    .map(|cs| {
+                        cs.iter()
+                            .filter(|c| !c.muted && !c.left)
+                            .map(|c| c.unread_count)
+                            .sum()
+                    })
+                    .unwrap_or(0)
+            };
             let state = engine.state().borrow().clone();
             Some(AccountSummary {
                 info,

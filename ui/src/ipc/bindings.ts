@@ -229,7 +229,12 @@ export type SessionInfo = {
 /**
  * The account's id: `user@host[:port]` (also its cache's name).
  */
-id: string, server: string, user: string, };
+id: string, server: string, user: string, 
+/**
+ * A server of another kind (a connection profile: `user` is its name, `server` its
+ * URL); `None` for a Tidings account.
+ */
+kind: ServerKind | null, };
 export type OpenTarget = { account: string, conversation: string, };
 export type AccountEvent<T> = { account: string, payload: T, };
 export type IpcCode = "not_signed_in" | "unreachable" | "refused" | "invalid" | "io" | "failed" | "update";
@@ -298,3 +303,57 @@ conversations: number,
  * Messages of the open conversation (0 when none opened by itself).
  */
 messages: number, };
+export type ServerKind = "spring" | "rabbitmq" | "socketio";
+export type TokenSource = { "type": "none" } | { "type": "login", url: string, username: string, 
+/**
+ * Blank when editing: the stored one is kept.
+ */
+password: string, tokenField: string, } | { "type": "token", token: string, } | { "type": "stomp", login: string, passcode: string, };
+export type TokenPlacement = "authorization" | "passcode" | "handshake" | "query";
+export type MessageFormat = "json" | "text";
+export type EmitForm = { event: string, 
+/**
+ * Its argument as JSON text (blank: none).
+ */
+data: string, };
+export type ProfileForm = { name: string, kind: ServerKind, url: string, auth: TokenSource, 
+/**
+ * Where the token goes (login and pasted tokens).
+ */
+placement: TokenPlacement, 
+/**
+ * The STOMP destinations (Spring, RabbitMQ) or Socket.IO events to follow.
+ */
+follow: Array<string>, 
+/**
+ * The Socket.IO namespace (`/`).
+ */
+namespace: string, 
+/**
+ * Socket.IO events to emit after each connect.
+ */
+emit: Array<EmitForm>, 
+/**
+ * RabbitMQ's virtual host (the STOMP `host` header; blank: the URL's host).
+ */
+vhost: string, format: MessageFormat, 
+/**
+ * The fields (names or JSON pointers) that make a notification's title, body and id;
+ * blank: the profile's name, the whole message, one made up.
+ */
+titleField: string, bodyField: string, idField: string, };
+export type SavedProfile = { account: string, form: ProfileForm, secretKept: boolean, };
+export type CheckStep = { 
+/**
+ * `profile`, `token`, `connect` or `subscribe`.
+ */
+name: string, ok: boolean, 
+/**
+ * What worked, or what did not and why, in a sentence.
+ */
+detail: string, };
+export type CheckReport = { 
+/**
+ * Every step worked.
+ */
+ok: boolean, steps: Array<CheckStep>, };

@@ -8,6 +8,7 @@ import { openUrl } from '@tauri-apps/plugin-opener';
 import type {
   AccountSummary,
   CachedConversation,
+  CheckReport,
   ContentType,
   Draft,
   EngineState,
@@ -21,6 +22,8 @@ import type {
   NotifyLevel,
   OutboxEntry,
   PeoplePage,
+  ProfileForm,
+  SavedProfile,
   ScrollAnchor,
   SearchHit,
   SessionInfo,
@@ -188,6 +191,14 @@ export const commands = {
   /** This account's download cache limit in bytes. */
   downloadLimit: () => call<number>('download_limit'),
   setDownloadLimit: (bytes: number) => call<number>('set_download_limit', { bytes }),
+  /** A server of another kind's form, to edit it (no secret in it: `secretKept` says one is kept). */
+  profileForm: (account: string) => invoke<SavedProfile>('profile_form', { account }),
+  /** Adds (`account` null) or changes a server of another kind; its connection (re)starts. */
+  saveProfile: (account: string | null, form: ProfileForm) => invoke<SessionInfo>('save_profile', { account, form }),
+  /** Tries the form's connection once, step by step (a blank secret: the one kept for `account`). */
+  testProfile: (account: string | null, form: ProfileForm) => invoke<CheckReport>('test_profile', { account, form }),
+  /** Removes a server of another kind: its connection, saved form, secret and cached notifications. */
+  removeProfile: (account: string) => invoke<void>('remove_profile', { account }),
   /** Opens a web address in the default browser (never inside the app). */
   openExternal: (url: string) => openUrl(url),
 };

@@ -14,7 +14,7 @@ describe('accounts', () => {
   it('names an account by its user and its server host', () => {
     expect(hostOf('https://chat.example.com/')).toBe('chat.example.com');
     expect(hostOf('http://127.0.0.1:8080')).toBe('127.0.0.1:8080');
-    expect(accountLabel({ id: 'alice@chat.example.com', server: 'https://chat.example.com', user: 'alice' })).toBe(
+    expect(accountLabel({ id: 'alice@chat.example.com', server: 'https://chat.example.com', user: 'alice', kind: null })).toBe(
       'alice on chat.example.com',
     );
   });
