@@ -313,13 +313,20 @@ impl Runner {
         };
         let mut conn = match connection::connect(&opts).await {
             Ok(c) => c,
-            Err(ConnError::Refused { message, .. }) => {
+            Err(ConnError::Refused { message, body }) => {
                 // The token may have been revoked or expired meanwhile: get a fresh one
                 // next time; a refusal of a fresh one shows up as a refresh failure.
                 if let Some(s) = &self.sync {
                     s.tokens.invalidate().await;
                 }
-                return Ended::Failed(format!("the server refused the connection: {message}"));
+                // The ERROR's body often says what its header does not (RabbitMQ: "Bad
+                // CONNECT", then "Access refused for user 'x'").
+                let body: String = body.trim().chars().take(300).collect();
+                return Ended::Failed(if body.is_empty() || body == message {
+                    format!("the server refused the connection: {message}")
+                } else {
+                    format!("the server refused the connection: {message} ({body})")
+                });
             }
             Err(e) => return Ended::Failed(e.to_string()),
         };
