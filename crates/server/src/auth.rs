@@ -105,7 +105,7 @@ impl Revocations {
 /// Why a token was refused. The text goes to the client in an `ERROR` frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
-    #[error("missing access token: send it as 'Authorization: Bearer <jwt>', as the passcode header, or as ?token= on the URL")]
+    #[error("missing access token: send it as 'Authorization: Bearer <jwt>', as the passcode header, or over WebSocket as ?token= on the URL")]
     Missing,
     #[error("malformed access token: not a JWT")]
     Malformed,

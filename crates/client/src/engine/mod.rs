@@ -238,7 +238,14 @@ pub struct Engine {
 
 impl Engine {
     /// Starts the engine on the current tokio runtime.
-    pub fn start(config: EngineConfig, cache: Arc<Cache>) -> ClientResult<Engine> {
+    pub fn start(mut config: EngineConfig, cache: Arc<Cache>) -> ClientResult<Engine> {
+        // A profile's own CA (a private broker's) is trusted besides the system's roots.
+        if let Target::Profile(Profile {
+            extra_ca: Some(ca), ..
+        }) = &config.target
+        {
+            config.tls = crate::tls::client_config(Some(ca))?;
+        }
         let (me, sync) = match &config.target {
             Target::Tidings(t) => {
                 cache.bind_account(&t.http, &t.user)?;
