@@ -124,10 +124,10 @@ pub struct Emit {
     pub data: Option<serde_json::Value>,
 }
 
-/// Where a secret comes from: the file itself, or an environment variable (better).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// Where a secret comes from: the file itself, or an environment variable (better). Its
+/// `Debug` shows whether an inline secret is there, never the secret.
+#[derive(Clone, Deserialize, Serialize, Default)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-#[derive(Default)]
 pub enum ProfileAuth {
     #[default]
     None,
@@ -161,6 +161,51 @@ pub enum ProfileAuth {
         #[serde(default)]
         passcode_env: Option<String>,
     },
+}
+
+impl std::fmt::Debug for ProfileAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &Option<String>| s.as_ref().map(|_| "***");
+        match self {
+            ProfileAuth::None => f.write_str("None"),
+            ProfileAuth::Token {
+                token,
+                token_env,
+                header,
+            } => f
+                .debug_struct("Token")
+                .field("token", &hidden(token))
+                .field("token_env", token_env)
+                .field("header", header)
+                .finish(),
+            ProfileAuth::Login {
+                url,
+                username,
+                password,
+                password_env,
+                token_field,
+                header,
+            } => f
+                .debug_struct("Login")
+                .field("url", url)
+                .field("username", username)
+                .field("password", &hidden(password))
+                .field("password_env", password_env)
+                .field("token_field", token_field)
+                .field("header", header)
+                .finish(),
+            ProfileAuth::Stomp {
+                login,
+                passcode,
+                passcode_env,
+            } => f
+                .debug_struct("Stomp")
+                .field("login", login)
+                .field("passcode", &hidden(passcode))
+                .field("passcode_env", passcode_env)
+                .finish(),
+        }
+    }
 }
 
 /// Where the token goes: in STOMP's `CONNECT`, or in Socket.IO's handshake.
@@ -499,6 +544,17 @@ mod tests {
             Some("3")
         );
         assert!(secret(&None, &Some("TIDINGS_SURELY_UNSET_VAR".into()), "password").is_err());
+    }
+
+    #[test]
+    fn a_profile_printed_for_debugging_hides_its_secrets() {
+        let p: Profile = toml::from_str(
+            "name = \"x\"\nurl = \"ws://h/ws\"\n[auth]\ntype = \"stomp\"\nlogin = \"guest\"\npasscode = \"hunter2-passcode\"\n[[subscribe]]\ndestination = \"/topic/a\"\n",
+        )
+        .unwrap();
+        let shown = format!("{p:?}");
+        assert!(shown.contains("guest") && shown.contains("***"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]
