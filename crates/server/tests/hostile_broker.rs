@@ -458,7 +458,14 @@ async fn backlogged_queue_messages_do_not_pin_read_buffers_and_backlog_queues_ar
 
 #[tokio::test]
 async fn a_request_body_trickled_in_slowly_is_answered_408_and_closed() {
-    let srv = Server::chat_with(|c| c.limits.request_timeout_ms = 500).await;
+    let srv = Server::chat_with(|c| {
+        c.limits.request_timeout_ms = 500;
+        // A Socket.IO long-poll waits up to one ping interval, which must stay below the
+        // request timeout (the configuration refuses anything else).
+        c.socketio.ping_interval_ms = 300;
+        c.socketio.ping_timeout_ms = 200;
+    })
+    .await;
     // Complete headers, then a 60-byte body one byte every 50 ms, which would take 3 s.
     let (mut r, mut w) = tcp_from(ONE, srv.addr).await.into_split();
     w.write_all(
