@@ -197,7 +197,10 @@ mod tests {
         assert_eq!(store.get(&id).unwrap().form.auth.secret(), "");
         // The engine's profile has it back.
         let p = store.profile(&id).unwrap();
-        assert!(format!("{:?}", p.auth).contains("pass-1"));
+        assert!(
+            matches!(&p.auth, tidings_client::profile::ProfileAuth::Stomp { passcode: Some(pc), .. } if pc == "pass-1"),
+            "the engine's profile carries the passcode"
+        );
         // Editing with the secret left blank keeps the stored one; a new one replaces it.
         let edited = ProfileForm {
             follow: vec!["/topic/other".into()],
