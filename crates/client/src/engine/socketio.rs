@@ -392,7 +392,8 @@ impl Runner {
                         return Ended::NetworkDown;
                     }
                     // Woken from sleep, or the network changed: the connection may be
-                    // dead without a word (see the module's note); a new one is cheap.
+                    // dead without a word, which the missing pings would tell only after
+                    // pingInterval + pingTimeout (see the module's note); a new one is cheap.
                     Some(Command::Nudge) => {
                         conn.close().await;
                         return Ended::Reconnect;
