@@ -599,7 +599,7 @@ impl Proxy {
                     let (in_r, in_w) = inbound.into_split();
                     let (out_r, out_w) = outbound.into_split();
                     tokio::select! {
-                        _ = async { tokio::join!(forward(in_r, out_w, up), forward(out_r, in_w, down)) } => {}
+                        _ = async { tokio::try_join!(forward(in_r, out_w, up), forward(out_r, in_w, down)) } => {}
                         _ = cut_rx.changed() => {}
                     }
                 });
@@ -639,33 +639,29 @@ impl Proxy {
     }
 }
 /// Copies one direction of a [`Proxy`]'s connection, reading nothing while it is held, and
-/// passes the end of the stream on.
+/// passes the end of the stream on; an error ends both directions (as
+/// `copy_bidirectional` does).
 async fn forward(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut held: tokio::sync::watch::Receiver<bool>,
-) {
+) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         // (The guards `wait_for` gives are dropped at once: they are not Send.)
         let released = held.wait_for(|h| !*h).await.is_ok();
         if !released {
-            return;
+            return Ok(()); // the proxy is gone
         }
         let n = tokio::select! {
-            r = from.read(&mut buf) => match r {
-                Ok(0) | Err(_) => {
-                    let _ = to.shutdown().await;
-                    return;
-                }
-                Ok(n) => n,
-            },
+            r = from.read(&mut buf) => r?,
             _ = async { drop(held.wait_for(|h| *h).await) } => continue,
         };
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
+        if n == 0 {
+            return to.shutdown().await;
         }
+        to.write_all(&buf[..n]).await?;
     }
 }
 
