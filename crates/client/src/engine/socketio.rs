@@ -64,12 +64,29 @@ pub(crate) enum SioError {
     Config(String),
 }
 
-/// An open Socket.IO connection: the client and what it reports.
+/// An open Socket.IO connection: the client and what it reports. Dropped without
+/// [`SioConn::close`] (a cancelled future), it still says goodbye in the background: the
+/// library's polling task stops only after a disconnect (see [`open`]).
 pub(crate) struct SioConn {
     client: Client,
     pub(crate) events: mpsc::Receiver<SioEvent>,
     url: String,
     scrub: Scrub,
+    closed: bool,
+}
+
+impl Drop for SioConn {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let client = self.client.clone();
+            rt.spawn(async move {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.disconnect()).await;
+            });
+        }
+    }
 }
 
 /// Takes the token out of a library's error text (a URL with `?token=` in it, say): what
@@ -173,7 +190,7 @@ pub(crate) async fn open(
 ) -> Result<SioConn, SioError> {
     let url = endpoint(p, token.as_ref())?;
     let scrub = Scrub::new(token.as_ref());
-    let (tx, mut events) = mpsc::channel::<SioEvent>(1024);
+    let (tx, events) = mpsc::channel::<SioEvent>(1024);
     // The engine reconnects, not the library. The library's reconnection is on only for its
     // hook: rust_socketio 0.6 calls it, and nothing else, when the connection's stream ends
     // without an error or a server's disconnect (a clean WebSocket close); after an error it
@@ -257,6 +274,14 @@ pub(crate) async fn open(
         .map_err(|e| SioError::Io(p.url.clone(), scrub.text(&e.to_string())))?;
     // The namespace's answer; the client is in hand, so a failure or the deadline closes it
     // (its polling task would otherwise keep the connection).
+    let mut conn = SioConn {
+        client,
+        events,
+        url: p.url.clone(),
+        scrub,
+        closed: false,
+    };
+    let (events, scrub) = (&mut conn.events, &conn.scrub);
     let answer = tokio::time::timeout_at(deadline, async {
         loop {
             match events.recv().await {
@@ -280,15 +305,10 @@ pub(crate) async fn open(
     .await
     .unwrap_or_else(|_| Err(timed_out()));
     if let Err(e) = answer {
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.disconnect()).await;
+        conn.close().await;
         return Err(e);
     }
-    Ok(SioConn {
-        client,
-        events,
-        url: p.url.clone(),
-        scrub,
-    })
+    Ok(conn)
 }
 
 impl SioConn {
@@ -308,8 +328,9 @@ impl SioConn {
     }
 
     /// Says goodbye (bounded: the connection may be dead already).
-    pub(crate) async fn close(self) {
+    pub(crate) async fn close(mut self) {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.client.disconnect()).await;
+        self.closed = true;
     }
 }
 
