@@ -17,6 +17,9 @@
 //                                `message:received` to the receiver's
 //   GET  /test/sockets?user=U -> {"count"}: U's connected sockets
 //   GET  /test/received       -> [{"user", "event", "data"}]: what clients emitted
+//   POST /test/close-transport {"user"} -> {"count"}: closes the WebSocket of each of the
+//                             user's sockets cleanly (a close frame), with no Socket.IO
+//                             disconnect packet before it: what a proxy closing it does
 //   GET  /healthz
 //
 // Socket.IO (namespace "/"): the token in the handshake's `auth.token`, an
@@ -112,6 +115,13 @@ const http = createServer(async (req, res) => {
   const body = await readJson(req);
   if (!body || typeof body !== "object") return send(res, 400, { error: "A JSON object is required" });
   switch (url.pathname) {
+    case "/test/close-transport": {
+      // engine.io's Socket#close closes the transport (for WebSocket: ws's close(), a clean
+      // close frame) without a Socket.IO DISCONNECT or an engine.io CLOSE packet.
+      const sockets = [...io.of("/").sockets.values()].filter((s) => s.user.id === body.user);
+      for (const s of sockets) s.conn.close();
+      return send(res, 200, { count: sockets.length });
+    }
     case "/api/auth/login": {
       const name = body.username ?? body.email;
       if (!USERS.includes(name) || body.password !== `${name}-password`) {

@@ -572,6 +572,7 @@ pub struct Proxy {
     pub addr: SocketAddr,
     cut: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     blocked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    held: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Proxy {
@@ -581,25 +582,42 @@ impl Proxy {
         let (cut, _) = tokio::sync::watch::channel(0u64);
         let cut = std::sync::Arc::new(cut);
         let blocked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (c, b) = (cut.clone(), blocked.clone());
+        let (held, _) = tokio::sync::watch::channel(false);
+        let held = std::sync::Arc::new(held);
+        let (c, b, h) = (cut.clone(), blocked.clone(), held.clone());
         tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
                 if b.load(std::sync::atomic::Ordering::SeqCst) {
                     continue; // refused: dropped at once
                 }
                 let mut cut_rx = c.subscribe();
+                let (up, down) = (h.subscribe(), h.subscribe());
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                    let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
                         return;
                     };
+                    let (in_r, in_w) = inbound.into_split();
+                    let (out_r, out_w) = outbound.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = async { tokio::try_join!(forward(in_r, out_w, up), forward(out_r, in_w, down)) } => {}
                         _ = cut_rx.changed() => {}
                     }
                 });
             }
         });
-        Proxy { addr, cut, blocked }
+        Proxy {
+            addr,
+            cut,
+            blocked,
+            held,
+        }
+    }
+
+    /// While held, nothing passes either way and nothing is closed: a black hole (a cable
+    /// pulled, a route gone), as both ends see it. Connections opened meanwhile are accepted
+    /// and held too. What was sent waits in the proxy and flows once released.
+    pub fn hold(&self, held: bool) {
+        self.held.send_replace(held);
     }
 
     pub fn http(&self) -> String {
@@ -620,6 +638,33 @@ impl Proxy {
         }
     }
 }
+/// Copies one direction of a [`Proxy`]'s connection, reading nothing while it is held, and
+/// passes the end of the stream on; an error ends both directions (as
+/// `copy_bidirectional` does).
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut held: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        // (The guards `wait_for` gives are dropped at once: they are not Send.)
+        let released = held.wait_for(|h| !*h).await.is_ok();
+        if !released {
+            return Ok(()); // the proxy is gone
+        }
+        let n = tokio::select! {
+            r = from.read(&mut buf) => r?,
+            _ = async { drop(held.wait_for(|h| *h).await) } => continue,
+        };
+        if n == 0 {
+            return to.shutdown().await;
+        }
+        to.write_all(&buf[..n]).await?;
+    }
+}
+
 pub use tidings_server;
 
 /// A TLS-terminating proxy on `127.0.0.1:0` in front of a server, with a certificate for

@@ -200,6 +200,15 @@ impl SioBackend {
         }
     }
 
+    /// Closes the WebSocket of each of `user`'s sockets cleanly (a close frame) without a
+    /// Socket.IO disconnect before it, as a proxy closing it would; how many it closed.
+    pub async fn close_transports(&self, user: &str) -> u64 {
+        let v = self
+            .post("/test/close-transport", serde_json::json!({ "user": user }))
+            .await;
+        v["count"].as_u64().unwrap()
+    }
+
     /// The events clients emitted: `[{"user", "event", "data"}]`.
     pub async fn received(&self) -> Vec<Value> {
         let r = self

@@ -10,17 +10,21 @@
 //! same states (connecting, live, reconnecting, signed out) as for STOMP.
 //!
 //! A lost connection is noticed when the library reports it: an error on the transport
-//! (the server went away: a reset, a refused write) or the server's disconnect. rust_socketio
-//! 0.6 does not watch the server's pings, so a peer that vanishes without a word (a cable
-//! pulled, no FIN) is only noticed on the next write or a nudge (wake from sleep, network
-//! change), which reconnects at once.
+//! (the server went away: a reset, a refused write), the server's disconnect, or the server's
+//! pings stopping (a peer gone silent: a cable pulled, a black hole; rust_engineio gives up
+//! after the handshake's pingInterval + pingTimeout without a ping and reports an error). A
+//! transport that ends cleanly with no Socket.IO disconnect (a proxy's WebSocket close frame)
+//! gets no callback of its own in rust_socketio 0.6: its polling task just ends. It does
+//! call the reconnect hook there, when the library's reconnection is on, so the engine turns
+//! that on, takes the hook as the word "the connection ended" ([`SioEvent::Ended`]), and
+//! keeps the library from connecting anywhere itself (see [`open`]).
 
 use super::run::{classify, profile_token, Ended, Runner, CONNECT_TIMEOUT};
 use super::{Command, EngineState, Target};
 use crate::check::CheckReport;
 use crate::profile::{Format, Profile, ProfileAuth, TokenHeader};
 use futures_util::FutureExt;
-use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::Value;
 use std::sync::Arc;
@@ -39,6 +43,9 @@ pub(crate) enum SioEvent {
     Error(String),
     /// The server disconnected this socket.
     Closed,
+    /// The connection ended without an error or a disconnect from the server (a clean
+    /// WebSocket close, say): the library's reconnect hook was called.
+    Ended,
     /// A server event and its first argument (`null` without one).
     Event(String, Value),
 }
@@ -57,12 +64,29 @@ pub(crate) enum SioError {
     Config(String),
 }
 
-/// An open Socket.IO connection: the client and what it reports.
+/// An open Socket.IO connection: the client and what it reports. Dropped without
+/// [`SioConn::close`] (a cancelled future), it still says goodbye in the background: the
+/// library's polling task stops only after a disconnect (see [`open`]).
 pub(crate) struct SioConn {
     client: Client,
     pub(crate) events: mpsc::Receiver<SioEvent>,
     url: String,
     scrub: Scrub,
+    closed: bool,
+}
+
+impl Drop for SioConn {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let client = self.client.clone();
+            rt.spawn(async move {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.disconnect()).await;
+            });
+        }
+    }
 }
 
 /// Takes the token out of a library's error text (a URL with `?token=` in it, say): what
@@ -166,12 +190,31 @@ pub(crate) async fn open(
 ) -> Result<SioConn, SioError> {
     let url = endpoint(p, token.as_ref())?;
     let scrub = Scrub::new(token.as_ref());
-    let (tx, mut events) = mpsc::channel::<SioEvent>(1024);
+    let (tx, events) = mpsc::channel::<SioEvent>(1024);
+    // The engine reconnects, not the library. The library's reconnection is on only for its
+    // hook: rust_socketio 0.6 calls it, and nothing else, when the connection's stream ends
+    // without an error or a server's disconnect (a clean WebSocket close); after an error it
+    // is called too, after the error callback. The hook reports the end and gives an empty
+    // address, which fails to parse before anything is opened; one attempt is allowed, and
+    // the engine's disconnect (it closes every connection it leaves) stops the library's
+    // polling task from trying again.
+    let ended = tx.clone();
     let mut b = ClientBuilder::new(url.clone())
         .namespace(p.socketio.namespace.clone())
         .transport_type(TransportType::Websocket)
-        .reconnect(false)
-        .reconnect_on_disconnect(false);
+        .reconnect(true)
+        .max_reconnect_attempts(1)
+        .reconnect_delay(1000, 1000)
+        .reconnect_on_disconnect(false)
+        .on_reconnect(move || {
+            let _ = ended.try_send(SioEvent::Ended);
+            async {
+                let mut no_address = ReconnectSettings::new();
+                no_address.address("");
+                no_address
+            }
+            .boxed()
+        });
     match token {
         None => {}
         Some((t, TokenHeader::Handshake)) => b = b.auth(serde_json::json!({ "token": t })),
@@ -231,6 +274,14 @@ pub(crate) async fn open(
         .map_err(|e| SioError::Io(p.url.clone(), scrub.text(&e.to_string())))?;
     // The namespace's answer; the client is in hand, so a failure or the deadline closes it
     // (its polling task would otherwise keep the connection).
+    let mut conn = SioConn {
+        client,
+        events,
+        url: p.url.clone(),
+        scrub,
+        closed: false,
+    };
+    let (events, scrub) = (&mut conn.events, &conn.scrub);
     let answer = tokio::time::timeout_at(deadline, async {
         loop {
             match events.recv().await {
@@ -241,7 +292,7 @@ pub(crate) async fn open(
                         None => SioError::Io(p.url.clone(), scrub.text(&text)),
                     })
                 }
-                Some(SioEvent::Closed) | None => {
+                Some(SioEvent::Closed | SioEvent::Ended) | None => {
                     return Err(SioError::Io(
                         p.url.clone(),
                         "the server closed the connection".into(),
@@ -254,15 +305,10 @@ pub(crate) async fn open(
     .await
     .unwrap_or_else(|_| Err(timed_out()));
     if let Err(e) = answer {
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.disconnect()).await;
+        conn.close().await;
         return Err(e);
     }
-    Ok(SioConn {
-        client,
-        events,
-        url: p.url.clone(),
-        scrub,
-    })
+    Ok(conn)
 }
 
 impl SioConn {
@@ -282,8 +328,9 @@ impl SioConn {
     }
 
     /// Says goodbye (bounded: the connection may be dead already).
-    pub(crate) async fn close(self) {
+    pub(crate) async fn close(mut self) {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.client.disconnect()).await;
+        self.closed = true;
     }
 }
 
@@ -344,6 +391,12 @@ impl Runner {
                         conn.close().await;
                         return Ended::Failed("the server closed the connection".into());
                     }
+                    Some(SioEvent::Ended) => {
+                        conn.close().await;
+                        return Ended::Failed(
+                            "the connection was closed (no Socket.IO disconnect)".into(),
+                        );
+                    }
                 },
                 cmd = self.cmds.recv() => match cmd {
                     None => {
@@ -360,7 +413,8 @@ impl Runner {
                         return Ended::NetworkDown;
                     }
                     // Woken from sleep, or the network changed: the connection may be
-                    // dead without a word (see the module's note); a new one is cheap.
+                    // dead without a word, which the missing pings would tell only after
+                    // pingInterval + pingTimeout (see the module's note); a new one is cheap.
                     Some(Command::Nudge) => {
                         conn.close().await;
                         return Ended::Reconnect;
