@@ -378,3 +378,25 @@ async fn run_step(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_name_command_headers_and_body_length() {
+        let body = load::stamped_body(0, 100);
+        let frame = crate::broadcaster::message_frame(
+            "/topic/bench.fanout",
+            SUBSCRIPTION,
+            10_000,
+            1,
+            body.as_bytes(),
+        );
+        assert_eq!(
+            frame_shape(&frame).as_deref(),
+            Some("MESSAGE [destination, message-id, subscription, content-type, content-length] body 100 bytes")
+        );
+        assert_eq!(frame_shape(body.as_bytes()), None);
+    }
+}
