@@ -2,13 +2,17 @@
 //! publish rate rises step by step while every message arrives at every subscriber with a
 //! p99 under 100 ms; the highest such step is the rate held. Then latency percentiles at
 //! half that rate and at a fixed rate common to all targets.
+//!
+//! Every target's deliveries are taken apart the same way: STOMP frames (Tidings, RabbitMQ
+//! and the fair ceiling, `bare-stomp`) go through the same decoder and the same loop; only
+//! the old ceiling's plain text is read as it comes.
 
 use crate::load::{self, Kind, Latencies, Pacer, Target};
 use crate::report::{percentile_points, Goal, Report, Series};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tidings_stomp::{Command, Frame, Item};
+use tidings_stomp::{Command, Decoder, Frame, Item, Limits, Version};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -26,8 +30,11 @@ pub struct FanoutOpts {
     pub p99_bound_ms: f64,
 }
 
+/// The subscription id the subscribers use (and the fair ceiling's frames carry).
+pub const SUBSCRIPTION: &str = "fanout";
+
 /// What one target reached; the caller compares targets.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FanoutResult {
     /// Deliveries per second at the highest step held.
     pub delivered_per_s: f64,
@@ -35,6 +42,10 @@ pub struct FanoutResult {
     /// Deliveries per second at the highest step where every message arrived in time.
     pub kept_up_per_s: f64,
     pub rate_kept_up: f64,
+    /// p99 (ms) at the fixed rate common to all targets, if it was measured.
+    pub p99_fixed_ms: Option<f64>,
+    /// The first delivery a subscriber received: the WebSocket message's payload.
+    pub sample: Option<Vec<u8>>,
 }
 
 /// A step where p99 passes this has fallen behind, whatever arrived.
@@ -45,6 +56,7 @@ const MAX_STEPS: usize = 64;
 struct Shared {
     lat: Vec<Latencies>,
     lost: AtomicU64,
+    sample: OnceLock<Vec<u8>>,
 }
 
 /// The fan-out on `ts`: subscriber `i` connects to `ts[i % ts.len()]` (the nodes of a
@@ -61,6 +73,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         lat: (0..MAX_STEPS).map(|_| Latencies::new()).collect(),
         lost: AtomicU64::new(0),
+        sample: OnceLock::new(),
     });
     let tokens: Vec<Option<String>> = (0..=s).map(token).collect::<anyhow::Result<_>>()?;
     let conns = load::connect_many(s, 64, |i| {
@@ -68,8 +81,8 @@ pub async fn run(
         let t = &ts[i % ts.len()];
         async move {
             let mut c = load::open(t, i, tok.as_deref(), (0, 0)).await?;
-            if !matches!(t.kind, Kind::Bare) {
-                c.subscribe(&t.topic, "fanout").await?;
+            if !t.kind.is_bare() {
+                c.subscribe(&t.topic, SUBSCRIPTION).await?;
             }
             Ok(c)
         }
@@ -77,7 +90,7 @@ pub async fn run(
     .await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::with_capacity(s);
-    let stomp = !matches!(t.kind, Kind::Bare);
+    let stomp = t.kind.delivers_frames();
     for (i, c) in conns.into_iter().enumerate() {
         let shared = shared.clone();
         let mut stop = stop_rx.clone();
@@ -102,6 +115,9 @@ pub async fn run(
                     }
                 };
                 let now = load::now_ns();
+                if shared.sample.get().is_none() {
+                    let _ = shared.sample.set(bytes.as_bytes().to_vec());
+                }
                 if stomp {
                     dec.extend(bytes.as_bytes());
                     while let Ok(Some(item)) = dec.decode() {
@@ -227,6 +243,9 @@ pub async fn run(
             let h = shared.lat[step].merged();
             step += 1;
             let what = format!("{:.0} deliveries/s ({label})", r * s as f64);
+            if !half {
+                best.p99_fixed_ms = Some(load::ms(&h, 99.0));
+            }
             for p in [50.0, 99.0, 99.9] {
                 report.figure(
                     t.name,
@@ -261,7 +280,39 @@ pub async fn run(
     for task in tasks {
         let _ = task.await;
     }
+    best.sample = shared.sample.get().cloned();
+    if let Some(b) = &best.sample {
+        report.figure(
+            t.name,
+            "fan-out bytes per delivery (WebSocket payload)",
+            b.len() as f64,
+            "bytes",
+            None,
+        );
+    }
     Ok(best)
+}
+
+/// What makes two deliveries the same work to decode: the command, the header names in
+/// order and the body's length, of the STOMP frame in `payload` (`None` if it is none).
+pub fn frame_shape(payload: &[u8]) -> Option<String> {
+    let mut dec = Decoder::new(Limits {
+        max_frame_bytes: 1 << 20,
+        max_body_bytes: 1 << 20,
+        ..Limits::default()
+    });
+    dec.set_version(Version::V1_2);
+    dec.extend(payload);
+    let Ok(Some(Item::Frame(f))) = dec.decode() else {
+        return None;
+    };
+    let names: Vec<&str> = f.headers.iter().map(|(k, _)| k.as_str()).collect();
+    Some(format!(
+        "{} [{}] body {} bytes",
+        f.command.as_str(),
+        names.join(", "),
+        f.body.len()
+    ))
 }
 
 fn record(shared: &Shared, i: usize, body: &[u8], now: u64) {
@@ -295,7 +346,7 @@ async fn run_step(
         for _ in 0..n {
             let body = load::stamped_body(step, opts.body_bytes);
             match t.kind {
-                Kind::Bare => publisher.tx.feed(Message::text(body)).await?,
+                Kind::Bare | Kind::BareStomp => publisher.tx.feed(Message::text(body)).await?,
                 _ => {
                     let f = Frame::new(Command::Send)
                         .with_header("destination", t.topic.as_str())
@@ -326,4 +377,26 @@ async fn run_step(
             got as f64 / expected as f64
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_name_command_headers_and_body_length() {
+        let body = load::stamped_body(0, 100);
+        let frame = crate::broadcaster::message_frame(
+            "/topic/bench.fanout",
+            SUBSCRIPTION,
+            10_000,
+            1,
+            body.as_bytes(),
+        );
+        assert_eq!(
+            frame_shape(&frame).as_deref(),
+            Some("MESSAGE [destination, message-id, subscription, content-type, content-length] body 100 bytes")
+        );
+        assert_eq!(frame_shape(body.as_bytes()), None);
+    }
 }

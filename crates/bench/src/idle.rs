@@ -48,7 +48,7 @@ pub async fn run(
     .await?;
     let connect_s = started.elapsed().as_secs_f64();
     let mut tasks = Vec::with_capacity(n);
-    let bare = matches!(t.kind, load::Kind::Bare);
+    let bare = t.kind.is_bare();
     for c in conns {
         let mut stop = stop_rx.clone();
         let lost = lost.clone();
@@ -130,7 +130,7 @@ pub async fn run(
         "conn/s",
         None,
     );
-    if !matches!(t.kind, load::Kind::Bare) && hb <= opts.window.as_millis() as u64 && beats == 0 {
+    if !t.kind.is_bare() && hb <= opts.window.as_millis() as u64 && beats == 0 {
         anyhow::bail!("no heart-beats arrived from {} in {wall_s:.1} s", t.name);
     }
     Ok(())

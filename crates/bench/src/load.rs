@@ -1,5 +1,6 @@
 //! The load generator's connections: STOMP 1.2 over WebSocket (the same code for Tidings
-//! and RabbitMQ Web-STOMP), or bare WebSocket text messages for the broadcaster.
+//! and RabbitMQ Web-STOMP), or bare WebSocket text messages for the broadcaster (whose fair
+//! mode sends STOMP `MESSAGE` frames, decoded with the same decoder as Tidings').
 //!
 //! Connections spread over several loopback source addresses (127.0.0.1-4), so that tens
 //! of thousands of them do not run out of ephemeral ports to one server port.
@@ -38,12 +39,27 @@ pub enum Kind {
     Rabbit { login: String, passcode: String },
     /// The bare broadcaster: no protocol, every text message goes to every other connection.
     Bare,
+    /// The bare broadcaster as the fair ceiling: no protocol on the way in, and every text
+    /// message goes out as the STOMP `MESSAGE` frame a Tidings subscriber would receive.
+    BareStomp,
+}
+
+impl Kind {
+    /// The bare broadcaster in either mode: no STOMP session, no subscription.
+    pub fn is_bare(&self) -> bool {
+        matches!(self, Kind::Bare | Kind::BareStomp)
+    }
+
+    /// Deliveries arrive as STOMP frames (decoded with [`Conn::dec`]).
+    pub fn delivers_frames(&self) -> bool {
+        !matches!(self, Kind::Bare)
+    }
 }
 
 /// A server under test.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// `tidings`, `rabbitmq` or `bare`.
+    /// `tidings`, `rabbitmq`, `bare` or `bare-stomp`.
     pub name: &'static str,
     pub addr: SocketAddr,
     pub path: String,
@@ -86,7 +102,7 @@ pub async fn open(
     let stream = tcp(t.addr, idx).await?;
     let url = format!("ws://{}{}", t.addr, t.path);
     let mut req = url.as_str().into_client_request()?;
-    if !matches!(t.kind, Kind::Bare) {
+    if !t.kind.is_bare() {
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", "v12.stomp".parse()?);
     }
@@ -102,12 +118,14 @@ pub async fn open(
         ..Limits::default()
     });
     match &t.kind {
-        Kind::Bare => {
+        Kind::Bare | Kind::BareStomp => {
             // The broadcaster says "ready" once the connection is registered.
             match rx.next().await {
                 Some(Ok(Message::Text(t))) if t.as_str() == "ready" => {}
                 other => bail!("the broadcaster did not say ready: {other:?}"),
             }
+            // What a STOMP session negotiates with Tidings.
+            dec.set_version(Version::V1_2);
         }
         kind => {
             let mut f = Frame::new(Command::Connect)
@@ -131,7 +149,7 @@ pub async fn open(
                     f.push_header("login", login.clone());
                     f.push_header("passcode", passcode.clone());
                 }
-                Kind::Bare => unreachable!(),
+                Kind::Bare | Kind::BareStomp => unreachable!(),
             }
             send_frame(&mut tx, &f).await?;
             let reply = next_frame(&mut rx, &mut dec).await?;

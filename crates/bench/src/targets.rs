@@ -133,28 +133,49 @@ impl Rabbit {
     }
 }
 
-/// This binary's `broadcaster` subcommand on 127.0.0.1:0.
+/// This binary's `broadcaster` subcommand on 127.0.0.1:0: the old ceiling (plain text), or
+/// with [`Bare::start_stomp`] the fair one (STOMP `MESSAGE` frames).
 #[derive(Debug)]
 pub struct Bare {
     pub proc: Process,
+    stomp: bool,
 }
 
 impl Bare {
     pub fn start(dir: &Path) -> anyhow::Result<Bare> {
+        Bare::spawn(dir, None)
+    }
+
+    /// The fair ceiling: each message goes out as the `MESSAGE` frame a Tidings subscriber
+    /// of `destination` with subscription id `subscription` receives.
+    pub fn start_stomp(dir: &Path, destination: &str, subscription: &str) -> anyhow::Result<Bare> {
+        Bare::spawn(dir, Some((destination, subscription)))
+    }
+
+    fn spawn(dir: &Path, stomp: Option<(&str, &str)>) -> anyhow::Result<Bare> {
         std::fs::create_dir_all(dir)?;
         let mut cmd = Command::new(std::env::current_exe()?);
         cmd.args(["broadcaster", "--listen", "127.0.0.1:0"]);
+        if let Some((destination, subscription)) = stomp {
+            cmd.args(["--stomp-destination", destination])
+                .args(["--stomp-subscription", subscription]);
+        }
         Ok(Bare {
             proc: Process::spawn(cmd, &dir.join("broadcaster.log"), "the bare broadcaster")?,
+            stomp: stomp.is_some(),
         })
     }
 
     pub fn target(&self) -> Target {
         Target {
-            name: "bare",
+            name: if self.stomp { "bare-stomp" } else { "bare" },
             addr: self.proc.addr,
             path: "/".into(),
-            kind: Kind::Bare,
+            kind: if self.stomp {
+                Kind::BareStomp
+            } else {
+                Kind::Bare
+            },
             pid: self.proc.pid(),
             topic: String::new(),
         }
