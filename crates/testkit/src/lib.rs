@@ -667,6 +667,36 @@ async fn forward(
 
 pub use tidings_server;
 
+/// A test CA made on the spot and a certificate for `localhost` signed by it.
+pub(crate) struct Minted {
+    /// The CA's certificate (PEM), for clients to trust.
+    pub ca_pem: String,
+    pub leaf: rcgen::Certificate,
+    pub leaf_key: rcgen::KeyPair,
+}
+
+pub(crate) fn mint_localhost_cert(ca_name: &str) -> Minted {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, ca_name);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    Minted {
+        ca_pem: ca_cert.pem(),
+        leaf,
+        leaf_key,
+    }
+}
+
 /// A TLS-terminating proxy on `127.0.0.1:0` in front of a server, with a certificate for
 /// `localhost` signed by a test CA made on the spot: what a reverse proxy in production
 /// does, for testing `https://` and `wss://` clients. The CA's PEM is written to `ca_pem`.
@@ -678,22 +708,13 @@ pub struct TlsProxy {
 
 impl TlsProxy {
     pub async fn start(target: SocketAddr, dir: &Path) -> TlsProxy {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "Tidings test CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
+        let Minted {
+            ca_pem: ca_text,
+            leaf,
+            leaf_key,
+        } = mint_localhost_cert("Tidings test CA");
         let ca_pem = dir.join("test-ca.pem");
-        std::fs::write(&ca_pem, ca_cert.pem()).unwrap();
+        std::fs::write(&ca_pem, ca_text).unwrap();
         http_client_provider();
         let config = rustls::ServerConfig::builder()
             .with_no_client_auth()

@@ -301,20 +301,11 @@ pub struct TestCert {
 
 impl TestCert {
     pub fn new(dir: &Path) -> TestCert {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "Tidings STOMP test CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
+        let crate::Minted {
+            ca_pem,
+            leaf,
+            leaf_key,
+        } = crate::mint_localhost_cert("Tidings STOMP test CA");
         let t = TestCert {
             cert: dir.join("stomp-cert.pem"),
             key: dir.join("stomp-key.pem"),
@@ -322,7 +313,7 @@ impl TestCert {
         };
         std::fs::write(&t.cert, leaf.pem()).unwrap();
         std::fs::write(&t.key, leaf_key.serialize_pem()).unwrap();
-        std::fs::write(&t.ca, ca_cert.pem()).unwrap();
+        std::fs::write(&t.ca, ca_pem).unwrap();
         t
     }
 }
