@@ -42,11 +42,46 @@ pub const REFUSAL_SLOTS: usize = 64;
 /// shutdown each HTTP connection finishes its request in flight and closes.
 pub(crate) async fn run(listener: TcpListener, state: ServerState, router: Router) {
     let limits = &state.config.limits;
-    let admission = Arc::new(Admission::new(
+    let admission = Admission::new(
         limits.max_connections_per_address,
         limits.connection_limit(),
-    ));
+    );
     let timeout = limits.header_read_timeout();
+    let serve_state = state.clone();
+    serve(
+        &listener,
+        &state,
+        admission,
+        move |tcp, remote, permit| {
+            let io = Admitted {
+                tcp,
+                _permit: permit,
+            };
+            serve_one(io, remote, router.clone(), timeout, serve_state.clone())
+        },
+        move |tcp, refusal| async move { refuse(tcp, &refusal, timeout).await },
+    )
+    .await
+}
+
+/// The accept loop every TCP listener shares: accepts until `state.shutdown` fires, counts
+/// each connection against `admission`, and spawns `admitted` for it on `state.tracker`, or
+/// `refused` for one past a cap while fewer than [`REFUSAL_SLOTS`] refusals are under way
+/// (further ones are closed unanswered). Connection errors of one client are skipped; other
+/// accept errors (out of descriptors or memory) pause the loop a little rather than spin.
+pub(crate) async fn serve<A, FA, R, FR>(
+    listener: &TcpListener,
+    state: &ServerState,
+    admission: Admission,
+    mut admitted: A,
+    refused: R,
+) where
+    A: FnMut(TcpStream, SocketAddr, Permit) -> FA,
+    FA: std::future::Future<Output = ()> + Send + 'static,
+    R: Fn(TcpStream, Refusal) -> FR,
+    FR: std::future::Future<Output = ()> + Send + 'static,
+{
+    let admission = Arc::new(admission);
     let refusals = Arc::new(Semaphore::new(REFUSAL_SLOTS));
     let shutdown = state.shutdown.clone();
     loop {
@@ -58,7 +93,6 @@ pub(crate) async fn run(listener: TcpListener, state: ServerState, router: Route
             Ok(a) => a,
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
-                // Out of descriptors or memory: wait a little rather than spin.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -73,19 +107,15 @@ pub(crate) async fn run(listener: TcpListener, state: ServerState, router: Route
         }
         match admission.admit(remote.ip()) {
             Ok(permit) => {
-                let io = Admitted {
-                    tcp,
-                    _permit: permit,
-                };
-                let conn = serve_one(io, remote, router.clone(), timeout, state.clone());
-                state.tracker.spawn(conn);
+                state.tracker.spawn(admitted(tcp, remote, permit));
             }
             Err(refusal) => {
                 state.metrics.error(refusal.kind());
                 tracing::debug!(remote = %remote, reason = %refusal, "connection refused");
                 if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                    let answer = refused(tcp, refusal);
                     state.tracker.spawn(async move {
-                        refuse(tcp, &refusal, timeout).await;
+                        answer.await;
                         drop(slot);
                     });
                 }

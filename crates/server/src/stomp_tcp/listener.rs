@@ -5,13 +5,13 @@
 //! `stomp_tcp.max_connections_per_address` from accept until it closes (the HTTP
 //! listener's caps are its own: a relay opens one connection per user from one address).
 //! One past a cap gets an `ERROR` frame naming the limit, then the connection closes;
-//! while [`REFUSAL_SLOTS`] refusals are under way, further ones are closed unanswered.
+//! while `accept::REFUSAL_SLOTS` refusals are under way, further ones are closed unanswered.
 //!
 //! Timeouts. The TLS handshake and then the `CONNECT` frame must each come within
 //! `limits.connect_timeout_ms`; after that the session's heart-beats apply.
 
 use super::system::SystemLogin;
-use crate::accept::{Admission, Permit, Refusal, REFUSAL_SLOTS};
+use crate::accept::{self, Admission, Permit, Refusal};
 use crate::hub::error_frame;
 use crate::session::{self, Inbound, Upgrade};
 use crate::ServerState;
@@ -24,7 +24,6 @@ use std::time::Duration;
 use tidings_stomp::Version;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{BytesCodec, FramedWrite};
 use tokio_util::io::ReaderStream;
@@ -122,59 +121,34 @@ fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
 /// Accepts until `state.shutdown` fires; every connection task is on `state.tracker`.
 pub(crate) async fn run(listener: StompListener, state: ServerState) {
     let c = &state.config.stomp_tcp;
-    let admission = Arc::new(Admission::new(c.per_address_limit(), c.max_connections));
+    let admission = Admission::new(c.per_address_limit(), c.max_connections);
     let system = match (&c.system_login, &c.system_passcode) {
         (Some(login), Some(passcode)) => Some(Arc::new(SystemLogin::new(login, passcode))),
         _ => None,
     };
-    let refusals = Arc::new(Semaphore::new(REFUSAL_SLOTS));
     let timeout = state.config.limits.connect_timeout();
-    let shutdown = state.shutdown.clone();
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = listener.tcp.accept() => r,
-        };
-        let (tcp, remote) = match accepted {
-            Ok(a) => a,
-            Err(e) if is_connection_error(&e) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "STOMP TCP accept failed");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => continue,
-                }
-            }
-        };
-        // Receipts and deliveries are small frames: no Nagle delay (see `accept`).
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-        match admission.admit(remote.ip()) {
-            Ok(permit) => {
-                let conn = serve_one(
-                    tcp,
-                    remote,
-                    permit,
-                    listener.tls.clone(),
-                    system.clone(),
-                    state.clone(),
-                );
-                state.tracker.spawn(conn);
-            }
-            Err(refusal) => {
-                state.metrics.error(refusal.kind());
-                tracing::debug!(remote = %remote, reason = %refusal, "STOMP TCP connection refused");
-                if let Ok(slot) = refusals.clone().try_acquire_owned() {
-                    let tls = listener.tls.clone();
-                    state.tracker.spawn(async move {
-                        refuse(tcp, tls, &refusal, timeout).await;
-                        drop(slot);
-                    });
-                }
-            }
-        }
-    }
+    let tls = listener.tls.clone();
+    let serve_state = state.clone();
+    accept::serve(
+        &listener.tcp,
+        &state,
+        admission,
+        |tcp, remote, permit| {
+            serve_one(
+                tcp,
+                remote,
+                permit,
+                listener.tls.clone(),
+                system.clone(),
+                serve_state.clone(),
+            )
+        },
+        move |tcp, refusal| {
+            let tls = tls.clone();
+            async move { refuse(tcp, tls, &refusal, timeout).await }
+        },
+    )
+    .await
 }
 
 /// One admitted connection, counted until it ends.
@@ -246,12 +220,4 @@ where
     let mut sink = tokio::io::sink();
     tokio::io::copy(&mut (&mut io).take(REFUSAL_DRAIN), &mut sink).await?;
     Ok(())
-}
-
-fn is_connection_error(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(
-        e.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    )
 }
