@@ -6,7 +6,7 @@
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
-use tidings_testkit::SioBackend;
+use tidings_testkit::{casting_profile, SioBackend};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 mod common;
@@ -153,43 +153,15 @@ async fn test_says_what_worked_and_what_did_not_for_a_stomp_profile() {
     server.stop().await;
 }
 
-/// A casting-platform profile for alice (password from `$HM_PASSWORD`): joins c-1, follows
-/// `notification:new` and `message:new`.
+/// The casting-platform profile for alice (testkit's; password from `$HM_PASSWORD`).
 fn sio_profile(home: &Home, backend: &SioBackend) -> PathBuf {
     let p = home.0.path().join("casting.toml");
-    std::fs::write(
-        &p,
-        format!(
-            r#"
-name = "Casting"
-kind = "socketio"
-url = "{url}"
-[auth]
-type = "login"
-url = "{url}/api/auth/login"
-username = "alice"
-password_env = "HM_PASSWORD"
-token_field = "token"
-header = "handshake"
-[[socketio.emit]]
-event = "join-conversation"
-data = "c-1"
-[[subscribe]]
-event = "notification:new"
-id = "id"
-title = "title"
-body = "message"
-[[subscribe]]
-event = "message:new"
-id = "id"
-body = "content"
-conversation = "conversationId"
-default_title = "New message"
-"#,
-            url = backend.url("")
-        ),
-    )
-    .unwrap();
+    let text = casting_profile(
+        &backend.url(""),
+        "handshake",
+        "password_env = \"HM_PASSWORD\"",
+    );
+    std::fs::write(&p, text).unwrap();
     p
 }
 

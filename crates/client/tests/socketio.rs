@@ -15,39 +15,14 @@ use tidings_client::cache::Cache;
 use tidings_client::engine::{Engine, EngineConfig, EngineState, Target};
 use tidings_client::profile::Profile;
 use tidings_proto::Notification;
-use tidings_testkit::{SioBackend, TempDir, WAIT};
+use tidings_testkit::{casting_profile, SioBackend, TempDir, WAIT};
 
-/// A casting-platform profile for alice: log in, join conversation c-1 after each connect,
-/// follow `notification:new` and `message:new`.
+/// The casting-platform profile for alice (testkit's), her token placed as `header` says.
 fn profile(backend: &SioBackend, header: &str, password: &str) -> Profile {
-    let text = format!(
-        r#"
-name = "Casting"
-kind = "socketio"
-url = "{url}"
-[auth]
-type = "login"
-url = "{url}/api/auth/login"
-username = "alice"
-password = "{password}"
-token_field = "token"
-header = "{header}"
-[[socketio.emit]]
-event = "join-conversation"
-data = "c-1"
-[[subscribe]]
-event = "notification:new"
-id = "id"
-title = "title"
-body = "message"
-[[subscribe]]
-event = "message:new"
-id = "id"
-body = "content"
-conversation = "conversationId"
-default_title = "New message"
-"#,
-        url = backend.url("")
+    let text = casting_profile(
+        &backend.url(""),
+        header,
+        &format!("password = \"{password}\""),
     );
     let p: Profile = toml::from_str(&text).unwrap();
     p.validate().unwrap();

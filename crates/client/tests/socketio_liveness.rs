@@ -13,32 +13,12 @@ use tidings_client::backoff::Backoff;
 use tidings_client::cache::Cache;
 use tidings_client::engine::{Engine, EngineConfig, EngineState, Target};
 use tidings_client::profile::Profile;
-use tidings_testkit::{Proxy, SioBackend, TempDir, WAIT};
+use tidings_testkit::{casting_profile, Proxy, SioBackend, TempDir, WAIT};
 
-/// alice through `url`: log in, join conversation c-1 after each connect (the backend records
-/// each join: one per connect), follow `notification:new`.
+/// alice through `url` (testkit's casting profile, her token in the `Authorization` header
+/// of the handshake): the backend records each join of c-1, one per connect.
 fn profile(url: &str) -> Profile {
-    let text = format!(
-        r#"
-name = "Casting"
-kind = "socketio"
-url = "{url}"
-[auth]
-type = "login"
-url = "{url}/api/auth/login"
-username = "alice"
-password = "alice-password"
-token_field = "token"
-[[socketio.emit]]
-event = "join-conversation"
-data = "c-1"
-[[subscribe]]
-event = "notification:new"
-id = "id"
-title = "title"
-body = "message"
-"#
-    );
+    let text = casting_profile(url, "authorization", "password = \"alice-password\"");
     let p: Profile = toml::from_str(&text).unwrap();
     p.validate().unwrap();
     p

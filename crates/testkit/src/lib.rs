@@ -33,7 +33,7 @@ pub use haproxy::Haproxy;
 pub use postgres::{postgres_store, postgres_store_at, servers_on_postgres, Postgres};
 pub use process::{spawn_listening, Process};
 pub use redis::{servers_on_redis, Redis};
-pub use sio::{sio_backend_dir, SioBackend};
+pub use sio::{casting_profile, sio_backend_dir, SioBackend};
 pub use sse::Sse;
 pub use stomp::{body, http_get, http_get_over, http_get_with, Client};
 pub use stomp_tcp::{TcpClient, TestCert};

@@ -225,3 +225,39 @@ impl SioBackend {
             .unwrap_or_default()
     }
 }
+
+/// The casting-platform profile (TOML text) the engine's and the CLI's Socket.IO tests give
+/// alice against a backend at `url`: log in with `password`, a TOML line (`password = "…"` or
+/// `password_env = "…"`), the token placed as `header` says (`handshake`, `authorization`,
+/// `query`); join conversation c-1 after each connect (the backend records each join, one per
+/// connect); follow `notification:new` and `message:new`.
+pub fn casting_profile(url: &str, header: &str, password: &str) -> String {
+    format!(
+        r#"
+name = "Casting"
+kind = "socketio"
+url = "{url}"
+[auth]
+type = "login"
+url = "{url}/api/auth/login"
+username = "alice"
+{password}
+token_field = "token"
+header = "{header}"
+[[socketio.emit]]
+event = "join-conversation"
+data = "c-1"
+[[subscribe]]
+event = "notification:new"
+id = "id"
+title = "title"
+body = "message"
+[[subscribe]]
+event = "message:new"
+id = "id"
+body = "content"
+conversation = "conversationId"
+default_title = "New message"
+"#
+    )
+}
