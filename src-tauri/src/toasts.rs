@@ -89,7 +89,9 @@ fn show_toast<R: tauri::Runtime>(app: &AppHandle<R>, state: &AppState, t: (Strin
             },
         };
         let app2 = app.clone();
-        bus.show(app, shown, move |e| open_target(&app2, &e.account, &e.target));
+        bus.show(app, shown, move |e| {
+            open_target(&app2, &e.account, &e.target)
+        });
     }
     #[cfg(not(all(unix, not(target_os = "macos"))))]
     {
@@ -197,7 +199,9 @@ fn open_target<R: tauri::Runtime>(app: &AppHandle<R>, account: &str, target: &Ta
                 (None, None) => window::show(&app, notifications(Some(account))),
             }
         }
-        Target::Summary { notifications: true } => window::show(&app, notifications(None)),
+        Target::Summary {
+            notifications: true,
+        } => window::show(&app, notifications(None)),
         Target::Summary {
             notifications: false,
         } => window::show(&app, None),

@@ -21,7 +21,7 @@ use std::num::NonZeroUsize;
 use std::sync::OnceLock;
 use tauri::{AppHandle, Manager};
 use tokio::sync::mpsc;
-use zbus::zvariant::Value;
+use zbus::Variant;
 use zbus::{Connection, MatchRule, Message, MessageStream};
 
 const SERVICE: &str = "org.freedesktop.Notifications";
@@ -54,8 +54,8 @@ enum Signal {
 }
 
 impl Bus {
-    /// Hands a toast to the listener (starting it the first time); `open` runs on each click
-    /// on a notification of ours.
+    /// Hands a toast to the listener. The first call starts the listener with its `open`,
+    /// which then runs on each click on a notification of ours (callers pass the same one).
     pub fn show<R: tauri::Runtime>(
         &self,
         app: &AppHandle<R>,
@@ -154,7 +154,7 @@ async fn notify(
     replaces: u32,
 ) -> zbus::Result<u32> {
     // notify-rust keeps its conversion of hints to D-Bus values private; the app sets none.
-    let hints: HashMap<&str, Value<'_>> = HashMap::new();
+    let hints: HashMap<&str, Variant<'_>> = HashMap::new();
     let body = (
         &n.appname,
         replaces,

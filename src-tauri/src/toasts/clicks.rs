@@ -45,6 +45,7 @@ impl Clicks {
         self.by_id.remove(&id)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
@@ -88,7 +89,11 @@ mod tests {
                 notifications: true
             })
         );
-        assert_eq!(c.take(7), None, "a second click, or its close, opens nothing");
+        assert_eq!(
+            c.take(7),
+            None,
+            "a second click, or its close, opens nothing"
+        );
         assert_eq!(c.take(8).map(|e| e.target), Some(note));
         assert_eq!(c.take(99), None, "another app's notification");
     }
@@ -97,7 +102,10 @@ mod tests {
     fn only_the_newest_are_remembered() {
         let mut c = Clicks::default();
         for id in 1..=(KEPT as u32 + 10) {
-            c.shown(id, entry(&format!("k{id}"), Target::Conversation("c".into())));
+            c.shown(
+                id,
+                entry(&format!("k{id}"), Target::Conversation("c".into())),
+            );
         }
         assert_eq!(c.len(), KEPT);
         assert_eq!(c.take(10), None, "one of the oldest, forgotten");
