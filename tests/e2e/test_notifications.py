@@ -216,13 +216,14 @@ def check_click_while_in_the_tray_opens_the_list(ctx):
 
 
 def app_threads(ctx):
-    """The app process's thread count (/proc/PID/status)."""
+    """The app process's thread count and resident memory in kB (/proc/PID/status)."""
     pattern = re.escape(os.path.abspath(APP)) + "( .*)?"
     pids = subprocess.run(["pgrep", "-f", "-x", pattern], capture_output=True, text=True).stdout.split()
     if len(pids) != 1:
         raise Failure(f"not one app process: {pids}")
     with open(f"/proc/{pids[0]}/status") as f:
-        return int(next(line.split()[1] for line in f if line.startswith("Threads:")))
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["Threads"]), int(fields["VmRSS"].split()[0])
 
 
 def check_thirty_on_screen(ctx):
@@ -341,7 +342,9 @@ def summary(ctx):
     if hasattr(ctx, "shown_for_forty"):
         print(f"e2e: 40 groups at once made {ctx.shown_for_forty} OS notification call(s)")
     if hasattr(ctx, "threads"):
-        print(f"e2e: app threads with 30 notifications on screen: {ctx.threads[0]} before, {ctx.threads[1]} after")
+        (t0, rss0), (t1, rss1) = ctx.threads
+        print(f"e2e: the app with 30 notifications on screen: {t0} -> {t1} threads, "
+              f"{rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MB resident (window hidden both times)")
 
 
 def main():
