@@ -10,6 +10,8 @@
 //! builder as on Windows and macOS); this module sends what it built.
 //!
 //! The listening starts before the first `Notify`, so a click can never come before it.
+//! Signals count only from the service that answered the last `Notify` (any process on the
+//! bus could send the same ones).
 //! Toasts are sent one at a time in the order asked: with two in flight the service could
 //! get them in the other order and leave an older text on screen for good.
 
@@ -88,6 +90,9 @@ async fn run<R: tauri::Runtime>(
         }
     };
     let mut clicks = Clicks::default();
+    // The unique bus name of the service that answered the last `Notify`: only it may click
+    // or close our notifications (another process could send the same signals).
+    let mut service: Option<String> = None;
     loop {
         tokio::select! {
             shown = inbox.recv() => {
@@ -95,7 +100,8 @@ async fn run<R: tauri::Runtime>(
                 let Some(state) = app.try_state::<AppState>() else { return };
                 let replaces = state.shown().get(&entry.key).copied().unwrap_or(0);
                 match notify(&conn, &note, replaces).await {
-                    Ok(id) => {
+                    Ok((id, from)) => {
+                        service = from;
                         state.shown().insert(entry.key.clone(), id);
                         clicks.shown(id, entry);
                     }
@@ -108,7 +114,12 @@ async fn run<R: tauri::Runtime>(
             }
             msg = signals.next() => {
                 let Some(msg) = msg else { return };
-                let Some(signal) = msg.ok().as_ref().and_then(signal) else { continue };
+                let Ok(msg) = msg else { continue };
+                let from = msg.header().sender().map(|s| s.as_str().to_owned());
+                if from.is_none() || from != service {
+                    continue;
+                }
+                let Some(signal) = signal(&msg) else { continue };
                 let (id, clicked) = match signal {
                     Signal::Action { id, action } => (id, action == "default"),
                     Signal::Closed { id } => (id, false),
@@ -147,12 +158,13 @@ async fn connect() -> zbus::Result<(Connection, MessageStream)> {
     Ok((conn, signals))
 }
 
-/// One `Notify` call (replacing `replaces` unless 0); the id the service gave.
+/// One `Notify` call (replacing `replaces` unless 0); the id the service gave, and the
+/// service's unique bus name.
 async fn notify(
     conn: &Connection,
     n: &notify_rust::Notification,
     replaces: u32,
-) -> zbus::Result<u32> {
+) -> zbus::Result<(u32, Option<String>)> {
     // notify-rust keeps its conversion of hints to D-Bus values private; the app sets none.
     let hints: HashMap<&str, Variant<'_>> = HashMap::new();
     let body = (
@@ -168,7 +180,8 @@ async fn notify(
     let reply = conn
         .call_method(Some(SERVICE), PATH, Some(SERVICE), "Notify", &body)
         .await?;
-    reply.body().deserialize()
+    let from = reply.header().sender().map(|s| s.as_str().to_owned());
+    Ok((reply.body().deserialize()?, from))
 }
 
 /// A signal of the notification service, if it is one the listener needs.
