@@ -38,6 +38,7 @@ pub fn typescript() -> String {
         tidings_client::engine::EngineState::decl(&cfg),
         crate::state::SessionInfo::decl(&cfg),
         crate::state::OpenTarget::decl(&cfg),
+        crate::state::OpenNotifications::decl(&cfg),
         crate::bridge::AccountEvent::<()>::decl(&cfg),
         crate::error::IpcCode::decl(&cfg),
         crate::error::IpcError::decl(&cfg),

@@ -135,6 +135,9 @@ pub fn run() {
             scratch::sweep(&data_dir);
             let state = AppState::new(config_dir, data_dir).map_err(|e| e.to_string())?;
             app.manage(state);
+            // The one listener for desktop notifications' clicks (started with the first).
+            #[cfg(all(unix, not(target_os = "macos")))]
+            app.manage(toasts::bus::Bus::default());
             // Do not disturb is each account's: the first drawing (below) checks it.
             let tray = tray::build(&handle, false)?;
             app.manage(tray);

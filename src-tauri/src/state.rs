@@ -41,6 +41,21 @@ pub struct OpenTarget {
     pub conversation: String,
 }
 
+/// The notification list to open (the account's, or the active account's when `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenNotifications {
+    pub account: Option<String>,
+}
+
+/// What a click on a notification asks the window to show once its page has loaded (a
+/// window built again from the tray starts empty and asks for it: `commands::session`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opening {
+    Conversation(OpenTarget),
+    Notifications(OpenNotifications),
+}
+
 /// A signed-in account's session: its engine, the tasks carrying the engine's news
 /// (`bridge`), what its notifier has told, and its settings.
 #[derive(Debug)]
@@ -92,6 +107,7 @@ impl Session {
 }
 
 /// A toast to show, run on the toasts thread.
+#[cfg_attr(all(unix, not(target_os = "macos")), allow(dead_code))]
 pub(crate) type ToastJob = Box<dyn FnOnce() + Send>;
 
 /// Everything the shell keeps. Plain mutexes: every section is a short non-async update.
@@ -107,12 +123,15 @@ pub struct AppState {
     /// The account the window shows.
     active: Mutex<Option<String>>,
     view: Mutex<View>,
-    pending_open: Mutex<Option<OpenTarget>>,
+    pending_open: Mutex<Option<Opening>>,
     /// OS notification ids by toast key, to replace rather than add.
     shown: Mutex<HashMap<String, u32>>,
-    /// Notification ids whose click is being waited for.
+    /// Notification ids whose click is being waited for (where a thread per notification
+    /// waits: not over D-Bus, where one listener hears them all).
+    #[cfg_attr(all(unix, not(target_os = "macos")), allow(dead_code))]
     waiting: Arc<Mutex<HashSet<u32>>>,
     /// Runs toast jobs one at a time, in the order asked (started with the first toast).
+    #[cfg_attr(all(unix, not(target_os = "macos")), allow(dead_code))]
     toast_queue: OnceLock<Mutex<std::sync::mpsc::Sender<ToastJob>>>,
     quitting: AtomicBool,
     notify_broken: AtomicBool,
@@ -302,14 +321,14 @@ impl AppState {
             .focused = focused;
     }
 
-    pub fn set_pending_open(&self, open: Option<OpenTarget>) {
+    pub fn set_pending_open(&self, open: Option<Opening>) {
         *self
             .pending_open
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = open;
     }
 
-    pub fn take_pending_open(&self) -> Option<OpenTarget> {
+    pub fn take_pending_open(&self) -> Option<Opening> {
         self.pending_open
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -407,11 +426,13 @@ impl AppState {
     }
 
     /// Notification ids whose click is being waited for (shared with the waiting threads).
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
     pub(crate) fn waiting(&self) -> Arc<Mutex<HashSet<u32>>> {
         self.waiting.clone()
     }
 
     /// Runs `job` on the toasts thread, after every job asked before it.
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
     pub(crate) fn run_toast_job(&self, job: ToastJob) {
         let queue = self.toast_queue.get_or_init(|| {
             let (tx, rx) = std::sync::mpsc::channel::<ToastJob>();

@@ -3,12 +3,16 @@
 //! signed in), and opens what a clicked one points at, in its account.
 
 use crate::notifier::{self, Target, Toast};
-use crate::state::{AppState, OpenTarget, SessionInfo};
+use crate::state::{AppState, OpenNotifications, OpenTarget, Opening, SessionInfo};
 use crate::window;
-use std::sync::PoisonError;
 use std::time::Instant;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use tidings_client::cache::Cache;
+
+#[cfg(all(unix, not(target_os = "macos")))]
+pub(crate) mod bus;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod clicks;
 
 /// Runs the account's notifier over what changed; shows its toasts. `Some(held)`: ran.
 pub fn notify<R: tauri::Runtime>(
@@ -56,22 +60,59 @@ pub fn for_account(mut t: Toast, account: &str, several: bool) -> (String, Toast
     (account.to_owned(), t)
 }
 
-/// Shows (or replaces) an OS notification, then waits, on a thread of its own, for a click.
+/// Shows (or replaces) an OS notification; a click on it opens its target.
 ///
-/// Toasts are shown one at a time, in the order asked, on one thread: a flood replaces one
-/// notification several times, and with a thread per toast two `Notify` calls could reach
-/// the notification service in the opposite order, leaving an older text on screen for good
-/// (the e2e flood check saw "flood 49" never shown, 2 runs in 10 on a loaded machine). The id
-/// to replace is read there too, once the previous toast of the key has its id.
+/// Toasts are shown one at a time, in the order asked: a flood replaces one notification
+/// several times, and two `Notify` calls in flight could reach the notification service in
+/// the opposite order, leaving an older text on screen for good (the e2e flood check saw
+/// "flood 49" never shown, 2 runs in 10 on a loaded machine). The id to replace is read
+/// there too, once the previous toast of the key has its id.
+///
+/// Over D-Bus one task sends them all and hears every click ([`bus`]); elsewhere
+/// notify-rust shows each and a thread per notification waits for its click.
 fn show_toast<R: tauri::Runtime>(app: &AppHandle<R>, state: &AppState, t: (String, Toast)) {
     if state.notify_broken() {
         return;
     }
-    let app = app.clone();
-    state.run_toast_job(Box::new(move || show_now(&app, t)));
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        let Some(bus) = app.try_state::<bus::Bus>() else {
+            return;
+        };
+        let (account, t) = t;
+        let shown = bus::Shown {
+            note: notification(&t),
+            entry: clicks::Entry {
+                account,
+                key: t.key,
+                target: t.target,
+            },
+        };
+        let app2 = app.clone();
+        bus.show(app, shown, move |e| {
+            open_target(&app2, &e.account, &e.target)
+        });
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        let app = app.clone();
+        state.run_toast_job(Box::new(move || show_now(&app, t)));
+    }
+}
+
+/// The OS notification of a toast (its id to replace is the sender's to set).
+fn notification(t: &Toast) -> notify_rust::Notification {
+    let mut n = notify_rust::Notification::new();
+    n.appname("Tidings")
+        .summary(&t.summary)
+        .body(&t.body)
+        .icon("mail-message-new")
+        .action("default", "Open");
+    n
 }
 
 /// On the toasts thread: one `Notify` call, then a thread that waits for its click.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
 fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, (account, t): (String, Toast)) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
@@ -80,12 +121,7 @@ fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, (account, t): (String, Toast)
         return;
     }
     let previous = state.shown().get(&t.key).copied();
-    let mut n = notify_rust::Notification::new();
-    n.appname("Tidings")
-        .summary(&t.summary)
-        .body(&t.body)
-        .icon("mail-message-new")
-        .action("default", "Open");
+    let mut n = notification(&t);
     if let Some(id) = previous {
         n.id(id);
     }
@@ -102,7 +138,7 @@ fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, (account, t): (String, Toast)
     let waiting = state.waiting();
     if !waiting
         .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(id)
     {
         return; // A thread already waits for this notification's click.
@@ -117,7 +153,7 @@ fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, (account, t): (String, Toast)
         });
         waiting
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&id);
         if let Some(s) = app.try_state::<AppState>() {
             let mut shown = s.shown();
@@ -132,19 +168,21 @@ fn show_now<R: tauri::Runtime>(app: &AppHandle<R>, (account, t): (String, Toast)
 fn open_target<R: tauri::Runtime>(app: &AppHandle<R>, account: &str, target: &Target) {
     let app = app.clone();
     let target = target.clone();
-    let open = {
-        let account = account.to_owned();
-        move |conversation| OpenTarget {
-            account: account.clone(),
-            conversation,
+    let account = account.to_owned();
+    let conversation = {
+        let account = account.clone();
+        move |conversation| {
+            Some(Opening::Conversation(OpenTarget {
+                account: account.clone(),
+                conversation,
+            }))
         }
     };
-    let account = account.to_owned();
     let _ = app.clone().run_on_main_thread(move || match target {
-        Target::Conversation(cid) => window::show(&app, Some(open(cid))),
+        Target::Conversation(cid) => window::show(&app, conversation(cid)),
         Target::Notification {
             id,
-            conversation,
+            conversation: cid,
             url,
         } => {
             if let Some(s) = app.try_state::<AppState>() {
@@ -152,25 +190,26 @@ fn open_target<R: tauri::Runtime>(app: &AppHandle<R>, account: &str, target: &Ta
                     let _ = e.mark_notification_read(&id);
                 }
             }
-            match (conversation, url) {
-                (Some(cid), _) => window::show(&app, Some(open(cid))),
+            match (cid, url) {
+                (Some(cid), _) => window::show(&app, conversation(cid)),
                 (None, Some(url)) => {
                     use tauri_plugin_opener::OpenerExt;
                     let _ = app.opener().open_url(url, None::<&str>);
                 }
-                (None, None) => {
-                    window::show(&app, None);
-                    let _ = app.emit("open-notifications", &account);
-                }
+                (None, None) => window::show(&app, notifications(Some(account))),
             }
         }
-        Target::Summary { notifications } => {
-            window::show(&app, None);
-            if notifications {
-                let _ = app.emit("open-notifications", ());
-            }
-        }
+        Target::Summary {
+            notifications: true,
+        } => window::show(&app, notifications(None)),
+        Target::Summary {
+            notifications: false,
+        } => window::show(&app, None),
     });
+}
+
+fn notifications(account: Option<String>) -> Option<Opening> {
+    Some(Opening::Notifications(OpenNotifications { account }))
 }
 
 /// Minutes since local midnight.

@@ -6,7 +6,7 @@
 //! Its size, position and maximized state are kept (tauri-plugin-window-state): saved when
 //! it hides and when the app quits, put back each time it is built.
 
-use crate::state::{AppState, OpenTarget};
+use crate::state::{AppState, Opening};
 use tauri::plugin::TauriPlugin;
 use tauri::{AppHandle, Emitter, Manager, WebviewWindow, WebviewWindowBuilder};
 use tauri_plugin_window_state::{AppHandleExt, StateFlags};
@@ -72,27 +72,40 @@ pub fn apply_zoom<R: tauri::Runtime>(app: &AppHandle<R>) {
 }
 
 /// Shows the window (building it if it was released), optionally opening a conversation
-/// (in its account).
-pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<OpenTarget>) {
+/// or the notification list (in its account).
+///
+/// A window built here starts empty: its page asks for what to open once it has loaded
+/// (the pending opening, `commands::session`), as an event now would reach no page. A window
+/// already there is told at once (an event), and nothing is left pending that a later
+/// build would open again.
+pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<Opening>) {
+    let state = app.try_state::<AppState>();
     let window = match app.get_webview_window(MAIN) {
-        Some(w) => Some(w),
-        None => build(app)
-            .map_err(|e| tracing::warn!(error = %e, "cannot build the window"))
-            .ok(),
+        Some(w) => {
+            if let Some(open) = open {
+                let _ = match open {
+                    Opening::Conversation(c) => app.emit("open-conversation", c),
+                    Opening::Notifications(n) => app.emit("open-notifications", n.account),
+                };
+            }
+            Some(w)
+        }
+        None => {
+            if let Some(state) = &state {
+                state.set_pending_open(open);
+            }
+            build(app)
+                .map_err(|e| tracing::warn!(error = %e, "cannot build the window"))
+                .ok()
+        }
     };
     if let Some(w) = window {
         let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();
     }
-    if let Some(state) = app.try_state::<AppState>() {
+    if let Some(state) = state {
         state.set_visible(true);
-        if let Some(open) = open {
-            // The UI asks for this once it is loaded (a rebuilt window starts empty), and is
-            // also told at once if it is already there.
-            state.set_pending_open(Some(open.clone()));
-            let _ = app.emit("open-conversation", open);
-        }
     }
 }
 

@@ -2,8 +2,10 @@
 (tests/e2e) and its benchmark (tests/bench).
 
 org.freedesktop.Notifications records every Notify call with the monotonic time it arrived
-(time.monotonic() in this process, the same clock the benchmark reads before each send), and
-never closes a notification by itself (as GNOME Shell keeps them in its list).
+(time.monotonic() in this process, the same clock the benchmark reads before each send) and
+the connection that sent it, and never closes a notification by itself (as GNOME Shell keeps
+them in its list). A click sends ActionInvoked to that connection alone, as some real
+services do: an app that listens for clicks on another connection never hears it.
 org.kde.StatusNotifierWatcher accepts the app's tray item so its dbusmenu can be clicked
 (Show/Hide, Quit) and its label (the tray line: unread count and connection state) read.
 Both run in dbus-run-session.
@@ -40,13 +42,17 @@ def wait_for(cond, what, timeout, interval=0.1):
 
 class Notifications(ServiceInterface):
     """Records Notify calls: dicts with t (monotonic s), id, replaces, app, summary, body,
-    actions."""
+    actions, sender (the unique bus name of the connection that sent it)."""
 
     def __init__(self):
         super().__init__("org.freedesktop.Notifications")
         self.calls = []
         self.cond = threading.Condition()
         self.next_id = 1
+        # The sender of the call being handled (set by Desktop's message handler, which
+        # dbus-fast runs just before the method), and of each notification id's last call.
+        self.caller = None
+        self.senders = {}
 
     @method()
     def GetCapabilities(self) -> "as":
@@ -65,7 +71,8 @@ class Notifications(ServiceInterface):
             if not replaces_id:
                 self.next_id += 1
             self.calls.append({"t": t, "id": nid, "replaces": replaces_id, "app": app_name, "summary": summary,
-                               "body": body, "actions": list(actions)})
+                               "body": body, "actions": list(actions), "sender": self.caller})
+            self.senders[nid] = self.caller
             self.cond.notify_all()
         return nid
 
@@ -160,6 +167,8 @@ class Desktop:
         self.bus.export("/StatusNotifierWatcher", self.watcher)
 
         def record(msg):
+            if msg.message_type == MessageType.METHOD_CALL and msg.member == "Notify":
+                self.notes.caller = msg.sender
             if msg.message_type == MessageType.METHOD_CALL and msg.member == "RegisterStatusNotifierItem":
                 arg = msg.body[0]
                 path = arg if arg.startswith("/") else "/StatusNotifierItem"
@@ -221,5 +230,13 @@ class Desktop:
         raise Failure(f"no tray menu item {label!r} in {items}")
 
     def click_notification(self, nid):
-        """A click on a notification's body (its "default" action)."""
-        self.loop.call_soon_threadsafe(self.notes.ActionInvoked, nid, "default")
+        """A click on a notification's body (its "default" action): ActionInvoked sent to the
+        connection that sent the notification, and to no other."""
+        with self.notes.cond:
+            sender = self.notes.senders.get(nid)
+        if sender is None:
+            raise Failure(f"a click on notification {nid}, which was never shown")
+        signal = Message(message_type=MessageType.SIGNAL, destination=sender,
+                         path="/org/freedesktop/Notifications", interface="org.freedesktop.Notifications",
+                         member="ActionInvoked", signature="us", body=[nid, "default"])
+        self.loop.call_soon_threadsafe(self.bus.send, signal)

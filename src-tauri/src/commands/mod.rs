@@ -13,7 +13,7 @@ pub mod view;
 use crate::error::{invalid, IpcError};
 use crate::session;
 use crate::settings::Settings;
-use crate::state::{AppState, OpenTarget, SessionInfo};
+use crate::state::{AppState, OpenNotifications, OpenTarget, Opening, SessionInfo};
 use crate::telemetry::{FirstPaint, Launch};
 use crate::tray;
 use serde::Serialize;
@@ -45,6 +45,8 @@ pub struct Startup {
     /// Every account signed in, in the switcher's order.
     pub accounts: Vec<SessionInfo>,
     pub open: Option<OpenTarget>,
+    /// The notification list to open, if a click on a notification asked for it.
+    pub open_notifications: Option<OpenNotifications>,
     /// The server to offer on the sign-in form.
     pub server: Option<String>,
 }
@@ -61,10 +63,16 @@ pub struct AccountSummary {
 
 #[tauri::command]
 pub fn session(state: State<'_, AppState>) -> Startup {
+    let (open, open_notifications) = match state.take_pending_open() {
+        Some(Opening::Conversation(c)) => (Some(c), None),
+        Some(Opening::Notifications(n)) => (None, Some(n)),
+        None => (None, None),
+    };
     Startup {
         session: state.session_info(),
         accounts: state.session_infos(),
-        open: state.take_pending_open(),
+        open,
+        open_notifications,
         server: state
             .settings()
             .server

@@ -236,6 +236,7 @@ id: string, server: string, user: string,
  */
 kind: ServerKind | null, };
 export type OpenTarget = { account: string, conversation: string, };
+export type OpenNotifications = { account: string | null, };
 export type AccountEvent<T> = { account: string, payload: T, };
 export type IpcCode = "not_signed_in" | "unreachable" | "refused" | "invalid" | "io" | "failed" | "update";
 export type IpcError = { code: IpcCode, message: string, };
@@ -249,6 +250,10 @@ session: SessionInfo | null,
  * Every account signed in, in the switcher's order.
  */
 accounts: Array<SessionInfo>, open: OpenTarget | null, 
+/**
+ * The notification list to open, if a click on a notification asked for it.
+ */
+openNotifications: OpenNotifications | null, 
 /**
  * The server to offer on the sign-in form.
  */

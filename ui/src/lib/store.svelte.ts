@@ -117,8 +117,9 @@ export const selectedConversation = () => app.conversations.find((c) => c.id ===
 
 export async function start() {
   const s = await commands.session();
-  // A notification's account, else the one the window showed.
-  app.session = s.accounts.find((a) => a.id === s.open?.account) ?? s.session;
+  // A clicked notification's account, else the one the window showed.
+  const asked = s.open?.account ?? s.openNotifications?.account;
+  app.session = s.accounts.find((a) => a.id === asked) ?? s.session;
   useAccount(app.session?.id ?? null);
   if (app.session) await commands.setActiveAccount(app.session.id).catch(() => {});
   app.defaultServer = s.server ?? '';
@@ -128,6 +129,8 @@ export async function start() {
     // A notification's conversation, else the one that was open when the window went.
     const open = s.open?.conversation ?? (await commands.lastOpen().catch(() => null));
     if (open && app.conversations.some((c) => c.id === open)) await openConversation(open);
+    // A clicked server notification (while the window was in the tray): the list.
+    if (s.openNotifications) await showPanel('notifications');
     await reportFirstPaint();
   }
 }
