@@ -86,10 +86,7 @@ async fn stomp_sender(url: String, token: String, cid: String, tag: usize, acked
 
 /// Records the `seq` of every `CHAT_MESSAGE` on the conversation's topic, in arrival
 /// order, until the connection dies.
-async fn topic_listener(
-    mut c: Client,
-    seqs: Arc<Mutex<Vec<(i64, String)>>>,
-) {
+async fn topic_listener(mut c: Client, seqs: Arc<Mutex<Vec<(i64, String)>>>) {
     while let Some(f) = c.try_read_frame().await {
         if f.command != Command::Message {
             continue;
@@ -281,7 +278,10 @@ async fn concurrent_sends_in_one_conversation_are_receipted_only_once_committed(
     let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
     assert_eq!(stored_set.len(), stored.len(), "nothing stored twice");
     let lost: Vec<&String> = acked.difference(&stored_set).collect();
-    assert!(lost.is_empty(), "receipted but lost after kill -9: {lost:?}");
+    assert!(
+        lost.is_empty(),
+        "receipted but lost after kill -9: {lost:?}"
+    );
 
     // Published only once committed, and in seq order with none skipped: the n-th event
     // on the topic is the stored message at the same position.
@@ -289,7 +289,11 @@ async fn concurrent_sends_in_one_conversation_are_receipted_only_once_committed(
     assert!(!delivered.is_empty(), "the listener heard nothing");
     let first = delivered[0].0;
     for (i, (seq, client_id)) in delivered.iter().enumerate() {
-        assert_eq!(*seq, first + i as i64, "the topic skipped or reordered a seq");
+        assert_eq!(
+            *seq,
+            first + i as i64,
+            "the topic skipped or reordered a seq"
+        );
         let stored_at = usize::try_from(seq - 1).unwrap();
         assert_eq!(
             stored.get(stored_at),

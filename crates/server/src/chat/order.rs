@@ -159,7 +159,10 @@ mod tests {
             })
         };
         tokio::task::yield_now().await;
-        assert!(!waiter.is_finished(), "exclusive must wait for the admitted turns");
+        assert!(
+            !waiter.is_finished(),
+            "exclusive must wait for the admitted turns"
+        );
         drop(second);
         drop(third);
         waiter.await.unwrap();

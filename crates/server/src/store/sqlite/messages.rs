@@ -147,7 +147,9 @@ pub(super) fn insert(
             "UPDATE conversations SET last_seq = last_seq + 1, rev = rev + 1, last_activity = ?2
              WHERE id = ?1 RETURNING last_seq, rev",
         )?
-        .query_row(params![new.conversation_id, at], |r| Ok((r.get(0)?, r.get(1)?))),
+        .query_row(params![new.conversation_id, at], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        }),
     )?
     .ok_or_else(|| StoreError::NotFound(format!("no conversation {}", new.conversation_id)))?;
     c.prepare_cached(

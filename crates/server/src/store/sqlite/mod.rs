@@ -178,11 +178,15 @@ impl<T> std::future::Future for Pending<T> {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<StoreResult<T>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll(cx).map(|answer| {
-            answer.unwrap_or_else(|_| {
-                Err(StoreError::Internal("the database writer has stopped".into()))
+        std::pin::Pin::new(&mut self.get_mut().0)
+            .poll(cx)
+            .map(|answer| {
+                answer.unwrap_or_else(|_| {
+                    Err(StoreError::Internal(
+                        "the database writer has stopped".into(),
+                    ))
+                })
             })
-        })
     }
 }
 
@@ -227,7 +231,7 @@ fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 done.push(answer);
                 continue;
             }
-            if !run(&conn, "SAVEPOINT job") {
+            if !execute(&conn, "SAVEPOINT job") {
                 let (_, answer) = job(&conn);
                 done.push(answer);
                 continue;
@@ -235,7 +239,7 @@ fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
             match run {
                 Ok((true, answer)) => {
-                    run(&conn, "RELEASE job");
+                    execute(&conn, "RELEASE job");
                     done.push(answer);
                 }
                 Ok((false, answer)) => {
@@ -262,8 +266,10 @@ fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
 }
 
 /// Runs one statement of the writer's own, prepared once: these run for every job.
-fn run(conn: &Connection, sql: &str) -> bool {
-    conn.prepare_cached(sql).and_then(|mut s| s.execute([])).is_ok()
+fn execute(conn: &Connection, sql: &str) -> bool {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .is_ok()
 }
 
 #[async_trait::async_trait]
