@@ -1,6 +1,11 @@
 //! `kill -9` in the middle of a send burst, then a restart on the same data directory:
 //! every message that got a `RECEIPT` (STOMP) or a 201 (REST) is there, once, with
 //! contiguous `seq`. The real binary, a real SQLite file, real sockets.
+//!
+//! The second test sends from many connections into one conversation at once, so the
+//! store's writer commits several sends of that conversation in one transaction while
+//! more are queued behind it: receipts must still come only for committed rows, and the
+//! conversation's events must still leave in `seq` order.
 #![allow(clippy::unwrap_used)]
 
 use serde_json::json;
@@ -79,6 +84,48 @@ async fn stomp_sender(url: String, token: String, cid: String, tag: usize, acked
     }
 }
 
+/// Records the `seq` of every `CHAT_MESSAGE` on the conversation's topic, in arrival
+/// order, until the connection dies.
+async fn topic_listener(mut c: Client, seqs: Arc<Mutex<Vec<(i64, String)>>>) {
+    while let Some(f) = c.try_read_frame().await {
+        if f.command != Command::Message {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&f.body).unwrap();
+        if v["type"] == "CHAT_MESSAGE" {
+            let m = &v["payload"];
+            seqs.lock().unwrap().push((
+                m["seq"].as_i64().unwrap(),
+                m["clientId"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+}
+
+/// Every message of `cid` after a restart, by `seq` (asserted contiguous): their clientIds.
+async fn stored_client_ids(api: &Api, token: &str, cid: &str) -> Vec<String> {
+    let mut stored = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = api
+            .get(
+                &format!("/api/conversations/{cid}/messages?after={after}&limit=500"),
+                token,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        for m in page["messages"].as_array().unwrap() {
+            assert_eq!(m["seq"].as_i64().unwrap(), after + 1, "seq is contiguous");
+            after += 1;
+            stored.push(m["clientId"].as_str().unwrap_or_default().to_owned());
+        }
+        if !page["hasMore"].as_bool().unwrap() {
+            break;
+        }
+    }
+    stored
+}
+
 /// Sends over REST until the server is gone, recording each clientId answered with 201.
 async fn rest_sender(api: Api, token: String, cid: String, tag: usize, acked: Acked) {
     for n in 0.. {
@@ -151,26 +198,7 @@ async fn acknowledged_messages_survive_kill_9() {
     );
 
     let srv = BinServer::start_args(&dir.0, &args, &[]);
-    let api = srv.api();
-    let mut stored = Vec::new();
-    let mut after = 0;
-    loop {
-        let (status, page) = api
-            .get(
-                &format!("/api/conversations/{cid}/messages?after={after}&limit=500"),
-                &alice.token,
-            )
-            .await;
-        assert_eq!(status, 200, "{page}");
-        for m in page["messages"].as_array().unwrap() {
-            assert_eq!(m["seq"].as_i64().unwrap(), after + 1, "seq is contiguous");
-            after += 1;
-            stored.push(m["clientId"].as_str().unwrap().to_owned());
-        }
-        if !page["hasMore"].as_bool().unwrap() {
-            break;
-        }
-    }
+    let stored = stored_client_ids(&srv.api(), &alice.token, &cid).await;
     let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
     assert_eq!(stored_set.len(), stored.len(), "nothing stored twice");
     let lost: Vec<&String> = acked.difference(&stored_set).collect();
@@ -182,5 +210,101 @@ async fn acknowledged_messages_survive_kill_9() {
         "acknowledged {} before kill -9; {} stored after restart",
         acked.len(),
         stored.len()
+    );
+}
+
+/// Connections sending into one conversation at once.
+const SENDERS: usize = 24;
+
+#[tokio::test]
+async fn concurrent_sends_in_one_conversation_are_receipted_only_once_committed() {
+    let dir = TempDir::new("kill9-group-commit");
+    let cfg = dir.0.join("server.toml");
+    std::fs::write(&cfg, "[limits]\nsends_per_minute = 100000\n").unwrap();
+    let mut args = ARGS.to_vec();
+    args.extend(["--config", cfg.to_str().unwrap()]);
+    let mut srv = BinServer::start_args(&dir.0, &args, &[]);
+    let api = srv.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let carol = api.register("carol").await;
+    let dave = api.register("dave").await;
+    let cid = api.group(&alice, &[&bob, &carol, &dave]).await;
+    let url = format!("ws://{}/ws", srv.addr);
+
+    // Dave only listens: what the topic carries, in the order it arrives.
+    let mut listener = Client::open(&url).await;
+    assert_eq!(
+        listener.connect(&dave.token, "0,0").await.command,
+        Command::Connected
+    );
+    listener
+        .subscribe(&format!("/topic/conversations/{cid}"), "t", "auto")
+        .await;
+    let delivered = Arc::new(Mutex::new(Vec::new()));
+    let listening = tokio::spawn(topic_listener(listener, delivered.clone()));
+
+    let acked = Acked::default();
+    let senders = [&alice, &bob, &carol];
+    let tasks: Vec<_> = (0..SENDERS)
+        .map(|tag| {
+            tokio::spawn(stomp_sender(
+                url.clone(),
+                senders[tag % senders.len()].token.clone(),
+                cid.clone(),
+                tag,
+                acked.clone(),
+            ))
+        })
+        .collect();
+    // Kill as soon as enough receipts came, with every connection's next send in flight.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        acked.reached(BEFORE_KILL),
+    )
+    .await
+    .expect("the burst stalled");
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = listening.await;
+    let acked: BTreeSet<String> = acked.keys.lock().unwrap().iter().cloned().collect();
+    assert!(acked.len() >= BEFORE_KILL);
+
+    let srv = BinServer::start_args(&dir.0, &args, &[]);
+    let stored = stored_client_ids(&srv.api(), &alice.token, &cid).await;
+    let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
+    assert_eq!(stored_set.len(), stored.len(), "nothing stored twice");
+    let lost: Vec<&String> = acked.difference(&stored_set).collect();
+    assert!(
+        lost.is_empty(),
+        "receipted but lost after kill -9: {lost:?}"
+    );
+
+    // Published only once committed, and in seq order with none skipped: the n-th event
+    // on the topic is the stored message at the same position.
+    let delivered = delivered.lock().unwrap().clone();
+    assert!(!delivered.is_empty(), "the listener heard nothing");
+    let first = delivered[0].0;
+    for (i, (seq, client_id)) in delivered.iter().enumerate() {
+        assert_eq!(
+            *seq,
+            first + i as i64,
+            "the topic skipped or reordered a seq"
+        );
+        let stored_at = usize::try_from(seq - 1).unwrap();
+        assert_eq!(
+            stored.get(stored_at),
+            Some(client_id),
+            "delivered seq {seq} is not the stored message at that seq"
+        );
+    }
+    println!(
+        "{} receipted from {SENDERS} connections before kill -9; {} stored; {} delivered in order",
+        acked.len(),
+        stored.len(),
+        delivered.len()
     );
 }

@@ -30,7 +30,7 @@ impl Chat {
     ) -> ChatResult<Message> {
         validate::content(&req.content)?;
         let mentions = validate::mentions(&req.mentions)?;
-        let _order = self.order_lock(cid).lock().await;
+        let _order = self.order.exclusive(cid).await;
         let done = self
             .store
             .edit_message(Edit {
@@ -57,7 +57,7 @@ impl Chat {
 
     /// Erases the sender's own message, leaving its tombstone.
     pub async fn delete_message(&self, by: &str, cid: &str, mid: &str) -> ChatResult<Message> {
-        let _order = self.order_lock(cid).lock().await;
+        let _order = self.order.exclusive(cid).await;
         let done = self.store.delete_message(cid, mid, by).await?;
         if done.changed {
             // Its attachments are gone: their blobs may be unused now.
@@ -81,7 +81,7 @@ impl Chat {
         req: ReactRequest,
     ) -> ChatResult<Message> {
         validate::emoji(&req.emoji)?;
-        let _order = self.order_lock(cid).lock().await;
+        let _order = self.order.exclusive(cid).await;
         let done = self
             .store
             .react(NewReaction {

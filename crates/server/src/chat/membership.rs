@@ -73,7 +73,7 @@ impl Chat {
     ) -> ChatResult<Conversation> {
         self.quota.check_request(req.users.len())?;
         let users = validate::user_list(&req.users, "users", validate::MAX_PARTICIPANTS)?;
-        let _order = self.order_lock(cid).lock().await;
+        let _order = self.order.exclusive(cid).await;
         let conv = self.managed_group(cid, by, true, "add people").await?;
         let joining: Vec<String> = users
             .into_iter()
@@ -125,7 +125,7 @@ impl Chat {
     pub async fn remove_participant(&self, by: &str, cid: &str, uid: &str) -> ChatResult<()> {
         validate::username(uid)?;
         let leaving = uid == by;
-        let _order = self.order_lock(cid).lock().await;
+        let _order = self.order.exclusive(cid).await;
         let conv = self
             .managed_group(cid, by, !leaving, "remove people")
             .await?;
@@ -188,7 +188,7 @@ impl Chat {
     ) -> ChatResult<Conversation> {
         validate::text("title", &req.title, validate::MAX_CONVERSATION_TITLE)?;
         let title = req.title.trim().to_owned();
-        let _order = self.order_lock(cid).lock().await;
+        let _order = self.order.exclusive(cid).await;
         let conv = self
             .managed_group(cid, by, true, "rename the group")
             .await?;

@@ -4,10 +4,12 @@
 //! publishes the events through the broker.
 //!
 //! Delivery order. Every change to a conversation's timeline (messages, edits, deletions,
-//! reactions, membership changes, renames) is stored and published under that
-//! conversation's ordering lock, so on this node events leave in `seq` and `rev` order. Clients still
-//! treat a `seq` gap as a reason to fetch the range (DESIGN.md): the store, not the
-//! broker, is the record.
+//! reactions, membership changes, renames) takes its place in that conversation's
+//! [`order`] before the store takes the write, and is published in that place, so on this
+//! node events leave in `seq` and `rev` order. Message sends hold the conversation only
+//! while the store queues the write, so the sends of one conversation share a commit.
+//! Clients still treat a `seq` gap as a reason to fetch the range (DESIGN.md): the store,
+//! not the broker, is the record.
 
 pub mod accounts;
 mod actions;
@@ -16,6 +18,7 @@ mod directory;
 mod feed;
 mod membership;
 mod notifications;
+mod order;
 pub mod passwords;
 mod presence;
 pub mod quota;
@@ -109,8 +112,6 @@ pub struct Sent {
     pub created: bool,
 }
 
-/// Stripes of the per-conversation ordering lock.
-const ORDER_STRIPES: usize = 1024;
 /// Largest page of history, notifications or announcements.
 pub const MAX_PAGE: u32 = 500;
 const DEFAULT_PAGE: u32 = 50;
@@ -128,8 +129,8 @@ pub struct Chat {
     pub feed: Feed,
     rate: Arc<Limiter>,
     quota: quota::Quota,
-    /// Held across append and publish, per conversation (striped): see the module doc.
-    order: Box<[tokio::sync::Mutex<()>]>,
+    /// The order in which timeline changes are published, per conversation: see [`order`].
+    order: order::Order,
     /// How long after sending a message may be edited; `None`: always.
     edit_window: Option<std::time::Duration>,
     /// Attachments one message may carry.
@@ -159,9 +160,7 @@ impl Chat {
                 Arc::new(crate::metrics::Metrics::default()),
                 &crate::cluster::Bus::none(),
             ),
-            order: (0..ORDER_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            order: order::Order::default(),
             edit_window: None,
             max_attachments: crate::config::LimitsConfig::default().max_attachments_per_message,
             blob_gc: Arc::new(tokio::sync::Notify::new()),
@@ -190,13 +189,6 @@ impl Chat {
     pub fn with_quota(mut self, quota: quota::Quota) -> Chat {
         self.quota = quota;
         self
-    }
-
-    fn order_lock(&self, cid: &str) -> &tokio::sync::Mutex<()> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        cid.hash(&mut h);
-        &self.order[(h.finish() as usize) % ORDER_STRIPES]
     }
 
     /// Publishes an event about a timeline entry to the conversation's topic and each
@@ -375,10 +367,12 @@ impl Chat {
             mentions: validate::mentions(&req.mentions)?,
             attachments: validate::attachments(&req.attachments, self.max_attachments)?,
         };
-        let _order = self.order_lock(cid).lock().await;
-        let appended = self
+        // Admitted in order while the store queues the write, then committed without holding
+        // up the conversation's next sends (they share a group commit); published in turn.
+        let admission = self.order.admit(cid).await;
+        let pending = self
             .store
-            .append_entry(
+            .queue_entry(
                 NewMessage {
                     id: new_id("m"),
                     conversation_id: cid.to_owned(),
@@ -391,6 +385,9 @@ impl Chat {
                 refs,
             )
             .await?;
+        let mut turn = admission.admitted();
+        let appended = pending.await?;
+        turn.wait().await;
         let env = Envelope::at(
             Event::ChatMessage(appended.message.clone()),
             appended.message.created_at,

@@ -33,7 +33,7 @@ pub use attachments::{AttachmentRecord, AttachmentStore, BlobRef, Created, Finis
 
 pub use timeline::{
     search_key, ChangeSet, Changed, DirectoryStore, Edit, Membership, MembershipChange,
-    MembershipChanged, MessageRefs, NewReaction, TimelineStore,
+    MembershipChanged, MessageRefs, NewReaction, Queued, TimelineStore,
 };
 
 use async_trait::async_trait;

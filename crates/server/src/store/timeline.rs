@@ -17,6 +17,8 @@
 
 use super::{Appended, ConversationRecord, NewMessage, StoreResult, UserRecord};
 use async_trait::async_trait;
+use std::future::Future;
+use std::pin::Pin;
 use tidings_proto::{ContentType, Message, SystemEntry, Timestamp};
 
 /// Mentions, a reply reference and attachments of a new entry; checked by the store: every
@@ -117,10 +119,22 @@ pub struct ChangeSet {
     pub rev: i64,
 }
 
+/// An append the store has taken in order; resolves once it has committed.
+pub type Queued = Pin<Box<dyn Future<Output = StoreResult<Appended>> + Send>>;
+
 #[async_trait]
 pub trait TimelineStore: Send + Sync {
     /// [`super::MessageStore::append_message`] with mentions and a reply reference.
     async fn append_entry(&self, new: NewMessage, refs: MessageRefs) -> StoreResult<Appended>;
+    /// [`TimelineStore::append_entry`] in two steps: resolves once the store has taken the
+    /// append in its order (every write asked for later is ordered after it: `seq` and
+    /// `rev` follow), and the returned future resolves once it has committed, with what
+    /// `append_entry` answers. A store that cannot queue writes (the default) appends and
+    /// commits in the first step.
+    async fn queue_entry(&self, new: NewMessage, refs: MessageRefs) -> StoreResult<Queued> {
+        let done: Queued = Box::pin(std::future::ready(self.append_entry(new, refs).await));
+        Ok(done)
+    }
     /// One entry of a conversation.
     async fn message(&self, conversation: &str, id: &str) -> StoreResult<Option<Message>>;
     /// Replaces the content of `by`'s own message. `NotFound` (no such entry in the

@@ -110,6 +110,16 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.queue(f).await?.await
+    }
+
+    /// Puts `f` in the writer's queue: it runs after every write queued before it and
+    /// before every one queued later. The returned future resolves once it has committed.
+    async fn queue<T, F>(&self, f: F) -> StoreResult<Pending<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let result = f(conn);
@@ -128,8 +138,7 @@ impl SqliteStore {
             .send(job)
             .await
             .map_err(|_| StoreError::Internal("the database writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Internal("the database writer has stopped".into()))?
+        Ok(Pending(rx))
     }
 
     /// Runs `f` on a read-only connection on the blocking pool.
@@ -155,6 +164,29 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Internal(format!("a database read failed: {e}")))?
+    }
+}
+
+/// A write in the writer's queue; resolves once it has committed (or failed).
+#[derive(Debug)]
+struct Pending<T>(oneshot::Receiver<StoreResult<T>>);
+
+impl<T> std::future::Future for Pending<T> {
+    type Output = StoreResult<T>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<StoreResult<T>> {
+        std::pin::Pin::new(&mut self.get_mut().0)
+            .poll(cx)
+            .map(|answer| {
+                answer.unwrap_or_else(|_| {
+                    Err(StoreError::Internal(
+                        "the database writer has stopped".into(),
+                    ))
+                })
+            })
     }
 }
 
@@ -199,7 +231,7 @@ fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 done.push(answer);
                 continue;
             }
-            if conn.execute_batch("SAVEPOINT job").is_err() {
+            if !execute(&conn, "SAVEPOINT job") {
                 let (_, answer) = job(&conn);
                 done.push(answer);
                 continue;
@@ -207,7 +239,7 @@ fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
             match run {
                 Ok((true, answer)) => {
-                    let _ = conn.execute_batch("RELEASE job");
+                    execute(&conn, "RELEASE job");
                     done.push(answer);
                 }
                 Ok((false, answer)) => {
@@ -231,6 +263,13 @@ fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
             answer(committed);
         }
     }
+}
+
+/// Runs one statement of the writer's own, prepared once: these run for every job.
+fn execute(conn: &Connection, sql: &str) -> bool {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .is_ok()
 }
 
 #[async_trait::async_trait]

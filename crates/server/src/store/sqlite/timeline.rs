@@ -7,7 +7,7 @@ use super::messages::{
 use super::{conversations, membership, SqliteStore};
 use crate::store::{
     Appended, ChangeSet, Changed, Edit, MembershipChange, MembershipChanged, MessageRefs,
-    NewMessage, NewReaction, StoreError, StoreResult, TimelineStore,
+    NewMessage, NewReaction, Queued, StoreError, StoreResult, TimelineStore,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
@@ -188,6 +188,11 @@ fn changes(c: &Connection, cid: &str, after: i64, limit: u32) -> StoreResult<Cha
 impl TimelineStore for SqliteStore {
     async fn append_entry(&self, new: NewMessage, refs: MessageRefs) -> StoreResult<Appended> {
         self.write(move |c| messages::append(c, new, refs)).await
+    }
+
+    async fn queue_entry(&self, new: NewMessage, refs: MessageRefs) -> StoreResult<Queued> {
+        let done: Queued = Box::pin(self.queue(move |c| messages::append(c, new, refs)).await?);
+        Ok(done)
     }
 
     async fn message(&self, conversation: &str, id: &str) -> StoreResult<Option<Message>> {
