@@ -265,7 +265,10 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
             2 => format!("{} {}", word(&mut rng), word(&mut rng)),
             _ => {
                 let mut cut = |w: &str| w[..w.len().min(rng.random_range(2..=3))].to_owned();
-                let (a, b) = (WORDS[i / 4 % WORDS.len()], WORDS[(i / 4 * 7 + 3) % WORDS.len()]);
+                let (a, b) = (
+                    WORDS[i / 4 % WORDS.len()],
+                    WORDS[(i / 4 * 7 + 3) % WORDS.len()],
+                );
                 format!("{} {}", cut(a), cut(b))
             }
         };

@@ -320,11 +320,19 @@ mod tests {
             }
         }
         let cache = crate::cache::Cache::open(&path).unwrap();
-        assert_eq!(cache.messages_after("c", 0).unwrap().len(), 200, "nothing lost");
+        assert_eq!(
+            cache.messages_after("c", 0).unwrap().len(),
+            200,
+            "nothing lost"
+        );
         let hits = cache.search("hel wor", 10).unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].message.seq, 7);
-        assert!(hits[0].snippet.contains("[hello] [world]"), "{}", hits[0].snippet);
+        assert!(
+            hits[0].snippet.contains("[hello] [world]"),
+            "{}",
+            hits[0].snippet
+        );
         assert_eq!(cache.search("cafe crem", 10).unwrap().len(), 1);
         assert_eq!(cache.search("filler", 500).unwrap().len(), 198);
         // The triggers feed the new index: an edit replaces the old text in it.

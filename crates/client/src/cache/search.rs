@@ -288,19 +288,53 @@ mod tests {
     fn the_checked_path_finds_what_fts5_prefix_matching_finds() {
         let t = temp_cache("search-agree");
         let words = [
-            "meeting", "meet", "meets", "meetup", "Méeting", "deploy", "deployment", "dep",
-            "the", "there", "thermostat", "x", "xylophone", "naïve", "NAIVE", "2026", "a1b2",
+            "meeting",
+            "meet",
+            "meets",
+            "meetup",
+            "Méeting",
+            "deploy",
+            "deployment",
+            "dep",
+            "the",
+            "there",
+            "thermostat",
+            "x",
+            "xylophone",
+            "naïve",
+            "NAIVE",
+            "2026",
+            "a1b2",
         ];
         let all: Vec<Message> = (0..400usize)
             .map(|i| {
-                let text: Vec<&str> = (0..5).map(|k| words[(i * 7 + k * 5 + i / 3) % words.len()]).collect();
-                msg("c", i as i64 + 1, "bob", &text.join(if i % 2 == 0 { " " } else { ", " }))
+                let text: Vec<&str> = (0..5)
+                    .map(|k| words[(i * 7 + k * 5 + i / 3) % words.len()])
+                    .collect();
+                msg(
+                    "c",
+                    i as i64 + 1,
+                    "bob",
+                    &text.join(if i % 2 == 0 { " " } else { ", " }),
+                )
             })
             .collect();
         t.cache.insert_messages(&all, "me").unwrap();
         let queries = [
-            "meeting", "meet", "meetu", "Meeting dep", "deployme the", "thermo", "x the",
-            "naive", "NAÏV", "2026 meet", "a1b", "t m", "xylophone there", "nomatchatall",
+            "meeting",
+            "meet",
+            "meetu",
+            "Meeting dep",
+            "deployme the",
+            "thermo",
+            "x the",
+            "naive",
+            "NAÏV",
+            "2026 meet",
+            "a1b",
+            "t m",
+            "xylophone there",
+            "nomatchatall",
         ];
         for q in queries {
             for limit in [5, 50, 500] {
