@@ -252,7 +252,10 @@ impl Session {
                 })
                 .inc();
             let receipt = frame.header("receipt").map(str::to_owned);
-            match self.handle(frame).await {
+            // Boxed: the handlers' futures (store and application calls) are large, and
+            // inline they would make every connection's task that large for its whole
+            // life, idle or not. Boxed, the memory is taken only while a frame is handled.
+            match Box::pin(self.handle(frame)).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Close) => return Ok(Flow::Close),
                 Err(e) => return Err((e, receipt)),
