@@ -111,7 +111,8 @@ where
             token_end: None,
         };
         session.read_loop(stream).await;
-        session.finish().await;
+        // Boxed for the reason `take` boxes a frame's handling: run once, at the end.
+        Box::pin(session.finish()).await;
         drop(session);
         let _ = writer.await;
     }
@@ -238,7 +239,11 @@ impl Session {
         self.decoder.extend(data);
         loop {
             let frame = match self.decoder.decode() {
-                Ok(None) => return Ok(Flow::Continue),
+                Ok(None) => {
+                    // The peer may now stay silent for long: hold no input buffer meanwhile.
+                    self.decoder.release();
+                    return Ok(Flow::Continue);
+                }
                 Ok(Some(Item::HeartBeat)) => continue,
                 Ok(Some(Item::Frame(frame))) => frame,
                 Err(e) => return Err((e.into(), None)),
