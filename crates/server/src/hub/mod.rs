@@ -41,11 +41,11 @@ mod tests;
 mod topics;
 
 use backlog::{BacklogUse, Dest, Pending};
-use peer::{Offer, Peer};
-use topics::{Route, Topics};
 pub use message::{
     error_frame, AckMode, Closer, Delivery, HubError, Outbound, Published, SessionId, SubNames,
 };
+use peer::{Offer, Peer};
+use topics::{Route, Topics};
 
 use crate::auth::Principal;
 use crate::metrics::Metrics;

@@ -389,12 +389,19 @@ fn a_sessions_message_ids_follow_its_queue_without_gaps_across_topics_and_queues
     assert_eq!(ids, (1..=9).collect::<Vec<_>>());
     let subs: Vec<&str> = got.iter().map(|g| g.1.as_str()).collect();
     assert_eq!(subs, ["t", "q", "u", "t", "q", "u", "t", "q", "u"]);
-    assert!(got.iter().all(|g| g.2 == (g.1 != "t")), "ack header where acknowledged");
+    assert!(
+        got.iter().all(|g| g.2 == (g.1 != "t")),
+        "ack header where acknowledged"
+    );
     // A cumulative ACK of the topic's last acknowledging delivery takes all three.
     hub.ack(s, &format!("{s}-9"), false).unwrap();
     let st = hub.state.lock().unwrap_or_else(PoisonError::into_inner);
     let left: Vec<u64> = st.sessions[&s].unacked.keys().copied().collect();
-    assert_eq!(left, [2, 5, 8], "the queue's deliveries stay unacknowledged");
+    assert_eq!(
+        left,
+        [2, 5, 8],
+        "the queue's deliveries stay unacknowledged"
+    );
 }
 
 #[test]
