@@ -111,7 +111,8 @@ where
             token_end: None,
         };
         session.read_loop(stream).await;
-        session.finish().await;
+        // Boxed for the reason `take` boxes a frame's handling: run once, at the end.
+        Box::pin(session.finish()).await;
         drop(session);
         let _ = writer.await;
     }
@@ -238,7 +239,11 @@ impl Session {
         self.decoder.extend(data);
         loop {
             let frame = match self.decoder.decode() {
-                Ok(None) => return Ok(Flow::Continue),
+                Ok(None) => {
+                    // The peer may now stay silent for long: hold no input buffer meanwhile.
+                    self.decoder.release();
+                    return Ok(Flow::Continue);
+                }
                 Ok(Some(Item::HeartBeat)) => continue,
                 Ok(Some(Item::Frame(frame))) => frame,
                 Err(e) => return Err((e.into(), None)),
@@ -252,7 +257,10 @@ impl Session {
                 })
                 .inc();
             let receipt = frame.header("receipt").map(str::to_owned);
-            match self.handle(frame).await {
+            // Boxed: the handlers' futures (store and application calls) are large, and
+            // inline they would make every connection's task that large for its whole
+            // life, idle or not. Boxed, the memory is taken only while a frame is handled.
+            match Box::pin(self.handle(frame)).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Close) => return Ok(Flow::Close),
                 Err(e) => return Err((e, receipt)),

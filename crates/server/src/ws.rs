@@ -92,9 +92,14 @@ async fn run(socket: WebSocket, state: ServerState, upgrade: Upgrade) {
 }
 
 fn to_message(bytes: Bytes) -> Message {
-    match axum::extract::ws::Utf8Bytes::try_from(bytes.clone()) {
+    // Checked before it is handed over: a failed `try_from` would have consumed the bytes,
+    // and keeping a clone for that case cost an allocation per delivery.
+    if std::str::from_utf8(&bytes).is_err() {
+        return Message::Binary(bytes);
+    }
+    match axum::extract::ws::Utf8Bytes::try_from(bytes) {
         Ok(text) => Message::Text(text),
-        Err(_) => Message::Binary(bytes),
+        Err(e) => unreachable!("checked as UTF-8 above: {e}"),
     }
 }
 
@@ -106,8 +111,11 @@ fn is_capacity_error(e: &axum::Error) -> bool {
         .any(|e| matches!(e.downcast_ref::<Error>(), Some(Error::Capacity(_))))
 }
 
-/// The WebSocket read buffer of a connection.
-const READ_BUFFER: usize = 4096;
+/// The WebSocket read buffer of a connection, held (zero-filled, so resident) for its whole
+/// life, idle or not; it is also the most one read takes from the socket. A STOMP frame
+/// from a client is mostly a heart-beat or a small `SEND`, which fit; a larger frame grows
+/// the buffer for its length and is read in steps of this size.
+const READ_BUFFER: usize = 1024;
 
 /// Bytes the WebSocket layer gathers before it writes to the socket (tungstenite's default).
 const WRITE_BUFFER: usize = 128 * 1024;

@@ -145,6 +145,15 @@ impl Decoder {
         self.buf.extend_from_slice(data);
     }
 
+    /// Gives the input buffer's memory back if it holds nothing (no partial frame): for a
+    /// connection about to wait for a peer that may stay silent for long. The next bytes
+    /// allocate again, just what they need.
+    pub fn release(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// The next complete item, `Ok(None)` if more bytes are needed.
     pub fn decode(&mut self) -> Result<Option<Item>, DecodeError> {
         if self.head.is_none() {
@@ -417,5 +426,23 @@ mod tests {
         assert_eq!(beats, 130 * 1024);
         assert_eq!(&frame.body[..], b"x");
         assert!(d.buf.capacity() <= KEEP_CAPACITY, "{}", d.buf.capacity());
+    }
+
+    #[test]
+    fn release_gives_back_an_empty_buffer_and_keeps_a_partial_frame() {
+        let mut d = Decoder::new(Limits::default());
+        d.extend(b"SEND\ndestination:/q\n\nhi\0SEND\ndest");
+        assert!(matches!(d.decode(), Ok(Some(Item::Frame(_)))));
+        assert!(matches!(d.decode(), Ok(None)));
+        d.release();
+        assert!(d.buf.capacity() > 0, "a partial frame stays");
+        d.extend(b"ination:/q\n\nyo\0");
+        let Ok(Some(Item::Frame(f))) = d.decode() else {
+            panic!("the frame split across the release");
+        };
+        assert_eq!(&f.body[..], b"yo");
+        assert!(matches!(d.decode(), Ok(None)));
+        d.release();
+        assert_eq!(d.buf.capacity(), 0);
     }
 }

@@ -73,17 +73,35 @@ impl Published {
     }
 }
 
-/// One message for one subscription, handed to the connection's writer.
+/// A subscription's names as its deliveries carry them, shared by all of them.
 #[derive(Debug)]
-pub struct Delivery {
-    pub subscription: Arc<str>,
+pub struct SubNames {
+    pub id: Arc<str>,
     /// The destination the subscriber named (`/user/queue/x` for user destinations).
     pub destination: Arc<str>,
+}
+
+/// One message for one subscription, handed to the connection's writer. Kept small (one
+/// pointer for the subscription's names): every connection's outbound queue holds its
+/// slots from the start, idle or not.
+#[derive(Debug)]
+pub struct Delivery {
+    pub names: Arc<SubNames>,
     pub message_id: u64,
     /// Whether the frame carries an `ack` header (client acknowledgement).
     pub ack: bool,
     pub redelivered: bool,
     pub message: Arc<Published>,
+}
+
+impl Delivery {
+    pub fn subscription(&self) -> &str {
+        &self.names.id
+    }
+
+    pub fn destination(&self) -> &str {
+        &self.names.destination
+    }
 }
 
 /// What a connection's writer is handed, in order.

@@ -27,17 +27,25 @@
 //!
 //! Locking: one `std::sync::Mutex` around [`State`]. Every operation is a short, non-async
 //! critical section (map updates and `try_send` into bounded channels); nothing awaits while
-//! holding it. A message is encoded once per protocol version and shared by every delivery.
+//! holding it. The hot path of fan-out does not take it: a publish to a topic reaches the
+//! subscriptions that acknowledge automatically through [`topics`] (a lock per destination)
+//! and each connection's [`peer::Peer`]; only a topic's acknowledging subscriptions, queues
+//! and user destinations are routed under it. A message is encoded once per protocol
+//! version and shared by every delivery.
 
 mod backlog;
 mod message;
+mod peer;
 #[cfg(test)]
 mod tests;
+mod topics;
 
 use backlog::{BacklogUse, Dest, Pending};
 pub use message::{
-    error_frame, AckMode, Closer, Delivery, HubError, Outbound, Published, SessionId,
+    error_frame, AckMode, Closer, Delivery, HubError, Outbound, Published, SessionId, SubNames,
 };
+use peer::{Offer, Peer};
+use topics::{Route, Topics};
 
 use crate::auth::Principal;
 use crate::metrics::Metrics;
@@ -102,20 +110,16 @@ struct Unacked {
 #[derive(Debug)]
 struct Sub {
     key: Arc<str>,
-    display: Arc<str>,
+    names: Arc<SubNames>,
     ack: AckMode,
 }
 
 #[derive(Debug)]
 struct SessionEntry {
     principal: Principal,
-    version: Version,
-    tx: mpsc::Sender<Outbound>,
-    control: Arc<Closer>,
+    peer: Arc<Peer>,
     subs: HashMap<Arc<str>, Sub>,
-    next_message: u64,
     unacked: BTreeMap<u64, Unacked>,
-    dead: bool,
 }
 
 #[derive(Debug, Default)]
@@ -136,23 +140,18 @@ pub struct Hub {
     /// A poisoned lock is taken as it is: a panic while holding it leaves maps that are still
     /// structurally valid.
     state: Mutex<State>,
+    /// Topic subscriptions that acknowledge automatically, routed without `state`'s lock.
+    topics: Topics,
     next_session: AtomicU64,
     limits: HubLimits,
     metrics: Arc<Metrics>,
-}
-
-enum Offer {
-    Delivered,
-    /// The connection's outbound queue is full: a slow consumer.
-    Full,
-    /// The connection is closing (its writer has ended); it is about to be unregistered.
-    Gone,
 }
 
 impl Hub {
     pub fn new(limits: HubLimits, metrics: Arc<Metrics>) -> Hub {
         Hub {
             state: Mutex::new(State::default()),
+            topics: Topics::default(),
             next_session: AtomicU64::new(1),
             limits,
             metrics,
@@ -180,17 +179,14 @@ impl Hub {
         }
         *count += 1;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let peer = Peer::new(id, principal.name.clone(), version, tx, control);
         st.sessions.insert(
             id,
             SessionEntry {
                 principal,
-                version,
-                tx,
-                control,
+                peer: Arc::new(peer),
                 subs: HashMap::new(),
-                next_message: 1,
                 unacked: BTreeMap::new(),
-                dead: false,
             },
         );
         self.metrics.connections.inc();
@@ -212,7 +208,7 @@ impl Hub {
         }
         let subs: Vec<_> = entry.subs.drain().collect();
         for (id, sub) in &subs {
-            self.detach(&mut st, session, id, &sub.key);
+            self.detach(&mut st, session, id, sub);
         }
         let unacked = std::mem::take(&mut entry.unacked);
         for (_, u) in unacked {
@@ -225,9 +221,9 @@ impl Hub {
     pub fn end_sessions(&self, message: &str, detail: &str) -> usize {
         let st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         for entry in st.sessions.values() {
-            entry
-                .control
-                .fail(error_frame(entry.version, message, detail, None, &[]));
+            let peer = &entry.peer;
+            peer.control
+                .fail(error_frame(peer.version, message, detail, None, &[]));
         }
         st.sessions.len()
     }
@@ -279,15 +275,30 @@ impl Hub {
         }
         let id: Arc<str> = id.into();
         let key: Arc<str> = key.into();
+        let names = Arc::new(SubNames {
+            id: id.clone(),
+            destination: display.into(),
+        });
         entry.subs.insert(
             id.clone(),
             Sub {
                 key: key.clone(),
-                display: display.into(),
+                names: names.clone(),
                 ack,
             },
         );
         self.metrics.subscriptions.inc();
+        if kind_of(&key) == Kind::Topic {
+            let route = (ack == AckMode::Auto).then(|| Route {
+                peer: entry.peer.clone(),
+                names,
+            });
+            let auto = route.is_some();
+            self.topics.add(&key, route);
+            if auto {
+                return Ok(());
+            }
+        }
         let dest = st.dests.entry(key.clone()).or_default();
         dest.subs.push((session, id));
         if !dest.backlog.is_empty() {
@@ -333,7 +344,7 @@ impl Hub {
     pub fn drop_subscriptions(&self, user: &str, key: &str) -> usize {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         st.revocations += 1;
-        let mut ended: Vec<(SessionId, Arc<str>, Arc<str>)> = Vec::new();
+        let mut ended: Vec<(SessionId, Arc<str>, Sub)> = Vec::new();
         for (sid, entry) in st.sessions.iter_mut() {
             if &*entry.principal.name != user {
                 continue;
@@ -347,12 +358,12 @@ impl Hub {
             for id in ids {
                 if let Some(sub) = entry.subs.remove(&id) {
                     entry.unacked.retain(|_, u| u.sub != id);
-                    ended.push((*sid, id, sub.key));
+                    ended.push((*sid, id, sub));
                 }
             }
         }
-        for (sid, id, key) in &ended {
-            self.detach(&mut st, *sid, id, key);
+        for (sid, id, sub) in &ended {
+            self.detach(&mut st, *sid, id, sub);
         }
         ended.len()
     }
@@ -372,7 +383,7 @@ impl Hub {
             .map(|(n, _)| *n)
             .collect();
         let unacked: Vec<Unacked> = ids.iter().filter_map(|n| entry.unacked.remove(n)).collect();
-        self.detach(&mut st, session, &id, &sub.key);
+        self.detach(&mut st, session, &id, &sub);
         for u in unacked {
             self.requeue(&mut st, u, None);
         }
@@ -386,8 +397,13 @@ impl Hub {
         message: Arc<Published>,
         droppable: bool,
     ) -> Result<(), HubError> {
+        let kind = kind_of(key);
+        if kind == Kind::Topic {
+            self.publish_topic(key, &message, droppable);
+            return Ok(());
+        }
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        match kind_of(key) {
+        match kind {
             Kind::Queue => {
                 let State { dests, backlog, .. } = &mut *st;
                 let dest = dests.entry(key.into()).or_default();
@@ -433,9 +449,55 @@ impl Hub {
                     return Err(e);
                 }
             }
-            kind => self.broadcast(&mut st, key, &message, droppable, kind == Kind::User),
+            Kind::User => self.broadcast(&mut st, key, &message, droppable, true),
+            Kind::Topic => {}
         }
         Ok(())
+    }
+
+    /// Fan-out to a topic: its automatically acknowledging subscriptions through their
+    /// routes, without the hub's lock; then, if it has any, the acknowledging ones under it.
+    fn publish_topic(&self, key: &str, message: &Arc<Published>, droppable: bool) {
+        let Some(dest) = self.topics.get(key) else {
+            return;
+        };
+        let dest = dest.lock().unwrap_or_else(PoisonError::into_inner);
+        for r in &dest.routes {
+            let offer = r.peer.offer(|n| Delivery {
+                names: r.names.clone(),
+                message_id: n,
+                ack: false,
+                redelivered: false,
+                message: message.clone(),
+            });
+            if let Offer::Full = offer {
+                self.slow_consumer(&r.peer, droppable);
+            }
+        }
+        let acking = dest.acking > 0;
+        drop(dest);
+        if acking {
+            let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            self.broadcast(&mut st, key, message, droppable, false);
+        }
+    }
+
+    /// A connection whose queue is full: a droppable message is skipped (and counted);
+    /// any other ends the connection with an `ERROR`, once.
+    fn slow_consumer(&self, peer: &Peer, droppable: bool) {
+        if droppable {
+            self.metrics.messages_dropped.inc();
+        } else if peer.mark_dead() {
+            self.metrics.error("slow_consumer");
+            tracing::warn!(session = peer.session, user = %peer.user, "slow consumer disconnected");
+            peer.control.fail(error_frame(
+                peer.version,
+                "slow consumer: the outbound queue is full",
+                "This connection did not read its messages fast enough and was closed so that none is silently lost. Reconnect and catch up.",
+                None,
+                &[],
+            ));
+        }
     }
 
     /// Delivers to `session`'s own subscriptions on `key` only (errors about its SENDs).
@@ -508,8 +570,16 @@ impl Hub {
         Ok(())
     }
 
-    fn detach(&self, st: &mut State, session: SessionId, id: &Arc<str>, key: &Arc<str>) {
+    fn detach(&self, st: &mut State, session: SessionId, id: &Arc<str>, sub: &Sub) {
         self.metrics.subscriptions.dec();
+        let key = &sub.key;
+        if kind_of(key) == Kind::Topic {
+            let auto = sub.ack == AckMode::Auto;
+            self.topics.remove(key, session, id, auto);
+            if auto {
+                return;
+            }
+        }
         if let Some(dest) = st.dests.get_mut(key) {
             dest.subs.retain(|(s, i)| !(*s == session && i == id));
             if dest.subs.is_empty() && dest.backlog.is_empty() {
@@ -593,7 +663,7 @@ impl Hub {
                     continue;
                 };
                 let user_copy = (kind_of(key) == Kind::User).then(Default::default);
-                if let Offer::Delivered =
+                if let Offer::Delivered(_) =
                     self.offer(entry, id, &p.message, p.deliveries + 1, user_copy)
                 {
                     dest.next = i + 1;
@@ -629,20 +699,7 @@ impl Hub {
             };
             if let Offer::Full = self.offer(entry, id, message, 1, user_copy.clone()) {
                 // (A closing connection answers `Gone` and is skipped quietly.)
-                if droppable {
-                    self.metrics.messages_dropped.inc();
-                } else if !entry.dead {
-                    entry.dead = true;
-                    self.metrics.error("slow_consumer");
-                    tracing::warn!(session = sid, user = %entry.principal.name, "slow consumer disconnected");
-                    entry.control.fail(error_frame(
-                        entry.version,
-                        "slow consumer: the outbound queue is full",
-                        "This connection did not read its messages fast enough and was closed so that none is silently lost. Reconnect and catch up.",
-                        None,
-                        &[],
-                    ));
-                }
+                self.slow_consumer(&entry.peer, droppable);
             }
         }
     }
@@ -657,9 +714,6 @@ impl Hub {
         deliveries: u32,
         user_copy: Option<Arc<UserCopy>>,
     ) -> Offer {
-        if entry.dead {
-            return Offer::Full;
-        }
         let Some(sub) = entry.subs.get(sub_id) else {
             return Offer::Full;
         };
@@ -667,36 +721,26 @@ impl Hub {
         if acks && entry.unacked.len() >= self.limits.max_unacked {
             return Offer::Full;
         }
-        let n = entry.next_message;
-        let delivery = Delivery {
-            subscription: sub_id.clone(),
-            destination: sub.display.clone(),
+        let offer = entry.peer.offer(|n| Delivery {
+            names: sub.names.clone(),
             message_id: n,
             ack: acks,
             redelivered: deliveries > 1,
             message: message.clone(),
-        };
-        let key = sub.key.clone();
-        match entry.tx.try_send(Outbound::Deliver(delivery)) {
-            Ok(()) => {
-                entry.next_message += 1;
-                if acks {
-                    entry.unacked.insert(
-                        n,
-                        Unacked {
-                            sub: sub_id.clone(),
-                            key,
-                            message: message.clone(),
-                            deliveries,
-                            user_copy,
-                        },
-                    );
-                }
-                Offer::Delivered
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
-            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
+        });
+        if let (Offer::Delivered(n), true) = (&offer, acks) {
+            entry.unacked.insert(
+                *n,
+                Unacked {
+                    sub: sub_id.clone(),
+                    key: sub.key.clone(),
+                    message: message.clone(),
+                    deliveries,
+                    user_copy,
+                },
+            );
         }
+        offer
     }
 }
 

@@ -321,3 +321,108 @@ fn dropping_a_users_subscriptions_ends_them_on_every_session_and_only_theirs() {
     hub.publish(topic, message(topic, 4), false).unwrap();
     assert_eq!(drain(&mut rx1).len(), 1);
 }
+
+#[test]
+fn a_topic_subscriber_whose_queue_is_full_is_ended_once_unless_the_message_is_droppable() {
+    let hub = hub(|_| {});
+    let (tx, mut rx) = mpsc::channel(2);
+    let closer = Arc::new(Closer::default());
+    let slow = hub
+        .register(
+            Principal::new("slow", &[]),
+            Version::V1_2,
+            tx,
+            closer.clone(),
+        )
+        .unwrap();
+    let (fast, mut rx_fast) = connect(&hub, "fast").unwrap();
+    let topic = "/topic/board";
+    hub.subscribe(slow, "s", topic, topic, AckMode::Auto)
+        .unwrap();
+    hub.subscribe(fast, "f", topic, topic, AckMode::Auto)
+        .unwrap();
+    for i in 0..3 {
+        hub.publish(topic, message(topic, i), true).unwrap();
+    }
+    assert!(
+        !closer.token().is_cancelled(),
+        "a droppable message is skipped"
+    );
+    assert_eq!(hub.metrics.messages_dropped.get(), 1);
+    hub.publish(topic, message(topic, 9), false).unwrap();
+    assert!(closer.token().is_cancelled(), "ended as a slow consumer");
+    let fatal = closer.take_fatal().expect("an ERROR frame");
+    assert!(std::str::from_utf8(&fatal)
+        .unwrap()
+        .contains("slow consumer"));
+    // Room again, but an ended connection gets nothing more, and no second ERROR.
+    assert_eq!(drain(&mut rx).len(), 2);
+    hub.publish(topic, message(topic, 10), false).unwrap();
+    assert!(drain(&mut rx).is_empty());
+    assert!(closer.take_fatal().is_none());
+    assert_eq!(drain(&mut rx_fast).len(), 5, "the others get every message");
+}
+
+#[test]
+fn a_sessions_message_ids_follow_its_queue_without_gaps_across_topics_and_queues() {
+    let hub = hub(|_| {});
+    let (s, mut rx) = connect(&hub, "alice").unwrap();
+    hub.subscribe(s, "t", "/topic/a", "/topic/a", AckMode::Auto)
+        .unwrap();
+    hub.subscribe(s, "q", "/queue/b", "/queue/b", AckMode::ClientIndividual)
+        .unwrap();
+    hub.subscribe(s, "u", "/topic/c", "/topic/c", AckMode::Client)
+        .unwrap();
+    for _ in 0..3 {
+        hub.publish("/topic/a", message("/topic/a", 1), false)
+            .unwrap();
+        hub.publish("/queue/b", message("/queue/b", 1), false)
+            .unwrap();
+        hub.publish("/topic/c", message("/topic/c", 1), false)
+            .unwrap();
+    }
+    let got: Vec<(u64, String, bool)> = drain(&mut rx)
+        .iter()
+        .map(|d| (d.message_id, d.subscription().to_owned(), d.ack))
+        .collect();
+    let ids: Vec<u64> = got.iter().map(|g| g.0).collect();
+    assert_eq!(ids, (1..=9).collect::<Vec<_>>());
+    let subs: Vec<&str> = got.iter().map(|g| g.1.as_str()).collect();
+    assert_eq!(subs, ["t", "q", "u", "t", "q", "u", "t", "q", "u"]);
+    assert!(
+        got.iter().all(|g| g.2 == (g.1 != "t")),
+        "ack header where acknowledged"
+    );
+    // A cumulative ACK of the topic's last acknowledging delivery takes all three.
+    hub.ack(s, &format!("{s}-9"), false).unwrap();
+    let st = hub.state.lock().unwrap_or_else(PoisonError::into_inner);
+    let left: Vec<u64> = st.sessions[&s].unacked.keys().copied().collect();
+    assert_eq!(
+        left,
+        [2, 5, 8],
+        "the queue's deliveries stay unacknowledged"
+    );
+}
+
+#[test]
+fn unsubscribing_from_a_topic_ends_its_deliveries_and_forgets_the_topic() {
+    let hub = hub(|_| {});
+    let (s, mut rx) = connect(&hub, "alice").unwrap();
+    hub.subscribe(s, "t", "/topic/a", "/topic/a", AckMode::Auto)
+        .unwrap();
+    hub.subscribe(s, "c", "/topic/a", "/topic/a", AckMode::Client)
+        .unwrap();
+    hub.publish("/topic/a", message("/topic/a", 1), false)
+        .unwrap();
+    assert_eq!(drain(&mut rx).len(), 2);
+    hub.unsubscribe(s, "t").unwrap();
+    hub.publish("/topic/a", message("/topic/a", 1), false)
+        .unwrap();
+    let left = drain(&mut rx);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].subscription(), "c");
+    hub.unregister(s);
+    assert!(hub.topics.get("/topic/a").is_none());
+    let st = hub.state.lock().unwrap_or_else(PoisonError::into_inner);
+    assert!(st.dests.is_empty());
+}

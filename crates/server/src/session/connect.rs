@@ -94,10 +94,13 @@ impl Session {
     /// The user an access token names, with the application's consent; the session ends
     /// when the token does.
     async fn user(&mut self, frame: &Frame) -> Result<Principal, StompError> {
+        // The upgrade's token is taken, not copied: a connection would otherwise hold it
+        // for its whole life, and it is read once.
+        let upgrade_token = self.upgrade.token.take();
         let token = authorization(frame)
             .map(|v| strip_bearer(v).to_owned())
             .or_else(|| frame.header("passcode").map(str::to_owned))
-            .or_else(|| self.upgrade.token.clone())
+            .or(upgrade_token)
             .unwrap_or_default();
         let principal = self.state.auth.verify(&token)?;
         self.state.app.authorize_connect(&principal).await?;

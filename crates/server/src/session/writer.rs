@@ -39,6 +39,10 @@ pub(super) async fn write_loop<W>(
     W::Error: std::fmt::Display,
 {
     let token = control.token().clone();
+    // Made once: a fresh one per wake-up would register with the token and deregister
+    // again for every batch, which fan-out does at each of its deliveries.
+    let cancelled = token.cancelled();
+    tokio::pin!(cancelled);
     // Grows with the first busy moment; an idle connection keeps none.
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
@@ -51,7 +55,7 @@ pub(super) async fn write_loop<W>(
         };
         let bytes = tokio::select! {
             biased;
-            _ = token.cancelled() => {
+            _ = &mut cancelled => {
                 // Our own replies already queued (receipts) go out before the ERROR.
                 batch.clear();
                 while let Ok(item) = rx.try_recv() {
@@ -131,15 +135,41 @@ where
     }
 }
 
-/// This delivery's own `MESSAGE` headers in front of the message's shared tail.
+/// This delivery's own `MESSAGE` headers in front of the message's shared tail: one buffer
+/// per delivery (the transport takes one payload), nothing else allocated.
 fn encode_delivery(d: &Delivery, version: Version, session: SessionId) -> Bytes {
-    let id = format!("{session}-{}", d.message_id);
+    // `{session}-{n}`: two u64s and a dash fit in 41 bytes.
+    let mut buf = [0u8; 41];
+    let id = message_id(&mut buf, session, d.message_id);
     MessageHead {
-        destination: &d.destination,
-        message_id: &id,
-        subscription: &d.subscription,
-        ack: d.ack.then_some(id.as_str()),
+        destination: d.destination(),
+        message_id: id,
+        subscription: d.subscription(),
+        ack: d.ack.then_some(id),
         redelivered: d.redelivered,
     }
     .encode(d.message.tail(version))
+}
+
+/// Writes `{session}-{n}` into `buf`, without allocating.
+fn message_id(buf: &mut [u8; 41], session: SessionId, n: u64) -> &str {
+    use std::io::Write;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    // Cannot fail: 20 + 1 + 20 bytes at most.
+    let _ = write!(cursor, "{session}-{n}");
+    let len = cursor.position() as usize;
+    std::str::from_utf8(&buf[..len]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_session_dash_number_up_to_the_largest() {
+        let mut buf = [0u8; 41];
+        assert_eq!(message_id(&mut buf, 7, 1), "7-1");
+        let max = format!("{}-{}", u64::MAX, u64::MAX);
+        assert_eq!(message_id(&mut buf, u64::MAX, u64::MAX), max);
+    }
 }

@@ -281,7 +281,7 @@ async fn pump(state: ServerState, conn: Arc<Conn>, s: SocketRef) {
         let Some(Outbound::Deliver(d)) = next else {
             continue;
         };
-        let Some(ev) = outbound::translate(&me, &d.destination, &d.message.body) else {
+        let Some(ev) = outbound::translate(&me, d.destination(), &d.message.body) else {
             continue;
         };
         if let Err(e) = s.emit(ev.name, &ev.data) {
