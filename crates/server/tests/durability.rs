@@ -144,15 +144,20 @@ async fn rest_sender(api: Api, token: String, cid: String, tag: usize, acked: Ac
     }
 }
 
-#[tokio::test]
-async fn acknowledged_messages_survive_kill_9() {
-    let dir = TempDir::new("kill9");
-    // Six senders share two users' send budgets: raise the per-user limit for the burst.
+/// The server on `dir` (started again on the same data by a second call), for a burst:
+/// several senders share a few users' send budgets, so the per-user limit is raised.
+fn start_for_burst(dir: &TempDir) -> BinServer {
     let cfg = dir.0.join("server.toml");
     std::fs::write(&cfg, "[limits]\nsends_per_minute = 100000\n").unwrap();
     let mut args = ARGS.to_vec();
     args.extend(["--config", cfg.to_str().unwrap()]);
-    let mut srv = BinServer::start_args(&dir.0, &args, &[]);
+    BinServer::start_args(&dir.0, &args, &[])
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_kill_9() {
+    let dir = TempDir::new("kill9");
+    let mut srv = start_for_burst(&dir);
     let api = srv.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
@@ -197,7 +202,7 @@ async fn acknowledged_messages_survive_kill_9() {
             && acked.iter().any(|k| k.starts_with("stomp-"))
     );
 
-    let srv = BinServer::start_args(&dir.0, &args, &[]);
+    let srv = start_for_burst(&dir);
     let stored = stored_client_ids(&srv.api(), &alice.token, &cid).await;
     let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
     assert_eq!(stored_set.len(), stored.len(), "nothing stored twice");
@@ -219,11 +224,7 @@ const SENDERS: usize = 24;
 #[tokio::test]
 async fn concurrent_sends_in_one_conversation_are_receipted_only_once_committed() {
     let dir = TempDir::new("kill9-group-commit");
-    let cfg = dir.0.join("server.toml");
-    std::fs::write(&cfg, "[limits]\nsends_per_minute = 100000\n").unwrap();
-    let mut args = ARGS.to_vec();
-    args.extend(["--config", cfg.to_str().unwrap()]);
-    let mut srv = BinServer::start_args(&dir.0, &args, &[]);
+    let mut srv = start_for_burst(&dir);
     let api = srv.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
@@ -273,7 +274,7 @@ async fn concurrent_sends_in_one_conversation_are_receipted_only_once_committed(
     let acked: BTreeSet<String> = acked.keys.lock().unwrap().iter().cloned().collect();
     assert!(acked.len() >= BEFORE_KILL);
 
-    let srv = BinServer::start_args(&dir.0, &args, &[]);
+    let srv = start_for_burst(&dir);
     let stored = stored_client_ids(&srv.api(), &alice.token, &cid).await;
     let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
     assert_eq!(stored_set.len(), stored.len(), "nothing stored twice");
