@@ -154,6 +154,29 @@ fn start_for_burst(dir: &TempDir) -> BinServer {
     BinServer::start_args(&dir.0, &args, &[])
 }
 
+/// Waits (bounded) until [`BEFORE_KILL`] sends were acknowledged, kills the server with
+/// SIGKILL in the middle of the burst, lets the senders end, and gives what was acknowledged.
+async fn kill_mid_burst(
+    srv: &mut BinServer,
+    acked: &Acked,
+    senders: Vec<tokio::task::JoinHandle<()>>,
+) -> BTreeSet<String> {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        acked.reached(BEFORE_KILL),
+    )
+    .await
+    .expect("the burst stalled");
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+    for t in senders {
+        let _ = t.await;
+    }
+    let acked: BTreeSet<String> = acked.keys.lock().unwrap().iter().cloned().collect();
+    assert!(acked.len() >= BEFORE_KILL);
+    acked
+}
+
 #[tokio::test]
 async fn acknowledged_messages_survive_kill_9() {
     let dir = TempDir::new("kill9");
@@ -184,19 +207,7 @@ async fn acknowledged_messages_survive_kill_9() {
         )));
     }
     // Once enough sends were acknowledged (bounded wait), kill -9 in the middle of the burst.
-    tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        acked.reached(BEFORE_KILL),
-    )
-    .await
-    .expect("the burst stalled");
-    srv.child.kill().unwrap();
-    srv.child.wait().unwrap();
-    for t in tasks {
-        let _ = t.await;
-    }
-    let acked: BTreeSet<String> = acked.keys.lock().unwrap().iter().cloned().collect();
-    assert!(acked.len() >= BEFORE_KILL);
+    let acked = kill_mid_burst(&mut srv, &acked, tasks).await;
     assert!(
         acked.iter().any(|k| k.starts_with("rest-"))
             && acked.iter().any(|k| k.starts_with("stomp-"))
@@ -259,20 +270,8 @@ async fn concurrent_sends_in_one_conversation_are_receipted_only_once_committed(
         })
         .collect();
     // Kill as soon as enough receipts came, with every connection's next send in flight.
-    tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        acked.reached(BEFORE_KILL),
-    )
-    .await
-    .expect("the burst stalled");
-    srv.child.kill().unwrap();
-    srv.child.wait().unwrap();
-    for t in tasks {
-        let _ = t.await;
-    }
+    let acked = kill_mid_burst(&mut srv, &acked, tasks).await;
     let _ = listening.await;
-    let acked: BTreeSet<String> = acked.keys.lock().unwrap().iter().cloned().collect();
-    assert!(acked.len() >= BEFORE_KILL);
 
     let srv = start_for_burst(&dir);
     let stored = stored_client_ids(&srv.api(), &alice.token, &cid).await;
