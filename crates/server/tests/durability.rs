@@ -177,6 +177,26 @@ async fn kill_mid_burst(
     acked
 }
 
+/// Starts the server again on `dir` and checks what it kept of the burst: nothing stored
+/// twice, nothing acknowledged lost. Gives the server and the stored client ids in order.
+async fn restart_and_check(
+    dir: &TempDir,
+    reader: &TestUser,
+    cid: &str,
+    acked: &BTreeSet<String>,
+) -> (BinServer, Vec<String>) {
+    let srv = start_for_burst(dir);
+    let stored = stored_client_ids(&srv.api(), &reader.token, cid).await;
+    let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
+    assert_eq!(stored_set.len(), stored.len(), "nothing stored twice");
+    let lost: Vec<&String> = acked.difference(&stored_set).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but lost after kill -9: {lost:?}"
+    );
+    (srv, stored)
+}
+
 #[tokio::test]
 async fn acknowledged_messages_survive_kill_9() {
     let dir = TempDir::new("kill9");
@@ -213,15 +233,7 @@ async fn acknowledged_messages_survive_kill_9() {
             && acked.iter().any(|k| k.starts_with("stomp-"))
     );
 
-    let srv = start_for_burst(&dir);
-    let stored = stored_client_ids(&srv.api(), &alice.token, &cid).await;
-    let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
-    assert_eq!(stored_set.len(), stored.len(), "nothing stored twice");
-    let lost: Vec<&String> = acked.difference(&stored_set).collect();
-    assert!(
-        lost.is_empty(),
-        "acknowledged but lost after kill -9: {lost:?}"
-    );
+    let (_srv, stored) = restart_and_check(&dir, &alice, &cid, &acked).await;
     println!(
         "acknowledged {} before kill -9; {} stored after restart",
         acked.len(),
@@ -273,15 +285,7 @@ async fn concurrent_sends_in_one_conversation_are_receipted_only_once_committed(
     let acked = kill_mid_burst(&mut srv, &acked, tasks).await;
     let _ = listening.await;
 
-    let srv = start_for_burst(&dir);
-    let stored = stored_client_ids(&srv.api(), &alice.token, &cid).await;
-    let stored_set: BTreeSet<String> = stored.iter().cloned().collect();
-    assert_eq!(stored_set.len(), stored.len(), "nothing stored twice");
-    let lost: Vec<&String> = acked.difference(&stored_set).collect();
-    assert!(
-        lost.is_empty(),
-        "receipted but lost after kill -9: {lost:?}"
-    );
+    let (_srv, stored) = restart_and_check(&dir, &alice, &cid, &acked).await;
 
     // Published only once committed, and in seq order with none skipped: the n-th event
     // on the topic is the stored message at the same position.
