@@ -39,7 +39,7 @@ pub use notifications::UnsyncedReads;
 pub use outbox::{OutboxEntry, OutboxState};
 pub use outbox_files::{outbox_folder, NewFile, OutboxFile};
 pub use revisions::{Departure, Memberships};
-pub use search::{SearchHit, SEARCH_WINDOW};
+pub use search::SearchHit;
 pub use view::ScrollAnchor;
 
 use rusqlite::{params, Connection, OptionalExtension};

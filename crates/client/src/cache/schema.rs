@@ -226,6 +226,21 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 8: issue 19. The full-text index also keeps lists for the prefixes of 2 and 3 letters
+    // of every word, so that a search as it is typed ("hel wor") reads them newest first
+    // instead of merging the lists of every word a prefix begins (see cache/search.rs). It
+    // stays an external-content index over `messages` (no second copy of the text) and
+    // keeps erasing what it forgets. The index is built again from the messages: nothing
+    // is lost, since the text lives in `messages`.
+    "
+    DROP TABLE messages_fts;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content = 'messages', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+    );
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
@@ -273,6 +288,60 @@ mod tests {
             .set_notify_level("loud", crate::cache::NotifyLevel::Mentions)
             .unwrap();
         assert_eq!(level("loud"), crate::cache::NotifyLevel::Mentions);
+        drop(cache);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cache_of_version_7_keeps_its_messages_and_finds_them_by_prefix() {
+        let dir = std::env::temp_dir().join(format!("tidings-schema7-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..7] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 7).unwrap();
+            for seq in 1..=200 {
+                let text = match seq {
+                    7 => "hello world from the old cache".to_owned(),
+                    8 => "Café crème tomorrow".to_owned(),
+                    _ => format!("filler message {seq}"),
+                };
+                conn.execute(
+                    "INSERT INTO messages (conversation_id, seq, id, sender_id, client_id,
+                                           content, content_type, created_at)
+                     VALUES ('c', ?1, 'm' || ?1, 'bob', 'k' || ?1, ?2, 'text', ?1)",
+                    rusqlite::params![seq, text],
+                )
+                .unwrap();
+            }
+        }
+        let cache = crate::cache::Cache::open(&path).unwrap();
+        assert_eq!(
+            cache.messages_after("c", 0).unwrap().len(),
+            200,
+            "nothing lost"
+        );
+        let hits = cache.search("hel wor", 10).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].message.seq, 7);
+        assert!(
+            hits[0].snippet.contains("[hello] [world]"),
+            "{}",
+            hits[0].snippet
+        );
+        assert_eq!(cache.search("cafe crem", 10).unwrap().len(), 1);
+        assert_eq!(cache.search("filler", 500).unwrap().len(), 198);
+        // The triggers feed the new index: an edit replaces the old text in it.
+        let mut edited = cache.message("m7").unwrap().unwrap();
+        edited.rev = 1;
+        edited.content = "goodbye".into();
+        cache.insert_messages(&[edited], "me").unwrap();
+        assert!(cache.search("hel", 10).unwrap().is_empty());
+        assert_eq!(cache.search("goo", 10).unwrap().len(), 1);
         drop(cache);
         let _ = std::fs::remove_dir_all(&dir);
     }
