@@ -241,6 +241,14 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
     ",
+    // 9: issue 19. New messages enter the full-text index once per batch, from the cache's
+    // own code (cache/messages.rs, `index_new`), not by a trigger per row: FTS5 flushes
+    // what it holds in memory to a new index segment at every statement's savepoint, so
+    // the trigger made one tiny segment per message. Edits and deletions (rare) keep their
+    // triggers.
+    "
+    DROP TRIGGER messages_fts_insert;
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
@@ -342,6 +350,70 @@ mod tests {
         cache.insert_messages(&[edited], "me").unwrap();
         assert!(cache.search("hel", 10).unwrap().is_empty());
         assert_eq!(cache.search("goo", 10).unwrap().len(), 1);
+        drop(cache);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cache_of_version_8_keeps_its_messages_and_outbox_and_indexes_new_ones_once() {
+        let dir = std::env::temp_dir().join(format!("tidings-schema8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..8] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 8).unwrap();
+            for seq in 1..=50 {
+                tx.execute(
+                    "INSERT INTO messages (conversation_id, seq, id, sender_id, client_id,
+                                           content, content_type, created_at)
+                     VALUES ('c', ?1, 'm' || ?1, 'bob', 'k' || ?1, 'old words ' || ?1, 'text', ?1)",
+                    [seq],
+                )
+                .unwrap();
+            }
+            tx.execute_batch(
+                "INSERT INTO outbox (client_id, conversation_id, content, content_type, created_at, state)
+                 VALUES ('waiting', 'c', 'not sent yet', 'text', 5, 'pending');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let cache = crate::cache::Cache::open(&path).unwrap();
+        assert_eq!(cache.messages_after("c", 0).unwrap().len(), 50);
+        let waiting = cache.outbox_entry("waiting").unwrap().unwrap();
+        assert_eq!(
+            (waiting.content.as_str(), waiting.state),
+            ("not sent yet", crate::cache::OutboxState::Pending)
+        );
+        assert_eq!(cache.search("old wor", 100).unwrap().len(), 50);
+        let triggers: Vec<String> = cache
+            .conn()
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'messages_fts%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(triggers, ["messages_fts_delete", "messages_fts_update"]);
+        // New messages are indexed by the cache itself, each once.
+        let new: Vec<_> = (51..=60)
+            .map(|s| crate::cache::testing::msg("c", s, "bob", &format!("new words {s}")))
+            .collect();
+        cache.insert_messages(&new, "me").unwrap();
+        assert_eq!(cache.search("new wor", 100).unwrap().len(), 10);
+        assert_eq!(cache.search("wor", 100).unwrap().len(), 60);
+        cache
+            .conn()
+            .execute(
+                "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            )
+            .unwrap();
         drop(cache);
         let _ = std::fs::remove_dir_all(&dir);
     }

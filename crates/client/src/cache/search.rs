@@ -36,6 +36,13 @@ const INDEXED_PREFIX: usize = 3;
 /// matching (a short indexed prefix, "the", of a rare long word, "thermostat").
 const CANDIDATE_BUDGET: usize = 20_000;
 
+/// Messages a search of one-letter words alone reads, newest first, before it stops: FTS5
+/// has no list for a prefix of one letter (a list per letter would add to every message's
+/// ingest for queries that match nearly everything), and matching one by merging the lists
+/// of every word it begins costs seconds at a million messages. Such a search looks at the
+/// newest messages only: as typed, the next letter narrows it to an indexed prefix anyway.
+const SCAN_BUDGET: usize = 20_000;
+
 /// Turns free text into an FTS5 query: every word must appear (as a prefix), and no
 /// character of the input can be read as query syntax.
 fn fts_query<'a>(words: impl Iterator<Item = &'a str>) -> Option<String> {
@@ -176,9 +183,89 @@ fn checked(
             hits.push(h);
         }
     }
-    if hits.len() < limit && last != i64::MIN {
-        // Out of budget: FTS5 matches the rest itself.
+    let one_letter = wanted.iter().any(|w| w.chars().count() == 1);
+    if hits.len() < limit && last != i64::MIN && !one_letter {
+        // Out of budget: FTS5 matches the rest itself (not for a word of one letter, whose
+        // lists FTS5 would merge whole: the search stops at the budget, see SCAN_BUDGET).
         hits.extend(newest(conn, precise, last, limit - hits.len())?);
+    }
+    Ok(hits)
+}
+
+/// A snippet made here (the scan path has no FTS5 match to make one from): up to
+/// `SNIPPET_WORDS` words from just before the first marked one, the words that begin with a
+/// wanted word in `[` `]`, `…` where text is left out. The same shape as FTS5's.
+fn snippet_of(content: &str, wanted: &[String]) -> String {
+    const SNIPPET_WORDS: usize = 12;
+    // (start, end, marked) of every word, by byte offsets.
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, c) in content
+        .char_indices()
+        .chain(std::iter::once((content.len(), ' ')))
+    {
+        match (c.is_alphanumeric() && i < content.len(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(b)) => {
+                let folded = fold(&content[b..i]);
+                let marked = wanted.iter().any(|w| folded.starts_with(w.as_str()));
+                words.push((b, i, marked));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let first = words.iter().position(|w| w.2).unwrap_or(0);
+    let from = first.saturating_sub(2);
+    let to = (from + SNIPPET_WORDS).min(words.len());
+    if words.is_empty() {
+        return content.to_owned();
+    }
+    let mut out = String::new();
+    let mut at = if from == 0 {
+        0
+    } else {
+        out.push('…');
+        words[from].0
+    };
+    for &(b, e, marked) in &words[from..to] {
+        out.push_str(&content[at..b]);
+        if marked {
+            out.push('[');
+            out.push_str(&content[b..e]);
+            out.push(']');
+        } else {
+            out.push_str(&content[b..e]);
+        }
+        at = e;
+    }
+    if to < words.len() {
+        out.push('…');
+    } else {
+        out.push_str(&content[at..]);
+    }
+    out
+}
+
+/// The scan path, for words of one letter alone: the newest messages, up to `SCAN_BUDGET`,
+/// checked here.
+fn scan(conn: &Connection, wanted: &[String], limit: usize) -> CacheResult<Vec<SearchHit>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {cols} FROM messages m ORDER BY m.rowid DESC LIMIT ?1",
+        cols = columns()
+    ))?;
+    let mut rows = stmt.query([SCAN_BUDGET as i64])?;
+    let mut hits = Vec::new();
+    while let Some(r) = rows.next()? {
+        let content = r.get_ref(5)?.as_str().unwrap_or("");
+        if matches_all(content, wanted) {
+            let message = super::messages::from_row(r)?;
+            let snippet = snippet_of(&message.content, wanted);
+            hits.push(SearchHit { message, snippet });
+            if hits.len() == limit {
+                break;
+            }
+        }
     }
     Ok(hits)
 }
@@ -200,6 +287,13 @@ impl Cache {
         let plain = words.iter().all(|w| w.chars().all(char::is_alphanumeric));
         let unindexed = lengths.iter().any(|&n| n == 1 || n > INDEXED_PREFIX);
         let anchored = lengths.iter().any(|&n| n >= 2);
+        let all_tokens: Vec<String> = tokens(text).collect();
+        if all_tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        if all_tokens.iter().all(|t| t.chars().count() == 1) {
+            return scan(&conn, &all_tokens, limit);
+        }
         if !(plain && unindexed && anchored) {
             return newest(&conn, &precise, i64::MAX, limit);
         }
@@ -355,6 +449,118 @@ mod tests {
             assert!(h.snippet.contains("[thermostat]"), "{}", h.snippet);
             assert!(!h.snippet.contains("[the]") && !h.snippet.contains("[there]"));
         }
+    }
+
+    #[test]
+    fn two_word_prefixes_as_typed_find_the_newest_first() {
+        let t = temp_cache("search-typed");
+        let all: Vec<Message> = (1..=600)
+            .map(|i| {
+                let text = match i % 4 {
+                    0 => "hello world",
+                    1 => "help wanted in the world cup",
+                    2 => "Héllo Wörld, again",
+                    _ => "goodbye moon",
+                };
+                msg("c", i, "bob", text)
+            })
+            .collect();
+        t.cache.insert_messages(&all, "me").unwrap();
+        let seqs = |q: &str, limit| -> Vec<i64> {
+            t.cache
+                .search(q, limit)
+                .unwrap()
+                .iter()
+                .map(|h| h.message.seq)
+                .collect()
+        };
+        // Every prefix length as the words are typed, case and accents folded.
+        let hello_world: Vec<i64> = (1..=600)
+            .rev()
+            .filter(|i| i % 4 == 0 || i % 4 == 2)
+            .collect();
+        for q in [
+            "he wo",
+            "hel wor",
+            "hell worl",
+            "HELLO WORLD",
+            "héll wör",
+            "wo he",
+        ] {
+            assert_eq!(seqs(q, 1000), hello_world, "{q}");
+            assert_eq!(seqs(q, 20), hello_world[..20], "{q} (limit)");
+        }
+        let hel: Vec<i64> = (1..=600).rev().filter(|i| i % 4 != 3).collect();
+        assert_eq!(seqs("hel", 1000), hel);
+        assert_eq!(
+            seqs("help wor", 1000),
+            (1..=600).rev().filter(|i| i % 4 == 1).collect::<Vec<_>>()
+        );
+        assert!(seqs("hello moon", 10).is_empty());
+        let h = &t.cache.search("hel wö", 1).unwrap()[0];
+        assert_eq!(h.message.seq, 600);
+        assert!(h.snippet.contains("[hello] [world]"), "{}", h.snippet);
+        let h = &t.cache.search("hell wor", 1).unwrap()[0];
+        assert_eq!(h.message.seq, 598);
+        assert!(h.snippet.contains("[Héllo] [Wörld]"), "{}", h.snippet);
+    }
+
+    #[test]
+    fn one_letter_searches_read_the_newest_messages_only() {
+        let t = temp_cache("search-letter");
+        let mut all = vec![msg("c", 1, "bob", "zebra crossing")];
+        all.extend((2..=SCAN_BUDGET as i64 + 100).map(|i| {
+            msg(
+                "c",
+                i,
+                "bob",
+                if i % 1000 == 0 {
+                    "Über xylophone"
+                } else {
+                    "filler text"
+                },
+            )
+        }));
+        t.cache.insert_messages(&all, "me").unwrap();
+        let seqs = |q: &str, limit| -> Vec<i64> {
+            t.cache
+                .search(q, limit)
+                .unwrap()
+                .iter()
+                .map(|h| h.message.seq)
+                .collect()
+        };
+        let last = SCAN_BUDGET as i64 + 100;
+        // Newest first, to the limit.
+        assert_eq!(seqs("f", 3), vec![last, last - 1, last - 2]);
+        assert_eq!(seqs("f T", 2), vec![last, last - 1]);
+        // Accents and case folded; the snippet marks the words.
+        let u = t.cache.search("u", 50).unwrap();
+        assert_eq!(u.len(), 20);
+        assert!(u.iter().all(|h| h.message.seq % 1000 == 0));
+        assert_eq!(u[0].snippet, "[Über] xylophone");
+        assert_eq!(
+            t.cache.search("x U", 5).unwrap()[0].snippet,
+            "[Über] [xylophone]"
+        );
+        // Beyond the newest SCAN_BUDGET messages a one-letter search does not look; a
+        // second letter finds it, and so does a one-letter word beside a longer one.
+        assert!(seqs("z", 10).is_empty());
+        assert_eq!(seqs("ze", 10), vec![1]);
+        assert_eq!(seqs("z cro", 10), vec![1]);
+        assert_eq!(seqs("zebra c", 10), vec![1]);
+    }
+
+    #[test]
+    fn scan_snippets_shorten_long_text_around_the_first_match() {
+        let wanted = vec!["mid".to_owned()];
+        let words: Vec<String> = (0..30).map(|i| format!("w{i}")).collect();
+        let mut text = words.clone();
+        text[15] = "Middle".into();
+        let s = snippet_of(&text.join(" "), &wanted);
+        assert_eq!(s, "…w13 w14 [Middle] w16 w17 w18 w19 w20 w21 w22 w23 w24…");
+        assert_eq!(snippet_of("a Mid, end.", &wanted), "a [Mid], end.");
+        assert_eq!(snippet_of("", &wanted), "");
     }
 
     #[test]
