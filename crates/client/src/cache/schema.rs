@@ -245,9 +245,19 @@ const MIGRATIONS: &[&str] = &[
     // own code (cache/messages.rs, `index_new`), not by a trigger per row: FTS5 flushes
     // what it holds in memory to a new index segment at every statement's savepoint, so
     // the trigger made one tiny segment per message. Edits and deletions (rare) keep their
-    // triggers.
+    // triggers. The index keeps no word positions (`detail = none`): a search matches
+    // every word as a prefix anywhere in a message (no phrases), and snippets are made by
+    // FTS5 from the text itself, so positions were only ingest time and disk. Built again
+    // from the messages, as in 8.
     "
     DROP TRIGGER messages_fts_insert;
+    DROP TABLE messages_fts;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content = 'messages', content_rowid = 'rowid', detail = none,
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+    );
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
     ",
 ];
 
