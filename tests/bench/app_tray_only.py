@@ -99,7 +99,8 @@ class Run:
 
     def log_lines(self):
         with open(os.path.join(self.work, "app.log"), errors="replace") as f:
-            return f.read().splitlines()
+            # tracing colours its field names: the ANSI codes out, as app_bench.py does.
+            return re.sub(r"\x1b\[[0-9;]*m", "", f.read()).splitlines()
 
     def paints(self):
         return [l for l in self.log_lines() if "first paint" in l]
