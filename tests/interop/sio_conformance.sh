@@ -12,9 +12,10 @@
 # first PING right after the handshake rather than one ping interval later; cases that read
 # "the next packet" then read the PING, and cases that never answer it lose their
 # connection to the ping timeout (the Socket.IO project's own server fails such cases now
-# and then on a busy machine; see docs/socketio.md). A failed case counts as failed for that
-# known cause only on evidence of it (see below), never by its name; anything else failed
-# otherwise.
+# and then on a busy machine; see docs/socketio.md). The forced close of a long-polling
+# session sends its poll and its close packet at once, and fails whenever the close arrives
+# first (with any server). A failed case counts as failed for a known cause only on evidence
+# of it in the server's log (see below), never by its name; anything else failed otherwise.
 # Last line: "N passed, M failed" (M = failed otherwise, so CI counts only those); the line
 # before gives the three figures. Exit status 1 if any case failed otherwise.
 set -uo pipefail
@@ -51,9 +52,10 @@ max_payload_bytes = 1000000
 connect_timeout_ms = 1000
 TOML
 mkdir -p "$WORK/data"
-# The engine's debug lines (heartbeat start and failure, with each connection's id) are the
-# evidence the classification below reads.
-RUST_LOG=info,engineioxide::socket=debug NO_COLOR=1 \
+# The engine's debug lines (heartbeat start and failure, polling requests and close packets,
+# with each connection's id) are the evidence the classification below reads. Neither module
+# logs request headers at debug level (the server keeps the rest of the engine at info).
+RUST_LOG=info,engineioxide::socket=debug,engineioxide::transport::polling=debug NO_COLOR=1 \
   "$SERVER_BINARY" --listen 127.0.0.1:0 --data-dir "$WORK/data" --config "$WORK/server.toml" \
   > "$WORK/server.stdout" 2> "$WORK/server.stderr" < /dev/null &
 SERVER_PID=$!
@@ -102,7 +104,9 @@ try { cases = JSON.parse(fs.readFileSync(file, 'utf8')); }
 catch (e) { console.error(`FAIL ${suite}: mocha wrote no report (${e.message})`); console.log('0 0 1'); process.exit(0); }
 // The engine's debug log: when each connection's heartbeat started (its handshake) and
 // which connections it closed for a PING left unanswered ("heartbeat error").
-const started = new Map(), closes = [];
+// Also, per connection, when its first long-polling request and the client's close packet
+// reached the engine.
+const started = new Map(), closes = [], firstPoll = new Map(), closePacket = new Map();
 for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
   const plain = line.replace(/\x1b\[[0-9;]*m/g, '');   // the log's colours
   const at = Date.parse(plain.split(' ')[0]);
@@ -110,6 +114,8 @@ for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
   if (!sid || Number.isNaN(at)) continue;
   if (plain.includes('heartbeat sender routine started')) started.set(sid[1], at);
   else if (plain.includes('heartbeat error')) closes.push({ opened: started.get(sid[1]), closed: at });
+  else if (plain.includes('polling request') && !firstPoll.has(sid[1])) firstPoll.set(sid[1], at);
+  else if (plain.includes('received close packet')) closePacket.set(sid[1], at);
 }
 const pingShown = t => /^2(\x1e|$)/.test(t.actual || '') || /^expected '?2(\\u001e[^']*)?'? to /.test(t.message);
 // Only a close sooner than one ping interval plus the ping timeout after the handshake
@@ -119,12 +125,21 @@ const pingShown = t => /^2(\x1e|$)/.test(t.actual || '') || /^expected '?2(\\u00
 const EARLY = 300 + 200;
 const unansweredPing = t => closes.some(c => c.opened !== undefined && c.opened >= t.start - 5
   && c.opened <= t.end && c.closed - c.opened < EARLY);
+// The suites' forced close of a long-polling session sends its poll and its close packet at
+// once, on two connections, and expects the poll to be answered: when the close packet
+// reaches the server first, the session is gone and the poll is answered 400 "Session ID
+// unknown" (the Socket.IO project's own server answers the same in that order). Evidence: a
+// session opened while the case ran got the client's close packet before any poll of it.
+const closeOvertookPoll = t => /^expected 400 to deeply equal 200/.test(t.message)
+  && [...started].some(([sid, opened]) => opened >= t.start - 5 && opened <= t.end
+    && closePacket.has(sid) && !(firstPoll.has(sid) && firstPoll.get(sid) <= closePacket.get(sid)));
 let passed = 0, known = 0, other = 0;
 const others = [];
 for (const t of cases) {
   if (t.ok) { passed += 1; console.error(`PASS ${suite}: ${t.title}`); continue; }
   const why = pingShown(t) ? 'the PING packet "2" where another packet was expected'
     : unansweredPing(t) ? 'its connection was closed for not answering the early PING'
+    : closeOvertookPoll(t) ? 'its close packet reached the server before its poll (the suite sends both at once)'
     : null;
   if (why) known += 1; else { other += 1; others.push(t.title); }
   console.error(`${why ? 'KNOWN' : 'FAIL'} ${suite}: ${t.title}: ${t.message}${why ? ` [known cause: ${why}]` : ''}`);
@@ -152,6 +167,9 @@ for suite in engine.io-protocol socket.io-protocol; do
   # yet, so it never answers): the server logged a heartbeat-timeout close of a connection
   # opened while the case ran, and the case then failed (a timeout, or the close packet "1"),
   # as the engine's own log shows (`heartbeat sender routine started` / `heartbeat error`).
+  # The second known cause: the case's close packet reached the engine before its poll
+  # (`received close packet` logged for the case's session before any `polling request`),
+  # and the poll was answered 400.
   classify "$suite" "$WORK/$suite.json" "$WORK/$suite.other"
   # A case that failed otherwise runs once more on its own: the suites race two requests in
   # some cases (the forced close of a long-polling session, say), and the Socket.IO
@@ -173,10 +191,10 @@ for suite in engine.io-protocol socket.io-protocol; do
   done < "$WORK/$suite.other"
   p=$((p + RETRIED)); o=$((o - RETRIED)); RETRIED_ALL=$((RETRIED_ALL + RETRIED))
   PASSED=$((PASSED + p)); KNOWN=$((KNOWN + k)); OTHER=$((OTHER + o))
-  echo "sio_conformance.sh: $suite: $p passed, $k failed for the known cause, $o failed otherwise"
+  echo "sio_conformance.sh: $suite: $p passed, $k failed for a known cause, $o failed otherwise"
 done
 
 kill -0 "$SERVER_PID" 2>/dev/null || { echo "sio_conformance.sh: the server exited during the run"; OTHER=$((OTHER + 1)); }
-echo "socket.io conformance: $PASSED passed ($RETRIED_ALL of them on a second run), $KNOWN failed for the known cause (an early PING packet), $OTHER failed otherwise"
+echo "socket.io conformance: $PASSED passed ($RETRIED_ALL of them on a second run), $KNOWN failed for a known cause (the early PING packet, or the suite's close packet overtaking its poll), $OTHER failed otherwise"
 echo "$PASSED passed, $OTHER failed"
 [ "$OTHER" -eq 0 ]
