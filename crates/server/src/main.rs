@@ -6,6 +6,14 @@ use std::io::Write;
 use tidings_server::cli::{Cli, CliCommand};
 use tidings_server::{auth::Authenticator, ServerState};
 
+/// Rust's allocations go to mimalloc: with glibc's malloc (15 % of the server's CPU at the
+/// chat ceiling, flat profile in docs/benchmarks.md) the persisted chat held 3,765 to 5,271
+/// messages/s; with mimalloc 7,379 in four runs out of four on the same machine. The cost is
+/// memory held after a connection flood (idle: 9.9 to 11.5 KB per connection at 10k);
+/// docs/benchmarks.md has both. C code (SQLite) keeps glibc's malloc, tuned in `malloc`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     tidings_server::malloc::tune();
     tokio::runtime::Builder::new_multi_thread()

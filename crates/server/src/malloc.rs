@@ -1,5 +1,9 @@
 //! The C allocator's settings for a server that peers can flood.
 //!
+//! Rust's own allocations go to mimalloc (the `#[global_allocator]` in `main.rs`); glibc's
+//! malloc still serves the C code linked in (SQLite) and any test binary that links the
+//! library, so these settings stay.
+//!
 //! glibc serves a large allocation (above `M_MMAP_THRESHOLD`, 128 KiB at first) from a
 //! mapping of its own and unmaps it on free, but after the first such free it raises the
 //! threshold to that size, so later large buffers come from the heap. A peer sending many
