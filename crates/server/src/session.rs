@@ -25,7 +25,6 @@ mod writer;
 
 use crate::auth::{Principal, TokenError};
 use crate::budget::FrameBudget;
-use crate::hub::outbox;
 use crate::hub::{Closer, Outbound, SessionId};
 use crate::ServerState;
 use bytes::Bytes;
@@ -34,7 +33,7 @@ use futures_util::{Sink, Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tidings_stomp::{Command, DecodeError, Decoder, Frame, Item, Version};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use transactions::{Transactions, TxLimits};
 use writer::{write_loop, WriterConfig};
@@ -80,7 +79,7 @@ where
 {
     let span = tracing::info_span!("conn", remote = ?upgrade.remote, session = tracing::field::Empty, user = tracing::field::Empty);
     async move {
-        let (tx, rx) = outbox::channel(state.config.limits.outbound_queue);
+        let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
         let control = Arc::new(Closer::default());
         let (cfg_tx, cfg_rx) = watch::channel(WriterConfig {
             version: Version::V1_2,
@@ -125,7 +124,7 @@ struct Session {
     state: ServerState,
     upgrade: Upgrade,
     decoder: Decoder,
-    tx: outbox::Sender<Outbound>,
+    tx: mpsc::Sender<Outbound>,
     control: Arc<Closer>,
     writer_cfg: watch::Sender<WriterConfig>,
     id: Option<SessionId>,

@@ -35,7 +35,6 @@
 
 mod backlog;
 mod message;
-pub mod outbox;
 mod peer;
 #[cfg(test)]
 mod tests;
@@ -54,6 +53,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tidings_stomp::Version;
+use tokio::sync::mpsc;
 
 /// Deliveries of one message before it is given up on.
 pub const MAX_DELIVERIES: u32 = 5;
@@ -162,7 +162,7 @@ impl Hub {
         &self,
         principal: Principal,
         version: Version,
-        tx: outbox::Sender<Outbound>,
+        tx: mpsc::Sender<Outbound>,
         control: Arc<Closer>,
     ) -> Result<SessionId, HubError> {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);

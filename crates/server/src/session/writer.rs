@@ -5,7 +5,6 @@
 //! Every write has a deadline ([`WRITE_TIMEOUT`]); a peer that does not take its bytes in
 //! time is gone, and the connection ends.
 
-use crate::hub::outbox;
 use crate::hub::{Closer, Delivery, Outbound, SessionId};
 use crate::metrics::Metrics;
 use bytes::Bytes;
@@ -13,7 +12,7 @@ use futures_util::{Sink, SinkExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tidings_stomp::{MessageHead, Version};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// How long one write may take before the peer is considered gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,7 +30,7 @@ pub(super) struct WriterConfig {
 
 pub(super) async fn write_loop<W>(
     mut sink: W,
-    mut rx: outbox::Receiver<Outbound>,
+    mut rx: mpsc::Receiver<Outbound>,
     control: Arc<Closer>,
     cfg: watch::Receiver<WriterConfig>,
     metrics: Arc<Metrics>,

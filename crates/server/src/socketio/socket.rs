@@ -13,7 +13,7 @@
 use super::error::{ConnectError, EventError};
 use super::{inbound, outbound, Sio};
 use crate::auth::Principal;
-use crate::hub::{outbox, AckMode, Closer, Outbound, SessionId};
+use crate::hub::{AckMode, Closer, Outbound, SessionId};
 use crate::ServerState;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
@@ -34,7 +34,7 @@ pub struct Conn {
     pub principal: Principal,
     pub session: SessionId,
     closer: Arc<Closer>,
-    deliveries: Mutex<Option<outbox::Receiver<Outbound>>>,
+    deliveries: Mutex<Option<mpsc::Receiver<Outbound>>>,
     /// Fires when the socket is gone; ends the pump and the worker.
     done: CancellationToken,
     cleaned: AtomicBool,
@@ -97,7 +97,7 @@ pub async fn authenticate(
             .await
             .map_err(ConnectError::Refused)?;
         let slot = sio.take_slot()?;
-        let (tx, rx) = outbox::channel(state.config.limits.outbound_queue);
+        let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
         let closer = Arc::new(Closer::default());
         let session = state.hub.register(
             principal.clone(),
