@@ -259,6 +259,56 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
     ",
+    // 10: issue 19, ingest. The messages table is built again without its unique index on
+    // (sender_id, client_id): no query reads by it, and every insert paid for it (14 % of
+    // ingest at a million messages, docs/benchmarks.md). A message is one row per
+    // (conversation_id, seq), which stays unique and is what `ON CONFLICT DO NOTHING`
+    // catches; the server makes a client_id's retries one message. The full-text index
+    // merges its segments 16 at a time instead of 4 (`automerge`, `crisismerge`): each
+    // batch's words are rewritten fewer times as the index grows, and a search reads a few
+    // more segments (well under a millisecond). Rowids are kept, so the index over the
+    // text stays valid; the old table's pages are erased (`secure_delete`).
+    "
+    CREATE TABLE messages_new (
+        rowid           INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        id              TEXT NOT NULL,
+        sender_id       TEXT NOT NULL,
+        client_id       TEXT NOT NULL,
+        content         TEXT NOT NULL,
+        content_type    TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        rev             INTEGER NOT NULL DEFAULT 0,
+        edited_at       INTEGER,
+        deleted         INTEGER NOT NULL DEFAULT 0,
+        reply_to_id     TEXT,
+        reply_to_seq    INTEGER,
+        mentions        TEXT,   -- JSON array of user ids; NULL: none
+        reactions       TEXT,   -- JSON array of {emoji, users}; NULL: none
+        system          TEXT,   -- JSON SystemEntry; NULL: a message
+        attachments     TEXT,   -- JSON array of Attachment; NULL: none
+        UNIQUE (conversation_id, seq)
+    );
+    INSERT INTO messages_new
+        SELECT rowid, conversation_id, seq, id, sender_id, client_id, content, content_type,
+               created_at, rev, edited_at, deleted, reply_to_id, reply_to_seq, mentions,
+               reactions, system, attachments
+        FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_new RENAME TO messages;
+    CREATE INDEX messages_by_id ON messages (id);
+    CREATE INDEX messages_by_rev ON messages (conversation_id, rev);
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+        INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
+    END;
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('crisismerge', 64);
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
@@ -417,6 +467,41 @@ mod tests {
         cache.insert_messages(&new, "me").unwrap();
         assert_eq!(cache.search("new wor", 100).unwrap().len(), 10);
         assert_eq!(cache.search("wor", 100).unwrap().len(), 60);
+        // 10: the table built again keeps its rowids (the index over its text is still
+        // right), edits of a migrated message reach the index through the update trigger,
+        // and the only unique key left is (conversation_id, seq).
+        let mut edited = crate::cache::testing::msg("c", 7, "bob", "rewritten text");
+        edited.id = "m7".into();
+        edited.client_id = "k7".into();
+        edited.rev = 1;
+        cache.insert_messages(&[edited], "me").unwrap();
+        assert_eq!(cache.search("old wor", 100).unwrap().len(), 49);
+        assert_eq!(cache.search("rewrit", 100).unwrap().len(), 1);
+        let again = crate::cache::testing::msg("c", 8, "bob", "a second copy of seq 8");
+        assert_eq!(cache.insert_messages(&[again], "me").unwrap(), 0);
+        assert_eq!(cache.messages_after("c", 0).unwrap().len(), 60);
+        let unique: Vec<String> = cache
+            .conn()
+            .prepare(
+                "SELECT group_concat(ii.name) FROM pragma_index_list('messages') il,
+                        pragma_index_info(il.name) ii
+                 WHERE il.\"unique\" GROUP BY il.name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(unique, ["conversation_id,seq"]);
+        let automerge: i64 = cache
+            .conn()
+            .query_row(
+                "SELECT v FROM messages_fts_config WHERE k = 'automerge'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(automerge, 16);
         cache
             .conn()
             .execute(
