@@ -247,27 +247,31 @@ const MIGRATIONS: &[&str] = &[
     // the trigger made one tiny segment per message. Edits and deletions (rare) keep their
     // triggers. The index keeps no word positions (`detail = none`): a search matches
     // every word as a prefix anywhere in a message (no phrases), and snippets are made by
-    // FTS5 from the text itself, so positions were only ingest time and disk. Built again
-    // from the messages, as in 8.
+    // FTS5 from the text itself, so positions were only ingest time and disk. Nor does it
+    // keep each message's length in words (`columnsize = 0`): only ranking by bm25 read
+    // them, and results come newest first. It merges its segments 16 at a time instead of
+    // 4 (`automerge`, `crisismerge`): each batch's words are rewritten fewer times as the
+    // index grows, and a search reads a few more segments (well under a millisecond).
+    // Built again from the messages, as in 8.
     "
     DROP TRIGGER messages_fts_insert;
     DROP TABLE messages_fts;
     CREATE VIRTUAL TABLE messages_fts USING fts5(
         content, content = 'messages', content_rowid = 'rowid', detail = none,
-        tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+        columnsize = 0, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
     );
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('crisismerge', 64);
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
     ",
     // 10: issue 19, ingest. The messages table is built again without its unique index on
     // (sender_id, client_id): no query reads by it, and every insert paid for it (14 % of
     // ingest at a million messages, docs/benchmarks.md). A message is one row per
     // (conversation_id, seq), which stays unique and is what `ON CONFLICT DO NOTHING`
-    // catches; the server makes a client_id's retries one message. The full-text index
-    // merges its segments 16 at a time instead of 4 (`automerge`, `crisismerge`): each
-    // batch's words are rewritten fewer times as the index grows, and a search reads a few
-    // more segments (well under a millisecond). Rowids are kept, so the index over the
-    // text stays valid; the old table's pages are erased (`secure_delete`).
+    // catches; the server makes a client_id's retries one message. Rowids are kept, so the
+    // full-text index over the text stays valid; the old table's pages are erased
+    // (`secure_delete`).
     "
     CREATE TABLE messages_new (
         rowid           INTEGER PRIMARY KEY,
@@ -306,8 +310,6 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
         INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
     END;
-    INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
-    INSERT INTO messages_fts (messages_fts, rank) VALUES ('crisismerge', 64);
     ",
 ];
 
@@ -467,7 +469,7 @@ mod tests {
         cache.insert_messages(&new, "me").unwrap();
         assert_eq!(cache.search("new wor", 100).unwrap().len(), 10);
         assert_eq!(cache.search("wor", 100).unwrap().len(), 60);
-        // 10: the table built again keeps its rowids (the index over its text is still
+        // 9 and 10: the table built again keeps its rowids (the index over its text is still
         // right), edits of a migrated message reach the index through the update trigger,
         // and the only unique key left is (conversation_id, seq).
         let mut edited = crate::cache::testing::msg("c", 7, "bob", "rewritten text");
@@ -502,6 +504,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!(automerge, 16);
+        let docsize: bool = cache
+            .conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'messages_fts_docsize')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!docsize, "the index keeps no per-message lengths");
         cache
             .conn()
             .execute(
