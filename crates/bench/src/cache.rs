@@ -251,24 +251,40 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
     );
 
     let mut search = hist();
+    // One histogram per kind of query, in the order below.
+    let mut kinds = [hist(), hist(), hist(), hist()];
     let mut hits = 0usize;
+    let mut prefix_hits = 0usize;
     for i in 0..opts.queries {
-        // Alternate one common word, one rare word, and a two-word query.
-        let q = match i % 3 {
+        // In turn: one common word, one rare word, two whole words, and two words as they
+        // are being typed ("hel wor": prefixes of 2 or 3 letters, the hardest case for the
+        // index since each prefix stands for many words).
+        let word = |rng: &mut rand::rngs::StdRng| WORDS[rng.random_range(0..WORDS.len())];
+        let q = match i % 4 {
             0 => WORDS[rng.random_range(0..10)].to_owned(),
             1 => WORDS[rng.random_range(WORDS.len() - 10..WORDS.len())].to_owned(),
-            _ => format!(
-                "{} {}",
-                WORDS[rng.random_range(0..WORDS.len())],
-                WORDS[rng.random_range(0..WORDS.len())]
-            ),
+            2 => format!("{} {}", word(&mut rng), word(&mut rng)),
+            _ => {
+                let mut cut = |w: &str| w[..w.len().min(rng.random_range(2..=3))].to_owned();
+                let (a, b) = (
+                    WORDS[i / 4 % WORDS.len()],
+                    WORDS[(i / 4 * 7 + 3) % WORDS.len()],
+                );
+                format!("{} {}", cut(a), cut(b))
+            }
         };
         let t = Instant::now();
         let found = cache.search(&q, 50)?;
-        search.saturating_record(t.elapsed().as_micros() as u64);
+        let took = t.elapsed().as_micros() as u64;
+        search.saturating_record(took);
         hits += found.len();
+        kinds[i % 4].saturating_record(took);
+        if i % 4 == 3 {
+            prefix_hits += found.len();
+        }
     }
     anyhow::ensure!(hits > 0, "no search found anything");
+    anyhow::ensure!(prefix_hits > 0, "no two-word prefix search found anything");
     report.figure(
         "cache",
         &format!("search (50 best) p50, {label}"),
@@ -283,6 +299,15 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
         "ms",
         Goal::at_most(30.0),
     );
+    for (kind, h) in KINDS.iter().zip(&kinds) {
+        report.figure(
+            "cache",
+            &format!("search {kind} p99, {label}"),
+            ms(h, 99.0),
+            "ms",
+            Goal::at_most(30.0),
+        );
+    }
     let size: u64 = ["", "-wal"]
         .iter()
         .filter_map(|e| std::fs::metadata(format!("{}{e}", path.display())).ok())
@@ -306,6 +331,7 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
         ("first page", &first),
         ("page back", &back),
         ("search", &search),
+        ("search, two-word prefixes", &kinds[3]),
     ] {
         report.series(Series {
             chart: "cache-latency".into(),
@@ -320,6 +346,14 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
     report.condition("cache_conversations", convs);
     Ok(())
 }
+
+/// The kinds of query the search measures, in turn.
+const KINDS: [&str; 4] = [
+    "a common word",
+    "a rare word",
+    "two whole words",
+    "two-word prefixes (\"hel wor\")",
+];
 
 fn hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")

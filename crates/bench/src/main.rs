@@ -93,6 +93,9 @@ struct RunArgs {
     /// Publish rate (messages/s) of the fan-out latency run common to all targets.
     #[arg(long)]
     fixed_rate: Option<f64>,
+    /// Messages the cache scenario ingests (default 1,000,000; for profiling a shorter run).
+    #[arg(long)]
+    cache_messages: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -398,7 +401,7 @@ async fn run_scenarios(
             }
         } else {
             cache::CacheOpts {
-                messages: 1_000_000,
+                messages: args.cache_messages.unwrap_or(1_000_000),
                 conversations: 100,
                 queries: 1_000,
             }

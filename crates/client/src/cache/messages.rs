@@ -114,6 +114,12 @@ pub(super) fn insert_batch(
         .query_row([], |r| r.get(0))?;
     let mut touched: std::collections::BTreeMap<&str, Touched> = Default::default();
     let mut added = 0;
+    // New rows get rowids above every row cached before them; the full-text index is fed
+    // those rows in one statement (see `index_new`), not by a trigger per row.
+    let mut indexed: i64 = conn
+        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM messages")?
+        .query_row([], |r| r.get(0))?;
+    let mut unindexed = false;
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, content, content_type,
                                created_at, rev, edited_at, deleted, reply_to_id, reply_to_seq,
@@ -167,9 +173,18 @@ pub(super) fn insert_batch(
         let new = insert.execute(row)? > 0;
         if new {
             added += 1;
+            unindexed = true;
             t.changed = true;
-        } else if m.rev > 0 && replace.execute(row)? > 0 {
-            t.changed = true;
+        } else if m.rev > 0 {
+            // The update trigger takes the old text out of the index: it must be there
+            // (a copy inserted earlier in this batch, then a newer revision of it).
+            if unindexed {
+                indexed = index_new(conn, indexed)?;
+                unindexed = false;
+            }
+            if replace.execute(row)? > 0 {
+                t.changed = true;
+            }
         }
         t.max_seq = t.max_seq.max(m.seq);
         t.max_at = t.max_at.max(m.created_at.millis());
@@ -183,6 +198,9 @@ pub(super) fn insert_batch(
                 .execute(params![m.client_id, m.seq])?;
             }
         }
+    }
+    if unindexed {
+        index_new(conn, indexed)?;
     }
     for (cid, t) in touched {
         conversations::raise_last_seq(conn, cid, t.max_seq, t.max_at)?;
@@ -200,6 +218,23 @@ pub(super) fn insert_batch(
         }
     }
     Ok(added)
+}
+
+/// Adds the messages after rowid `after` to the full-text index in one statement; returns
+/// the highest rowid now indexed. Why not a trigger per inserted row (as schema versions 1
+/// to 8 did): FTS5 writes the terms it holds in memory out to a new segment of the index at
+/// every savepoint, and each row's trigger statement is one, so a page of 500 messages made
+/// 500 tiny segments, each merged again later: the profile showed ~87 % of ingest in FTS5
+/// (docs/benchmarks.md). One `INSERT … SELECT` per batch writes one segment.
+fn index_new(conn: &Connection, after: i64) -> CacheResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO messages_fts (rowid, content)
+         SELECT rowid, content FROM messages WHERE rowid > ?1",
+    )?
+    .execute([after])?;
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM messages")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Moves `synced_seq` over every contiguous cached `seq` after it.
@@ -483,6 +518,27 @@ mod tests {
         assert_eq!(cached, gone);
         assert!(c.search("lunch", 10).unwrap().is_empty());
         assert_eq!(c.held_rev("c").unwrap(), 3);
+    }
+
+    #[test]
+    fn a_message_and_its_newer_revision_in_one_batch_leave_one_index_entry() {
+        let t = temp_cache("revise-batch");
+        let c = &t.cache;
+        let first = at(msg("c", 1, "bob", "the quarterly plan"), 1);
+        let edited = revised(first.clone(), 2, "lunch at noon");
+        let others: Vec<Message> = (2..=5).map(|s| msg("c", s, "bob", "lunch later")).collect();
+        let mut batch = vec![first, edited.clone()];
+        batch.extend(others);
+        assert_eq!(c.insert_messages(&batch, "me").unwrap(), 5);
+        assert!(c.search("quarterly", 10).unwrap().is_empty());
+        assert_eq!(c.search("lunch", 10).unwrap().len(), 5);
+        assert_eq!(c.search("noon", 10).unwrap()[0].message, edited);
+        c.conn()
+            .execute(
+                "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            )
+            .unwrap();
     }
 
     #[test]

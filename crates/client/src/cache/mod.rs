@@ -39,7 +39,7 @@ pub use notifications::UnsyncedReads;
 pub use outbox::{OutboxEntry, OutboxState};
 pub use outbox_files::{outbox_folder, NewFile, OutboxFile};
 pub use revisions::{Departure, Memberships};
-pub use search::{SearchHit, SEARCH_WINDOW};
+pub use search::SearchHit;
 pub use view::ScrollAnchor;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -107,6 +107,27 @@ pub struct Change {
     pub key: String,
 }
 
+/// A commit that is on disk when it returns, for what only this device holds (the
+/// outbox: what the user wrote). The cache commits with `synchronous = NORMAL` in WAL mode:
+/// a commit survives a crash of the app but may be lost, whole, to a power cut; everything
+/// else in the cache is a copy of the server's and is fetched again. `begin` switches the
+/// connection to `FULL` (SQLite syncs the WAL at the commit, with every frame before it),
+/// `end` back to `NORMAL`; if the commit fails between them, the next `Durable` or
+/// reopening sets it again, and a `FULL` left on only costs speed.
+pub(crate) struct Durable;
+
+impl Durable {
+    pub(crate) fn begin(conn: &Connection) -> CacheResult<Durable> {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(Durable)
+    }
+
+    pub(crate) fn end(self, conn: &Connection) -> CacheResult<()> {
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
+    }
+}
+
 /// The cache of one account.
 #[derive(Debug)]
 pub struct Cache {
@@ -164,6 +185,14 @@ impl Cache {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// How the connection commits now: 1 (`NORMAL`, the cache's pages) or 2 (`FULL`).
+    #[cfg(test)]
+    pub(crate) fn synchronous(&self) -> i64 {
+        self.conn()
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap_or(-1)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

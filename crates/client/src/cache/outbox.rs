@@ -290,6 +290,44 @@ mod tests {
     use crate::cache::testing::temp_cache;
 
     #[test]
+    fn an_entry_is_committed_with_a_full_sync_and_the_cache_goes_back_to_normal() {
+        let t = temp_cache("outbox-durable");
+        let c = &t.cache;
+        assert_eq!(c.synchronous(), 1, "the cache's pages: NORMAL");
+        // Observe the setting while the entry is written, from inside SQLite.
+        c.conn()
+            .execute_batch(
+                "CREATE TEMP TABLE seen (sync INTEGER);
+                 CREATE TEMP TRIGGER seen_outbox AFTER INSERT ON main.outbox BEGIN
+                     INSERT INTO seen SELECT synchronous FROM pragma_synchronous;
+                 END;",
+            )
+            .unwrap();
+        let id = c
+            .enqueue("c", "hello", ContentType::Text, None, &[])
+            .unwrap();
+        let seen: i64 = c
+            .conn()
+            .query_row("SELECT sync FROM seen", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 2, "FULL while the entry is written");
+        assert_eq!(c.synchronous(), 1, "back to NORMAL after it");
+        c.insert_messages(&[crate::cache::testing::msg("c", 1, "bob", "hi")], "me")
+            .unwrap();
+        assert_eq!(c.synchronous(), 1);
+        // And it is in the file: another connection sees it.
+        let other = rusqlite::Connection::open(t.dir.join("cache.db")).unwrap();
+        let content: String = other
+            .query_row(
+                "SELECT content FROM outbox WHERE client_id = ?1",
+                [&id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(content, "hello");
+    }
+
+    #[test]
     fn an_entry_goes_pending_sending_pending_sent() {
         let t = temp_cache("outbox");
         let c = &t.cache;

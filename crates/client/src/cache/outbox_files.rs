@@ -90,6 +90,8 @@ impl Cache {
         let mentions =
             (!mentions.is_empty()).then(|| serde_json::to_string(mentions).unwrap_or_default());
         let mut conn = self.conn();
+        // What the user wrote is on disk when this returns (see `super::Durable`).
+        let durable = super::Durable::begin(&conn)?;
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO outbox (client_id, conversation_id, content, content_type, created_at, state, reply_to, mentions)
@@ -112,6 +114,7 @@ impl Cache {
             )?;
         }
         tx.commit()?;
+        durable.end(&conn)?;
         Ok(())
     }
 

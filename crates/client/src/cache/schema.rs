@@ -226,6 +226,91 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 8: issue 19. The full-text index also keeps lists for the prefixes of 2 and 3 letters
+    // of every word, so that a search as it is typed ("hel wor") reads them newest first
+    // instead of merging the lists of every word a prefix begins (see cache/search.rs). It
+    // stays an external-content index over `messages` (no second copy of the text) and
+    // keeps erasing what it forgets. The index is built again from the messages: nothing
+    // is lost, since the text lives in `messages`.
+    "
+    DROP TABLE messages_fts;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content = 'messages', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+    );
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    ",
+    // 9: issue 19. New messages enter the full-text index once per batch, from the cache's
+    // own code (cache/messages.rs, `index_new`), not by a trigger per row: FTS5 flushes
+    // what it holds in memory to a new index segment at every statement's savepoint, so
+    // the trigger made one tiny segment per message. Edits and deletions (rare) keep their
+    // triggers. The index keeps no word positions (`detail = none`): a search matches
+    // every word as a prefix anywhere in a message (no phrases), and snippets are made by
+    // FTS5 from the text itself, so positions were only ingest time and disk. Nor does it
+    // keep each message's length in words (`columnsize = 0`): only ranking by bm25 read
+    // them, and results come newest first. It merges its segments 16 at a time instead of
+    // 4 (`automerge`, `crisismerge`): each batch's words are rewritten fewer times as the
+    // index grows, and a search reads a few more segments (well under a millisecond).
+    // Built again from the messages, as in 8.
+    "
+    DROP TRIGGER messages_fts_insert;
+    DROP TABLE messages_fts;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content = 'messages', content_rowid = 'rowid', detail = none,
+        columnsize = 0, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+    );
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('crisismerge', 64);
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    ",
+    // 10: issue 19, ingest. The messages table is built again without its unique index on
+    // (sender_id, client_id): no query reads by it, and every insert paid for it (14 % of
+    // ingest at a million messages, docs/benchmarks.md). A message is one row per
+    // (conversation_id, seq), which stays unique and is what `ON CONFLICT DO NOTHING`
+    // catches; the server makes a client_id's retries one message. Rowids are kept, so the
+    // full-text index over the text stays valid; the old table's pages are erased
+    // (`secure_delete`).
+    "
+    CREATE TABLE messages_new (
+        rowid           INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        id              TEXT NOT NULL,
+        sender_id       TEXT NOT NULL,
+        client_id       TEXT NOT NULL,
+        content         TEXT NOT NULL,
+        content_type    TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        rev             INTEGER NOT NULL DEFAULT 0,
+        edited_at       INTEGER,
+        deleted         INTEGER NOT NULL DEFAULT 0,
+        reply_to_id     TEXT,
+        reply_to_seq    INTEGER,
+        mentions        TEXT,   -- JSON array of user ids; NULL: none
+        reactions       TEXT,   -- JSON array of {emoji, users}; NULL: none
+        system          TEXT,   -- JSON SystemEntry; NULL: a message
+        attachments     TEXT,   -- JSON array of Attachment; NULL: none
+        UNIQUE (conversation_id, seq)
+    );
+    INSERT INTO messages_new
+        SELECT rowid, conversation_id, seq, id, sender_id, client_id, content, content_type,
+               created_at, rev, edited_at, deleted, reply_to_id, reply_to_seq, mentions,
+               reactions, system, attachments
+        FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_new RENAME TO messages;
+    CREATE INDEX messages_by_id ON messages (id);
+    CREATE INDEX messages_by_rev ON messages (conversation_id, rev);
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+        INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
+    END;
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
@@ -273,6 +358,168 @@ mod tests {
             .set_notify_level("loud", crate::cache::NotifyLevel::Mentions)
             .unwrap();
         assert_eq!(level("loud"), crate::cache::NotifyLevel::Mentions);
+        drop(cache);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cache_of_version_7_keeps_its_messages_and_finds_them_by_prefix() {
+        let dir = std::env::temp_dir().join(format!("tidings-schema7-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..7] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 7).unwrap();
+            for seq in 1..=200 {
+                let text = match seq {
+                    7 => "hello world from the old cache".to_owned(),
+                    8 => "Café crème tomorrow".to_owned(),
+                    _ => format!("filler message {seq}"),
+                };
+                conn.execute(
+                    "INSERT INTO messages (conversation_id, seq, id, sender_id, client_id,
+                                           content, content_type, created_at)
+                     VALUES ('c', ?1, 'm' || ?1, 'bob', 'k' || ?1, ?2, 'text', ?1)",
+                    rusqlite::params![seq, text],
+                )
+                .unwrap();
+            }
+        }
+        let cache = crate::cache::Cache::open(&path).unwrap();
+        assert_eq!(
+            cache.messages_after("c", 0).unwrap().len(),
+            200,
+            "nothing lost"
+        );
+        let hits = cache.search("hel wor", 10).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].message.seq, 7);
+        assert!(
+            hits[0].snippet.contains("[hello] [world]"),
+            "{}",
+            hits[0].snippet
+        );
+        assert_eq!(cache.search("cafe crem", 10).unwrap().len(), 1);
+        assert_eq!(cache.search("filler", 500).unwrap().len(), 198);
+        // The triggers feed the new index: an edit replaces the old text in it.
+        let mut edited = cache.message("m7").unwrap().unwrap();
+        edited.rev = 1;
+        edited.content = "goodbye".into();
+        cache.insert_messages(&[edited], "me").unwrap();
+        assert!(cache.search("hel", 10).unwrap().is_empty());
+        assert_eq!(cache.search("goo", 10).unwrap().len(), 1);
+        drop(cache);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cache_of_version_8_keeps_its_messages_and_outbox_and_indexes_new_ones_once() {
+        let dir = std::env::temp_dir().join(format!("tidings-schema8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..8] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 8).unwrap();
+            for seq in 1..=50 {
+                tx.execute(
+                    "INSERT INTO messages (conversation_id, seq, id, sender_id, client_id,
+                                           content, content_type, created_at)
+                     VALUES ('c', ?1, 'm' || ?1, 'bob', 'k' || ?1, 'old words ' || ?1, 'text', ?1)",
+                    [seq],
+                )
+                .unwrap();
+            }
+            tx.execute_batch(
+                "INSERT INTO outbox (client_id, conversation_id, content, content_type, created_at, state)
+                 VALUES ('waiting', 'c', 'not sent yet', 'text', 5, 'pending');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let cache = crate::cache::Cache::open(&path).unwrap();
+        assert_eq!(cache.messages_after("c", 0).unwrap().len(), 50);
+        let waiting = cache.outbox_entry("waiting").unwrap().unwrap();
+        assert_eq!(
+            (waiting.content.as_str(), waiting.state),
+            ("not sent yet", crate::cache::OutboxState::Pending)
+        );
+        assert_eq!(cache.search("old wor", 100).unwrap().len(), 50);
+        let triggers: Vec<String> = cache
+            .conn()
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'messages_fts%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(triggers, ["messages_fts_delete", "messages_fts_update"]);
+        // New messages are indexed by the cache itself, each once.
+        let new: Vec<_> = (51..=60)
+            .map(|s| crate::cache::testing::msg("c", s, "bob", &format!("new words {s}")))
+            .collect();
+        cache.insert_messages(&new, "me").unwrap();
+        assert_eq!(cache.search("new wor", 100).unwrap().len(), 10);
+        assert_eq!(cache.search("wor", 100).unwrap().len(), 60);
+        // 9 and 10: the table built again keeps its rowids (the index over its text is still
+        // right), edits of a migrated message reach the index through the update trigger,
+        // and the only unique key left is (conversation_id, seq).
+        let mut edited = crate::cache::testing::msg("c", 7, "bob", "rewritten text");
+        edited.id = "m7".into();
+        edited.client_id = "k7".into();
+        edited.rev = 1;
+        cache.insert_messages(&[edited], "me").unwrap();
+        assert_eq!(cache.search("old wor", 100).unwrap().len(), 49);
+        assert_eq!(cache.search("rewrit", 100).unwrap().len(), 1);
+        let again = crate::cache::testing::msg("c", 8, "bob", "a second copy of seq 8");
+        assert_eq!(cache.insert_messages(&[again], "me").unwrap(), 0);
+        assert_eq!(cache.messages_after("c", 0).unwrap().len(), 60);
+        let unique: Vec<String> = cache
+            .conn()
+            .prepare(
+                "SELECT group_concat(ii.name) FROM pragma_index_list('messages') il,
+                        pragma_index_info(il.name) ii
+                 WHERE il.\"unique\" GROUP BY il.name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(unique, ["conversation_id,seq"]);
+        let automerge: i64 = cache
+            .conn()
+            .query_row(
+                "SELECT v FROM messages_fts_config WHERE k = 'automerge'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(automerge, 16);
+        let docsize: bool = cache
+            .conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'messages_fts_docsize')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!docsize, "the index keeps no per-message lengths");
+        cache
+            .conn()
+            .execute(
+                "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            )
+            .unwrap();
         drop(cache);
         let _ = std::fs::remove_dir_all(&dir);
     }

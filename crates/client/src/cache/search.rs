@@ -1,9 +1,31 @@
-//! Full-text search over cached messages (FTS5, kept in step with the messages by
-//! triggers; what an edit or a deletion removes is erased from the index, not hidden).
+//! Full-text search over cached messages (FTS5 over the messages table as external
+//! content; the cache feeds it new messages once per batch and triggers take edited and
+//! deleted text out of it; what an edit or a deletion removes is erased from the index,
+//! not hidden).
+//!
+//! Every word of a query matches as a prefix ("hel wor" finds "hello world"), anywhere in
+//! the message, and results come newest first. A query's words are split as the index
+//! splits text (letters and digits; "e-mail" is "e" and "mail"), folded (case, accents).
+//! Why not bm25: its weights need, for every word, the number of messages holding it,
+//! which FTS5 counts by walking that word's whole list of matches on every query: hundreds
+//! of milliseconds for a common word in a million messages. Newest first reads only as many
+//! matches as it returns, and is what a person searching a chat usually wants.
+//!
+//! Three paths, by the lengths of the words:
+//! - every word of 2 or 3 letters: the index holds a list for each such prefix of every
+//!   word ([`INDEXED_PREFIX`], `prefix='2 3'` in the schema), read lazily newest first;
+//! - a word of 4 letters or more, or a one-letter word beside longer ones: a prefix of that
+//!   length has no list, and FTS5 would merge the lists of every word it begins
+//!   (everything "meet" begins, all of it) before returning a first row. So the query runs
+//!   on the indexed prefixes of its words (at most 3 letters each), and each candidate is
+//!   checked here against the whole words, stopping at the page's end
+//!   ([`CANDIDATE_BUDGET`]);
+//! - words of one letter alone: the newest messages are scanned, up to [`SCAN_BUDGET`].
 
 use super::{Cache, CacheResult};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection};
 use tidings_proto::Message;
+use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
 
 /// A search result: the message and a snippet with the match marked by `[` and `]`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -13,11 +35,24 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// The longest word prefix the full-text index holds a list for (see the schema).
+const INDEXED_PREFIX: usize = 3;
+
+/// Candidates the checked path reads before it hands the rest to FTS5's own prefix
+/// matching (a short indexed prefix, "the", of a rare long word, "thermostat").
+const CANDIDATE_BUDGET: usize = 20_000;
+
+/// Messages a search of one-letter words alone reads, newest first, before it stops: FTS5
+/// has no list for a prefix of one letter (a list per letter would add to every message's
+/// ingest for queries that match nearly everything), and matching one by merging the lists
+/// of every word it begins costs seconds at a million messages. Such a search looks at the
+/// newest messages only: as typed, the next letter narrows it to an indexed prefix anyway.
+const SCAN_BUDGET: usize = 20_000;
+
 /// Turns free text into an FTS5 query: every word must appear (as a prefix), and no
 /// character of the input can be read as query syntax.
-fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split_whitespace()
+fn fts_query<'a>(words: impl Iterator<Item = &'a str>) -> Option<String> {
+    let terms: Vec<String> = words
         .map(|w| w.replace('"', "\"\""))
         .filter(|w| !w.is_empty())
         .map(|w| format!("\"{w}\"*"))
@@ -25,47 +60,227 @@ fn fts_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-impl Cache {
-    /// Full-text search over cached messages: the best matches (bm25) among the
-    /// [`SEARCH_WINDOW`] most recently stored ones. Ranking every match of a common word in
-    /// a million messages takes seconds; the newest matches are found in milliseconds, and
-    /// they are what a person searching a chat usually wants.
-    pub fn search(&self, text: &str, limit: u32) -> CacheResult<Vec<SearchHit>> {
-        let Some(query) = fts_query(text) else {
-            return Ok(Vec::new());
-        };
-        let conn = self.conn();
-        // The rowid of the SEARCH_WINDOW-th newest match (none: fewer matches than that).
-        let floor: i64 = conn
-            .prepare_cached(
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1
-                 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
-            )?
-            .query_row(params![query, SEARCH_WINDOW - 1], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0);
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {cols}, snippet(messages_fts, 0, '[', ']', '…', 12)
-             FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
-             WHERE messages_fts MATCH ?1 AND messages_fts.rowid >= ?3 ORDER BY rank LIMIT ?2",
-            cols = super::messages::COLUMNS
-                .split(", ")
-                .map(|c| format!("m.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))?;
-        let rows = stmt.query_map(params![query, limit, floor], |r| {
-            Ok(SearchHit {
-                message: super::messages::from_row(r)?,
-                snippet: r.get(super::messages::COLUMN_COUNT)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
+/// A word as the index keeps it (the tokenizer is `unicode61 remove_diacritics 2`):
+/// lower case, accents removed.
+fn fold(word: &str) -> String {
+    word.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
-/// How many of the newest matches a search ranks.
-pub const SEARCH_WINDOW: i64 = 1000;
+/// The words of a text as the index splits them: runs of letters and digits.
+fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(fold)
+}
+
+/// Whether every wanted word begins some word of `content`.
+fn matches_all(content: &str, wanted: &[String]) -> bool {
+    let words: Vec<String> = tokens(content).collect();
+    wanted
+        .iter()
+        .all(|w| words.iter().any(|t| t.starts_with(w.as_str())))
+}
+
+fn columns() -> String {
+    super::messages::COLUMNS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<SearchHit> {
+    Ok(SearchHit {
+        message: super::messages::from_row(r)?,
+        snippet: r.get(super::messages::COLUMN_COUNT)?,
+    })
+}
+
+/// The newest matches of an FTS5 query older than `below` (a rowid), newest first.
+fn newest(conn: &Connection, query: &str, below: i64, limit: usize) -> CacheResult<Vec<SearchHit>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {cols}, snippet(messages_fts, 0, '[', ']', '…', 12)
+         FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+         WHERE messages_fts MATCH ?1 AND messages_fts.rowid < ?2
+         ORDER BY messages_fts.rowid DESC LIMIT ?3",
+        cols = columns()
+    ))?;
+    let rows = stmt.query_map(params![query, below, limit as i64], hit)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The checked path: candidates from the indexed prefixes of the words (`broad`), newest
+/// first, kept when every whole word (`wanted`) begins one of their words. A kept message's
+/// snippet is made here ([`snippet_of`]) from the row already read: asking FTS5 for it
+/// (`MATCH … AND rowid = ?`) set up the prefix's list again for every hit, ~2 ms each at a
+/// million messages.
+fn checked(
+    conn: &Connection,
+    broad: &str,
+    precise: &str,
+    wanted: &[String],
+    limit: usize,
+) -> CacheResult<Vec<SearchHit>> {
+    let mut hits = Vec::new();
+    let mut last = i64::MAX;
+    let mut read = 0;
+    {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {cols}, messages_fts.rowid
+             FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+             WHERE messages_fts MATCH ?1 ORDER BY messages_fts.rowid DESC",
+            cols = columns()
+        ))?;
+        let mut rows = stmt.query([broad])?;
+        while let Some(r) = rows.next()? {
+            last = r.get(super::messages::COLUMN_COUNT)?;
+            read += 1;
+            if matches_all(r.get_ref(5)?.as_str().unwrap_or(""), wanted) {
+                let message = super::messages::from_row(r)?;
+                let snippet = snippet_of(&message.content, wanted);
+                hits.push(SearchHit { message, snippet });
+                if hits.len() == limit {
+                    break;
+                }
+            }
+            if read == CANDIDATE_BUDGET {
+                break;
+            }
+        }
+        if hits.len() < limit && read < CANDIDATE_BUDGET {
+            last = i64::MIN; // every candidate was read
+        }
+    }
+    let one_letter = wanted.iter().any(|w| w.chars().count() == 1);
+    if hits.len() < limit && last != i64::MIN && !one_letter {
+        // Out of budget: FTS5 matches the rest itself (not for a word of one letter, whose
+        // lists FTS5 would merge whole: the search stops at the budget, see SCAN_BUDGET).
+        hits.extend(newest(conn, precise, last, limit - hits.len())?);
+    }
+    Ok(hits)
+}
+
+/// A snippet made here (the scan and checked paths, which do not ask FTS5 for one): up to
+/// `SNIPPET_WORDS` words from just before the first marked one, the words that begin with a
+/// wanted word in `[` `]`, `…` where text is left out. The same shape as FTS5's.
+fn snippet_of(content: &str, wanted: &[String]) -> String {
+    const SNIPPET_WORDS: usize = 12;
+    // (start, end, marked) of every word, by byte offsets.
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, c) in content
+        .char_indices()
+        .chain(std::iter::once((content.len(), ' ')))
+    {
+        match (c.is_alphanumeric() && i < content.len(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(b)) => {
+                let folded = fold(&content[b..i]);
+                let marked = wanted.iter().any(|w| folded.starts_with(w.as_str()));
+                words.push((b, i, marked));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let first = words.iter().position(|w| w.2).unwrap_or(0);
+    let from = first.saturating_sub(2);
+    let to = (from + SNIPPET_WORDS).min(words.len());
+    if words.is_empty() {
+        return content.to_owned();
+    }
+    let mut out = String::new();
+    let mut at = if from == 0 {
+        0
+    } else {
+        out.push('…');
+        words[from].0
+    };
+    for &(b, e, marked) in &words[from..to] {
+        out.push_str(&content[at..b]);
+        if marked {
+            out.push('[');
+            out.push_str(&content[b..e]);
+            out.push(']');
+        } else {
+            out.push_str(&content[b..e]);
+        }
+        at = e;
+    }
+    if to < words.len() {
+        out.push('…');
+    } else {
+        out.push_str(&content[at..]);
+    }
+    out
+}
+
+/// The scan path, for words of one letter alone: the newest messages, up to `SCAN_BUDGET`,
+/// checked here.
+fn scan(conn: &Connection, wanted: &[String], limit: usize) -> CacheResult<Vec<SearchHit>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {cols} FROM messages m ORDER BY m.rowid DESC LIMIT ?1",
+        cols = columns()
+    ))?;
+    let mut rows = stmt.query([SCAN_BUDGET as i64])?;
+    let mut hits = Vec::new();
+    while let Some(r) = rows.next()? {
+        let content = r.get_ref(5)?.as_str().unwrap_or("");
+        if matches_all(content, wanted) {
+            let message = super::messages::from_row(r)?;
+            let snippet = snippet_of(&message.content, wanted);
+            hits.push(SearchHit { message, snippet });
+            if hits.len() == limit {
+                break;
+            }
+        }
+    }
+    Ok(hits)
+}
+
+impl Cache {
+    /// Full-text search over cached messages: up to `limit` messages holding every word of
+    /// `text` (each as the beginning of a word), newest first.
+    pub fn search(&self, text: &str, limit: u32) -> CacheResult<Vec<SearchHit>> {
+        // The words as the index splits them: "e-mail" is two, each matched as a prefix
+        // (the index keeps no positions, so there are no phrases: see the schema, 9).
+        let wanted: Vec<String> = tokens(text).collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limit = limit as usize;
+        let conn = self.conn();
+        let lengths: Vec<usize> = wanted.iter().map(|w| w.chars().count()).collect();
+        if lengths.iter().all(|&n| n == 1) {
+            return scan(&conn, &wanted, limit);
+        }
+        let precise = fts_query(wanted.iter().map(String::as_str)).unwrap_or_default();
+        // Every word has a list of its own (of 2 or 3 letters, or a whole word matched
+        // by FTS5's prefix merge only when the checked path ran out of its budget).
+        if !lengths.iter().any(|&n| n == 1 || n > INDEXED_PREFIX) {
+            return newest(&conn, &precise, i64::MAX, limit);
+        }
+        let prefixes: Vec<String> = wanted
+            .iter()
+            .zip(&lengths)
+            .filter(|(_, &n)| n >= 2)
+            .map(|(w, _)| w.chars().take(INDEXED_PREFIX).collect())
+            .collect();
+        let broad = fts_query(prefixes.iter().map(String::as_str)).unwrap_or_default();
+        checked(&conn, &broad, &precise, &wanted, limit)
+    }
+
+    /// Search by FTS5's own prefix matching alone (what the checked path must agree with).
+    #[cfg(test)]
+    fn search_by_fts(&self, text: &str, limit: u32) -> CacheResult<Vec<SearchHit>> {
+        let words: Vec<String> = tokens(text).collect();
+        let query = fts_query(words.iter().map(String::as_str)).unwrap_or_default();
+        newest(&self.conn(), &query, i64::MAX, limit as usize)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -88,38 +303,228 @@ mod tests {
         let hits = t.cache.search("report", 10).unwrap();
         assert_eq!(hits.len(), 2);
         assert!(hits.iter().any(|h| h.snippet.contains("[report]")));
+        assert!(hits.iter().any(|h| h.snippet.contains("[Report]")));
         assert_eq!(t.cache.search("quart rep", 10).unwrap().len(), 1);
+        assert_eq!(t.cache.search("qu re", 10).unwrap().len(), 1);
         assert_eq!(
             t.cache.search("cafe", 10).unwrap().len(),
             1,
             "diacritics folded"
         );
+        assert_eq!(t.cache.search("CAFÉ op", 10).unwrap().len(), 1);
         for hostile in ["\"", "AND OR NOT", "a*b(", "NEAR(", "col:x", "   "] {
             assert!(t.cache.search(hostile, 10).is_ok(), "{hostile}");
         }
     }
 
     #[test]
-    fn search_ranks_the_newest_matches_of_a_common_word() {
-        let t = temp_cache("search-window");
-        let n = SEARCH_WINDOW + 200;
-        let all: Vec<Message> = (1..=n)
+    fn results_come_newest_first_and_stop_at_the_limit() {
+        let t = temp_cache("search-newest");
+        let all: Vec<Message> = (1..=300)
             .map(|i| msg("c", i, "bob", &format!("status report number {i}")))
             .collect();
         t.cache.insert_messages(&all, "me").unwrap();
-        let hits = t.cache.search("report", 50).unwrap();
-        assert_eq!(hits.len(), 50);
-        assert!(
-            hits.iter().all(|h| h.message.seq > n - SEARCH_WINDOW),
-            "only the newest {SEARCH_WINDOW} matches are ranked"
-        );
-        // A rare word far back is still found: the window counts matches, not messages.
+        for q in ["report", "rep", "status rep", "r"] {
+            let seqs: Vec<i64> = t
+                .cache
+                .search(q, 50)
+                .unwrap()
+                .iter()
+                .map(|h| h.message.seq)
+                .collect();
+            assert_eq!(seqs, (251..=300).rev().collect::<Vec<_>>(), "{q}");
+        }
+        // A rare word far back is still found.
         t.cache
             .insert_messages(&[msg("d", 1, "amy", "the zephyr plan")], "me")
             .unwrap();
         t.cache
-            .insert_messages(&[msg("c", n + 1, "bob", "report again")], "me")
+            .insert_messages(&[msg("c", 301, "bob", "report again")], "me")
             .unwrap();
         assert_eq!(t.cache.search("zephyr", 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_checked_path_finds_what_fts5_prefix_matching_finds() {
+        let t = temp_cache("search-agree");
+        let words = [
+            "meeting",
+            "meet",
+            "meets",
+            "meetup",
+            "Méeting",
+            "deploy",
+            "deployment",
+            "dep",
+            "the",
+            "there",
+            "thermostat",
+            "x",
+            "xylophone",
+            "naïve",
+            "NAIVE",
+            "2026",
+            "a1b2",
+        ];
+        let all: Vec<Message> = (0..400usize)
+            .map(|i| {
+                let text: Vec<&str> = (0..5)
+                    .map(|k| words[(i * 7 + k * 5 + i / 3) % words.len()])
+                    .collect();
+                msg(
+                    "c",
+                    i as i64 + 1,
+                    "bob",
+                    &text.join(if i % 2 == 0 { " " } else { ", " }),
+                )
+            })
+            .collect();
+        t.cache.insert_messages(&all, "me").unwrap();
+        let queries = [
+            "meeting",
+            "meet",
+            "meetu",
+            "Meeting dep",
+            "deployme the",
+            "thermo",
+            "x the",
+            "naive",
+            "NAÏV",
+            "2026 meet",
+            "a1b",
+            "t m",
+            "xylophone there",
+            "nomatchatall",
+        ];
+        for q in queries {
+            for limit in [5, 50, 500] {
+                let ids = |hits: Vec<SearchHit>| {
+                    hits.into_iter().map(|h| h.message.seq).collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    ids(t.cache.search(q, limit).unwrap()),
+                    ids(t.cache.search_by_fts(q, limit).unwrap()),
+                    "{q} (limit {limit})"
+                );
+            }
+        }
+        // The snippet marks only the words that begin with a word searched for.
+        let hits = t.cache.search("thermo", 500).unwrap();
+        assert!(!hits.is_empty());
+        for h in hits {
+            assert!(h.snippet.contains("[thermostat]"), "{}", h.snippet);
+            assert!(!h.snippet.contains("[the]") && !h.snippet.contains("[there]"));
+        }
+    }
+
+    #[test]
+    fn two_word_prefixes_as_typed_find_the_newest_first() {
+        let t = temp_cache("search-typed");
+        let all: Vec<Message> = (1..=600)
+            .map(|i| {
+                let text = match i % 4 {
+                    0 => "hello world",
+                    1 => "help wanted in the world cup",
+                    2 => "Héllo Wörld, again",
+                    _ => "goodbye moon",
+                };
+                msg("c", i, "bob", text)
+            })
+            .collect();
+        t.cache.insert_messages(&all, "me").unwrap();
+        let seqs = |q: &str, limit| -> Vec<i64> {
+            t.cache
+                .search(q, limit)
+                .unwrap()
+                .iter()
+                .map(|h| h.message.seq)
+                .collect()
+        };
+        // Every prefix length as the words are typed, case and accents folded.
+        let hello_world: Vec<i64> = (1..=600)
+            .rev()
+            .filter(|i| i % 4 == 0 || i % 4 == 2)
+            .collect();
+        for q in ["hell worl", "HELLO WORLD", "héll wör", "wo hell"] {
+            assert_eq!(seqs(q, 1000), hello_world, "{q}");
+            assert_eq!(seqs(q, 20), hello_world[..20], "{q} (limit)");
+        }
+        // "help wanted in the world cup" has words beginning "he", "hel", "wo" and "wor".
+        let any_hel_wor: Vec<i64> = (1..=600).rev().filter(|i| i % 4 != 3).collect();
+        for q in ["he wo", "hel wor", "HE WÖ"] {
+            assert_eq!(seqs(q, 1000), any_hel_wor, "{q}");
+            assert_eq!(seqs(q, 20), any_hel_wor[..20], "{q} (limit)");
+        }
+        let hel: Vec<i64> = (1..=600).rev().filter(|i| i % 4 != 3).collect();
+        assert_eq!(seqs("hel", 1000), hel);
+        assert_eq!(
+            seqs("help wor", 1000),
+            (1..=600).rev().filter(|i| i % 4 == 1).collect::<Vec<_>>()
+        );
+        assert!(seqs("hello moon", 10).is_empty());
+        let h = &t.cache.search("hel wö", 1).unwrap()[0];
+        assert_eq!(h.message.seq, 600);
+        assert!(h.snippet.contains("[hello] [world]"), "{}", h.snippet);
+        let h = &t.cache.search("hell wor", 2).unwrap()[1];
+        assert_eq!(h.message.seq, 598);
+        assert!(h.snippet.contains("[Héllo] [Wörld]"), "{}", h.snippet);
+    }
+
+    #[test]
+    fn one_letter_searches_read_the_newest_messages_only() {
+        let t = temp_cache("search-letter");
+        let mut all = vec![msg("c", 1, "bob", "zebra crossing")];
+        all.extend((2..=SCAN_BUDGET as i64 + 100).map(|i| {
+            msg(
+                "c",
+                i,
+                "bob",
+                if i % 1000 == 0 {
+                    "Über xylophone"
+                } else {
+                    "filler text"
+                },
+            )
+        }));
+        t.cache.insert_messages(&all, "me").unwrap();
+        let seqs = |q: &str, limit| -> Vec<i64> {
+            t.cache
+                .search(q, limit)
+                .unwrap()
+                .iter()
+                .map(|h| h.message.seq)
+                .collect()
+        };
+        let last = SCAN_BUDGET as i64 + 100;
+        // Newest first, to the limit.
+        assert_eq!(seqs("f", 3), vec![last, last - 1, last - 2]);
+        assert_eq!(seqs("f T", 2), vec![last, last - 1]);
+        // Accents and case folded; the snippet marks the words.
+        let u = t.cache.search("u", 50).unwrap();
+        assert_eq!(u.len(), 20);
+        assert!(u.iter().all(|h| h.message.seq % 1000 == 0));
+        assert_eq!(u[0].snippet, "[Über] xylophone");
+        assert_eq!(
+            t.cache.search("x U", 5).unwrap()[0].snippet,
+            "[Über] [xylophone]"
+        );
+        // Beyond the newest SCAN_BUDGET messages a one-letter search does not look; a
+        // second letter finds it, and so does a one-letter word beside a longer one.
+        assert!(seqs("z", 10).is_empty());
+        assert_eq!(seqs("ze", 10), vec![1]);
+        assert_eq!(seqs("z cro", 10), vec![1]);
+        assert_eq!(seqs("zebra c", 10), vec![1]);
+    }
+
+    #[test]
+    fn scan_snippets_shorten_long_text_around_the_first_match() {
+        let wanted = vec!["mid".to_owned()];
+        let words: Vec<String> = (0..30).map(|i| format!("w{i}")).collect();
+        let mut text = words.clone();
+        text[15] = "Middle".into();
+        let s = snippet_of(&text.join(" "), &wanted);
+        assert_eq!(s, "…w13 w14 [Middle] w16 w17 w18 w19 w20 w21 w22 w23 w24…");
+        assert_eq!(snippet_of("a Mid, end.", &wanted), "a [Mid], end.");
+        assert_eq!(snippet_of("", &wanted), "");
     }
 }
