@@ -331,23 +331,35 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), CacheError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_muted_conversation_of_an_older_cache_becomes_level_none() {
-        let dir = std::env::temp_dir().join(format!("tidings-schema-{}", std::process::id()));
+    /// A cache file at schema version `version` (in a fresh folder named after `tag`),
+    /// written by a connection of its time: the folder, the file and that connection.
+    fn cache_of_version(
+        tag: &str,
+        version: usize,
+    ) -> (std::path::PathBuf, std::path::PathBuf, Connection) {
+        let dir = std::env::temp_dir().join(format!("tidings-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("old.db");
         let _ = std::fs::remove_file(&path);
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        (dir, path, conn)
+    }
+
+    #[test]
+    fn a_muted_conversation_of_an_older_cache_becomes_level_none() {
+        let (dir, path, conn) = cache_of_version("schema", 2);
         {
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..2] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 2).unwrap();
             conn.execute_batch(
                 "INSERT INTO conversations (id, kind, created_by, created_at, muted)
                  VALUES ('quiet', 'group', 'amy', 0, 1), ('loud', 'group', 'amy', 0, 0);",
             )
             .unwrap();
+            drop(conn);
         }
         let cache = crate::cache::Cache::open(&path).unwrap();
         let level = |id| cache.conversation(id).unwrap().unwrap().notify_level;
@@ -364,16 +376,8 @@ mod tests {
 
     #[test]
     fn a_cache_of_version_7_keeps_its_messages_and_finds_them_by_prefix() {
-        let dir = std::env::temp_dir().join(format!("tidings-schema7-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("old.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path, conn) = cache_of_version("schema7", 7);
         {
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..7] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 7).unwrap();
             for seq in 1..=200 {
                 let text = match seq {
                     7 => "hello world from the old cache".to_owned(),
@@ -388,6 +392,7 @@ mod tests {
                 )
                 .unwrap();
             }
+            drop(conn);
         }
         let cache = crate::cache::Cache::open(&path).unwrap();
         assert_eq!(
@@ -418,17 +423,9 @@ mod tests {
 
     #[test]
     fn a_cache_of_version_8_keeps_its_messages_and_outbox_and_indexes_new_ones_once() {
-        let dir = std::env::temp_dir().join(format!("tidings-schema8-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("old.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path, mut conn) = cache_of_version("schema8", 8);
         {
-            let mut conn = Connection::open(&path).unwrap();
             let tx = conn.transaction().unwrap();
-            for sql in &MIGRATIONS[..8] {
-                tx.execute_batch(sql).unwrap();
-            }
-            tx.pragma_update(None, "user_version", 8).unwrap();
             for seq in 1..=50 {
                 tx.execute(
                     "INSERT INTO messages (conversation_id, seq, id, sender_id, client_id,
@@ -444,6 +441,7 @@ mod tests {
             )
             .unwrap();
             tx.commit().unwrap();
+            drop(conn);
         }
         let cache = crate::cache::Cache::open(&path).unwrap();
         assert_eq!(cache.messages_after("c", 0).unwrap().len(), 50);

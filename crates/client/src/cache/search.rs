@@ -287,6 +287,16 @@ mod tests {
     use super::*;
     use crate::cache::testing::{msg, temp_cache};
 
+    /// The seqs of what a search finds, in its order.
+    fn seqs_of(cache: &Cache, q: &str, limit: u32) -> Vec<i64> {
+        cache
+            .search(q, limit)
+            .unwrap()
+            .iter()
+            .map(|h| h.message.seq)
+            .collect()
+    }
+
     #[test]
     fn search_finds_words_and_prefixes_and_ignores_query_syntax() {
         let t = temp_cache("search");
@@ -432,14 +442,7 @@ mod tests {
             })
             .collect();
         t.cache.insert_messages(&all, "me").unwrap();
-        let seqs = |q: &str, limit| -> Vec<i64> {
-            t.cache
-                .search(q, limit)
-                .unwrap()
-                .iter()
-                .map(|h| h.message.seq)
-                .collect()
-        };
+        let seqs = |q: &str, limit| seqs_of(&t.cache, q, limit);
         // Every prefix length as the words are typed, case and accents folded.
         let hello_world: Vec<i64> = (1..=600)
             .rev()
@@ -487,14 +490,7 @@ mod tests {
             )
         }));
         t.cache.insert_messages(&all, "me").unwrap();
-        let seqs = |q: &str, limit| -> Vec<i64> {
-            t.cache
-                .search(q, limit)
-                .unwrap()
-                .iter()
-                .map(|h| h.message.seq)
-                .collect()
-        };
+        let seqs = |q: &str, limit| seqs_of(&t.cache, q, limit);
         let last = SCAN_BUDGET as i64 + 100;
         // Newest first, to the limit.
         assert_eq!(seqs("f", 3), vec![last, last - 1, last - 2]);
