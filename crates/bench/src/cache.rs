@@ -194,6 +194,11 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
     for b in &batches {
         cache.insert_messages(b, me)?;
     }
+    // Ingest ends when the full-text index (kept by a thread of its own) holds everything.
+    anyhow::ensure!(
+        cache.wait_indexed(std::time::Duration::from_secs(600))?,
+        "the search index did not catch up within 10 minutes"
+    );
     let ingest_s = start.elapsed().as_secs_f64();
     drop(batches);
     let label = if total >= 1_000_000 {
@@ -308,9 +313,12 @@ pub fn run(dir: &Path, opts: &CacheOpts, report: &mut Report) -> anyhow::Result<
             Goal::at_most(30.0),
         );
     }
-    let size: u64 = ["", "-wal"]
+    // The cache and its search index (`<name>.search.db`), each with its write-ahead log.
+    let index = path.with_extension("search.db");
+    let size: u64 = [&path, &index]
         .iter()
-        .filter_map(|e| std::fs::metadata(format!("{}{e}", path.display())).ok())
+        .flat_map(|p| ["", "-wal"].map(|e| format!("{}{e}", p.display())))
+        .filter_map(|f| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum();
     report.figure(

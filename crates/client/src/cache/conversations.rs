@@ -210,6 +210,10 @@ impl Cache {
             super::messages::insert_batch(&tx, std::slice::from_ref(m), me)?;
         }
         tx.commit()?;
+        drop(conn);
+        if c.last_message.is_some() {
+            self.index.kick();
+        }
         Ok(())
     }
 

@@ -112,22 +112,27 @@ pub(super) fn insert_batch(
     let outbox_waiting: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE state != 'sent')")?
         .query_row([], |r| r.get(0))?;
+    prune_pending(conn)?;
     let mut touched: std::collections::BTreeMap<&str, Touched> = Default::default();
     let mut added = 0;
-    // New rows get rowids above every row cached before them; the full-text index is fed
-    // those rows in one statement (see `index_new`), not by a trigger per row.
-    let mut indexed: i64 = conn
-        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM messages")?
+    // New rows get rowids above every row cached or deleted before them: the full-text
+    // index (cache/index.rs) takes the rows after the last it indexed for new ones, so a
+    // rowid must never be given twice (`message_rowids`, schema version 11).
+    let mut next: i64 = conn
+        .prepare_cached(
+            "SELECT max(coalesce((SELECT max(rowid) FROM messages), 0),
+                        coalesce((SELECT floor FROM message_rowids), 0)) + 1",
+        )?
         .query_row([], |r| r.get(0))?;
-    let mut unindexed = false;
     let mut insert = conn.prepare_cached(
         "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, content, content_type,
                                created_at, rev, edited_at, deleted, reply_to_id, reply_to_seq,
-                               mentions, reactions, system, attachments)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                               mentions, reactions, system, attachments, rowid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          ON CONFLICT DO NOTHING",
     )?;
-    // The same parameters as `insert` (the columns that never change go unused).
+    // The same parameters as `insert` but the rowid (the columns that never change go
+    // unused).
     let mut replace = conn.prepare_cached(
         "UPDATE messages SET content = ?6, content_type = ?7, rev = ?9, edited_at = ?10,
                 deleted = ?11, reply_to_id = ?12, reply_to_seq = ?13, mentions = ?14,
@@ -170,21 +175,15 @@ pub(super) fn insert_batch(
             b.system,
             b.attachments,
         ];
-        let new = insert.execute(row)? > 0;
+        let new = insert.execute(rusqlite::params_from_iter(
+            row.iter().copied().chain([&next as &dyn rusqlite::ToSql]),
+        ))? > 0;
         if new {
             added += 1;
-            unindexed = true;
+            next += 1;
             t.changed = true;
-        } else if m.rev > 0 {
-            // The update trigger takes the old text out of the index: it must be there
-            // (a copy inserted earlier in this batch, then a newer revision of it).
-            if unindexed {
-                indexed = index_new(conn, indexed)?;
-                unindexed = false;
-            }
-            if replace.execute(row)? > 0 {
-                t.changed = true;
-            }
+        } else if m.rev > 0 && replace.execute(row)? > 0 {
+            t.changed = true;
         }
         t.max_seq = t.max_seq.max(m.seq);
         t.max_at = t.max_at.max(m.created_at.millis());
@@ -198,9 +197,6 @@ pub(super) fn insert_batch(
                 .execute(params![m.client_id, m.seq])?;
             }
         }
-    }
-    if unindexed {
-        index_new(conn, indexed)?;
     }
     for (cid, t) in touched {
         conversations::raise_last_seq(conn, cid, t.max_seq, t.max_at)?;
@@ -220,21 +216,15 @@ pub(super) fn insert_batch(
     Ok(added)
 }
 
-/// Adds the messages after rowid `after` to the full-text index in one statement; returns
-/// the highest rowid now indexed. Why not a trigger per inserted row (as schema versions 1
-/// to 8 did): FTS5 writes the terms it holds in memory out to a new segment of the index at
-/// every savepoint, and each row's trigger statement is one, so a page of 500 messages made
-/// 500 tiny segments, each merged again later: the profile showed ~87 % of ingest in FTS5
-/// (docs/benchmarks.md). One `INSERT … SELECT` per batch writes one segment.
-fn index_new(conn: &Connection, after: i64) -> CacheResult<i64> {
+/// Removes the changes the full-text index has applied from `search_pending`: their old
+/// text is erased from the file (`secure_delete`). The cache's connection does it (the
+/// index's thread never writes the cache file, cache/index.rs).
+pub(super) fn prune_pending(conn: &Connection) -> CacheResult<()> {
     conn.prepare_cached(
-        "INSERT INTO messages_fts (rowid, content)
-         SELECT rowid, content FROM messages WHERE rowid > ?1",
+        "DELETE FROM search_pending WHERE id <= (SELECT edits_upto FROM idx.search_state)",
     )?
-    .execute([after])?;
-    Ok(conn
-        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM messages")?
-        .query_row([], |r| r.get(0))?)
+    .execute([])?;
+    Ok(())
 }
 
 /// Moves `synced_seq` over every contiguous cached `seq` after it.
@@ -285,6 +275,7 @@ impl Cache {
         let tx = conn.transaction()?;
         let added = insert_batch(&tx, messages, me)?;
         tx.commit()?;
+        self.index.kick();
         Ok(added)
     }
 
@@ -533,12 +524,17 @@ mod tests {
         assert!(c.search("quarterly", 10).unwrap().is_empty());
         assert_eq!(c.search("lunch", 10).unwrap().len(), 5);
         assert_eq!(c.search("noon", 10).unwrap()[0].message, edited);
+        // The index holds the message once, with its newest text.
+        assert_eq!(c.index_matches("quarterly"), 0);
+        assert_eq!(c.index_matches("lunch"), 5);
+        assert_eq!(c.index_matches("noon"), 1);
         c.conn()
             .execute(
-                "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+                "INSERT INTO idx.messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
                 [],
             )
             .unwrap();
+        assert_eq!(c.search("noon", 10).unwrap()[0].message, edited);
     }
 
     #[test]
@@ -596,19 +592,48 @@ mod tests {
             .map(|s| at(msg("c", s, "bob", &format!("filler text {s}")), s))
             .collect();
         c.insert_messages(&others, "me").unwrap();
+        let index_file = || {
+            assert!(c.wait_indexed(std::time::Duration::from_secs(60)).unwrap());
+            c.conn()
+                .execute_batch("PRAGMA idx.wal_checkpoint(TRUNCATE);")
+                .unwrap();
+            std::fs::read(t.dir.join("cache.search.db")).unwrap()
+        };
+        assert!(
+            index_file().windows(14).any(|w| w == b"zanzibarsecret"),
+            "the check can see the index's words"
+        );
         let edited = revised(m.clone(), 300, "quokkasecret newwording");
         c.apply_message(&edited).unwrap();
+        // The edit reaches the index before the deletion does.
+        index_file();
         let mut gone = edited.clone();
         gone.rev = 301;
         gone.tombstone();
         c.apply_message(&gone).unwrap();
+        // The index file (written by its own thread) and the changes it was fed by are
+        // looked at once it has caught up.
+        assert!(c.wait_indexed(std::time::Duration::from_secs(60)).unwrap());
         c.conn()
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .execute_batch(
+                "PRAGMA main.wal_checkpoint(TRUNCATE); PRAGMA idx.wal_checkpoint(TRUNCATE);",
+            )
             .unwrap();
-        let mut bytes = std::fs::read(t.dir.join("cache.db")).unwrap();
-        if let Ok(wal) = std::fs::read(t.dir.join("cache.db-wal")) {
-            bytes.extend(wal);
+        let mut bytes = Vec::new();
+        for file in [
+            "cache.db",
+            "cache.db-wal",
+            "cache.search.db",
+            "cache.search.db-wal",
+        ] {
+            if let Ok(b) = std::fs::read(t.dir.join(file)) {
+                bytes.extend(b);
+            }
         }
+        assert!(
+            std::fs::metadata(t.dir.join("cache.search.db")).is_ok(),
+            "the index has a file of its own"
+        );
         for word in ["zanzibarsecret", "oldwording", "quokkasecret", "newwording"] {
             assert!(
                 !bytes.windows(word.len()).any(|w| w == word.as_bytes()),

@@ -22,6 +22,7 @@ mod conversations;
 mod downloads;
 mod drafts;
 mod feed;
+mod index;
 mod messages;
 mod notifications;
 mod outbox;
@@ -57,6 +58,8 @@ pub enum CacheError {
     OtherAccount(String, String),
     #[error("cannot create the cache directory: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the search index could not be brought up to date: {0}")]
+    Index(String),
 }
 
 pub type CacheResult<T> = Result<T, CacheError>;
@@ -134,6 +137,8 @@ pub struct Cache {
     conn: Mutex<Connection>,
     /// The files folder: outbox copies and downloaded attachments.
     files: PathBuf,
+    /// The full-text index's thread (its file is attached to `conn` as `idx`).
+    index: index::Indexer,
 }
 
 impl Cache {
@@ -156,10 +161,46 @@ impl Cache {
              PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
         )?;
         schema::migrate(&mut conn)?;
+        let index = index::Indexer::start(path)?;
+        conn.execute(
+            "ATTACH DATABASE ?1 AS idx",
+            [index::path_of(path).to_string_lossy()],
+        )?;
         Ok(Cache {
             conn: Mutex::new(conn),
             files: path.with_extension("files"),
+            index,
         })
+    }
+
+    /// Waits until the full-text index holds every message (and every edit and deletion)
+    /// committed before the call, at most `timeout`; returns whether it does. Search never
+    /// needs this (it reads what the index has not caught up with from the messages); the
+    /// benchmark counts ingest as done when the index is, and tests look at the files. The
+    /// changes the index has applied are then removed from the cache (their old text
+    /// erased), as the next write would.
+    pub fn wait_indexed(&self, timeout: std::time::Duration) -> CacheResult<bool> {
+        let target = {
+            let conn = self.conn();
+            index::Progress {
+                upto: conn.query_row("SELECT coalesce(max(rowid), 0) FROM messages", [], |r| {
+                    r.get(0)
+                })?,
+                edits_upto: conn.query_row(
+                    "SELECT coalesce(max(id), 0) FROM search_pending",
+                    [],
+                    |r| r.get(0),
+                )?,
+            }
+        };
+        let done = self
+            .index
+            .wait_for(target, timeout)
+            .map_err(CacheError::Index)?;
+        if done {
+            messages::prune_pending(&self.conn())?;
+        }
+        Ok(done)
     }
 
     /// The folder beside the database that holds the outbox's copies of files and the
@@ -185,6 +226,28 @@ impl Cache {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// Holds the indexing thread before its next pass, or lets it go on (tests).
+    #[cfg(test)]
+    pub(crate) fn hold_index(&self, held: bool) {
+        self.index.hold(held);
+    }
+
+    /// How many messages the full-text index itself matches for an FTS5 query, once it has
+    /// caught up (tests: what the index holds, not what search makes of it).
+    #[cfg(test)]
+    pub(crate) fn index_matches(&self, query: &str) -> i64 {
+        assert!(self
+            .wait_indexed(std::time::Duration::from_secs(60))
+            .unwrap());
+        self.conn()
+            .query_row(
+                "SELECT count(*) FROM idx.messages_fts WHERE messages_fts MATCH ?1",
+                [query],
+                |r| r.get(0),
+            )
+            .unwrap()
     }
 
     /// How the connection commits now: 1 (`NORMAL`, the cache's pages) or 2 (`FULL`).

@@ -1,7 +1,10 @@
-//! Full-text search over cached messages (FTS5 over the messages table as external
-//! content; the cache feeds it new messages once per batch and triggers take edited and
-//! deleted text out of it; what an edit or a deletion removes is erased from the index,
-//! not hidden).
+//! Full-text search over cached messages. The index (FTS5, contentless, in a file of its
+//! own kept by a thread of its own: cache/index.rs) may be a page or two behind the cache,
+//! and a few edits; what it has not caught up with is read from the messages themselves,
+//! so a search always sees the cache as it is: messages after the index's last rowid
+//! (newest first, up to [`SCAN_BUDGET`]) and messages changed since (`search_pending`) are
+//! checked here, and the index's answers for those changed messages are set aside. What an
+//! edit or a deletion removes is erased from the index, not hidden.
 //!
 //! Every word of a query matches as a prefix ("hel wor" finds "hello world"), anywhere in
 //! the message, and results come newest first. A query's words are split as the index
@@ -11,9 +14,9 @@
 //! of milliseconds for a common word in a million messages. Newest first reads only as many
 //! matches as it returns, and is what a person searching a chat usually wants.
 //!
-//! Three paths, by the lengths of the words:
+//! Three paths through the index, by the lengths of the words:
 //! - every word of 2 or 3 letters: the index holds a list for each such prefix of every
-//!   word ([`INDEXED_PREFIX`], `prefix='2 3'` in the schema), read lazily newest first;
+//!   word ([`INDEXED_PREFIX`], `prefix='2 3'` in its schema), read lazily newest first;
 //! - a word of 4 letters or more, or a one-letter word beside longer ones: a prefix of that
 //!   length has no list, and FTS5 would merge the lists of every word it begins
 //!   (everything "meet" begins, all of it) before returning a first row. So the query runs
@@ -21,9 +24,12 @@
 //!   checked here against the whole words, stopping at the page's end
 //!   ([`CANDIDATE_BUDGET`]);
 //! - words of one letter alone: the newest messages are scanned, up to [`SCAN_BUDGET`].
+//!
+//! Snippets are made here ([`snippet_of`]): a contentless index has no text to make them.
 
 use super::{Cache, CacheResult};
 use rusqlite::{params, Connection};
+use std::collections::HashSet;
 use tidings_proto::Message;
 use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
 
@@ -92,45 +98,122 @@ fn columns() -> String {
         .join(", ")
 }
 
-fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<SearchHit> {
-    Ok(SearchHit {
-        message: super::messages::from_row(r)?,
-        snippet: r.get(super::messages::COLUMN_COUNT)?,
-    })
+/// A hit and its message's rowid (results are merged newest first by rowid).
+type Found = (i64, SearchHit);
+
+/// The rowid selected after the message's columns.
+fn found(r: &rusqlite::Row<'_>, wanted: &[String]) -> rusqlite::Result<Option<Found>> {
+    if !matches_all(r.get_ref(5)?.as_str().unwrap_or(""), wanted) {
+        return Ok(None);
+    }
+    let message = super::messages::from_row(r)?;
+    let snippet = snippet_of(&message.content, wanted);
+    Ok(Some((
+        r.get(super::messages::COLUMN_COUNT)?,
+        SearchHit { message, snippet },
+    )))
 }
 
-/// The newest matches of an FTS5 query older than `below` (a rowid), newest first.
-fn newest(conn: &Connection, query: &str, below: i64, limit: usize) -> CacheResult<Vec<SearchHit>> {
+/// How far the index has got, as one snapshot with the messages (see `Cache::search`).
+struct Indexed {
+    upto: i64,
+    /// Messages changed since the index last looked: its entries for them may be stale.
+    stale: HashSet<i64>,
+}
+
+fn indexed(conn: &Connection) -> CacheResult<Indexed> {
+    let (upto, edits_upto): (i64, i64) = conn
+        .prepare_cached("SELECT upto, edits_upto FROM idx.search_state")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let stale = conn
+        .prepare_cached("SELECT msg FROM search_pending WHERE id > ?1 AND msg <= ?2")?
+        .query_map(params![edits_upto, upto], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Indexed { upto, stale })
+}
+
+/// What the index does not hold yet, checked here: the messages after its last rowid,
+/// newest first (up to `SCAN_BUDGET`), and the messages changed since it last looked.
+fn unindexed(
+    conn: &Connection,
+    at: &Indexed,
+    wanted: &[String],
+    limit: usize,
+) -> CacheResult<Vec<Found>> {
+    let mut hits = Vec::new();
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {cols}, snippet(messages_fts, 0, '[', ']', '…', 12)
-         FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
-         WHERE messages_fts MATCH ?1 AND messages_fts.rowid < ?2
-         ORDER BY messages_fts.rowid DESC LIMIT ?3",
+        "SELECT {cols}, m.rowid FROM messages m WHERE m.rowid > ?1 ORDER BY m.rowid DESC LIMIT ?2",
         cols = columns()
     ))?;
-    let rows = stmt.query_map(params![query, below, limit as i64], hit)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut rows = stmt.query(params![at.upto, SCAN_BUDGET as i64])?;
+    while let Some(r) = rows.next()? {
+        if let Some(f) = found(r, wanted)? {
+            hits.push(f);
+            if hits.len() == limit {
+                break;
+            }
+        }
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {cols}, m.rowid FROM messages m WHERE m.rowid = ?1",
+        cols = columns()
+    ))?;
+    for rowid in &at.stale {
+        let mut rows = stmt.query([rowid])?;
+        if let Some(r) = rows.next()? {
+            hits.extend(found(r, wanted)?);
+        }
+    }
+    Ok(hits)
+}
+
+/// The newest matches of an FTS5 query older than `below` (a rowid), newest first, leaving
+/// out the stale entries of changed messages; checked here against the words, as every
+/// path is (the same rules, whichever path found a message).
+fn newest(
+    conn: &Connection,
+    query: &str,
+    below: i64,
+    at: &Indexed,
+    wanted: &[String],
+    limit: usize,
+) -> CacheResult<Vec<Found>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {cols}, m.rowid
+         FROM idx.messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+         WHERE messages_fts MATCH ?1 AND messages_fts.rowid < ?2
+         ORDER BY messages_fts.rowid DESC",
+        cols = columns()
+    ))?;
+    let mut rows = stmt.query(params![query, below])?;
+    let mut hits = Vec::new();
+    while hits.len() < limit {
+        let Some(r) = rows.next()? else { break };
+        if at.stale.contains(&r.get(super::messages::COLUMN_COUNT)?) {
+            continue;
+        }
+        hits.extend(found(r, wanted)?);
+    }
+    Ok(hits)
 }
 
 /// The checked path: candidates from the indexed prefixes of the words (`broad`), newest
-/// first, kept when every whole word (`wanted`) begins one of their words. A kept message's
-/// snippet is made here ([`snippet_of`]) from the row already read: asking FTS5 for it
-/// (`MATCH … AND rowid = ?`) set up the prefix's list again for every hit, ~2 ms each at a
-/// million messages.
+/// first, kept when every whole word (`wanted`) begins one of their words.
 fn checked(
     conn: &Connection,
     broad: &str,
     precise: &str,
+    at: &Indexed,
     wanted: &[String],
     limit: usize,
-) -> CacheResult<Vec<SearchHit>> {
+) -> CacheResult<Vec<Found>> {
     let mut hits = Vec::new();
     let mut last = i64::MAX;
     let mut read = 0;
     {
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {cols}, messages_fts.rowid
-             FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+            "SELECT {cols}, m.rowid
+             FROM idx.messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
              WHERE messages_fts MATCH ?1 ORDER BY messages_fts.rowid DESC",
             cols = columns()
         ))?;
@@ -138,12 +221,12 @@ fn checked(
         while let Some(r) = rows.next()? {
             last = r.get(super::messages::COLUMN_COUNT)?;
             read += 1;
-            if matches_all(r.get_ref(5)?.as_str().unwrap_or(""), wanted) {
-                let message = super::messages::from_row(r)?;
-                let snippet = snippet_of(&message.content, wanted);
-                hits.push(SearchHit { message, snippet });
-                if hits.len() == limit {
-                    break;
+            if !at.stale.contains(&last) {
+                if let Some(f) = found(r, wanted)? {
+                    hits.push(f);
+                    if hits.len() == limit {
+                        break;
+                    }
                 }
             }
             if read == CANDIDATE_BUDGET {
@@ -158,7 +241,7 @@ fn checked(
     if hits.len() < limit && last != i64::MIN && !one_letter {
         // Out of budget: FTS5 matches the rest itself (not for a word of one letter, whose
         // lists FTS5 would merge whole: the search stops at the budget, see SCAN_BUDGET).
-        hits.extend(newest(conn, precise, last, limit - hits.len())?);
+        hits.extend(newest(conn, precise, last, at, wanted, limit - hits.len())?);
     }
     Ok(hits)
 }
@@ -220,19 +303,16 @@ fn snippet_of(content: &str, wanted: &[String]) -> String {
 
 /// The scan path, for words of one letter alone: the newest messages, up to `SCAN_BUDGET`,
 /// checked here.
-fn scan(conn: &Connection, wanted: &[String], limit: usize) -> CacheResult<Vec<SearchHit>> {
+fn scan(conn: &Connection, wanted: &[String], limit: usize) -> CacheResult<Vec<Found>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {cols} FROM messages m ORDER BY m.rowid DESC LIMIT ?1",
+        "SELECT {cols}, m.rowid FROM messages m ORDER BY m.rowid DESC LIMIT ?1",
         cols = columns()
     ))?;
     let mut rows = stmt.query([SCAN_BUDGET as i64])?;
     let mut hits = Vec::new();
     while let Some(r) = rows.next()? {
-        let content = r.get_ref(5)?.as_str().unwrap_or("");
-        if matches_all(content, wanted) {
-            let message = super::messages::from_row(r)?;
-            let snippet = snippet_of(&message.content, wanted);
-            hits.push(SearchHit { message, snippet });
+        if let Some(f) = found(r, wanted)? {
+            hits.push(f);
             if hits.len() == limit {
                 break;
             }
@@ -246,39 +326,67 @@ impl Cache {
     /// `text` (each as the beginning of a word), newest first.
     pub fn search(&self, text: &str, limit: u32) -> CacheResult<Vec<SearchHit>> {
         // The words as the index splits them: "e-mail" is two, each matched as a prefix
-        // (the index keeps no positions, so there are no phrases: see the schema, 9).
+        // (the index keeps no positions, so there are no phrases).
         let wanted: Vec<String> = tokens(text).collect();
-        if wanted.is_empty() {
+        if wanted.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
         let limit = limit as usize;
         let conn = self.conn();
         let lengths: Vec<usize> = wanted.iter().map(|w| w.chars().count()).collect();
         if lengths.iter().all(|&n| n == 1) {
-            return scan(&conn, &wanted, limit);
+            return Ok(scan(&conn, &wanted, limit)?
+                .into_iter()
+                .map(|f| f.1)
+                .collect());
         }
-        let precise = fts_query(wanted.iter().map(String::as_str)).unwrap_or_default();
-        // Every word has a list of its own (of 2 or 3 letters, or a whole word matched
-        // by FTS5's prefix merge only when the checked path ran out of its budget).
-        if !lengths.iter().any(|&n| n == 1 || n > INDEXED_PREFIX) {
-            return newest(&conn, &precise, i64::MAX, limit);
+        // One snapshot of both files: how far the index has got, and what it holds then.
+        let tx = conn.unchecked_transaction()?;
+        let at = indexed(&tx)?;
+        let mut hits = unindexed(&tx, &at, &wanted, limit)?;
+        let newer = hits.iter().filter(|f| f.0 > at.upto).count();
+        if newer < limit {
+            let precise = fts_query(wanted.iter().map(String::as_str)).unwrap_or_default();
+            // Every word has a list of its own (of 2 or 3 letters, or a whole word matched
+            // by FTS5's prefix merge only when the checked path ran out of its budget).
+            if !lengths.iter().any(|&n| n == 1 || n > INDEXED_PREFIX) {
+                hits.extend(newest(&tx, &precise, i64::MAX, &at, &wanted, limit)?);
+            } else {
+                let prefixes: Vec<String> = wanted
+                    .iter()
+                    .zip(&lengths)
+                    .filter(|(_, &n)| n >= 2)
+                    .map(|(w, _)| w.chars().take(INDEXED_PREFIX).collect())
+                    .collect();
+                let broad = fts_query(prefixes.iter().map(String::as_str)).unwrap_or_default();
+                hits.extend(checked(&tx, &broad, &precise, &at, &wanted, limit)?);
+            }
         }
-        let prefixes: Vec<String> = wanted
-            .iter()
-            .zip(&lengths)
-            .filter(|(_, &n)| n >= 2)
-            .map(|(w, _)| w.chars().take(INDEXED_PREFIX).collect())
-            .collect();
-        let broad = fts_query(prefixes.iter().map(String::as_str)).unwrap_or_default();
-        checked(&conn, &broad, &precise, &wanted, limit)
+        tx.commit()?;
+        hits.sort_by_key(|f| std::cmp::Reverse(f.0));
+        hits.truncate(limit);
+        Ok(hits.into_iter().map(|f| f.1).collect())
     }
 
-    /// Search by FTS5's own prefix matching alone (what the checked path must agree with).
+    /// Search by FTS5's own prefix matching alone, once the index has caught up (what the
+    /// checked path must agree with).
     #[cfg(test)]
     fn search_by_fts(&self, text: &str, limit: u32) -> CacheResult<Vec<SearchHit>> {
+        assert!(self.wait_indexed(std::time::Duration::from_secs(60))?);
         let words: Vec<String> = tokens(text).collect();
         let query = fts_query(words.iter().map(String::as_str)).unwrap_or_default();
-        newest(&self.conn(), &query, i64::MAX, limit as usize)
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {cols} FROM idx.messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+             WHERE messages_fts MATCH ?1 ORDER BY messages_fts.rowid DESC LIMIT ?2",
+            cols = columns()
+        ))?;
+        let rows = stmt.query_map(params![query, limit], |r| {
+            let message = super::messages::from_row(r)?;
+            let snippet = snippet_of(&message.content, &words);
+            Ok(SearchHit { message, snippet })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 
@@ -295,6 +403,89 @@ mod tests {
             .iter()
             .map(|h| h.message.seq)
             .collect()
+    }
+
+    #[test]
+    fn search_sees_what_the_index_has_not_caught_up_with() {
+        let t = temp_cache("search-behind");
+        let c = &t.cache;
+        let old: Vec<_> = (1..=30)
+            .map(|s| msg("c", s, "bob", &format!("walrus meeting {s}")))
+            .collect();
+        c.insert_messages(&old, "me").unwrap();
+        assert!(c.wait_indexed(std::time::Duration::from_secs(60)).unwrap());
+        c.hold_index(true);
+        // Behind the index: new messages, an edit and a deletion of indexed ones.
+        let new: Vec<_> = (31..=40)
+            .map(|s| msg("c", s, "bob", &format!("walrus party {s}")))
+            .collect();
+        c.insert_messages(&new, "me").unwrap();
+        let mut edited = msg("c", 5, "bob", "narwhal meeting");
+        edited.rev = 1;
+        let mut gone = msg("c", 6, "bob", "");
+        gone.rev = 1;
+        gone.tombstone();
+        c.insert_messages(&[edited, gone], "me").unwrap();
+        assert!(!c
+            .wait_indexed(std::time::Duration::from_millis(50))
+            .unwrap());
+        let check = |c: &Cache| {
+            assert_eq!(
+                seqs_of(c, "walrus", 100),
+                [(1..=40)
+                    .rev()
+                    .filter(|s| *s != 5 && *s != 6)
+                    .collect::<Vec<_>>()]
+                .concat()
+            );
+            assert_eq!(
+                seqs_of(c, "wal par", 100),
+                (31..=40).rev().collect::<Vec<_>>()
+            );
+            assert_eq!(seqs_of(c, "walrus meeting", 5), [30, 29, 28, 27, 26]);
+            assert_eq!(seqs_of(c, "narwhal", 10), [5]);
+            assert_eq!(seqs_of(c, "nar mee", 10), [5]);
+            assert_eq!(seqs_of(c, "walrus", 3), [40, 39, 38]);
+        };
+        check(c);
+        assert_eq!(
+            c.search("narwhal", 1).unwrap()[0].snippet,
+            "[narwhal] meeting"
+        );
+        c.hold_index(false);
+        assert!(c.wait_indexed(std::time::Duration::from_secs(60)).unwrap());
+        check(c);
+        assert_eq!(c.index_matches("walrus"), 38);
+        assert_eq!(c.index_matches("narwhal"), 1);
+    }
+
+    #[test]
+    fn a_missing_or_broken_index_file_is_built_again_from_the_messages() {
+        let t = temp_cache("search-rebuild");
+        let path = t.dir.join("cache.db");
+        let index = t.dir.join("cache.search.db");
+        let all: Vec<_> = (1..=100)
+            .map(|s| msg("c", s, "bob", &format!("orca sighting {s}")))
+            .collect();
+        t.cache.insert_messages(&all, "me").unwrap();
+        assert_eq!(t.cache.index_matches("orca"), 100);
+        let cache = &t.cache;
+        drop(std::mem::replace(
+            &mut *cache.conn(),
+            rusqlite::Connection::open_in_memory().unwrap(),
+        ));
+        for broken in [None, Some(&b"not a database, written over the index"[..])] {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+            }
+            if let Some(bytes) = broken {
+                std::fs::write(&index, bytes.repeat(200)).unwrap();
+            }
+            let again = Cache::open(&path).unwrap();
+            assert_eq!(seqs_of(&again, "orca sig", 3), [100, 99, 98], "{broken:?}");
+            assert_eq!(again.index_matches("orca"), 100, "{broken:?}");
+            assert_eq!(again.messages_after("c", 0).unwrap().len(), 100);
+        }
     }
 
     #[test]
