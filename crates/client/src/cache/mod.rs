@@ -1,13 +1,15 @@
 //! The local cache: one SQLite file per account (WAL, forward-only migrations) holding
-//! conversations, participants, messages with full-text search (FTS5, kept in step by
-//! triggers so it cannot drift), read markers, notifications, the outbox, drafts, where the
-//! user was (view state), sync cursors, the outbox's files and the download cache of
+//! conversations, participants, messages, read markers, notifications, the outbox, drafts,
+//! where the user was (view state), sync cursors, the outbox's files and the download cache of
 //! attachments (kept in a files folder beside the database, `<name>.files/`), and a
 //! change feed (a monotonic id per change, written by triggers) that tells an embedding UI
-//! what changed since it last looked.
+//! what changed since it last looked. Full-text search has a file of its own beside it
+//! (`<name>.search.db`, FTS5), kept by a thread of its own from the messages (cache/index.rs):
+//! derived data, built again whenever it is missing or unreadable.
 //!
-//! Merging is idempotent: messages are unique per conversation and `seq` and per sender and
-//! `clientId`, notifications per id and `seq`; merging the same data twice changes nothing.
+//! Merging is idempotent: messages are unique per conversation and `seq` (the server makes
+//! a `clientId`'s retries one message), notifications per id and `seq`; merging the same
+//! data twice changes nothing.
 //! A message with a higher `rev` replaces the cached copy (edits, tombstones, reactions);
 //! each conversation holds the revision up to which every change is applied.
 //! `secure_delete` is on: what a deletion or an edit removes is overwritten in the file,
@@ -15,8 +17,8 @@
 //! `synced_seq` is the end of the contiguous prefix of a conversation that is cached: every
 //! `seq` up to it is here, so catch-up asks the server only for what comes after.
 //!
-//! Locking: one `std::sync::Mutex` around the connection. Every call is a short local
-//! SQLite operation; nothing awaits while holding it.
+//! Locking: one `std::sync::Mutex` around the connection, the cache file's only writer.
+//! Every call is a short local SQLite operation; nothing awaits while holding it.
 
 mod conversations;
 mod downloads;
