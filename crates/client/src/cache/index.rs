@@ -271,18 +271,23 @@ fn run(mut conn: Connection, shared: Arc<Shared>) {
         }
         // Passes until one finds nothing to do (a burst of pages is indexed in passes of up
         // to PASS_ROWS, each a bigger segment than one page's).
+        let mut busy_tries = 0;
         loop {
             let outcome = pass(&mut conn);
+            if is_busy(&outcome) && busy_tries < BUSY_TRIES {
+                // Another cache of the same file (a second process, a test reopening it)
+                // wrote the index between this pass's read and its write: try again.
+                busy_tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            busy_tries = 0;
             let mut s = shared.lock();
             let worked = match outcome {
-                Ok(Some(done)) => {
+                Ok((done, worked)) => {
                     s.done = done;
                     s.error = None;
-                    true
-                }
-                Ok(None) => {
-                    s.error = None;
-                    false
+                    worked
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "indexing cached messages failed; retried at the next change");
@@ -310,8 +315,16 @@ fn run(mut conn: Connection, shared: Arc<Shared>) {
     }
 }
 
-/// One pass (see the module's text); `None` when there was nothing to do.
-fn pass(conn: &mut Connection) -> rusqlite::Result<Option<Progress>> {
+/// How many times a pass that found the index file busy is tried again before it fails.
+const BUSY_TRIES: u32 = 500;
+
+fn is_busy<T>(outcome: &rusqlite::Result<T>) -> bool {
+    matches!(outcome, Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy))
+}
+
+/// One pass (see the module's text): how far the index has got, and whether this pass did
+/// anything (another cache of the same file may have done it).
+fn pass(conn: &mut Connection) -> rusqlite::Result<(Progress, bool)> {
     // Deferred: the write lock is the index file's alone; the cache is only read, from one
     // snapshot taken at its first read.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
@@ -331,7 +344,7 @@ fn pass(conn: &mut Connection) -> rusqlite::Result<Option<Progress>> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     if upto == was.upto && changes.is_empty() {
-        return Ok(None);
+        return Ok((was, false));
     }
     if upto > was.upto {
         tx.execute(
@@ -364,5 +377,5 @@ fn pass(conn: &mut Connection) -> rusqlite::Result<Option<Progress>> {
         params![upto, edits_upto],
     )?;
     tx.commit()?;
-    Ok(Some(Progress { upto, edits_upto }))
+    Ok((Progress { upto, edits_upto }, true))
 }

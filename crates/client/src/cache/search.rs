@@ -489,6 +489,29 @@ mod tests {
     }
 
     #[test]
+    fn two_caches_of_one_file_keep_one_index() {
+        let t = temp_cache("search-two");
+        let other = Cache::open(&t.dir.join("cache.db")).unwrap();
+        for round in 0..20 {
+            let (c, who) = if round % 2 == 0 {
+                (&t.cache, "bob")
+            } else {
+                (&other, "amy")
+            };
+            let page: Vec<_> = (1..=50)
+                .map(|s| msg(&format!("c{round}"), s, who, &format!("heron flight {who}")))
+                .collect();
+            c.insert_messages(&page, "me").unwrap();
+        }
+        for c in [&t.cache, &other] {
+            assert!(c.wait_indexed(std::time::Duration::from_secs(60)).unwrap());
+            assert_eq!(c.index_matches("heron"), 1000);
+            assert_eq!(c.index_matches("amy"), 500);
+            assert_eq!(c.search("her fli", 1000).unwrap().len(), 1000);
+        }
+    }
+
+    #[test]
     fn search_finds_words_and_prefixes_and_ignores_query_syntax() {
         let t = temp_cache("search");
         t.cache
