@@ -13,7 +13,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 APP := target/debug/tidings-app
 
-.PHONY: run test deps ui sio-backend lint unit unit-postgres interop sio-conformance differential api e2e stress cluster bench-smoke build build-release bench bindings package package-test clean
+.PHONY: run test deps ui sio-backend lint unit unit-postgres interop sio-conformance differential api e2e stress cluster bench-smoke build build-release build-tests format-check ui-check clippy-probe bench bindings package package-test clean
 
 ## The server on its embedded default (127.0.0.1:8080) with demo data (users alice, bob,
 ## carol; password tidings-demo) and the desktop app signed in to it as alice.
@@ -23,7 +23,18 @@ run: deps build
 ## Everything: formatting and lints (Rust and the UI), unit and integration tests (Rust and
 ## Vitest), third-party clients against Tidings and RabbitMQ Web-STOMP, schemathesis against
 ## the OpenAPI document, and the desktop app end to end under Xvfb.
-test: deps lint unit unit-postgres interop sio-conformance differential api e2e bench-smoke
+test: deps format-check ui-check clippy-probe unit unit-postgres interop sio-conformance differential api e2e bench-smoke
+
+# `make test` runs clippy (every lint denied, as `lint` does) while it builds: clippy's own
+# driver compiles the workspace's crates, as `cargo clippy` has it do
+# (`RUSTC_WORKSPACE_WRAPPER`; `CLIPPY_ARGS` is how cargo-clippy hands it `-D warnings`), so
+# the dependencies are not checked a second time in a pass of their own (12 minutes of a
+# clean CI run). Every cargo command of the run sees the same two variables, or it would
+# build the workspace's crates again. `clippy-probe` fails the run if this driver ever stops
+# denying a lint this way.
+CLIPPY_DRIVER = $(shell rustc --print sysroot)/bin/clippy-driver
+test: export RUSTC_WORKSPACE_WRAPPER = $(CLIPPY_DRIVER)
+test: export CLIPPY_ARGS = -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
 ## The UI's packages and its built files (the app embeds them).
 ui: ui/node_modules/.package-lock.json
@@ -44,39 +55,65 @@ build: ui
 build-release: ui
 	$(CARGO) build --release -p tidings-server -p tidings-app -p tidings-bench
 
-lint: ui
-	$(CARGO) fmt --all -- --check
+## What the tests run, built once: every binary and every test target with the features the
+## tests need (a dev-dependency turns on tokio's test-util, so building the binaries alone
+## first, as `build` does for `run`, compiled everything above tokio twice). `cargo test
+## --workspace` then finds it all built.
+build-tests: ui
+	$(CARGO) build --workspace --all-targets
+
+lint: format-check ui-check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+format-check:
+	$(CARGO) fmt --all -- --check
+
+ui-check: ui
 	npm --prefix ui run check --silent
+
+## Checks that clippy's driver compiles clean code and denies a lint handed over in
+## CLIPPY_ARGS (see `test`).
+PROBE = CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__ $(CLIPPY_DRIVER) rustc --edition 2021 \
+  --crate-type lib --emit metadata -o target/clippy-probe.rmeta
+clippy-probe:
+	@mkdir -p target
+	@printf 'pub fn probe(v: &[u8]) -> usize {\n    v.len()\n}\n' > target/clippy-probe.rs
+	@$(PROBE) target/clippy-probe.rs || { echo "clippy-probe: clippy's driver ($(CLIPPY_DRIVER)) does not compile clean code: is clippy installed (rustup component add clippy)?" >&2; exit 1; }
+	@printf 'pub fn probe(v: &Vec<u8>) -> usize {\n    v.len()\n}\n' > target/clippy-probe.rs
+	@if $(PROBE) target/clippy-probe.rs 2>/dev/null; then \
+	  echo "clippy-probe: clippy's driver no longer denies lints given in CLIPPY_ARGS, so make test would not lint; run 'make lint' and fix the Makefile" >&2; exit 1; \
+	fi
 
 # The client's end-to-end tests run the server binary: build the binaries first. The
 # Socket.IO profile tests run a Node.js socket.io backend (tests/sio-backend).
-unit: build sio-backend
+unit: build-tests sio-backend
 	$(CARGO) test --workspace
 	npm --prefix ui test --silent
 
 ## The server's chat tests again with every in-process server a node on PostgreSQL with the
 ## Redis bus (private instances the tests start; the store suites run on both stores in
 ## `unit` already).
-unit-postgres: build
-	TIDINGS_TEST_STORE=postgres TIDINGS_TEST_BUS=redis $(CARGO) test -p tidings-server --test chat_api --test chat_stomp \
-	  --test chat_actions --test membership --test notifications --test directory
+## They run from the binaries `build-tests` made (`cargo test -p` would resolve the features
+## anew and build again).
+unit-postgres: build-tests
+	TIDINGS_TEST_STORE=postgres TIDINGS_TEST_BUS=redis bash tools/run-tests.sh chat_api chat_stomp \
+	  chat_actions membership notifications directory
 
-interop: build
+interop: build-tests
 	bash tests/interop/run.sh tidings $(SERVER)
 
 ## The Socket.IO project's conformance suites (../shared/peers/) against /socket.io/ in its
 ## test-only conformance mode (docs/socketio.md).
-sio-conformance: build
+sio-conformance: build-tests
 	bash tests/interop/sio_conformance.sh $(SERVER)
 
-differential: build
+differential: build-tests
 	bash tests/interop/run.sh rabbitmq $(CLI)
 
-api: build
+api: build-tests
 	bash tests/api/run.sh $(SERVER)
 
-e2e: build sio-backend
+e2e: build-tests sio-backend
 	bash tests/e2e/run.sh $(APP) $(SERVER) $(CLI)
 
 ## The cluster tests alone (`make unit` runs them too): HAProxy with the shipped
@@ -102,7 +139,7 @@ bench: deps build-release
 	target/release/tidings-bench report target/bench
 
 ## A tiny run of every benchmark scenario (debug builds), so that they never rot.
-bench-smoke: build
+bench-smoke: build-tests
 	target/debug/tidings-bench run --smoke --server-bin target/debug/tidings-server --out target/bench-smoke --work target/bench-smoke-work
 	bash tests/bench/run_app.sh target/debug/tidings-app target/debug/tidings-server target/bench-smoke/app.json --smoke
 	target/debug/tidings-bench report target/bench-smoke
