@@ -38,9 +38,6 @@ const VERSION: i64 = 1;
 /// Messages one pass indexes at most: a transaction of bounded size and length.
 const PASS_ROWS: i64 = 50_000;
 
-/// Changes (edits, deletions) one pass applies at most.
-const PASS_EDITS: i64 = 10_000;
-
 /// The index file's schema. Why these options (schema versions 8 and 9 of the cache had the
 /// same ones in the cache's own file): prefix lists of 2 and 3 letters for searches as they
 /// are typed, no word positions and no per-message lengths (no phrases and no bm25: results
@@ -335,13 +332,11 @@ fn pass(conn: &mut Connection) -> rusqlite::Result<(Progress, bool)> {
         |r| r.get(0),
     )?;
     let upto = top.min(was.upto + PASS_ROWS).max(was.upto);
-    let changes: Vec<(i64, i64, String)> = tx
-        .prepare(
-            "SELECT id, msg, old FROM cache.search_pending WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?
-        .query_map(params![was.edits_upto, PASS_EDITS], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
+    // Every change in the snapshot, not a page of them: the text a message enters the index
+    // with is its text in this snapshot, after all of them.
+    let changes: Vec<(i64, i64)> = tx
+        .prepare("SELECT id, msg FROM cache.search_pending WHERE id > ?1 ORDER BY id")?
+        .query_map([was.edits_upto], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if upto == was.upto && changes.is_empty() {
         return Ok((was, false));
@@ -354,16 +349,17 @@ fn pass(conn: &mut Connection) -> rusqlite::Result<(Progress, bool)> {
         )?;
     }
     let mut seen = HashSet::new();
-    for (_, msg, old) in &changes {
+    for &(id, msg) in &changes {
         // A message not indexed before this pass went in above (or goes in at a later
         // pass) with its text now; a message's later changes were made after the first,
         // whose `old` is what the index holds.
-        if *msg > was.upto || !seen.insert(*msg) {
+        if msg > was.upto || !seen.insert(msg) {
             continue;
         }
         tx.execute(
-            "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', ?1, ?2)",
-            params![msg, old],
+            "INSERT INTO messages_fts (messages_fts, rowid, content)
+             SELECT 'delete', msg, old FROM cache.search_pending WHERE id = ?1",
+            [id],
         )?;
         tx.execute(
             "INSERT INTO messages_fts (rowid, content)

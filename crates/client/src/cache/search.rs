@@ -489,6 +489,56 @@ mod tests {
     }
 
     #[test]
+    fn the_index_follows_edits_deletions_and_new_messages_in_any_order() {
+        let t = temp_cache("search-follow");
+        let c = &t.cache;
+        let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
+        // Each round stores new messages and revises earlier ones (some twice in a row,
+        // some before the index saw them), with the index held or let run in between.
+        let mut rev = std::collections::HashMap::new();
+        let mut text = std::collections::HashMap::new();
+        for round in 0..12i64 {
+            c.hold_index(round % 3 == 1);
+            let fresh: Vec<_> = (round * 20 + 1..=round * 20 + 20)
+                .map(|s| msg("c", s, "bob", words[(s % 6) as usize]))
+                .collect();
+            for m in &fresh {
+                text.insert(m.seq, m.content.clone());
+            }
+            c.insert_messages(&fresh, "me").unwrap();
+            for k in 0..15 {
+                let seq = (round * 37 + k * 11) % (round * 20 + 20) + 1;
+                let r = rev.entry(seq).or_insert(0);
+                *r += 1;
+                let mut m = msg("c", seq, "bob", words[((seq + *r + round) % 6) as usize]);
+                m.rev = *r;
+                if (seq + round) % 7 == 0 {
+                    m.tombstone();
+                }
+                text.insert(seq, m.content.clone());
+                c.insert_messages(&[m], "me").unwrap();
+            }
+        }
+        c.hold_index(false);
+        for w in words {
+            let truth = text.values().filter(|t| t.as_str() == w).count() as i64;
+            assert_eq!(c.index_matches(w), truth, "{w}");
+            assert_eq!(seqs_of(c, w, 1000).len() as i64, truth, "{w}");
+        }
+        c.conn()
+            .execute(
+                "INSERT INTO idx.messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            )
+            .unwrap();
+        let left: i64 = c
+            .conn()
+            .query_row("SELECT count(*) FROM search_pending", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "applied changes are removed");
+    }
+
+    #[test]
     fn two_caches_of_one_file_keep_one_index() {
         let t = temp_cache("search-two");
         let other = Cache::open(&t.dir.join("cache.db")).unwrap();
