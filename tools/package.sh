@@ -10,6 +10,9 @@
 # used and the build says so: such a package only accepts updates signed with the test key.
 # TIDINGS_UPDATE_BASE_URL is where the artifacts will be served (latest.json points there);
 # TIDINGS_RELEASE_NOTES the notes shown to users.
+#
+# TIDINGS_PACKAGE_PROFILE=debug builds the same packages from unoptimized binaries: CI's
+# package check uses it (see .ci/run); never for a release.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -32,9 +35,18 @@ else
   echo "package: NOTE: no release key given: signing with the TEST key (tests/update/keys); not for release" >&2
 fi
 
+case ${TIDINGS_PACKAGE_PROFILE:-release} in
+  release) profile=release tauri_profile=() cargo_profile=(--release) ;;
+  debug)
+    profile=debug tauri_profile=(--debug) cargo_profile=()
+    echo "package: NOTE: TIDINGS_PACKAGE_PROFILE=debug: unoptimized binaries, to check the packaging; not for release" >&2
+    ;;
+  *) echo "package: TIDINGS_PACKAGE_PROFILE is release or debug, not '$TIDINGS_PACKAGE_PROFILE'" >&2; exit 2 ;;
+esac
+
 rm -rf "$DIST" && mkdir -p "$DIST"
-"$TAURI" build --bundles deb,rpm "${config[@]}"
-BUNDLE=$ROOT/target/release/bundle
+"$TAURI" build "${tauri_profile[@]}" --bundles deb,rpm "${config[@]}"
+BUNDLE=$ROOT/target/$profile/bundle
 DEB=$(ls "$BUNDLE"/deb/*_"$VERSION"_*.deb | head -n1)
 RPM=$(ls "$BUNDLE"/rpm/*-"$VERSION"-*.rpm | head -n1)
 for f in "$DEB" "$RPM"; do
@@ -58,7 +70,7 @@ doc = {
 json.dump(doc, open(out, "w"), indent=2)
 PY
 
-cargo build --release -p tidings-server
-bash tools/package-server.sh target/release/tidings-server "$DIST" >/dev/null
+cargo build "${cargo_profile[@]}" -p tidings-server
+bash tools/package-server.sh "target/$profile/tidings-server" "$DIST" >/dev/null
 echo "package: built"
 ls -l "$DIST"
