@@ -96,7 +96,7 @@ unit: build-tests sio-backend
 ## They run from the binaries `build-tests` made (`cargo test -p` would resolve the features
 ## anew and build again).
 unit-postgres: build-tests
-	TIDINGS_TEST_STORE=postgres TIDINGS_TEST_BUS=redis bash tools/run-tests.sh chat_api chat_stomp \
+	TIDINGS_TEST_STORE=postgres TIDINGS_TEST_BUS=redis bash tools/run-tests.sh -p tidings-server chat_api chat_stomp \
 	  chat_actions membership notifications directory
 
 interop: build-tests

@@ -110,7 +110,14 @@ pub(super) struct Indexer {
 fn open(index: &Path, cache: &Path) -> rusqlite::Result<Connection> {
     match open_as_is(index, cache) {
         Ok(conn) => Ok(conn),
-        Err(e) => {
+        // Only a file that is not a readable index is removed: an error of the moment (the
+        // file busy, the disk full) is the caller's, with the file left alone.
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+            ) =>
+        {
             tracing::warn!(path = %index.display(), error = %e, "the search index is unreadable; building it again");
             for suffix in ["", "-wal", "-shm"] {
                 let mut p = index.as_os_str().to_owned();
@@ -119,6 +126,7 @@ fn open(index: &Path, cache: &Path) -> rusqlite::Result<Connection> {
             }
             open_as_is(index, cache)
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -149,6 +157,17 @@ fn open_as_is(index: &Path, cache: &Path) -> rusqlite::Result<Connection> {
     }
     // A quick look at the index's own structures: a file cut short or scribbled on fails
     // here rather than at the first search.
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name IN ('search_state', 'messages_fts')",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables != 2 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+            Some("not a search index of this cache".into()),
+        ));
+    }
     conn.query_row("SELECT upto FROM search_state", [], |r| r.get::<_, i64>(0))?;
     conn.execute("ATTACH DATABASE ?1 AS cache", [cache.to_string_lossy()])?;
     Ok(conn)

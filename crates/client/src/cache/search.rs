@@ -474,12 +474,21 @@ mod tests {
             &mut *cache.conn(),
             rusqlite::Connection::open_in_memory().unwrap(),
         ));
-        for broken in [None, Some(&b"not a database, written over the index"[..])] {
+        for broken in ["missing", "garbage", "another database"] {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
             }
-            if let Some(bytes) = broken {
-                std::fs::write(&index, bytes.repeat(200)).unwrap();
+            match broken {
+                "garbage" => std::fs::write(
+                    &index,
+                    b"not a database, written over the index".repeat(200),
+                )
+                .unwrap(),
+                "another database" => rusqlite::Connection::open(&index)
+                    .unwrap()
+                    .execute_batch("CREATE TABLE other (x); PRAGMA user_version = 1;")
+                    .unwrap(),
+                _ => {}
             }
             let again = Cache::open(&path).unwrap();
             assert_eq!(seqs_of(&again, "orca sig", 3), [100, 99, 98], "{broken:?}");
