@@ -32,6 +32,13 @@ command -v node > /dev/null || { echo "sio_conformance.sh: node is not installed
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tidings-sio-conformance.XXXXXX")
 SERVER_PID=
 cleanup() {
+  local status=$?
+  # A failed run prints the engine's evidence lines (polling requests, close packets,
+  # heartbeats), so that a CI log shows why a case failed otherwise.
+  if [ "$status" -ne 0 ] && [ -s "$WORK/server.stderr" ]; then
+    echo "sio_conformance.sh: the server's polling, close and heartbeat lines (last 300):" >&2
+    grep -E 'received close packet|polling request|heartbeat' "$WORK/server.stderr" | tail -n 300 >&2
+  fi
   if [ -n "$SERVER_PID" ]; then
     kill -TERM "$SERVER_PID" 2>/dev/null
     for _ in $(seq 1 20); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.25; done
