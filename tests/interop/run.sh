@@ -46,6 +46,19 @@ cleanup() {
     bash "$HERE/rabbitmq.sh" stop "$WORK/rabbitmq" || true
   fi
   if [ -n "$KEEP_WORK" ]; then
+    # A CI log is all there is of a failed run elsewhere: the server's lines of every
+    # session a FAIL line names ("server session N", stomp.py's checks), then its last
+    # lines, go in it.
+    if [ -s "$WORK/server.stderr" ]; then
+      local plain=$WORK/server.plain sid
+      sed 's/\x1b\[[0-9;]*m//g' "$WORK/server.stderr" > "$plain"
+      for sid in $(cat "$WORK"/*.out 2>/dev/null | grep '^FAIL' | grep -oE 'server session [0-9]+' | grep -oE '[0-9]+$' | sort -u); do
+        echo "run.sh: the server's log of session $sid:" >&2
+        grep -E "session=$sid[^0-9]" "$plain" | tail -n 100 >&2
+      done
+      echo "run.sh: the server's last 100 log lines:" >&2
+      tail -n 100 "$plain" >&2
+    fi
     echo "run.sh: server logs kept in $WORK" >&2
   else
     rm -rf "$WORK"
@@ -119,7 +132,8 @@ registrations_per_hour_per_address = 1000
 sends_per_minute = 100000
 TOML
   # setsid: the server gets its own process group, so cleanup also ends anything it spawned.
-  setsid "$SERVER_BINARY" --listen 127.0.0.1:0 --stomp-listen 127.0.0.1:0 --config "$WORK/server.toml" --jwt-secret "$JWT_SECRET" --service-token "$SERVICE_TOKEN" --data-dir "$WORK/data" \
+  # Each STOMP session's frames and receipts are logged (trace), for a failed check's story.
+  RUST_LOG=${INTEROP_SERVER_LOG:-info,tidings_server::session=trace} setsid "$SERVER_BINARY" --listen 127.0.0.1:0 --stomp-listen 127.0.0.1:0 --config "$WORK/server.toml" --jwt-secret "$JWT_SECRET" --service-token "$SERVICE_TOKEN" --data-dir "$WORK/data" \
     > "$WORK/server.stdout" 2> "$WORK/server.stderr" < /dev/null &
   SERVER_PID=$!
   local deadline=$((SECONDS + START_TIMEOUT)) line stomp_line

@@ -66,11 +66,38 @@ if IS_TIDINGS and not SECRET:
 # Short secrets are the server's business; the checks only mint what it expects.
 warnings.filterwarnings("ignore", message=".*HMAC key.*")
 
+class Recent(logging.Handler):
+    """stomp.py's debug lines (the frames it sent and received) since the running check
+    began: printed under the check's FAIL line, so that a CI log shows which side lost a
+    frame. Tokens and passcodes are masked."""
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        try:
+            line = f"{record.relativeCreated / 1000:9.3f} {record.threadName}: {record.getMessage()}"
+        except Exception:
+            return
+        self.lines.append(SECRETS.sub("***", line)[:300])
+
+    def take(self):
+        lines, self.lines = self.lines, []
+        return lines
+
+
+# A JWT anywhere, and whatever follows passcode: (up to the line's end or a quote).
+SECRETS = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*|(?<=passcode:)[^\\'\"]+")
+RECENT = Recent()
 if os.environ.get("INTEROP_DEBUG"):
     logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
 else:
-    # stomp.py logs connection failures as warnings; the checks report them themselves.
-    logging.getLogger("stomp.py").setLevel(logging.CRITICAL)
+    # Nothing on stderr: stomp.py logs connection failures as warnings, and the checks
+    # report them themselves. Its lines are kept for a failed check (see Recent).
+    logging.getLogger("stomp.py").propagate = False
+logging.getLogger("stomp.py").setLevel(logging.DEBUG)
+logging.getLogger("stomp.py").addHandler(RECENT)
 
 
 # ------------------------------------------------------------------ helpers
@@ -146,7 +173,12 @@ class Conn(stomp.ConnectionListener):
 
     # -- listener callbacks (stomp.py's receiver thread)
     def on_connected(self, frame):
-        self.box.notify(lambda: setattr(self, "connected_frame", frame))
+        def update():
+            self.connected_frame = frame
+            # Tidings' session id, in every failure message: the server's log names it.
+            if frame.headers.get("session"):
+                self.label = f"{self.label} (server session {frame.headers['session']})"
+        self.box.notify(update)
 
     def on_message(self, frame):
         self.box.notify(lambda: self.messages.append(frame))
@@ -796,6 +828,7 @@ def run_check(c):
             result["error"] = traceback.format_exc().strip()
 
     started = time.monotonic()
+    RECENT.take()
     worker = threading.Thread(target=body, daemon=True)
     worker.start()
     worker.join(c["timeout"])
@@ -853,6 +886,10 @@ def main():
         else:
             failed += 1
             print(f"FAIL stomp.py{TAG} {c['name']} ({ms} ms): {result['error']}", flush=True)
+            lines = RECENT.take()
+            print(f"  stomp.py's log during the check ({len(lines)} lines, the last 60):", flush=True)
+            for line in lines[-60:]:
+                print(f"    {line}", flush=True)
     print(f"stomp.py: {skipped} skipped")
     print(f"{passed} passed, {failed} failed", flush=True)
     # os._exit: stomp.py receiver threads of a timed-out check must not keep us alive.

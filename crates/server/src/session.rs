@@ -248,6 +248,13 @@ impl Session {
                 Ok(Some(Item::Frame(frame))) => frame,
                 Err(e) => return Err((e.into(), None)),
             };
+            // What a lost receipt needs to be traced (`RUST_LOG=tidings_server::session=trace`):
+            // the command and its receipt id, never a header that may carry a secret.
+            tracing::trace!(
+                command = frame.command.as_str(),
+                receipt = frame.header("receipt"),
+                "frame in"
+            );
             self.charge().map_err(|e| (e, None))?;
             self.state
                 .metrics
@@ -312,6 +319,7 @@ impl Session {
         if let Some(r) = receipt {
             self.reply(Frame::new(Command::Receipt).with_header("receipt-id", r))
                 .await;
+            tracing::trace!(receipt = r, "RECEIPT queued");
         }
     }
 

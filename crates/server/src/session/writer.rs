@@ -121,6 +121,7 @@ where
     };
     match tokio::time::timeout(WRITE_TIMEOUT, all).await {
         Ok(Ok(())) => {
+            tracing::trace!(frames, "written and flushed");
             metrics.frames_out.inc_by(frames);
             Ok(())
         }
