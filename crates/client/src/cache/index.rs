@@ -23,6 +23,13 @@
 //!   connection wrote in between).
 //!
 //! The thread sleeps until the cache commits messages ([`Indexer::kick`]); nothing polls.
+//!
+//! After each pass the thread also checkpoints the cache file's write-ahead log (`PASSIVE`:
+//! it copies committed pages into the file, taking no lock a writer or reader waits for,
+//! and is no transaction, so the cache's writer stays its only one). The cache's own
+//! connection then rarely finds a log to copy when it commits, and storing a burst of
+//! pages does not stop for it ([`super::WAL_AUTOCHECKPOINT`] still bounds the log if this
+//! thread falls behind).
 
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::collections::HashSet;
@@ -298,6 +305,9 @@ fn run(mut conn: Connection, shared: Arc<Shared>) {
                 continue;
             }
             busy_tries = 0;
+            if matches!(outcome, Ok((_, true))) {
+                checkpoint_cache(&conn);
+            }
             let mut s = shared.lock();
             let worked = match outcome {
                 Ok((done, worked)) => {
@@ -328,6 +338,15 @@ fn run(mut conn: Connection, shared: Arc<Shared>) {
                 break;
             }
         }
+    }
+}
+
+/// Copies what the cache's write-ahead log holds into the cache file, as far as no reader
+/// needs the log (`PASSIVE`: it waits for nobody). A failure is the writer's own
+/// checkpoint's to make up for, so it is only logged.
+fn checkpoint_cache(conn: &Connection) {
+    if let Err(e) = conn.query_row("PRAGMA cache.wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::debug!(error = %e, "checkpointing the cache's log failed");
     }
 }
 

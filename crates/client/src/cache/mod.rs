@@ -133,6 +133,11 @@ impl Durable {
     }
 }
 
+/// The cache connection's own checkpoint threshold, in pages of write-ahead log (SQLite's
+/// default is 1,000). The indexing thread checkpoints the log after each of its passes
+/// (cache/index.rs), so the writer's own checkpoint is the bound for when it falls behind.
+pub(crate) const WAL_AUTOCHECKPOINT: u32 = 1000;
+
 /// The cache of one account.
 #[derive(Debug)]
 pub struct Cache {
@@ -162,6 +167,7 @@ impl Cache {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
         )?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
         schema::migrate(&mut conn)?;
         let index = index::Indexer::start(path)?;
         conn.execute(

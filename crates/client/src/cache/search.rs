@@ -571,6 +571,34 @@ mod tests {
     }
 
     #[test]
+    fn the_indexing_thread_checkpoints_the_caches_log() {
+        let t = temp_cache("search-checkpoint");
+        let c = &t.cache;
+        // Only the indexing thread may copy the log into the file now.
+        c.conn()
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .unwrap();
+        let file = t.dir.join("cache.db");
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let before = size();
+        let text = "osprey ".repeat(40);
+        for page in 0..8 {
+            let rows: Vec<_> = (1..=250)
+                .map(|s| msg("c", page * 250 + s, "bob", &text))
+                .collect();
+            c.insert_messages(&rows, "me").unwrap();
+        }
+        // The pass that indexed the last page checkpointed before it counted as done.
+        assert!(c.wait_indexed(std::time::Duration::from_secs(60)).unwrap());
+        let after = size();
+        assert!(
+            after >= before + 500_000,
+            "2,000 messages of 280 bytes are in the cache file itself ({before} -> {after} bytes)"
+        );
+        assert_eq!(c.search("osp", 5).unwrap().len(), 5);
+    }
+
+    #[test]
     fn search_finds_words_and_prefixes_and_ignores_query_syntax() {
         let t = temp_cache("search");
         t.cache
