@@ -35,6 +35,9 @@ pub struct Conn {
     pub session: SessionId,
     closer: Arc<Closer>,
     deliveries: Mutex<Option<mpsc::Receiver<Outbound>>>,
+    /// The client's events, queued from the moment the handshake is accepted (see
+    /// [`listen`]); the worker takes the receiver when it starts.
+    events: Mutex<Option<mpsc::Receiver<(String, Value, AckSender)>>>,
     /// Fires when the socket is gone; ends the pump and the worker.
     done: CancellationToken,
     cleaned: AtomicBool,
@@ -98,6 +101,7 @@ pub async fn authenticate(
             .map_err(ConnectError::Refused)?;
         let slot = sio.take_slot()?;
         let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
+        let (inbox, events) = mpsc::channel(INBOX);
         let closer = Arc::new(Closer::default());
         let session = state.hub.register(
             principal.clone(),
@@ -110,6 +114,7 @@ pub async fn authenticate(
             session,
             closer,
             deliveries: Mutex::new(Some(rx)),
+            events: Mutex::new(Some(events)),
             done: CancellationToken::new(),
             cleaned: AtomicBool::new(false),
         });
@@ -127,6 +132,7 @@ pub async fn authenticate(
         }
         s.extensions.insert(conn);
         s.extensions.insert(slot);
+        listen(&sio, &s, inbox);
         Ok(())
     }
     .await;
@@ -153,36 +159,14 @@ pub async fn connected(sio: Arc<Sio>, s: SocketRef) {
             std::future::ready(())
         });
     }
-    let (inbox, work) = mpsc::channel::<(String, Value, AckSender)>(INBOX);
-    {
-        let sio = sio.clone();
-        s.on_fallback(
-            move |s: SocketRef,
-                  Event(name): Event,
-                  ack: AckSender,
-                  TryData(data): TryData<Value>| {
-                // Runs in the order the packets arrived; the worker keeps that order.
-                let data = data.unwrap_or(Value::Null);
-                let refusal = if !sio.events.allow(&s.id.to_string(), Instant::now()) {
-                    Some(EventError::RateLimited(sio.events.per_minute()))
-                } else {
-                    match inbox.try_send((name.clone(), data.clone(), ack)) {
-                        Ok(()) => None,
-                        Err(mpsc::error::TrySendError::Full((_, _, ack))) => {
-                            refuse(&s, &name, &data, ack, &EventError::Overloaded);
-                            return std::future::ready(());
-                        }
-                        Err(mpsc::error::TrySendError::Closed(_)) => None,
-                    }
-                };
-                if let Some(e) = refusal {
-                    let _ = s.emit("message:error", &e.payload(&name, &data));
-                }
-                std::future::ready(())
-            },
-        );
+    let work = conn
+        .events
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(work) = work {
+        tokio::spawn(work_loop(state.clone(), conn.clone(), s.clone(), work));
     }
-    tokio::spawn(work_loop(state.clone(), conn.clone(), s.clone(), work));
     tokio::spawn(pump(state.clone(), conn.clone(), s.clone()));
     let connected_users = online_peers(&state, &conn.principal.name).await;
     let _ = s.emit(
@@ -195,6 +179,37 @@ pub async fn connected(sio: Arc<Sio>, s: SocketRef) {
         conn.clean_up(&state, &s);
     }
     tracing::debug!(user = %conn.principal.name, session = conn.session, "Socket.IO connected");
+}
+
+/// Takes the client's events into `inbox`, for the worker. Set up by the connect
+/// middleware, before the namespace's CONNECT packet goes out: socketioxide runs the connect
+/// handler as a task of its own after sending that packet, so a client that emits at once
+/// (as socket.io-client may on `connect`) would otherwise find no handler on a busy machine,
+/// and its event would be dropped without an answer.
+fn listen(sio: &Arc<Sio>, s: &SocketRef, inbox: mpsc::Sender<(String, Value, AckSender)>) {
+    let sio = sio.clone();
+    s.on_fallback(
+        move |s: SocketRef, Event(name): Event, ack: AckSender, TryData(data): TryData<Value>| {
+            // Runs in the order the packets arrived; the worker keeps that order.
+            let data = data.unwrap_or(Value::Null);
+            let refusal = if !sio.events.allow(&s.id.to_string(), Instant::now()) {
+                Some(EventError::RateLimited(sio.events.per_minute()))
+            } else {
+                match inbox.try_send((name.clone(), data.clone(), ack)) {
+                    Ok(()) => None,
+                    Err(mpsc::error::TrySendError::Full((_, _, ack))) => {
+                        refuse(&s, &name, &data, ack, &EventError::Overloaded);
+                        return std::future::ready(());
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => None,
+                }
+            };
+            if let Some(e) = refusal {
+                let _ = s.emit("message:error", &e.payload(&name, &data));
+            }
+            std::future::ready(())
+        },
+    );
 }
 
 /// `message:error` and a failed ack for a refused event.
