@@ -158,7 +158,10 @@ class Bench:
         return app
 
     def cache_db(self):
-        found = glob.glob(os.path.join(self.work, "app", "data", "cache", "*.db"))
+        # The account's cache, not its full-text index beside it (`<name>.search.db`): a
+        # glob gives both, in the directory's order.
+        found = sorted(p for p in glob.glob(os.path.join(self.work, "app", "data", "cache", "*.db"))
+                       if not p.endswith(".search.db"))
         if not found:
             return None
         return found[0]
@@ -195,7 +198,9 @@ class Bench:
         self.sync_s = time.monotonic() - t0
         app.quit(self.desktop)
         db = self.cache_db()
-        self.cache_mb = sum(os.path.getsize(f) for f in (db, db + "-wal") if os.path.exists(f)) / MB
+        index = db[: -len(".db")] + ".search.db"
+        self.cache_mb = sum(os.path.getsize(f) for f in (db, db + "-wal", index, index + "-wal")
+                            if os.path.exists(f)) / MB
         print(f"bench: the first signed-in run synced the cache in {self.sync_s:.1f} s ({self.cache_mb:.1f} MB)",
               flush=True)
 
