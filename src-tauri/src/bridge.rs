@@ -86,7 +86,16 @@ pub fn start<R: tauri::Runtime>(
             throttled = None;
             let latest = *changed.borrow_and_update();
             emit(&app2, "changed", &me2.id, latest);
-            let changes = cache.changes_since(seen, 10_000).unwrap_or_default();
+            let changes = match cache.changes_since(seen, 10_000) {
+                Ok(c) => c,
+                Err(e) => {
+                    // Read again after a pause: moving `seen` on would lose these changes'
+                    // pop-ups for good.
+                    tracing::warn!(error = %e, "cannot read the cache's changes");
+                    throttled = Some(tokio::time::Instant::now() + notifier::THROTTLE);
+                    continue;
+                }
+            };
             seen = latest.max(seen);
             let mut convs: Vec<String> = changes
                 .iter()

@@ -14,7 +14,9 @@ pub(crate) mod bus;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod clicks;
 
-/// Runs the account's notifier over what changed; shows its toasts. `Some(held)`: ran.
+/// Runs the account's notifier over what changed; shows its toasts. `Some(held)`: ran, and
+/// whether to run it again after the throttle (news held back, or the cache could not be
+/// read this time).
 pub fn notify<R: tauri::Runtime>(
     app: &AppHandle<R>,
     cache: &Cache,
@@ -40,7 +42,7 @@ pub fn notify<R: tauri::Runtime>(
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "notifier could not read the cache");
-            return None;
+            return Some(true);
         }
     };
     let several = state.sessions().len() > 1;

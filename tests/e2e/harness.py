@@ -325,12 +325,51 @@ def run_checks(ctx, checks):
     return passed, failed
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+NEWS = re.compile(r"\b(WARN|ERROR)\b|panicked|segfault|general protection|Out of memory|page crash")
+
+
+def uptime():
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+def kernel_lines_since(since):
+    """The kernel's log lines stamped after `since` (seconds since boot), if dmesg may be read."""
+    try:
+        out = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10).stdout.splitlines()
+    except Exception:
+        return []
+    stamped = (re.match(r"\[\s*([0-9.]+)\]", line) for line in out)
+    return [line for line, m in zip(out, stamped) if m and float(m.group(1)) >= since]
+
+
+def log_excerpts(label, work, since, per_file=12):
+    """After a failed run: the warnings, errors and panics of every log in the work folder
+    (the app's, through tauri-driver's; each server's) and the kernel's crash lines since
+    `since` (seconds since boot), the last `per_file` of each, each line starting "diag:" (run.sh prints them again at the
+    end, where a CI log's tail shows them)."""
+    found = []
+    for name in sorted(os.listdir(work)):
+        path = os.path.join(work, name)
+        if not name.endswith(".log") or not os.path.isfile(path):
+            continue
+        with open(path, errors="replace") as f:
+            lines = [ANSI.sub("", line.rstrip()) for line in f if NEWS.search(ANSI.sub("", line))]
+        found += [f"{name}: {line[:300]}" for line in lines[-per_file:]]
+    found += [f"dmesg: {line[:300]}" for line in kernel_lines_since(since) if NEWS.search(line)][-per_file:]
+    print(f"diag: {label}: {len(found)} warning, error or crash line(s) in its logs", flush=True)
+    for line in found:
+        print(f"diag:   {line}", flush=True)
+
+
 def run_suite(name, ctx, checks, seed, launch=launch_app, stop=stop_server, summary=None):
     """A script's whole run: seed(ctx) (start its servers, its people, ctx.env), launch(ctx)
     (the app), the checks, then the app quit and stop(ctx) whatever happened. The work folder
     is removed if all passed, else kept and named; summary(ctx) may print its own lines before
     the last one, "N passed, M failed". The exit status."""
     label = f"e2e {name}" if name else "e2e"
+    started = uptime()
     ctx.desktop = Desktop(T)
     passed, failed = 0, 1
     try:
@@ -355,6 +394,7 @@ def run_suite(name, ctx, checks, seed, launch=launch_app, stop=stop_server, summ
             pass
         if failed:
             print(f"{label}: logs kept in {ctx.work}")
+            log_excerpts(label, ctx.work, started)
         else:
             shutil.rmtree(ctx.work, ignore_errors=True)
         if summary:

@@ -49,12 +49,16 @@ mkdir -p "$HERE/screenshots"
 # WebKit's default.
 export WEBKIT_DISABLE_COMPOSITING_MODE=${WEBKIT_DISABLE_COMPOSITING_MODE:-1}
 passed=0 failed=0
+# What failed, and what the failed scripts' logs said ("diag:" lines, harness.py), printed
+# again at the end: a CI log shows its tail.
+recap=$(mktemp)
 for s in "${SCRIPTS[@]}"; do
   out=$(mktemp)
   # A private display and a private session bus per script; both end with it.
   xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- \
     timeout 900 "$PY" "$HERE/$s" "$APP" "$SERVER" "$CLI" "$HERE/screenshots" 2>&1 | tee "$out"
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+  grep -E '^(FAIL |diag: )' "$out" | cut -c1-400 | sed "s|^|$s: |" >> "$recap"
   rm -f "$out"
   if [ -n "$line" ]; then
     passed=$((passed + ${line%% passed*}))
@@ -64,6 +68,11 @@ for s in "${SCRIPTS[@]}"; do
     failed=$((failed + 1))
   fi
 done
+if [ -s "$recap" ]; then
+  echo "e2e: the failures again, with what the logs said"
+  cat "$recap"
+fi
+rm -f "$recap"
 echo "e2e: all scripts"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -35,6 +35,10 @@ const PATH: &str = "/org/freedesktop/Notifications";
 const INBOX: usize = 64;
 /// Signals queued while a `Notify` is answered; past this the oldest are dropped (zbus).
 const SIGNALS: usize = 256;
+/// How long a `Notify` may go unanswered. zbus waits for a reply without end; a service that
+/// never answers one call (hung, or it lost the call) would otherwise hold every toast after
+/// it. Past this the toast is given up (the in-app list has it) and the next one is sent.
+const ANSWER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A toast to send: the notification as notify-rust built it, and what a click on it opens.
 pub struct Shown {
@@ -99,13 +103,19 @@ async fn run<R: tauri::Runtime>(
                 let Some(Shown { note, entry }) = shown else { return };
                 let Some(state) = app.try_state::<AppState>() else { return };
                 let replaces = state.shown().get(&entry.key).copied().unwrap_or(0);
-                match notify(&conn, &note, replaces).await {
-                    Ok((id, from)) => {
+                match tokio::time::timeout(ANSWER, notify(&conn, &note, replaces)).await {
+                    Ok(Ok((id, from))) => {
                         service = from;
                         state.shown().insert(entry.key.clone(), id);
                         clicks.shown(id, entry);
                     }
-                    Err(e) => {
+                    Err(_) => {
+                        tracing::warn!(
+                            seconds = ANSWER.as_secs(),
+                            "the notification service did not answer: a pop-up is given up"
+                        );
+                    }
+                    Ok(Err(e)) => {
                         tracing::warn!(error = %e, "cannot show a desktop notification (no notification service?)");
                         broken(&app);
                         return;
