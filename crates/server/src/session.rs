@@ -71,45 +71,57 @@ enum Flow {
 
 /// Runs a connection to its end: frames come from `stream`, encoded frames go to `sink`.
 /// Generic over both so that every transport (and a test) drives the same session.
-pub async fn run<R, W>(stream: R, sink: W, state: ServerState, upgrade: Upgrade)
+///
+/// Not an `async fn`: an async function keeps its arguments in its future for its whole
+/// life, beside the session they are moved into, and this future is what an idle
+/// connection is made of (docs/benchmarks.md, "Idle"). The session is built and the writer
+/// started here, in the caller's task (a runtime's, as the transports call it); the future
+/// holds the session once.
+pub fn run<R, W>(
+    stream: R,
+    sink: W,
+    state: ServerState,
+    upgrade: Upgrade,
+) -> impl std::future::Future<Output = ()> + Send
 where
     R: Stream<Item = Inbound> + Unpin + Send + 'static,
     W: Sink<Bytes> + Unpin + Send + 'static,
     W::Error: std::fmt::Display,
 {
     let span = tracing::info_span!("conn", remote = ?upgrade.remote, session = tracing::field::Empty, user = tracing::field::Empty);
+    let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
+    let control = Arc::new(Closer::default());
+    let (cfg_tx, cfg_rx) = watch::channel(WriterConfig {
+        version: Version::V1_2,
+        session: 0,
+        heart_beat: None,
+    });
+    let writer = tokio::spawn(
+        write_loop(sink, rx, control.clone(), cfg_rx, state.metrics.clone())
+            .instrument(span.clone()),
+    );
+    let limits = &state.config.limits;
+    let mut session = Session {
+        decoder: Decoder::new(limits.stomp()),
+        transactions: Transactions::new(TxLimits {
+            max_transactions: limits.max_transactions,
+            max_frames: limits.max_frames_per_transaction,
+            max_bytes: limits.max_transaction_bytes,
+        }),
+        budget: FrameBudget::new(limits.frames_per_second, tokio::time::Instant::now()),
+        state,
+        upgrade,
+        tx,
+        control,
+        writer_cfg: cfg_tx,
+        id: None,
+        principal: None,
+        system: false,
+        version: Version::V1_2,
+        incoming: None,
+        token_end: None,
+    };
     async move {
-        let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
-        let control = Arc::new(Closer::default());
-        let (cfg_tx, cfg_rx) = watch::channel(WriterConfig {
-            version: Version::V1_2,
-            session: 0,
-            heart_beat: None,
-        });
-        let writer = tokio::spawn(
-            write_loop(sink, rx, control.clone(), cfg_rx, state.metrics.clone()).in_current_span(),
-        );
-        let limits = &state.config.limits;
-        let mut session = Session {
-            decoder: Decoder::new(limits.stomp()),
-            transactions: Transactions::new(TxLimits {
-                max_transactions: limits.max_transactions,
-                max_frames: limits.max_frames_per_transaction,
-                max_bytes: limits.max_transaction_bytes,
-            }),
-            budget: FrameBudget::new(limits.frames_per_second, tokio::time::Instant::now()),
-            state,
-            upgrade,
-            tx,
-            control,
-            writer_cfg: cfg_tx,
-            id: None,
-            principal: None,
-            system: false,
-            version: Version::V1_2,
-            incoming: None,
-            token_end: None,
-        };
         session.read_loop(stream).await;
         // Boxed for the reason `take` boxes a frame's handling: run once, at the end.
         Box::pin(session.finish()).await;
@@ -117,7 +129,6 @@ where
         let _ = writer.await;
     }
     .instrument(span)
-    .await
 }
 
 struct Session {

@@ -74,8 +74,14 @@ pub async fn upgrade(
 }
 
 /// A STOMP session over a WebSocket: each message is STOMP bytes (text or binary), and
-/// each frame the session writes goes as one message (text when it is UTF-8).
-async fn run(socket: WebSocket, state: ServerState, upgrade: Upgrade) {
+/// each frame the session writes goes as one message (text when it is UTF-8). Not an
+/// `async fn`, so that the socket (moved into its two halves here) is not also kept in the
+/// connection's future for its whole life (see `session::run`).
+fn run(
+    socket: WebSocket,
+    state: ServerState,
+    upgrade: Upgrade,
+) -> impl std::future::Future<Output = ()> + Send {
     let (sink, stream) = socket.split();
     let stream = stream.map(|m| match m {
         Ok(Message::Text(t)) => Inbound::Message(Bytes::from(t)),
@@ -88,7 +94,7 @@ async fn run(socket: WebSocket, state: ServerState, upgrade: Upgrade) {
         Err(_) => Inbound::Closed,
     });
     let sink = sink.with(|b: Bytes| std::future::ready(Ok::<_, axum::Error>(to_message(b))));
-    session::run(stream, sink, state, upgrade).await;
+    session::run(stream, sink, state, upgrade)
 }
 
 fn to_message(bytes: Bytes) -> Message {

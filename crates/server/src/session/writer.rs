@@ -28,80 +28,89 @@ pub(super) struct WriterConfig {
     pub heart_beat: Option<Duration>,
 }
 
-pub(super) async fn write_loop<W>(
+/// The writer's future. Not an `async fn`, whose arguments would stay in the future beside
+/// the variables they are moved into: this future lives as long as the connection
+/// (docs/benchmarks.md, "Idle").
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+pub(super) fn write_loop<W>(
     mut sink: W,
     mut rx: mpsc::Receiver<Outbound>,
     control: Arc<Closer>,
     cfg: watch::Receiver<WriterConfig>,
     metrics: Arc<Metrics>,
-) where
+) -> impl std::future::Future<Output = ()>
+where
     W: Sink<Bytes> + Unpin,
     W::Error: std::fmt::Display,
 {
-    let token = control.token().clone();
-    // Made once: a fresh one per wake-up would register with the token and deregister
-    // again for every batch, which fan-out does at each of its deliveries.
-    let cancelled = token.cancelled();
-    tokio::pin!(cancelled);
-    // Grows with the first busy moment; an idle connection keeps none.
-    let mut batch: Vec<Bytes> = Vec::new();
-    loop {
-        let c = *cfg.borrow();
-        let beat = async {
-            match c.heart_beat {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        let bytes = tokio::select! {
-            biased;
-            _ = &mut cancelled => {
-                // Our own replies already queued (receipts) go out before the ERROR.
-                batch.clear();
-                while let Ok(item) = rx.try_recv() {
-                    if let Outbound::Frame(b) = item {
-                        batch.push(b);
+    async move {
+        let token = control.token().clone();
+        // Made once: a fresh one per wake-up would register with the token and deregister
+        // again for every batch, which fan-out does at each of its deliveries.
+        let cancelled = token.cancelled();
+        tokio::pin!(cancelled);
+        // Grows with the first busy moment; an idle connection keeps none.
+        let mut batch: Vec<Bytes> = Vec::new();
+        loop {
+            let c = *cfg.borrow();
+            let beat = async {
+                match c.heart_beat {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let bytes = tokio::select! {
+                biased;
+                _ = &mut cancelled => {
+                    // Our own replies already queued (receipts) go out before the ERROR.
+                    batch.clear();
+                    while let Ok(item) = rx.try_recv() {
+                        if let Outbound::Frame(b) = item {
+                            batch.push(b);
+                        }
                     }
-                }
-                batch.extend(control.take_fatal());
-                if write_batch(&mut sink, &mut batch, &metrics).await.is_ok() {
-                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
-                }
-                return;
-            }
-            item = rx.recv() => match item {
-                Some(Outbound::Frame(b)) => b,
-                Some(Outbound::Deliver(d)) => encode_delivery(&d, c.version, c.session),
-                Some(Outbound::Close) | None => {
-                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+                    batch.extend(control.take_fatal());
+                    if write_batch(&mut sink, &mut batch, &metrics).await.is_ok() {
+                        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+                    }
                     return;
                 }
-            },
-            _ = beat => Bytes::from_static(b"\n"),
-        };
-        // This frame and whatever else is queued already (up to BATCH) go out with one
-        // flush: a busy connection costs one write per batch, not one per frame.
-        batch.clear();
-        batch.push(bytes);
-        let mut close = false;
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(Outbound::Frame(b)) => batch.push(b),
-                Ok(Outbound::Deliver(d)) => batch.push(encode_delivery(&d, c.version, c.session)),
-                Ok(Outbound::Close) => {
-                    close = true;
-                    break;
+                item = rx.recv() => match item {
+                    Some(Outbound::Frame(b)) => b,
+                    Some(Outbound::Deliver(d)) => encode_delivery(&d, c.version, c.session),
+                    Some(Outbound::Close) | None => {
+                        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+                        return;
+                    }
+                },
+                _ = beat => Bytes::from_static(b"\n"),
+            };
+            // This frame and whatever else is queued already (up to BATCH) go out with one
+            // flush: a busy connection costs one write per batch, not one per frame.
+            batch.clear();
+            batch.push(bytes);
+            let mut close = false;
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(Outbound::Frame(b)) => batch.push(b),
+                    Ok(Outbound::Deliver(d)) => {
+                        batch.push(encode_delivery(&d, c.version, c.session))
+                    }
+                    Ok(Outbound::Close) => {
+                        close = true;
+                        break;
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
-        if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
-            control.token().cancel();
-            return;
-        }
-        if close {
-            let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
-            return;
+            if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
+                control.token().cancel();
+                return;
+            }
+            if close {
+                let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+                return;
+            }
         }
     }
 }

@@ -182,8 +182,13 @@ async fn serve_one(
     }
 }
 
-/// A STOMP session over a byte stream.
-async fn serve_stream<S>(io: S, state: ServerState, upgrade: Upgrade)
+/// A STOMP session over a byte stream. Not an `async fn`: the stream, split in two here,
+/// is not also kept in the connection's future for its whole life (see `session::run`).
+fn serve_stream<S>(
+    io: S,
+    state: ServerState,
+    upgrade: Upgrade,
+) -> impl std::future::Future<Output = ()> + Send
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -194,7 +199,7 @@ where
         Err(_) => Inbound::Closed,
     });
     let sink = FramedWrite::new(write, BytesCodec::new());
-    session::run(stream, sink, state, upgrade).await;
+    session::run(stream, sink, state, upgrade)
 }
 
 /// Tells a connection past a cap why, in an `ERROR` frame, and closes it, all within
