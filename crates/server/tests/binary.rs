@@ -206,3 +206,29 @@ fn bad_configuration_exits_non_zero_with_a_sentence() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'not-an-address'"));
 }
+
+/// `THP_enabled` of a process, from /proc (Linux 5.0 and later).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn thp_enabled(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))
+        .map(|v| v.trim().to_owned())
+        .expect("no THP_enabled line in /proc/PID/status")
+}
+
+/// Transparent huge pages are off for the server unless MIMALLOC_ALLOW_THP=1 keeps them
+/// (they cost idle connections memory: `malloc::no_huge_pages`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn transparent_huge_pages_are_off_unless_asked_for() {
+    let srv = start(&[], &[]);
+    assert_eq!(thp_enabled(srv.child.id()), "0");
+    let kept = start(&[], &[("MIMALLOC_ALLOW_THP", "1")]);
+    // As the system has them: the same as this test process's.
+    assert_eq!(
+        thp_enabled(kept.child.id()),
+        thp_enabled(std::process::id())
+    );
+}
