@@ -25,6 +25,7 @@ mod writer;
 
 use crate::auth::{Principal, TokenError};
 use crate::budget::FrameBudget;
+use crate::hub::outbox;
 use crate::hub::{Closer, Outbound, SessionId};
 use crate::ServerState;
 use bytes::Bytes;
@@ -33,7 +34,7 @@ use futures_util::{Sink, Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tidings_stomp::{Command, DecodeError, Decoder, Frame, Item, Version};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::Instrument;
 use transactions::{Transactions, TxLimits};
 use writer::{write_loop, WriterConfig};
@@ -89,7 +90,7 @@ where
     W::Error: std::fmt::Display,
 {
     let span = tracing::info_span!("conn", remote = ?upgrade.remote, session = tracing::field::Empty, user = tracing::field::Empty);
-    let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
+    let (tx, rx) = outbox::channel(state.config.limits.outbound_queue);
     let control = Arc::new(Closer::default());
     let (cfg_tx, cfg_rx) = watch::channel(WriterConfig {
         version: Version::V1_2,
@@ -135,7 +136,7 @@ struct Session {
     state: ServerState,
     upgrade: Upgrade,
     decoder: Decoder,
-    tx: mpsc::Sender<Outbound>,
+    tx: outbox::Sender<Outbound>,
     control: Arc<Closer>,
     writer_cfg: watch::Sender<WriterConfig>,
     id: Option<SessionId>,

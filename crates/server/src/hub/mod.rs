@@ -35,6 +35,7 @@
 
 mod backlog;
 mod message;
+pub mod outbox;
 mod peer;
 #[cfg(test)]
 mod tests;
@@ -53,7 +54,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tidings_stomp::Version;
-use tokio::sync::mpsc;
 
 /// Deliveries of one message before it is given up on.
 pub const MAX_DELIVERIES: u32 = 5;
@@ -162,7 +162,7 @@ impl Hub {
         &self,
         principal: Principal,
         version: Version,
-        tx: mpsc::Sender<Outbound>,
+        tx: outbox::Sender<Outbound>,
         control: Arc<Closer>,
     ) -> Result<SessionId, HubError> {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);

@@ -3,9 +3,9 @@
 //! by the hub's session table and the topic routes, which deliver without the hub's lock.
 
 use super::message::{Closer, Delivery, Outbound, SessionId};
+use super::outbox;
 use std::sync::{Arc, Mutex, PoisonError};
 use tidings_stomp::Version;
-use tokio::sync::mpsc;
 
 #[derive(Debug)]
 pub(super) struct Peer {
@@ -13,7 +13,7 @@ pub(super) struct Peer {
     pub(super) user: Arc<str>,
     pub(super) version: Version,
     pub(super) control: Arc<Closer>,
-    tx: mpsc::Sender<Outbound>,
+    tx: outbox::Sender<Outbound>,
     /// A `std` mutex: numbering a delivery and queueing it must be one step (message ids
     /// follow the queue's order, which cumulative `ACK`s rely on), and deliveries to one
     /// connection come from the hub's lock and from topic routes at once. Held only for a
@@ -44,7 +44,7 @@ impl Peer {
         session: SessionId,
         user: Arc<str>,
         version: Version,
-        tx: mpsc::Sender<Outbound>,
+        tx: outbox::Sender<Outbound>,
         control: Arc<Closer>,
     ) -> Peer {
         Peer {
@@ -75,8 +75,8 @@ impl Peer {
                 numbering.next += 1;
                 Offer::Delivered(n)
             }
-            Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
-            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
+            Err(outbox::TrySendError::Full(_)) => Offer::Full,
+            Err(outbox::TrySendError::Closed(_)) => Offer::Gone,
         }
     }
 

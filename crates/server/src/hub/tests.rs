@@ -18,8 +18,8 @@ fn hub(limits: impl FnOnce(&mut HubLimits)) -> Hub {
     Hub::new(l, Arc::new(Metrics::default()))
 }
 
-fn connect(hub: &Hub, user: &str) -> Result<(SessionId, mpsc::Receiver<Outbound>), HubError> {
-    let (tx, rx) = mpsc::channel(64);
+fn connect(hub: &Hub, user: &str) -> Result<(SessionId, outbox::Receiver<Outbound>), HubError> {
+    let (tx, rx) = outbox::channel(64);
     let p = Principal::new(user, &[]);
     let id = hub.register(p, Version::V1_2, tx, Arc::default())?;
     Ok((id, rx))
@@ -96,7 +96,7 @@ fn queue_backlogs_are_capped_in_bytes_and_in_queues_and_give_back_when_drained()
 }
 
 /// Every delivery waiting in a session's outbound queue, in order.
-fn drain(rx: &mut mpsc::Receiver<Outbound>) -> Vec<Delivery> {
+fn drain(rx: &mut outbox::Receiver<Outbound>) -> Vec<Delivery> {
     let mut out = Vec::new();
     while let Ok(o) = rx.try_recv() {
         if let Outbound::Deliver(d) = o {
@@ -325,7 +325,7 @@ fn dropping_a_users_subscriptions_ends_them_on_every_session_and_only_theirs() {
 #[test]
 fn a_topic_subscriber_whose_queue_is_full_is_ended_once_unless_the_message_is_droppable() {
     let hub = hub(|_| {});
-    let (tx, mut rx) = mpsc::channel(2);
+    let (tx, mut rx) = outbox::channel(2);
     let closer = Arc::new(Closer::default());
     let slow = hub
         .register(

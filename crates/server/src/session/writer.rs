@@ -5,6 +5,7 @@
 //! Every write has a deadline ([`WRITE_TIMEOUT`]); a peer that does not take its bytes in
 //! time is gone, and the connection ends.
 
+use crate::hub::outbox;
 use crate::hub::{Closer, Delivery, Outbound, SessionId};
 use crate::metrics::Metrics;
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use futures_util::{Sink, SinkExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tidings_stomp::{MessageHead, Version};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// How long one write may take before the peer is considered gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,7 +35,7 @@ pub(super) struct WriterConfig {
 #[allow(clippy::manual_async_fn)] // on purpose: see above
 pub(super) fn write_loop<W>(
     mut sink: W,
-    mut rx: mpsc::Receiver<Outbound>,
+    mut rx: outbox::Receiver<Outbound>,
     control: Arc<Closer>,
     cfg: watch::Receiver<WriterConfig>,
     metrics: Arc<Metrics>,

@@ -13,7 +13,7 @@
 use super::error::{ConnectError, EventError};
 use super::{inbound, outbound, Sio};
 use crate::auth::Principal;
-use crate::hub::{AckMode, Closer, Outbound, SessionId};
+use crate::hub::{outbox, AckMode, Closer, Outbound, SessionId};
 use crate::ServerState;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
@@ -34,7 +34,7 @@ pub struct Conn {
     pub principal: Principal,
     pub session: SessionId,
     closer: Arc<Closer>,
-    deliveries: Mutex<Option<mpsc::Receiver<Outbound>>>,
+    deliveries: Mutex<Option<outbox::Receiver<Outbound>>>,
     /// The client's events, queued from the moment the handshake is accepted (see
     /// [`listen`]); the worker takes the receiver when it starts.
     events: Mutex<Option<mpsc::Receiver<(String, Value, AckSender)>>>,
@@ -100,7 +100,7 @@ pub async fn authenticate(
             .await
             .map_err(ConnectError::Refused)?;
         let slot = sio.take_slot()?;
-        let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
+        let (tx, rx) = outbox::channel(state.config.limits.outbound_queue);
         let (inbox, events) = mpsc::channel(INBOX);
         let closer = Arc::new(Closer::default());
         let session = state.hub.register(
