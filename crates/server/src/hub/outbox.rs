@@ -219,7 +219,9 @@ mod tests {
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     }
 
-    #[tokio::test]
+    // Paused time: the late sender's sleep ends only once `recv` is waiting (the runtime
+    // has nothing else to run), so the wait is certain, not likely.
+    #[tokio::test(start_paused = true)]
     async fn send_waits_for_room_and_recv_waits_for_an_item() {
         let (tx, mut rx) = channel(1);
         tx.try_send(1).unwrap();
