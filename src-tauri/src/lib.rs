@@ -6,6 +6,7 @@ pub mod bindings;
 mod bridge;
 pub mod commands;
 pub mod error;
+pub mod handover;
 pub mod notifier;
 pub mod plain;
 pub mod profiles;
@@ -18,6 +19,8 @@ pub mod summary;
 pub mod telemetry;
 mod toasts;
 mod tray;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod tray_only;
 pub mod updates;
 mod window;
 
@@ -112,6 +115,17 @@ pub fn run() {
         .with_writer(std::io::stderr)
         .init();
     let hidden = std::env::args().any(|a| a == "--hidden");
+    // The tray without WebKit or GTK (docs/desktop-app.md, "The tray without WebKit").
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if std::env::args().any(|a| a == "--tray-only") {
+        tray_only::run(launch);
+        return;
+    }
+    // Elsewhere not built yet: the app starts hidden in the tray.
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    let hidden = hidden || std::env::args().any(|a| a == "--tray-only");
+    // Started by the tray process (`handover`): no tray of its own, ends when hidden.
+    let child = std::env::args().any(|a| a == handover::WINDOW_FLAG);
     let app = tauri::Builder::default()
         // First: a second launch hands over to this one and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -138,9 +152,18 @@ pub fn run() {
             // The one listener for desktop notifications' clicks (started with the first).
             #[cfg(all(unix, not(target_os = "macos")))]
             app.manage(toasts::bus::Bus::default());
-            // Do not disturb is each account's: the first drawing (below) checks it.
-            let tray = tray::build(&handle, false)?;
-            app.manage(tray);
+            if child {
+                // The tray is the tray process's: what it shows goes there.
+                app.manage(handover::Link);
+                handover::listen(&handle);
+                if let Some(state) = app.try_state::<AppState>() {
+                    state.set_pending_open(handover::opening_arg());
+                }
+            } else {
+                // Do not disturb is each account's: the first drawing (below) checks it.
+                let tray = tray::build(&handle, false)?;
+                app.manage(tray);
+            }
             // The window is built here, not from the configuration, so that a start in the
             // tray builds none.
             if hidden {

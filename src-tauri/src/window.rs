@@ -79,6 +79,12 @@ pub fn apply_zoom<R: tauri::Runtime>(app: &AppHandle<R>) {
 /// already there is told at once (an event), and nothing is left pending that a later
 /// build would open again.
 pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<Opening>) {
+    // In the tray-only process the window is another process's (`tray_only`).
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if let Some(opener) = app.try_state::<crate::tray_only::Opener>() {
+        opener.open(open);
+        return;
+    }
     let state = app.try_state::<AppState>();
     let window = match app.get_webview_window(MAIN) {
         Some(w) => {
@@ -109,9 +115,14 @@ pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<Opening>) {
     }
 }
 
-/// Hides to the tray, releasing the webview.
+/// Hides to the tray, releasing the webview. The window's process started by the tray
+/// process ends instead (WebKit's memory with it: `handover`).
 pub fn hide<R: tauri::Runtime>(app: &AppHandle<R>) {
     save_state(app);
+    if app.try_state::<crate::handover::Link>().is_some() {
+        app.exit(0);
+        return;
+    }
     if let Some(w) = app.get_webview_window(MAIN) {
         let _ = w.destroy();
     }
@@ -136,6 +147,10 @@ pub fn toggle<R: tauri::Runtime>(app: &AppHandle<R>) {
 pub fn quit<R: tauri::Runtime>(app: &AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
         state.quitting();
+    }
+    // Started by the tray process: all of the app quits.
+    if let Some(link) = app.try_state::<crate::handover::Link>() {
+        link.send(&crate::handover::ToTray::Quit);
     }
     save_state(app);
     app.exit(0);
