@@ -262,16 +262,26 @@ fn quit(app: &AppHandle<Headless>) {
 /// The tray-only process: runs until Quit.
 pub fn run(launch: crate::telemetry::Launch) {
     let mut ctx = tauri::test::mock_context::<Headless, _>(tauri::test::noop_assets());
-    // The windowed app's identity: the same folders (config, data, caches) as it.
-    let real = crate::context();
-    ctx.config_mut().identifier = real.config().identifier.clone();
-    ctx.config_mut().product_name = real.config().product_name.clone();
-    drop(real);
+    // The windowed app's identity: the same folders (config, data, caches) and the same
+    // instance name as it.
+    let (identifier, product_name) = identity();
+    ctx.config_mut().identifier = identifier;
+    ctx.config_mut().product_name = product_name;
     let app = tauri::test::mock_builder()
+        // A second launch (the app's menu entry, the tray's binary again) finds this process
+        // and hands over to it: the app's window is shown, a start in the tray does nothing.
+        // The windowed app speaks the same to it, as the same plugin.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            if !crate::owner::wants_tray(&argv) {
+                open(app, None);
+            }
+        }))
         .manage(launch)
         .setup(|app| {
             let handle = app.handle().clone();
             let (config_dir, data_dir) = crate::dirs(&handle)?;
+            // Waits while the windowed app that started this one ends (`crate::owner`).
+            app.manage(crate::owner::take(&data_dir)?);
             let state = AppState::new(config_dir, data_dir).map_err(|e| e.to_string())?;
             // No window: every conversation's news is news.
             state.set_visible(false);
@@ -296,6 +306,15 @@ pub fn run(launch: crate::telemetry::Launch) {
             }
         }
     });
+}
+
+/// The windowed app's identifier and product name (tauri.conf.json): not its whole context,
+/// which is the webview runtime's and would link WebKit into this process.
+fn identity() -> (String, Option<String>) {
+    let conf: serde_json::Value =
+        serde_json::from_str(include_str!("../../tauri.conf.json")).unwrap_or_default();
+    let text = |k: &str| conf.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    (text("identifier").unwrap_or_default(), text("productName"))
 }
 
 /// Where [`crate::window::show`] goes in the tray-only process: to [`open`].
@@ -403,7 +422,7 @@ fn run_window(
     mut to_window: mpsc::UnboundedReceiver<ToWindow>,
 ) -> std::io::Result<()> {
     use std::io::{BufRead, BufReader, Write};
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    let mut cmd = std::process::Command::new(crate::owner::sibling(crate::owner::APP_BINARY)?);
     cmd.arg(WINDOW_FLAG);
     if let Some(open) = &open {
         cmd.arg(OPEN_FLAG)
@@ -444,4 +463,16 @@ fn run_window(
     let status = child.wait()?;
     tracing::info!(%status, "the window's process ended");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_tray_process_has_the_windowed_apps_identity() {
+        let ctx = crate::context();
+        let (identifier, product_name) = super::identity();
+        assert_eq!(identifier, ctx.config().identifier);
+        assert!(!identifier.is_empty());
+        assert_eq!(product_name, ctx.config().product_name);
+    }
 }

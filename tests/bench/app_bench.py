@@ -17,8 +17,9 @@ org.kde.StatusNotifierWatcher services on the private session bus (tests/desktop
    to that log line); one more start with the server stopped.
 3. Memory: VmRSS and PSS (smaps_rollup) summed over the app's whole process tree (the app and
    the WebKitNetworkProcess / WebKitWebProcess it spawns), settled, with the window open; after
-   Show/Hide from the tray (the app releases its webview); after the notification run; and for
-   a start with --hidden.
+   Show/Hide from the tray (the app hands over to the tray process, `tidings-tray`, and ends:
+   docs/desktop-app.md, "The tray without WebKit"), that process's; after the notification
+   run; and for a start with --hidden (the tray process in the app's place).
 4. Notification latency, hidden in the tray: bob sends one message into each of many fresh
    group conversations alice made (each the first news of its conversation, so the notifier's
    per-conversation throttle never applies), one at a time and at least the app's pop-up
@@ -128,11 +129,30 @@ class App:
                     pass
 
 
+def pids_of(binary):
+    """The live processes running `binary` (by /proc/PID/exe)."""
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and os.readlink(f"/proc/{d}/exe").removesuffix(" (deleted)") == binary \
+                    and proc_state(int(d)) != "Z":
+                found.append(int(d))
+        except OSError:
+            continue
+    return found
+
+
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 class Bench:
     """The scenarios, in order, over one server and one app data folder."""
 
     def __init__(self, args):
         self.args = args
+        self.tray_binary = os.path.join(os.path.dirname(os.path.abspath(args.app)), "tidings-tray")
         self.smoke = args.smoke
         self.work = tempfile.mkdtemp(prefix="tidings-app-bench-")
         self.desktop = Desktop(T)
@@ -235,24 +255,29 @@ class Bench:
         if not any(is_webkit(p) for p in self.mem_open):
             raise Failure(f"no WebKit process in the app's tree with the window open: {self.mem_open}")
         app.remember()
+        items = len(self.desktop.watcher.items)
         self.desktop.click_menu("Show/Hide")
-        # The window's WebKitWebProcess goes with it; Tauri keeps the WebKitNetworkProcess for
-        # the app's lifetime on Linux (tauri-runtime-wry), so that one is not waited for.
+        # The app hands over to the tray process and ends, its WebKit processes with it.
         try:
-            wait_for(lambda: not any(p["name"] == "WebKitWebProcess" for p in memory(app.proc.pid)),
-                     "the WebKitWebProcess to end", 15)
-            self.webview_released = True
-        except Failure:
-            self.webview_released = False
-            print("bench: the WebKitWebProcess is still there 15 s after hiding to the tray", flush=True)
-        self.mem_hidden, self.settled_hidden = settled_memory(app.proc.pid, "hidden in the tray")
+            app.proc.wait(T)
+        except subprocess.TimeoutExpired:
+            raise Failure("the app did not end within 30 s of hiding its window (the hand-over to the tray process)")
+        if app.proc.returncode != 0:
+            raise Failure(f"the app exited with {app.proc.returncode} handing over to the tray process")
+        wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in app.seen), "the app's WebKit processes to end", T)
+        tray = wait_for(lambda: pids_of(self.tray_binary) or None, "the tray process", T)[0]
+        wait_for(lambda: len(self.desktop.watcher.items) > items, "the tray process's tray item", T)
+        wait_for(self.live, "the tray process to be live", T)
+        self.webview_released = True
+        self.mem_hidden, self.settled_hidden = settled_memory(tray, "hidden in the tray")
         check_memory(self.mem_hidden, "hidden in the tray")
-        threads_before = threads(app.proc.pid)
+        threads_before = threads(tray)
         self.notifications(app)
-        self.mem_after, _ = settled_memory(app.proc.pid, "hidden, after the notifications")
+        self.mem_after, _ = settled_memory(tray, "hidden, after the notifications")
         check_memory(self.mem_after, "hidden, after the notifications")
-        self.threads = (threads_before, threads(app.proc.pid))
-        app.quit(self.desktop)
+        self.threads = (threads_before, threads(tray))
+        self.desktop.click_menu("Quit Tidings")
+        wait_for(lambda: not os.path.exists(f"/proc/{tray}"), "the tray process to end with Quit", T)
 
     def notifications(self, app):
         n = 5 if self.smoke else 100
@@ -308,6 +333,15 @@ class Bench:
     def cleanup(self):
         for app in self.apps:
             app.kill()
+        # A tray process this run's app handed over to (its app folder is this run's).
+        mine = f"TIDINGS_APP_DIR={self.env['TIDINGS_APP_DIR']}".encode()
+        for pid in pids_of(self.tray_binary):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if mine in f.read().split(b"\0"):
+                        os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
         self.server.stop()
 
 
