@@ -69,6 +69,9 @@ class App:
         self.log = open(os.path.join(work, "app.log"), "a")
         self.log.write(f"---- start {' '.join(args)}\n")
         self.paint = None
+        # Every first paint seen on this output, with when it came: the window's processes the
+        # tray process starts write here too (they inherit its output, which is this one's).
+        self.all_paints = []
         self.cond = threading.Condition()
         self.spawned = time.monotonic()
         self.proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -83,6 +86,7 @@ class App:
             m = PAINT.search(line)
             if m:
                 with self.cond:
+                    self.all_paints.append({"at": t, "own_ms": float(m.group(1))})
                     if self.paint is None:
                         self.paint = {"at": t, "own_ms": float(m.group(1)), "external_ms": (t - self.spawned) * 1000,
                                       "conversations": int(m.group(2)), "messages": int(m.group(3))}
@@ -276,8 +280,31 @@ class Bench:
         self.mem_after, _ = settled_memory(tray, "hidden, after the notifications")
         check_memory(self.mem_after, "hidden, after the notifications")
         self.threads = (threads_before, threads(tray))
+        self.window_from_tray(app, tray)
         self.desktop.click_menu("Quit Tidings")
         wait_for(lambda: not os.path.exists(f"/proc/{tray}"), "the tray process to end with Quit", T)
+
+    def window_from_tray(self, app, tray):
+        """Show from the tray process's menu starts the window's process, which paints from the
+        cache: the click to its first paint (from outside), N times, each ended by Hide."""
+        n = 1 if self.smoke else 5
+        self.tray_paints = []
+        for i in range(n):
+            with app.cond:
+                seen = len(app.all_paints)
+            t0 = time.monotonic()
+            self.desktop.click_menu("Show/Hide")
+            with app.cond:
+                if not app.cond.wait_for(lambda: len(app.all_paints) > seen, T):
+                    raise Failure("the window's process started from the tray reported no first paint within 30 s")
+                p = app.all_paints[seen]
+            self.tray_paints.append({"click_to_paint_ms": (p["at"] - t0) * 1000, "own_ms": p["own_ms"]})
+            print(f"bench: the window from the tray ({i + 1}/{n}): first paint {(p['at'] - t0) * 1000:.0f} ms after the "
+                  f"click, {p['own_ms']:.0f} ms by its own clock", flush=True)
+            wait_for(lambda: len(tree(tray)) > 1, "the window's process", T)
+            self.desktop.click_menu("Show/Hide")
+            wait_for(lambda: len(tree(tray)) == 1, "the window's process to end on Hide", T)
+            wait_for(self.live, "the tray process to be live again", T)
 
     def notifications(self, app):
         n = 5 if self.smoke else 100
@@ -382,6 +409,10 @@ def report(b, app_binary):
         fig("first paint max (spawn to log line)", max(ext), "ms", 1000),
         fig("first paint, server stopped (app's own clock)", b.offline_paint["own_ms"], "ms", 1000),
         fig("first paint, server stopped (spawn to log line)", b.offline_paint["external_ms"], "ms", 1000),
+        fig("first paint p50, window opened from the tray (click to paint)",
+            percentile([p["click_to_paint_ms"] for p in b.tray_paints], 50), "ms", 1000),
+        fig("first paint max, window opened from the tray (click to paint)",
+            max(p["click_to_paint_ms"] for p in b.tray_paints), "ms", 1000),
         fig("RSS window open (all processes)", total(b.mem_open, "rss"), "MB"),
         fig("PSS window open (all processes)", total(b.mem_open, "pss"), "MB"),
         fig("RSS hidden in tray (all processes)", total(b.mem_hidden, "rss"), "MB", 60),

@@ -132,14 +132,31 @@ def pops_up(ctx, who):
     ctx.desktop.notes.wait_text(text, SLOW)
 
 
+def webkit_processes(ctx):
+    """WebKit's web and network processes of this script's app (they inherit its folder)."""
+    mine = f"TIDINGS_APP_DIR={ctx.env['TIDINGS_APP_DIR']}".encode()
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and os.path.basename(os.readlink(f"/proc/{d}/exe")).startswith("WebKit"):
+                with open(f"/proc/{d}/environ", "rb") as f:
+                    if mine in f.read().split(b"\0"):
+                        found.append(int(d))
+        except OSError:
+            continue
+    return found
+
+
 def tray_alone(ctx):
-    """The tray process, live, with no window's process and no WebKit mapped."""
+    """The tray process, live, with no window's process, no WebKit process left and no WebKit
+    mapped."""
     tray = one(TRAY, "the tray process")
     live(ctx, "the tray process to be live")
     mapped = webkit_mapped(tray)
     if mapped:
         raise Failure(f"the tray process maps WebKit: {mapped}")
     wait_for(lambda: not pids_of(APP) or None, "no window's process beside the tray process", SLOW)
+    wait_for(lambda: not webkit_processes(ctx) or None, "no WebKit process left beside the tray process", SLOW)
     return tray
 
 
