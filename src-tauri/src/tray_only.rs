@@ -366,7 +366,9 @@ fn open(app: &AppHandle<Headless>, open: Option<Opening>) {
         if let Some(sni) = app.try_state::<Sni>() {
             sni.handed_over.store(true, Ordering::SeqCst);
         }
+        let pausing = std::time::Instant::now();
         pause(&app).await;
+        tracing::info!(ms = pausing.elapsed().as_millis(), "engines stopped for the window's process");
         let running = app.clone();
         let ran =
             tauri::async_runtime::spawn_blocking(move || run_window(&running, open, rx)).await;
