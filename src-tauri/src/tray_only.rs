@@ -368,7 +368,10 @@ fn open(app: &AppHandle<Headless>, open: Option<Opening>) {
         }
         let pausing = std::time::Instant::now();
         pause(&app).await;
-        tracing::info!(ms = pausing.elapsed().as_millis(), "engines stopped for the window's process");
+        tracing::info!(
+            ms = pausing.elapsed().as_millis(),
+            "engines stopped for the window's process"
+        );
         let running = app.clone();
         let ran =
             tauri::async_runtime::spawn_blocking(move || run_window(&running, open, rx)).await;
@@ -399,19 +402,9 @@ async fn pause(app: &AppHandle<Headless>) {
         let Some(s) = state.take_session(&info.id) else {
             continue;
         };
-        for task in s
-            .bridge
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-        {
-            task.abort();
-        }
         // Nothing else holds a session here (no window, no commands): it stops now.
-        if let Ok(s) = Arc::try_unwrap(s) {
-            if let Ok(engine) = Arc::try_unwrap(s.engine) {
-                engine.shutdown().await;
-            }
+        if let Some(shutdown) = crate::session::stopping(s) {
+            shutdown.await;
         }
     }
 }
