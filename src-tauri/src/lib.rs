@@ -6,7 +6,9 @@ pub mod bindings;
 mod bridge;
 pub mod commands;
 pub mod error;
+pub mod handover;
 pub mod notifier;
+pub mod owner;
 pub mod plain;
 pub mod profiles;
 mod progress;
@@ -18,6 +20,8 @@ pub mod summary;
 pub mod telemetry;
 mod toasts;
 mod tray;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod tray_only;
 pub mod updates;
 mod window;
 
@@ -101,9 +105,8 @@ fn dirs<R: tauri::Runtime>(
     Ok((app.path().app_config_dir()?, app.path().app_data_dir()?))
 }
 
-pub fn run() {
-    // Startup telemetry counts from here (see `telemetry`).
-    let launch = telemetry::Launch::new(std::time::Instant::now());
+/// Logs go to standard error, at `TIDINGS_LOG`'s levels (warnings by default).
+fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TIDINGS_LOG")
@@ -111,12 +114,58 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let hidden = std::env::args().any(|a| a == "--hidden");
-    let app = tauri::Builder::default()
-        // First: a second launch hands over to this one and exits.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            window::show(app, None);
-        }))
+}
+
+/// The tray process (`tidings-tray`): the accounts, notifications and tray without WebKit
+/// (`tray_only`). Where it is not built yet (Windows, macOS) it starts the app hidden.
+pub fn run_tray() {
+    let launch = telemetry::Launch::new(std::time::Instant::now());
+    init_tracing();
+    #[cfg(all(unix, not(target_os = "macos")))]
+    tray_only::run(launch);
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        drop(launch);
+        let app = owner::sibling(owner::APP_BINARY)
+            .map(|app| std::process::Command::new(app).arg("--hidden").spawn());
+        if let Err(e) | Ok(Err(e)) = app {
+            eprintln!("tidings-tray: cannot start the app: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+pub fn run() {
+    // Startup telemetry counts from here (see `telemetry`).
+    let launch = telemetry::Launch::new(std::time::Instant::now());
+    init_tracing();
+    // Started by the tray process (`handover`): no tray of its own, ends when hidden.
+    let child = std::env::args().any(|a| a == handover::WINDOW_FLAG);
+    let hidden = !child && std::env::args().any(|a| a == "--hidden" || a == "--tray-only");
+    // A start in the tray is the tray process's, where there is one (`owner`): this process
+    // becomes it, keeping its id (what started it, the login's autostart, still sees it).
+    #[cfg(unix)]
+    if hidden {
+        if let Some(tray) = owner::tray_binary() {
+            use std::os::unix::process::CommandExt;
+            let e = std::process::Command::new(&tray).exec();
+            tracing::warn!(error = %e, tray = %tray.display(), "cannot start the tray process; starting hidden");
+        }
+    }
+    // Hiding the window hands over to the tray process (`owner`), unless started by it.
+    let hands_over = !child && owner::tray_binary().is_some();
+    let mut builder = tauri::Builder::default();
+    // First: a second launch hands over to this one and exits. The window's process started
+    // by the tray process is not the instance: its parent is, and shows it.
+    if !child {
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            // A start in the tray (the login's autostart) while the app runs: nothing to do.
+            if !owner::wants_tray(&argv) {
+                window::show(app, None);
+            }
+        }));
+    }
+    let app = builder
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec!["--hidden"]),
@@ -131,6 +180,14 @@ pub fn run() {
         .setup(move |app| {
             let handle = app.handle().clone();
             let (config_dir, data_dir) = dirs(&handle)?;
+            // The accounts are this process's (the window's process started by the tray
+            // process runs them while its parent holds them).
+            if !child {
+                app.manage(owner::take(&data_dir)?);
+            }
+            if hands_over {
+                app.manage(window::HandsOver);
+            }
             // Pasted files and opened copies of the last run are done with.
             scratch::sweep(&data_dir);
             let state = AppState::new(config_dir, data_dir).map_err(|e| e.to_string())?;
@@ -138,9 +195,18 @@ pub fn run() {
             // The one listener for desktop notifications' clicks (started with the first).
             #[cfg(all(unix, not(target_os = "macos")))]
             app.manage(toasts::bus::Bus::default());
-            // Do not disturb is each account's: the first drawing (below) checks it.
-            let tray = tray::build(&handle, false)?;
-            app.manage(tray);
+            if child {
+                // The tray is the tray process's: what it shows goes there.
+                app.manage(handover::Link);
+                handover::listen(&handle);
+                if let Some(state) = app.try_state::<AppState>() {
+                    state.set_pending_open(handover::opening_arg());
+                }
+            } else {
+                // Do not disturb is each account's: the first drawing (below) checks it.
+                let tray = tray::build(&handle, false)?;
+                app.manage(tray);
+            }
             // The window is built here, not from the configuration, so that a start in the
             // tray builds none.
             if hidden {

@@ -143,6 +143,15 @@ pub fn account_id(server: &str, user: &str) -> String {
 }
 
 pub(crate) fn stop(s: Arc<Session>) {
+    if let Some(shutdown) = stopping(s) {
+        tauri::async_runtime::spawn(shutdown);
+    }
+}
+
+/// Stops a session's bridge, and gives its engine's shutdown to await when nothing else
+/// holds the engine. A command still awaiting the engine holds it: the engine then stops
+/// when that call ends and drops it (dropping the handle stops the engine).
+pub(crate) fn stopping(s: Arc<Session>) -> Option<impl std::future::Future<Output = ()>> {
     for task in s
         .bridge
         .lock()
@@ -151,15 +160,8 @@ pub(crate) fn stop(s: Arc<Session>) {
     {
         task.abort();
     }
-    // A command still awaiting the engine holds it: the engine stops when that call ends
-    // and drops it (dropping the handle stops the engine).
-    let engine = match Arc::try_unwrap(s) {
-        Ok(s) => s.engine,
-        Err(_) => return,
-    };
-    if let Ok(engine) = Arc::try_unwrap(engine) {
-        tauri::async_runtime::spawn(engine.shutdown());
-    }
+    let engine = Arc::try_unwrap(s).ok()?.engine;
+    Arc::try_unwrap(engine).ok().map(|engine| engine.shutdown())
 }
 
 #[cfg(test)]

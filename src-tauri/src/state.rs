@@ -50,7 +50,9 @@ pub struct OpenNotifications {
 
 /// What a click on a notification asks the window to show once its page has loaded (a
 /// window built again from the tray starts empty and asks for it: `commands::session`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialized for the window's process (`handover`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Opening {
     Conversation(OpenTarget),
     Notifications(OpenNotifications),

@@ -17,7 +17,8 @@ use tokio::sync::Notify;
 pub const ID: &str = "main";
 
 /// Which picture the tray shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Look {
     Plain,
     Unread,
@@ -25,7 +26,7 @@ pub enum Look {
     Offline,
 }
 
-fn image(look: Look) -> tauri::Result<Image<'static>> {
+pub(crate) fn image(look: Look) -> tauri::Result<Image<'static>> {
     let bytes: &[u8] = match look {
         Look::Plain => include_bytes!("../../icons/tray/plain.png"),
         Look::Unread => include_bytes!("../../icons/tray/unread.png"),
@@ -278,6 +279,17 @@ fn draw<R: tauri::Runtime>(app: &AppHandle<R>) {
     };
     let line = line(unread, &states_word(&words));
     state.set_tray_line(line.clone());
+    // The window's process started by the tray process: the tray is that process's.
+    if let Some(link) = app.try_state::<crate::handover::Link>() {
+        link.send(&crate::handover::ToTray::Tray { line, look, dnd });
+        return;
+    }
+    // The tray-only process has a tray of its own (no Tauri tray, no GTK).
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if let Some(sni) = app.try_state::<crate::tray_only::Sni>() {
+        sni.show(line, look, dnd);
+        return;
+    }
     update(app, line, look, dnd);
 }
 

@@ -79,6 +79,12 @@ pub fn apply_zoom<R: tauri::Runtime>(app: &AppHandle<R>) {
 /// already there is told at once (an event), and nothing is left pending that a later
 /// build would open again.
 pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<Opening>) {
+    // In the tray-only process the window is another process's (`tray_only`).
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if let Some(opener) = app.try_state::<crate::tray_only::Opener>() {
+        opener.open(open);
+        return;
+    }
     let state = app.try_state::<AppState>();
     let window = match app.get_webview_window(MAIN) {
         Some(w) => {
@@ -109,15 +115,59 @@ pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<Opening>) {
     }
 }
 
-/// Hides to the tray, releasing the webview.
+/// Hides to the tray, releasing the webview. The window's process started by the tray
+/// process ends instead (WebKit's memory with it: `handover`).
+///
+/// The windowed app started by the user hands over to the tray process instead, where there
+/// is one (Linux; `crate::owner`): it starts it and ends, so that what lives in the tray is
+/// the small process and not WebKit's.
 pub fn hide<R: tauri::Runtime>(app: &AppHandle<R>) {
     save_state(app);
+    if app.try_state::<crate::handover::Link>().is_some() {
+        app.exit(0);
+        return;
+    }
+    if app.try_state::<HandsOver>().is_some() && app.get_webview_window(MAIN).is_some() {
+        match hand_over(app) {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the tray process; staying in the tray")
+            }
+        }
+    }
     if let Some(w) = app.get_webview_window(MAIN) {
         let _ = w.destroy();
     }
     if let Some(state) = app.try_state::<AppState>() {
         state.set_visible(false);
     }
+}
+
+/// Kept by the windowed app that hides into the tray process (`crate::owner`).
+#[derive(Debug)]
+pub struct HandsOver;
+
+/// Starts the tray process and ends this one. The instance (the name a second launch finds)
+/// is let go of first, so that the tray process takes it and does not hand its own start back
+/// here; the accounts are let go of as this process ends (the tray process waits for them).
+fn hand_over<R: tauri::Runtime>(app: &AppHandle<R>) -> std::io::Result<()> {
+    let tray = crate::owner::tray_binary()
+        .ok_or_else(|| std::io::Error::other("no tray process beside the app"))?;
+    tauri_plugin_single_instance::destroy(app);
+    let started = std::process::Command::new(&tray)
+        .arg(crate::owner::AFTER_WINDOW_FLAG)
+        .stdin(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "a second launch will start another instance until the next start");
+        return Err(e);
+    }
+    tracing::info!("handed over to the tray process");
+    if let Some(state) = app.try_state::<AppState>() {
+        state.quitting();
+    }
+    app.exit(0);
+    Ok(())
 }
 
 pub fn toggle<R: tauri::Runtime>(app: &AppHandle<R>) {
@@ -136,6 +186,10 @@ pub fn toggle<R: tauri::Runtime>(app: &AppHandle<R>) {
 pub fn quit<R: tauri::Runtime>(app: &AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
         state.quitting();
+    }
+    // Started by the tray process: all of the app quits.
+    if let Some(link) = app.try_state::<crate::handover::Link>() {
+        link.send(&crate::handover::ToTray::Quit);
     }
     save_state(app);
     app.exit(0);

@@ -17,8 +17,9 @@ org.kde.StatusNotifierWatcher services on the private session bus (tests/desktop
    to that log line); one more start with the server stopped.
 3. Memory: VmRSS and PSS (smaps_rollup) summed over the app's whole process tree (the app and
    the WebKitNetworkProcess / WebKitWebProcess it spawns), settled, with the window open; after
-   Show/Hide from the tray (the app releases its webview); after the notification run; and for
-   a start with --hidden.
+   Show/Hide from the tray (the app hands over to the tray process, `tidings-tray`, and ends:
+   docs/desktop-app.md, "The tray without WebKit"), that process's; after the notification
+   run; and for a start with --hidden (the tray process in the app's place).
 4. Notification latency, hidden in the tray: bob sends one message into each of many fresh
    group conversations alice made (each the first news of its conversation, so the notifier's
    per-conversation throttle never applies), one at a time and at least the app's pop-up
@@ -68,6 +69,9 @@ class App:
         self.log = open(os.path.join(work, "app.log"), "a")
         self.log.write(f"---- start {' '.join(args)}\n")
         self.paint = None
+        # Every first paint seen on this output, with when it came: the window's processes the
+        # tray process starts write here too (they inherit its output, which is this one's).
+        self.all_paints = []
         self.cond = threading.Condition()
         self.spawned = time.monotonic()
         self.proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -82,6 +86,7 @@ class App:
             m = PAINT.search(line)
             if m:
                 with self.cond:
+                    self.all_paints.append({"at": t, "own_ms": float(m.group(1))})
                     if self.paint is None:
                         self.paint = {"at": t, "own_ms": float(m.group(1)), "external_ms": (t - self.spawned) * 1000,
                                       "conversations": int(m.group(2)), "messages": int(m.group(3))}
@@ -128,11 +133,30 @@ class App:
                     pass
 
 
+def pids_of(binary):
+    """The live processes running `binary` (by /proc/PID/exe)."""
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and os.readlink(f"/proc/{d}/exe").removesuffix(" (deleted)") == binary \
+                    and proc_state(int(d)) != "Z":
+                found.append(int(d))
+        except OSError:
+            continue
+    return found
+
+
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 class Bench:
     """The scenarios, in order, over one server and one app data folder."""
 
     def __init__(self, args):
         self.args = args
+        self.tray_binary = os.path.join(os.path.dirname(os.path.abspath(args.app)), "tidings-tray")
         self.smoke = args.smoke
         self.work = tempfile.mkdtemp(prefix="tidings-app-bench-")
         self.desktop = Desktop(T)
@@ -235,24 +259,52 @@ class Bench:
         if not any(is_webkit(p) for p in self.mem_open):
             raise Failure(f"no WebKit process in the app's tree with the window open: {self.mem_open}")
         app.remember()
+        items = len(self.desktop.watcher.items)
         self.desktop.click_menu("Show/Hide")
-        # The window's WebKitWebProcess goes with it; Tauri keeps the WebKitNetworkProcess for
-        # the app's lifetime on Linux (tauri-runtime-wry), so that one is not waited for.
+        # The app hands over to the tray process and ends, its WebKit processes with it.
         try:
-            wait_for(lambda: not any(p["name"] == "WebKitWebProcess" for p in memory(app.proc.pid)),
-                     "the WebKitWebProcess to end", 15)
-            self.webview_released = True
-        except Failure:
-            self.webview_released = False
-            print("bench: the WebKitWebProcess is still there 15 s after hiding to the tray", flush=True)
-        self.mem_hidden, self.settled_hidden = settled_memory(app.proc.pid, "hidden in the tray")
+            app.proc.wait(T)
+        except subprocess.TimeoutExpired:
+            raise Failure("the app did not end within 30 s of hiding its window (the hand-over to the tray process)")
+        if app.proc.returncode != 0:
+            raise Failure(f"the app exited with {app.proc.returncode} handing over to the tray process")
+        wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in app.seen), "the app's WebKit processes to end", T)
+        tray = wait_for(lambda: pids_of(self.tray_binary) or None, "the tray process", T)[0]
+        wait_for(lambda: len(self.desktop.watcher.items) > items, "the tray process's tray item", T)
+        wait_for(self.live, "the tray process to be live", T)
+        self.webview_released = True
+        self.mem_hidden, self.settled_hidden = settled_memory(tray, "hidden in the tray")
         check_memory(self.mem_hidden, "hidden in the tray")
-        threads_before = threads(app.proc.pid)
+        threads_before = threads(tray)
         self.notifications(app)
-        self.mem_after, _ = settled_memory(app.proc.pid, "hidden, after the notifications")
+        self.mem_after, _ = settled_memory(tray, "hidden, after the notifications")
         check_memory(self.mem_after, "hidden, after the notifications")
-        self.threads = (threads_before, threads(app.proc.pid))
-        app.quit(self.desktop)
+        self.threads = (threads_before, threads(tray))
+        self.window_from_tray(app, tray)
+        self.desktop.click_menu("Quit Tidings")
+        wait_for(lambda: not os.path.exists(f"/proc/{tray}"), "the tray process to end with Quit", T)
+
+    def window_from_tray(self, app, tray):
+        """Show from the tray process's menu starts the window's process, which paints from the
+        cache: the click to its first paint (from outside), N times, each ended by Hide."""
+        n = 1 if self.smoke else 5
+        self.tray_paints = []
+        for i in range(n):
+            with app.cond:
+                seen = len(app.all_paints)
+            t0 = time.monotonic()
+            self.desktop.click_menu("Show/Hide")
+            with app.cond:
+                if not app.cond.wait_for(lambda: len(app.all_paints) > seen, T):
+                    raise Failure("the window's process started from the tray reported no first paint within 30 s")
+                p = app.all_paints[seen]
+            self.tray_paints.append({"click_to_paint_ms": (p["at"] - t0) * 1000, "own_ms": p["own_ms"]})
+            print(f"bench: the window from the tray ({i + 1}/{n}): first paint {(p['at'] - t0) * 1000:.0f} ms after the "
+                  f"click, {p['own_ms']:.0f} ms by its own clock", flush=True)
+            wait_for(lambda: len(tree(tray)) > 1, "the window's process", T)
+            self.desktop.click_menu("Show/Hide")
+            wait_for(lambda: len(tree(tray)) == 1, "the window's process to end on Hide", T)
+            wait_for(self.live, "the tray process to be live again", T)
 
     def notifications(self, app):
         n = 5 if self.smoke else 100
@@ -308,6 +360,15 @@ class Bench:
     def cleanup(self):
         for app in self.apps:
             app.kill()
+        # A tray process this run's app handed over to (its app folder is this run's).
+        mine = f"TIDINGS_APP_DIR={self.env['TIDINGS_APP_DIR']}".encode()
+        for pid in pids_of(self.tray_binary):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if mine in f.read().split(b"\0"):
+                        os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
         self.server.stop()
 
 
@@ -348,6 +409,10 @@ def report(b, app_binary):
         fig("first paint max (spawn to log line)", max(ext), "ms", 1000),
         fig("first paint, server stopped (app's own clock)", b.offline_paint["own_ms"], "ms", 1000),
         fig("first paint, server stopped (spawn to log line)", b.offline_paint["external_ms"], "ms", 1000),
+        fig("first paint p50, window opened from the tray (click to paint)",
+            percentile([p["click_to_paint_ms"] for p in b.tray_paints], 50), "ms", 1000),
+        fig("first paint max, window opened from the tray (click to paint)",
+            max(p["click_to_paint_ms"] for p in b.tray_paints), "ms", 1000),
         fig("RSS window open (all processes)", total(b.mem_open, "rss"), "MB"),
         fig("PSS window open (all processes)", total(b.mem_open, "pss"), "MB"),
         fig("RSS hidden in tray (all processes)", total(b.mem_hidden, "rss"), "MB", 60),

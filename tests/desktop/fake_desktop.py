@@ -196,8 +196,10 @@ class Desktop:
         return self.call(self._item_props(index))
 
     def label(self):
-        """The newest tray item's label: "Tidings — N unread — live"."""
-        return self.tray()[1].get("XAyatanaLabel", "")
+        """The newest tray item's label: "Tidings — N unread — live" (its XAyatanaLabel, or
+        its Title for the tray process's item, which has no label)."""
+        props = self.tray()[1]
+        return props.get("XAyatanaLabel") or props.get("Title", "")
 
     async def _menu(self, service, menu_path):
         reply = await self.bus.call(Message(destination=service, path=menu_path, interface="com.canonical.dbusmenu",

@@ -1,5 +1,5 @@
 """What the app's end-to-end scripts share (test_app.py, test_chat.py, test_reading.py,
-test_keyboard.py, test_notifications.py, test_accounts.py, test_attachments.py, test_profiles.py): bounded
+test_keyboard.py, test_notifications.py, test_accounts.py, test_attachments.py, test_profiles.py, test_tray.py): bounded
 waits, free ports, REST calls, the real tidings-server started and stopped, the app's environment, the app driven
 through WebDriver (tauri-driver + WebKitWebDriver), axe-core over what is on screen, and the
 run of a script's checks (`run_suite`: one PASS/FAIL line each, then "N passed, M failed",
@@ -151,9 +151,11 @@ def app_env(ctx, base, **extra):
     server, credentials in a file, no demo sign-in or update URL unless given in `extra`."""
     home = os.path.join(ctx.work, "home")
     os.makedirs(home, exist_ok=True)
+    # TIDINGS_KEEP_WINDOW: hiding keeps the windowed app in the tray instead of handing over to
+    # the tray process (WebDriver drives one process; test_tray.py takes it out).
     env = dict(os.environ, TIDINGS_APP_DIR=os.path.join(ctx.work, "app"), TIDINGS_SERVER=base,
                TIDINGS_CREDENTIALS="file", HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-               XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info")
+               XDG_DATA_HOME=os.path.join(home, ".local/share"), TIDINGS_LOG="info", TIDINGS_KEEP_WINDOW="1")
     for k in ("TIDINGS_DEMO_USER", "TIDINGS_DEMO_PASSWORD", "TIDINGS_UPDATE_URL"):
         env.pop(k, None)
     env.update(extra)

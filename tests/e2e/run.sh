@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of the desktop app: the real app (debug build) in a virtual display
 # (Xvfb) on a private D-Bus session, driven through WebDriver (tauri-driver +
-# WebKitWebDriver), against the real server, with fake org.freedesktop.Notifications and
-# org.kde.StatusNotifierWatcher services recording what the app does. Eight scripts, each
+# WebKitWebDriver; test_tray.py drives its processes through the tray instead), against the real server, with fake org.freedesktop.Notifications and
+# org.kde.StatusNotifierWatcher services recording what the app does. Nine scripts, each
 # with its own servers and app: test_app.py (demo data: sign-in, notifications, tray, offline,
 # updates), test_chat.py (a new account: conversations, groups, message actions, mentions,
 # Markdown), test_reading.py (drafts, the New messages line, what is marked read, date
@@ -17,7 +17,9 @@
 # form, Test connection, a third party's message as an OS notification with the configured
 # title and body, a wrong password, the list after a restart with RabbitMQ stopped, a Socket.IO
 # profile against tests/sio-backend through its restart; it runs tests/interop/rabbitmq.sh,
-# whose ports are fixed).
+# whose ports are fixed) and test_tray.py (the tray process without WebKit: it notifies,
+# Show starts the window's process and Hide ends it, a second launch, Quit, the windowed app
+# handing over when hidden, a hidden start).
 #
 #   bash tests/e2e/run.sh APP_BINARY SERVER_BINARY CLI_BINARY [SCRIPT...]
 #
@@ -31,7 +33,7 @@ abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 APP=$(abs "$1") SERVER=$(abs "$2") CLI=$(abs "$3")
 shift 3
 SCRIPTS=("$@")
-[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py test_reading.py test_keyboard.py test_notifications.py test_accounts.py test_attachments.py test_profiles.py)
+[ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=(test_app.py test_chat.py test_reading.py test_keyboard.py test_notifications.py test_accounts.py test_attachments.py test_profiles.py test_tray.py)
 for b in "$APP" "$SERVER" "$CLI"; do [ -x "$b" ] || { echo "e2e: $b is missing: run make build" >&2; exit 1; }; done
 command -v tauri-driver >/dev/null || { echo "e2e: tauri-driver is missing: cargo install tauri-driver --locked --version '^2'" >&2; exit 1; }
 command -v WebKitWebDriver >/dev/null || { echo "e2e: WebKitWebDriver is missing: apt-get install webkit2gtk-driver" >&2; exit 1; }

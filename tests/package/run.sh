@@ -52,6 +52,13 @@ if [ -n "$desktop" ] && grep -q '^Exec=tidings-app' "$desktop" && [ "$icons" -ge
 else
   fail "it ships a .desktop entry and icons" "desktop=$desktop icons=$icons"
 fi
+# The tray process (docs/desktop-app.md, "The tray without WebKit") is in the package, beside
+# the app where the app looks for it, and links no WebKit.
+if [ -x /usr/bin/tidings-tray ] && ! ldd /usr/bin/tidings-tray | grep -q -E 'libwebkit2gtk|libjavascriptcoregtk'; then
+  pass "it ships the tray process without WebKit (/usr/bin/tidings-tray)"
+else
+  fail "it ships the tray process without WebKit" "$(ls -l /usr/bin/tidings-tray 2>&1; ldd /usr/bin/tidings-tray 2>&1 | grep -E 'webkit|javascriptcore')"
+fi
 if [ -x /usr/bin/tidings-app ]; then
   (cd "$WORK" && TIDINGS_APP_DIR="$WORK/app" HOME="$WORK" timeout 60 xvfb-run -a -s "-screen 0 1280x800x24" \
     dbus-run-session -- bash -c '
@@ -81,8 +88,8 @@ if [ -x /usr/bin/tidings-app ]; then
 else
   fail "the installed app starts" "/usr/bin/tidings-app is missing"
 fi
-$SUDO apt-get remove -y -qq tidings >/dev/null 2>&1 && [ ! -e /usr/bin/tidings-app ] \
-  && pass "the app's package removes cleanly" || fail "the app's package removes cleanly" "/usr/bin/tidings-app is still there"
+$SUDO apt-get remove -y -qq tidings >/dev/null 2>&1 && [ ! -e /usr/bin/tidings-app ] && [ ! -e /usr/bin/tidings-tray ] \
+  && pass "the app's package removes cleanly" || fail "the app's package removes cleanly" "/usr/bin/tidings-app or tidings-tray is still there"
 
 if [ -n "$APP_RPM" ] && file "$APP_RPM" | grep -q "RPM v3"; then
   pass "the .rpm was built in the same run ($(basename "$APP_RPM"))"
