@@ -188,8 +188,11 @@ pub fn run() {
             if hands_over {
                 app.manage(window::HandsOver);
             }
-            // Pasted files and opened copies of the last run are done with.
-            scratch::sweep(&data_dir);
+            // Pasted files and opened copies of the last run are done with (not in the window's
+            // process the tray process starts: the last window's may still be open in a viewer).
+            if !child {
+                scratch::sweep(&data_dir);
+            }
             let state = AppState::new(config_dir, data_dir).map_err(|e| e.to_string())?;
             app.manage(state);
             // The one listener for desktop notifications' clicks (started with the first).

@@ -208,6 +208,15 @@ impl AppState {
         Ok(())
     }
 
+    /// Reads the app's settings again from their file, where another process of the app (the
+    /// window's, started by the tray process) may have changed them. (Each account's part is
+    /// read as its session starts.)
+    pub fn reload_settings(&self) {
+        let s = Settings::load(&self.settings_path);
+        *self.active.lock().unwrap_or_else(PoisonError::into_inner) = s.last_account.clone();
+        *self.settings.lock().unwrap_or_else(PoisonError::into_inner) = s;
+    }
+
     /// The app's settings file (the per-account part of it moves to the first account).
     pub(crate) fn settings_path(&self) -> &std::path::Path {
         &self.settings_path
@@ -488,6 +497,23 @@ mod tests {
         };
         let path = AccountSettings::path(&state.config_dir, id);
         Session::new(info, engine, path, state.settings_path())
+    }
+
+    #[test]
+    fn settings_another_process_saved_are_read_again() {
+        let dir = std::env::temp_dir().join(format!("tidings-reload-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let tray = AppState::new(dir.join("config"), dir.join("data")).unwrap();
+        let window = AppState::new(dir.join("config"), dir.join("data")).unwrap();
+        let mut changed = window.settings();
+        changed.close_to_tray = !changed.close_to_tray;
+        changed.zoom_percent = 150;
+        changed.last_account = Some("alice@127.0.0.1:9".into());
+        window.save_app_settings(changed.clone()).unwrap();
+        assert_ne!(tray.settings(), changed, "read once, at the start");
+        tray.reload_settings();
+        assert_eq!(tray.settings(), changed);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -282,6 +282,11 @@ pub fn run(launch: crate::telemetry::Launch) {
             let (config_dir, data_dir) = crate::dirs(&handle)?;
             // Waits while the windowed app that started this one ends (`crate::owner`).
             app.manage(crate::owner::take(&data_dir)?);
+            // Pasted files and opened copies of the last run are done with; not those of the
+            // windowed app that just handed over, which a viewer may still have open.
+            if !std::env::args().any(|a| a == crate::owner::AFTER_WINDOW_FLAG) {
+                crate::scratch::sweep(&data_dir);
+            }
             let state = AppState::new(config_dir, data_dir).map_err(|e| e.to_string())?;
             // No window: every conversation's news is news.
             state.set_visible(false);
@@ -387,6 +392,11 @@ fn open(app: &AppHandle<Headless>, open: Option<Opening>) {
         }
         if let Some(sni) = app.try_state::<Sni>() {
             sni.handed_over.store(false, Ordering::SeqCst);
+        }
+        // The window's process may have changed the settings (privacy, close to tray, the
+        // account shown): the sessions start on what it saved.
+        if let Some(state) = app.try_state::<AppState>() {
+            state.reload_settings();
         }
         crate::start_session(&app);
         tray::refresh(&app);
