@@ -285,11 +285,22 @@ def check_wrong_password_keyboard(ctx):
     ctx.wrong = wait_for(lambda: account_ids(a)[1] if len(account_ids(a)) == 2 else None, "the second account")
     wait_for(lambda: a.els(f'[data-testid="account"][data-id="{ctx.wrong}"][aria-current="true"]'),
              "the second account shown")
-    trouble = wait_for(lambda: (a.els('[data-testid="profile-trouble"]') or [None])[0], "the account's trouble line")
     # RabbitMQ's ERROR says "Bad CONNECT" in its header and who was refused in its body: the
-    # line carries both.
-    if "access refused" not in trouble.text.lower():
-        raise Failure(f"the account's line is not clear: {trouble.text!r}")
+    # line carries both. Read afresh each time: the line is drawn again as the account's state
+    # moves (an element found before that is stale; CI saw it once).
+    seen = []
+
+    def refused():
+        els = a.els('[data-testid="profile-trouble"]')
+        if not els:
+            return None
+        seen.append(els[0].text)
+        return "access refused" in seen[-1].lower()
+
+    try:
+        wait_for(refused, "the account's trouble line to say the access was refused")
+    except Failure as e:
+        raise Failure(f"the account's line is not clear: {seen[-1:]!r} ({e})")
     a.shot("profiles-05-cannot-connect")
 
 
