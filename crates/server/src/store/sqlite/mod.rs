@@ -328,8 +328,16 @@ mod tests {
         let pragma = |c: &Connection| -> StoreResult<i64> {
             Ok(c.query_row("PRAGMA temp_store", [], |r| r.get(0))?)
         };
-        assert_eq!(store.write(pragma).await.unwrap(), 2, "MEMORY on the writer");
-        assert_eq!(store.read(pragma).await.unwrap(), 0, "the default on a reader");
+        assert_eq!(
+            store.write(pragma).await.unwrap(),
+            2,
+            "MEMORY on the writer"
+        );
+        assert_eq!(
+            store.read(pragma).await.unwrap(),
+            0,
+            "the default on a reader"
+        );
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
