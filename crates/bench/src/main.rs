@@ -96,6 +96,14 @@ struct RunArgs {
     /// Messages the cache scenario ingests (default 1,000,000; for profiling a shorter run).
     #[arg(long)]
     cache_messages: Option<usize>,
+    /// The chat ladder's receipt p99 bound in ms (default 50, the goal). For profiling the
+    /// server's cost per message: set high, a run climbs the same steps whatever the disk's
+    /// `fsync` latency does.
+    #[arg(long)]
+    chat_p99_bound: Option<f64>,
+    /// The chat ladder's steps at most (default 20).
+    #[arg(long)]
+    chat_steps: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -352,8 +360,8 @@ async fn run_scenarios(
                 step: Duration::from_secs(3),
                 start_rate: 500.0,
                 growth: 1.4,
-                max_steps: 20,
-                receipt_p99_bound_ms: 50.0,
+                max_steps: args.chat_steps.unwrap_or(20),
+                receipt_p99_bound_ms: args.chat_p99_bound.unwrap_or(50.0),
             }
         };
         r.condition("chat_users", opts.users);
