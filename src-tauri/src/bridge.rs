@@ -40,6 +40,7 @@ pub fn start<R: tauri::Runtime>(
     engine: &Engine,
     info: &SessionInfo,
     fresh: bool,
+    again: bool,
 ) -> Vec<tauri::async_runtime::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let (app1, mut states, id1) = (app.clone(), engine.state(), info.id.clone());
@@ -63,7 +64,9 @@ pub fn start<R: tauri::Runtime>(
         // baseline is taken then, so what comes after it, even in the same batch of
         // changes as the last of the filling, pops up.
         let mut filling = fresh;
-        let mut throttled: Option<tokio::time::Instant> = None;
+        // News another process left unjudged (`crate::untold`) is looked at right away.
+        let mut again = again;
+        let mut throttled = again.then(tokio::time::Instant::now);
         loop {
             if filling && *engine_state.borrow_and_update() == EngineState::Live {
                 filling = false;
@@ -110,10 +113,19 @@ pub fn start<R: tauri::Runtime>(
                 tray::refresh(&app2);
                 continue;
             }
-            if let Some(held) = toasts::notify(&app2, &cache, &me2, &convs, notes) {
-                if held {
-                    throttled = Some(tokio::time::Instant::now() + notifier::THROTTLE);
+            match toasts::notify(&app2, &cache, &me2, &convs, notes) {
+                Some(held) => {
+                    again = false;
+                    if held {
+                        throttled = Some(tokio::time::Instant::now() + notifier::THROTTLE);
+                    }
                 }
+                // The session is not in the app's state yet (it is put there right after
+                // this task starts): the news left by another process waits for it.
+                None if again => {
+                    throttled = Some(tokio::time::Instant::now() + AGAIN_RETRY);
+                }
+                None => {}
             }
             tray::refresh(&app2);
         }
@@ -131,6 +143,10 @@ pub fn start<R: tauri::Runtime>(
     }));
     tasks
 }
+
+/// How soon the news another process left is looked at again when the session was not
+/// ready for it.
+const AGAIN_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What the cache holds now is known: the account's notifier pops up only what comes after.
 fn baseline<R: tauri::Runtime>(

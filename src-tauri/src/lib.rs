@@ -22,6 +22,7 @@ mod toasts;
 mod tray;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod tray_only;
+mod untold;
 pub mod updates;
 mod window;
 

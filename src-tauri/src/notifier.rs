@@ -76,6 +76,27 @@ struct Pending {
     /// Something arrived since the notification was last shown (else showing it again would
     /// only repeat it).
     unshown: bool,
+    /// While `unshown`: how far the conversation was told before the first message not
+    /// shown yet (what the next process starts from, [`Notifier::untold`]).
+    untold_from: i64,
+}
+
+/// Where a notifier stopped judging, handed to the process that takes the account over
+/// (`crate::untold`): news stored after that point, or read but held back by the throttle,
+/// is judged there, so that a hand-over between the window's process and the tray's
+/// loses none and tells none twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Untold {
+    /// Per conversation: the seq judged (told, seen or passed over) up to.
+    pub conversations: HashMap<String, i64>,
+    /// The notification seq judged up to.
+    pub notifications: Option<i64>,
+}
+
+impl Untold {
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty() && self.notifications.is_none()
+    }
 }
 
 /// The notifier's memory.
@@ -92,6 +113,9 @@ pub struct Notifier {
     notes: Vec<Notification>,
     burst: Burst,
     initialized: bool,
+    /// Conversations to judge again at the next look ([`Notifier::resume`]).
+    again: Vec<String>,
+    notes_again: bool,
 }
 
 fn sender_name(c: &CachedConversation, id: &str) -> String {
@@ -170,6 +194,57 @@ impl Notifier {
         }
     }
 
+    /// How far this notifier judged each conversation, less what it held back: where the
+    /// process that takes the account over starts judging.
+    pub fn untold(&self) -> Untold {
+        Untold {
+            conversations: self
+                .told
+                .iter()
+                .map(|(cid, told)| {
+                    let from = match self.pending.get(cid) {
+                        Some(p) if p.unshown && p.count > 0 => p.untold_from,
+                        _ => *told,
+                    };
+                    (cid.clone(), from)
+                })
+                .collect(),
+            notifications: Some(
+                self.notes
+                    .iter()
+                    .filter(|n| n.seq != 0)
+                    .map(|n| n.seq - 1)
+                    .min()
+                    .unwrap_or(self.notification_told),
+            ),
+        }
+    }
+
+    /// Starts where another process stopped judging ([`Notifier::untold`]), after
+    /// [`Notifier::baseline`]: what came after that point, or was held back there, is
+    /// judged at the next look (what the user has read since stays quiet).
+    pub fn resume(&mut self, untold: &Untold) {
+        for (cid, from) in &untold.conversations {
+            if let Some(told) = self.told.get_mut(cid) {
+                if *from < *told {
+                    *told = *from;
+                    self.again.push(cid.clone());
+                }
+            }
+        }
+        if let Some(from) = untold.notifications {
+            if from < self.notification_told {
+                self.notification_told = from;
+                self.notes_again = true;
+            }
+        }
+    }
+
+    /// Whether news from another process waits to be judged.
+    pub fn has_news_again(&self) -> bool {
+        !self.again.is_empty() || self.notes_again
+    }
+
     /// The user looks at this conversation: what is there counts as seen.
     pub fn seen(&mut self, cid: &str, last_seq: i64) {
         let t = self.told.entry(cid.to_owned()).or_insert(0);
@@ -193,7 +268,12 @@ impl Notifier {
             self.baseline(cache)?;
             return Ok((Vec::new(), false));
         }
-        for cid in changed {
+        let mut changed = changed.to_vec();
+        changed.append(&mut self.again);
+        changed.sort();
+        changed.dedup();
+        let notifications_changed = notifications_changed || std::mem::take(&mut self.notes_again);
+        for cid in &changed {
             let Some(c) = cache.conversation(cid)? else {
                 continue;
             };
@@ -221,6 +301,9 @@ impl Notifier {
                 continue;
             }
             let p = self.pending.entry(cid.clone()).or_default();
+            if !p.unshown {
+                p.untold_from = told;
+            }
             for m in &fresh {
                 let n = sender_name(&c, &m.sender_id);
                 if !p.senders.contains(&n) {
@@ -448,6 +531,64 @@ mod tests {
             now,
         };
         n.on_changes(c, "me", &convs, false, &moment).unwrap()
+    }
+
+    /// A hand-over between processes: the next one judges what the last one held back or
+    /// never looked at, and tells nothing twice; what the user read meanwhile stays quiet.
+    #[test]
+    fn the_next_process_takes_over_where_the_last_stopped_judging() {
+        let (c, dir) = cache();
+        c.upsert_conversation(&conv("c1"), "me").unwrap();
+        let mut last = Notifier::default();
+        last.baseline(&c).unwrap();
+        let hidden = View::default();
+        let s = Settings::default();
+        let t0 = Instant::now();
+        c.insert_messages(&[msg("c1", 1, "bob", "one")], "me")
+            .unwrap();
+        let (toasts, _) = run(&mut last, &c, &["c1"], &hidden, &s, false, t0);
+        assert_eq!(toasts.len(), 1, "the first pops up at once");
+        c.insert_messages(
+            &[msg("c1", 2, "bob", "two"), msg("c1", 3, "bob", "three")],
+            "me",
+        )
+        .unwrap();
+        let later = t0 + Duration::from_millis(100);
+        let (toasts, held) = run(&mut last, &c, &["c1"], &hidden, &s, false, later);
+        assert!(toasts.is_empty() && held, "within the throttle: held back");
+        // Stored after the last look, before the process let go.
+        c.insert_messages(&[msg("c1", 4, "bob", "four")], "me")
+            .unwrap();
+        let untold = last.untold();
+        assert_eq!(untold.conversations.get("c1"), Some(&1));
+
+        let next_process = |resume: bool| {
+            let mut next = Notifier::default();
+            next.baseline(&c).unwrap();
+            if resume {
+                next.resume(&untold);
+            }
+            let again = next.has_news_again();
+            (
+                run(&mut next, &c, &[], &hidden, &s, false, Instant::now()).0,
+                again,
+            )
+        };
+        let (toasts, again) = next_process(true);
+        assert!(again);
+        assert_eq!(toasts.len(), 1);
+        assert_eq!(
+            toasts[0].summary, "3 new messages from Bob",
+            "2, 3 and 4; not 1 again"
+        );
+        // Without it (as before) those three never popped up.
+        let (toasts, again) = next_process(false);
+        assert!(toasts.is_empty() && !again);
+        // Read meanwhile (in the window, say): nothing to tell.
+        c.mark_read("c1", 4).unwrap();
+        let (toasts, _) = next_process(true);
+        assert!(toasts.is_empty(), "{toasts:?}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

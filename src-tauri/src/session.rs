@@ -95,7 +95,18 @@ pub(crate) fn run<R: tauri::Runtime>(
         state.settings_path(),
     );
     session.notifier().baseline(&cache)?;
-    let tasks = bridge::start(app, &session.engine, &info, fresh);
+    // Where the last process to hold the account stopped judging its news (a hand-over
+    // between the window's process and the tray's): what came after pops up here.
+    let untold = crate::untold::take(&state.data_dir, &id);
+    let again = {
+        let mut notifier = session.notifier();
+        notifier.resume(&untold);
+        notifier.has_news_again()
+    };
+    if again {
+        tracing::info!(account = %id, "news the last process left unjudged is judged here");
+    }
+    let tasks = bridge::start(app, &session.engine, &info, fresh, again);
     *session
         .bridge
         .lock()

@@ -408,6 +408,8 @@ async fn pause(app: &AppHandle<Headless>) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
+    // The window's process starts judging news where this one stopped.
+    crate::untold::keep_all(&state);
     for info in state.session_infos() {
         let Some(s) = state.take_session(&info.id) else {
             continue;

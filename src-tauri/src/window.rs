@@ -124,6 +124,10 @@ pub fn show<R: tauri::Runtime>(app: &AppHandle<R>, open: Option<Opening>) {
 pub fn hide<R: tauri::Runtime>(app: &AppHandle<R>) {
     save_state(app);
     if app.try_state::<crate::handover::Link>().is_some() {
+        // The tray process takes the accounts back from where this one stopped judging.
+        if let Some(state) = app.try_state::<AppState>() {
+            crate::untold::keep_all(&state);
+        }
         app.exit(0);
         return;
     }
@@ -164,6 +168,9 @@ fn hand_over<R: tauri::Runtime>(app: &AppHandle<R>) -> std::io::Result<()> {
     }
     tracing::info!("handed over to the tray process");
     if let Some(state) = app.try_state::<AppState>() {
+        // The tray process waits for this one to end before it starts the accounts, so
+        // this is kept before it reads it.
+        crate::untold::keep_all(&state);
         state.quitting();
     }
     app.exit(0);
