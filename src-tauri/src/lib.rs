@@ -143,18 +143,20 @@ pub fn run() {
     // Started by the tray process (`handover`): no tray of its own, ends when hidden.
     let child = std::env::args().any(|a| a == handover::WINDOW_FLAG);
     let hidden = !child && std::env::args().any(|a| a == "--hidden" || a == "--tray-only");
+    // The tray process's binary beside this one (`owner`), looked up once.
+    let tray_binary = if child { None } else { owner::tray_binary() };
     // A start in the tray is the tray process's, where there is one (`owner`): this process
     // becomes it, keeping its id (what started it, the login's autostart, still sees it).
     #[cfg(unix)]
     if hidden {
-        if let Some(tray) = owner::tray_binary() {
+        if let Some(tray) = &tray_binary {
             use std::os::unix::process::CommandExt;
-            let e = std::process::Command::new(&tray).exec();
+            let e = std::process::Command::new(tray).exec();
             tracing::warn!(error = %e, tray = %tray.display(), "cannot start the tray process; starting hidden");
         }
     }
     // Hiding the window hands over to the tray process (`owner`), unless started by it.
-    let hands_over = !child && owner::tray_binary().is_some();
+    let hands_over = tray_binary.is_some();
     let mut builder = tauri::Builder::default();
     // First: a second launch hands over to this one and exits. The window's process started
     // by the tray process is not the instance: its parent is, and shows it.

@@ -23,8 +23,13 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.client_config import ClientConfig
 
 T = float(os.environ.get("E2E_TIMEOUT_S", "20"))
+# The longest one WebDriver command may take (a new session starts the app: a cold start on
+# a loaded machine). Selenium's own default is no limit, so a command the driver never
+# answered hung its script until run.sh's `timeout` ended it, with no line saying which.
+DRIVER_TIMEOUT = max(6 * T, 120)
 
 AXE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "ui", "node_modules", "axe-core",
                    "axe.min.js")
@@ -183,7 +188,9 @@ class App:
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": binary})
-        self.d = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
+        url = f"http://127.0.0.1:{self.port}"
+        self.d = webdriver.Remote(command_executor=url, options=opts,
+                                  client_config=ClientConfig(remote_server_addr=url, timeout=DRIVER_TIMEOUT))
 
     def els(self, css):
         return self.d.find_elements(By.CSS_SELECTOR, css)
