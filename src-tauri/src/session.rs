@@ -163,14 +163,7 @@ pub(crate) fn stop(s: Arc<Session>) {
 /// holds the engine. A command still awaiting the engine holds it: the engine then stops
 /// when that call ends and drops it (dropping the handle stops the engine).
 pub(crate) fn stopping(s: Arc<Session>) -> Option<impl std::future::Future<Output = ()>> {
-    for task in s
-        .bridge
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .drain(..)
-    {
-        task.abort();
-    }
+    s.stop_bridge();
     let engine = Arc::try_unwrap(s).ok()?.engine;
     Arc::try_unwrap(engine).ok().map(|engine| engine.shutdown())
 }

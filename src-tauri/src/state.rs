@@ -88,6 +88,18 @@ impl Session {
         }
     }
 
+    /// Stops the tasks that carry the engine's news to the app (and its notifier).
+    pub fn stop_bridge(&self) {
+        for task in self
+            .bridge
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+
     /// What has been notified, to tell news from old.
     pub fn notifier(&self) -> MutexGuard<'_, Notifier> {
         self.notifier.lock().unwrap_or_else(PoisonError::into_inner)

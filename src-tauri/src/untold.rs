@@ -88,14 +88,7 @@ pub fn keep_all(state: &crate::state::AppState) {
         let Ok(session) = state.session(Some(&info.id)) else {
             continue;
         };
-        for task in session
-            .bridge
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-        {
-            task.abort();
-        }
+        session.stop_bridge();
         // Taken after a look under way has finished (it holds the notifier).
         let untold = session.notifier().untold();
         keep(&state.data_dir, &info.id, &untold);
