@@ -27,16 +27,20 @@ class Failure(Exception):
 def wait_for(cond, what, timeout, interval=0.1):
     """Polls cond() until it returns something truthy; fails with `what` at the deadline."""
     deadline = time.monotonic() + timeout
-    last = None
+    # Each different error cond() raised on the way (a process that went away between two
+    # reads, a busy file), with how often: the last alone can hide the one that mattered.
+    errors = {}
     while True:
         try:
             v = cond()
             if v:
                 return v
-        except Exception as e:  # a process that went away between two reads, a busy file
-            last = e
+        except Exception as e:
+            key = f"{type(e).__name__}: {e}"
+            errors[key] = errors.get(key, 0) + 1
         if time.monotonic() >= deadline:
-            raise Failure(f"timed out after {timeout:.0f} s waiting for {what}" + (f" (last error: {last})" if last else ""))
+            seen = "; ".join(f"{k} (x{n})" for k, n in list(errors.items())[-5:])
+            raise Failure(f"timed out after {timeout:.0f} s waiting for {what}" + (f" (errors on the way: {seen})" if seen else ""))
         time.sleep(interval)
 
 
