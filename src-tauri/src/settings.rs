@@ -214,10 +214,12 @@ impl Settings {
     }
 }
 
-fn load_json<T: Default + serde::de::DeserializeOwned>(path: &Path) -> T {
+/// Reads a JSON file of the app's; a missing one is the default, and an unreadable one too
+/// (set aside as `*.json.unreadable`, with a warning).
+pub(crate) fn load_json<T: Default + serde::de::DeserializeOwned>(path: &Path) -> T {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "settings unreadable; using defaults");
+            tracing::warn!(error = %e, file = %path.display(), "unreadable; using defaults");
             let _ = std::fs::rename(path, path.with_extension("json.unreadable"));
             T::default()
         }),
@@ -225,7 +227,8 @@ fn load_json<T: Default + serde::de::DeserializeOwned>(path: &Path) -> T {
     }
 }
 
-fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), String> {
+/// Writes a JSON file of the app's whole or not at all (a new file renamed over the old).
+pub(crate) fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }

@@ -10,6 +10,7 @@
 //! taken at the next start: that news, never told, pops up then.
 
 use crate::notifier::Untold;
+use crate::settings::{load_json, save_json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -24,45 +25,37 @@ fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE)
 }
 
-fn read(file: &Path) -> HashMap<String, Untold> {
-    match std::fs::read(file) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "the news handed over is unreadable; dropped");
-            HashMap::new()
-        }),
-        Err(_) => HashMap::new(),
-    }
-}
-
-fn write(file: &Path, all: &HashMap<String, Untold>) -> std::io::Result<()> {
-    if all.is_empty() {
-        return match std::fs::remove_file(file) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+/// Writes what is kept, or removes the file when nothing is.
+fn store(file: &Path, all: &HashMap<String, Untold>) {
+    let result = if all.is_empty() {
+        match std::fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
             _ => Ok(()),
-        };
-    }
-    let tmp = file.with_extension("json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec(all).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(&tmp, file)
-}
-
-/// Keeps `account`'s untold news for the next process (replacing what was kept for it).
-pub fn keep(data_dir: &Path, account: &str, untold: &Untold) {
-    let _guard = FILE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    let file = path(data_dir);
-    let mut all = read(&file);
-    if untold.is_empty() {
-        if all.remove(account).is_none() {
-            return;
         }
     } else {
-        all.insert(account.to_owned(), untold.clone());
+        save_json(all, file)
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "cannot keep the news handed over");
     }
-    if let Err(e) = write(&file, &all) {
-        tracing::warn!(error = %e, "cannot keep the news not popped up yet");
+}
+
+/// Keeps each account's untold news for the next process (replacing what was kept for it;
+/// nothing untold drops it), in one write.
+pub fn keep(data_dir: &Path, accounts: impl IntoIterator<Item = (String, Untold)>) {
+    let _guard = FILE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let file = path(data_dir);
+    let mut all: HashMap<String, Untold> = load_json(&file);
+    let before = all.clone();
+    for (account, untold) in accounts {
+        if untold.is_empty() {
+            all.remove(&account);
+        } else {
+            all.insert(account, untold);
+        }
+    }
+    if all != before {
+        store(&file, &all);
     }
 }
 
@@ -70,13 +63,11 @@ pub fn keep(data_dir: &Path, account: &str, untold: &Untold) {
 pub fn take(data_dir: &Path, account: &str) -> Untold {
     let _guard = FILE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
     let file = path(data_dir);
-    let mut all = read(&file);
-    let mine = all.remove(account).unwrap_or_default();
-    if !mine.is_empty() || file.exists() {
-        if let Err(e) = write(&file, &all) {
-            tracing::warn!(error = %e, "cannot remove the news handed over");
-        }
-    }
+    let mut all: HashMap<String, Untold> = load_json(&file);
+    let Some(mine) = all.remove(account) else {
+        return Untold::default();
+    };
+    store(&file, &all);
     mine
 }
 
@@ -84,15 +75,14 @@ pub fn take(data_dir: &Path, account: &str) -> Untold {
 /// the process that takes them over. The accounts' engines go on until this process lets
 /// them go; what they store from now on is judged by the next process.
 pub fn keep_all(state: &crate::state::AppState) {
-    for info in state.session_infos() {
-        let Ok(session) = state.session(Some(&info.id)) else {
-            continue;
-        };
+    let kept = state.session_infos().into_iter().filter_map(|info| {
+        let session = state.session(Some(&info.id)).ok()?;
         session.stop_bridge();
         // Taken after a look under way has finished (it holds the notifier).
         let untold = session.notifier().untold();
-        keep(&state.data_dir, &info.id, &untold);
-    }
+        Some((info.id, untold))
+    });
+    keep(&state.data_dir, kept.collect::<Vec<_>>());
 }
 
 #[cfg(test)]
@@ -110,20 +100,20 @@ mod tests {
     fn each_account_takes_its_own_news_once() {
         let dir = std::env::temp_dir().join(format!("tidings-untold-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        keep(&dir, "alice@a", &untold("c1", 4));
-        keep(&dir, "bob@b", &untold("c2", 7));
+        keep(&dir, [("alice@a".into(), untold("c1", 4))]);
+        keep(&dir, [("bob@b".into(), untold("c2", 7))]);
         assert_eq!(take(&dir, "alice@a"), untold("c1", 4));
         assert_eq!(take(&dir, "alice@a"), Untold::default(), "taken once");
         assert!(path(&dir).exists(), "bob's part stays");
         assert_eq!(take(&dir, "bob@b"), untold("c2", 7));
         assert!(!path(&dir).exists(), "nothing left: no file");
         // Nothing untold keeps no file; a later empty keep drops an older part.
-        keep(&dir, "alice@a", &Untold::default());
+        keep(&dir, [("alice@a".into(), Untold::default())]);
         assert!(!path(&dir).exists());
-        keep(&dir, "alice@a", &untold("c1", 4));
-        keep(&dir, "alice@a", &Untold::default());
+        keep(&dir, [("alice@a".into(), untold("c1", 4))]);
+        keep(&dir, [("alice@a".into(), Untold::default())]);
         assert!(!path(&dir).exists());
-        // A damaged file is dropped, not a failure.
+        // A damaged file is set aside, not a failure.
         std::fs::write(path(&dir), b"{not json").unwrap();
         assert_eq!(take(&dir, "alice@a"), Untold::default());
         assert!(!path(&dir).exists());
