@@ -5,7 +5,9 @@
 //! every job waiting in its bounded inbox, runs each in its own savepoint inside one
 //! transaction, commits once, and only then answers the jobs: group commit, so many
 //! concurrent senders share one `fsync` while each answer still means "committed". One
-//! writer also makes `seq` assignment trivially contiguous and in commit order.
+//! writer also makes `seq` assignment trivially contiguous and in commit order. The log's
+//! checkpoints run beside it, on a thread and connection of their own that write nothing
+//! but checkpoints (checkpoint.rs).
 //!
 //! Reads run on the blocking pool over a small set of read-only connections (WAL lets
 //! them run beside the writer and see only committed data).
@@ -18,6 +20,7 @@
 //! data) but may lose the last commits on a power cut.
 
 mod attachments;
+mod checkpoint;
 mod conversations;
 mod directory;
 mod membership;
@@ -98,10 +101,12 @@ impl SqliteStore {
         // touch a few pages each, while a reader's sort or a migration's new index on a
         // large table could need far more.
         conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
+        // Checkpoints run beside the writer rather than inside its commits (checkpoint.rs).
+        let checkpoints = checkpoint::Checkpoints::start(&conn, path, sync, checkpoint::LIMITS)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("tidings-sqlite-writer".into())
-            .spawn(move || writer(conn, rx))
+            .spawn(move || writer(conn, rx, checkpoints))
             .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             db: Arc::new(Db {
@@ -221,7 +226,13 @@ impl Db {
 }
 
 /// The writer thread: batches jobs into one transaction each, until every sender is gone.
-fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+/// After answering a committed batch it tells `checkpoints`, which may copy a few log
+/// pages into the database before the next batch.
+fn writer(
+    conn: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    mut checkpoints: checkpoint::Checkpoints,
+) {
     let mut batch: Vec<Job> = Vec::new();
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -270,6 +281,9 @@ fn writer(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
         }
         for answer in done {
             answer(committed);
+        }
+        if committed {
+            checkpoints.after_commit(&conn);
         }
     }
 }
