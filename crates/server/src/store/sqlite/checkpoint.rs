@@ -4,9 +4,9 @@
 //! into the database file and `fsync`s it. By default SQLite runs that checkpoint inside
 //! the commit that takes the log past 1,000 pages, on the writer's thread, and every send
 //! waiting for its receipt waits for the copy and the database's `fsync` too. On the chat
-//! benchmark at 10,331 messages/s that put the receipts' p50 at 215-437 ms; with this
-//! module it is 32-157 ms (median 43), and with no checkpoint at all during the ladder it
-//! was 5 ms (docs/benchmarks.md, "Chat, checkpoints off the writer").
+//! benchmark at 10,331 messages/s that put the receipts' p50 at 215-637 ms; with this
+//! module it is 26-157 ms (median 42 in 13 runs), and with no checkpoint at all during the
+//! ladder it was 5 ms (docs/benchmarks.md, "Chat, checkpoints off the writer").
 //!
 //! Here the writer's connection has no automatic checkpoint. A thread of the store's own,
 //! with a connection of its own, copies the log into the database each time it has grown
@@ -56,6 +56,9 @@ pub(super) const LIMITS: Limits = Limits {
     finish_at_most: 500,
     wal_limit: 16_384,
 };
+
+/// The database's page size in bytes (SQLite's default, which the store keeps).
+const PAGE: i64 = 4096;
 
 thread_local! {
     /// Pages in the log after the last commit on this thread's connection.
@@ -124,6 +127,9 @@ impl Checkpoints {
         own.execute_batch(&format!("PRAGMA synchronous = {synchronous};"))?;
         // Replaces SQLite's automatic checkpoint, which is a WAL hook of the same kind.
         writer.wal_hook(Some(note_log));
+        // A log that grew past the limit (a reader held an old snapshot) is cut back to it
+        // when it starts over; SQLite would keep the file at its largest size.
+        writer.pragma_update(None, "journal_size_limit", limits.wal_limit * PAGE)?;
         let (kick, asked) = sync_channel::<()>(1);
         let progress = Arc::new(Progress::default());
         let log = Arc::new(AtomicU32::new(0));
@@ -352,6 +358,12 @@ mod tests {
         assert!(
             ck.log.load(Ordering::Acquire) > before,
             "the log did not start over in {batches} batches after the reader let go"
+        );
+        // The file, which held the whole log, is cut back to the limit.
+        let wal = std::fs::metadata(dir.0.join("t.db-wal")).unwrap().len() as i64;
+        assert!(
+            wal <= SMALL.wal_limit * PAGE,
+            "the log's file kept {wal} bytes (held {held} pages)"
         );
     }
 }
