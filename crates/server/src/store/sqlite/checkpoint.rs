@@ -265,6 +265,15 @@ mod tests {
         c
     }
 
+    /// A database in a directory of its own, its writer, and checkpoints with [`SMALL`].
+    fn started(test: &str) -> (Dir, std::path::PathBuf, Connection, Checkpoints) {
+        let dir = Dir::new(test);
+        let path = dir.0.join("t.db");
+        let writer = open(&path);
+        let ck = Checkpoints::start(&writer, &path, "NORMAL", SMALL).unwrap();
+        (dir, path, writer, ck)
+    }
+
     /// Commits `batches` transactions of `rows` rows of about a page each, calling
     /// `after` after each; returns the most pages the log held after a commit.
     fn write(
@@ -291,10 +300,7 @@ mod tests {
     /// never holds much more than the limit; every row is there after a reopen.
     #[test]
     fn the_log_starts_over_while_writes_go_on() {
-        let dir = Dir::new("restarts");
-        let path = dir.0.join("t.db");
-        let writer = open(&path);
-        let mut ck = Checkpoints::start(&writer, &path, "NORMAL", SMALL).unwrap();
+        let (_dir, path, writer, mut ck) = started("restarts");
         // 4,800 pages and more: twelve times the limit.
         let most = write(&writer, 600, 8, |c| ck.after_commit(c));
         let restarts = ck.log.load(Ordering::Acquire);
@@ -331,10 +337,7 @@ mod tests {
     /// grows; once it lets go, the writer's next look starts the log over.
     #[test]
     fn the_log_starts_over_once_a_long_reader_lets_go() {
-        let dir = Dir::new("reader");
-        let path = dir.0.join("t.db");
-        let writer = open(&path);
-        let mut ck = Checkpoints::start(&writer, &path, "NORMAL", SMALL).unwrap();
+        let (dir, path, writer, mut ck) = started("reader");
         write(&writer, 5, 8, |c| ck.after_commit(c));
         let reader = open(&path);
         reader.execute_batch("BEGIN").unwrap();
