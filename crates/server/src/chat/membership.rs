@@ -14,8 +14,8 @@
 
 use super::{validate, Chat, ChatError, ChatResult};
 use crate::store::{
-    new_id, ConversationRecord, Membership, MembershipChange, MembershipChanged, NewNotification,
-    StoreResult,
+    new_ordered_id, ConversationRecord, Membership, MembershipChange, MembershipChanged,
+    NewNotification, StoreResult,
 };
 use std::time::Instant;
 use tidings_proto::api::{AddParticipants, UpdateConversation};
@@ -222,7 +222,7 @@ impl Chat {
                 conversation_id: cid.to_owned(),
                 by: by.to_owned(),
                 change,
-                entry_id: new_id("m"),
+                entry_id: new_ordered_id("m"),
                 content,
                 system,
                 at: Timestamp::now(),

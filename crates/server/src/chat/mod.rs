@@ -30,8 +30,8 @@ pub mod validate;
 use crate::app::Broker;
 use crate::cluster::Limiter;
 use crate::store::{
-    new_id, ConversationRecord, MessageRefs, NewConversation, NewMessage, Range, Store, StoreError,
-    UserRecord,
+    new_id, new_ordered_id, ConversationRecord, MessageRefs, NewConversation, NewMessage, Range,
+    Store, StoreError, UserRecord,
 };
 use bytes::Bytes;
 use std::sync::Arc;
@@ -374,7 +374,7 @@ impl Chat {
             .store
             .queue_entry(
                 NewMessage {
-                    id: new_id("m"),
+                    id: new_ordered_id("m"),
                     conversation_id: cid.to_owned(),
                     sender: sender.to_owned(),
                     client_id: req.client_id,

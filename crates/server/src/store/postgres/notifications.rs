@@ -57,7 +57,7 @@ async fn create(c: &mut PgConnection, new: NewNotification) -> StoreResult<Vec<N
         .bind(user)
         .fetch_one(&mut *c)
         .await?;
-        let id = crate::store::new_id("n");
+        let id = crate::store::new_ordered_id("n");
         sqlx::query(
             "INSERT INTO notifications (id, user_name, seq, kind, title, message, data, conversation_id, url, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

@@ -46,7 +46,7 @@ fn create(c: &Connection, new: NewNotification) -> StoreResult<Vec<Notification>
     let mut out = Vec::with_capacity(new.users.len());
     for user in &new.users {
         let seq: i64 = bump.query_row([user], |r| r.get(0))?;
-        let id = crate::store::new_id("n");
+        let id = crate::store::new_ordered_id("n");
         insert.execute(params![
             id,
             user,
