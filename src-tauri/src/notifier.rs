@@ -470,6 +470,15 @@ mod tests {
         (Cache::open(&dir.join("c.db")).unwrap(), dir)
     }
 
+    /// A cache with one conversation, "c1" with Bob, and a notifier that has looked at it.
+    fn one_conversation() -> (Cache, std::path::PathBuf, Notifier) {
+        let (c, dir) = cache();
+        c.upsert_conversation(&conv("c1"), "me").unwrap();
+        let mut n = Notifier::default();
+        n.baseline(&c).unwrap();
+        (c, dir, n)
+    }
+
     fn rand_id() -> u64 {
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(0);
@@ -537,10 +546,7 @@ mod tests {
     /// never looked at, and tells nothing twice; what the user read meanwhile stays quiet.
     #[test]
     fn the_next_process_takes_over_where_the_last_stopped_judging() {
-        let (c, dir) = cache();
-        c.upsert_conversation(&conv("c1"), "me").unwrap();
-        let mut last = Notifier::default();
-        last.baseline(&c).unwrap();
+        let (c, dir, mut last) = one_conversation();
         let hidden = View::default();
         let s = Settings::default();
         let t0 = Instant::now();
@@ -593,10 +599,7 @@ mod tests {
 
     #[test]
     fn a_flood_is_one_notification_per_conversation_updated_in_place() {
-        let (c, dir) = cache();
-        c.upsert_conversation(&conv("c1"), "me").unwrap();
-        let mut n = Notifier::default();
-        n.baseline(&c).unwrap();
+        let (c, dir, mut n) = one_conversation();
         let hidden = View::default();
         let s = Settings::default();
         let t0 = Instant::now();
@@ -683,10 +686,7 @@ mod tests {
 
     #[test]
     fn a_markdown_message_pops_up_as_it_reads_not_as_typed() {
-        let (c, dir) = cache();
-        c.upsert_conversation(&conv("c1"), "me").unwrap();
-        let mut n = Notifier::default();
-        n.baseline(&c).unwrap();
+        let (c, dir, mut n) = one_conversation();
         let (hidden, s, t0) = (View::default(), Settings::default(), Instant::now());
         let mut m = msg(
             "c1",
@@ -714,10 +714,7 @@ mod tests {
 
     #[test]
     fn own_muted_in_view_and_quiet_messages_do_not_pop_up() {
-        let (c, dir) = cache();
-        c.upsert_conversation(&conv("c1"), "me").unwrap();
-        let mut n = Notifier::default();
-        n.baseline(&c).unwrap();
+        let (c, dir, mut n) = one_conversation();
         let s = Settings::default();
         let now = Instant::now();
         c.insert_messages(&[msg("c1", 1, "me", "mine")], "me")
