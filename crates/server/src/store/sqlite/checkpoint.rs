@@ -57,8 +57,10 @@ pub(super) const LIMITS: Limits = Limits {
     wal_limit: 16_384,
 };
 
-/// The database's page size in bytes (SQLite's default, which the store keeps).
-const PAGE: i64 = 4096;
+/// The database's page size in bytes (4,096 unless the file was made with another).
+fn page_size(c: &Connection) -> rusqlite::Result<i64> {
+    c.pragma_query_value(None, "page_size", |r| r.get(0))
+}
 
 thread_local! {
     /// Pages in the log after the last commit on this thread's connection.
@@ -129,7 +131,8 @@ impl Checkpoints {
         writer.wal_hook(Some(note_log));
         // A log that grew past the limit (a reader held an old snapshot) is cut back to it
         // when it starts over; SQLite would keep the file at its largest size.
-        writer.pragma_update(None, "journal_size_limit", limits.wal_limit * PAGE)?;
+        let page = page_size(writer)?;
+        writer.pragma_update(None, "journal_size_limit", limits.wal_limit * page)?;
         let (kick, asked) = sync_channel::<()>(1);
         let progress = Arc::new(Progress::default());
         let log = Arc::new(AtomicU32::new(0));
@@ -365,7 +368,7 @@ mod tests {
         // The file, which held the whole log, is cut back to the limit.
         let wal = std::fs::metadata(dir.0.join("t.db-wal")).unwrap().len() as i64;
         assert!(
-            wal <= SMALL.wal_limit * PAGE,
+            wal <= SMALL.wal_limit * page_size(&writer).unwrap(),
             "the log's file kept {wal} bytes (held {held} pages)"
         );
     }
