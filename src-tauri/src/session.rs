@@ -133,6 +133,9 @@ pub async fn sign_out(state: &AppState, account: Option<&str>) -> ClientResult<(
     if let Some(s) = state.take_session(&id) {
         stop(s);
     }
+    // News a process handed over for it is not told after signing out (nor at a later
+    // sign-in, which would pop up what was held back before).
+    crate::untold::take(&state.data_dir, &id);
     if other_kind {
         // A server of another kind has no sign-in to revoke: signing out removes it.
         crate::profiles::forget(state, &id)?;

@@ -300,11 +300,26 @@ async fn the_ui_signs_in_reads_sends_searches_and_is_told_why_when_refused() {
         v["state"] == "live"
     })
     .await;
+    // News handed over by another process for this account, and for another one.
+    let id = call(&s, "session", json!({})).unwrap()["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let untold = s._dir.0.join("data").join("untold.json");
+    let other = json!({"conversations": {"c_x": 3}, "notifications": null});
+    std::fs::write(
+        &untold,
+        json!({ id.clone(): {"conversations": {cid.clone(): 1}, "notifications": 2}, "carol@elsewhere": other.clone() }).to_string(),
+    )
+    .unwrap();
     call(&s, "sign_out", json!({})).unwrap();
     assert_eq!(
         call(&s, "session", json!({})).unwrap()["session"],
         Value::Null
     );
+    // Signing out dropped its part, and only its part.
+    let kept: Value = serde_json::from_slice(&std::fs::read(&untold).unwrap()).unwrap();
+    assert_eq!(kept, json!({ "carol@elsewhere": other }), "{id}");
     assert_eq!(
         call(&s, "conversations", json!({})).unwrap_err()["code"],
         "not_signed_in"

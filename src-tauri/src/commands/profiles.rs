@@ -67,6 +67,7 @@ pub async fn remove_profile<R: tauri::Runtime>(
     if let Some(s) = state.take_session(&account) {
         crate::session::stop(s);
     }
+    crate::untold::take(&state.data_dir, &account);
     profiles::forget(&state, &account)?;
     tray::refresh(&app);
     Ok(())
