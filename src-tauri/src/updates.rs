@@ -65,6 +65,32 @@ pub fn loopback_http(url: &str) -> bool {
     host == "127.0.0.1" || host == "localhost" || rest.starts_with("[::1]")
 }
 
+/// Whether an update address is a stand-in: its host is under `example` (reserved by
+/// RFC 2606, it never resolves), as the committed `tauri.conf.json` carries until a release
+/// puts its update server there (docs/packaging.md).
+pub fn stand_in(url: &str) -> bool {
+    let host = url
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split(['/', ':']).next().unwrap_or(""));
+    host == "example" || host.ends_with(".example")
+}
+
+/// The update addresses of this build's configuration.
+fn configured_endpoints<R: Runtime>(app: &AppHandle<R>) -> Vec<String> {
+    app.config()
+        .plugins
+        .0
+        .get("updater")
+        .and_then(|u| u.get("endpoints"))
+        .and_then(|e| e.as_array())
+        .map(|e| {
+            e.iter()
+                .filter_map(|u| u.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Plain words for what the updater says.
 fn explain(e: &tauri_plugin_updater::Error) -> String {
     use tauri_plugin_updater::Error as E;
@@ -87,7 +113,15 @@ pub async fn check_update<R: Runtime>(
     pending: tauri::State<'_, Pending>,
 ) -> Result<Option<UpdateInfo>, IpcError> {
     let mut builder = app.updater_builder();
-    if let Ok(url) = std::env::var("TIDINGS_UPDATE_URL") {
+    let own_url = std::env::var("TIDINGS_UPDATE_URL").ok();
+    let endpoints = configured_endpoints(&app);
+    if own_url.is_none() && !endpoints.is_empty() && endpoints.iter().all(|u| stand_in(u)) {
+        // Asking a name that never resolves would only fail (and log an error at each start).
+        return Err(failed(
+            "this build does not look for updates: it was made without an update address (updates come with the packages)",
+        ));
+    }
+    if let Some(url) = own_url {
         let url = url
             .parse()
             .map_err(|e| failed(format!("TIDINGS_UPDATE_URL is not an address: {e}")))?;
@@ -168,4 +202,33 @@ pub async fn install_update<R: Runtime>(
         state.quitting();
     }
     app.restart();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_reserved_example_hosts_are_stand_ins() {
+        assert!(stand_in(
+            "https://updates.tidings.example/{{target}}-{{arch}}/latest.json"
+        ));
+        assert!(stand_in("https://example/latest.json"));
+        assert!(stand_in("https://updates.example:8443/latest.json"));
+        assert!(!stand_in("https://updates.example.com/latest.json"));
+        assert!(!stand_in("https://example.org/latest.json"));
+        assert!(!stand_in("http://127.0.0.1:8080/latest.json"));
+        assert!(!stand_in("not an address"));
+    }
+
+    /// The address the committed configuration carries is one, so a build from it (`make
+    /// run`, the tests) asks no one until a release puts its update server there.
+    #[test]
+    fn the_committed_configuration_has_a_stand_in_address() {
+        let conf: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).unwrap();
+        let endpoints = conf["plugins"]["updater"]["endpoints"].as_array().unwrap();
+        assert!(!endpoints.is_empty());
+        assert!(endpoints.iter().all(|u| stand_in(u.as_str().unwrap())));
+    }
 }

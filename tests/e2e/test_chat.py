@@ -118,6 +118,11 @@ def check_display_name(ctx):
     if user["displayName"] != "Alice Martin":
         raise Failure(f"the server has the name {user['displayName']!r}")
     a.shot("chat-02-profile")
+    # A build with the committed stand-in update address (no TIDINGS_UPDATE_URL here) asks
+    # no one and says why.
+    a.el('[data-testid="check-update"]').click()
+    status = a.el('[data-testid="update-status"]')
+    wait_for(lambda: "does not look for updates" in status.text, "the build without an update address to say so")
     a.el('[data-testid="open-chats"]').click()
 
 
@@ -433,7 +438,8 @@ def check_narrow(ctx):
 
 CHECKS = [
     ("a new account from the sign-in form: an empty list that says how to start", check_register_empty),
-    ("the profile: alice changes her display name in Settings; the server has it", check_display_name),
+    ("the profile: alice changes her display name in Settings; the server has it; "
+     "Check for updates says this build has no update address", check_display_name),
     ("Ctrl+N: the people picker searches as alice types; a direct conversation with bob starts, "
      "bob gets the message; starting it again opens the same one", check_direct),
     ("a group from the dialog: title and two people picked", check_group),
