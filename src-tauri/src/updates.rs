@@ -68,7 +68,7 @@ pub fn loopback_http(url: &str) -> bool {
 /// Whether an update address is a stand-in: its host is under `example` (reserved by
 /// RFC 2606, it never resolves), as the committed `tauri.conf.json` carries until a release
 /// puts its update server there (docs/packaging.md).
-pub fn stand_in(url: &str) -> bool {
+fn stand_in(url: &str) -> bool {
     let host = url
         .split_once("://")
         .map_or("", |(_, rest)| rest.split(['/', ':']).next().unwrap_or(""));
