@@ -77,6 +77,12 @@ export const app = $state({
   },
 });
 
+/** The updater's reason as the status line shows it: a sentence, its first letter capital. */
+function updateReason(e: unknown): string {
+  const m = asIpcError(e).message;
+  return m.charAt(0).toUpperCase() + m.slice(1);
+}
+
 /** Checks for an update; `quiet` (at start) shows nothing unless one is found. */
 export async function checkUpdate(quiet = false) {
   if (!quiet) app.update.stage = 'checking';
@@ -90,7 +96,7 @@ export async function checkUpdate(quiet = false) {
       app.update.stage = 'idle';
     } else {
       app.update.stage = 'failed';
-      app.update.message = asIpcError(e).message;
+      app.update.message = updateReason(e);
     }
   }
 }
@@ -103,7 +109,7 @@ export async function downloadUpdate() {
     app.update.stage = 'verified';
   } catch (e) {
     app.update.stage = 'failed';
-    app.update.message = asIpcError(e).message;
+    app.update.message = updateReason(e);
   }
 }
 
