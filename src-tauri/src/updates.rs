@@ -114,8 +114,8 @@ pub async fn check_update<R: Runtime>(
 ) -> Result<Option<UpdateInfo>, IpcError> {
     let mut builder = app.updater_builder();
     let own_url = std::env::var("TIDINGS_UPDATE_URL").ok();
-    let endpoints = configured_endpoints(&app);
-    if own_url.is_none() && !endpoints.is_empty() && endpoints.iter().all(|u| stand_in(u)) {
+    let endpoints = own_url.is_none().then(|| configured_endpoints(&app));
+    if endpoints.is_some_and(|e| !e.is_empty() && e.iter().all(|u| stand_in(u))) {
         // Asking a name that never resolves would only fail (and log an error at each start).
         return Err(failed(
             "this build does not look for updates: it was made without an update address (updates come with the packages)",
